@@ -1,0 +1,242 @@
+"""The ``archive`` command: parses options, calls the library, prints. Nothing else lives here."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from pathlib import Path
+
+import click
+
+from . import __version__
+from .config import Limits, default_db_path, default_key_path
+from .db import connect
+from .errors import ArchiveError, KeyFileError
+from .keys import generate_key, key_is_encrypted, load_key
+
+EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+
+
+def db_option(fn):
+    return click.option(
+        "--db",
+        "db_path",
+        type=click.Path(dir_okay=False, path_type=Path),
+        default=None,
+        help="Archive database [env ARCHIVE_DB; default: records/archive.db]",
+    )(fn)
+
+
+def key_option(fn):
+    return click.option(
+        "--key",
+        "key_path",
+        type=click.Path(dir_okay=False, path_type=Path),
+        default=None,
+        help="Private signing key [env ARCHIVE_KEY; default: ~/.config/archive/signing-key.pem]",
+    )(fn)
+
+
+def _passphrase(path: Path, prompt: bool) -> str | None:
+    value = os.environ.get("ARCHIVE_KEY_PASSPHRASE")
+    if value is None and prompt and key_is_encrypted(path) and sys.stdin.isatty():
+        value = click.prompt(f"Passphrase for {path}", hide_input=True, err=True)
+    return value
+
+
+@click.group()
+@click.version_option(__version__, prog_name="archive")
+def cli():
+    """Offline archival and provenance for news articles.
+
+    Example: archive ingest captures/ && archive verify && archive serve
+    """
+
+
+@cli.command()
+@click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
+@db_option
+@key_option
+@click.option("--quiet", "-q", is_flag=True, help="No progress bar; only the summary.")
+def ingest(paths, db_path, key_path, quiet):
+    """Ingest WARC, ARC or WACZ capture files (or directories of them).
+
+    Each file goes in whole, in one transaction, or not at all. Files already in the archive are
+    skipped. The first ingest without a key creates one and says where.
+
+    Example: archive ingest captures/*.warc.gz
+    """
+    from .ingest import Ingester
+    from .reader import find_captures
+
+    db_path = db_path or default_db_path()
+    key_path = key_path or default_key_path()
+    try:
+        if not key_path.exists():
+            signer = generate_key(key_path, os.environ.get("ARCHIVE_KEY_PASSPHRASE"))
+            click.echo(f"Created a new signing key {signer.key_id} at {key_path}", err=True)
+        else:
+            signer = load_key(key_path, _passphrase(key_path, prompt=True))
+        ingester = Ingester(db_path, signer, Limits())
+    except ArchiveError as e:
+        raise click.ClickException(str(e)) from None
+
+    files = find_captures(paths)
+    results = []
+    with click.progressbar(
+        length=len(files), label="Ingesting", file=sys.stderr, hidden=quiet or len(files) < 2
+    ) as bar:
+        for path in files:
+            result = ingester.ingest_file(path)
+            results.append(result)
+            bar.update(1)
+            for warning in result.warnings:
+                click.echo(f"Warning: {warning}", err=True)
+            if result.status == "failed":
+                click.echo(f"Error: {result.error}", err=True)
+            elif result.status == "already":
+                click.echo(f"Already in the archive: {path}", err=True)
+    failed = sum(r.status == "failed" for r in results)
+    click.echo(
+        f"{len(results)} files: {sum(r.status == 'ingested' for r in results)} ingested, "
+        f"{sum(r.status == 'already' for r in results)} already in the archive, {failed} failed; "
+        f"{sum(r.articles for r in results)} articles, {sum(r.claims for r in results)} claims, "
+        f"{sum(r.images for r in results)} images, {sum(r.skipped for r in results)} skipped"
+    )
+    digest = sum(r.digest_failures for r in results)
+    if digest:
+        click.echo(
+            f"Warning: {digest} records failed their WARC digest check (see capture_records)",
+            err=True,
+        )
+    sys.exit(EXIT_FAILED if failed else EXIT_OK)
+
+
+@cli.command()
+@db_option
+@click.option(
+    "--public-key",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="Trust only this public key (PEM), not the keys stored in the database.",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
+@click.option("--no-files", is_flag=True, help="Skip re-hashing the stored capture files.")
+def verify(db_path, public_key, as_json, no_files):
+    """Re-derive every hash and statement and check every signature.
+
+    Prints verified / failed / unsigned per table and names every failure. Exit code 0 only
+    when everything verifies.
+
+    Example: archive verify --public-key archive-key.pub
+    """
+    from .verify import verify as run_verify
+
+    db_path = db_path or default_db_path()
+    try:
+        db = connect(db_path, create=False)
+        pem = public_key.read_text() if public_key else None
+        report = run_verify(db, pem, check_files=not no_files)
+    except ArchiveError as e:
+        raise click.ClickException(str(e)) from None
+    if as_json:
+        click.echo(json.dumps(report.as_dict(), indent=2))
+    else:
+        click.echo(f"Trust: {report.trust}")
+        for table, c in report.counts.items():
+            click.echo(
+                f"{table:12} {c['verified']:7} verified {c['failed']:5} failed "
+                f"{c['unsigned']:5} unsigned"
+            )
+        for failure in report.failures:
+            click.echo(f"FAILED {failure}")
+        click.echo("OK: everything verifies" if report.ok else f"{len(report.failures)} problems")
+    sys.exit(EXIT_OK if report.ok else EXIT_FAILED)
+
+
+@cli.command()
+@db_option
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to bind to.")
+@click.option("--port", default=8001, show_default=True, type=int, help="Port to listen on.")
+@click.option("--metadata", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="Datasette metadata file [default: the project's datasette-metadata.json].")
+def serve(db_path, host, port, metadata):
+    """Publish the archive read-only with Datasette.
+
+    The database is opened immutable, with a SQL time limit and a row limit; no canned query
+    writes. Binds to 127.0.0.1 unless told otherwise.
+
+    Example: archive serve --port 8001
+    """
+    from .serve import datasette_command
+
+    db_path = db_path or default_db_path()
+    try:
+        connect(db_path, create=False).conn.close()
+        args = datasette_command(db_path, host=host, port=port, metadata=metadata)
+    except ArchiveError as e:
+        raise click.ClickException(str(e)) from None
+    click.echo(f"Serving {db_path} read-only at http://{host}:{port}/", err=True)
+    os.execv(args[0], args)
+
+
+@cli.group()
+def keys():
+    """Manage the Ed25519 signing key."""
+
+
+@keys.command("generate")
+@key_option
+@click.option("--passphrase/--no-passphrase", default=False,
+              help="Encrypt the key with a passphrase (prompted, or ARCHIVE_KEY_PASSPHRASE).")
+@click.option("--force", is_flag=True, help="Replace an existing key (old signatures stay valid).")
+def keys_generate(key_path, passphrase, force):
+    """Create a new signing key (PKCS#8 PEM, mode 0600).
+
+    Example: archive keys generate --passphrase
+    """
+    key_path = key_path or default_key_path()
+    secret = os.environ.get("ARCHIVE_KEY_PASSPHRASE")
+    if passphrase and not secret:
+        secret = click.prompt("Passphrase", hide_input=True, confirmation_prompt=True, err=True)
+    try:
+        signer = generate_key(key_path, secret or None, force=force)
+    except ArchiveError as e:
+        raise click.ClickException(str(e)) from None
+    click.echo(f"{signer.key_id} {key_path}")
+
+
+def _load(key_path) -> object:
+    key_path = key_path or default_key_path()
+    try:
+        return load_key(key_path, _passphrase(key_path, prompt=True))
+    except KeyFileError as e:
+        raise click.ClickException(str(e)) from None
+
+
+@keys.command("show")
+@key_option
+def keys_show(key_path):
+    """Print the key id and public key.
+
+    Example: archive keys show
+    """
+    signer = _load(key_path)
+    click.echo(signer.key_id)
+    click.echo(signer.public_key_pem, nl=False)
+
+
+@keys.command("export")
+@key_option
+@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path),
+              help="Write to this file instead of standard output.")
+def keys_export(key_path, output):
+    """Export the public key as PEM, for auditors.
+
+    Example: archive keys export -o archive-key.pub
+    """
+    signer = _load(key_path)
+    if output:
+        output.write_text(signer.public_key_pem)
+    else:
+        click.echo(signer.public_key_pem, nl=False)

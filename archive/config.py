@@ -1,0 +1,47 @@
+"""Where things live: the data home, the database, the signing key, and resource caps.
+
+Environment variables move each of them (``ARCHIVE_HOME``, ``ARCHIVE_DB``, ``ARCHIVE_KEY``), which
+is also how the tests keep every run in a temporary directory.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+
+def data_home() -> Path:
+    """The directory holding ``archive.db`` and ``captures/``: ``$ARCHIVE_HOME`` or ``./records``."""
+    return Path(os.environ.get("ARCHIVE_HOME") or "records")
+
+
+def default_db_path() -> Path:
+    return Path(os.environ.get("ARCHIVE_DB") or data_home() / "archive.db")
+
+
+def captures_dir(db_path: str | Path) -> Path:
+    """Capture files are kept next to the database they were ingested into."""
+    return Path(db_path).parent / "captures"
+
+
+def config_dir() -> Path:
+    base = os.environ.get("XDG_CONFIG_HOME") or Path.home() / ".config"
+    return Path(base) / "archive"
+
+
+def default_key_path() -> Path:
+    """The private key never lives in ``records/``: it is in the user's config directory."""
+    return Path(os.environ.get("ARCHIVE_KEY") or config_dir() / "signing-key.pem")
+
+
+@dataclass(frozen=True)
+class Limits:
+    """Caps that protect ingest from giant records and decompression bombs."""
+
+    #: Largest decoded HTTP payload read into memory for one record (bytes).
+    max_payload_bytes: int = 64 * 1024 * 1024
+    #: Largest image, in pixels, that is decoded to read its size.
+    max_image_pixels: int = 64_000_000
+    #: Largest HTML page handed to the extractor (bytes, decoded).
+    max_html_bytes: int = 16 * 1024 * 1024

@@ -1,0 +1,242 @@
+"""The archive database: opening it safely, and its schema as recorded migrations.
+
+The schema is a public interface (researchers write SQL against it, auditors verify it): every
+change is a new named migration appended to ``MIGRATIONS``, never an edit of an old one, and every
+table and column is described in ``datasette-metadata.json``.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+import sqlite_utils
+
+from .errors import DatabaseError
+from .statements import now_utc
+
+SIGNED_TABLES = ("captures", "articles", "claims", "image_uses")
+
+_V1 = """
+CREATE TABLE keys (
+    key_id TEXT PRIMARY KEY,
+    algorithm TEXT NOT NULL,
+    public_key TEXT NOT NULL,
+    created_at TEXT NOT NULL
+);
+CREATE TABLE captures (
+    sha256 TEXT PRIMARY KEY,
+    filename TEXT NOT NULL,
+    format TEXT NOT NULL,
+    bytes INTEGER NOT NULL,
+    stored_path TEXT NOT NULL,
+    records INTEGER,
+    articles INTEGER,
+    claims INTEGER,
+    images INTEGER,
+    skipped INTEGER,
+    digest_failures INTEGER,
+    ingested_at TEXT NOT NULL,
+    statement TEXT NOT NULL,
+    signature TEXT NOT NULL,
+    key_id TEXT NOT NULL REFERENCES keys(key_id)
+);
+CREATE TABLE capture_records (
+    capture_sha256 TEXT NOT NULL REFERENCES captures(sha256),
+    member TEXT NOT NULL DEFAULT '',
+    "offset" INTEGER NOT NULL,
+    warc_record_id TEXT,
+    type TEXT,
+    url TEXT,
+    captured_at TEXT,
+    status INTEGER,
+    mime_type TEXT,
+    payload_bytes INTEGER,
+    payload_sha256 TEXT,
+    digest TEXT,
+    role TEXT,
+    note TEXT,
+    PRIMARY KEY (capture_sha256, member, "offset")
+);
+CREATE TABLE articles (
+    id TEXT PRIMARY KEY,
+    capture_sha256 TEXT NOT NULL REFERENCES captures(sha256),
+    warc_record_id TEXT NOT NULL,
+    warc_offset INTEGER NOT NULL,
+    warc_member TEXT NOT NULL DEFAULT '',
+    url TEXT NOT NULL,
+    captured_at TEXT,
+    canonical_url TEXT,
+    title TEXT,
+    site_name TEXT,
+    authors TEXT,
+    published_at TEXT,
+    language TEXT,
+    section TEXT,
+    text TEXT NOT NULL,
+    html_sha256 TEXT NOT NULL,
+    text_sha256 TEXT NOT NULL,
+    statement TEXT NOT NULL,
+    signature TEXT NOT NULL,
+    key_id TEXT NOT NULL REFERENCES keys(key_id)
+);
+CREATE TABLE claims (
+    id TEXT PRIMARY KEY,
+    article_id TEXT NOT NULL REFERENCES articles(id),
+    position INTEGER NOT NULL,
+    kind TEXT NOT NULL CHECK (kind IN ('statement', 'quote', 'note', 'caption')),
+    text TEXT NOT NULL,
+    text_sha256 TEXT NOT NULL,
+    normalization TEXT NOT NULL,
+    text_start INTEGER,
+    text_end INTEGER,
+    speaker TEXT,
+    speaker_mention TEXT,
+    cue TEXT,
+    quote TEXT,
+    statement TEXT NOT NULL,
+    signature TEXT NOT NULL,
+    key_id TEXT NOT NULL REFERENCES keys(key_id)
+);
+CREATE TABLE images (
+    sha256 TEXT PRIMARY KEY,
+    mime_type TEXT,
+    width INTEGER,
+    height INTEGER,
+    bytes INTEGER NOT NULL,
+    content BLOB NOT NULL
+);
+CREATE TABLE image_uses (
+    id TEXT PRIMARY KEY,
+    article_id TEXT NOT NULL REFERENCES articles(id),
+    position INTEGER NOT NULL,
+    url TEXT NOT NULL,
+    image_sha256 TEXT REFERENCES images(sha256),
+    image_warc_record_id TEXT,
+    image_captured_at TEXT,
+    alt TEXT,
+    caption TEXT,
+    credit TEXT,
+    statement TEXT NOT NULL,
+    signature TEXT NOT NULL,
+    key_id TEXT NOT NULL REFERENCES keys(key_id)
+);
+CREATE TABLE ledger (
+    seq INTEGER PRIMARY KEY,
+    leaf_hash TEXT NOT NULL,
+    record_table TEXT NOT NULL,
+    record_id TEXT NOT NULL,
+    UNIQUE (record_table, record_id)
+);
+CREATE INDEX capture_records_url ON capture_records(url);
+CREATE INDEX articles_capture ON articles(capture_sha256);
+CREATE INDEX articles_url ON articles(url);
+CREATE INDEX articles_canonical_url ON articles(canonical_url);
+CREATE INDEX claims_article ON claims(article_id, position);
+CREATE INDEX claims_text_sha256 ON claims(text_sha256);
+CREATE INDEX claims_speaker ON claims(speaker);
+CREATE INDEX image_uses_article ON image_uses(article_id, position);
+CREATE INDEX image_uses_image ON image_uses(image_sha256);
+CREATE VIEW quotes AS
+    SELECT claims.id AS claim_id, claims.speaker, claims.quote, claims.text, claims.cue,
+           articles.site_name, articles.url, articles.captured_at, articles.id AS article_id
+    FROM claims JOIN articles ON articles.id = claims.article_id
+    WHERE claims.quote IS NOT NULL;
+CREATE VIEW claim_appearances AS
+    SELECT claims.text_sha256, COUNT(*) AS appearances,
+           COUNT(DISTINCT articles.site_name) AS outlets,
+           MIN(articles.captured_at) AS first_captured_at,
+           MIN(claims.text) AS text
+    FROM claims JOIN articles ON articles.id = claims.article_id
+    GROUP BY claims.text_sha256;
+"""
+
+
+def _fts(table: str, columns: list[str]) -> str:
+    """FTS5 index kept in step with ``table`` by triggers (the layout sqlite-utils uses)."""
+    cols = ", ".join(columns)
+    new = ", ".join(f"new.{c}" for c in columns)
+    old = ", ".join(f"old.{c}" for c in columns)
+    fts = f"{table}_fts"
+    return f"""
+CREATE VIRTUAL TABLE {fts} USING FTS5({cols}, content=[{table}]);
+CREATE TRIGGER {table}_ai AFTER INSERT ON {table} BEGIN
+  INSERT INTO {fts} (rowid, {cols}) VALUES (new.rowid, {new});
+END;
+CREATE TRIGGER {table}_ad AFTER DELETE ON {table} BEGIN
+  INSERT INTO {fts} ({fts}, rowid, {cols}) VALUES('delete', old.rowid, {old});
+END;
+CREATE TRIGGER {table}_au AFTER UPDATE ON {table} BEGIN
+  INSERT INTO {fts} ({fts}, rowid, {cols}) VALUES('delete', old.rowid, {old});
+  INSERT INTO {fts} (rowid, {cols}) VALUES (new.rowid, {new});
+END;
+"""
+
+
+def _run_script(db: sqlite_utils.Database, script: str) -> None:
+    # executescript() would COMMIT the migration's transaction: run statement by statement.
+    buffer = ""
+    for line in script.splitlines(keepends=True):
+        buffer += line
+        if sqlite3.complete_statement(buffer):
+            db.conn.execute(buffer)
+            buffer = ""
+
+
+def _v1(db: sqlite_utils.Database) -> None:
+    _run_script(db, _V1)
+    _run_script(db, _fts("claims", ["text", "speaker", "quote"]))
+    _run_script(db, _fts("articles", ["title", "text"]))
+
+
+#: (name, function) in order. Append only.
+MIGRATIONS = [("0001_initial", _v1)]
+
+
+def connect(path: str | Path, create: bool = True) -> sqlite_utils.Database:
+    """Open (and if needed create and migrate) the archive database at ``path``."""
+    path = Path(path)
+    if not path.exists() and not create:
+        raise DatabaseError(f"{path}: no archive database here")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        conn = sqlite3.connect(str(path), timeout=60, isolation_level=None)
+        conn.execute("PRAGMA foreign_keys = ON")
+        db = sqlite_utils.Database(conn)
+        migrate(db)
+    except sqlite3.DatabaseError as e:
+        raise DatabaseError(f"{path}: not a usable SQLite database ({e})") from None
+    return db
+
+
+def applied_migrations(db: sqlite_utils.Database) -> list[str]:
+    if "migrations" not in db.table_names():
+        return []
+    return [r[0] for r in db.execute("SELECT name FROM migrations ORDER BY name")]
+
+
+def migrate(db: sqlite_utils.Database) -> None:
+    applied = set(applied_migrations(db))
+    known = {name for name, _ in MIGRATIONS}
+    unknown = applied - known
+    if unknown:
+        raise DatabaseError(
+            f"database has migrations this version does not know ({', '.join(sorted(unknown))}); "
+            "upgrade archive"
+        )
+    pending = [(n, f) for n, f in MIGRATIONS if n not in applied]
+    if not pending:
+        return
+    conn = db.conn
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        conn.execute(
+            "CREATE TABLE IF NOT EXISTS migrations (name TEXT PRIMARY KEY, applied_at TEXT NOT NULL)"
+        )
+        for name, fn in pending:
+            fn(db)
+            conn.execute("INSERT INTO migrations VALUES (?, ?)", (name, now_utc()))
+        conn.execute("COMMIT")
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise

@@ -1,0 +1,32 @@
+"""Every error the library raises on purpose. The CLI turns these into one ``Error: ...`` line."""
+
+from __future__ import annotations
+
+
+class ArchiveError(Exception):
+    """Base class: anything the user can act on. The message is one line, fit to print."""
+
+    exit_code = 1
+
+
+class CaptureError(ArchiveError):
+    """A capture file cannot be read (or not entirely). Names the file and the record offset."""
+
+    def __init__(self, path: str, message: str, offset: int | None = None):
+        self.path = str(path)
+        self.offset = offset
+        self.reason = message
+        where = self.path if offset is None else f"{self.path} at offset {offset}"
+        super().__init__(f"{where}: {message}")
+
+
+class KeyFileError(ArchiveError):
+    """A signing key is missing, unreadable, unsafe, or the passphrase is wrong."""
+
+
+class DatabaseError(ArchiveError):
+    """The archive database is missing, corrupt, or from a newer version of this tool."""
+
+
+class LimitExceeded(CaptureError):
+    """A record or payload is larger than a configured cap (decompression bombs, giant records)."""

@@ -1,0 +1,338 @@
+"""Ingest: capture files in, signed rows out, one SQLite transaction per file.
+
+Reading and extraction are pure (``process_record``); signing and writing happen here, in one
+process, holding the key. A file either goes in whole or not at all: any error rolls back the
+transaction and removes the stored copy this ingest made, so the archive is exactly as before.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import sqlite3
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from . import statements
+from .config import Limits, captures_dir
+from .db import connect
+from .errors import ArchiveError, CaptureError
+from .extract import Article, decode_html, extract_article
+from .hashing import NORMALIZATION, file_sha256, sha256_hex, text_sha256
+from .images import image_info
+from .keys import ALGORITHM, Signer
+from .reader import CaptureReader, Record, capture_format, read_payload
+
+
+@dataclass
+class FileResult:
+    """What happened to one capture file."""
+
+    path: str
+    sha256: str | None = None
+    status: str = "pending"  # ingested | already | failed
+    articles: int = 0
+    claims: int = 0
+    images: int = 0
+    skipped: int = 0
+    digest_failures: int = 0
+    error: str | None = None
+    warnings: list[str] = field(default_factory=list)
+
+
+@dataclass
+class Processed:
+    """The pure result for one record: what it is, and what was extracted from it."""
+
+    record: Record
+    payload_sha256: str | None = None
+    role: str = "skipped"  # article | image | page | skipped | other
+    note: str | None = None
+    article: Article | None = None
+
+
+def process_record(record: Record, limits: Limits) -> Processed:
+    """Hash a record's payload and, for an HTML page, extract the article. Pure and picklable."""
+    out = Processed(record=record)
+    if record.type not in ("response", "resource", "revisit"):
+        out.role, out.note = "other", None
+        return out
+    if record.payload is None:
+        out.note = record.skip_reason
+        return out
+    out.payload_sha256 = sha256_hex(record.payload)
+    if record.is_image:
+        out.role = "image"
+    elif record.is_html:
+        if len(record.payload) > limits.max_html_bytes:
+            out.note = f"HTML larger than the {limits.max_html_bytes:,}-byte cap"
+            return out
+        article = extract_article(decode_html(record.payload, record.charset), record.uri)
+        if article is None:
+            out.role, out.note = "page", "HTML page without an article"
+        else:
+            out.role, out.article = "article", article
+    return out
+
+
+def _article_id(capture_sha256: str, record: Record) -> str:
+    key = f"{capture_sha256}\n{record.member}\n{record.record_id}"
+    return hashlib.sha256(key.encode("utf-8")).hexdigest()[:16]
+
+
+class Ingester:
+    """Signs and writes. ``clock`` returns the signing time (injected so tests are byte-exact)."""
+
+    def __init__(
+        self,
+        db_path: str | Path,
+        signer: Signer,
+        limits: Limits | None = None,
+        clock: Callable[[], str] = statements.now_utc,
+    ):
+        self.db_path = Path(db_path)
+        self.signer = signer
+        self.limits = limits or Limits()
+        self.clock = clock
+        self.db = connect(self.db_path)
+        self.conn: sqlite3.Connection = self.db.conn
+
+    # -- signing -------------------------------------------------------------------------
+    def _sign_insert(self, table: str, row: dict, article: dict | None = None) -> None:
+        stmt = statements.build(
+            table, row, key_id=self.signer.key_id, signed_at=self._signed_at, article=article
+        )
+        data = statements.canonical(stmt)
+        row["statement"] = data.decode("utf-8")
+        row["signature"] = self.signer.sign(data)
+        row["key_id"] = self.signer.key_id
+        cols = ", ".join(f'"{c}"' for c in row)
+        marks = ", ".join("?" for _ in row)
+        self.conn.execute(f"INSERT INTO {table} ({cols}) VALUES ({marks})", list(row.values()))
+        record_id = row["sha256"] if table == "captures" else row["id"]
+        self.conn.execute(
+            "INSERT INTO ledger (seq, leaf_hash, record_table, record_id) VALUES "
+            "((SELECT COALESCE(MAX(seq), -1) + 1 FROM ledger), ?, ?, ?)",
+            (hashlib.sha256(b"\x00" + data).hexdigest(), table, record_id),
+        )
+
+    def _ensure_key(self) -> None:
+        self.conn.execute(
+            "INSERT OR IGNORE INTO keys (key_id, algorithm, public_key, created_at) "
+            "VALUES (?, ?, ?, ?)",
+            (self.signer.key_id, ALGORITHM, self.signer.public_key_pem, self._signed_at),
+        )
+
+    # -- ingest ----------------------------------------------------------------------------
+    def ingest(self, paths: Iterable[str | Path], on_file=None) -> list[FileResult]:
+        results = []
+        for path in paths:
+            result = self.ingest_file(path)
+            results.append(result)
+            if on_file:
+                on_file(result)
+        return results
+
+    def ingest_file(self, path: str | Path) -> FileResult:
+        """Ingest one capture file in one transaction. Never raises for a bad file."""
+        path = Path(path)
+        result = FileResult(path=str(path))
+        stored: Path | None = None
+        created_copy = False
+        try:
+            if not path.is_file():
+                raise CaptureError(path, "no such file")
+            if path.stat().st_size == 0:
+                raise CaptureError(path, "empty file")
+            fmt = capture_format(path)
+            if fmt is None:
+                raise CaptureError(path, "not a capture file (.warc, .warc.gz, .arc, .wacz)")
+            result.sha256 = sha = file_sha256(path)
+            if self._has_capture(sha):
+                result.status = "already"
+                return result
+            stored = captures_dir(self.db_path) / f"{sha}{_suffix(path)}"
+            created_copy = _store_copy(path, stored)
+            self.conn.execute("BEGIN IMMEDIATE")
+            try:
+                if self._has_capture(sha):  # another ingest finished it while we waited
+                    self.conn.execute("ROLLBACK")
+                    result.status = "already"
+                    return result
+                self._signed_at = self.clock()
+                self._ensure_key()
+                self._write_capture(path, sha, fmt, stored, result)
+                self.conn.execute("COMMIT")
+            except BaseException:
+                self.conn.execute("ROLLBACK")
+                raise
+            result.status = "ingested"
+        except ArchiveError as e:
+            result.status, result.error = "failed", str(e)
+        except (OSError, sqlite3.Error) as e:
+            result.status, result.error = "failed", f"{path}: {type(e).__name__}: {e}"
+        if result.status == "failed" and created_copy and stored is not None:
+            stored.unlink(missing_ok=True)
+        return result
+
+    def _has_capture(self, sha: str) -> bool:
+        return bool(self.conn.execute("SELECT 1 FROM captures WHERE sha256 = ?", (sha,)).fetchone())
+
+    def _write_capture(self, path: Path, sha: str, fmt: str, stored: Path, result: FileResult):
+        capture = {
+            "sha256": sha,
+            "filename": path.name,
+            "format": fmt,
+            "bytes": path.stat().st_size,
+            "stored_path": str(Path("captures") / stored.name),
+            "ingested_at": self._signed_at,
+        }
+        self._sign_insert("captures", capture)
+        reader = CaptureReader(path, self.limits)
+        images_here: dict[str, Processed] = {}
+        pending_uses: list[tuple[dict, list]] = []
+        for record in reader:
+            p = process_record(record, self.limits)
+            self._write_record_row(sha, p)
+            if p.record.digest == "failed":
+                result.digest_failures += 1
+            if p.role == "image":
+                images_here.setdefault(record.uri, p)
+            elif p.role == "article":
+                article_row = self._write_article(sha, p)
+                result.articles += 1
+                result.claims += len(p.article.claims)
+                pending_uses.append((article_row, p.article.images))
+            elif p.role in ("skipped", "page"):
+                result.skipped += 1
+        for article_row, refs in pending_uses:
+            for position, ref in enumerate(refs):
+                self._write_image_use(article_row, position, ref, images_here, path, result)
+        result.warnings = reader.warnings
+        self.conn.execute(
+            "UPDATE captures SET records = ?, articles = ?, claims = ?, images = ?, skipped = ?, "
+            "digest_failures = ? WHERE sha256 = ?",
+            (reader.records_seen, result.articles, result.claims, result.images, result.skipped,
+             result.digest_failures, sha),
+        )
+
+    def _write_record_row(self, sha: str, p: Processed) -> None:
+        r = p.record
+        self.conn.execute(
+            'INSERT INTO capture_records (capture_sha256, member, "offset", warc_record_id, type, '
+            "url, captured_at, status, mime_type, payload_bytes, payload_sha256, digest, role, note)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (sha, r.member, r.offset, r.record_id, r.type, r.uri or None, r.date, r.status,
+             r.mime_type, r.payload_bytes, p.payload_sha256, r.digest, p.role, p.note),
+        )
+
+    def _write_article(self, sha: str, p: Processed) -> dict:
+        a, r = p.article, p.record
+        row = {
+            "id": _article_id(sha, r),
+            "capture_sha256": sha,
+            "warc_record_id": r.record_id,
+            "warc_offset": r.offset,
+            "warc_member": r.member,
+            "url": r.uri,
+            "captured_at": r.date,
+            "canonical_url": a.canonical_url,
+            "title": a.title,
+            "site_name": a.site_name,
+            "authors": json.dumps(a.authors, ensure_ascii=False),
+            "published_at": a.published_at,
+            "language": a.language,
+            "section": a.section,
+            "text": a.text,
+            "html_sha256": p.payload_sha256,
+            "text_sha256": sha256_hex(a.text.encode("utf-8")),
+        }
+        self._sign_insert("articles", row)
+        for c in a.claims:
+            claim = {
+                "id": f"{row['id']}-{c.position}",
+                "article_id": row["id"],
+                "position": c.position,
+                "kind": c.kind,
+                "text": c.text,
+                "text_sha256": text_sha256(c.text),
+                "normalization": NORMALIZATION,
+                "text_start": c.text_start,
+                "text_end": c.text_end,
+                "speaker": c.speaker,
+                "speaker_mention": c.speaker_mention,
+                "cue": c.cue,
+                "quote": c.quote,
+            }
+            self._sign_insert("claims", claim, article=row)
+        return row
+
+    def _write_image_use(self, article_row, position, ref, images_here, path, result) -> None:
+        found = images_here.get(ref.url)
+        image_sha = record_id = captured_at = None
+        if found is not None:
+            image_sha, record_id, captured_at = (
+                found.payload_sha256, found.record.record_id, found.record.date
+            )
+            self._store_image(image_sha, found.record.mime_type, path, found.record)
+        else:
+            # an image captured earlier, in a capture already in the archive
+            row = self.conn.execute(
+                "SELECT payload_sha256, warc_record_id, captured_at FROM capture_records "
+                "WHERE url = ? AND role = 'image' AND payload_sha256 IN (SELECT sha256 FROM images)"
+                " ORDER BY captured_at DESC LIMIT 1",
+                (ref.url,),
+            ).fetchone()
+            if row:
+                image_sha, record_id, captured_at = row
+        if image_sha:
+            result.images += 1
+        use = {
+            "id": f"{article_row['id']}-i{position}",
+            "article_id": article_row["id"],
+            "position": position,
+            "url": ref.url,
+            "image_sha256": image_sha,
+            "image_warc_record_id": record_id,
+            "image_captured_at": captured_at,
+            "alt": ref.alt,
+            "caption": ref.caption,
+            "credit": ref.credit,
+        }
+        self._sign_insert("image_uses", use, article=article_row)
+
+    def _store_image(self, sha: str, mime_type, path: Path, record: Record) -> None:
+        if self.conn.execute("SELECT 1 FROM images WHERE sha256 = ?", (sha,)).fetchone():
+            return
+        # Payloads are not kept during the stream (memory stays flat): read this one again.
+        payload = read_payload(path, record.member, record.offset, self.limits)
+        if sha256_hex(payload) != sha:
+            raise CaptureError(path, "image payload changed on re-read", record.offset)
+        info = image_info(payload, sha, mime_type, self.limits)
+        self.conn.execute(
+            "INSERT INTO images (sha256, mime_type, width, height, bytes, content) "
+            "VALUES (?, ?, ?, ?, ?, ?)",
+            (sha, info.mime_type, info.width, info.height, info.bytes, payload),
+        )
+
+
+def _suffix(path: Path) -> str:
+    name = path.name.lower()
+    for suffix in (".warc.gz", ".arc.gz", ".warc", ".arc", ".wacz"):
+        if name.endswith(suffix):
+            return suffix
+    return ""
+
+
+def _store_copy(src: Path, dest: Path) -> bool:
+    """Copy the capture next to the database, unchanged; True when this call created it."""
+    if dest.exists():
+        return False
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    tmp = dest.with_name(f".{dest.name}.{os.getpid()}.tmp")
+    shutil.copyfile(src, tmp)
+    os.replace(tmp, dest)
+    return True

@@ -1,0 +1,143 @@
+"""Ed25519 signing keys: create, load safely, identify, and sign.
+
+Private keys are PKCS#8 PEM files, mode 0600, optionally encrypted with a passphrase. They are
+never written into the database or ``records/``; only public keys are (the ``keys`` table).
+
+A key id is ``ed25519:`` followed by the first 16 hex digits of SHA-256 over the raw 32-byte
+public key, so anyone holding the public key can recompute it.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import os
+import stat
+from dataclasses import dataclass
+from pathlib import Path
+
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
+
+from .errors import KeyFileError
+
+ALGORITHM = "ed25519"
+
+
+def key_id_for(public_key: Ed25519PublicKey) -> str:
+    raw = public_key.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
+    return f"{ALGORITHM}:{hashlib.sha256(raw).hexdigest()[:16]}"
+
+
+def public_key_pem(public_key: Ed25519PublicKey) -> str:
+    return public_key.public_bytes(
+        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+    ).decode("ascii")
+
+
+def load_public_key_pem(data: str | bytes, source: str = "public key") -> Ed25519PublicKey:
+    if isinstance(data, str):
+        data = data.encode("ascii", "replace")
+    try:
+        key = serialization.load_pem_public_key(data)
+    except ValueError as e:
+        raise KeyFileError(f"{source}: not a PEM public key ({e})") from None
+    if not isinstance(key, Ed25519PublicKey):
+        raise KeyFileError(f"{source}: not an Ed25519 public key")
+    return key
+
+
+def verify_signature(public_key: Ed25519PublicKey, signature_b64: str, message: bytes) -> bool:
+    """True when ``signature_b64`` (standard base64 of 64 bytes) signs ``message``."""
+    try:
+        signature = base64.b64decode(signature_b64, validate=True)
+        public_key.verify(signature, message)
+    except (InvalidSignature, ValueError, TypeError):
+        return False
+    return True
+
+
+@dataclass
+class Signer:
+    """Holds the private key. Signing happens here and nowhere else (one signer, one writer)."""
+
+    private_key: Ed25519PrivateKey
+
+    @property
+    def public_key(self) -> Ed25519PublicKey:
+        return self.private_key.public_key()
+
+    @property
+    def key_id(self) -> str:
+        return key_id_for(self.public_key)
+
+    @property
+    def public_key_pem(self) -> str:
+        return public_key_pem(self.public_key)
+
+    def sign(self, message: bytes) -> str:
+        """Ed25519 signature over ``message``, as standard base64."""
+        return base64.b64encode(self.private_key.sign(message)).decode("ascii")
+
+
+def generate_key(path: str | Path, passphrase: str | None = None, force: bool = False) -> Signer:
+    """Create a new Ed25519 key at ``path`` (mode 0600, parent directories 0700)."""
+    path = Path(path)
+    if path.exists() and not force:
+        raise KeyFileError(f"{path}: a key already exists here (use --force to replace it)")
+    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    private_key = Ed25519PrivateKey.generate()
+    encryption = (
+        serialization.BestAvailableEncryption(passphrase.encode("utf-8"))
+        if passphrase
+        else serialization.NoEncryption()
+    )
+    pem = private_key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, encryption
+    )
+    # Create with 0600 from the start so the key is never readable by others, even briefly.
+    tmp = path.with_name(path.name + ".tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "wb") as f:
+        f.write(pem)
+    os.replace(tmp, path)
+    return Signer(private_key)
+
+
+def load_key(path: str | Path, passphrase: str | None = None) -> Signer:
+    """Load a private key, refusing files that group or others can read (as ssh does)."""
+    path = Path(path)
+    try:
+        mode = path.stat().st_mode
+    except FileNotFoundError:
+        raise KeyFileError(f"{path}: no signing key here (create one: archive keys generate)") from None
+    if mode & (stat.S_IRWXG | stat.S_IRWXO):
+        raise KeyFileError(
+            f"{path}: permissions {stat.S_IMODE(mode):04o} are too open; a private key must be "
+            f"readable by its owner only (fix: chmod 600 {path})"
+        )
+    data = path.read_bytes()
+    if b"ENCRYPTED" in data and not passphrase:
+        raise KeyFileError(
+            f"{path}: the key is passphrase-protected; set ARCHIVE_KEY_PASSPHRASE or enter it"
+        )
+    try:
+        key = serialization.load_pem_private_key(
+            data, password=passphrase.encode("utf-8") if passphrase and b"ENCRYPTED" in data else None
+        )
+    except ValueError as e:
+        msg = "wrong passphrase" if b"ENCRYPTED" in data else f"not a PEM private key ({e})"
+        raise KeyFileError(f"{path}: {msg}") from None
+    except TypeError as e:
+        raise KeyFileError(f"{path}: {e}") from None
+    if not isinstance(key, Ed25519PrivateKey):
+        raise KeyFileError(f"{path}: not an Ed25519 private key")
+    return Signer(key)
+
+
+def key_is_encrypted(path: str | Path) -> bool:
+    try:
+        return b"ENCRYPTED" in Path(path).read_bytes()
+    except OSError:
+        return False

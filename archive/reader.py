@@ -1,0 +1,270 @@
+"""Stream the records of a capture file (WARC, ARC, gzipped or not, or a WACZ package).
+
+One pass, never the whole file in memory: payloads are read only for the records that need them
+(HTML pages and images with a 200 status) and only up to a cap. Revisit records are resolved to
+the payload of the record they point at by seeking back to it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import re
+import zipfile
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path, PurePosixPath
+
+from warcio.archiveiterator import ArchiveIterator
+from warcio.exceptions import ArchiveLoadFailed
+
+from .config import Limits
+from .errors import CaptureError, LimitExceeded
+
+CAPTURE_SUFFIXES = (".warc", ".warc.gz", ".arc", ".arc.gz", ".wacz")
+
+HTML_TYPES = {"text/html", "application/xhtml+xml"}
+
+
+def capture_format(path: str | Path) -> str | None:
+    """``warc``, ``arc`` or ``wacz`` from the file name, or None when it is not a capture."""
+    name = Path(path).name.lower()
+    for suffix in CAPTURE_SUFFIXES:
+        if name.endswith(suffix):
+            return suffix.strip(".").split(".")[0]
+    return None
+
+
+def find_captures(paths) -> list[Path]:
+    """Expand files and directories into capture files, in a stable order."""
+    found: list[Path] = []
+    for p in map(Path, paths):
+        if p.is_dir():
+            found.extend(sorted(q for q in p.rglob("*") if q.is_file() and capture_format(q)))
+        else:
+            found.append(p)
+    return found
+
+
+@dataclass
+class Record:
+    """One WARC record, with its HTTP status and (when read) its decoded payload."""
+
+    offset: int
+    member: str  # path inside a WACZ; "" for a plain WARC
+    record_id: str
+    type: str
+    uri: str
+    date: str
+    status: int | None = None
+    mime_type: str | None = None
+    charset: str | None = None
+    payload: bytes | None = field(default=None, repr=False)
+    payload_bytes: int | None = None
+    digest: str = "absent"  # passed | failed | absent (no digest header) | not-checked
+    skip_reason: str | None = None
+    refers_to: str | None = None
+
+    @property
+    def is_html(self) -> bool:
+        return self.mime_type in HTML_TYPES
+
+    @property
+    def is_image(self) -> bool:
+        return bool(self.mime_type and self.mime_type.startswith("image/"))
+
+
+_CHARSET = re.compile(r"charset\s*=\s*[\"']?([\w.:-]+)", re.I)
+
+
+def _content_type(value: str | None) -> tuple[str | None, str | None]:
+    if not value:
+        return None, None
+    mime = value.split(";", 1)[0].strip().lower() or None
+    m = _CHARSET.search(value)
+    return mime, (m.group(1).lower() if m else None)
+
+
+def _read_capped(stream, cap: int, where: str) -> bytes:
+    data = stream.read(cap + 1)
+    if len(data) > cap:
+        raise LimitExceeded(where, f"payload larger than the {cap:,}-byte cap")
+    return data
+
+
+class CaptureReader:
+    """Iterate over the records of one capture file: ``for record in CaptureReader(path): ...``.
+
+    Raises :class:`CaptureError` (file and offset named) when the file cannot be read.
+    ``warnings`` collects what warcio would otherwise print to stderr.
+    """
+
+    def __init__(self, path: str | Path, limits: Limits | None = None):
+        self.path = Path(path)
+        self.limits = limits or Limits()
+        self.format = capture_format(self.path) or "warc"
+        self.warnings: list[str] = []
+        self.records_seen = 0
+
+    def __iter__(self) -> Iterator[Record]:
+        if self.format == "wacz":
+            yield from self._iter_wacz()
+        else:
+            with open(self.path, "rb") as f:
+                yield from self._iter_stream(f, "", reopen=lambda: open(self.path, "rb"))
+
+    def _iter_wacz(self) -> Iterator[Record]:
+        try:
+            zf = zipfile.ZipFile(self.path)
+        except (zipfile.BadZipFile, OSError) as e:
+            raise CaptureError(self.path, f"not a readable WACZ (ZIP) file: {e}") from None
+        with zf:
+            members = []
+            for name in zf.namelist():
+                pure = PurePosixPath(name)
+                if pure.is_absolute() or ".." in pure.parts or "\\" in name:
+                    raise CaptureError(self.path, f"unsafe path in WACZ refused: {name!r}")
+                if name.startswith("archive/") and capture_format(name) in ("warc", "arc"):
+                    members.append(name)
+            if not members:
+                raise CaptureError(self.path, "WACZ holds no WARC files under archive/")
+            for name in sorted(members):
+                with zf.open(name) as f:
+                    yield from self._iter_stream(f, name, reopen=lambda n=name: zf.open(n))
+
+    def _where(self, member: str) -> str:
+        return f"{self.path}!{member}" if member else str(self.path)
+
+    def _iter_stream(self, f, member: str, reopen) -> Iterator[Record]:
+        where = self._where(member)
+        offset = 0  # where the record being read starts: named in any error
+        # payload digest -> offset of the response holding it, to resolve revisits later
+        seen_digests: dict[str, int] = {}
+        seen_ids: set[str] = set()
+        warn = io.StringIO()
+        try:
+            # warcio prints its warnings; collect them instead (the library never prints).
+            with contextlib.redirect_stderr(warn):
+                it = ArchiveIterator(f, check_digests=True, arc2warc=True)
+                records = iter(it)
+            while True:
+                with contextlib.redirect_stderr(warn):
+                    rec = next(records, None)
+                    if rec is None:
+                        break
+                    # get_record_offset() reads the record to its end, so ask only after the
+                    # payload is read; until then ``offset`` is where the last record ended.
+                    record = self._make_record(rec, offset, member, where)
+                    offset = record.offset = it.get_record_offset()
+                    if record.record_id in seen_ids:
+                        raise CaptureError(
+                            where, f"duplicate WARC-Record-ID {record.record_id}", offset
+                        )
+                    seen_ids.add(record.record_id)
+                    digest = rec.rec_headers.get_header("WARC-Payload-Digest")
+                    if record.type == "response" and digest:
+                        seen_digests.setdefault(digest, offset)
+                    if record.type == "revisit" and record.skip_reason is None:
+                        self._resolve_revisit(record, digest, seen_digests, reopen, where)
+                    if rec.digest_checker.passed is True:
+                        record.digest = "passed"
+                    elif rec.digest_checker.passed is False:
+                        record.digest = "failed"
+                    offset = offset + (it.get_record_length() or 0)
+                self.records_seen += 1
+                yield record
+        except CaptureError:
+            raise
+        except ArchiveLoadFailed as e:
+            first = " ".join(str(e).split())[:160]
+            raise CaptureError(where, f"not a valid WARC/ARC: {first}", offset) from None
+        except (OSError, EOFError, ValueError, zipfile.BadZipFile) as e:
+            raise CaptureError(where, f"{type(e).__name__}: {e}", offset) from None
+        finally:
+            text = warn.getvalue()
+            if "Content-Length is invalid" in text:
+                self.warnings.append(f"{where}: a record's Content-Length looks wrong")
+            if "Replacing spaces" in text:
+                self.warnings.append(f"{where}: spaces in a WARC-Target-URI were replaced by %20")
+
+    def _make_record(self, rec, offset: int, member: str, where: str) -> Record:
+        h = rec.rec_headers
+        record = Record(
+            offset=offset,
+            member=member,
+            record_id=h.get_header("WARC-Record-ID") or f"<offset:{offset}>",
+            type=rec.rec_type or "",
+            uri=(h.get_header("WARC-Target-URI") or "").strip(),
+            date=h.get_header("WARC-Date") or "",
+            refers_to=h.get_header("WARC-Refers-To-Target-URI"),
+        )
+        if rec.rec_type == "resource":
+            record.status = 200
+            record.mime_type, record.charset = _content_type(h.get_header("Content-Type"))
+        elif rec.http_headers is not None and rec.rec_type in ("response", "revisit"):
+            try:
+                record.status = int(rec.http_headers.get_statuscode() or 0)
+            except ValueError:
+                record.status = 0
+            record.mime_type, record.charset = _content_type(
+                rec.http_headers.get_header("Content-Type")
+            )
+        if record.type not in ("response", "resource", "revisit"):
+            record.skip_reason = f"{record.type} record"
+        elif record.status != 200 and record.type != "revisit":
+            record.skip_reason = f"HTTP status {record.status}"
+        elif not (record.is_html or record.is_image):
+            record.skip_reason = f"not HTML or an image ({record.mime_type or 'no type'})"
+        elif record.type != "revisit":
+            try:
+                record.payload = _read_capped(
+                    rec.content_stream(), self.limits.max_payload_bytes, where
+                )
+            except LimitExceeded as e:
+                record.skip_reason = e.reason
+            except (OSError, ValueError, EOFError) as e:
+                # A broken content encoding damages this payload only, not the file.
+                record.skip_reason = f"payload could not be decoded ({type(e).__name__}: {e})"
+            if record.payload is not None:
+                record.payload_bytes = len(record.payload)
+        return record
+
+    def _resolve_revisit(self, record: Record, digest, seen: dict, reopen, where: str) -> None:
+        """Give a revisit the payload of the response it refers to (same file), if there is one."""
+        target = seen.get(digest) if digest else None
+        if target is None:
+            record.skip_reason = "revisit of a record not in this file"
+            return
+        with reopen() as f2:
+            f2.seek(target)
+            original = next(iter(ArchiveIterator(f2, arc2warc=True)))
+            if record.mime_type is None and original.http_headers is not None:
+                record.mime_type, record.charset = _content_type(
+                    original.http_headers.get_header("Content-Type")
+                )
+            if not (record.is_html or record.is_image):
+                record.skip_reason = f"not HTML or an image ({record.mime_type or 'no type'})"
+                return
+            record.status = 200
+            record.payload = _read_capped(
+                original.content_stream(), self.limits.max_payload_bytes, where
+            )
+            record.payload_bytes = len(record.payload)
+
+
+def read_payload(path: str | Path, member: str, offset: int, limits: Limits | None = None) -> bytes:
+    """Decoded payload of the record at ``offset`` (in WACZ ``member``), read by seeking to it."""
+    limits = limits or Limits()
+    where = f"{path}!{member}" if member else str(path)
+    try:
+        if member:
+            with zipfile.ZipFile(path) as zf, zf.open(member) as f:
+                f.seek(offset)
+                rec = next(iter(ArchiveIterator(f, arc2warc=True)))
+                return _read_capped(rec.content_stream(), limits.max_payload_bytes, where)
+        with open(path, "rb") as f:
+            f.seek(offset)
+            rec = next(iter(ArchiveIterator(f, arc2warc=True)))
+            return _read_capped(rec.content_stream(), limits.max_payload_bytes, where)
+    except (OSError, ValueError, EOFError, StopIteration, ArchiveLoadFailed) as e:
+        raise CaptureError(where, f"cannot re-read record: {e}", offset) from None

@@ -1,0 +1,82 @@
+"""Statements: the canonical, signed description of every record. The unit of trust.
+
+A statement is a JSON object serialised with RFC 8785 (JSON Canonicalization Scheme) into UTF-8
+bytes. Those exact bytes are stored in the row's ``statement`` column, signed with Ed25519
+(``signature``, base64) and appended to the ledger. Each statement is *derived from its row*:
+``verify`` rebuilds it from the row's columns and compares the bytes, so editing any signed column
+breaks the match, and editing the statement breaks the signature.
+
+The field lists below are the public contract documented in ``docs/provenance.md``.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+
+import rfc8785
+
+VERSION = "archive-statement/1"
+
+#: Row columns copied into each kind's statement, in addition to the fixed fields.
+FIELDS = {
+    "captures": ["sha256", "filename", "format", "bytes"],
+    "articles": [
+        "id", "capture_sha256", "warc_record_id", "warc_offset", "warc_member", "url",
+        "captured_at", "canonical_url", "title", "site_name", "authors", "published_at",
+        "language", "section", "html_sha256", "text_sha256",
+    ],
+    "claims": [
+        "id", "article_id", "position", "kind", "text_sha256", "normalization", "text_start",
+        "text_end", "speaker", "speaker_mention", "cue", "quote",
+    ],
+    "image_uses": [
+        "id", "article_id", "position", "url", "image_sha256", "image_warc_record_id",
+        "image_captured_at", "alt", "caption", "credit",
+    ],
+}
+
+#: The statement "type" for each table.
+TYPES = {
+    "captures": "capture",
+    "articles": "article",
+    "claims": "claim",
+    "image_uses": "image_use",
+}
+
+#: Where a record came from, copied from its article (claims and image uses).
+SOURCE_FIELDS = ["capture_sha256", "warc_record_id", "url", "captured_at"]
+
+
+def now_utc() -> str:
+    """Signing time: RFC 3339, UTC, whole seconds, ``Z`` suffix."""
+    return datetime.now(UTC).replace(microsecond=0).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def build(table: str, row: dict, *, key_id: str, signed_at: str, article: dict | None = None):
+    """The statement (a dict) for a row of ``table``. ``article`` is needed for claims/uses."""
+    body = {
+        "statement": VERSION,
+        "type": TYPES[table],
+        "key_id": key_id,
+        "signed_at": signed_at,
+    }
+    for name in FIELDS[table]:
+        value = row.get(name)
+        if name == "authors" and isinstance(value, str):
+            value = json.loads(value)
+        body[name] = value
+    if table in ("claims", "image_uses"):
+        if article is None:
+            raise ValueError(f"a {TYPES[table]} statement needs its article")
+        body["source"] = {name: article[name] for name in SOURCE_FIELDS}
+    return body
+
+
+def canonical(statement: dict) -> bytes:
+    """RFC 8785 canonical bytes of a statement."""
+    return rfc8785.dumps(statement)
+
+
+def parse(statement_text: str) -> dict:
+    return json.loads(statement_text)
