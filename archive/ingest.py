@@ -24,7 +24,7 @@ from .extract import Article, decode_html, extract_article
 from .hashing import NORMALIZATION, file_sha256, sha256_hex, text_sha256
 from .images import image_info
 from .keys import ALGORITHM, Signer
-from .reader import CaptureReader, Record, capture_format, read_payload
+from .reader import CaptureReader, Record, read_payload, sniff_format
 
 
 @dataclass
@@ -79,7 +79,8 @@ def process_record(record: Record, limits: Limits) -> Processed:
 
 
 def _article_id(capture_sha256: str, record: Record) -> str:
-    key = f"{capture_sha256}\n{record.member}\n{record.record_id}"
+    # By position, not WARC-Record-ID: real files repeat record ids.
+    key = f"{capture_sha256}\n{record.member}\n{record.offset}"
     return hashlib.sha256(key.encode("utf-8")).hexdigest()[:16]
 
 
@@ -147,14 +148,12 @@ class Ingester:
                 raise CaptureError(path, "no such file")
             if path.stat().st_size == 0:
                 raise CaptureError(path, "empty file")
-            fmt = capture_format(path)
-            if fmt is None:
-                raise CaptureError(path, "not a capture file (.warc, .warc.gz, .arc, .wacz)")
+            fmt = sniff_format(path)
             result.sha256 = sha = file_sha256(path)
             if self._has_capture(sha):
                 result.status = "already"
                 return result
-            stored = captures_dir(self.db_path) / f"{sha}{_suffix(path)}"
+            stored = captures_dir(self.db_path) / f"{sha}{_suffix(path, fmt)}"
             created_copy = _store_copy(path, stored)
             self.conn.execute("BEGIN IMMEDIATE")
             try:
@@ -196,6 +195,8 @@ class Ingester:
         pending_uses: list[tuple[dict, list]] = []
         for record in reader:
             p = process_record(record, self.limits)
+            if record.duplicate_id:
+                p.note = "; ".join(filter(None, [p.note, "duplicate WARC-Record-ID"]))
             self._write_record_row(sha, p)
             if p.record.digest == "failed":
                 result.digest_failures += 1
@@ -319,12 +320,15 @@ class Ingester:
         )
 
 
-def _suffix(path: Path) -> str:
+def _suffix(path: Path, fmt: str) -> str:
+    """The stored copy's extension: the file's own, or one that says what it is."""
     name = path.name.lower()
     for suffix in (".warc.gz", ".arc.gz", ".warc", ".arc", ".wacz"):
         if name.endswith(suffix):
             return suffix
-    return ""
+    with open(path, "rb") as f:
+        gzipped = f.read(2) == b"\x1f\x8b"
+    return f".{fmt}.gz" if gzipped else f".{fmt}"
 
 
 def _store_copy(src: Path, dest: Path) -> bool:

@@ -35,6 +35,12 @@ def capture_format(path: str | Path) -> str | None:
     return None
 
 
+def sniff_format(path: str | Path) -> str:
+    """``wacz`` for a ZIP file, else ``warc`` (warcio itself tells WARC from ARC, gzip or not)."""
+    with open(path, "rb") as f:
+        return "wacz" if f.read(4) == b"PK\x03\x04" else capture_format(path) or "warc"
+
+
 def find_captures(paths) -> list[Path]:
     """Expand files and directories into capture files, in a stable order."""
     found: list[Path] = []
@@ -64,6 +70,7 @@ class Record:
     digest: str = "absent"  # passed | failed | absent (no digest header) | not-checked
     skip_reason: str | None = None
     refers_to: str | None = None
+    duplicate_id: bool = False
 
     @property
     def is_html(self) -> bool:
@@ -102,7 +109,7 @@ class CaptureReader:
     def __init__(self, path: str | Path, limits: Limits | None = None):
         self.path = Path(path)
         self.limits = limits or Limits()
-        self.format = capture_format(self.path) or "warc"
+        self.format = sniff_format(self.path)
         self.warnings: list[str] = []
         self.records_seen = 0
 
@@ -157,8 +164,11 @@ class CaptureReader:
                     record = self._make_record(rec, offset, member, where)
                     offset = record.offset = it.get_record_offset()
                     if record.record_id in seen_ids:
-                        raise CaptureError(
-                            where, f"duplicate WARC-Record-ID {record.record_id}", offset
+                        # wget writes such files; ids are not keys here, so this is a finding
+                        record.duplicate_id = True
+                        self.warnings.append(
+                            f"{where} at offset {offset}: duplicate WARC-Record-ID "
+                            f"{record.record_id}"
                         )
                     seen_ids.add(record.record_id)
                     digest = rec.rec_headers.get_header("WARC-Payload-Digest")
@@ -170,14 +180,19 @@ class CaptureReader:
                         record.digest = "passed"
                     elif rec.digest_checker.passed is False:
                         record.digest = "failed"
-                    offset = offset + (it.get_record_length() or 0)
+                    offset = record.offset + max(it.get_record_length() or 0, 0)
                 self.records_seen += 1
                 yield record
         except CaptureError:
             raise
         except ArchiveLoadFailed as e:
-            first = " ".join(str(e).split())[:160]
-            raise CaptureError(where, f"not a valid WARC/ARC: {first}", offset) from None
+            text = " ".join(str(e).split())
+            if "non-chunked gzip" in text:
+                text = (
+                    "gzip is not record-chunked (each record must be its own gzip member; "
+                    "`warcio recompress` can fix the file)"
+                )
+            raise CaptureError(where, f"not a valid WARC/ARC: {text[:200]}", offset) from None
         except (OSError, EOFError, ValueError, zipfile.BadZipFile) as e:
             raise CaptureError(where, f"{type(e).__name__}: {e}", offset) from None
         finally:

@@ -27,7 +27,7 @@ FIELDS = {
         "language", "section", "html_sha256", "text_sha256",
     ],
     "claims": [
-        "id", "article_id", "position", "kind", "text_sha256", "normalization", "text_start",
+        "id", "article_id", "position", "kind", "text", "text_sha256", "normalization", "text_start",
         "text_end", "speaker", "speaker_mention", "cue", "quote",
     ],
     "image_uses": [
@@ -45,7 +45,7 @@ TYPES = {
 }
 
 #: Where a record came from, copied from its article (claims and image uses).
-SOURCE_FIELDS = ["capture_sha256", "warc_record_id", "url", "captured_at"]
+SOURCE_FIELDS = ["capture_sha256", "warc_member", "warc_offset", "warc_record_id", "url", "captured_at"]
 
 
 def now_utc() -> str:

@@ -1,0 +1,100 @@
+"""Datasette plugin shipped with the archive: image thumbnails and SQL functions for checking.
+
+SQL functions (usable in any query in the browser):
+
+- ``archive_normalize(text)``: the claim text normalisation (``archive-text/1``);
+- ``archive_text_sha256(text)``: SHA-256 of the normalised text, as stored in ``claims.text_sha256``;
+- ``archive_sha256(value)``: SHA-256 (hex) of a BLOB, or of a TEXT value's UTF-8 bytes;
+- ``archive_verify(statement, signature, public_key_pem)``: 1 when the Ed25519 signature over the
+  statement's UTF-8 bytes verifies with the key, else 0.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from functools import lru_cache
+
+from datasette import hookimpl
+from datasette.utils.asgi import Response
+from markupsafe import Markup, escape
+
+from .hashing import normalize_text, text_sha256
+from .keys import load_public_key_pem, verify_signature
+
+# Only raster types are served: an SVG could carry script.
+SAFE_IMAGE_TYPES = {"image/jpeg", "image/png", "image/gif", "image/webp", "image/avif", "image/bmp"}
+
+
+@lru_cache(maxsize=64)
+def _public_key(pem: str):
+    return load_public_key_pem(pem)
+
+
+def archive_verify(statement, signature, public_key_pem):
+    if not (statement and signature and public_key_pem):
+        return 0
+    try:
+        key = _public_key(public_key_pem)
+    except Exception:  # noqa: BLE001 - a bad key is a 0, not an error page
+        return 0
+    return int(verify_signature(key, signature, statement.encode("utf-8")))
+
+
+def archive_sha256(value):
+    if value is None:
+        return None
+    data = value.encode("utf-8") if isinstance(value, str) else bytes(value)
+    return hashlib.sha256(data).hexdigest()
+
+
+@hookimpl
+def prepare_connection(conn):
+    conn.create_function("archive_normalize", 1, lambda t: None if t is None else normalize_text(t))
+    conn.create_function("archive_text_sha256", 1, lambda t: None if t is None else text_sha256(t))
+    conn.create_function("archive_sha256", 1, archive_sha256)
+    conn.create_function("archive_verify", 3, archive_verify)
+
+
+def _thumb(datasette, database: str, sha: str, size: int = 120) -> Markup:
+    href = datasette.urls.row(database, "images", sha)
+    src = datasette.urls.path(f"/-/archive-image/{database}/{sha}")
+    return Markup(
+        f'<a href="{escape(href)}"><img src="{escape(src)}" alt="image {escape(sha[:12])}" '
+        f'loading="lazy" style="max-width:{size}px;max-height:{size}px"></a>'
+        f'<br><code>{escape(sha[:12])}…</code>'
+    )
+
+
+@hookimpl
+def render_cell(value, column, table, database, datasette):
+    if not isinstance(value, str) or len(value) != 64:
+        return None
+    if (table == "images" and column == "sha256") or column == "image_sha256":
+        return _thumb(datasette, database, value)
+    return None
+
+
+async def _serve_image(request, datasette):
+    database = request.url_vars["database"]
+    sha = request.url_vars["sha256"]
+    db = datasette.get_database(database)
+    result = await db.execute(
+        "select mime_type, content from images where sha256 = :sha", {"sha": sha}
+    )
+    row = result.first()
+    if row is None or row["mime_type"] not in SAFE_IMAGE_TYPES:
+        return Response.text("Not found", status=404)
+    return Response(
+        bytes(row["content"]),
+        content_type=row["mime_type"],
+        headers={
+            "X-Content-Type-Options": "nosniff",
+            "Content-Security-Policy": "default-src 'none'",
+            "Cache-Control": "public, max-age=31536000, immutable",
+        },
+    )
+
+
+@hookimpl
+def register_routes():
+    return [(r"^/-/archive-image/(?P<database>[^/]+)/(?P<sha256>[0-9a-f]{64})$", _serve_image)]

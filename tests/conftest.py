@@ -1,0 +1,68 @@
+"""Fixtures: every test gets its own data home, config directory and database (real files)."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+from archive.ingest import Ingester
+from archive.keys import Signer
+
+DATA = Path(__file__).parent / "data"
+SAMPLE = DATA / "lakeport-A-2025-03-07.warc.gz"
+SHARED = Path(__file__).resolve().parents[2] / "shared"
+SCENARIO = SHARED / "scenario" / "panjshir-A-2021-08-23.warc.gz"
+SCENARIO_GOLD = SHARED / "scenario" / "panjshir-A.gold.json"
+
+needs_shared = pytest.mark.skipif(not SCENARIO.exists(), reason="../shared is not present")
+
+FIXED_TIME = "2026-01-01T00:00:00Z"
+
+
+@pytest.fixture(autouse=True)
+def isolated_env(tmp_path, monkeypatch):
+    """Move the data home, config dir and key into the test's temporary directory."""
+    monkeypatch.setenv("ARCHIVE_HOME", str(tmp_path / "records"))
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))
+    for name in ("ARCHIVE_DB", "ARCHIVE_KEY", "ARCHIVE_KEY_PASSPHRASE"):
+        monkeypatch.delenv(name, raising=False)
+    return tmp_path
+
+
+@pytest.fixture
+def fixed_signer() -> Signer:
+    """A key from a fixed seed: signatures are reproducible byte for byte."""
+    return Signer(Ed25519PrivateKey.from_private_bytes(bytes(range(32))))
+
+
+@pytest.fixture
+def db_path(tmp_path) -> Path:
+    return tmp_path / "records" / "archive.db"
+
+
+@pytest.fixture
+def ingester(db_path, fixed_signer) -> Ingester:
+    return Ingester(db_path, fixed_signer, clock=lambda: FIXED_TIME)
+
+
+@pytest.fixture
+def sample_db(ingester, db_path):
+    """The sample capture ingested with the fixed key and clock."""
+    result = ingester.ingest_file(SAMPLE)
+    assert result.status == "ingested", result.error
+    return db_path
+
+
+@pytest.fixture
+def copy_db(tmp_path):
+    """Copy a database (and its captures/) to a new directory, for tampering with."""
+
+    def copy(src: Path) -> Path:
+        dest_dir = tmp_path / f"copy{len(list(tmp_path.glob('copy*')))}"
+        shutil.copytree(src.parent, dest_dir)
+        return dest_dir / src.name
+
+    return copy

@@ -1,0 +1,170 @@
+"""Tampering with a copy of a real archive is detected, and the failure names the record."""
+
+from __future__ import annotations
+
+import sqlite3
+
+import pytest
+from click.testing import CliRunner
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+from archive import statements
+from archive.cli import cli
+from archive.keys import Signer
+
+
+def run_verify(db, *extra):
+    return CliRunner().invoke(cli, ["verify", "--db", str(db), *extra])
+
+
+def edit(db, sql, params=()):
+    conn = sqlite3.connect(db)
+    conn.execute(sql, params)
+    conn.commit()
+    conn.close()
+
+
+def test_clean_archive_verifies(sample_db):
+    result = run_verify(sample_db)
+    assert result.exit_code == 0, result.output
+    assert "claims            24 verified     0 failed     0 unsigned" in result.output
+    assert "trusting the key(s) found in the database" in result.output
+
+
+def test_json_report(sample_db):
+    import json
+
+    report = json.loads(run_verify(sample_db, "--json").output)
+    assert report["ok"] is True
+    assert report["tables"]["claims"] == {"verified": 24, "failed": 0, "unsigned": 0}
+    assert report["tables"]["images"]["verified"] == 2
+
+
+def test_one_character_of_a_claim(sample_db, copy_db):
+    db = copy_db(sample_db)
+    # Only the case changes: the normalised hash stays, the signed statement does not.
+    edit(db, "UPDATE claims SET text = replace(text, 'Varga said', 'varga said') WHERE id = ?",
+         ("37988c58467bc4cf-9",))
+    result = run_verify(db)
+    assert result.exit_code == 1
+    assert "FAILED claims 37988c58467bc4cf-9: statement does not match the row: fields differ: text" in (
+        result.output
+    )
+    assert result.output.count("FAILED") == 1
+
+
+def test_claim_text_changed_in_meaning(sample_db, copy_db):
+    db = copy_db(sample_db)
+    edit(db, "UPDATE claims SET text = 'Varga said nothing.' WHERE id = ?", ("37988c58467bc4cf-9",))
+    out = run_verify(db).output
+    assert "FAILED claims 37988c58467bc4cf-9: text does not match text_sha256" in out
+
+
+def test_image_bytes(sample_db, copy_db):
+    db = copy_db(sample_db)
+    conn = sqlite3.connect(db)
+    sha, content = conn.execute("SELECT sha256, content FROM images LIMIT 1").fetchone()
+    conn.execute("UPDATE images SET content = ? WHERE sha256 = ?", (content[:-1] + b"\x00", sha))
+    conn.commit()
+    conn.close()
+    result = run_verify(db)
+    assert result.exit_code == 1
+    assert f"FAILED images {sha}: content does not match sha256" in result.output
+
+
+def test_edited_statement(sample_db, copy_db):
+    db = copy_db(sample_db)
+    edit(db, "UPDATE claims SET statement = replace(statement, '\"position\":3', '\"position\":4') "
+         "WHERE id = ?", ("37988c58467bc4cf-3",))
+    out = run_verify(db).output
+    assert "FAILED claims 37988c58467bc4cf-3:" in out
+    assert "signature does not verify" in out
+
+
+def test_swapped_signature(sample_db, copy_db):
+    db = copy_db(sample_db)
+    conn = sqlite3.connect(db)
+    sig = conn.execute("SELECT signature FROM claims WHERE id = '37988c58467bc4cf-1'").fetchone()[0]
+    conn.execute("UPDATE claims SET signature = ? WHERE id = '37988c58467bc4cf-2'", (sig,))
+    conn.commit()
+    conn.close()
+    out = run_verify(db).output
+    assert "FAILED claims 37988c58467bc4cf-2: signature does not verify" in out
+
+
+def test_deleted_row(sample_db, copy_db):
+    db = copy_db(sample_db)
+    edit(db, "DELETE FROM claims WHERE id = '37988c58467bc4cf-5'")
+    result = run_verify(db)
+    assert result.exit_code == 1
+    assert "entry for claims 37988c58467bc4cf-5, which is not in the archive" in result.output
+
+
+def test_forged_row_signed_with_another_key(sample_db, copy_db):
+    db = copy_db(sample_db)
+    conn = sqlite3.connect(db)
+    conn.row_factory = sqlite3.Row
+    row = dict(conn.execute("SELECT * FROM claims WHERE id = '37988c58467bc4cf-0'").fetchone())
+    article = dict(conn.execute("SELECT * FROM articles").fetchone())
+    forger = Signer(Ed25519PrivateKey.generate())
+    row.update(id="37988c58467bc4cf-99", position=99)
+    stmt = statements.canonical(statements.build(
+        "claims", row, key_id=forger.key_id, signed_at="2026-01-02T00:00:00Z", article=article))
+    row.update(statement=stmt.decode(), signature=forger.sign(stmt), key_id=forger.key_id)
+    conn.execute(f"INSERT INTO claims ({', '.join(row)}) VALUES ({', '.join('?' * len(row))})",
+                 list(row.values()))
+    conn.commit()
+    conn.close()
+    out = run_verify(db).output
+    assert f"FAILED claims 37988c58467bc4cf-99: signed by an unknown or untrusted key {forger.key_id}" in out
+
+
+def test_key_replaced_in_keys_table(sample_db, copy_db):
+    db = copy_db(sample_db)
+    other = Signer(Ed25519PrivateKey.generate())
+    edit(db, "UPDATE keys SET public_key = ?", (other.public_key_pem,))
+    out = run_verify(db).output
+    assert "FAILED keys ed25519:56475aa75463474c: key_id does not match the stored public key" in out
+
+
+def test_pinned_public_key(sample_db, fixed_signer, tmp_path):
+    pub = tmp_path / "pub.pem"
+    pub.write_text(fixed_signer.public_key_pem)
+    result = run_verify(sample_db, "--public-key", str(pub))
+    assert result.exit_code == 0, result.output
+    assert "Trust: pinned key ed25519:56475aa75463474c" in result.output
+    other = tmp_path / "other.pem"
+    other.write_text(Signer(Ed25519PrivateKey.generate()).public_key_pem)
+    result = run_verify(sample_db, "--public-key", str(other))
+    assert result.exit_code == 1
+    assert "signed by an unknown or untrusted key ed25519:56475aa75463474c" in result.output
+
+
+def test_stored_capture_file_altered(sample_db, copy_db):
+    db = copy_db(sample_db)
+    stored = next((db.parent / "captures").iterdir())
+    data = bytearray(stored.read_bytes())
+    data[100] ^= 1
+    stored.write_bytes(bytes(data))
+    out = run_verify(db).output
+    assert f"stored capture altered: {stored}" in out
+
+
+@pytest.mark.parametrize("column", ["speaker", "kind", "quote"])
+def test_interpretation_columns_are_signed(sample_db, copy_db, column):
+    db = copy_db(sample_db)
+    value = "note" if column == "kind" else "Tomas Varga"
+    edit(db, f"UPDATE claims SET {column} = ? WHERE id = '37988c58467bc4cf-9'", (value,))
+    out = run_verify(db).output
+    assert f"FAILED claims 37988c58467bc4cf-9: statement does not match the row: fields differ: {column}" in out
+
+
+def test_unsigned_row_is_not_passed(sample_db, copy_db):
+    db = copy_db(sample_db)
+    edit(db, "UPDATE claims SET signature = '' WHERE id = '37988c58467bc4cf-4'")
+    result = run_verify(db, "--json")
+    import json
+
+    report = json.loads(result.output)
+    assert result.exit_code == 1
+    assert report["tables"]["claims"]["unsigned"] == 1
