@@ -1,0 +1,155 @@
+"""Ingest semantics: transactional, idempotent, and clear about bad input."""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import sqlite3
+from pathlib import Path
+
+import pytest
+import sqlite_utils
+from click.testing import CliRunner
+
+from archive.cli import cli
+
+from .conftest import DATA, SAMPLE
+
+WARCS = sorted((DATA / "warc").iterdir())
+
+
+def dump(db: Path) -> list[str]:
+    conn = sqlite3.connect(db)
+    try:
+        return list(conn.iterdump())
+    finally:
+        conn.close()
+
+
+def file_hash(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def ingest(*args):
+    return CliRunner().invoke(cli, ["ingest", *map(str, args)])
+
+
+def corrupt_copy(tmp_path: Path) -> Path:
+    """The sample with a damaged gzip member near its end: early records read fine."""
+    data = bytearray(SAMPLE.read_bytes())
+    # The last gzip member is the 404 favicon response; damage the one before it (an image).
+    members = [i for i in range(len(data) - 1) if data[i] == 0x1F and data[i + 1] == 0x8B]
+    target = members[-3] + 40
+    data[target : target + 64] = b"\x00" * 64
+    bad = tmp_path / "damaged.warc.gz"
+    bad.write_bytes(bytes(data))
+    return bad
+
+
+def test_first_ingest_creates_key_and_says_where(isolated_env):
+    result = ingest(SAMPLE)
+    assert result.exit_code == 0, result.output
+    key = isolated_env / "config" / "archive" / "signing-key.pem"
+    assert f"Created a new signing key ed25519:" in result.output and str(key) in result.output
+    assert oct(key.stat().st_mode & 0o777) == "0o600"
+    assert "1 files: 1 ingested, 0 already in the archive, 0 failed; 1 articles, 24 claims, " \
+        "2 images, 2 skipped" in result.output
+
+
+def test_reingest_is_a_no_op(isolated_env):
+    assert ingest(SAMPLE).exit_code == 0
+    db = isolated_env / "records" / "archive.db"
+    before = file_hash(db)
+    result = ingest(SAMPLE)
+    assert result.exit_code == 0
+    assert f"Already in the archive: {SAMPLE}" in result.output
+    assert "0 ingested, 1 already in the archive" in result.output
+    assert file_hash(db) == before
+
+
+def test_capture_copied_unchanged(isolated_env):
+    ingest(SAMPLE)
+    stored = isolated_env / "records" / "captures" / f"{file_hash(SAMPLE)}.warc.gz"
+    assert stored.read_bytes() == SAMPLE.read_bytes()
+
+
+def test_failing_file_leaves_archive_exactly_as_it_was(isolated_env, tmp_path):
+    good = DATA / "warc" / "example.warc.gz"
+    assert ingest(good).exit_code == 0
+    db = isolated_env / "records" / "archive.db"
+    captures = isolated_env / "records" / "captures"
+    before, files_before = dump(db), sorted(captures.iterdir())
+    bad = corrupt_copy(tmp_path)
+    result = ingest(bad)
+    assert result.exit_code == 1
+    lines = [line for line in result.output.splitlines() if line.startswith("Error:")]
+    assert len(lines) == 1
+    assert lines[0].startswith(f"Error: {bad} at offset ")
+    assert "Traceback" not in result.output
+    assert dump(db) == before
+    assert sorted(captures.iterdir()) == files_before
+
+
+def test_other_files_still_go_in(isolated_env, tmp_path):
+    bad = corrupt_copy(tmp_path)
+    result = ingest(bad, SAMPLE)
+    assert result.exit_code == 1
+    assert "2 files: 1 ingested, 0 already in the archive, 1 failed" in result.output
+    db = sqlite_utils.Database(isolated_env / "records" / "archive.db")
+    assert [r["filename"] for r in db["captures"].rows] == [SAMPLE.name]
+
+
+def test_directory_of_captures(isolated_env):
+    result = ingest(DATA)
+    names = {p.name for p in DATA.rglob("*") if p.suffix in (".gz", ".warc", ".arc", ".wacz")}
+    assert f"{len(names)} files:" in result.output
+
+
+@pytest.mark.parametrize("path", WARCS, ids=[p.name for p in WARCS])
+def test_real_warcio_files_ingest_or_fail_in_one_line(isolated_env, path):
+    result = ingest(path)
+    assert "Traceback" not in result.output
+    errors = [line for line in result.output.splitlines() if line.startswith("Error:")]
+    if result.exit_code:
+        assert len(errors) == 1 and str(path) in errors[0]
+    else:
+        assert not errors
+    verify = CliRunner().invoke(cli, ["verify"])
+    if (isolated_env / "records" / "archive.db").exists():
+        assert verify.exit_code == 0, verify.output
+
+
+def test_known_bad_files_fail_with_the_reason(isolated_env):
+    result = ingest(DATA / "warc" / "example-bad-non-chunked.warc.gz")
+    assert "gzip is not record-chunked" in result.output
+    result = ingest(DATA / "warc" / "example-wrong-chunks.warc.gz")
+    assert "at offset 516: not a valid WARC/ARC" in result.output
+
+
+def test_digest_failure_is_recorded(isolated_env):
+    result = ingest(DATA / "warc" / "example-trunc.warc")
+    assert result.exit_code == 0
+    assert "records failed their WARC digest check" in result.output
+    db = sqlite_utils.Database(isolated_env / "records" / "archive.db")
+    assert db.execute("select count(*) from capture_records where digest = 'failed'").fetchone()[0] == 1
+
+
+def test_chunked_and_arc_are_read(isolated_env):
+    assert ingest(DATA / "warc" / "example-iana.org-chunked.warc").exit_code == 0
+    assert ingest(DATA / "warc" / "example.arc.gz").exit_code == 0
+    db = sqlite_utils.Database(isolated_env / "records" / "archive.db")
+    formats = {r["format"] for r in db["captures"].rows}
+    assert formats == {"warc", "arc"}
+    assert db.execute("select count(*) from articles").fetchone()[0] == 1
+
+
+def test_empty_and_not_a_capture(isolated_env, tmp_path):
+    empty = tmp_path / "empty.warc.gz"
+    empty.write_bytes(b"")
+    html = tmp_path / "page.warc.gz"
+    html.write_bytes(gzip.compress(b"<!doctype html><html><body>hello</body></html>"))
+    result = ingest(empty, html, tmp_path / "missing.warc")
+    assert result.exit_code == 1
+    assert f"Error: {empty}: empty file" in result.output
+    assert f"Error: {html} at offset 0: not a valid WARC/ARC: Unknown archive format" in result.output
+    assert f"Error: {tmp_path / 'missing.warc'}: no such file" in result.output

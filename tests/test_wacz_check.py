@@ -1,0 +1,304 @@
+"""WACZ checks against real packages from py-wacz, Scoop and Browsertrix, and tampered copies."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import zipfile
+from pathlib import Path
+
+import pytest
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
+
+from archive.wacz_check import check_wacz
+
+WACZ = Path(__file__).parent / "data" / "wacz"
+# The AGPL Browsertrix packages are not copied here; they are read from ../shared if present.
+SHARED_WACZ = Path(__file__).resolve().parents[1].parent / "shared" / "corpus" / "wacz"
+needs_shared = pytest.mark.skipif(not SHARED_WACZ.is_dir(), reason="../shared is not present")
+
+DOMAIN = "btrix-sign-test.webrecorder.net"
+
+
+def rewrite(src: Path, dst: Path, edit) -> Path:
+    """Copy a ZIP member by member, passing each (name, bytes) through ``edit``."""
+    with zipfile.ZipFile(src) as zin, zipfile.ZipFile(dst, "w") as zout:
+        for info in zin.infolist():
+            data = edit(info.filename, zin.read(info))
+            if data is not None:
+                zout.writestr(info, data)
+    return dst
+
+
+def edit_digest(src: Path, dst: Path, change) -> Path:
+    """Rewrite ``datapackage-digest.json`` after ``change(digest_dict)``."""
+
+    def edit(name, data):
+        if name != "datapackage-digest.json":
+            return data
+        digest = json.loads(data)
+        change(digest)
+        return json.dumps(digest, indent=2).encode()
+
+    return rewrite(src, dst, edit)
+
+
+def test_domain_signed_package_is_verified():
+    result = check_wacz(WACZ / "valid_signed_example_1.wacz")
+    assert result.status == "verified", result.problems
+    assert result.signer == DOMAIN
+    assert result.problems == []
+    assert result.details["timestamp_signature"] == "valid"
+    assert result.details["timestamp_time"] == "2022-01-18T19:00:12Z"
+    assert result.details["domain_chain"].startswith("valid to pinned root")
+
+
+def test_staging_root_is_untrusted():
+    result = check_wacz(WACZ / "invalid_signed_example_1.wacz")
+    assert result.status == "failed"
+    assert result.signer is None
+    assert len(result.problems) == 1
+    assert result.problems[0].startswith("untrusted root")
+    assert "(STAGING)" in result.problems[0]
+    # The rest of the package is sound: only the trust anchor is wrong.
+    assert result.details["digest"] == "ok"
+    assert result.details["timestamp_signature"] == "valid"
+
+
+@pytest.mark.parametrize(
+    "name, digest", [("valid_example_1", "missing"), ("valid_example_2", "ok")]
+)
+def test_py_wacz_unsigned_packages(name, digest):
+    result = check_wacz(WACZ / f"{name}.wacz")
+    assert (result.status, result.problems, result.signer) == ("unsigned", [], None)
+    assert result.details["digest"] == digest
+    assert result.details["resources_checked"] == 4
+
+
+def test_old_layout_hashes_are_checked(tmp_path):
+    """WACZ 1.0.0 keeps hashes under "stats"; a changed WARC must still be caught."""
+    bad = rewrite(WACZ / "valid_example_1.wacz", tmp_path / "bad.wacz", flip_warc_byte)
+    result = check_wacz(bad)
+    assert result.status == "failed"
+    assert result.problems[0].startswith("hash mismatch for archive/example-collection.warc")
+
+
+def test_scoop_package_is_unsigned_with_good_digest():
+    result = check_wacz(WACZ / "scoop-example.com.wacz")
+    assert (result.status, result.problems) == ("unsigned", [])
+    assert result.details["signature"] == "absent"
+    assert result.details["resources_checked"] == 5
+
+
+def test_missing_resource_fails():
+    result = check_wacz(WACZ / "invalid_example_1.wacz")
+    assert result.status == "failed"
+    assert "resource missing from ZIP: data/indexes/index.cdx.gz" in result.problems
+    assert "ZIP member not listed in datapackage.json: data/archive/test.txt" in result.problems
+
+
+def flip_warc_byte(name, data):
+    if name.startswith("archive/") and ".warc" in name:
+        return data[:100] + bytes([data[100] ^ 1]) + data[101:]
+    return data
+
+
+@pytest.mark.parametrize("name", ["valid_example_2", "valid_signed_example_1"])
+def test_one_changed_warc_byte_fails(tmp_path, name):
+    bad = rewrite(WACZ / f"{name}.wacz", tmp_path / "bad.wacz", flip_warc_byte)
+    result = check_wacz(bad)
+    assert result.status == "failed"
+    assert result.signer is None
+    assert len(result.problems) == 1
+    assert result.problems[0].startswith("hash mismatch for archive/")
+
+
+def test_changed_datapackage_breaks_digest(tmp_path):
+    def edit(name, data):
+        return (
+            data.replace(b"Example Collection", b"Example Kollection")
+            if name == ("datapackage.json")
+            else data
+        )
+
+    result = check_wacz(rewrite(WACZ / "valid_example_2.wacz", tmp_path / "bad.wacz", edit))
+    assert result.status == "failed"
+    assert "does not match datapackage.json" in result.problems[0]
+    assert result.details["digest"] == "mismatch"
+
+
+def test_extra_unlisted_member_fails(tmp_path):
+    bad = rewrite(WACZ / "valid_signed_example_1.wacz", tmp_path / "bad.wacz", lambda n, d: d)
+    with zipfile.ZipFile(bad, "a") as zf:
+        zf.writestr("archive/extra.warc", b"WARC/1.0\r\n")
+    result = check_wacz(bad)
+    assert result.status == "failed"
+    assert result.problems == ["ZIP member not listed in datapackage.json: archive/extra.warc"]
+
+
+@pytest.mark.parametrize("evil", ["../evil.txt", "/etc/evil", "archive/../../evil", "C:/evil"])
+def test_unsafe_member_paths_fail(tmp_path, evil):
+    bad = rewrite(WACZ / "valid_example_2.wacz", tmp_path / "bad.wacz", lambda n, d: d)
+    with zipfile.ZipFile(bad, "a") as zf:
+        zf.writestr(zipfile.ZipInfo(evil), b"x")
+    result = check_wacz(bad)
+    assert result.status == "failed"
+    assert result.problems == [f"unsafe path in ZIP ('..' component or absolute path): {evil!r}"]
+
+
+def test_not_a_zip_fails(tmp_path):
+    bad = tmp_path / "bad.wacz"
+    bad.write_bytes(b"not a zip at all")
+    result = check_wacz(bad)
+    assert result.status == "failed"
+    assert result.problems[0].startswith("not a readable ZIP file")
+
+
+def test_wrong_domain_fails(tmp_path):
+    def change(digest):
+        digest["signedData"]["domain"] = "example.org"
+
+    result = check_wacz(
+        edit_digest(WACZ / "valid_signed_example_1.wacz", tmp_path / "b.wacz", change)
+    )
+    assert result.status == "failed"
+    assert any(p.startswith("domain certificate is not for example.org") for p in result.problems)
+
+
+def test_changed_signature_fails(tmp_path):
+    def change(digest):
+        sig = bytearray(base64.b64decode(digest["signedData"]["signature"]))
+        sig[-1] ^= 1
+        digest["signedData"]["signature"] = base64.b64encode(sig).decode()
+
+    result = check_wacz(
+        edit_digest(WACZ / "valid_signed_example_1.wacz", tmp_path / "b.wacz", change)
+    )
+    assert result.status == "failed"
+    assert "signature does not verify with the domain certificate's key" in result.problems
+    # The timestamp was over the original signature, so it no longer covers this one.
+    assert "timestamp does not cover the signature (message imprint mismatch)" in result.problems
+
+
+def test_changed_timestamp_token_fails(tmp_path):
+    """Altering genTime inside the token must break the TSA's signature over it."""
+
+    def change(digest):
+        token = base64.b64decode(digest["signedData"]["timeSignature"])
+        token = token.replace(b"20220118190012Z", b"20220118190013Z", 1)
+        digest["signedData"]["timeSignature"] = base64.b64encode(token).decode()
+
+    result = check_wacz(
+        edit_digest(WACZ / "valid_signed_example_1.wacz", tmp_path / "b.wacz", change)
+    )
+    assert result.status == "failed"
+    assert result.problems == [
+        "timestamp signature does not cover its TSTInfo (message digest mismatch)"
+    ]
+    assert result.details["timestamp_signature"] == "invalid"
+
+
+def test_changed_tsa_signature_fails(tmp_path):
+    """The TSA's RSA signature is the last element of the token: flip its last byte."""
+
+    def change(digest):
+        token = bytearray(base64.b64decode(digest["signedData"]["timeSignature"]))
+        token[-1] ^= 1
+        digest["signedData"]["timeSignature"] = base64.b64encode(token).decode()
+
+    result = check_wacz(
+        edit_digest(WACZ / "valid_signed_example_1.wacz", tmp_path / "b.wacz", change)
+    )
+    assert result.status == "failed"
+    assert result.problems == [
+        "timestamp token signature does not verify with the timestamp certificate"
+    ]
+
+
+def test_created_must_match(tmp_path):
+    def change(digest):
+        digest["signedData"]["created"] = "2022-01-19T19:00:12Z"
+
+    result = check_wacz(
+        edit_digest(WACZ / "valid_signed_example_1.wacz", tmp_path / "b.wacz", change)
+    )
+    assert result.status == "failed"
+    assert result.problems[0].startswith("signedData created '2022-01-19T19:00:12Z' differs")
+
+
+def anon_signed(src: Path, dst: Path, key, sign_key=None) -> Path:
+    """Add an ArchiveWeb.page-style anonymous P-384 signature to an unsigned package."""
+    with zipfile.ZipFile(src) as zf:
+        package = json.loads(zf.read("datapackage.json"))
+    package["created"] = "2024-01-01T00:00:00.000Z"
+    dp = json.dumps(package).encode()
+    hash_ = "sha256:" + hashlib.sha256(dp).hexdigest()
+    r, s = decode_dss_signature((sign_key or key).sign(hash_.encode(), ec.ECDSA(hashes.SHA256())))
+    spki = key.public_key().public_bytes(
+        serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
+    )
+    signed = {
+        "hash": hash_,
+        "signature": base64.b64encode(r.to_bytes(48, "big") + s.to_bytes(48, "big")).decode(),
+        "publicKey": base64.b64encode(spki).decode(),
+        "created": package["created"],
+    }
+    digest = json.dumps({"path": "datapackage.json", "hash": hash_, "signedData": signed})
+    files = {"datapackage.json": dp, "datapackage-digest.json": digest.encode()}
+    return rewrite(src, dst, lambda name, data: files.get(name, data))
+
+
+def test_anonymous_signature_verifies(tmp_path):
+    key = ec.generate_private_key(ec.SECP384R1())
+    result = check_wacz(anon_signed(WACZ / "valid_example_2.wacz", tmp_path / "a.wacz", key))
+    assert result.status == "verified", result.problems
+    spki = key.public_key().public_bytes(
+        serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
+    )
+    assert result.signer == f"anonymous key {hashlib.sha256(spki).hexdigest()[:16]}"
+
+
+def test_anonymous_signature_by_other_key_fails(tmp_path):
+    key, other = ec.generate_private_key(ec.SECP384R1()), ec.generate_private_key(ec.SECP384R1())
+    bad = anon_signed(WACZ / "valid_example_2.wacz", tmp_path / "a.wacz", key, sign_key=other)
+    result = check_wacz(bad)
+    assert result.status == "failed"
+    assert result.problems == ["anonymous signature does not verify with its public key"]
+
+
+@needs_shared
+def test_browsertrix_anonymous_package_is_verified():
+    result = check_wacz(SHARED_WACZ / "browsertrix-anon-signed.wacz")
+    assert result.status == "verified", result.problems
+    assert result.signer == "anonymous key 6eabd7fc334a134a"
+    assert result.details["signature"] == "anonymous ECDSA P-384"
+
+
+@needs_shared
+def test_browsertrix_anonymous_package_tampered_fails(tmp_path):
+    src = SHARED_WACZ / "browsertrix-anon-signed.wacz"
+    result = check_wacz(rewrite(src, tmp_path / "bad.wacz", flip_warc_byte))
+    assert result.status == "failed"
+    assert result.problems == [
+        "hash mismatch for archive/data.warc.gz: declared "
+        "sha256:50ddacb5eaeb8482517723132d8d11c837b8eefa99533b183eddb1c6937aa51e, found "
+        + hashlib.sha256(
+            flip_warc_byte("archive/data.warc.gz", read(src, "archive/data.warc.gz"))
+        ).hexdigest()
+    ]
+
+
+def read(path: Path, name: str) -> bytes:
+    with zipfile.ZipFile(path) as zf:
+        return zf.read(name)
+
+
+@needs_shared
+def test_browsertrix_multi_wacz_outer_package_is_unsigned():
+    result = check_wacz(SHARED_WACZ / "browsertrix-multi-wacz.wacz")
+    assert (result.status, result.problems) == ("unsigned", [])
+    assert result.details["resources_checked"] == 2
+    assert result.details["nested_packages"].startswith("not-checked")
