@@ -50,7 +50,7 @@ def _is_claim_text(text: str) -> bool:
         return False
     words = text.split()
     # A claim says something: a few words, or a sentence with closing punctuation.
-    return len(words) >= 4 or (len(words) >= 2 and text.rstrip()[-1:] in ".!?”\"»")
+    return len(words) >= 4 or (len(words) >= 2 and text.rstrip()[-1:] in '.!?”"»')
 
 
 def split_claims(blocks, names_from: list[str] | None = None) -> list[Claim]:

@@ -158,8 +158,11 @@ def verify(db_path, public_key, as_json, no_files):
 @db_option
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to bind to.")
 @click.option("--port", default=8001, show_default=True, type=int, help="Port to listen on.")
-@click.option("--metadata", type=click.Path(exists=True, dir_okay=False, path_type=Path),
-              help="Datasette metadata file [default: the project's datasette-metadata.json].")
+@click.option(
+    "--metadata",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="Datasette metadata file [default: the project's datasette-metadata.json].",
+)
 def serve(db_path, host, port, metadata):
     """Publish the archive read-only with Datasette.
 
@@ -187,8 +190,11 @@ def keys():
 
 @keys.command("generate")
 @key_option
-@click.option("--passphrase/--no-passphrase", default=False,
-              help="Encrypt the key with a passphrase (prompted, or ARCHIVE_KEY_PASSPHRASE).")
+@click.option(
+    "--passphrase/--no-passphrase",
+    default=False,
+    help="Encrypt the key with a passphrase (prompted, or ARCHIVE_KEY_PASSPHRASE).",
+)
 @click.option("--force", is_flag=True, help="Replace an existing key (old signatures stay valid).")
 def keys_generate(key_path, passphrase, force):
     """Create a new signing key (PKCS#8 PEM, mode 0600).
@@ -228,8 +234,12 @@ def keys_show(key_path):
 
 @keys.command("export")
 @key_option
-@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path),
-              help="Write to this file instead of standard output.")
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Write to this file instead of standard output.",
+)
 def keys_export(key_path, output):
     """Export the public key as PEM, for auditors.
 

@@ -12,7 +12,7 @@ from pathlib import Path
 
 
 def data_home() -> Path:
-    """The directory holding ``archive.db`` and ``captures/``: ``$ARCHIVE_HOME`` or ``./records``."""
+    """The directory of ``archive.db`` and ``captures/``: ``$ARCHIVE_HOME`` or ``./records``."""
     return Path(os.environ.get("ARCHIVE_HOME") or "records")
 
 

@@ -3,7 +3,7 @@
 SQL functions (usable in any query in the browser):
 
 - ``archive_normalize(text)``: the claim text normalisation (``archive-text/1``);
-- ``archive_text_sha256(text)``: SHA-256 of the normalised text, as stored in ``claims.text_sha256``;
+- ``archive_text_sha256(text)``: SHA-256 of the normalised text, as in ``claims.text_sha256``;
 - ``archive_sha256(value)``: SHA-256 (hex) of a BLOB, or of a TEXT value's UTF-8 bytes;
 - ``archive_verify(statement, signature, public_key_pem)``: 1 when the Ed25519 signature over the
   statement's UTF-8 bytes verifies with the key, else 0.
@@ -60,13 +60,15 @@ def _thumb(datasette, database: str, sha: str, size: int = 120) -> Markup:
     src = datasette.urls.path(f"/-/archive-image/{database}/{sha}")
     return Markup(
         f'<a href="{escape(href)}"><img src="{escape(src)}" alt="image {escape(sha[:12])}" '
-        f'loading="lazy" style="max-width:{size}px;max-height:{size}px"></a>'
-        f'<br><code>{escape(sha[:12])}…</code>'
+        f'style="max-width:{size}px;max-height:{size}px"></a>'
+        f"<br><code>{escape(sha[:12])}…</code>"
     )
 
 
 @hookimpl
 def render_cell(value, column, table, database, datasette):
+    if isinstance(value, dict):  # a foreign key with its label expanded
+        value = value.get("value")
     if not isinstance(value, str) or len(value) != 64:
         return None
     if (table == "images" and column == "sha256") or column == "image_sha256":

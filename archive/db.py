@@ -231,7 +231,8 @@ def migrate(db: sqlite_utils.Database) -> None:
     conn.execute("BEGIN IMMEDIATE")
     try:
         conn.execute(
-            "CREATE TABLE IF NOT EXISTS migrations (name TEXT PRIMARY KEY, applied_at TEXT NOT NULL)"
+            "CREATE TABLE IF NOT EXISTS migrations "
+            "(name TEXT PRIMARY KEY, applied_at TEXT NOT NULL)"
         )
         for name, fn in pending:
             fn(db)

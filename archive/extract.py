@@ -67,9 +67,7 @@ def decode_html(payload: bytes, charset: str | None) -> str:
 
 def _meta(tree, *names: str) -> str | None:
     for name in names:
-        for el in tree.xpath(
-            f'//meta[@property="{name}" or @name="{name}" or @itemprop="{name}"]'
-        ):
+        for el in tree.xpath(f'//meta[@property="{name}" or @name="{name}" or @itemprop="{name}"]'):
             value = (el.get("content") or "").strip()
             if value:
                 return value
@@ -177,8 +175,11 @@ def extract_article(html_text: str, url: str) -> Article | None:
         article.authors = [a.strip() for a in doc.author.split(";") if a.strip()]
 
     # The title is the first heading; it is part of the page, never a claim.
-    if blocks and blocks[0].kind == "heading" and article.title and (
-        blocks[0].text == " ".join(article.title.split())
+    if (
+        blocks
+        and blocks[0].kind == "heading"
+        and article.title
+        and (blocks[0].text == " ".join(article.title.split()))
     ):
         blocks = blocks[1:]
 

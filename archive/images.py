@@ -51,10 +51,10 @@ def split_credit(text: str) -> tuple[str | None, str | None]:
     if m:
         # "© AP Photo / Zabi Karimi Taliban fighters..." cannot be split without markup; a credit
         # that starts the text runs to the first sentence-like break.
-        rest = text[m.end():]
+        rest = text[m.end() :]
         cut = re.search(r"(?<=[a-z])\s+(?=[A-Z][a-z]+\s+[a-z])", rest)
         if cut:
-            return rest[cut.end():].strip() or None, rest[: cut.start()].strip() or None
+            return rest[cut.end() :].strip() or None, rest[: cut.start()].strip() or None
         return None, rest.strip() or None
     m = _CREDIT_TRAIL.search(text)
     if m and m.start() > 0:

@@ -216,18 +216,40 @@ class Ingester:
         self.conn.execute(
             "UPDATE captures SET records = ?, articles = ?, claims = ?, images = ?, skipped = ?, "
             "digest_failures = ? WHERE sha256 = ?",
-            (reader.records_seen, result.articles, result.claims, result.images, result.skipped,
-             result.digest_failures, sha),
+            (
+                reader.records_seen,
+                result.articles,
+                result.claims,
+                result.images,
+                result.skipped,
+                result.digest_failures,
+                sha,
+            ),
         )
 
     def _write_record_row(self, sha: str, p: Processed) -> None:
         r = p.record
         self.conn.execute(
             'INSERT INTO capture_records (capture_sha256, member, "offset", warc_record_id, type, '
-            "url, captured_at, status, mime_type, payload_bytes, payload_sha256, digest, role, note)"
+            "url, captured_at, status, mime_type, payload_bytes, payload_sha256, digest, role, "
+            "note)"
             " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            (sha, r.member, r.offset, r.record_id, r.type, r.uri or None, r.date, r.status,
-             r.mime_type, r.payload_bytes, p.payload_sha256, r.digest, p.role, p.note),
+            (
+                sha,
+                r.member,
+                r.offset,
+                r.record_id,
+                r.type,
+                r.uri or None,
+                r.date,
+                r.status,
+                r.mime_type,
+                r.payload_bytes,
+                p.payload_sha256,
+                r.digest,
+                p.role,
+                p.note,
+            ),
         )
 
     def _write_article(self, sha: str, p: Processed) -> dict:
@@ -276,7 +298,9 @@ class Ingester:
         image_sha = record_id = captured_at = None
         if found is not None:
             image_sha, record_id, captured_at = (
-                found.payload_sha256, found.record.record_id, found.record.date
+                found.payload_sha256,
+                found.record.record_id,
+                found.record.date,
             )
             self._store_image(image_sha, found.record.mime_type, path, found.record)
         else:

@@ -111,7 +111,9 @@ def load_key(path: str | Path, passphrase: str | None = None) -> Signer:
     try:
         mode = path.stat().st_mode
     except FileNotFoundError:
-        raise KeyFileError(f"{path}: no signing key here (create one: archive keys generate)") from None
+        raise KeyFileError(
+            f"{path}: no signing key here (create one: archive keys generate)"
+        ) from None
     if mode & (stat.S_IRWXG | stat.S_IRWXO):
         raise KeyFileError(
             f"{path}: permissions {stat.S_IMODE(mode):04o} are too open; a private key must be "
@@ -124,7 +126,8 @@ def load_key(path: str | Path, passphrase: str | None = None) -> Signer:
         )
     try:
         key = serialization.load_pem_private_key(
-            data, password=passphrase.encode("utf-8") if passphrase and b"ENCRYPTED" in data else None
+            data,
+            password=passphrase.encode("utf-8") if passphrase and b"ENCRYPTED" in data else None,
         )
     except ValueError as e:
         msg = "wrong passphrase" if b"ENCRYPTED" in data else f"not a PEM private key ({e})"

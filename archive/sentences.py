@@ -18,8 +18,8 @@ ABBREVIATIONS = frozenset(
     """.split()
 )
 
-OPEN_QUOTES = "“„«\""
-CLOSE_QUOTES = "”“»\""
+OPEN_QUOTES = '“„«"'
+CLOSE_QUOTES = '”“»"'
 # Sentence end: terminal punctuation, optional closing quotes/brackets, then space.
 _END = re.compile(r"""[.!?…]+["'”’»)\]]*(?=\s+)""")
 _NEXT_START = re.compile(r"""\s+["'“‘«(\[]*[A-Z0-9À-ÖØ-Þ]""")

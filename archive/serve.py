@@ -43,10 +43,18 @@ def datasette_command(db_path, host="127.0.0.1", port=8001, metadata=None) -> li
     ) as f:
         json.dump(meta, f)
     args = [
-        sys.executable, "-m", "datasette", "serve",
-        "--immutable", str(db_path),
-        "--metadata", f.name,
-        "--host", host, "--port", str(port),
+        sys.executable,
+        "-m",
+        "datasette",
+        "serve",
+        "--immutable",
+        str(db_path),
+        "--metadata",
+        f.name,
+        "--host",
+        host,
+        "--port",
+        str(port),
     ]
     for name, value in SETTINGS.items():
         args += ["--setting", name, value]

@@ -38,7 +38,12 @@ _CAP = rf"(?:{_WORD}|al|bin|ibn|de|da|van|von|der|del|la|le)"
 # A proper-noun phrase: capitalised words (with name particles), starting with a capital.
 NAME = rf"{_WORD}(?:[ \t]+{_CAP})*"
 _PRONOUN = r"(?:[Hh]e|[Ss]he|[Tt]hey|[Ii]t)"
-_DESC = r"(?:[Tt]he|[Aa]n?)\s+(?:[a-z\-]+\s+){0,3}(?:leader|spokesman|spokeswoman|spokesperson|official|officials|minister|president|commander|source|sources|statement|group|ministry|government|police|army|report|agency|movement|militants|insurgents)"
+_ROLE_NOUNS = (
+    "leader|spokesman|spokeswoman|spokesperson|official|officials|minister|president|commander|"
+    "source|sources|statement|group|ministry|government|police|army|report|agency|movement|"
+    "militants|insurgents"
+)
+_DESC = rf"(?:[Tt]he|[Aa]n?)\s+(?:[a-z\-]+\s+){{0,3}}(?:{_ROLE_NOUNS})"
 SUBJECT = rf"(?:{NAME}|{_PRONOUN}|{_DESC})"
 
 _QUOTE_SPAN = re.compile(r"“([^”“]+)[”“]|„([^“”]+)[“”]|«\s?([^»]+?)\s?»|\"([^\"]+)\"")

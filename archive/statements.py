@@ -22,17 +22,49 @@ VERSION = "archive-statement/1"
 FIELDS = {
     "captures": ["sha256", "filename", "format", "bytes"],
     "articles": [
-        "id", "capture_sha256", "warc_record_id", "warc_offset", "warc_member", "url",
-        "captured_at", "canonical_url", "title", "site_name", "authors", "published_at",
-        "language", "section", "html_sha256", "text_sha256",
+        "id",
+        "capture_sha256",
+        "warc_record_id",
+        "warc_offset",
+        "warc_member",
+        "url",
+        "captured_at",
+        "canonical_url",
+        "title",
+        "site_name",
+        "authors",
+        "published_at",
+        "language",
+        "section",
+        "html_sha256",
+        "text_sha256",
     ],
     "claims": [
-        "id", "article_id", "position", "kind", "text", "text_sha256", "normalization", "text_start",
-        "text_end", "speaker", "speaker_mention", "cue", "quote",
+        "id",
+        "article_id",
+        "position",
+        "kind",
+        "text",
+        "text_sha256",
+        "normalization",
+        "text_start",
+        "text_end",
+        "speaker",
+        "speaker_mention",
+        "cue",
+        "quote",
     ],
     "image_uses": [
-        "id", "article_id", "position", "url", "image_sha256", "image_warc_record_id",
-        "image_captured_at", "alt", "caption", "credit",
+        "id",
+        "article_id",
+        "position",
+        "url",
+        "image_sha256",
+        "image_warc_record_id",
+        "image_captured_at",
+        "alt",
+        "caption",
+        "credit",
     ],
 }
 
@@ -45,7 +77,14 @@ TYPES = {
 }
 
 #: Where a record came from, copied from its article (claims and image uses).
-SOURCE_FIELDS = ["capture_sha256", "warc_member", "warc_offset", "warc_record_id", "url", "captured_at"]
+SOURCE_FIELDS = [
+    "capture_sha256",
+    "warc_member",
+    "warc_offset",
+    "warc_record_id",
+    "url",
+    "captured_at",
+]
 
 
 def now_utc() -> str:

@@ -62,7 +62,7 @@ def _content_problems(table: str, row: dict, db) -> list[str]:
         if sha256_hex(row["text"].encode("utf-8")) != row["text_sha256"]:
             problems.append("text does not match text_sha256")
         rec = db.execute(
-            'SELECT payload_sha256 FROM capture_records WHERE capture_sha256 = ? AND member = ? '
+            "SELECT payload_sha256 FROM capture_records WHERE capture_sha256 = ? AND member = ? "
             'AND "offset" = ?',
             (row["capture_sha256"], row["warc_member"], row["warc_offset"]),
         ).fetchone()
@@ -74,7 +74,9 @@ def _content_problems(table: str, row: dict, db) -> list[str]:
         elif text_sha256(row["text"]) != row["text_sha256"]:
             problems.append("text does not match text_sha256")
     elif table == "image_uses" and row["image_sha256"]:
-        if not db.execute("SELECT 1 FROM images WHERE sha256 = ?", (row["image_sha256"],)).fetchone():
+        if not db.execute(
+            "SELECT 1 FROM images WHERE sha256 = ?", (row["image_sha256"],)
+        ).fetchone():
             problems.append("image_sha256 names no image in the images table")
     return problems
 
@@ -129,7 +131,10 @@ def verify(db, public_key_pem: str | None = None, check_files: bool = True) -> R
                 article = articles.get(row.get("article_id")) if "article_id" in row else None
                 expected = statements.canonical(
                     statements.build(
-                        table, row, key_id=stmt.get("key_id"), signed_at=stmt.get("signed_at"),
+                        table,
+                        row,
+                        key_id=stmt.get("key_id"),
+                        signed_at=stmt.get("signed_at"),
                         article=article,
                     )
                 )

@@ -68,7 +68,7 @@ def parse_article(text: str, url: str, published: str) -> Page:
             page.blocks.append(("note", line))
         elif line == "Leave a Reply":
             pass
-        elif len(line.split()) <= 10 and line[-1:] not in ".:!\"”":
+        elif len(line.split()) <= 10 and line[-1:] not in '.:!"”':
             page.blocks.append(("heading", line))
         else:
             page.blocks.append(("paragraph", line))
@@ -169,8 +169,11 @@ class CaptureWriter:
         self.date = date
         info = self.writer.create_warcinfo_record(
             "sample.warc.gz",
-            {"software": "archive examples/build_samples.py", "format": "WARC File Format 1.1",
-             "description": description},
+            {
+                "software": "archive examples/build_samples.py",
+                "format": "WARC File Format 1.1",
+                "description": description,
+            },
         )
         self._fix(info, "warcinfo")
         self.writer.write_record(info)
@@ -190,7 +193,8 @@ class CaptureWriter:
         )
         req = self.writer.create_warc_record(url, "request", http_headers=req_headers)
         resp_headers = StatusAndHeaders(
-            status, [("Content-Type", content_type), ("Content-Length", str(len(body)))],
+            status,
+            [("Content-Type", content_type), ("Content-Length", str(len(body)))],
             protocol="HTTP/1.1",
         )
         resp = self.writer.create_warc_record(
@@ -219,10 +223,18 @@ def write_capture(path: Path, page: Page, date: str, images: dict[str, bytes]) -
 
 #: (url, published, captured, file name) for the project's seed article and for our own sample.
 EDITIONS = {
-    "seed": ("https://sputniknews.com/20210823/who-is-ahmad-massoud-1083674410.html",
-             "2021-08-23T09:12:00+00:00", "2021-08-23T10:05:00Z", "panjshir-A-2021-08-23.warc.gz"),
-    "sample": ("https://northshore.example/2025/03/07/who-is-elena-varga.html",
-               "2025-03-07T08:00:00+00:00", "2025-03-07T09:30:00Z", "lakeport-A-2025-03-07.warc.gz"),
+    "seed": (
+        "https://sputniknews.com/20210823/who-is-ahmad-massoud-1083674410.html",
+        "2021-08-23T09:12:00+00:00",
+        "2021-08-23T10:05:00Z",
+        "panjshir-A-2021-08-23.warc.gz",
+    ),
+    "sample": (
+        "https://northshore.example/2025/03/07/who-is-elena-varga.html",
+        "2025-03-07T08:00:00+00:00",
+        "2025-03-07T09:30:00Z",
+        "lakeport-A-2025-03-07.warc.gz",
+    ),
 }
 
 

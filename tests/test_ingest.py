@@ -50,10 +50,12 @@ def test_first_ingest_creates_key_and_says_where(isolated_env):
     result = ingest(SAMPLE)
     assert result.exit_code == 0, result.output
     key = isolated_env / "config" / "archive" / "signing-key.pem"
-    assert f"Created a new signing key ed25519:" in result.output and str(key) in result.output
+    assert "Created a new signing key ed25519:" in result.output and str(key) in result.output
     assert oct(key.stat().st_mode & 0o777) == "0o600"
-    assert "1 files: 1 ingested, 0 already in the archive, 0 failed; 1 articles, 24 claims, " \
+    assert (
+        "1 files: 1 ingested, 0 already in the archive, 0 failed; 1 articles, 24 claims, "
         "2 images, 2 skipped" in result.output
+    )
 
 
 def test_reingest_is_a_no_op(isolated_env):
@@ -131,7 +133,10 @@ def test_digest_failure_is_recorded(isolated_env):
     assert result.exit_code == 0
     assert "records failed their WARC digest check" in result.output
     db = sqlite_utils.Database(isolated_env / "records" / "archive.db")
-    assert db.execute("select count(*) from capture_records where digest = 'failed'").fetchone()[0] == 1
+    assert (
+        db.execute("select count(*) from capture_records where digest = 'failed'").fetchone()[0]
+        == 1
+    )
 
 
 def test_chunked_and_arc_are_read(isolated_env):
@@ -151,5 +156,7 @@ def test_empty_and_not_a_capture(isolated_env, tmp_path):
     result = ingest(empty, html, tmp_path / "missing.warc")
     assert result.exit_code == 1
     assert f"Error: {empty}: empty file" in result.output
-    assert f"Error: {html} at offset 0: not a valid WARC/ARC: Unknown archive format" in result.output
+    assert (
+        f"Error: {html} at offset 0: not a valid WARC/ARC: Unknown archive format" in result.output
+    )
     assert f"Error: {tmp_path / 'missing.warc'}: no such file" in result.output

@@ -17,7 +17,10 @@ ARTICLE = {
     "url": "https://northshore.example/2025/03/07/who-is-elena-varga.html",
     "captured_at": "2025-03-07T09:30:00Z",
 }
-TEXT = "“I am the daughter of Tomas Varga; closing this harbour is not something I will sign”, Varga said."
+TEXT = (
+    "“I am the daughter of Tomas Varga; closing this harbour is not something I will sign”, "
+    "Varga said."
+)
 CLAIM = {
     "id": "37988c58467bc4cf-9",
     "article_id": "37988c58467bc4cf",
@@ -42,7 +45,8 @@ EXPECTED = (
     '"2025-03-07T09:30:00Z","url":"https://northshore.example/2025/03/07/who-is-elena-varga.html",'
     '"warc_member":"","warc_offset":759,"warc_record_id":'
     '"<urn:uuid:66e5172b-a393-544d-abca-b59987d0d44b>"},"speaker":"Elena Varga",'
-    '"speaker_mention":"Varga","statement":"archive-statement/1","text":"' + TEXT.replace('"', '\\"')
+    '"speaker_mention":"Varga","statement":"archive-statement/1","text":"'
+    + TEXT.replace('"', '\\"')
     + '","text_end":1159,"text_sha256":'
     '"95b48323b8b9673aa2f1f0926e388c8a76323c50ece16815f532da6467a85a7e","text_start":1061,'
     '"type":"claim"}'
@@ -64,7 +68,10 @@ def test_normalization_known_answer():
 def test_claim_statement_bytes_hash_and_signature(fixed_signer):
     assert fixed_signer.key_id == "ed25519:56475aa75463474c"
     stmt = statements.build(
-        "claims", CLAIM, key_id=fixed_signer.key_id, signed_at="2026-01-01T00:00:00Z",
+        "claims",
+        CLAIM,
+        key_id=fixed_signer.key_id,
+        signed_at="2026-01-01T00:00:00Z",
         article=ARTICLE,
     )
     data = statements.canonical(stmt)

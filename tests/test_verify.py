@@ -43,12 +43,16 @@ def test_json_report(sample_db):
 def test_one_character_of_a_claim(sample_db, copy_db):
     db = copy_db(sample_db)
     # Only the case changes: the normalised hash stays, the signed statement does not.
-    edit(db, "UPDATE claims SET text = replace(text, 'Varga said', 'varga said') WHERE id = ?",
-         ("37988c58467bc4cf-9",))
+    edit(
+        db,
+        "UPDATE claims SET text = replace(text, 'Varga said', 'varga said') WHERE id = ?",
+        ("37988c58467bc4cf-9",),
+    )
     result = run_verify(db)
     assert result.exit_code == 1
-    assert "FAILED claims 37988c58467bc4cf-9: statement does not match the row: fields differ: text" in (
-        result.output
+    assert (
+        "FAILED claims 37988c58467bc4cf-9: statement does not match the row: fields differ: text"
+        in (result.output)
     )
     assert result.output.count("FAILED") == 1
 
@@ -74,8 +78,12 @@ def test_image_bytes(sample_db, copy_db):
 
 def test_edited_statement(sample_db, copy_db):
     db = copy_db(sample_db)
-    edit(db, "UPDATE claims SET statement = replace(statement, '\"position\":3', '\"position\":4') "
-         "WHERE id = ?", ("37988c58467bc4cf-3",))
+    edit(
+        db,
+        "UPDATE claims SET statement = replace(statement, '\"position\":3', '\"position\":4') "
+        "WHERE id = ?",
+        ("37988c58467bc4cf-3",),
+    )
     out = run_verify(db).output
     assert "FAILED claims 37988c58467bc4cf-3:" in out
     assert "signature does not verify" in out
@@ -108,15 +116,23 @@ def test_forged_row_signed_with_another_key(sample_db, copy_db):
     article = dict(conn.execute("SELECT * FROM articles").fetchone())
     forger = Signer(Ed25519PrivateKey.generate())
     row.update(id="37988c58467bc4cf-99", position=99)
-    stmt = statements.canonical(statements.build(
-        "claims", row, key_id=forger.key_id, signed_at="2026-01-02T00:00:00Z", article=article))
+    stmt = statements.canonical(
+        statements.build(
+            "claims", row, key_id=forger.key_id, signed_at="2026-01-02T00:00:00Z", article=article
+        )
+    )
     row.update(statement=stmt.decode(), signature=forger.sign(stmt), key_id=forger.key_id)
-    conn.execute(f"INSERT INTO claims ({', '.join(row)}) VALUES ({', '.join('?' * len(row))})",
-                 list(row.values()))
+    conn.execute(
+        f"INSERT INTO claims ({', '.join(row)}) VALUES ({', '.join('?' * len(row))})",
+        list(row.values()),
+    )
     conn.commit()
     conn.close()
     out = run_verify(db).output
-    assert f"FAILED claims 37988c58467bc4cf-99: signed by an unknown or untrusted key {forger.key_id}" in out
+    assert (
+        f"FAILED claims 37988c58467bc4cf-99: signed by an unknown or untrusted key {forger.key_id}"
+        in out
+    )
 
 
 def test_key_replaced_in_keys_table(sample_db, copy_db):
@@ -124,7 +140,9 @@ def test_key_replaced_in_keys_table(sample_db, copy_db):
     other = Signer(Ed25519PrivateKey.generate())
     edit(db, "UPDATE keys SET public_key = ?", (other.public_key_pem,))
     out = run_verify(db).output
-    assert "FAILED keys ed25519:56475aa75463474c: key_id does not match the stored public key" in out
+    assert (
+        "FAILED keys ed25519:56475aa75463474c: key_id does not match the stored public key" in out
+    )
 
 
 def test_pinned_public_key(sample_db, fixed_signer, tmp_path):
@@ -156,7 +174,10 @@ def test_interpretation_columns_are_signed(sample_db, copy_db, column):
     value = "note" if column == "kind" else "Tomas Varga"
     edit(db, f"UPDATE claims SET {column} = ? WHERE id = '37988c58467bc4cf-9'", (value,))
     out = run_verify(db).output
-    assert f"FAILED claims 37988c58467bc4cf-9: statement does not match the row: fields differ: {column}" in out
+    assert (
+        "FAILED claims 37988c58467bc4cf-9: statement does not match the row: "
+        f"fields differ: {column}" in out
+    )
 
 
 def test_unsigned_row_is_not_passed(sample_db, copy_db):

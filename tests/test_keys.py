@@ -1,0 +1,99 @@
+"""Keys: created safely, refused when unsafe, never written where they could be published."""
+
+from __future__ import annotations
+
+import base64
+import os
+
+from click.testing import CliRunner
+
+from archive.cli import cli
+
+from .conftest import SAMPLE
+
+
+def run(*args, env=None):
+    return CliRunner().invoke(cli, list(map(str, args)), env=env)
+
+
+def test_generate_show_export(tmp_path):
+    key = tmp_path / "k.pem"
+    result = run("keys", "generate", "--key", key)
+    assert result.exit_code == 0, result.output
+    key_id = result.output.split()[0]
+    assert key_id.startswith("ed25519:") and len(key_id) == len("ed25519:") + 16
+    assert oct(key.stat().st_mode & 0o777) == "0o600"
+    assert "BEGIN PRIVATE KEY" in key.read_text()
+    shown = run("keys", "show", "--key", key).output
+    assert shown.splitlines()[0] == key_id
+    assert "BEGIN PUBLIC KEY" in shown
+    out = tmp_path / "pub.pem"
+    assert run("keys", "export", "--key", key, "-o", out).exit_code == 0
+    assert out.read_text().startswith("-----BEGIN PUBLIC KEY-----")
+    again = run("keys", "generate", "--key", key)
+    assert again.exit_code == 1
+    assert "a key already exists here (use --force to replace it)" in again.output
+
+
+def test_passphrase_and_wrong_passphrase(tmp_path):
+    key = tmp_path / "k.pem"
+    assert (
+        run(
+            "keys",
+            "generate",
+            "--key",
+            key,
+            "--passphrase",
+            env={"ARCHIVE_KEY_PASSPHRASE": "correct horse"},
+        ).exit_code
+        == 0
+    )
+    assert "ENCRYPTED PRIVATE KEY" in key.read_text()
+    ok = run("keys", "show", "--key", key, env={"ARCHIVE_KEY_PASSPHRASE": "correct horse"})
+    assert ok.exit_code == 0
+    bad = run("ingest", "--key", key, SAMPLE, env={"ARCHIVE_KEY_PASSPHRASE": "wrong"})
+    assert bad.exit_code == 1
+    assert bad.output == f"Error: {key}: wrong passphrase\n"
+    missing = run("keys", "show", "--key", key, env={"ARCHIVE_KEY_PASSPHRASE": None})
+    assert missing.exit_code == 1
+    assert "the key is passphrase-protected; set ARCHIVE_KEY_PASSPHRASE" in missing.output
+
+
+def test_group_readable_key_is_refused(tmp_path):
+    key = tmp_path / "k.pem"
+    run("keys", "generate", "--key", key)
+    os.chmod(key, 0o640)
+    result = run("ingest", "--key", key, SAMPLE)
+    assert result.exit_code == 1
+    assert result.output == (
+        f"Error: {key}: permissions 0640 are too open; a private key must be readable by its "
+        f"owner only (fix: chmod 600 {key})\n"
+    )
+
+
+def test_not_a_key(tmp_path):
+    key = tmp_path / "k.pem"
+    key.write_text("hello")
+    os.chmod(key, 0o600)
+    result = run("keys", "show", "--key", key)
+    assert result.exit_code == 1
+    assert f"Error: {key}: not a PEM private key" in result.output
+
+
+def test_no_private_key_material_in_the_archive(isolated_env):
+    assert run("ingest", SAMPLE).exit_code == 0
+    key = isolated_env / "config" / "archive" / "signing-key.pem"
+    from cryptography.hazmat.primitives import serialization
+
+    private = serialization.load_pem_private_key(key.read_bytes(), None)
+    raw = private.private_bytes(
+        serialization.Encoding.Raw, serialization.PrivateFormat.Raw, serialization.NoEncryption()
+    )
+    records = isolated_env / "records"
+    for path in records.rglob("*"):
+        if path.is_file():
+            data = path.read_bytes()
+            assert b"PRIVATE KEY" not in data, path
+            assert raw not in data, path
+            assert raw.hex().encode() not in data, path
+            assert base64.b64encode(raw) not in data, path

@@ -1,0 +1,101 @@
+"""``archive serve``: a real Datasette process, read-only, described by the metadata."""
+
+from __future__ import annotations
+
+import json
+import urllib.error
+import urllib.parse
+import urllib.request
+
+import pytest
+
+from .server import get_json, serving
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def served(tmp_path_factory):
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+    from archive.ingest import Ingester
+    from archive.keys import Signer
+
+    from .conftest import SAMPLE
+
+    db = tmp_path_factory.mktemp("serve") / "archive.db"
+    Ingester(db, Signer(Ed25519PrivateKey.generate())).ingest_file(SAMPLE)
+    with serving(db) as base:
+        yield base, db
+
+
+def test_json_api_answers(served):
+    base, _ = served
+    rows = get_json(f"{base}/archive/claims.json?_shape=array&kind=quote")
+    assert any("I am the daughter of Tomas Varga" in r["text"] for r in rows)
+    assert all(r["kind"] == "quote" for r in rows)
+
+
+def test_canned_queries(served):
+    base, _ = served
+    q = urllib.parse.urlencode({"speaker": "Elena Varga", "_shape": "array"})
+    rows = get_json(f"{base}/archive/speaker_quotes.json?{q}")
+    assert {r["cue"] for r in rows} >= {"said", "says"}
+    article_id = get_json(f"{base}/archive/articles.json?_shape=array")[0]["id"]
+    claims = get_json(f"{base}/archive/claims_of_article.json?article_id={article_id}&_shape=array")
+    assert [c["position"] for c in claims] == list(range(24))
+    sha = get_json(f"{base}/archive/claims.json?_shape=array&position=0")[0]["text_sha256"]
+    everywhere = get_json(f"{base}/archive/claim_everywhere.json?text_sha256={sha}&_shape=array")
+    assert len(everywhere) == 1
+
+
+def test_sql_functions_verify_in_the_browser(served):
+    base, _ = served
+    sql = (
+        "select count(*) as n, sum(archive_verify(statement, signature, "
+        "(select public_key from keys where keys.key_id = claims.key_id))) as verified, "
+        "sum(archive_text_sha256(text) = text_sha256) as hashes from claims"
+    )
+    row = get_json(f"{base}/archive.json?_shape=array&sql={urllib.parse.quote(sql)}")[0]
+    assert row == {"n": 24, "verified": 24, "hashes": 24}
+
+
+def test_writes_are_refused(served):
+    base, db = served
+    sql = urllib.parse.quote("delete from claims")
+    with pytest.raises(urllib.error.HTTPError) as e:
+        urllib.request.urlopen(f"{base}/archive.json?sql={sql}", timeout=10)
+    assert e.value.code == 400
+    assert "Statement must be a SELECT" in e.value.read().decode()
+    data = json.dumps({"sql": "delete from claims"}).encode()
+    req = urllib.request.Request(f"{base}/archive/-/query", data=data, method="POST")
+    with pytest.raises(urllib.error.HTTPError):
+        urllib.request.urlopen(req, timeout=10)
+    rows = get_json(f"{base}/archive.json?_shape=array&sql=select+count(*)+as+n+from+claims")
+    assert rows == [{"n": 24}]
+
+
+def test_immutable_and_limited(served):
+    base, _ = served
+    dbs = get_json(f"{base}/-/databases.json")
+    assert dbs[0]["is_mutable"] is False
+    settings = get_json(f"{base}/-/settings.json")
+    assert settings["sql_time_limit_ms"] == 2000
+    assert settings["max_returned_rows"] == 1000
+
+
+def test_metadata_describes_tables(served):
+    base, _ = served
+    meta = get_json(f"{base}/-/metadata.json")
+    claims = meta["databases"]["archive"]["tables"]["claims"]
+    assert "sentence-level" in claims["description"]
+    assert "speaker" in claims["columns"]
+
+
+def test_image_served_with_safe_headers(served):
+    base, _ = served
+    sha = get_json(f"{base}/archive/images.json?_shape=array")[0]["sha256"]
+    with urllib.request.urlopen(f"{base}/-/archive-image/archive/{sha}", timeout=10) as r:
+        assert r.headers["Content-Type"] == "image/jpeg"
+        assert r.headers["X-Content-Type-Options"] == "nosniff"
+        assert r.read()[:2] == b"\xff\xd8"
