@@ -37,4 +37,4 @@ lint: setup
 	$(BIN)/ruff format --check archive tests benchmarks examples
 
 docs: setup
-	$(BIN)/python -m archive.schema_doc > docs/schema.md
+	$(BIN)/python -m archive.docs
