@@ -34,8 +34,8 @@ class Claim:
     position: int
     kind: str
     text: str
-    text_start: int
-    text_end: int
+    text_start: int | None  # None for a caption: captions are not part of the main text
+    text_end: int | None
     speaker: str | None = None
     speaker_mention: str | None = None
     cue: str | None = None
@@ -67,12 +67,13 @@ def split_claims(blocks, names_from: list[str] | None = None) -> list[Claim]:
             text = block.text[s:e]
             if not _is_claim_text(text):
                 continue
+            in_text = block.start >= 0
             claim = Claim(
                 position=len(claims),
                 kind="statement",
                 text=text,
-                text_start=block.start + s,
-                text_end=block.start + e,
+                text_start=block.start + s if in_text else None,
+                text_end=block.start + e if in_text else None,
             )
             if block.kind == "caption":
                 claim.kind = "caption"

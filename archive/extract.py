@@ -20,6 +20,10 @@ from .images import ImageRef, article_images
 MIN_ARTICLE_CHARS = 250
 #: ...in at least this many sentences-worth of blocks.
 MIN_ARTICLE_BLOCKS = 2
+#: Below this many characters, try trafilatura's balanced mode too...
+FALLBACK_BELOW_CHARS = 1000
+#: ...and take its text when it is this many times longer.
+FALLBACK_RATIO = 3
 
 
 @dataclass
@@ -90,71 +94,121 @@ def _json_ld(tree) -> list[dict]:
     return found
 
 
-def _blocks_from_body(body) -> tuple[list[Block], list[str]]:
-    """Walk trafilatura's XML body into blocks (in reading order) and its image URLs."""
-    blocks: list[Block] = []
-    images: list[str] = []
+def _text_of(el) -> str:
+    """An element's text, with ``<lb/>`` as a space (itertext would glue the lines together)."""
+    parts: list[str] = []
 
-    def text_of(el) -> str:
-        return " ".join("".join(el.itertext()).split())
+    def walk(e) -> None:
+        if e.tag == "lb":
+            parts.append(" ")
+        elif e.text:
+            parts.append(e.text)
+        for child in e:
+            walk(child)
+            if child.tail:
+                parts.append(child.tail)
+
+    walk(el)
+    return " ".join("".join(parts).split())
+
+
+#: Blocks that point elsewhere: site furniture even when an extractor keeps them.
+_POINTER = re.compile(
+    r"^(?:related|read more|see more|more|recommended|watch|listen|don'?t miss|also on \w+)\b"
+    r"\s*:?",
+    re.I,
+)
+
+
+def _blocks_from_body(body) -> list[Block]:
+    """Walk trafilatura's XML body into blocks, in reading order."""
+    blocks: list[Block] = []
+
+    def add(kind: str, text: str) -> None:
+        text = " ".join(text.split())
+        if text:
+            blocks.append(Block(kind, text))
+
+    def items(lst) -> None:
+        for item in lst.findall("item"):
+            nested = [c for c in item if c.tag == "list"]
+            # the item's own text without its nested lists, which become items of their own
+            own = [item.text or ""] + [
+                _text_of(c) + (c.tail or "") if c.tag != "list" else (c.tail or "") for c in item
+            ]
+            add("item", " ".join(own))
+            for sub in nested:
+                items(sub)
 
     def walk(el, inside: str | None = None) -> None:
         for child in el:
             tag = child.tag
-            if tag == "graphic":
-                if child.get("src"):
-                    images.append(child.get("src"))
-            elif tag == "head":
-                blocks.append(Block("heading", text_of(child)))
+            if tag == "head":
+                add("heading", _text_of(child))
             elif tag == "list":
-                for item in child.iter("item"):
-                    blocks.append(Block("item", text_of(item)))
+                items(child)
             elif tag == "quote":
                 if len(child):
+                    add("quote", child.text or "")
                     walk(child, inside="quote")
                 else:
-                    blocks.append(Block("quote", text_of(child)))
+                    add("quote", _text_of(child))
             elif tag == "table":
                 for cell in child.iter("cell"):
-                    blocks.append(Block("cell", text_of(cell)))
-            elif tag in ("p", "item"):
-                blocks.append(Block(inside or "paragraph", text_of(child)))
-                for g in child.iter("graphic"):
-                    if g.get("src"):
-                        images.append(g.get("src"))
-            elif len(child):
-                walk(child, inside)
+                    add("cell", _text_of(cell))
+            elif tag in ("p", "item") or not len(child):
+                add(inside or "paragraph", _text_of(child))
             else:
-                blocks.append(Block(inside or "paragraph", text_of(child)))
+                walk(child, inside)
+            # text after an element (trafilatura keeps some there) belongs to the same context
+            if child.tail and child.tail.strip():
+                add(inside or "paragraph", child.tail)
 
     walk(body)
-    return [b for b in blocks if b.text], images
+    return [b for b in blocks if not _POINTER.match(b.text)]
+
+
+def _trafilatura(html_text: str, url: str, favor_precision: bool):
+    return trafilatura.bare_extraction(
+        html_text,
+        url=url,
+        with_metadata=True,
+        # Images on makes trafilatura keep gallery and alt text as body text; images are
+        # found by our own pass over the page (images.article_images).
+        include_images=False,
+        include_tables=True,
+        include_comments=False,
+        favor_precision=favor_precision,
+    )
+
+
+def _body_chars(blocks: list[Block]) -> int:
+    return sum(len(b.text) for b in blocks if b.kind != "heading")
 
 
 def extract_article(html_text: str, url: str) -> Article | None:
     """Extract the article from a page, or None when the page is not an article."""
-    doc = trafilatura.bare_extraction(
-        html_text,
-        url=url,
-        with_metadata=True,
-        include_images=True,
-        include_tables=True,
-        include_comments=False,
-        favor_precision=True,
-    )
-    if doc is None or doc.body is None:
-        return None
-    blocks, graphic_urls = _blocks_from_body(doc.body)
-    body_chars = sum(len(b.text) for b in blocks if b.kind != "heading")
-    if body_chars < MIN_ARTICLE_CHARS or sum(b.kind != "heading" for b in blocks) < (
-        MIN_ARTICLE_BLOCKS
-    ):
+    doc = _trafilatura(html_text, url, favor_precision=True)
+    blocks = _blocks_from_body(doc.body) if doc is not None and doc.body is not None else []
+    if _body_chars(blocks) < FALLBACK_BELOW_CHARS:
+        # Precision mode sometimes keeps only a notice; the balanced mode then finds the
+        # article. Taken only when it is much longer (measured in docs/extraction.md).
+        loose = _trafilatura(html_text, url, favor_precision=False)
+        if loose is not None and loose.body is not None:
+            loose_blocks = _blocks_from_body(loose.body)
+            if _body_chars(loose_blocks) > FALLBACK_RATIO * _body_chars(blocks):
+                doc, blocks = loose, loose_blocks
+    if doc is None or _body_chars(blocks) < MIN_ARTICLE_CHARS:
         return None
     try:
         tree = lxml_html.fromstring(html_text)
     except (ValueError, lxml_html.etree.ParserError):
         return None
     ld = next((d for d in _json_ld(tree) if "Article" in str(d.get("@type", ""))), {})
+    marked = bool(ld) or _meta(tree, "og:type") == "article" or bool(tree.xpath("//article"))
+    # A single paragraph is an article only where the page says it is one.
+    if not marked and sum(b.kind != "heading" for b in blocks) < MIN_ARTICLE_BLOCKS:
+        return None
 
     article = Article(url=url)
     article.title = _meta(tree, "og:title") or doc.title or ld.get("headline")
@@ -183,9 +237,7 @@ def extract_article(html_text: str, url: str) -> Article | None:
     ):
         blocks = blocks[1:]
 
-    containers = tree.xpath("//article") or tree.xpath("//main") or []
-    article.images = article_images(containers, url, graphic_urls)
-    _add_captions(blocks, article.images)
+    article.images = article_images(_containers(tree), url)
 
     offset = 0
     parts = []
@@ -195,13 +247,27 @@ def extract_article(html_text: str, url: str) -> Article | None:
         offset += len(block.text) + 1
     article.text = "\n".join(parts)
     article.blocks = blocks
-    article.claims = split_claims(blocks, names_from=[article.title or ""])
+    # Captions are claims too, but not part of the main text: their offsets are None.
+    captions = [Block("caption", ref.caption, start=-1) for ref in article.images if ref.caption]
+    article.claims = split_claims(blocks + captions, names_from=[article.title or ""])
     return article
 
 
-def _add_captions(blocks: list[Block], images: list[ImageRef]) -> None:
-    """Captions join the text as their own blocks, after the block the image follows."""
-    # trafilatura drops <figcaption>; put each caption at the end so offsets stay simple
-    for ref in images:
-        if ref.caption:
-            blocks.append(Block("caption", ref.caption))
+_CONTAINERS = (
+    "//article",
+    '//*[@itemprop="articleBody"]',
+    '//*[@role="main"]',
+    "//main",
+    '//*[contains(concat(" ", normalize-space(@class), " "), " article-body ")'
+    ' or contains(@class, "post-content") or contains(@class, "entry-content")'
+    ' or contains(@class, "article__body") or contains(@class, "story-body")]',
+)
+
+
+def _containers(tree) -> list:
+    """The elements that hold the article, where the page marks them; else its figures."""
+    for xpath in _CONTAINERS:
+        found = tree.xpath(xpath)
+        if found:
+            return found
+    return tree.xpath("//figure")

@@ -118,8 +118,8 @@ def _looks_decorative(img, url: str) -> bool:
     return bool(_NOT_ARTICLE_IMAGE.search(url)) or img.get("aria-hidden") == "true"
 
 
-def article_images(containers, page_url: str, wanted: list[str]) -> list[ImageRef]:
-    """Images inside the article containers, plus any the extractor kept (``wanted`` URLs).
+def article_images(containers, page_url: str) -> list[ImageRef]:
+    """Images inside the article containers, in document order.
 
     Each ``<img>`` (or ``<picture>`` source) is resolved against the page URL; figure captions
     and credit lines are read from the enclosing ``<figure>``.
@@ -141,9 +141,6 @@ def article_images(containers, page_url: str, wanted: list[str]) -> list[ImageRe
                 if cap is not None:
                     ref.caption, ref.credit = caption_and_credit(cap)
             refs[url] = ref
-    for url in wanted:
-        if url not in refs and not _NOT_ARTICLE_IMAGE.search(url):
-            refs[url] = ImageRef(url=url)
     return list(refs.values())
 
 
