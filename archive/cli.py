@@ -113,30 +113,50 @@ def ingest(paths, db_path, key_path, quiet):
     sys.exit(EXIT_FAILED if failed else EXIT_OK)
 
 
+def _trusted_pem(public_key: Path | None, trust: str | None, db) -> str | None:
+    """The PEM to pin: a file, or a key id from the database the user has checked elsewhere."""
+    if public_key:
+        return public_key.read_text()
+    if trust:
+        row = db.execute("SELECT public_key FROM keys WHERE key_id = ?", (trust,)).fetchone()
+        if row is None:
+            raise click.ClickException(f"--trust {trust}: no such key in the database")
+        return row[0]
+    return None
+
+
 @cli.command()
 @db_option
 @click.option(
     "--public-key",
     type=click.Path(exists=True, dir_okay=False, path_type=Path),
-    help="Trust only this public key (PEM), not the keys stored in the database.",
+    help="Trust only this public key (PEM), and keys it rotated to.",
+)
+@click.option("--trust", metavar="KEY_ID", help="Trust only this key id (and its rotations).")
+@click.option(
+    "--checkpoint",
+    "checkpoint_file",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="A checkpoint kept earlier: check that the archive still extends it.",
 )
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
 @click.option("--no-files", is_flag=True, help="Skip re-hashing the stored capture files.")
-def verify(db_path, public_key, as_json, no_files):
-    """Re-derive every hash and statement and check every signature.
+def verify(db_path, public_key, trust, checkpoint_file, as_json, no_files):
+    """Re-derive every hash and statement and check every signature, the ledger and checkpoints.
 
     Prints verified / failed / unsigned per table and names every failure. Exit code 0 only
     when everything verifies.
 
-    Example: archive verify --public-key archive-key.pub
+    Example: archive verify --public-key archive-key.pub --checkpoint kept-checkpoint.txt
     """
     from .verify import verify as run_verify
 
     db_path = db_path or default_db_path()
     try:
         db = connect(db_path, create=False)
-        pem = public_key.read_text() if public_key else None
-        report = run_verify(db, pem, check_files=not no_files)
+        pem = _trusted_pem(public_key, trust, db)
+        note = checkpoint_file.read_text(encoding="utf-8") if checkpoint_file else None
+        report = run_verify(db, pem, check_files=not no_files, checkpoint_note=note)
     except ArchiveError as e:
         raise click.ClickException(str(e)) from None
     if as_json:
@@ -145,13 +165,82 @@ def verify(db_path, public_key, as_json, no_files):
         click.echo(f"Trust: {report.trust}")
         for table, c in report.counts.items():
             click.echo(
-                f"{table:12} {c['verified']:7} verified {c['failed']:5} failed "
+                f"{table:14} {c['verified']:7} verified {c['failed']:5} failed "
                 f"{c['unsigned']:5} unsigned"
             )
+        ledger = report.ledger
+        click.echo(f"Ledger: {ledger.get('entries', 0)} entries, root {ledger.get('root', '')}")
+        if "outside_checkpoint" in ledger:
+            click.echo(f"Kept checkpoint: {ledger['outside_checkpoint']}")
         for failure in report.failures:
             click.echo(f"FAILED {failure}")
         click.echo("OK: everything verifies" if report.ok else f"{len(report.failures)} problems")
     sys.exit(EXIT_OK if report.ok else EXIT_FAILED)
+
+
+@cli.command()
+@click.argument("record")
+@db_option
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Write the proof here instead of standard output.",
+)
+def prove(record, db_path, output):
+    """Write a self-contained proof for one record (claim, article, image use, capture).
+
+    The proof holds the statement, its signature, the public key, an inclusion proof and the
+    signed checkpoint; `archive verify-proof` checks it without the database.
+
+    Example: archive prove 37988c58467bc4cf-9 -o claim.proof.json
+    """
+    from .proofs import make_proof
+
+    try:
+        db = connect(db_path or default_db_path(), create=False)
+        proof = make_proof(db.conn, record)
+    except ArchiveError as e:
+        raise click.ClickException(str(e)) from None
+    text = json.dumps(proof, indent=2, ensure_ascii=False) + "\n"
+    if output:
+        output.write_text(text, encoding="utf-8")
+    else:
+        click.echo(text, nl=False)
+
+
+@cli.command("verify-proof")
+@click.argument("proof_file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option(
+    "--public-key",
+    required=True,
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="The archive's public key (PEM), obtained from its owner.",
+)
+def verify_proof(proof_file, public_key):
+    """Check a proof from `archive prove`, with no database.
+
+    Example: archive verify-proof claim.proof.json --public-key archive-key.pub
+    """
+    from .proofs import check_proof
+
+    try:
+        proof = json.loads(proof_file.read_text(encoding="utf-8"))
+    except ValueError as e:
+        raise click.ClickException(f"{proof_file}: not JSON ({e})") from None
+    problems = (
+        check_proof(proof, public_key.read_text())
+        if isinstance(proof, dict)
+        else ["malformed proof: not a JSON object"]
+    )
+    for problem in problems:
+        click.echo(f"FAILED {problem}")
+    if problems:
+        sys.exit(EXIT_FAILED)
+    click.echo(
+        f"OK: {proof['record_table']} {proof['record_id']} is entry {proof['leaf_index']} of "
+        f"{proof['tree_size']} in a checkpoint signed by {proof['key_id']}"
+    )
 
 
 @cli.command()
@@ -250,3 +339,41 @@ def keys_export(key_path, output):
         output.write_text(signer.public_key_pem)
     else:
         click.echo(signer.public_key_pem, nl=False)
+
+
+@keys.command("rotate")
+@db_option
+@key_option
+@click.option(
+    "--passphrase/--no-passphrase",
+    default=False,
+    help="Encrypt the new key with a passphrase (ARCHIVE_NEW_KEY_PASSPHRASE or prompt).",
+)
+def keys_rotate(db_path, key_path, passphrase):
+    """Replace the signing key: the old key signs a ledger entry introducing the new one.
+
+    The new key takes the old one's path; the old key file is kept beside it as
+    <name>.retired-<key id>. Everything signed by the old key stays verifiable, and an auditor who
+    pins the old key follows the rotation.
+
+    Example: archive keys rotate
+    """
+    from .ledger import rotate_key
+
+    key_path = key_path or default_key_path()
+    old = _load(key_path)
+    secret = os.environ.get("ARCHIVE_NEW_KEY_PASSPHRASE")
+    if passphrase and not secret:
+        secret = click.prompt("New passphrase", hide_input=True, confirmation_prompt=True, err=True)
+    staged = key_path.with_name(key_path.name + ".new")
+    try:
+        db = connect(db_path or default_db_path(), create=False)
+        new = generate_key(staged, secret or None, force=True)
+        rotate_key(db.conn, db_path or default_db_path(), old, new)
+    except (ArchiveError, ValueError) as e:
+        staged.unlink(missing_ok=True)
+        raise click.ClickException(str(e)) from None
+    retired = key_path.with_name(f"{key_path.name}.retired-{old.key_id.split(':')[1]}")
+    os.replace(key_path, retired)
+    os.replace(staged, key_path)
+    click.echo(f"Rotated {old.key_id} -> {new.key_id}; old key kept at {retired}")

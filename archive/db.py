@@ -15,7 +15,7 @@ import sqlite_utils
 from .errors import DatabaseError
 from .statements import now_utc
 
-SIGNED_TABLES = ("captures", "articles", "claims", "image_uses")
+SIGNED_TABLES = ("key_rotations", "captures", "articles", "claims", "image_uses")
 
 _V1 = """
 CREATE TABLE keys (
@@ -36,6 +36,9 @@ CREATE TABLE captures (
     images INTEGER,
     skipped INTEGER,
     digest_failures INTEGER,
+    wacz_signature TEXT,
+    wacz_signer TEXT,
+    wacz_problems TEXT,
     ingested_at TEXT NOT NULL,
     statement TEXT NOT NULL,
     signature TEXT NOT NULL,
@@ -127,6 +130,25 @@ CREATE TABLE ledger (
     record_table TEXT NOT NULL,
     record_id TEXT NOT NULL,
     UNIQUE (record_table, record_id)
+);
+CREATE TABLE checkpoints (
+    id INTEGER PRIMARY KEY,
+    origin TEXT NOT NULL,
+    tree_size INTEGER NOT NULL,
+    root_hash TEXT NOT NULL,
+    note TEXT NOT NULL,
+    key_id TEXT NOT NULL REFERENCES keys(key_id),
+    created_at TEXT NOT NULL
+);
+CREATE TABLE key_rotations (
+    id TEXT PRIMARY KEY,
+    old_key_id TEXT NOT NULL REFERENCES keys(key_id),
+    new_key_id TEXT NOT NULL REFERENCES keys(key_id),
+    new_public_key TEXT NOT NULL,
+    new_key_signature TEXT NOT NULL,
+    statement TEXT NOT NULL,
+    signature TEXT NOT NULL,
+    key_id TEXT NOT NULL REFERENCES keys(key_id)
 );
 CREATE INDEX capture_records_url ON capture_records(url);
 CREATE INDEX articles_capture ON articles(capture_sha256);

@@ -23,8 +23,10 @@ from .errors import ArchiveError, CaptureError
 from .extract import Article, decode_html, extract_article
 from .hashing import NORMALIZATION, file_sha256, sha256_hex, text_sha256
 from .images import image_info
-from .keys import ALGORITHM, Signer
+from .keys import Signer
+from .ledger import SignedWriter
 from .reader import CaptureReader, Record, read_payload, sniff_format
+from .wacz_check import check_wacz
 
 
 @dataclass
@@ -100,32 +102,7 @@ class Ingester:
         self.clock = clock
         self.db = connect(self.db_path)
         self.conn: sqlite3.Connection = self.db.conn
-
-    # -- signing -------------------------------------------------------------------------
-    def _sign_insert(self, table: str, row: dict, article: dict | None = None) -> None:
-        stmt = statements.build(
-            table, row, key_id=self.signer.key_id, signed_at=self._signed_at, article=article
-        )
-        data = statements.canonical(stmt)
-        row["statement"] = data.decode("utf-8")
-        row["signature"] = self.signer.sign(data)
-        row["key_id"] = self.signer.key_id
-        cols = ", ".join(f'"{c}"' for c in row)
-        marks = ", ".join("?" for _ in row)
-        self.conn.execute(f"INSERT INTO {table} ({cols}) VALUES ({marks})", list(row.values()))
-        record_id = row["sha256"] if table == "captures" else row["id"]
-        self.conn.execute(
-            "INSERT INTO ledger (seq, leaf_hash, record_table, record_id) VALUES "
-            "((SELECT COALESCE(MAX(seq), -1) + 1 FROM ledger), ?, ?, ?)",
-            (hashlib.sha256(b"\x00" + data).hexdigest(), table, record_id),
-        )
-
-    def _ensure_key(self) -> None:
-        self.conn.execute(
-            "INSERT OR IGNORE INTO keys (key_id, algorithm, public_key, created_at) "
-            "VALUES (?, ?, ?, ?)",
-            (self.signer.key_id, ALGORITHM, self.signer.public_key_pem, self._signed_at),
-        )
+        self.writer = SignedWriter(self.conn, signer, self.db_path, clock)
 
     # -- ingest ----------------------------------------------------------------------------
     def ingest(self, paths: Iterable[str | Path], on_file=None) -> list[FileResult]:
@@ -155,18 +132,16 @@ class Ingester:
                 return result
             stored = captures_dir(self.db_path) / f"{sha}{_suffix(path, fmt)}"
             created_copy = _store_copy(path, stored)
-            self.conn.execute("BEGIN IMMEDIATE")
+            self.writer.begin()
             try:
                 if self._has_capture(sha):  # another ingest finished it while we waited
-                    self.conn.execute("ROLLBACK")
+                    self.writer.rollback()
                     result.status = "already"
                     return result
-                self._signed_at = self.clock()
-                self._ensure_key()
                 self._write_capture(path, sha, fmt, stored, result)
-                self.conn.execute("COMMIT")
+                self.writer.commit()
             except BaseException:
-                self.conn.execute("ROLLBACK")
+                self.writer.rollback()
                 raise
             result.status = "ingested"
         except ArchiveError as e:
@@ -187,9 +162,19 @@ class Ingester:
             "format": fmt,
             "bytes": path.stat().st_size,
             "stored_path": str(Path("captures") / stored.name),
-            "ingested_at": self._signed_at,
+            "ingested_at": self.writer.signed_at,
         }
-        self._sign_insert("captures", capture)
+        wacz_warnings = []
+        if fmt == "wacz":
+            # The package's own integrity and signature, recorded (and signed) whatever it is:
+            # an auditor must see a failed or unsigned WACZ, not have it silently accepted.
+            check = check_wacz(path)
+            capture["wacz_signature"] = check.status
+            capture["wacz_signer"] = check.signer
+            capture["wacz_problems"] = "; ".join(check.problems) or None
+            if check.status == "failed":
+                wacz_warnings.append(f"{path}: WACZ check failed: {check.problems[0]}")
+        self.writer.insert("captures", capture)
         reader = CaptureReader(path, self.limits)
         images_here: dict[str, Processed] = {}
         pending_uses: list[tuple[dict, list]] = []
@@ -212,7 +197,7 @@ class Ingester:
         for article_row, refs in pending_uses:
             for position, ref in enumerate(refs):
                 self._write_image_use(article_row, position, ref, images_here, path, result)
-        result.warnings = reader.warnings
+        result.warnings = wacz_warnings + reader.warnings
         self.conn.execute(
             "UPDATE captures SET records = ?, articles = ?, claims = ?, images = ?, skipped = ?, "
             "digest_failures = ? WHERE sha256 = ?",
@@ -273,7 +258,7 @@ class Ingester:
             "html_sha256": p.payload_sha256,
             "text_sha256": sha256_hex(a.text.encode("utf-8")),
         }
-        self._sign_insert("articles", row)
+        self.writer.insert("articles", row)
         for c in a.claims:
             claim = {
                 "id": f"{row['id']}-{c.position}",
@@ -290,7 +275,7 @@ class Ingester:
                 "cue": c.cue,
                 "quote": c.quote,
             }
-            self._sign_insert("claims", claim, article=row)
+            self.writer.insert("claims", claim, article=row)
         return row
 
     def _write_image_use(self, article_row, position, ref, images_here, path, result) -> None:
@@ -327,7 +312,7 @@ class Ingester:
             "caption": ref.caption,
             "credit": ref.credit,
         }
-        self._sign_insert("image_uses", use, article=article_row)
+        self.writer.insert("image_uses", use, article=article_row)
 
     def _store_image(self, sha: str, mime_type, path: Path, record: Record) -> None:
         if self.conn.execute("SELECT 1 FROM images WHERE sha256 = ?", (sha,)).fetchone():

@@ -20,7 +20,7 @@ VERSION = "archive-statement/1"
 
 #: Row columns copied into each kind's statement, in addition to the fixed fields.
 FIELDS = {
-    "captures": ["sha256", "filename", "format", "bytes"],
+    "captures": ["sha256", "filename", "format", "bytes", "wacz_signature", "wacz_signer"],
     "articles": [
         "id",
         "capture_sha256",
@@ -66,6 +66,7 @@ FIELDS = {
         "caption",
         "credit",
     ],
+    "key_rotations": ["id", "old_key_id", "new_key_id", "new_public_key", "new_key_signature"],
 }
 
 #: The statement "type" for each table.
@@ -74,6 +75,7 @@ TYPES = {
     "articles": "article",
     "claims": "claim",
     "image_uses": "image_use",
+    "key_rotations": "key_rotation",
 }
 
 #: Where a record came from, copied from its article (claims and image uses).

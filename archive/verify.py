@@ -1,23 +1,27 @@
-"""Verify an archive: re-derive every hash and statement from the rows, check every signature.
+"""Verify an archive: re-derive every hash and statement, check every signature, the ledger, its
+Merkle root and checkpoints.
 
 Three-way results per table (verified / failed / unsigned) and every problem named; nothing is
-reported as passed unless it was checked. Issue 4 adds the ledger's Merkle root and checkpoints.
+reported as passed unless it was checked.
 """
 
 from __future__ import annotations
 
-import hashlib
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from . import statements
-from .config import captures_dir
+from . import checkpoint as cp
+from . import merkle, statements
 from .db import SIGNED_TABLES
 from .hashing import NORMALIZATION, file_sha256, sha256_hex, text_sha256
 from .keys import key_id_for, load_public_key_pem, verify_signature
+from .ledger import PRIMARY_KEYS
 
-PRIMARY_KEYS = {"captures": "sha256", "articles": "id", "claims": "id", "image_uses": "id"}
+
+def rotation_message(old_key_id: str, new_key_id: str) -> bytes:
+    """What a new key signs to prove possession when it is introduced."""
+    return f"archive-key-rotation/1\n{old_key_id}\n{new_key_id}\n".encode()
 
 
 @dataclass
@@ -35,6 +39,7 @@ class Report:
     counts: dict[str, dict[str, int]] = field(default_factory=dict)
     failures: list[Failure] = field(default_factory=list)
     trust: str = ""
+    ledger: dict = field(default_factory=dict)
 
     @property
     def ok(self) -> bool:
@@ -51,6 +56,7 @@ class Report:
             "ok": self.ok,
             "trust": self.trust,
             "tables": self.counts,
+            "ledger": self.ledger,
             "failures": [f.__dict__ for f in self.failures],
         }
 
@@ -74,114 +80,281 @@ def _content_problems(table: str, row: dict, db) -> list[str]:
         elif text_sha256(row["text"]) != row["text_sha256"]:
             problems.append("text does not match text_sha256")
     elif table == "image_uses" and row["image_sha256"]:
-        if not db.execute(
-            "SELECT 1 FROM images WHERE sha256 = ?", (row["image_sha256"],)
-        ).fetchone():
+        found = db.execute("SELECT 1 FROM images WHERE sha256 = ?", (row["image_sha256"],))
+        if not found.fetchone():
             problems.append("image_sha256 names no image in the images table")
+    elif table == "key_rotations":
+        try:
+            new_key = load_public_key_pem(row["new_public_key"])
+        except Exception:  # noqa: BLE001 - reported as a finding
+            return ["new_public_key is not an Ed25519 public key"]
+        if key_id_for(new_key) != row["new_key_id"]:
+            problems.append("new_key_id does not match new_public_key")
+        msg = rotation_message(row["old_key_id"], row["new_key_id"])
+        if not verify_signature(new_key, row["new_key_signature"], msg):
+            problems.append("new key's proof of possession does not verify")
     return problems
 
 
-def verify(db, public_key_pem: str | None = None, check_files: bool = True) -> Report:
-    """Check everything in the archive database ``db`` (a sqlite_utils Database)."""
-    report = Report()
-    keys = {}
-    for key_id, pem in db.execute("SELECT key_id, public_key FROM keys"):
-        try:
-            key = load_public_key_pem(pem, f"keys table, key {key_id}")
-        except Exception as e:  # noqa: BLE001 - a damaged key row is a finding, not a crash
-            report.fail("keys", key_id, str(e))
-            continue
-        if key_id_for(key) != key_id:
-            report.fail("keys", key_id, "key_id does not match the stored public key")
-            continue
-        keys[key_id] = key
-    if public_key_pem:
-        pinned = load_public_key_pem(public_key_pem, "--public-key")
-        pinned_id = key_id_for(pinned)
-        report.trust = f"pinned key {pinned_id}"
-        keys = {pinned_id: pinned}
-    else:
-        report.trust = (
-            "trusting the key(s) found in the database: "
-            + (", ".join(sorted(keys)) or "none")
-            + " (pin one with --public-key)"
-        )
+class Verifier:
+    def __init__(self, db, public_key_pem: str | None = None, check_files: bool = True):
+        self.db = db
+        self.report = Report()
+        self.pinned = public_key_pem
+        self.check_files = check_files
 
-    articles = {r["id"]: r for r in db.query("SELECT * FROM articles")}
-    leaves = {
-        (t, rid): (seq, leaf)
-        for seq, leaf, t, rid in db.execute(
-            "SELECT seq, leaf_hash, record_table, record_id FROM ledger"
-        )
-    }
-    seen_leaves = set()
-    for table in SIGNED_TABLES:
-        pk = PRIMARY_KEYS[table]
-        rows = articles.values() if table == "articles" else db.query(f"SELECT * FROM {table}")
-        for row in rows:
-            rid = row[pk]
-            if not row.get("statement") or not row.get("signature"):
-                report.count(table, "unsigned")
-                report.fail(table, rid, "unsigned (no statement or signature)")
-                continue
-            problems = _content_problems(table, row, db)
-            data = row["statement"].encode("utf-8")
+    def run(self, checkpoint_note: str | None = None) -> Report:
+        keys = self._keys()
+        rows = self._rows(keys)
+        self._ledger(rows, keys, checkpoint_note)
+        self._images()
+        if self.check_files:
+            self._files()
+        return self.report
+
+    # -- keys ------------------------------------------------------------------------------
+    def _keys(self) -> dict:
+        report = self.report
+        stored = {}
+        for key_id, pem in self.db.execute("SELECT key_id, public_key FROM keys"):
             try:
-                stmt = statements.parse(row["statement"])
-                article = articles.get(row.get("article_id")) if "article_id" in row else None
-                expected = statements.canonical(
-                    statements.build(
-                        table,
-                        row,
-                        key_id=stmt.get("key_id"),
-                        signed_at=stmt.get("signed_at"),
-                        article=article,
-                    )
-                )
-                if expected != data:
-                    problems.append("statement does not match the row: " + _diff(expected, data))
-            except (ValueError, KeyError, TypeError) as e:
-                problems.append(f"statement cannot be rebuilt ({e})")
-                stmt = {}
-            if stmt.get("key_id") != row["key_id"]:
-                problems.append("key_id differs from the statement's")
-            key = keys.get(row["key_id"])
-            if key is None:
-                problems.append(f"signed by an unknown or untrusted key {row['key_id']}")
-            elif not verify_signature(key, row["signature"], data):
-                problems.append("signature does not verify")
-            leaf = leaves.get((table, rid))
-            if leaf is None:
-                problems.append("no ledger entry")
+                key = load_public_key_pem(pem, f"keys table, key {key_id}")
+            except Exception as e:  # noqa: BLE001 - a damaged key row is a finding
+                report.fail("keys", key_id, str(e))
+                continue
+            if key_id_for(key) != key_id:
+                report.fail("keys", key_id, "key_id does not match the stored public key")
+                continue
+            stored[key_id] = key
+        if not self.pinned:
+            report.trust = (
+                "trusting the key(s) found in the database: "
+                + (", ".join(sorted(stored)) or "none")
+                + " (pin one with --public-key)"
+            )
+            return stored
+        pinned = load_public_key_pem(self.pinned, "--public-key")
+        trusted = {key_id_for(pinned): pinned}
+        report.trust = f"pinned key {key_id_for(pinned)}"
+        # Trust follows rotations signed by a trusted key, in ledger order.
+        for rid, old, new, pem, stmt, sig in self.db.execute(
+            "SELECT r.id, old_key_id, new_key_id, new_public_key, statement, signature "
+            "FROM key_rotations r JOIN ledger l ON l.record_table = 'key_rotations' "
+            "AND l.record_id = r.id ORDER BY l.seq"
+        ):
+            if old in trusted and verify_signature(trusted[old], sig, stmt.encode("utf-8")):
+                try:
+                    trusted[new] = load_public_key_pem(pem)
+                except Exception:  # noqa: BLE001 - the row check reports it
+                    continue
+                report.trust += f", then {new} (rotation {rid})"
+        return trusted
+
+    # -- signed rows -------------------------------------------------------------------------
+    def _rows(self, keys) -> dict[tuple[str, str], dict]:
+        """Check every signed row; return {(table, id): {"statement": bytes, "signed_at": str}}."""
+        report = self.report
+        articles = {r["id"]: r for r in self.db.query("SELECT * FROM articles")}
+        seen: dict[tuple[str, str], dict] = {}
+        for table in SIGNED_TABLES:
+            pk = PRIMARY_KEYS[table]
+            if table == "articles":
+                rows = articles.values()
             else:
-                seen_leaves.add((table, rid))
-                if leaf[1] != hashlib.sha256(b"\x00" + data).hexdigest():
-                    problems.append(f"ledger leaf {leaf[0]} does not match the statement")
-            if problems:
+                rows = self.db.query(f"SELECT * FROM {table}")
+            for row in rows:
+                rid = row[pk]
+                if not row.get("statement") or not row.get("signature"):
+                    report.count(table, "unsigned")
+                    report.fail(table, rid, "unsigned (no statement or signature)")
+                    continue
+                data = row["statement"].encode("utf-8")
+                problems = _content_problems(table, row, self.db)
+                stmt: dict = {}
+                try:
+                    stmt = statements.parse(row["statement"])
+                    article = articles.get(row.get("article_id")) if "article_id" in row else None
+                    expected = statements.canonical(
+                        statements.build(
+                            table,
+                            row,
+                            key_id=stmt.get("key_id"),
+                            signed_at=stmt.get("signed_at"),
+                            article=article,
+                        )
+                    )
+                    if expected != data:
+                        problems.append(
+                            f"statement does not match the row: {_diff(expected, data)}"
+                        )
+                except (ValueError, KeyError, TypeError) as e:
+                    problems.append(f"statement cannot be rebuilt ({e})")
+                if stmt.get("key_id") != row["key_id"]:
+                    problems.append("key_id differs from the statement's")
+                key = keys.get(row["key_id"])
+                if key is None:
+                    problems.append(f"signed by an unknown or untrusted key {row['key_id']}")
+                elif not verify_signature(key, row["signature"], data):
+                    problems.append("signature does not verify")
+                if table == "key_rotations" and row["old_key_id"] != row["key_id"]:
+                    problems.append("a rotation must be signed by the key it retires")
+                seen[(table, rid)] = {
+                    "leaf": merkle.leaf_hash(data),
+                    "signed_at": stmt.get("signed_at") or "",
+                    "problems": problems,
+                }
+        return seen
+
+    # -- ledger, Merkle root, checkpoints -----------------------------------------------------
+    def _ledger(self, rows, keys, checkpoint_note: str | None) -> None:
+        report = self.report
+        entries = list(
+            self.db.execute(
+                "SELECT seq, leaf_hash, record_table, record_id FROM ledger ORDER BY seq"
+            )
+        )
+        leaves: list[bytes] = []
+        last_signed_at = ""
+        for expected_seq, (seq, leaf_hex, table, rid) in enumerate(entries):
+            if seq != expected_seq:
+                report.fail("ledger", seq, f"sequence gap: expected entry {expected_seq}")
+            leaves.append(bytes.fromhex(leaf_hex))
+            row = rows.get((table, rid))
+            if row is None:
+                report.fail("ledger", seq, f"entry for {table} {rid}, which is not in the archive")
+                continue
+            if row["leaf"].hex() != leaf_hex:
+                row["problems"].append(f"ledger leaf {seq} does not match the statement")
+            if row["signed_at"] < last_signed_at:
+                row["problems"].append(
+                    f"signed_at {row['signed_at']} is earlier than the ledger entry before it "
+                    f"({last_signed_at}): backdated or reordered"
+                )
+            last_signed_at = max(last_signed_at, row["signed_at"])
+            row["in_ledger"] = True
+        for (table, rid), row in rows.items():
+            if not row.get("in_ledger"):
+                row["problems"].append("no ledger entry")
+            if row["problems"]:
                 report.count(table, "failed")
-                report.fail(table, rid, "; ".join(problems))
+                report.fail(table, rid, "; ".join(row["problems"]))
             else:
                 report.count(table, "verified")
-    for (table, rid), (seq, _) in sorted(leaves.items(), key=lambda kv: kv[1][0]):
-        if (table, rid) not in seen_leaves:
-            report.fail("ledger", seq, f"entry for {table} {rid}, which is not in the archive")
+        self._checkpoints(leaves, keys, checkpoint_note)
 
-    for sha, content in db.execute("SELECT sha256, content FROM images"):
-        if sha256_hex(content) != sha:
-            report.count("images", "failed")
-            report.fail("images", sha, "content does not match sha256")
+    def _checkpoints(self, leaves: list[bytes], keys, checkpoint_note: str | None) -> None:
+        report = self.report
+        roots: dict[int, bytes] = {}
+
+        def root_at(size: int) -> bytes | None:
+            if size > len(leaves):
+                return None
+            if size not in roots:
+                roots[size] = merkle.root(leaves[:size])
+            return roots[size]
+
+        by_size: dict[int, str] = {}
+        latest = None
+        for cid, origin, size, root_hex, note, key_id in self.db.execute(
+            "SELECT id, origin, tree_size, root_hash, note, key_id FROM checkpoints ORDER BY id"
+        ):
+            key = keys.get(key_id)
+            parsed = cp.verify(note, origin, key) if key else None
+            if key is None:
+                report.fail("checkpoints", cid, f"signed by an unknown or untrusted key {key_id}")
+            elif parsed is None or parsed.size != size or parsed.root.hex() != root_hex:
+                report.fail("checkpoints", cid, "signature does not verify, or note differs")
+            if size in by_size and by_size[size] != root_hex:
+                report.fail("checkpoints", cid, f"fork: two different roots at tree size {size}")
+            by_size[size] = root_hex
+            expected = root_at(size)
+            if expected is None:
+                report.fail(
+                    "checkpoints",
+                    cid,
+                    f"covers {size} entries but the ledger has {len(leaves)} (truncated ledger)",
+                )
+            elif expected.hex() != root_hex:
+                report.fail(
+                    "checkpoints",
+                    cid,
+                    f"root at size {size} does not match the ledger "
+                    "(entries changed, reordered or removed)",
+                )
+            latest = (cid, size)
+        current = merkle.root(leaves)
+        report.ledger = {"entries": len(leaves), "root": current.hex()}
+        if latest is None:
+            if leaves:
+                report.fail("checkpoints", "-", "the ledger has entries but no checkpoint")
+        elif latest[1] != len(leaves):
+            report.fail(
+                "checkpoints",
+                latest[0],
+                f"latest checkpoint covers {latest[1]} entries, the ledger has {len(leaves)}",
+            )
+        if checkpoint_note is not None:
+            self._outside_checkpoint(checkpoint_note, keys, root_at)
+
+    def _outside_checkpoint(self, note: str, keys, root_at) -> None:
+        """Check the archive against a checkpoint an auditor kept earlier, outside it."""
+        report = self.report
+        try:
+            parsed, _ = cp.parse(note)
+        except ValueError as e:
+            report.fail("--checkpoint", "file", str(e))
+            return
+        signed = next((c for k in keys.values() if (c := cp.verify(note, parsed.origin, k))), None)
+        if signed is None:
+            report.fail("--checkpoint", parsed.size, "not signed by a trusted key")
+            return
+        expected = root_at(parsed.size)
+        if expected is None:
+            report.fail(
+                "--checkpoint",
+                parsed.size,
+                "the archive now has fewer entries than this checkpoint: entries were removed",
+            )
+        elif expected != parsed.root:
+            report.fail(
+                "--checkpoint",
+                parsed.size,
+                "the archive's first entries no longer match this "
+                "checkpoint: history was rewritten",
+            )
         else:
-            report.count("images", "verified")
+            report.ledger["outside_checkpoint"] = f"consistent at size {parsed.size}"
 
-    if check_files:
-        home = captures_dir(db.conn.execute("PRAGMA database_list").fetchone()[2] or ".")
-        for sha, stored in db.execute("SELECT sha256, stored_path FROM captures"):
-            path = Path(home).parent / stored
+    # -- images and stored files ---------------------------------------------------------------
+    def _images(self) -> None:
+        for sha, content in self.db.execute("SELECT sha256, content FROM images"):
+            if sha256_hex(content) != sha:
+                self.report.count("images", "failed")
+                self.report.fail("images", sha, "content does not match sha256")
+            else:
+                self.report.count("images", "verified")
+
+    def _files(self) -> None:
+        db_file = self.db.conn.execute("PRAGMA database_list").fetchone()[2]
+        home = Path(db_file).parent if db_file else Path(".")
+        for sha, stored in self.db.execute("SELECT sha256, stored_path FROM captures"):
+            path = home / stored
             if not path.exists():
-                report.fail("capture files", sha, f"stored capture missing: {path}")
+                self.report.fail("capture files", sha, f"stored capture missing: {path}")
             elif file_sha256(path) != sha:
-                report.fail("capture files", sha, f"stored capture altered: {path}")
-    return report
+                self.report.fail("capture files", sha, f"stored capture altered: {path}")
+            else:
+                self.report.count("capture files", "verified")
+
+
+def verify(
+    db,
+    public_key_pem: str | None = None,
+    check_files: bool = True,
+    checkpoint_note: str | None = None,
+) -> Report:
+    """Check everything in the archive database ``db`` (a sqlite_utils Database)."""
+    return Verifier(db, public_key_pem, check_files).run(checkpoint_note)
 
 
 def _diff(expected: bytes, actual: bytes) -> str:

@@ -1,0 +1,151 @@
+"""The one place that signs and appends: statements, signatures, ledger leaves, checkpoints.
+
+Every signed row goes through :class:`SignedWriter` inside one transaction: its statement is
+built from the row, signed, stored with the row, and its leaf hash appended to the ledger. The
+transaction ends with a signed checkpoint of the whole ledger; after it commits, the checkpoint
+is also written next to the database (``checkpoint``) as text an auditor can keep.
+"""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+from collections.abc import Callable
+from pathlib import Path
+
+from . import checkpoint as cp
+from . import merkle, statements
+from .keys import ALGORITHM, Signer
+
+PRIMARY_KEYS = {
+    "captures": "sha256",
+    "articles": "id",
+    "claims": "id",
+    "image_uses": "id",
+    "key_rotations": "id",
+}
+
+
+def ledger_leaves(conn: sqlite3.Connection) -> list[bytes]:
+    return [bytes.fromhex(h) for (h,) in conn.execute("SELECT leaf_hash FROM ledger ORDER BY seq")]
+
+
+def origin_for(conn: sqlite3.Connection, signer: Signer) -> str:
+    """The log's origin line: fixed by the first checkpoint, ``archive/<first key id>``."""
+    row = conn.execute("SELECT origin FROM checkpoints ORDER BY id LIMIT 1").fetchone()
+    return row[0] if row else f"archive/{signer.key_id.split(':', 1)[1]}"
+
+
+def checkpoint_path(db_path: str | Path) -> Path:
+    return Path(db_path).parent / "checkpoint"
+
+
+class SignedWriter:
+    def __init__(
+        self,
+        conn: sqlite3.Connection,
+        signer: Signer,
+        db_path: str | Path,
+        clock: Callable[[], str] = statements.now_utc,
+    ):
+        self.conn = conn
+        self.signer = signer
+        self.db_path = Path(db_path)
+        self.clock = clock
+        self.frontier = merkle.Frontier()
+        self.signed_at = ""
+        self._note: str | None = None
+
+    def begin(self) -> None:
+        """Start the write transaction (waiting for any other writer) and sync the ledger."""
+        self.conn.execute("BEGIN IMMEDIATE")
+        size = self.conn.execute("SELECT COUNT(*) FROM ledger").fetchone()[0]
+        if size != self.frontier.size:  # another process appended since we last looked
+            self.frontier = merkle.Frontier(ledger_leaves(self.conn))
+        self._saved = self.frontier.copy()
+        self.signed_at = self.clock()
+        self._note = None
+        self.ensure_key(self.signer)
+
+    def ensure_key(self, signer: Signer) -> None:
+        self.conn.execute(
+            "INSERT OR IGNORE INTO keys (key_id, algorithm, public_key, created_at) "
+            "VALUES (?, ?, ?, ?)",
+            (signer.key_id, ALGORITHM, signer.public_key_pem, self.signed_at),
+        )
+
+    def insert(self, table: str, row: dict, article: dict | None = None) -> None:
+        """Sign ``row`` (a dict of columns) and insert it with its ledger leaf."""
+        stmt = statements.build(
+            table, row, key_id=self.signer.key_id, signed_at=self.signed_at, article=article
+        )
+        data = statements.canonical(stmt)
+        row["statement"] = data.decode("utf-8")
+        row["signature"] = self.signer.sign(data)
+        row["key_id"] = self.signer.key_id
+        cols = ", ".join(f'"{c}"' for c in row)
+        marks = ", ".join("?" for _ in row)
+        self.conn.execute(f"INSERT INTO {table} ({cols}) VALUES ({marks})", list(row.values()))
+        leaf = merkle.leaf_hash(data)
+        self.conn.execute(
+            "INSERT INTO ledger (seq, leaf_hash, record_table, record_id) VALUES (?, ?, ?, ?)",
+            (self.frontier.size, leaf.hex(), table, row[PRIMARY_KEYS[table]]),
+        )
+        self.frontier.append(leaf)
+
+    def commit(self) -> None:
+        """Checkpoint the ledger, commit, then publish the checkpoint file."""
+        if self.frontier.size != self._saved.size:
+            origin = origin_for(self.conn, self.signer)
+            checkpoint = cp.Checkpoint(origin, self.frontier.size, self.frontier.root())
+            self._note = cp.sign(checkpoint, origin, self.signer)
+            self.conn.execute(
+                "INSERT INTO checkpoints (origin, tree_size, root_hash, note, key_id, created_at) "
+                "VALUES (?, ?, ?, ?, ?, ?)",
+                (
+                    origin,
+                    checkpoint.size,
+                    checkpoint.root.hex(),
+                    self._note,
+                    self.signer.key_id,
+                    self.signed_at,
+                ),
+            )
+        self.conn.execute("COMMIT")
+        if self._note:
+            path = checkpoint_path(self.db_path)
+            tmp = path.with_name(f".checkpoint.{os.getpid()}.tmp")
+            tmp.write_text(self._note, encoding="utf-8")
+            os.replace(tmp, path)
+
+    def rollback(self) -> None:
+        self.conn.execute("ROLLBACK")
+        self.frontier = self._saved
+
+
+def rotate_key(conn, db_path, old: Signer, new: Signer, clock=statements.now_utc) -> dict:
+    """Introduce ``new`` as the archive's signing key: a ledger entry signed by ``old``, with the
+    new key's proof of possession. Records signed by ``old`` stay verifiable."""
+    from .verify import rotation_message
+
+    writer = SignedWriter(conn, old, db_path, clock)
+    writer.begin()
+    try:
+        if conn.execute(
+            "SELECT 1 FROM key_rotations WHERE old_key_id = ?", (old.key_id,)
+        ).fetchone():
+            raise ValueError(f"key {old.key_id} was already rotated")
+        writer.ensure_key(new)
+        row = {
+            "id": new.key_id,
+            "old_key_id": old.key_id,
+            "new_key_id": new.key_id,
+            "new_public_key": new.public_key_pem,
+            "new_key_signature": new.sign(rotation_message(old.key_id, new.key_id)),
+        }
+        writer.insert("key_rotations", row)
+        writer.commit()
+    except BaseException:
+        writer.rollback()
+        raise
+    return row

@@ -1,0 +1,143 @@
+"""Merkle tree hashing, inclusion and consistency proofs, as in RFC 9162 (Certificate
+Transparency 2.0), section 2.1. Hashes are raw 32-byte SHA-256 digests.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Sequence
+
+
+def leaf_hash(data: bytes) -> bytes:
+    return hashlib.sha256(b"\x00" + data).digest()
+
+
+def node_hash(left: bytes, right: bytes) -> bytes:
+    return hashlib.sha256(b"\x01" + left + right).digest()
+
+
+def _split(n: int) -> int:
+    """The largest power of two smaller than n (n > 1)."""
+    k = 1
+    while k << 1 < n:
+        k <<= 1
+    return k
+
+
+def root(leaves: Sequence[bytes]) -> bytes:
+    """MTH(D[n]) over leaf hashes."""
+    return Frontier(leaves).root()
+
+
+def inclusion_proof(index: int, leaves: Sequence[bytes]) -> list[bytes]:
+    """PATH(m, D[n]): the audit path for leaf ``index``."""
+    n = len(leaves)
+    if not 0 <= index < n:
+        raise ValueError(f"leaf {index} is not in a tree of size {n}")
+    if n == 1:
+        return []
+    k = _split(n)
+    if index < k:
+        return inclusion_proof(index, leaves[:k]) + [root(leaves[k:])]
+    return inclusion_proof(index - k, leaves[k:]) + [root(leaves[:k])]
+
+
+def verify_inclusion(leaf: bytes, index: int, size: int, proof: list[bytes], root_hash: bytes):
+    """RFC 9162 2.1.3.2: True when ``proof`` shows ``leaf`` at ``index`` in the tree."""
+    if index >= size:
+        return False
+    fn, sn, r = index, size - 1, leaf
+    for p in proof:
+        if sn == 0:
+            return False
+        if fn & 1 or fn == sn:
+            r = node_hash(p, r)
+            if not fn & 1:
+                while fn and not fn & 1:
+                    fn >>= 1
+                    sn >>= 1
+        else:
+            r = node_hash(r, p)
+        fn >>= 1
+        sn >>= 1
+    return sn == 0 and r == root_hash
+
+
+def consistency_proof(m: int, leaves: Sequence[bytes]) -> list[bytes]:
+    """PROOF(m, D[n]): shows the tree of the first m leaves is a prefix of this one."""
+    n = len(leaves)
+    if not 0 < m <= n:
+        raise ValueError(f"no consistency proof from size {m} to {n}")
+    return _subproof(m, leaves, True)
+
+
+def _subproof(m: int, leaves: Sequence[bytes], complete: bool) -> list[bytes]:
+    n = len(leaves)
+    if m == n:
+        return [] if complete else [root(leaves)]
+    k = _split(n)
+    if m <= k:
+        return _subproof(m, leaves[:k], complete) + [root(leaves[k:])]
+    return _subproof(m - k, leaves[k:], False) + [root(leaves[:k])]
+
+
+def verify_consistency(m: int, n: int, root_m: bytes, root_n: bytes, proof: list[bytes]) -> bool:
+    """RFC 9162 2.1.4.2: True when the tree of size m is a prefix of the tree of size n."""
+    if m == n:
+        return root_m == root_n and not proof
+    if not 0 < m < n or not proof:
+        return False
+    if m & (m - 1) == 0:  # m is a power of two: the old root is the first node
+        proof = [root_m, *proof]
+    fn, sn = m - 1, n - 1
+    while fn & 1:
+        fn >>= 1
+        sn >>= 1
+    fr = sr = proof[0]
+    for c in proof[1:]:
+        if sn == 0:
+            return False
+        if fn & 1 or fn == sn:
+            fr = node_hash(c, fr)
+            sr = node_hash(c, sr)
+            if not fn & 1:
+                while fn and not fn & 1:
+                    fn >>= 1
+                    sn >>= 1
+        else:
+            sr = node_hash(sr, c)
+        fn >>= 1
+        sn >>= 1
+    return fr == root_m and sr == root_n and sn == 0
+
+
+class Frontier:
+    """The right edge of a growing tree: O(log n) perfect-subtree roots, enough to append
+    leaves and compute the root without reading the whole ledger again."""
+
+    def __init__(self, leaves: Sequence[bytes] = ()):
+        self.size = 0
+        self._stack: list[tuple[int, bytes]] = []
+        for h in leaves:
+            self.append(h)
+
+    def append(self, leaf: bytes) -> None:
+        height, node = 0, leaf
+        while self._stack and self._stack[-1][0] == height:
+            node = node_hash(self._stack.pop()[1], node)
+            height += 1
+        self._stack.append((height, node))
+        self.size += 1
+
+    def root(self) -> bytes:
+        if not self._stack:
+            return hashlib.sha256(b"").digest()
+        node = self._stack[-1][1]
+        for _, left in reversed(self._stack[:-1]):
+            node = node_hash(left, node)
+        return node
+
+    def copy(self) -> Frontier:
+        other = Frontier()
+        other.size, other._stack = self.size, list(self._stack)
+        return other

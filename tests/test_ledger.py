@@ -1,0 +1,307 @@
+"""Issue 4: the tamper-evident ledger, checkpoints, offline proofs and key rotation."""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import sqlite3
+import subprocess
+import sys
+
+import pytest
+from click.testing import CliRunner
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+from archive import checkpoint as cp
+from archive import statements
+from archive.cli import cli
+from archive.ingest import Ingester
+from archive.keys import Signer
+from archive.ledger import rotate_key
+
+from .conftest import DATA, FIXED_TIME, SAMPLE
+
+SECOND = DATA / "warc" / "example-iana.org-chunked.warc"
+
+
+def run(*args):
+    return CliRunner().invoke(cli, list(map(str, args)))
+
+
+def edit(db, sql, params=()):
+    conn = sqlite3.connect(db)
+    conn.execute(sql, params)
+    conn.commit()
+    conn.close()
+
+
+@pytest.fixture
+def archive(ingester, db_path, fixed_signer, tmp_path):
+    """Two captures ingested (two checkpoints), the public key exported."""
+    for capture in (SAMPLE, SECOND):
+        assert ingester.ingest_file(capture).status == "ingested"
+    pub = tmp_path / "pub.pem"
+    pub.write_text(fixed_signer.public_key_pem)
+    return db_path, pub
+
+
+def failures(db, *extra):
+    result = run("verify", "--db", db, *extra)
+    assert result.exit_code == 1, result.output
+    return [line for line in result.output.splitlines() if line.startswith("FAILED")]
+
+
+def test_checkpoints_after_each_ingest(archive):
+    db, pub = archive
+    conn = sqlite3.connect(db)
+    rows = conn.execute("SELECT tree_size, note FROM checkpoints ORDER BY id").fetchall()
+    total = conn.execute("SELECT COUNT(*) FROM ledger").fetchone()[0]
+    assert [r[0] for r in rows][-1] == total and len(rows) == 2
+    note = (db.parent / "checkpoint").read_text()
+    assert note == rows[-1][1]
+    lines = note.split("\n")
+    assert lines[0] == "archive/56475aa75463474c" and lines[1] == str(total)
+    assert lines[3] == "" and lines[4].startswith("\u2014 archive/56475aa75463474c ")
+    result = run("verify", "--db", db, "--public-key", pub)
+    assert result.exit_code == 0, result.output
+    assert f"Ledger: {total} entries, root " in result.output
+
+
+def test_checkpoint_is_a_c2sp_signed_note(fixed_signer):
+    c = cp.Checkpoint("example.com/log", 5, bytes(32))
+    note = cp.sign(c, "example.com/log", fixed_signer)
+    assert note.startswith(
+        "example.com/log\n5\nAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=\n\n\u2014 "
+    )
+    assert cp.verify(note, "example.com/log", fixed_signer.public_key) == c
+    assert (
+        cp.verify(note.replace("\n5\n", "\n6\n"), "example.com/log", fixed_signer.public_key)
+        is None
+    )
+    vkey = cp.verifier_key("example.com/log", fixed_signer.public_key)
+    assert re.fullmatch(r"example\.com/log\+[0-9a-f]{8}\+[A-Za-z0-9+/=]+", vkey)
+
+
+def test_deleted_row_is_named(archive):
+    db, _ = archive
+    edit(db, "DELETE FROM claims WHERE id = '37988c58467bc4cf-5'")
+    assert any(
+        "entry for claims 37988c58467bc4cf-5, which is not in the archive" in f
+        for f in failures(db)
+    )
+
+
+def test_inserted_forged_row(archive):
+    db, _ = archive
+    conn = sqlite3.connect(db)
+    conn.row_factory = sqlite3.Row
+    row = dict(conn.execute("SELECT * FROM claims WHERE id = '37988c58467bc4cf-0'").fetchone())
+    article = dict(conn.execute("SELECT * FROM articles WHERE id = '37988c58467bc4cf'").fetchone())
+    forger = Signer(Ed25519PrivateKey.generate())
+    row.update(id="37988c58467bc4cf-77", position=77)
+    data = statements.canonical(
+        statements.build("claims", row, key_id=forger.key_id, signed_at=FIXED_TIME, article=article)
+    )
+    row.update(statement=data.decode(), signature=forger.sign(data), key_id=forger.key_id)
+    conn.execute(
+        f"INSERT INTO claims ({', '.join(row)}) VALUES ({', '.join('?' * len(row))})",
+        list(row.values()),
+    )
+    conn.commit()
+    found = failures(db)
+    assert any(
+        f.startswith("FAILED claims 37988c58467bc4cf-77:")
+        and "untrusted key" in f
+        and "no ledger entry" in f
+        for f in found
+    )
+
+
+def test_reordered_ledger(archive):
+    db, _ = archive
+    conn = sqlite3.connect(db)
+    for a, b in ((3, -1), (4, 3), (-1, 4)):  # swap entries 3 and 4
+        conn.execute("UPDATE ledger SET seq = ? WHERE seq = ?", (b, a))
+    conn.commit()
+    found = failures(db)
+    assert any("root at size" in f and "does not match the ledger" in f for f in found)
+
+
+def test_truncated_ledger(archive):
+    db, _ = archive
+    edit(db, "DELETE FROM ledger WHERE seq >= (SELECT MAX(seq) - 2 FROM ledger)")
+    found = failures(db)
+    assert any("(truncated ledger)" in f for f in found)
+    assert any("no ledger entry" in f for f in found)
+
+
+def test_forked_checkpoint(archive, fixed_signer):
+    db, _ = archive
+    conn = sqlite3.connect(db)
+    origin, size = conn.execute("SELECT origin, tree_size FROM checkpoints ORDER BY id").fetchone()
+    fork = cp.sign(cp.Checkpoint(origin, size, bytes(32)), origin, fixed_signer)
+    conn.execute(
+        "INSERT INTO checkpoints (origin, tree_size, root_hash, note, key_id, created_at) "
+        "VALUES (?, ?, ?, ?, ?, ?)",
+        (origin, size, bytes(32).hex(), fork, fixed_signer.key_id, FIXED_TIME),
+    )
+    conn.commit()
+    assert any(f"fork: two different roots at tree size {size}" in f for f in failures(db))
+
+
+def test_backdated_statement(archive, fixed_signer):
+    """The key holder re-signs a record with an earlier time: the ledger order gives it away."""
+    db, pub = archive
+    conn = sqlite3.connect(db)
+    conn.row_factory = sqlite3.Row
+    row = dict(conn.execute("SELECT * FROM claims WHERE id = '37988c58467bc4cf-3'").fetchone())
+    article = dict(conn.execute("SELECT * FROM articles WHERE id = '37988c58467bc4cf'").fetchone())
+    data = statements.canonical(
+        statements.build(
+            "claims",
+            row,
+            key_id=fixed_signer.key_id,
+            signed_at="2020-01-01T00:00:00Z",
+            article=article,
+        )
+    )
+    conn.execute(
+        "UPDATE claims SET statement = ?, signature = ? WHERE id = ?",
+        (data.decode(), fixed_signer.sign(data), row["id"]),
+    )
+    conn.commit()
+    found = failures(db, "--public-key", pub)
+    assert any(
+        f.startswith("FAILED claims 37988c58467bc4cf-3:") and "backdated" in f for f in found
+    )
+
+
+def test_kept_checkpoint_detects_rewritten_history(archive, tmp_path):
+    db, pub = archive
+    kept = tmp_path / "kept-checkpoint"
+    shutil.copy(db.parent / "checkpoint", kept)
+    ok = run("verify", "--db", db, "--public-key", pub, "--checkpoint", kept)
+    assert ok.exit_code == 0, ok.output
+    assert "Kept checkpoint: consistent at size" in ok.output
+    # Rebuild the history: drop the last capture's rows and ledger entries, re-checkpoint.
+    conn = sqlite3.connect(db)
+    conn.execute("DELETE FROM ledger WHERE seq = (SELECT MAX(seq) FROM ledger)")
+    conn.commit()
+    conn.close()
+    assert any(
+        "fewer entries than this checkpoint" in f
+        for f in failures(db, "--public-key", pub, "--checkpoint", kept)
+    )
+
+
+def test_proof_round_trip_without_the_database(archive, tmp_path):
+    db, pub = archive
+    proof = tmp_path / "claim.json"
+    assert run("prove", "37988c58467bc4cf-9", "--db", db, "-o", proof).exit_code == 0
+    db.unlink()
+    ok = run("verify-proof", proof, "--public-key", pub)
+    assert ok.exit_code == 0, ok.output
+    assert ok.output.startswith("OK: claims 37988c58467bc4cf-9 is entry ")
+    original = proof.read_bytes()
+    # any one changed byte of the proof makes it fail
+    for i in range(0, len(original), max(1, len(original) // 97)):
+        data = bytearray(original)
+        data[i] = data[i] ^ 0x01 if chr(data[i]) not in '{}[]":,\n ' else data[i]
+        if bytes(data) == original:
+            continue
+        tampered = tmp_path / "t.json"
+        tampered.write_bytes(bytes(data))
+        bad = run("verify-proof", tampered, "--public-key", pub)
+        assert bad.exit_code != 0, (i, bad.output)
+
+
+def test_proof_with_another_key_fails(archive, tmp_path):
+    db, _ = archive
+    proof = tmp_path / "p.json"
+    run("prove", "37988c58467bc4cf-9", "--db", db, "-o", proof)
+    other = tmp_path / "other.pem"
+    other.write_text(Signer(Ed25519PrivateKey.generate()).public_key_pem)
+    bad = run("verify-proof", proof, "--public-key", other)
+    assert bad.exit_code == 1
+    assert "not by the trusted key" in bad.output
+
+
+def test_standalone_verifier_in_the_docs_agrees(archive, tmp_path):
+    db, pub = archive
+    doc = (DATA.parent.parent / "docs" / "verification.md").read_text()
+    code = re.findall(r"```python\n(.*?)```", doc, re.S)[0]
+    assert len(code.strip().splitlines()) <= 40
+    script = tmp_path / "verify_proof.py"
+    script.write_text(code)
+    conn = sqlite3.connect(db)
+    ids = [r[0] for r in conn.execute("SELECT record_id FROM ledger ORDER BY seq")]
+    conn.close()
+    for rid in ids:
+        proof = tmp_path / "p.json"
+        assert run("prove", rid, "--db", db, "-o", proof).exit_code == 0
+        mine = subprocess.run([sys.executable, script, proof, pub], capture_output=True, text=True)
+        assert mine.returncode == 0 and mine.stdout.strip() == "OK", (rid, mine.stdout, mine.stderr)
+    data = json.loads(proof.read_text())
+    data["statement"] = data["statement"].replace('"', "'", 1)
+    proof.write_text(json.dumps(data))
+    mine = subprocess.run([sys.executable, script, proof, pub], capture_output=True, text=True)
+    assert mine.returncode == 1
+
+
+def test_key_rotation(archive, fixed_signer, tmp_path):
+    db, pub = archive
+    conn = sqlite3.connect(db)
+    new = Signer(Ed25519PrivateKey.generate())
+    rotate_key(conn, db, fixed_signer, new, clock=lambda: "2026-01-02T00:00:00Z")
+    third = DATA / "warc" / "example.warc.gz"
+    Ingester(db, new, clock=lambda: "2026-01-03T00:00:00Z").ingest_file(third)
+    result = run("verify", "--db", db, "--public-key", pub)
+    assert result.exit_code == 0, result.output
+    assert f"then {new.key_id} (rotation {new.key_id})" in result.output
+    assert "key_rotations        1 verified" in result.output
+    # a rotation nobody trusted signed does not extend trust
+    edit(db, "UPDATE key_rotations SET new_key_signature = ?", (new.sign(b"something else"),))
+    found = failures(db, "--public-key", pub)
+    assert any("proof of possession does not verify" in f for f in found)
+
+
+def test_key_rotation_cli(isolated_env):
+    assert run("ingest", SAMPLE).exit_code == 0
+    key = isolated_env / "config" / "archive" / "signing-key.pem"
+    old_pub = isolated_env / "old.pem"
+    run("keys", "export", "-o", old_pub)
+    result = run("keys", "rotate")
+    assert result.exit_code == 0, result.output
+    assert "old key kept at" in result.output
+    assert oct(key.stat().st_mode & 0o777) == "0o600"
+    assert run("ingest", SECOND).exit_code == 0
+    verify = run("verify", "--public-key", old_pub)
+    assert verify.exit_code == 0, verify.output
+
+
+def test_altered_capture_file_named(archive):
+    db, _ = archive
+    stored = sorted((db.parent / "captures").iterdir())[0]
+    stored.write_bytes(stored.read_bytes()[:-10])
+    assert any(f"stored capture altered: {stored}" in f for f in failures(db))
+
+
+@pytest.mark.parametrize(
+    "name, status, signer",
+    [
+        ("valid_signed_example_1.wacz", "verified", "btrix-sign-test.webrecorder.net"),
+        ("invalid_signed_example_1.wacz", "failed", None),
+        ("valid_example_2.wacz", "unsigned", None),
+    ],
+)
+def test_wacz_signature_recorded_at_ingest(isolated_env, name, status, signer):
+    result = run("ingest", DATA / "wacz" / name)
+    assert result.exit_code == 0, result.output
+    conn = sqlite3.connect(isolated_env / "records" / "archive.db")
+    row = conn.execute("SELECT wacz_signature, wacz_signer, wacz_problems FROM captures").fetchone()
+    assert row[:2] == (status, signer)
+    if status == "failed":
+        assert "untrusted root" in row[2]
+        assert "WACZ check failed: untrusted root" in result.output
+    assert run("verify").exit_code == 0
