@@ -59,7 +59,13 @@ def cli():
 @db_option
 @key_option
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar; only the summary.")
-def ingest(paths, db_path, key_path, quiet):
+@click.option(
+    "--workers",
+    type=click.IntRange(min=1),
+    default=None,
+    help="Extraction processes [default: the number of cores].",
+)
+def ingest(paths, db_path, key_path, quiet, workers):
     """Ingest WARC, ARC or WACZ capture files (or directories of them).
 
     Each file goes in whole, in one transaction, or not at all. Files already in the archive are
@@ -68,6 +74,7 @@ def ingest(paths, db_path, key_path, quiet):
     Example: archive ingest captures/*.warc.gz
     """
     from .ingest import Ingester
+    from .parallel import default_workers, process_pool
     from .reader import find_captures
 
     db_path = db_path or default_db_path()
@@ -81,6 +88,7 @@ def ingest(paths, db_path, key_path, quiet):
         ingester = Ingester(db_path, signer, Limits())
     except ArchiveError as e:
         raise click.ClickException(str(e)) from None
+    ingester.executor = process_pool(workers or default_workers())
 
     files = find_captures(paths)
     results = []
@@ -110,6 +118,8 @@ def ingest(paths, db_path, key_path, quiet):
             f"Warning: {digest} records failed their WARC digest check (see capture_records)",
             err=True,
         )
+    if ingester.executor is not None:
+        ingester.executor.shutdown()
     sys.exit(EXIT_FAILED if failed else EXIT_OK)
 
 

@@ -25,6 +25,7 @@ from .hashing import NORMALIZATION, file_sha256, sha256_hex, text_sha256
 from .images import image_info
 from .keys import Signer
 from .ledger import SignedWriter
+from .parallel import ordered_map
 from .reader import CaptureReader, Record, read_payload, sniff_format
 from .wacz_check import check_wacz
 
@@ -65,19 +66,25 @@ def process_record(record: Record, limits: Limits) -> Processed:
     if record.payload is None:
         out.note = record.skip_reason
         return out
-    out.payload_sha256 = sha256_hex(record.payload)
+    payload, record.payload = record.payload, None  # released: memory stays flat
+    out.payload_sha256 = sha256_hex(payload)
     if record.is_image:
         out.role = "image"
     elif record.is_html:
-        if len(record.payload) > limits.max_html_bytes:
+        if len(payload) > limits.max_html_bytes:
             out.note = f"HTML larger than the {limits.max_html_bytes:,}-byte cap"
             return out
-        article = extract_article(decode_html(record.payload, record.charset), record.uri)
+        article = extract_article(decode_html(payload, record.charset), record.uri)
         if article is None:
             out.role, out.note = "page", "HTML page without an article"
         else:
             out.role, out.article = "article", article
     return out
+
+
+def _worth_sending(record: Record) -> bool:
+    """Only HTML pages are worth a trip to a worker; hashing an image is cheaper than pickling."""
+    return record.is_html and record.payload is not None
 
 
 def _article_id(capture_sha256: str, record: Record) -> str:
@@ -95,7 +102,10 @@ class Ingester:
         signer: Signer,
         limits: Limits | None = None,
         clock: Callable[[], str] = statements.now_utc,
+        executor=None,
     ):
+        """``executor``: where extraction runs (a process pool, a Dask client); None for here."""
+        self.executor = executor
         self.db_path = Path(db_path)
         self.signer = signer
         self.limits = limits or Limits()
@@ -178,8 +188,11 @@ class Ingester:
         reader = CaptureReader(path, self.limits)
         images_here: dict[str, Processed] = {}
         pending_uses: list[tuple[dict, list]] = []
-        for record in reader:
-            p = process_record(record, self.limits)
+        results = ordered_map(
+            process_record, reader, self.limits, executor=self.executor, remote=_worth_sending
+        )
+        for p in results:
+            record = p.record
             if record.duplicate_id:
                 p.note = "; ".join(filter(None, [p.note, "duplicate WARC-Record-ID"]))
             self._write_record_row(sha, p)

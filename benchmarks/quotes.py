@@ -136,12 +136,14 @@ def score_quotes(gold_quotes: list[dict], claims: list[dict]) -> tuple[list[dict
         row = {"quote": g["quote"], "speaker": g["speaker"], "found": False, "how": None,
                "claims": [], "claim_speaker": None, "speaker_ok": None, "surname_ok": None}
         best = None
-        for c, qtok, ttok, _ in cand:
-            ok = contains(qtok, gt) if len(gt) < SHINGLE else (contains(qtok, gt) or contains(ttok, gt))
-            if ok:
-                best = c
-                row.update(found=True, how="one claim", claims=[c["position"]])
-                break
+        hits = [
+            (len(qtok or ttok), c)
+            for c, qtok, ttok, _ in cand
+            if (contains(qtok, gt) if len(gt) < SHINGLE else (contains(qtok, gt) or contains(ttok, gt)))
+        ]
+        if hits:  # the tightest: a short gold quote can occur inside a longer, different one
+            best = min(hits, key=lambda h: (h[0], h[1]["position"]))[1]
+            row.update(found=True, how="one claim", claims=[best["position"]])
         if best is None and len(gt) >= SHINGLE:
             gs = shingles(gt)
             cover: Counter = Counter()

@@ -160,3 +160,20 @@ def test_empty_and_not_a_capture(isolated_env, tmp_path):
         f"Error: {html} at offset 0: not a valid WARC/ARC: Unknown archive format" in result.output
     )
     assert f"Error: {tmp_path / 'missing.warc'}: no such file" in result.output
+
+
+def test_parallel_ingest_gives_the_same_archive(tmp_path, fixed_signer):
+    from archive.ingest import Ingester
+    from archive.parallel import process_pool
+
+    dumps = []
+    for workers in (1, 2):
+        db = tmp_path / f"w{workers}" / "archive.db"
+        pool = process_pool(workers)
+        ingester = Ingester(db, fixed_signer, clock=lambda: "2026-01-01T00:00:00Z", executor=pool)
+        for capture in (SAMPLE, DATA / "warc" / "example-iana.org-chunked.warc"):
+            assert ingester.ingest_file(capture).status == "ingested"
+        if pool:
+            pool.shutdown()
+        dumps.append([line for line in dump(db) if "INSERT INTO" in line])
+    assert dumps[0] == dumps[1]

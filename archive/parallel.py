@@ -1,0 +1,65 @@
+"""Run the pure extraction step in parallel while the writer keeps input order.
+
+Anything with ``submit(fn, *args) -> future`` and ``future.result()`` will do: a
+``concurrent.futures`` process pool on one machine, or a Dask ``distributed.Client`` on a
+cluster. The window bounds how many records are in flight, so memory stays flat.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import ProcessPoolExecutor
+
+
+class _Done:
+    """A finished result, for items not worth sending to a worker."""
+
+    def __init__(self, value):
+        self.value = value
+
+    def result(self):
+        return self.value
+
+
+def ordered_map(
+    fn: Callable,
+    items: Iterable,
+    *args,
+    executor=None,
+    remote: Callable[[object], bool] = lambda item: True,
+    window: int = 32,
+) -> Iterator:
+    """Yield ``fn(item, *args)`` for each item, in order.
+
+    Items for which ``remote(item)`` is true go to ``executor`` (when there is one); the rest run
+    here. At most ``window`` items are in flight.
+    """
+    if executor is None:
+        for item in items:
+            yield fn(item, *args)
+        return
+    pending: deque = deque()
+    for item in items:
+        if remote(item):
+            pending.append(executor.submit(fn, item, *args))
+        else:
+            pending.append(_Done(fn(item, *args)))
+        while len(pending) >= window:
+            yield pending.popleft().result()
+    while pending:
+        yield pending.popleft().result()
+
+
+def default_workers() -> int:
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+
+
+def process_pool(workers: int) -> ProcessPoolExecutor | None:
+    """A pool of ``workers`` processes, or None for in-process work (``workers`` <= 1)."""
+    if workers <= 1:
+        return None
+    # fork: workers start in milliseconds and inherit the imported extractor
+    return ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("fork"))
