@@ -7,10 +7,12 @@ count); ``note`` (editorial footnote or disclaimer); ``caption`` (a photo captio
 from __future__ import annotations
 
 import re
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 
-from .sentences import split_sentences
+from .sentences import _quote_open, split_sentences
 from .speakers import SpeakerResolver
+
+_OPENS_WITH_QUOTE = re.compile(r"^\s*[“\"«„]")
 
 KINDS = ("statement", "quote", "note", "caption")
 
@@ -40,6 +42,8 @@ class Claim:
     speaker_mention: str | None = None
     cue: str | None = None
     quote: str | None = None
+    #: LSH band keys of the text (similarity.bands), filled in by ingest's pure step
+    bands: list[int] = field(default_factory=list)
 
     def as_dict(self) -> dict:
         return asdict(self)
@@ -59,10 +63,20 @@ def split_claims(blocks, names_from: list[str] | None = None) -> list[Claim]:
     resolver = SpeakerResolver((names_from or []) + texts)
     claims: list[Claim] = []
     open_quote_speaker: str | None = None
+    # A quotation left open at the end of a paragraph goes on in the next one when that opens
+    # with a quotation mark (the news convention for multi-paragraph quotes).
+    carry_open = False
+    carry_speaker: str | None = None
     for block in blocks:
         if block.kind == "heading":
+            carry_open = False
             continue
         note_block = bool(_NOTE.match(block.text))
+        continues = block.kind == "paragraph" and bool(_OPENS_WITH_QUOTE.match(block.text))
+        inside = carry_open and continues
+        # a paragraph that is all quotation, right after an attributed quote: the same speaker
+        block_speaker = carry_speaker if continues else None
+        first = len(claims)
         for s, e in split_sentences(block.text):
             text = block.text[s:e]
             if not _is_claim_text(text):
@@ -87,11 +101,32 @@ def split_claims(blocks, names_from: list[str] | None = None) -> list[Claim]:
                 claim.quote = att.quote
                 if att.is_direct:
                     claim.kind = "quote"
+                elif inside:
+                    # the middle of a quotation opened in an earlier sentence
+                    claim.kind = "quote"
+                    claim.quote = text.strip(' “”"')
                 elif block.kind == "quote" and len(text.split()) >= 5:
                     # a blockquote with no quotation marks still reports someone's words
                     claim.kind = "quote"
                     claim.quote = text
                     claim.speaker = claim.speaker or open_quote_speaker
+                if claim.kind == "quote":
+                    if claim.speaker is None:
+                        claim.speaker = block_speaker
+                    elif claim.cue and not claim.speaker.lower().startswith(("it", "they")):
+                        block_speaker = claim.speaker
+                opened = _quote_open(text)
+                if opened and not inside:
+                    inside = True
+                elif inside and not opened and text.rstrip().endswith(("”", '"')):
+                    inside = False
+                resolver.observe(text)
             claims.append(claim)
+        # an unattributed quote before the attribution in the same paragraph: "X." "Y," he said.
+        for c in claims[first:]:
+            if c.kind == "quote" and c.speaker is None:
+                c.speaker = block_speaker
         open_quote_speaker = claims[-1].speaker if claims else None
+        carry_open = inside
+        carry_speaker = block_speaker if claims and claims[-1].kind == "quote" else None
     return claims

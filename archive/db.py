@@ -107,6 +107,7 @@ CREATE TABLE images (
     width INTEGER,
     height INTEGER,
     bytes INTEGER NOT NULL,
+    phash TEXT,
     content BLOB NOT NULL
 );
 CREATE TABLE image_uses (
@@ -150,6 +151,42 @@ CREATE TABLE key_rotations (
     signature TEXT NOT NULL,
     key_id TEXT NOT NULL REFERENCES keys(key_id)
 );
+CREATE TABLE claim_bands (
+    band_key INTEGER NOT NULL,
+    claim_id TEXT NOT NULL REFERENCES claims(id),
+    PRIMARY KEY (band_key, claim_id)
+) WITHOUT ROWID;
+CREATE TABLE claim_links (
+    claim_id TEXT NOT NULL REFERENCES claims(id),
+    other_claim_id TEXT NOT NULL REFERENCES claims(id),
+    relation TEXT NOT NULL CHECK (relation IN ('near', 'quote')),
+    score REAL NOT NULL,
+    PRIMARY KEY (claim_id, other_claim_id)
+);
+CREATE TABLE image_links (
+    image_sha256 TEXT NOT NULL REFERENCES images(sha256),
+    other_sha256 TEXT NOT NULL REFERENCES images(sha256),
+    distance INTEGER NOT NULL,
+    PRIMARY KEY (image_sha256, other_sha256)
+);
+CREATE TABLE changes (
+    id INTEGER PRIMARY KEY,
+    url TEXT NOT NULL,
+    from_article_id TEXT NOT NULL REFERENCES articles(id),
+    to_article_id TEXT NOT NULL REFERENCES articles(id),
+    target TEXT NOT NULL CHECK (target IN ('claim', 'image')),
+    change TEXT NOT NULL CHECK (change IN ('added', 'removed', 'changed')),
+    old_id TEXT,
+    new_id TEXT,
+    old_text TEXT,
+    new_text TEXT,
+    score REAL
+);
+CREATE INDEX changes_url ON changes(url, from_article_id);
+CREATE INDEX changes_to ON changes(to_article_id);
+CREATE INDEX claim_links_other ON claim_links(other_claim_id);
+CREATE INDEX image_links_other ON image_links(other_sha256);
+CREATE INDEX images_phash ON images(phash);
 CREATE INDEX capture_records_url ON capture_records(url);
 CREATE INDEX articles_capture ON articles(capture_sha256);
 CREATE INDEX articles_url ON articles(url);
@@ -164,6 +201,14 @@ CREATE VIEW quotes AS
            articles.site_name, articles.url, articles.captured_at, articles.id AS article_id
     FROM claims JOIN articles ON articles.id = claims.article_id
     WHERE claims.quote IS NOT NULL;
+CREATE VIEW speakers AS
+    SELECT claims.speaker, COUNT(*) AS claims, SUM(claims.kind = 'quote') AS quotes,
+           COUNT(DISTINCT articles.site_name) AS outlets,
+           MIN(articles.captured_at) AS first_captured_at,
+           MAX(articles.captured_at) AS last_captured_at
+    FROM claims JOIN articles ON articles.id = claims.article_id
+    WHERE claims.speaker IS NOT NULL
+    GROUP BY claims.speaker;
 CREATE VIEW claim_appearances AS
     SELECT claims.text_sha256, COUNT(*) AS appearances,
            COUNT(DISTINCT articles.site_name) AS outlets,

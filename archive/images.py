@@ -14,7 +14,9 @@ from .config import Limits
 
 _CREDIT_START = re.compile(
     r"^\s*(?:©|\(c\)|copyright\b|photo(?:graph)?s?\s*(?:by\b|:|/)|image\s*(?:by\b|:)|"
-    r"picture\s*:|pictured\s*:|credit\s*:|source\s*:|foto\s*:)\s*",
+    r"picture\s*:|pictured\s*:|credit\s*:|source\s*:|foto\s*:|"
+    r"(?:image|photo)\s+(?:credit|copyright)\s*:?|(?:image|photo)s?\s+(?:via|courtesy(?:\s+of)?)\b|"
+    r"file\s*:)\s*",
     re.I,
 )
 _CREDIT_TRAIL = re.compile(
@@ -23,6 +25,20 @@ _CREDIT_TRAIL = re.compile(
     r"Alamy|Bloomberg|Sipa|TASS|Sputnik)[\w .\-]*|(?:Getty Images|Reuters|AFP|AP Photo|"
     r"Shutterstock|Alamy)(?:\s*/\s*[\w .\-]+)?)\)?\s*$",
 )
+# A credit at the end of a caption, in brackets: "(Manu Fernandez/AP)", "[File: Reuters]",
+# "(Elias Funez/The Union via AP)", "(onmeth.com)"; or after "Credit:"; or "Submitted photo".
+_AGENCY = r"(?:AP|AFP|Reuters|Getty|EPA|Shutterstock|Alamy|Bloomberg|Sipa|TASS|Sputnik|NASA|Nasa)"
+_CREDIT_BRACKET = re.compile(
+    rf"\s*[(\[]\s*((?:[^()\[\]]{{0,80}}(?:/|\bvia\b|\b{_AGENCY}\b|\bfile\s*:|photo\b)"
+    rf"[^()\[\]]{{0,80}})|[\w.\-]+\.(?:com|org|net|gov|edu|co\.uk))\s*[)\]]\s*$",
+    re.I,
+)
+_CREDIT_LABEL_TAIL = re.compile(r"\s+(?:photo\s+)?credit\s*:\s*([^:]{2,80})$", re.I)
+_CREDIT_PHOTO_TAIL = re.compile(r"\s+((?:submitted|contributed|file|courtesy)\s+photo)\s*$", re.I)
+# Screen-reader labels and gallery counters inside captions ("Image caption", "1 of 4").
+_HIDDEN = re.compile(r"off-?screen|visually-?hidden|sr-only|screen-reader|count", re.I)
+_PLACEHOLDER = re.compile(r"loader|placeholder|missing-image|blank\.|spacer|grey_line|^data:", re.I)
+
 _NOT_ARTICLE_IMAGE = re.compile(
     r"(?:logo|icon|sprite|pixel|spacer|blank|avatar|badge|banner|advert|/ads?/|doubleclick|"
     r"tracking|1x1|emoji|gravatar)",
@@ -56,6 +72,11 @@ def split_credit(text: str) -> tuple[str | None, str | None]:
         if cut:
             return rest[cut.end() :].strip() or None, rest[: cut.start()].strip() or None
         return None, rest.strip() or None
+    for tail in (_CREDIT_BRACKET, _CREDIT_LABEL_TAIL, _CREDIT_PHOTO_TAIL):
+        m = tail.search(text)
+        if m and m.start() > 0:
+            credit = _CREDIT_START.sub("", m.group(1)).strip(" ()[]")
+            return text[: m.start()].strip() or None, credit or None
     m = _CREDIT_TRAIL.search(text)
     if m and m.start() > 0:
         credit = _CREDIT_START.sub("", m.group(1)).strip(" ()")
@@ -67,39 +88,74 @@ def _text(el) -> str:
     return " ".join("".join(el.itertext()).split())
 
 
+def clean_credit(text: str) -> str | None:
+    text = " ".join(text.split()).strip(" ()[]")
+    for _ in range(2):  # "(Image: © Shutterstock)"
+        text = _CREDIT_START.sub("", text).strip(" ()[]")
+    return text or None
+
+
 def caption_and_credit(figcaption) -> tuple[str | None, str | None]:
     """Caption and credit from a ``<figcaption>``, using its markup where it has any."""
-    caption_parts: list[str] = []
+    parts: list[str] = [figcaption.text or ""]
     credit = None
     children = [c for c in figcaption if isinstance(c.tag, str)]
-    if children:
-        for child in children:
-            t = _text(child)
-            if not t:
+    for child in children:
+        cls = (child.get("class") or "") + " " + child.tag
+        t = _text(child)
+        if _HIDDEN.search(child.get("class") or ""):
+            pass
+        elif t and (_CLASS_CREDIT.search(cls) or _CREDIT_START.match(t)):
+            credit = clean_credit(t) or credit
+        else:
+            parts.append(
+                " " + "".join(child.itertext())
+                if child.tag in ("div", "p", "span")
+                else "".join(child.itertext())
+            )
+        parts.append(child.tail or "")
+    caption = " ".join("".join(parts).split()) or None
+    if caption and not credit:
+        caption, credit = split_credit(caption)
+    return caption, credit
+
+
+def _nearby_caption(img) -> tuple[str | None, str | None]:
+    """Caption and credit of an image outside a ``<figure>``: elements whose class says so, in
+    the nearest container (up to three levels up) that holds only this image."""
+    node = img
+    for _ in range(3):
+        node = node.getparent()
+        if node is None or len(node.xpath(".//img")) > 1:
+            return None, None
+        caption = credit = None
+        for el in node.iter():
+            if not isinstance(el.tag, str) or el is img:
                 continue
-            cls = (child.get("class") or "") + " " + child.tag
-            if _CLASS_CREDIT.search(cls) or _CREDIT_START.match(t):
-                credit = _CREDIT_START.sub("", t).strip() or credit
-            else:
-                caption_parts.append(t)
-        loose = " ".join(
-            " ".join(s.split()) for s in [figcaption.text or ""] + [c.tail or "" for c in children]
-        ).strip()
-        if loose:
-            caption_parts.append(loose)
-        caption = " ".join(caption_parts) or None
-        if caption and not credit:
-            caption, credit = split_credit(caption)
-        return caption, credit
-    return split_credit(_text(figcaption))
+            cls = el.get("class") or ""
+            if _HIDDEN.search(cls) or "more" in cls.split("-"):
+                continue
+            if credit is None and re.search(r"credit|copyright", cls, re.I):
+                credit = clean_credit(_text(el))
+            elif (
+                caption is None
+                and re.search(r"caption", cls, re.I)
+                and not re.search(r"credit|truncated|remote", cls, re.I)
+            ):
+                cap_el = el.find('.//*[@class="caption-full"]')
+                caption, inner_credit = caption_and_credit(cap_el if cap_el is not None else el)
+                credit = credit or inner_credit
+        if caption or credit:
+            return caption, credit
+    return None, None
 
 
 def _img_url(img, page_url: str) -> str | None:
-    for attr in ("src", "data-src", "data-lazy-src", "data-original"):
+    for attr in ("data-src", "data-lazy-src", "data-original", "src"):
         v = (img.get(attr) or "").strip()
-        if v and not v.startswith("data:"):
+        if v and not _PLACEHOLDER.search(v):
             return urljoin(page_url, v)
-    srcset = img.get("srcset") or img.get("data-srcset")
+    srcset = img.get("data-srcset") or img.get("data-lazy-srcset") or img.get("srcset")
     if srcset:
         # the largest candidate of a srcset
         best = max(
@@ -126,7 +182,11 @@ def article_images(containers, page_url: str) -> list[ImageRef]:
     """
     refs: dict[str, ImageRef] = {}
     for root in containers:
-        for img in root.iter("img"):
+        # lazy-loading placeholders that are not <img> yet: <div data-src="...jpg"> in a figure
+        lazy = root.xpath(
+            ".//figure//*[not(self::img) and not(self::source) and @data-src and not(.//img)]"
+        )
+        for img in list(root.iter("img")) + lazy:
             url = _img_url(img, page_url)
             if not url:
                 parent = img.getparent()
@@ -134,12 +194,30 @@ def article_images(containers, page_url: str) -> list[ImageRef]:
                 url = _img_url(source, page_url) if source is not None else None
             if not url or url in refs or _looks_decorative(img, url):
                 continue
-            ref = ImageRef(url=url, alt=(img.get("alt") or "").strip() or None)
+            if img.tag != "img" and not re.search(r"\.(?:jpe?g|png|gif|webp)\b", url, re.I):
+                continue
+            ref = ImageRef(
+                url=url, alt=(img.get("alt") or img.get("data-alt") or "").strip() or None
+            )
             figure = next((a for a in img.iterancestors() if a.tag == "figure"), None)
             if figure is not None:
                 cap = figure.find(".//figcaption")
                 if cap is not None:
                     ref.caption, ref.credit = caption_and_credit(cap)
+                if ref.credit is None:
+                    # a credit line in the figure but outside its caption
+                    for el in figure.iter():
+                        cls = el.get("class") or "" if isinstance(el.tag, str) else ""
+                        if re.search(r"credit|copyright", cls, re.I) and not _HIDDEN.search(cls):
+                            if not any(a.tag == "figcaption" for a in el.iterancestors()):
+                                ref.credit = clean_credit(_text(el))
+                                break
+                if cap is None and ref.caption is None:
+                    sib = figure.getnext()
+                    if sib is not None and sib.tag == "figcaption":
+                        ref.caption, ref.credit = caption_and_credit(sib)
+            else:
+                ref.caption, ref.credit = _nearby_caption(img)
             refs[url] = ref
     return list(refs.values())
 

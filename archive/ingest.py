@@ -25,8 +25,10 @@ from .hashing import NORMALIZATION, file_sha256, sha256_hex, text_sha256
 from .images import image_info
 from .keys import Signer
 from .ledger import SignedWriter
+from .links import link_capture
 from .parallel import ordered_map
 from .reader import CaptureReader, Record, read_payload, sniff_format
+from .similarity import bands, phash
 from .wacz_check import check_wacz
 
 
@@ -79,6 +81,8 @@ def process_record(record: Record, limits: Limits) -> Processed:
             out.role, out.note = "page", "HTML page without an article"
         else:
             out.role, out.article = "article", article
+            for claim in article.claims:
+                claim.bands = bands(claim.text)
     return out
 
 
@@ -185,6 +189,8 @@ class Ingester:
             if check.status == "failed":
                 wacz_warnings.append(f"{path}: WACZ check failed: {check.problems[0]}")
         self.writer.insert("captures", capture)
+        self.new_articles: list[str] = []
+        self.new_images: list[str] = []
         reader = CaptureReader(path, self.limits)
         images_here: dict[str, Processed] = {}
         pending_uses: list[tuple[dict, list]] = []
@@ -210,6 +216,8 @@ class Ingester:
         for article_row, refs in pending_uses:
             for position, ref in enumerate(refs):
                 self._write_image_use(article_row, position, ref, images_here, path, result)
+        # Links to what is already in the archive, in the same transaction.
+        link_capture(self.conn, self.new_articles, self.new_images)
         result.warnings = wacz_warnings + reader.warnings
         self.conn.execute(
             "UPDATE captures SET records = ?, articles = ?, claims = ?, images = ?, skipped = ?, "
@@ -289,6 +297,11 @@ class Ingester:
                 "quote": c.quote,
             }
             self.writer.insert("claims", claim, article=row)
+            self.conn.executemany(
+                "INSERT OR IGNORE INTO claim_bands (band_key, claim_id) VALUES (?, ?)",
+                [(key, claim["id"]) for key in c.bands],
+            )
+        self.new_articles.append(row["id"])
         return row
 
     def _write_image_use(self, article_row, position, ref, images_here, path, result) -> None:
@@ -335,11 +348,14 @@ class Ingester:
         if sha256_hex(payload) != sha:
             raise CaptureError(path, "image payload changed on re-read", record.offset)
         info = image_info(payload, sha, mime_type, self.limits)
+        # no perceptual hash for an image whose size is unknown or over the pixel cap
+        hashed = phash(payload) if info.width else None
         self.conn.execute(
-            "INSERT INTO images (sha256, mime_type, width, height, bytes, content) "
-            "VALUES (?, ?, ?, ?, ?, ?)",
-            (sha, info.mime_type, info.width, info.height, info.bytes, payload),
+            "INSERT INTO images (sha256, mime_type, width, height, bytes, phash, content) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?)",
+            (sha, info.mime_type, info.width, info.height, info.bytes, hashed, payload),
         )
+        self.new_images.append(sha)
 
 
 def _suffix(path: Path, fmt: str) -> str:

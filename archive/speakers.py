@@ -19,7 +19,8 @@ CUES = (
     "tweeted|posted|saying|stressed|stresses|admitted|admits|denied|denies|confirmed|confirms|"
     "acknowledged|acknowledges|vowed|vows|urged|urges|suggested|suggests|recalled|recalls|"
     "believes|believed|estimated|estimates|reported|reports|commented|remarked|"
-    "added|continued|concluded|maintained|maintains|predicted|predicts|pledged|pledges"
+    "added|continued|concluded|maintained|maintains|predicted|predicts|pledged|pledges|"
+    "described|describes|accused|accuses|assured|assures|telling|ruled|rules"
 )
 PARTICIPLES = "saying|claiming|adding|arguing|insisting|noting|warning|stressing|explaining|vowing"
 
@@ -34,7 +35,7 @@ TITLES = frozenset(
 
 # A capitalised word, or an initial ("J."); a period elsewhere ends the name, not the sentence.
 _WORD = r"(?:[A-Z]\.|[A-Z][\w'’\-]*)"
-_CAP = rf"(?:{_WORD}|al|bin|ibn|de|da|van|von|der|del|la|le)"
+_CAP = rf"(?:{_WORD}|(?:al|bin|ibn|de|da|van|von|der|del|la|le)\b)"
 # A proper-noun phrase: capitalised words (with name particles), starting with a capital.
 NAME = rf"{_WORD}(?:[ \t]+{_CAP})*"
 _PRONOUN = r"(?:[Hh]e|[Ss]he|[Tt]hey|[Ii]t)"
@@ -46,15 +47,33 @@ _ROLE_NOUNS = (
 _DESC = rf"(?:[Tt]he|[Aa]n?)\s+(?:[a-z\-]+\s+){{0,3}}(?:{_ROLE_NOUNS})"
 SUBJECT = rf"(?:{NAME}|{_PRONOUN}|{_DESC})"
 
-_QUOTE_SPAN = re.compile(r"“([^”“]+)[”“]|„([^“”]+)[“”]|«\s?([^»]+?)\s?»|\"([^\"]+)\"")
+_QUOTE_SPAN = re.compile(
+    r"“([^”“\"]+)[”“\"]|„([^“”]+)[“”]|«\s?([^»]+?)\s?»|\"([^\"]+)\"|[“\"]([^”“\"]{12,})$"
+)
 
 _ACCORDING = re.compile(rf"\baccording to\s+({SUBJECT})")
 _SUBJ_CUE = re.compile(
-    rf"({SUBJECT})(?:,[^,]{{1,60}},)?\s+(?:has\s+|had\s+|have\s+|also\s+|later\s+|then\s+|"
+    rf"({SUBJECT})(?:,[^,]{{1,100}},)?\s+(?:has\s+|had\s+|have\s+|also\s+|later\s+|then\s+|"
     rf"has also\s+|had also\s+|once\s+|reportedly\s+|previously\s+)*({CUES})\b"
 )
-_CUE_SUBJ = re.compile(rf"[,”\"»]\s*({CUES})\s+({NAME}|{_DESC})")
+_CUE_SUBJ_CUES = "|".join(c for c in CUES.split("|") if c not in ("told", "tells", "tell"))
+_CUE_SUBJ = re.compile(rf"[,”\"»]\s*({_CUE_SUBJ_CUES})\s+({NAME}|{_DESC})")
 _PARTICIPLE = re.compile(rf",\s+(?:\w+ly\s+)?({PARTICIPLES})\b")
+
+# A title inside a proper-noun phrase ends the organisation part:
+# "Indiana State Teachers Association President Keith Gambill" -> "Keith Gambill".
+_INNER_TITLES = frozenset(
+    """president secretary minister administrator chancellor governor senator mayor spokesman
+    spokeswoman spokesperson ambassador director chairman chairwoman ceo commissioner attorney
+    speaker superintendent chief commander judge""".split()
+)
+_SUFFIXES = frozenset("jr jr. sr sr. ii iii iv".split())
+
+
+def surname(name: str) -> str:
+    words = [w for w in name.split() if w.lower() not in _SUFFIXES]
+    return (words or name.split())[-1]
+
 
 _STOP_START = frozenset("the a an now but and so yet then this that these those in on at".split())
 
@@ -74,7 +93,7 @@ def quoted_spans(text: str) -> list[str]:
 
 
 def strip_quotes(text: str) -> str:
-    return _QUOTE_SPAN.sub(" ", text)
+    return _QUOTE_SPAN.sub(" ; ", text)
 
 
 def _clean_mention(mention: str) -> str:
@@ -103,13 +122,33 @@ class SpeakerResolver:
         self.counts = counts
         self.first_seen = first_seen
         self.last_person: str | None = None
+        self.last_subject: str | None = None
+
+    def observe(self, sentence: str) -> None:
+        """Remember the first known person a sentence names (outside quotes): "he" in the next."""
+        for m in re.finditer(NAME, strip_quotes(sentence)):
+            name = self.resolve(m.group())
+            if name in self.counts:
+                self.last_subject = name
+                return
 
     @staticmethod
     def strip_title(mention: str) -> str:
         words = mention.split()
         while len(words) > 1 and words[0].lower().rstrip(",") in TITLES:
             words = words[1:]
-        return " ".join(words).rstrip(".,")
+        # "NASA's Steve Clarke": the possessive is the organisation, the name follows it
+        for i in range(len(words) - 2, -1, -1):
+            if re.search(r"['’]s$", words[i]) and len(words) - i - 1 >= 2:
+                words = words[i + 1 :]
+                break
+        for i in range(len(words) - 3, -1, -1):
+            if words[i].lower().rstrip(",") in _INNER_TITLES:
+                words = words[i + 1 :]
+                break
+        name = " ".join(words)
+        name = re.sub(r"['’]s$", "", name)  # "Michelle Hege’s response"
+        return name if name.split()[-1].lower() in _SUFFIXES else name.rstrip(".,")
 
     def most_salient(self) -> str | None:
         people = [n for n in self.counts if not n.lower().startswith("the ")]
@@ -119,7 +158,7 @@ class SpeakerResolver:
         mention = _clean_mention(mention)
         lower = mention.lower()
         if lower in ("he", "she"):
-            return self.last_person or self.most_salient() or mention
+            return self.last_subject or self.last_person or self.most_salient() or mention
         if re.match(r"(the|an?)\s", lower) and not mention.split()[-1][:1].isupper():
             # a description: "the resistance leader" -> the article's main person
             if re.search(r"leader|spokes|commander|president|minister", lower):
@@ -127,7 +166,7 @@ class SpeakerResolver:
             return mention[0].upper() + mention[1:]
         name = self.strip_title(mention)
         if len(name.split()) == 1:
-            candidates = [n for n in self.counts if n.split()[-1] == name or n.split()[0] == name]
+            candidates = [n for n in self.counts if surname(n) == name or n.split()[0] == name]
             if candidates:
                 return max(candidates, key=lambda n: (self.counts[n], -self.first_seen[n]))
         return name
@@ -164,7 +203,8 @@ class SpeakerResolver:
             att.speaker = self.resolve(mention)
             if not att.speaker.lower().startswith("the "):
                 self.last_person = att.speaker
-        direct = [s.strip() for s in spans if is_direct_quote(s, has_cue=bool(att.cue))]
+        whole = len(spans) == 1 and not re.sub(r"[\W_]+", "", outside)
+        direct = [s.strip() for s in spans if whole or is_direct_quote(s, has_cue=bool(att.cue))]
         if direct:
             att.is_direct = True
             att.quote = " … ".join(direct)

@@ -87,7 +87,9 @@ def url_key(url: str | None) -> str | None:
 
 
 def load_gold(gold_dir: Path) -> dict[str, dict]:
-    return {p.stem: json.loads(p.read_text(encoding="utf-8")) for p in sorted(gold_dir.glob("*.json"))}
+    return {
+        p.stem: json.loads(p.read_text(encoding="utf-8")) for p in sorted(gold_dir.glob("*.json"))
+    }
 
 
 def read_db(db_path: str) -> dict[str, dict]:
@@ -127,19 +129,33 @@ def score_quotes(gold_quotes: list[dict], claims: list[dict]) -> tuple[list[dict
     cand = []  # (claim, tokens of the quote column, tokens of all its quote text)
     for c in quote_claims:
         qtok = tokens(c["quote"])
-        alltok = tokens(" ".join(filter(None, [c["quote"], c["text"] if c["kind"] == "quote" else None])))
+        alltok = tokens(
+            " ".join(filter(None, [c["quote"], c["text"] if c["kind"] == "quote" else None]))
+        )
         cand.append((c, qtok, tokens(c["text"]) if c["kind"] == "quote" else [], alltok))
     used: set[int] = set()
     rows = []
     for g in gold_quotes:
         gt = tokens(g["quote"])
-        row = {"quote": g["quote"], "speaker": g["speaker"], "found": False, "how": None,
-               "claims": [], "claim_speaker": None, "speaker_ok": None, "surname_ok": None}
+        row = {
+            "quote": g["quote"],
+            "speaker": g["speaker"],
+            "found": False,
+            "how": None,
+            "claims": [],
+            "claim_speaker": None,
+            "speaker_ok": None,
+            "surname_ok": None,
+        }
         best = None
         hits = [
             (len(qtok or ttok), c)
             for c, qtok, ttok, _ in cand
-            if (contains(qtok, gt) if len(gt) < SHINGLE else (contains(qtok, gt) or contains(ttok, gt)))
+            if (
+                contains(qtok, gt)
+                if len(gt) < SHINGLE
+                else (contains(qtok, gt) or contains(ttok, gt))
+            )
         ]
         if hits:  # the tightest: a short gold quote can occur inside a longer, different one
             best = min(hits, key=lambda h: (h[0], h[1]["position"]))[1]
@@ -168,7 +184,9 @@ def score_quotes(gold_quotes: list[dict], claims: list[dict]) -> tuple[list[dict
                 row["surname_ok"] = surname(best["speaker"]) == surname(g["speaker"])
         rows.append(row)
     # precision over claims of kind quote
-    gold_sh = set().union(*[shingles(tokens(g["quote"])) for g in gold_quotes]) if gold_quotes else set()
+    gold_sh = (
+        set().union(*[shingles(tokens(g["quote"])) for g in gold_quotes]) if gold_quotes else set()
+    )
     short = [tokens(g["quote"]) for g in gold_quotes if len(tokens(g["quote"])) < SHINGLE]
     fps = []
     tp = 0
@@ -193,9 +211,15 @@ def score_images(gold_images: list[dict], uses: list[dict]) -> tuple[list[dict],
         u = by_url.get(url_key(g.get("url"))) if g.get("url") else None
         if u is None and g.get("caption"):
             u = next((x for x in uses if x["caption"] and same(x["caption"], g["caption"])), None)
-        row = {"url": g.get("url"), "caption": g.get("caption"), "credit": g.get("credit"),
-               "found": u is not None, "got_url": u and u["url"],
-               "got_caption": u and u["caption"], "got_credit": u and u["credit"]}
+        row = {
+            "url": g.get("url"),
+            "caption": g.get("caption"),
+            "credit": g.get("credit"),
+            "found": u is not None,
+            "got_url": u and u["url"],
+            "got_caption": u and u["caption"],
+            "got_credit": u and u["credit"],
+        }
         row["caption_ok"] = bool(u) and same(u["caption"], g.get("caption"))
         row["credit_ok"] = bool(u) and same(u["credit"], g.get("credit"))
         if u is not None:
@@ -203,16 +227,32 @@ def score_images(gold_images: list[dict], uses: list[dict]) -> tuple[list[dict],
         rows.append(row)
     credited = [u for u in uses if u["credit"]]
     credit_tp = sum(
-        1 for u in credited if u["position"] in matched_uses and same(u["credit"], matched_uses[u["position"]].get("credit"))
+        1
+        for u in credited
+        if u["position"] in matched_uses
+        and same(u["credit"], matched_uses[u["position"]].get("credit"))
     )
     captioned = [u for u in uses if u["caption"]]
     caption_tp = sum(
-        1 for u in captioned if u["position"] in matched_uses and same(u["caption"], matched_uses[u["position"]].get("caption"))
+        1
+        for u in captioned
+        if u["position"] in matched_uses
+        and same(u["caption"], matched_uses[u["position"]].get("caption"))
     )
     extra = {
-        "uses": len(uses), "with_credit": len(credited), "credit_tp": credit_tp,
-        "with_caption": len(captioned), "caption_tp": caption_tp,
-        "wrong_credits": [u["credit"] for u in credited if not (u["position"] in matched_uses and same(u["credit"], matched_uses[u["position"]].get("credit")))],
+        "uses": len(uses),
+        "with_credit": len(credited),
+        "credit_tp": credit_tp,
+        "with_caption": len(captioned),
+        "caption_tp": caption_tp,
+        "wrong_credits": [
+            u["credit"]
+            for u in credited
+            if not (
+                u["position"] in matched_uses
+                and same(u["credit"], matched_uses[u["position"]].get("credit"))
+            )
+        ],
     }
     return rows, extra
 
@@ -238,7 +278,9 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(f"{args.gold}: no labelled pages")
     started = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="archive-quotes-bench-") as tmp:
-        r = ingest_shard(tmp, 0, str(args.corpus.resolve()), [(k, g["url"]) for k, g in gold.items()])
+        r = ingest_shard(
+            tmp, 0, str(args.corpus.resolve()), [(k, g["url"]) for k, g in gold.items()]
+        )
         ours = read_db(r["db"])
     seconds = time.perf_counter() - started
 
@@ -247,8 +289,14 @@ def main(argv: list[str] | None = None) -> int:
         row = ours.get(g["url"], {"claims": [], "images": []})
         q, qx = score_quotes(g["quotes"], row["claims"])
         im, ix = score_images(g["images"], row["images"])
-        pages[k] = {"url": g["url"], "article": g["url"] in ours, "quotes": q, "quote_precision": qx,
-                    "images": im, "image_uses": ix}
+        pages[k] = {
+            "url": g["url"],
+            "article": g["url"] in ours,
+            "quotes": q,
+            "quote_precision": qx,
+            "images": im,
+            "image_uses": ix,
+        }
         t = totals
         t["gold_quotes"] += len(q)
         t["found"] += sum(x["found"] for x in q)
@@ -289,24 +337,43 @@ def main(argv: list[str] | None = None) -> int:
         "caption_precision": ratio(t["uses_caption_tp"], t["uses_caption"]),
         "credit_precision": ratio(t["uses_credit_tp"], t["uses_credit"]),
     }
-    results = {"date": time.strftime("%Y-%m-%d"), "pages": len(gold), "seconds": round(seconds, 1),
-               "counts": dict(t), "summary": summary, "per_page": pages}
+    results = {
+        "date": time.strftime("%Y-%m-%d"),
+        "pages": len(gold),
+        "seconds": round(seconds, 1),
+        "counts": dict(t),
+        "summary": summary,
+        "per_page": pages,
+    }
 
-    print(f"{len(gold)} labelled pages, {t['gold_quotes']} gold quotes, {t['img_gold']} gold images "
-          f"({t['img_nourl']} without URL); ingest {seconds:.1f}s")
-    print(f"\n{'page':<10} {'site':<24} {'quotes':>6} {'found':>5} {'q.claims':>8} {'FP':>3} "
-          f"{'spk ok':>6} {'images':>6} {'cap ok':>6} {'cred ok':>7}")
+    print(
+        f"{len(gold)} labelled pages, {t['gold_quotes']} gold quotes, {t['img_gold']} gold images "
+        f"({t['img_nourl']} without URL); ingest {seconds:.1f}s"
+    )
+    print(
+        f"\n{'page':<10} {'site':<24} {'quotes':>6} {'found':>5} {'q.claims':>8} {'FP':>3} "
+        f"{'spk ok':>6} {'images':>6} {'cap ok':>6} {'cred ok':>7}"
+    )
     for k, p in pages.items():
         q = p["quotes"]
         site = urlsplit(p["url"]).netloc.removeprefix("www.")[:24]
         spk = [x for x in q if x["speaker_ok"] is not None]
-        print(f"{k[:10]} {site:<24} {len(q):>6} {sum(x['found'] for x in q):>5} "
-              f"{p['quote_precision']['quote_claims']:>8} {len(p['quote_precision']['false_positives']):>3} "
-              f"{sum(x['speaker_ok'] for x in spk):>3}/{len(spk):<2} {len(p['images']):>6} "
-              f"{sum(x['caption_ok'] for x in p['images'] if x['caption']):>3}/{sum(bool(x['caption']) for x in p['images']):<2} "
-              f"{sum(x['credit_ok'] for x in p['images'] if x['credit']):>4}/{sum(bool(x['credit']) for x in p['images']):<2}"
-              f"{'' if p['article'] else '  (not an article)'}")
-    targets = {"quote_recall": 0.95, "speaker_accuracy": 0.85, "caption_accuracy": 0.9, "credit_accuracy": 0.9}
+        qp, im = p["quote_precision"], p["images"]
+        cap = [x["caption_ok"] for x in im if x["caption"]]
+        cred = [x["credit_ok"] for x in im if x["credit"]]
+        print(
+            f"{k[:10]} {site:<24} {len(q):>6} {sum(x['found'] for x in q):>5} "
+            f"{qp['quote_claims']:>8} {len(qp['false_positives']):>3} "
+            f"{sum(x['speaker_ok'] for x in spk):>3}/{len(spk):<2} {len(im):>6} "
+            f"{sum(cap):>3}/{len(cap):<2} {sum(cred):>4}/{len(cred):<2}"
+            f"{'' if p['article'] else '  (not an article)'}"
+        )
+    targets = {
+        "quote_recall": 0.95,
+        "speaker_accuracy": 0.85,
+        "caption_accuracy": 0.9,
+        "credit_accuracy": 0.9,
+    }
     print(f"\n{'metric':<38} {'value':>6}  {'n':>9}  target")
     rows = [
         ("quote_recall", f"{t['found']}/{t['gold_quotes']}"),
@@ -324,7 +391,10 @@ def main(argv: list[str] | None = None) -> int:
     ]
     for name, n in rows:
         tgt = targets.get(name)
-        print(f"{name:<38} {fmt(summary[name])}  {n:>9}  {'' if tgt is None else ('>= ' + str(tgt) + (' ok' if (summary[name] or 0) >= tgt else ' MISSED'))}")
+        verdict = ""
+        if tgt is not None:
+            verdict = f">= {tgt} " + ("ok" if (summary[name] or 0) >= tgt else "MISSED")
+        print(f"{name:<38} {fmt(summary[name])}  {n:>9}  {verdict}")
 
     if args.misses:
         for k, p in pages.items():
@@ -332,18 +402,26 @@ def main(argv: list[str] | None = None) -> int:
                 if not x["found"]:
                     print(f"MISS   {k[:8]} {x['quote'][:90]!r} partial={x.get('partial')}")
                 elif x["speaker_ok"] is False:
-                    print(f"SPEAKER {k[:8]} gold={x['speaker']!r} got={x['claim_speaker']!r} "
-                          f"mention={x.get('claim_mention')!r} {x['quote'][:50]!r}")
+                    print(
+                        f"SPEAKER {k[:8]} gold={x['speaker']!r} got={x['claim_speaker']!r} "
+                        f"mention={x.get('claim_mention')!r} {x['quote'][:50]!r}"
+                    )
             for fp in p["quote_precision"]["false_positives"]:
                 print(f"FP     {k[:8]} {fp['text'][:110]!r}")
             for x in p["images"]:
                 if not (x["caption_ok"] and x["credit_ok"]):
-                    print(f"IMAGE  {k[:8]} found={x['found']} cap_ok={x['caption_ok']} cred_ok={x['credit_ok']} "
-                          f"gold=({(x['caption'] or '')[:40]!r}, {x['credit']!r}) got=({(x['got_caption'] or '')[:40]!r}, {x['got_credit']!r})")
+                    gold_cap, got_cap = (x["caption"] or "")[:40], (x["got_caption"] or "")[:40]
+                    print(
+                        f"IMAGE  {k[:8]} found={x['found']} cap_ok={x['caption_ok']} "
+                        f"cred_ok={x['credit_ok']} gold=({gold_cap!r}, {x['credit']!r}) "
+                        f"got=({got_cap!r}, {x['got_credit']!r})"
+                    )
             for c in p["image_uses"]["wrong_credits"]:
                 print(f"CREDIT {k[:8]} extra/wrong credit {c!r}")
     if args.json:
-        args.json.write_text(json.dumps(results, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
+        args.json.write_text(
+            json.dumps(results, indent=1, ensure_ascii=False) + "\n", encoding="utf-8"
+        )
     return 0
 
 

@@ -15,6 +15,7 @@ Record ids and dates are derived from the inputs, so the same input gives the sa
 from __future__ import annotations
 
 import argparse
+import copy
 import html
 import io
 import re
@@ -239,9 +240,17 @@ EDITIONS = {
 
 
 def build(seed: Path, out: Path) -> list[Path]:
-    """The sample capture of an article (the seed article, or our own sample without it)."""
+    """Sample captures of an article (the seed article, or our own sample without it):
+
+    1. the article as first captured;
+    2. the same page captured a day later, with one sentence edited, one removed, one added;
+    3. another outlet's story that reuses one sentence verbatim, quotes a trimmed part of the
+       article's quotation, and runs a resized, recompressed copy of its first photo under a
+       different credit.
+    """
     out.mkdir(parents=True, exist_ok=True)
-    url, published, captured, name = EDITIONS["seed" if seed.name == SEED.name else "sample"]
+    edition = "seed" if seed.name == SEED.name else "sample"
+    url, published, captured, name = EDITIONS[edition]
     page = parse_article(seed.read_text(encoding="utf-8"), url, published)
     origin = re.match(r"^https?://[^/]+", url).group(0)
     images = {}
@@ -249,9 +258,77 @@ def build(seed: Path, out: Path) -> list[Path]:
         if kind == "figure":
             fig.url = f"{origin}/img/{n:04d}/{_slug(fig.caption)[:24]}.jpg"
             images[fig.url] = make_jpeg(fig.caption)
-    target = out / name
-    write_capture(target, page, captured, images)
-    return [target]
+    first = out / name
+    write_capture(first, page, captured, images)
+
+    later = copy.deepcopy(page)
+    paragraphs = [i for i, (k, _) in enumerate(later.blocks) if k == "paragraph"]
+    items = [i for i, (k, _) in enumerate(later.blocks) if k == "item"]
+    i = paragraphs[0]
+    later.blocks[i] = ("paragraph", _edit_second_sentence(later.blocks[i][1]))
+    del later.blocks[items[-1]]
+    later.blocks.insert(
+        len(later.blocks) - 1,
+        ("paragraph", "Officials said on Tuesday that talks between the two sides would resume "
+                      "next week in a neutral location."),
+    )
+    when = _next_day(captured)
+    second = out / name.replace(captured[:10], when[:10])
+    write_capture(second, later, when, images)
+
+    when = _next_day(captured, hours=30)
+    third = out / name.replace("-A-", "-B-").replace(captured[:10], when[:10])
+    other, other_images = _other_outlet(page, images)
+    write_capture(third, other, when, other_images)
+    return [first, second, third]
+
+
+def _edit_second_sentence(text: str) -> str:
+    """A stealth edit: one word added to the paragraph's second sentence."""
+    sentences = re.split(r"(?<=[.!?])\s+", text)
+    words = sentences[1].split()
+    words.insert(3, "reportedly")
+    sentences[1] = " ".join(words)
+    return " ".join(sentences)
+
+
+def _next_day(stamp: str, hours: int = 24) -> str:
+    from datetime import datetime, timedelta
+
+    t = datetime.strptime(stamp, "%Y-%m-%dT%H:%M:%SZ") + timedelta(hours=hours)
+    return t.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _other_outlet(page: Page, images: dict[str, bytes]) -> tuple[Page, dict[str, bytes]]:
+    """Another outlet's story built from ``page``: verbatim reuse, a trimmed quote, a resized
+    and recompressed photo with a different credit."""
+    site = "Daily Herald Wire"
+    url = "https://heraldwire.example/world/" + _slug(page.title) + ".html"
+    other = Page(f"{page.title.split(',')[0]}: What We Know", "World", site, url,
+                 page.published)
+    item = next(t for k, t in page.blocks if k == "item")
+    quote = next(t for k, t in page.blocks if k == "quote")
+    words = quote.rsplit("”", 1)
+    speaker = words[1].strip(" ,.").split()[0] if len(words) > 1 else "He"
+    part = words[0].strip("“").split(";")[-1].strip()
+    paragraph = next(t for k, t in page.blocks if k == "paragraph")
+    fig = next(f for k, f in page.blocks if k == "figure")
+    copy_url = "https://heraldwire.example/media/" + _slug(fig.caption)[:20] + "-small.jpg"
+    im = Image.open(io.BytesIO(images[fig.url]))
+    im = im.resize((im.width * 3 // 4, im.height * 3 // 4))
+    buf = io.BytesIO()
+    im.save(buf, "JPEG", quality=60)
+    other.blocks = [
+        ("paragraph", "Here is a short summary of the situation as it stands, compiled from "
+                      "local reports and statements made over the past days."),
+        ("paragraph", re.split(r"(?<=[.!?])\s+", paragraph)[0]),
+        ("paragraph", item),
+        ("quote", f"“{part[0].upper() + part[1:]}”, {speaker} told reporters."),
+        ("figure", Figure(f"{site} / Staff", fig.caption, copy_url)),
+        ("paragraph", "Analysts expect the dispute to continue for several more weeks, and "
+                      "neither side has signalled that it is ready to back down."),
+    ]
+    return other, {copy_url: buf.getvalue()}
 
 
 def main() -> None:

@@ -44,9 +44,9 @@ def test_canned_queries(served):
     article_id = get_json(f"{base}/archive/articles.json?_shape=array")[0]["id"]
     claims = get_json(f"{base}/archive/claims_of_article.json?article_id={article_id}&_shape=array")
     assert [c["position"] for c in claims] == list(range(24))
-    sha = get_json(f"{base}/archive/claims.json?_shape=array&position=0")[0]["text_sha256"]
-    everywhere = get_json(f"{base}/archive/claim_everywhere.json?text_sha256={sha}&_shape=array")
-    assert len(everywhere) == 1
+    claim_id = claims[0]["claim_id"]
+    everywhere = get_json(f"{base}/archive/claim_everywhere.json?claim_id={claim_id}&_shape=array")
+    assert [(r["match"], r["claim_id"]) for r in everywhere] == [("exact", claim_id)]
 
 
 def test_sql_functions_verify_in_the_browser(served):

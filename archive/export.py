@@ -1,0 +1,163 @@
+"""Export the archive for other tools: W3C PROV-JSON, schema.org ClaimReview, CSV, JSON lines."""
+
+from __future__ import annotations
+
+import csv
+import json
+from collections.abc import Iterator
+
+FORMATS = ("prov-json", "claimreview", "csv", "jsonl")
+
+
+def _rows(conn, sql: str, params=()) -> Iterator[dict]:
+    cur = conn.execute(sql, params)
+    names = [d[0] for d in cur.description]
+    for row in cur:
+        yield dict(zip(names, row, strict=True))
+
+
+def prov_json(conn) -> dict:
+    """W3C PROV-JSON: captures, articles, claims and images as entities; derivations between them;
+    attribution of claims to their speakers; the ingest as an activity by the archive's key."""
+    doc: dict = {
+        "prefix": {"archive": "urn:archive:", "schema": "https://schema.org/"},
+        "entity": {},
+        "agent": {},
+        "activity": {},
+        "wasDerivedFrom": {},
+        "wasAttributedTo": {},
+        "wasGeneratedBy": {},
+        "wasAssociatedWith": {},
+    }
+    n = 0
+
+    def rel(kind: str, body: dict) -> None:
+        nonlocal n
+        n += 1
+        doc[kind][f"_:{kind}{n}"] = body
+
+    for key in _rows(conn, "SELECT key_id, created_at FROM keys"):
+        doc["agent"][f"archive:key/{key['key_id']}"] = {"prov:type": "prov:SoftwareAgent"}
+    for c in _rows(conn, "SELECT sha256, filename, ingested_at, key_id FROM captures"):
+        cid = f"archive:capture/{c['sha256']}"
+        doc["entity"][cid] = {"prov:label": c["filename"], "archive:sha256": c["sha256"]}
+        act = f"archive:ingest/{c['sha256']}"
+        doc["activity"][act] = {"prov:startTime": c["ingested_at"]}
+        rel("wasAssociatedWith", {"prov:activity": act, "prov:agent": f"archive:key/{c['key_id']}"})
+    for a in _rows(
+        conn,
+        "SELECT id, url, title, captured_at, capture_sha256, site_name, text_sha256 FROM articles",
+    ):
+        aid = f"archive:article/{a['id']}"
+        doc["entity"][aid] = {
+            "prov:label": a["title"],
+            "prov:location": a["url"],
+            "archive:captured_at": a["captured_at"],
+            "archive:text_sha256": a["text_sha256"],
+        }
+        rel(
+            "wasDerivedFrom",
+            {
+                "prov:generatedEntity": aid,
+                "prov:usedEntity": f"archive:capture/{a['capture_sha256']}",
+            },
+        )
+        rel(
+            "wasGeneratedBy",
+            {"prov:entity": aid, "prov:activity": f"archive:ingest/{a['capture_sha256']}"},
+        )
+        if a["site_name"]:
+            org = "archive:publisher/" + a["site_name"].replace(" ", "_")
+            doc["agent"][org] = {"prov:type": "prov:Organization", "prov:label": a["site_name"]}
+            rel("wasAttributedTo", {"prov:entity": aid, "prov:agent": org})
+    for c in _rows(conn, "SELECT id, article_id, text, text_sha256, kind, speaker FROM claims"):
+        cid = f"archive:claim/{c['id']}"
+        doc["entity"][cid] = {
+            "prov:value": c["text"],
+            "archive:kind": c["kind"],
+            "archive:text_sha256": c["text_sha256"],
+        }
+        rel(
+            "wasDerivedFrom",
+            {"prov:generatedEntity": cid, "prov:usedEntity": f"archive:article/{c['article_id']}"},
+        )
+        if c["speaker"]:
+            person = "archive:speaker/" + c["speaker"].replace(" ", "_")
+            doc["agent"][person] = {"prov:type": "prov:Person", "prov:label": c["speaker"]}
+            rel("wasAttributedTo", {"prov:entity": cid, "prov:agent": person})
+    for u in _rows(
+        conn,
+        "SELECT id, article_id, image_sha256, url, caption, credit "
+        "FROM image_uses WHERE image_sha256 IS NOT NULL",
+    ):
+        iid = f"archive:image/{u['image_sha256']}"
+        doc["entity"].setdefault(iid, {"prov:location": u["url"]})
+        rel(
+            "wasDerivedFrom",
+            {
+                "prov:generatedEntity": f"archive:article/{u['article_id']}",
+                "prov:usedEntity": iid,
+                "archive:caption": u["caption"],
+                "archive:credit": u["credit"],
+            },
+        )
+    return doc
+
+
+def claim_review(conn) -> list[dict]:
+    """schema.org ClaimReview-shaped JSON-LD: each distinct claim with its appearances.
+
+    No rating is given: the archive records where a claim appeared, it does not judge it.
+    """
+    out: dict[str, dict] = {}
+    for r in _rows(
+        conn,
+        "SELECT c.text_sha256, c.text, c.speaker, a.url, a.captured_at, a.site_name, "
+        "a.published_at FROM claims c JOIN articles a ON a.id = c.article_id "
+        "WHERE c.kind IN ('statement', 'quote') ORDER BY a.captured_at",
+    ):
+        item = out.setdefault(
+            r["text_sha256"],
+            {
+                "@context": "https://schema.org",
+                "@type": "ClaimReview",
+                "identifier": f"sha256:{r['text_sha256']}",
+                "claimReviewed": r["text"],
+                "itemReviewed": {"@type": "Claim", "appearance": [], "firstAppearance": None},
+            },
+        )
+        claim = item["itemReviewed"]
+        if r["speaker"] and "author" not in claim:
+            claim["author"] = {"@type": "Person", "name": r["speaker"]}
+        appearance = {
+            "@type": "CreativeWork",
+            "url": r["url"],
+            "dateCreated": r["captured_at"],
+            "publisher": {"@type": "Organization", "name": r["site_name"]},
+        }
+        claim["appearance"].append(appearance)
+        claim["firstAppearance"] = claim["firstAppearance"] or appearance
+    return list(out.values())
+
+
+def write(conn, fmt: str, out, table: str = "claims") -> None:
+    """Write the export in ``fmt`` to the text stream ``out``."""
+    if fmt == "prov-json":
+        json.dump(prov_json(conn), out, indent=2, ensure_ascii=False)
+        out.write("\n")
+    elif fmt == "claimreview":
+        json.dump(claim_review(conn), out, indent=2, ensure_ascii=False)
+        out.write("\n")
+    else:
+        cols = [r[1] for r in conn.execute(f"PRAGMA table_info({table})")]
+        if not cols:
+            raise ValueError(f"no table {table!r}")
+        cols = [c for c in cols if c != "content"]  # image bytes do not belong in text exports
+        rows = conn.execute(f"SELECT {', '.join(cols)} FROM {table}")
+        if fmt == "csv":
+            writer = csv.writer(out)
+            writer.writerow(cols)
+            writer.writerows(rows)
+        else:
+            for row in rows:
+                out.write(json.dumps(dict(zip(cols, row, strict=True)), ensure_ascii=False) + "\n")

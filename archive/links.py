@@ -1,0 +1,202 @@
+"""Provenance links, computed at ingest between a new capture and what the archive holds.
+
+- ``claim_links``: near reuse of a claim (``near``: MinHash candidates scored by Jaccard and
+  containment) and the same quotation framed differently (``quote``: one speaker's quoted words
+  contained in another's). Exact reuse needs no link: equal ``claims.text_sha256``.
+- ``image_links``: near copies of an image by pHash distance. Exact reuse: equal SHA-256.
+- ``changes``: what changed between consecutive captures of one page (by canonical URL).
+
+Links are derived data: not signed, and recomputable from the signed rows.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+
+from .hashing import normalize_text
+from .similarity import NEAR_PHASH_DISTANCE, hamming, is_near, scores
+
+
+def link_capture(conn: sqlite3.Connection, article_ids: list[str], image_shas: list[str]) -> None:
+    if article_ids:
+        _link_claims(conn, article_ids)
+        _link_quotes(conn, article_ids)
+        for article_id in article_ids:
+            _link_versions(conn, article_id)
+    if image_shas:
+        _link_images(conn, image_shas)
+
+
+def _in(ids) -> str:
+    return ", ".join("?" for _ in ids)
+
+
+def _add_link(conn, a: str, b: str, relation: str, score: float) -> None:
+    for x, y in ((a, b), (b, a)):
+        conn.execute(
+            "INSERT OR IGNORE INTO claim_links (claim_id, other_claim_id, relation, score) "
+            "VALUES (?, ?, ?, ?)",
+            (x, y, relation, round(score, 3)),
+        )
+
+
+def _link_claims(conn, article_ids: list[str]) -> None:
+    new = conn.execute(
+        "SELECT id, article_id, text, text_sha256 FROM claims "
+        f"WHERE article_id IN ({_in(article_ids)})",
+        article_ids,
+    ).fetchall()
+    for claim_id, article_id, text, sha in new:
+        candidates = conn.execute(
+            "SELECT DISTINCT c.id, c.text FROM claim_bands mine "
+            "JOIN claim_bands other ON other.band_key = mine.band_key "
+            "JOIN claims c ON c.id = other.claim_id "
+            "WHERE mine.claim_id = ? AND c.article_id != ? AND c.text_sha256 != ?",
+            (claim_id, article_id, sha),
+        ).fetchall()
+        for other_id, other_text in candidates:
+            jaccard, containment = scores(text, other_text)
+            if is_near(jaccard, containment):
+                _add_link(conn, claim_id, other_id, "near", max(jaccard, containment))
+
+
+def _link_quotes(conn, article_ids: list[str]) -> None:
+    """The same words quoted from one speaker in other articles, however they are framed."""
+    new = conn.execute(
+        "SELECT id, article_id, speaker, quote, text_sha256 FROM claims "
+        f"WHERE article_id IN ({_in(article_ids)}) AND quote IS NOT NULL AND speaker IS NOT NULL",
+        article_ids,
+    ).fetchall()
+    for claim_id, article_id, speaker, quote, sha in new:
+        mine = normalize_text(quote).strip(" .,;:")
+        if len(mine.split()) < 3:
+            continue
+        for other_id, other_quote in conn.execute(
+            "SELECT id, quote FROM claims WHERE speaker = ? AND quote IS NOT NULL "
+            "AND article_id != ? AND text_sha256 != ?",
+            (speaker, article_id, sha),
+        ):
+            theirs = normalize_text(other_quote).strip(" .,;:")
+            if len(theirs.split()) >= 3 and (mine in theirs or theirs in mine):
+                score = min(len(mine), len(theirs)) / max(len(mine), len(theirs))
+                _add_link(conn, claim_id, other_id, "quote", score)
+
+
+def _link_images(conn, shas: list[str]) -> None:
+    known = conn.execute("SELECT sha256, phash FROM images WHERE phash IS NOT NULL").fetchall()
+    for sha in shas:
+        row = conn.execute("SELECT phash FROM images WHERE sha256 = ?", (sha,)).fetchone()
+        if not row or not row[0]:
+            continue
+        for other, other_hash in known:
+            if other != sha and (d := hamming(row[0], other_hash)) <= NEAR_PHASH_DISTANCE:
+                for x, y in ((sha, other), (other, sha)):
+                    conn.execute(
+                        "INSERT OR IGNORE INTO image_links (image_sha256, other_sha256, distance) "
+                        "VALUES (?, ?, ?)",
+                        (x, y, d),
+                    )
+
+
+# -- changes between captures of one page -------------------------------------------------------
+def _page_key(conn, article_id: str) -> tuple[str, str]:
+    return conn.execute(
+        "SELECT COALESCE(canonical_url, url), captured_at FROM articles WHERE id = ?", (article_id,)
+    ).fetchone()
+
+
+def _link_versions(conn, article_id: str) -> None:
+    """Fit a new capture into its page's timeline: diff it with its neighbours in time."""
+    url, when = _page_key(conn, article_id)
+    others = conn.execute(
+        "SELECT id, captured_at FROM articles WHERE COALESCE(canonical_url, url) = ? AND id != ? "
+        "ORDER BY captured_at, id",
+        (url, article_id),
+    ).fetchall()
+    before = [a for a, t in others if (t, a) < (when, article_id)]
+    after = [a for a, t in others if (t, a) > (when, article_id)]
+    prev, nxt = (before[-1] if before else None), (after[0] if after else None)
+    if prev and nxt:
+        conn.execute(
+            "DELETE FROM changes WHERE from_article_id = ? AND to_article_id = ?", (prev, nxt)
+        )
+    if prev:
+        diff_articles(conn, url, prev, article_id)
+    if nxt:
+        diff_articles(conn, url, article_id, nxt)
+
+
+def _changes(old: list[tuple], new: list[tuple]):
+    """(change, old, new, score) for two lists of (id, text, key): unchanged keys drop out,
+    the rest pair up as 'changed' when similar, else 'removed' / 'added'."""
+    old_keys, new_keys = {o[2] for o in old}, {n[2] for n in new}
+    gone = [o for o in old if o[2] not in new_keys]
+    came = [n for n in new if n[2] not in old_keys]
+    paired = set()
+    for o in gone:
+        best, best_score = None, 0.0
+        for n in came:
+            if n[0] in paired or not o[1] or not n[1]:
+                continue
+            jaccard, containment = scores(o[1], n[1])
+            if is_near(jaccard, containment) and max(jaccard, containment) > best_score:
+                best, best_score = n, max(jaccard, containment)
+        if best:
+            paired.add(best[0])
+            yield "changed", o, best, round(best_score, 3)
+        else:
+            yield "removed", o, None, None
+    for n in came:
+        if n[0] not in paired:
+            yield "added", None, n, None
+
+
+def article_changes(conn, old_id: str, new_id: str) -> list[dict]:
+    """What changed from one capture of a page (article ``old_id``) to another (``new_id``)."""
+
+    def claims(aid):
+        return conn.execute(
+            "SELECT id, text, text_sha256 FROM claims WHERE article_id = ? ORDER BY position",
+            (aid,),
+        ).fetchall()
+
+    def uses(aid):
+        return [
+            (i, " / ".join(filter(None, [cap, credit])), f"{img}|{cap}|{credit}")
+            for i, cap, credit, img in conn.execute(
+                "SELECT id, caption, credit, COALESCE(image_sha256, url) FROM image_uses "
+                "WHERE article_id = ? ORDER BY position",
+                (aid,),
+            )
+        ]
+
+    found = []
+    for target, old, new in (
+        ("claim", claims(old_id), claims(new_id)),
+        ("image", uses(old_id), uses(new_id)),
+    ):
+        for change, o, n, score in _changes(old, new):
+            found.append(
+                {
+                    "from_article_id": old_id,
+                    "to_article_id": new_id,
+                    "target": target,
+                    "change": change,
+                    "old_id": o and o[0],
+                    "new_id": n and n[0],
+                    "old_text": o and o[1],
+                    "new_text": n and n[1],
+                    "score": score,
+                }
+            )
+    return found
+
+
+def diff_articles(conn, url: str, old_id: str, new_id: str) -> None:
+    """Store the changes between two consecutive captures of the page ``url``."""
+    for c in article_changes(conn, old_id, new_id):
+        conn.execute(
+            "INSERT INTO changes (url, from_article_id, to_article_id, target, change, old_id, "
+            "new_id, old_text, new_text, score) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (url, *c.values()),
+        )

@@ -1,0 +1,118 @@
+"""The researchers' questions, answered from the database: where else, who said it, what changed.
+
+Each function returns plain dicts (the same rows the canned queries in datasette-metadata.json
+show), so the CLI can print them as tables or JSON.
+"""
+
+from __future__ import annotations
+
+import re
+
+from .errors import ArchiveError
+from .links import article_changes
+
+SHA256 = re.compile(r"^[0-9a-f]{64}$")
+
+
+def _rows(conn, sql: str, params=()) -> list[dict]:
+    cur = conn.execute(sql, params)
+    names = [d[0] for d in cur.description]
+    return [dict(zip(names, row, strict=True)) for row in cur]
+
+
+def trace_claim(conn, claim_id: str) -> dict:
+    """Everywhere a claim appears: exact (same normalised text) and near (scored), by time."""
+    claim = _rows(conn, "SELECT * FROM claims WHERE id = ?", (claim_id,))
+    if not claim:
+        raise ArchiveError(f"no claim {claim_id!r}")
+    rows = _rows(
+        conn,
+        "SELECT 'exact' AS match, 1.0 AS score, a.captured_at, a.site_name, a.url, c.text, "
+        "c.speaker, c.id AS claim_id, a.id AS article_id FROM claims c "
+        "JOIN articles a ON a.id = c.article_id WHERE c.text_sha256 = ? "
+        "UNION ALL "
+        "SELECT l.relation, l.score, a.captured_at, a.site_name, a.url, c.text, c.speaker, c.id, "
+        "a.id FROM claim_links l JOIN claims c ON c.id = l.other_claim_id "
+        "JOIN articles a ON a.id = c.article_id WHERE l.claim_id = ? "
+        "ORDER BY captured_at, claim_id",
+        (claim[0]["text_sha256"], claim_id),
+    )
+    return {
+        "claim": _public(claim[0]),
+        "first_seen": rows[0] if rows else None,
+        "appearances": rows,
+    }
+
+
+def trace_image(conn, sha256: str) -> dict:
+    """Everywhere an image appears, exactly or as a near copy, with caption and credit."""
+    image = _rows(
+        conn,
+        "SELECT sha256, mime_type, width, height, bytes, phash FROM images WHERE sha256 = ?",
+        (sha256,),
+    )
+    if not image:
+        raise ArchiveError(f"no image {sha256}")
+    rows = _rows(
+        conn,
+        "SELECT 'exact' AS match, 0 AS distance, a.captured_at, a.site_name, a.url AS page_url, "
+        "u.caption, u.credit, u.image_sha256, u.id AS image_use_id FROM image_uses u "
+        "JOIN articles a ON a.id = u.article_id WHERE u.image_sha256 = ? "
+        "UNION ALL "
+        "SELECT 'near', l.distance, a.captured_at, a.site_name, a.url, u.caption, u.credit, "
+        "u.image_sha256, u.id FROM image_links l JOIN image_uses u "
+        "ON u.image_sha256 = l.other_sha256 JOIN articles a ON a.id = u.article_id "
+        "WHERE l.image_sha256 = ? ORDER BY captured_at, image_use_id",
+        (sha256, sha256),
+    )
+    credits = sorted({r["credit"] for r in rows if r["credit"]})
+    return {
+        "image": image[0],
+        "first_seen": rows[0] if rows else None,
+        "credits": credits,
+        "appearances": rows,
+    }
+
+
+def history(conn, url: str) -> list[dict]:
+    """Every capture of a page (matched by canonical URL or URL), oldest first."""
+    rows = _rows(
+        conn,
+        "SELECT a.id AS article_id, a.captured_at, a.capture_sha256, a.title, "
+        "(SELECT COUNT(*) FROM claims WHERE article_id = a.id) AS claims, "
+        "(SELECT COUNT(*) FROM changes WHERE to_article_id = a.id) AS changes_since_previous "
+        "FROM articles a WHERE COALESCE(a.canonical_url, a.url) = ? OR a.url = ? "
+        "ORDER BY a.captured_at, a.id",
+        (url, url),
+    )
+    if not rows:
+        raise ArchiveError(f"no captures of {url}")
+    return rows
+
+
+def _resolve(conn, url: str, ref: str | None, captures: list[dict], default: int) -> str:
+    if ref is None:
+        return captures[default]["article_id"]
+    for c in captures:
+        if ref in (c["article_id"], c["capture_sha256"]) or c["capture_sha256"].startswith(ref):
+            return c["article_id"]
+    raise ArchiveError(f"{ref!r} is not a capture of {url}")
+
+
+def diff(conn, url: str, old: str | None = None, new: str | None = None) -> dict:
+    """Changes between two captures of a page (default: the last two)."""
+    captures = history(conn, url)
+    if len(captures) < 2 and not (old and new):
+        raise ArchiveError(f"only one capture of {url}: nothing to compare")
+    old_id = _resolve(conn, url, old, captures, -2)
+    new_id = _resolve(conn, url, new, captures, -1)
+    return {
+        "url": url,
+        "from": old_id,
+        "to": new_id,
+        "changes": article_changes(conn, old_id, new_id),
+    }
+
+
+def _public(row: dict) -> dict:
+    return {k: v for k, v in row.items() if k not in ("statement", "signature")}
