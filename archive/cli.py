@@ -541,6 +541,6 @@ def export(db_path, fmt, table, output):
             with open(output, "w", encoding="utf-8", newline="") as f:
                 write(db.conn, fmt, f, table)
         else:
-            write(db.conn, fmt, click.get_text_stream("stdout"), table)
+            write(db.conn, fmt, sys.stdout, table)
     except ValueError as e:
         raise click.ClickException(str(e)) from None

@@ -65,14 +65,31 @@ def _thumb(datasette, database: str, sha: str, size: int = 120) -> Markup:
     )
 
 
+#: Columns of query results that name a row: linked to it (claim -> article -> capture).
+ROW_LINKS = {
+    "claim_id": "claims",
+    "other_claim_id": "claims",
+    "article_id": "articles",
+    "from_article_id": "articles",
+    "to_article_id": "articles",
+    "capture_sha256": "captures",
+    "image_use_id": "image_uses",
+}
+
+
 @hookimpl
 def render_cell(value, column, table, database, datasette):
     if isinstance(value, dict):  # a foreign key with its label expanded
         value = value.get("value")
-    if not isinstance(value, str) or len(value) != 64:
+    if not isinstance(value, str):
         return None
-    if (table == "images" and column == "sha256") or column == "image_sha256":
+    if len(value) == 64 and (
+        (table == "images" and column == "sha256") or column in ("image_sha256", "other_sha256")
+    ):
         return _thumb(datasette, database, value)
+    if table is None and column in ROW_LINKS:
+        href = datasette.urls.row(database, ROW_LINKS[column], value)
+        return Markup(f'<a href="{escape(href)}">{escape(value)}</a>')
     return None
 
 

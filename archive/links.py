@@ -19,8 +19,8 @@ from .similarity import NEAR_PHASH_DISTANCE, hamming, is_near, scores
 
 def link_capture(conn: sqlite3.Connection, article_ids: list[str], image_shas: list[str]) -> None:
     if article_ids:
+        _link_quotes(conn, article_ids)  # first: a re-framed quotation is a "quote" link
         _link_claims(conn, article_ids)
-        _link_quotes(conn, article_ids)
         for article_id in article_ids:
             _link_versions(conn, article_id)
     if image_shas:

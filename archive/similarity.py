@@ -30,7 +30,7 @@ ROWS = PERMUTATIONS // BANDS
 #: Claims shorter than this (normalised characters) are not linked by similarity: too generic.
 MIN_CHARS = 40
 NEAR_JACCARD = 0.5
-NEAR_CONTAINMENT = 0.8
+NEAR_CONTAINMENT = 0.7
 NEAR_PHASH_DISTANCE = 10
 
 

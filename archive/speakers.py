@@ -75,6 +75,9 @@ def surname(name: str) -> str:
     return (words or name.split())[-1]
 
 
+_HEADLINE_WORDS = frozenset(
+    "who what when where why how is are was were does did do can will has have here".split()
+)
 _STOP_START = frozenset("the a an now but and so yet then this that these those in on at".split())
 
 
@@ -115,7 +118,11 @@ class SpeakerResolver:
         first_seen: dict[str, int] = {}
         for i, text in enumerate(texts):
             for m in re.finditer(rf"\b{NAME}", strip_quotes(text)):
-                name = self.strip_title(m.group())
+                words = m.group().split()
+                # Headlines in title case: "Who Is Elena Varga" names Elena Varga
+                while len(words) > 2 and words[0].lower() in _HEADLINE_WORDS:
+                    words = words[1:]
+                name = self.strip_title(" ".join(words))
                 if len(name.split()) >= 2 and name.split()[0].lower() not in _STOP_START:
                     counts[name] += 1
                     first_seen.setdefault(name, i)

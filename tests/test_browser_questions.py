@@ -1,0 +1,104 @@
+"""Issue 5 in a real browser: each provenance question answered on the multi-capture archive,
+with a screenshot kept in docs/screenshots/ (shown in docs/provenance-questions.md)."""
+
+from __future__ import annotations
+
+import sqlite3
+import urllib.parse
+
+import pytest
+
+from .server import serving
+from .test_browser import (
+    SCREENSHOTS,
+    browser,  # noqa: F401 - the shared Chromium fixture
+)
+from .test_provenance import A1, A2, CAPTURES, URL, B
+
+pytestmark = [pytest.mark.slow, pytest.mark.browser]
+
+
+@pytest.fixture(scope="module")
+def served(tmp_path_factory):
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+    from archive.ingest import Ingester
+    from archive.keys import Signer
+
+    db = tmp_path_factory.mktemp("questions") / "archive.db"
+    ingester = Ingester(db, Signer(Ed25519PrivateKey.from_private_bytes(bytes(32))))
+    for capture in CAPTURES:
+        assert ingester.ingest_file(capture).status == "ingested"
+    with serving(db) as base:
+        yield base, db
+
+
+def open_query(browser, base, query, shot, **params):  # noqa: F811
+    page = browser.new_page(viewport={"width": 1500, "height": 900})
+    page.goto(f"{base}/archive/{query}?{urllib.parse.urlencode(params)}")
+    rows = page.locator("table.rows-and-columns tbody tr").evaluate_all(
+        "trs => trs.map(tr => [...tr.querySelectorAll('td')].map(td => td.innerText.trim()))"
+    )
+    page.screenshot(path=str(SCREENSHOTS / shot), full_page=True)
+    return page, rows
+
+
+def test_q1_where_else_and_where_first(browser, served):  # noqa: F811
+    base, _ = served
+    page, rows = open_query(
+        browser, base, "claim_everywhere", "q1-claim-everywhere.png", claim_id=f"{B}-1"
+    )
+    assert [r[0] for r in rows] == ["exact", "exact", "exact"]
+    assert "Northshore Chronicle" in rows[0] and "2025-03-07T09:30:00Z" in rows[0]
+    assert "Daily Herald Wire" in rows[-1]
+    page.close()
+
+
+def test_q2_what_a_person_is_quoted_as_saying(browser, served):  # noqa: F811
+    base, _ = served
+    page, rows = open_query(
+        browser, base, "speaker_quotes", "q2-speaker-quotes.png", speaker="Elena Varga"
+    )
+    text = page.inner_text("table.rows-and-columns")
+    assert "Closing this harbour is not something I will sign" in text
+    assert "I am the daughter of Tomas Varga" in text
+    assert {"Northshore Chronicle", "Daily Herald Wire"} <= {c for r in rows for c in r}
+    page.close()
+
+
+def test_q3_where_else_the_photo_appears(browser, served):  # noqa: F811
+    base, db = served
+    (copy,) = (
+        sqlite3.connect(db)
+        .execute(f"SELECT image_sha256 FROM image_uses WHERE article_id = '{B}'")
+        .fetchone()
+    )
+    page, rows = open_query(
+        browser, base, "image_everywhere", "q3-image-everywhere.png", image_sha256=copy
+    )
+    assert [r[0] for r in rows] == ["near", "near", "exact"]
+    text = page.inner_text("table.rows-and-columns")
+    assert "Northshore Photo / Mara Lind" in text and "Daily Herald Wire / Staff" in text
+    images = page.locator("table.rows-and-columns img")
+    assert images.count() == 3
+    page.close()
+
+
+def test_q4_what_changed_between_captures(browser, served):  # noqa: F811
+    base, _ = served
+    page, rows = open_query(browser, base, "page_changes", "q4-page-changes.png", url=URL)
+    kinds = sorted(r[2] for r in rows)
+    assert kinds == ["added", "changed", "removed", "removed"]
+    assert "reportedly" in page.inner_text("table.rows-and-columns")
+    page.close()
+    page, rows = open_query(browser, base, "page_history", "q4-page-history.png", url=URL)
+    assert [r[1] for r in rows] == [A1, A2]
+    page.close()
+
+
+def test_q5_check_records_in_the_browser(browser, served):  # noqa: F811
+    base, _ = served
+    page, rows = open_query(browser, base, "check_records", "q5-check-records.png", article_id=A1)
+    assert len(rows) == 24
+    assert all(r[2] == "1" and r[3] == "1" for r in rows), rows[:3]
+    page.close()

@@ -1,0 +1,202 @@
+"""Issue 5: the provenance questions, answered from the CLI on a multi-capture test archive.
+
+The archive: our sample article (outlet A) captured twice, the second time with one sentence
+edited, one item (two sentences) removed and a paragraph added; and outlet B, which reuses one
+sentence verbatim, quotes a trimmed part of A's quotation, and runs a resized, recompressed copy
+of A's first photo under its own credit.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import sqlite3
+
+import pytest
+from click.testing import CliRunner
+
+from archive.cli import cli
+from archive.ingest import Ingester
+
+from .conftest import DATA, SAMPLE
+
+CAPTURES = [SAMPLE, *sorted((DATA / "provenance").glob("*.warc.gz"))]
+URL = "https://northshore.example/2025/03/07/who-is-elena-varga.html"
+A1, A2, B = "37988c58467bc4cf", "73438c7e28b08581", "9c04345c7b0c6857"
+
+
+@pytest.fixture(scope="module")
+def archive(tmp_path_factory):
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+    from archive.keys import Signer
+
+    db = tmp_path_factory.mktemp("prov") / "archive.db"
+    ingester = Ingester(db, Signer(Ed25519PrivateKey.from_private_bytes(bytes(32))))
+    for capture in CAPTURES:
+        assert ingester.ingest_file(capture).status == "ingested"
+    return db
+
+
+def cli_json(db, *args):
+    result = CliRunner().invoke(cli, [*args, "--db", str(db), "--json"])
+    assert result.exit_code == 0, result.output
+    return json.loads(result.output)
+
+
+def test_article_ids(archive):
+    conn = sqlite3.connect(archive)
+    rows = dict(conn.execute("SELECT id, site_name FROM articles"))
+    assert rows == {A1: "Northshore Chronicle", A2: "Northshore Chronicle", B: "Daily Herald Wire"}
+
+
+def test_q1_verbatim_reuse_and_first_appearance(archive):
+    # B's second paragraph is A's first sentence, verbatim
+    result = cli_json(archive, "trace", f"{B}-1")
+    matches = [(r["match"], r["article_id"]) for r in result["appearances"]]
+    assert matches == [("exact", A1), ("exact", A2), ("exact", B)]
+    assert result["first_seen"]["article_id"] == A1
+    assert result["first_seen"]["captured_at"] == "2025-03-07T09:30:00Z"
+
+
+def test_q1_near_reuse_is_scored(archive):
+    # the edited sentence in A's second capture is a near copy of the original
+    result = cli_json(archive, "trace", f"{A1}-1")
+    near = [r for r in result["appearances"] if r["match"] == "near"]
+    assert [r["claim_id"] for r in near] == [f"{A2}-1"]
+    assert 0.9 < near[0]["score"] < 1
+
+
+def test_q2_trimmed_quote_found_across_outlets(archive):
+    result = cli_json(archive, "trace", f"{B}-3")
+    assert result["claim"]["speaker"] == "Elena Varga"
+    quotes = {r["claim_id"]: r for r in result["appearances"] if r["match"] == "quote"}
+    assert set(quotes) == {f"{A1}-9", f"{A2}-9"}
+    assert result["first_seen"]["claim_id"] == f"{A1}-9"
+    conn = sqlite3.connect(archive)
+    rows = conn.execute(
+        "SELECT DISTINCT a.site_name FROM claims c JOIN articles a ON a.id = c.article_id "
+        "WHERE c.speaker = 'Elena Varga' AND c.kind = 'quote'"
+    ).fetchall()
+    assert {r[0] for r in rows} == {"Northshore Chronicle", "Daily Herald Wire"}
+
+
+def test_q3_resized_photo_with_another_credit(archive):
+    conn = sqlite3.connect(archive)
+    (copy,) = conn.execute(
+        f"SELECT image_sha256 FROM image_uses WHERE article_id = '{B}'"
+    ).fetchone()
+    result = cli_json(archive, "trace", copy)
+    assert result["credits"] == ["Daily Herald Wire / Staff", "Northshore Photo / Mara Lind"]
+    near = [r for r in result["appearances"] if r["match"] == "near"]
+    assert {r["image_use_id"] for r in near} == {f"{A1}-i0", f"{A2}-i0"}
+    assert all(r["distance"] <= 10 for r in near)
+    assert result["first_seen"]["site_name"] == "Northshore Chronicle"
+    # the second photo was never copied: no link for it
+    (second,) = conn.execute(f"SELECT image_sha256 FROM image_uses WHERE id = '{A1}-i1'").fetchone()
+    assert [r["match"] for r in cli_json(archive, "trace", second)["appearances"]] == [
+        "exact",
+        "exact",
+    ]
+
+
+def test_q4_history_and_diff(archive):
+    history = cli_json(archive, "history", URL)
+    assert [h["article_id"] for h in history] == [A1, A2]
+    assert history[1]["changes_since_previous"] == 4
+    diff = cli_json(archive, "diff", URL)
+    changes = sorted((c["change"], c["old_text"] or c["new_text"]) for c in diff["changes"])
+    assert changes == [
+        (
+            "added",
+            "Officials said on Tuesday that talks between the two sides would resume next "
+            "week in a neutral location.",
+        ),
+        (
+            "changed",
+            "The order was not endorsed by the national ministry, the harbour board did "
+            "not resign, and the deputy mayor has declared the port open.",
+        ),
+        (
+            "removed",
+            "At the same time, Varga hardly has the money at the moment to fund a long court case.",
+        ),
+        (
+            "removed",
+            "No other town has so far offered to share the costs, even though some, "
+            "namely Eastbay, have praised her stand.",
+        ),
+    ]
+    text = CliRunner().invoke(cli, ["diff", URL, "--db", str(archive)]).output
+    assert "+ The order was reportedly not endorsed by the national ministry" in text
+
+
+def test_nothing_unrelated_is_linked(archive):
+    conn = sqlite3.connect(archive)
+    links = conn.execute("SELECT claim_id, other_claim_id, relation FROM claim_links").fetchall()
+    pairs = {(a, b) for a, b, _ in links}
+    assert pairs == {
+        (f"{A1}-1", f"{A2}-1"),
+        (f"{A2}-1", f"{A1}-1"),
+        (f"{B}-3", f"{A1}-9"),
+        (f"{A1}-9", f"{B}-3"),
+        (f"{B}-3", f"{A2}-9"),
+        (f"{A2}-9", f"{B}-3"),
+    }
+    assert conn.execute("SELECT COUNT(*) FROM image_links").fetchone()[0] == 2  # one pair
+
+
+def test_exports(archive, tmp_path):
+    prov = cli_json_export(archive, "prov-json")
+    assert f"archive:claim/{B}-3" in prov["entity"]
+    assert any(
+        r["prov:agent"] == "archive:speaker/Elena_Varga" for r in prov["wasAttributedTo"].values()
+    )
+    reviews = cli_json_export(archive, "claimreview")
+    reused = next(r for r in reviews if r["claimReviewed"].startswith("Despite the regional"))
+    assert [a["publisher"]["name"] for a in reused["itemReviewed"]["appearance"]] == [
+        "Northshore Chronicle",
+        "Northshore Chronicle",
+        "Daily Herald Wire",
+    ]
+    out = CliRunner().invoke(cli, ["export", "--db", str(archive), "--format", "csv"]).output
+    rows = list(csv.DictReader(io.StringIO(out)))
+    assert (
+        len(rows) == sqlite3.connect(archive).execute("SELECT COUNT(*) FROM claims").fetchone()[0]
+    )
+    jl = (
+        CliRunner()
+        .invoke(cli, ["export", "--db", str(archive), "--format", "jsonl", "--table", "image_uses"])
+        .output
+    )
+    assert len(jl.splitlines()) == 5 and json.loads(jl.splitlines()[0])["credit"]
+
+
+def cli_json_export(db, fmt):
+    result = CliRunner().invoke(cli, ["export", "--db", str(db), "--format", fmt])
+    assert result.exit_code == 0, result.output
+    return json.loads(result.output)
+
+
+def test_order_of_ingest_does_not_matter(tmp_path):
+    """The later capture first: the timeline and its changes come out the same."""
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+    from archive.keys import Signer
+
+    db = tmp_path / "archive.db"
+    ingester = Ingester(db, Signer(Ed25519PrivateKey.generate()))
+    for capture in reversed(CAPTURES):
+        assert ingester.ingest_file(capture).status == "ingested"
+    conn = sqlite3.connect(db)
+    rows = conn.execute("SELECT from_article_id, to_article_id, change FROM changes").fetchall()
+    assert {(a, b) for a, b, _ in rows} == {(A1, A2)}
+    assert sorted(c for _, _, c in rows) == ["added", "changed", "removed", "removed"]
+
+
+def test_errors_are_one_line(archive):
+    result = CliRunner().invoke(cli, ["trace", "nope", "--db", str(archive)])
+    assert result.exit_code == 1 and result.output == "Error: no claim 'nope'\n"
+    result = CliRunner().invoke(cli, ["history", "https://nowhere.example/", "--db", str(archive)])
+    assert result.output == "Error: no captures of https://nowhere.example/\n"
