@@ -93,7 +93,10 @@ def ingest(paths, db_path, key_path, quiet, workers):
     files = find_captures(paths)
     results = []
     with click.progressbar(
-        length=len(files), label="Ingesting", file=sys.stderr, hidden=quiet or len(files) < 2
+        length=len(files),
+        label="Ingesting",
+        file=sys.stderr,
+        hidden=quiet or len(files) < 2 or not sys.stderr.isatty(),
     ) as bar:
         for path in files:
             result = ingester.ingest_file(path)
