@@ -65,7 +65,13 @@ def cli():
     default=None,
     help="Extraction processes [default: the number of cores].",
 )
-def ingest(paths, db_path, key_path, quiet, workers):
+@click.option(
+    "--scheduler",
+    metavar="ADDRESS",
+    help="Run extraction on a Dask cluster (e.g. tcp://10.0.0.5:8786); signing and writing "
+    "stay here.",
+)
+def ingest(paths, db_path, key_path, quiet, workers, scheduler):
     """Ingest WARC, ARC or WACZ capture files (or directories of them).
 
     Each file goes in whole, in one transaction, or not at all. Files already in the archive are
@@ -74,7 +80,7 @@ def ingest(paths, db_path, key_path, quiet, workers):
     Example: archive ingest captures/*.warc.gz
     """
     from .ingest import Ingester
-    from .parallel import default_workers, process_pool
+    from .parallel import DaskExecutor, default_workers, process_pool
     from .reader import find_captures
 
     db_path = db_path or default_db_path()
@@ -88,7 +94,13 @@ def ingest(paths, db_path, key_path, quiet, workers):
         ingester = Ingester(db_path, signer, Limits())
     except ArchiveError as e:
         raise click.ClickException(str(e)) from None
-    ingester.executor = process_pool(workers or default_workers())
+    if scheduler:
+        try:
+            ingester.executor = DaskExecutor(scheduler)
+        except (RuntimeError, OSError) as e:
+            raise click.ClickException(f"--scheduler {scheduler}: {e}") from None
+    else:
+        ingester.executor = process_pool(workers or default_workers())
 
     files = find_captures(paths)
     results = []

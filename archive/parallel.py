@@ -63,3 +63,25 @@ def process_pool(workers: int) -> ProcessPoolExecutor | None:
         return None
     # fork: workers start in milliseconds and inherit the imported extractor
     return ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("fork"))
+
+
+class DaskExecutor:
+    """Extraction on a Dask distributed cluster: workers extract and hash, nothing else.
+
+    Records go to the workers and plain data comes back; the key and the database stay in this
+    process, which signs and writes.
+    """
+
+    def __init__(self, address: str):
+        try:
+            from distributed import Client
+        except ImportError as e:
+            raise RuntimeError("--scheduler needs Dask: pip install 'archive[cluster]'") from e
+        self.client = Client(address, set_as_default=False, timeout="10s")
+
+    def submit(self, fn, *args):
+        # pure=False: no hashing of large payloads into task keys
+        return self.client.submit(fn, *args, pure=False)
+
+    def shutdown(self) -> None:
+        self.client.close()

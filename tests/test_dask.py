@@ -1,0 +1,169 @@
+"""Issue 7: extraction on a real Dask cluster (a scheduler and two workers on 127.0.0.1) gives
+the same archive as a local ingest; the key never leaves the coordinator."""
+
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from .conftest import DATA, SAMPLE
+from .server import free_port
+
+pytestmark = pytest.mark.slow
+
+CAPTURES = [
+    SAMPLE,
+    *sorted((DATA / "provenance").glob("*.warc.gz")),
+    DATA / "warc" / "example-iana.org-chunked.warc",
+]
+DASK = Path(sys.executable).with_name("dask")
+
+
+@pytest.fixture(scope="module")
+def cluster(tmp_path_factory):
+    if not DASK.exists():
+        pytest.fail("dask is not installed: pip install -e '.[test]'")
+    port = free_port()
+    address = f"tcp://127.0.0.1:{port}"
+    logs = tmp_path_factory.mktemp("dask")
+    env = {**os.environ, "DASK_DISTRIBUTED__WORKER__DAEMON": "False"}
+    procs = [
+        subprocess.Popen(
+            [DASK, "scheduler", "--host", "127.0.0.1", "--port", str(port), "--no-dashboard"],
+            stdout=open(logs / "scheduler.log", "w"),
+            stderr=subprocess.STDOUT,
+            env=env,
+        )
+    ]
+    time.sleep(2)
+    for i in range(2):
+        procs.append(
+            subprocess.Popen(
+                [
+                    DASK,
+                    "worker",
+                    address,
+                    "--nworkers",
+                    "1",
+                    "--nthreads",
+                    "1",
+                    "--no-dashboard",
+                    "--host",
+                    "127.0.0.1",
+                    "--name",
+                    f"w{i}",
+                ],
+                stdout=open(logs / f"worker{i}.log", "w"),
+                stderr=subprocess.STDOUT,
+                env=env,
+            )
+        )
+    from distributed import Client
+
+    with Client(address, timeout="30s") as client:
+        client.wait_for_workers(2, timeout=60)
+    yield address
+    for p in reversed(procs):
+        p.terminate()
+    for p in procs:
+        try:
+            p.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            p.kill()
+
+
+def ingest(tmp_path, name, *extra):
+    env = {
+        **os.environ,
+        "ARCHIVE_HOME": str(tmp_path / name),
+        "ARCHIVE_KEY": str(tmp_path / "key.pem"),
+    }
+    result = subprocess.run(
+        [sys.executable, "-m", "archive", "ingest", *map(str, CAPTURES), *extra],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=300,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    return tmp_path / name / "archive.db"
+
+
+def content(db: Path) -> dict:
+    """Every table's rows, with signing times blanked (they differ between runs)."""
+    conn = sqlite3.connect(db)
+    out = {}
+    for table in (
+        "captures",
+        "articles",
+        "claims",
+        "image_uses",
+        "images",
+        "claim_links",
+        "image_links",
+        "changes",
+        "claim_bands",
+        "capture_records",
+    ):
+        cols = [r[1] for r in conn.execute(f"PRAGMA table_info({table})")]
+        drop = (
+            {"signature", "ingested_at", "id"}
+            if table == "changes"
+            else {"signature", "ingested_at"}
+        )
+        rows = []
+        for row in conn.execute(f"SELECT * FROM {table}"):
+            d = dict(zip(cols, row, strict=True))
+            for c in drop & d.keys():
+                d.pop(c)
+            if "statement" in d:
+                stmt = json.loads(d["statement"])
+                stmt.pop("signed_at")
+                d["statement"] = stmt
+            rows.append(json.dumps(d, sort_keys=True, default=str))
+        out[table] = sorted(rows)
+    return out
+
+
+def test_cluster_ingest_equals_local(cluster, tmp_path):
+    local = ingest(tmp_path, "local", "--workers", "1")
+    remote = ingest(tmp_path, "dask", "--scheduler", cluster)
+    a, b = content(local), content(remote)
+    for table in a:
+        assert a[table] == b[table], table
+    assert sum(len(v) for v in a.values()) > 100
+    verify = subprocess.run(
+        [sys.executable, "-m", "archive", "verify", "--db", str(remote)],
+        capture_output=True,
+        text=True,
+    )
+    assert verify.returncode == 0, verify.stdout
+
+
+def test_unreachable_scheduler_is_one_line(tmp_path):
+    env = {**os.environ, "ARCHIVE_HOME": str(tmp_path / "x"), "ARCHIVE_KEY": str(tmp_path / "k")}
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "archive",
+            "ingest",
+            str(SAMPLE),
+            "--scheduler",
+            f"tcp://127.0.0.1:{free_port()}",
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+    )
+    assert result.returncode == 1
+    errors = [line for line in result.stderr.splitlines() if line.startswith("Error:")]
+    assert len(errors) == 1 and "--scheduler tcp://127.0.0.1:" in errors[0]
