@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import sqlite3
 import sys
 from pathlib import Path
 
@@ -184,6 +185,8 @@ def verify(db_path, public_key, trust, checkpoint_file, as_json, no_files):
         report = run_verify(db, pem, check_files=not no_files, checkpoint_note=note)
     except ArchiveError as e:
         raise click.ClickException(str(e)) from None
+    except sqlite3.DatabaseError as e:
+        raise click.ClickException(f"{db_path}: the database is damaged ({e})") from None
     if as_json:
         click.echo(json.dumps(report.as_dict(), indent=2))
     else:

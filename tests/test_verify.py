@@ -189,3 +189,21 @@ def test_unsigned_row_is_not_passed(sample_db, copy_db):
     report = json.loads(result.output)
     assert result.exit_code == 1
     assert report["tables"]["claims"]["unsigned"] == 1
+
+
+def test_corrupt_database_is_one_line(tmp_path, sample_db):
+    garbage = tmp_path / "garbage.db"
+    garbage.write_bytes(bytes(range(256)) * 20)
+    result = run_verify(garbage)
+    assert result.exit_code == 1
+    assert (
+        result.output
+        == f"Error: {garbage}: not a usable SQLite database (file is not a database)\n"
+    )
+    damaged = tmp_path / "damaged.db"
+    data = sample_db.read_bytes()
+    damaged.write_bytes(data[: len(data) // 3])
+    result = run_verify(damaged, "--no-files")
+    assert result.exit_code == 1
+    assert result.output.startswith(f"Error: {damaged}: ")
+    assert "Traceback" not in result.output and len(result.output.splitlines()) == 1
