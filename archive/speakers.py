@@ -20,7 +20,8 @@ CUES = (
     "acknowledged|acknowledges|vowed|vows|urged|urges|suggested|suggests|recalled|recalls|"
     "believes|believed|estimated|estimates|reported|reports|commented|remarked|"
     "added|continued|concluded|maintained|maintains|predicted|predicts|pledged|pledges|"
-    "described|describes|accused|accuses|assured|assures|telling|ruled|rules"
+    "described|describes|accused|accuses|assured|assures|telling|ruled|rules|rejected|rejects|"
+    "dismissed|dismisses|denounced|denounces"
 )
 PARTICIPLES = "saying|claiming|adding|arguing|insisting|noting|warning|stressing|explaining|vowing"
 
@@ -30,11 +31,11 @@ TITLES = frozenset(
     mr. mr mrs. mrs ms. ms prof. prof professor chief commander col. col lt. lt captain capt.
     sgt. spokesman spokeswoman spokesperson ambassador judge justice pope ex-defence ex-defense
     former deputy foreign defence defense interior finance foreign-minister leader head
-    director chairman chairwoman ceo""".split()
+    director chairman chairwoman ceo prosecutor prosecution public attorney""".split()
 )
 
 # A capitalised word, or an initial ("J."); a period elsewhere ends the name, not the sentence.
-_WORD = r"(?:[A-Z]\.|[A-Z][\w'’\-]*)"
+_WORD = r"(?:[A-Z]\.|(?:Jr|Sr)\.|[A-Z][\w'’\-]*)"
 _CAP = rf"(?:{_WORD}|(?:al|bin|ibn|de|da|van|von|der|del|la|le)\b)"
 # A proper-noun phrase: capitalised words (with name particles), starting with a capital.
 NAME = rf"{_WORD}(?:[ \t]+{_CAP})*"
@@ -53,7 +54,7 @@ _QUOTE_SPAN = re.compile(
 
 _ACCORDING = re.compile(rf"\baccording to\s+({SUBJECT})")
 _SUBJ_CUE = re.compile(
-    rf"({SUBJECT})(?:,[^,]{{1,100}},)?\s+(?:has\s+|had\s+|have\s+|also\s+|later\s+|then\s+|"
+    rf"({SUBJECT})(?:(?:,[^,]{{1,100}}){{1,2}},)?\s+(?:has\s+|had\s+|have\s+|also\s+|later\s+|then\s+|"
     rf"has also\s+|had also\s+|once\s+|reportedly\s+|previously\s+)*({CUES})\b"
 )
 _CUE_SUBJ_CUES = "|".join(c for c in CUES.split("|") if c not in ("told", "tells", "tell"))
@@ -130,6 +131,7 @@ class SpeakerResolver:
         self.first_seen = first_seen
         self.last_person: str | None = None
         self.last_subject: str | None = None
+        self.last_org: str | None = None
 
     def observe(self, sentence: str) -> None:
         """Remember the first known person a sentence names (outside quotes): "he" in the next."""
@@ -142,7 +144,13 @@ class SpeakerResolver:
     @staticmethod
     def strip_title(mention: str) -> str:
         words = mention.split()
-        while len(words) > 1 and words[0].lower().rstrip(",") in TITLES:
+        while (
+            len(words) > 1
+            and words[0].lower().rstrip(",") in TITLES
+            or (
+                len(words) > 2 and words[0] == "State"  # "Secretary of State Mike Pompeo"
+            )
+        ):
             words = words[1:]
         # "NASA's Steve Clarke": the possessive is the organisation, the name follows it
         for i in range(len(words) - 2, -1, -1):
@@ -161,7 +169,7 @@ class SpeakerResolver:
         people = [n for n in self.counts if not n.lower().startswith("the ")]
         return max(people, key=lambda n: (self.counts[n], -self.first_seen[n]), default=None)
 
-    def resolve(self, mention: str) -> str:
+    def resolve(self, mention: str) -> str | None:
         mention = _clean_mention(mention)
         lower = mention.lower()
         if lower in ("he", "she"):
@@ -171,12 +179,30 @@ class SpeakerResolver:
             if re.search(r"leader|spokes|commander|president|minister", lower):
                 return self.last_person or self.most_salient() or mention
             return mention[0].upper() + mention[1:]
+        if lower in ("it", "they"):
+            # an organisation spoken of as "it": the last one the article quoted, if any
+            return self.last_org
+        bare = re.sub(r"^the\s+", "", mention, flags=re.I)
+        if bare.isupper() and 2 <= len(bare) <= 6 and (full := self._expand(bare)):
+            return full
         name = self.strip_title(mention)
-        if len(name.split()) == 1:
+        words = name.split()
+        if len(words) == 1:
             candidates = [n for n in self.counts if surname(n) == name or n.split()[0] == name]
-            if candidates:
-                return max(candidates, key=lambda n: (self.counts[n], -self.first_seen[n]))
+        else:
+            # "Eriksson Ek" -> "Joel Eriksson Ek": the longer name the article introduced
+            candidates = [n for n in self.counts if n.endswith(" " + name)]
+        if candidates:
+            return max(candidates, key=lambda n: (self.counts[n], -self.first_seen[n]))
         return name
+
+    def _expand(self, acronym: str) -> str | None:
+        """The name an acronym stands for ("CDC" -> "... Center for Disease Control ...")."""
+        for name in sorted(self.counts, key=lambda n: -self.counts[n]):
+            initials = "".join(w[0] for w in name.split() if w[:1].isupper())
+            if acronym in initials and len(name.split()) >= len(acronym):
+                return name
+        return None
 
     def attribute(self, sentence: str, context_subject: str | None = None) -> Attribution:
         """Find a direct quote, a speech cue and its speaker in one sentence."""
@@ -208,7 +234,11 @@ class SpeakerResolver:
             att.speaker_mention = mention
             att.cue = cue
             att.speaker = self.resolve(mention)
-            if not att.speaker.lower().startswith("the "):
+            if att.speaker is None:
+                att.speaker_mention = att.cue = None
+            elif _looks_like_org(att.speaker):
+                self.last_org = att.speaker
+            else:
                 self.last_person = att.speaker
         whole = len(spans) == 1 and not re.sub(r"[\W_]+", "", outside)
         direct = [s.strip() for s in spans if whole or is_direct_quote(s, has_cue=bool(att.cue))]
@@ -216,6 +246,18 @@ class SpeakerResolver:
             att.is_direct = True
             att.quote = " … ".join(direct)
         return att
+
+
+_ORG_WORDS = re.compile(
+    r"\b(?:ministry|department|office|authority|agency|company|group|forces|council|party|"
+    r"center|centre|organi[sz]ation|university|police|army|military|government|inc|ltd|corp|"
+    r"committee|commission|court|club|union|bank|association|institute|records|productions)\b",
+    re.I,
+)
+
+
+def _looks_like_org(name: str) -> bool:
+    return name.lower().startswith("the ") or name.isupper() or bool(_ORG_WORDS.search(name))
 
 
 def _sentence_subject(text: str) -> str | None:

@@ -194,35 +194,13 @@ def ingest_shard(workdir: str, shard: int, corpus: str, pages: list[tuple[str, s
     }
 
 
-def read_ours(db_path: str) -> dict[str, dict]:
-    """``{url: {"text", "text_no_captions", "captions_matched"}}`` from an ingested database."""
+def read_ours(db_path: str) -> dict[str, str]:
+    """``{url: articles.text}`` from an ingested database (captions are not part of the text)."""
     conn = sqlite3.connect(f"file:{db_path}?mode=ro", uri=True)
-    out = {}
     try:
-        articles = conn.execute("SELECT id, url, text FROM articles").fetchall()
-        for article_id, url, text in articles:
-            captions = [
-                r[0]
-                for r in conn.execute(
-                    "SELECT caption FROM image_uses WHERE article_id = ? AND caption IS NOT NULL "
-                    "AND caption != '' ORDER BY position",
-                    (article_id,),
-                )
-            ]
-            # _add_captions appends each caption as its own last line(s), in image order
-            tail = "\n".join(captions)
-            stripped, matched = text, True
-            if captions:
-                if text == tail:
-                    stripped = ""
-                elif text.endswith("\n" + tail):
-                    stripped = text[: -len(tail) - 1]
-                else:
-                    matched = False
-            out[url] = {"text": text, "text_no_captions": stripped, "captions_matched": matched}
+        return dict(conn.execute("SELECT url, text FROM articles"))
     finally:
         conn.close()
-    return out
 
 
 def reference_texts(corpus: str, page_ids: list[str]) -> dict[str, dict]:
@@ -245,7 +223,6 @@ def reference_texts(corpus: str, page_ids: list[str]) -> dict[str, dict]:
 
 TOOLS = [
     ("ours", "ours: ingest articles.text"),
-    ("ours_no_captions", "ours, caption lines removed (diagnostic)"),
     ("trafilatura", "trafilatura.extract (default)"),
     ("trafilatura_precision", "trafilatura.extract favor_precision"),
 ]
@@ -329,23 +306,17 @@ def main(argv: list[str] | None = None) -> int:
 
     per_page: dict[str, dict] = {}
     scores: dict[str, list[dict]] = {name: [] for name, _ in TOOLS}
-    unmatched_captions = 0
     for k in ids:
         truth = pages[k]["articleBody"]
         row = ours.get(pages[k]["url"])  # not an article: empty prediction
-        if row and not row["captions_matched"]:
-            unmatched_captions += 1
-        preds = {
-            "ours": row["text"] if row else "",
-            "ours_no_captions": row["text_no_captions"] if row else "",
-        }
+        preds = {"ours": row or ""}
         if not args.no_reference:
             preds.update(reference[k])
         entry = {"url": pages[k]["url"], "article": row is not None}
         for name, pred in preds.items():
             s = page_score(truth, pred)
             scores[name].append(s)
-            if name in ("ours", "ours_no_captions"):
+            if name == "ours":
                 entry[name] = {x: s[x] for x in ("precision", "recall", "tp", "fp", "fn")}
         per_page[k] = entry
 
@@ -359,7 +330,6 @@ def main(argv: list[str] | None = None) -> int:
         "seconds": round(elapsed, 1),
         "ingest_seconds": round(ingest_seconds, 1),
         "not_articles": sum(not e["article"] for e in per_page.values()),
-        "caption_tails_unmatched": unmatched_captions,
         "tools": {name: summarize(s) for name, s in scores.items() if s},
         "per_page": per_page,
     }
@@ -376,8 +346,6 @@ def main(argv: list[str] | None = None) -> int:
                 f"{label:<44} {m['precision']:>9.4f} {m['recall']:>7.4f} {m['f1']:>6.4f} "
                 f"{m['f1_strict']:>9.4f} {m['empty']:>5}"
             )
-    if unmatched_captions:
-        print(f"note: {unmatched_captions} articles whose caption lines could not be located")
     if args.worst:
 
         def f1_of(e):
