@@ -1,0 +1,46 @@
+"""The extraction harnesses run in CI on a small slice (issue 3); skipped without ../shared."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from .conftest import SHARED
+
+ROOT = Path(__file__).resolve().parent.parent
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.skipif(not (SHARED / "corpus" / "extraction").exists(), reason="no ../shared"),
+]
+
+
+def run(script: str, *args, tmp_path) -> dict:
+    out = tmp_path / "result.json"
+    result = subprocess.run(
+        [sys.executable, ROOT / "benchmarks" / script, *args, "--json", out],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    return json.loads(out.read_text())
+
+
+def test_main_text_slice(tmp_path):
+    results = run("extraction.py", "--limit", "20", "--no-reference", tmp_path=tmp_path)
+    assert results["pages"] == 20 and results["not_articles"] == 0
+    # measured 0.986 on this slice; a drop below 0.97 is a regression worth a look
+    assert results["tools"]["ours"]["f1"] >= 0.97
+
+
+def test_quotes_captions_credits(tmp_path):
+    s = run("quotes.py", tmp_path=tmp_path)["summary"]
+    # the issue 3 targets, on the labelled set (development-set numbers: see docs/extraction.md)
+    assert s["quote_recall"] >= 0.95
+    assert s["speaker_accuracy"] >= 0.85
+    assert s["caption_accuracy"] >= 0.9
+    assert s["credit_accuracy"] >= 0.9
