@@ -1,0 +1,214 @@
+"""Property tests: mutated real captures never crash ingest or half-write; any HTML extracts.
+
+``Ingester.ingest_file`` must return ``ingested`` or ``failed`` for any bytes; a failed file leaves
+the database's content exactly as it was and no stored copy. ``extract_article`` must never raise.
+"""
+
+from __future__ import annotations
+
+import shutil
+import sqlite3
+from pathlib import Path
+
+import pytest
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from hypothesis import HealthCheck, given, reject, settings
+from hypothesis import strategies as st
+
+from archive.config import Limits
+from archive.extract import extract_article
+from archive.ingest import Ingester
+from archive.keys import Signer
+
+from .conftest import DATA, SAMPLE
+from .test_robustness import consistency_problems
+
+pytestmark = pytest.mark.slow
+
+PLAIN = DATA / "warc" / "example-iana.org-chunked.warc"  # uncompressed, chunked encoding
+SEEDS = {"gz": SAMPLE.read_bytes(), "plain": PLAIN.read_bytes()}
+LIMITS = Limits(max_payload_bytes=4 << 20, max_html_bytes=1 << 20)
+
+FUZZ = settings(
+    max_examples=60,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+    database=None,  # no .hypothesis/ directory in the project
+)
+
+
+@st.composite
+def mutated(draw):
+    """A real capture with byte flips, a truncation, or inserted bytes."""
+    name = draw(st.sampled_from(sorted(SEEDS)))
+    data = bytearray(SEEDS[name])
+    kind = draw(st.sampled_from(["flip", "truncate", "insert", "mixed"]))
+    if kind in ("flip", "mixed"):
+        for _ in range(draw(st.integers(1, 8))):
+            i = draw(st.integers(0, len(data) - 1))
+            data[i] ^= draw(st.integers(1, 255))
+    if kind in ("insert", "mixed"):
+        i = draw(st.integers(0, len(data)))
+        data[i:i] = draw(st.binary(min_size=1, max_size=64))
+    if kind in ("truncate", "mixed"):
+        data = data[: draw(st.integers(0, len(data) - 1))]
+    suffix = ".warc.gz" if name == "gz" else ".warc"
+    return suffix, bytes(data)
+
+
+def _content(db: Path) -> list[str]:
+    conn = sqlite3.connect(db)
+    try:
+        return list(conn.iterdump())
+    finally:
+        conn.close()
+
+
+@pytest.fixture(scope="module")
+def fuzz_home(tmp_path_factory):
+    """One archive holding the sample: every mutated file is ingested on top of it."""
+    home = tmp_path_factory.mktemp("fuzz")
+    db = home / "records" / "archive.db"
+    ingester = Ingester(db, Signer(Ed25519PrivateKey.generate()), limits=LIMITS)
+    assert ingester.ingest_file(SAMPLE).status == "ingested"
+    shutil.copyfile(db, home / "pristine.db")
+    return home, ingester
+
+
+@FUZZ
+@given(case=mutated())
+def test_mutated_capture_never_raises_or_half_writes(fuzz_home, case):
+    home, ingester = fuzz_home
+    suffix, data = case
+    path = home / f"case{suffix}"
+    path.write_bytes(data)
+    db = ingester.db_path
+    captures = db.parent / "captures"
+    before, files_before = _content(db), sorted(captures.iterdir())
+    try:
+        result = ingester.ingest_file(path)  # must not raise
+    except Exception as e:
+        if not _known_bug(e):
+            raise
+        # reported (see test_record_without_target_uri_fails_cleanly); undo its stray copy
+        assert _content(db) == before
+        _restore(db, home / "pristine.db", files_before, captures)
+        reject()
+    assert result.status in ("ingested", "failed", "already"), result
+    if result.status == "failed":
+        assert result.error and str(path) in result.error  # one line naming the file
+        assert "\n" not in result.error
+        assert _content(db) == before
+        assert sorted(captures.iterdir()) == files_before
+    else:
+        assert consistency_problems(db) == []
+        if result.status == "ingested":
+            # take it out again so the next example starts from the same archive
+            ingester.conn.close()
+            _restore(db, home / "pristine.db", files_before, captures)
+            ingester.__init__(db, ingester.signer, limits=LIMITS)
+
+
+def _known_bug(e: Exception) -> bool:
+    """warcio's AttributeError on a record without WARC-Target-URI escapes the reader."""
+    import traceback
+
+    frames = traceback.extract_tb(e.__traceback__)
+    return isinstance(e, AttributeError) and "warcio" in frames[-1].filename
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="found by fuzzing: a request/response record without WARC-Target-URI makes warcio "
+    "raise AttributeError, which reader.CaptureReader._iter_stream does not catch, so "
+    "ingest_file raises (CLI traceback) and leaves its stored copy in captures/",
+)
+def test_record_without_target_uri_fails_cleanly(tmp_path):
+    body = b"GET / HTTP/1.1\r\nHost: x.example\r\n\r\n"
+    record = (
+        b"WARC/1.0\r\nWARC-Type: request\r\n"
+        b"WARC-Record-ID: <urn:uuid:22222222-2222-2222-2222-222222222222>\r\n"
+        b"WARC-Date: 2025-03-07T09:30:00Z\r\nContent-Type: application/http; msgtype=request\r\n"
+        b"Content-Length: %d\r\n\r\n" % len(body) + body + b"\r\n\r\n"
+    )
+    path = tmp_path / "no-uri.warc"
+    path.write_bytes(record)
+    db = tmp_path / "records" / "archive.db"
+    try:
+        result = Ingester(db, Signer(Ed25519PrivateKey.generate())).ingest_file(path)
+    finally:
+        assert not list((db.parent / "captures").glob("*"))  # no stray copy, even then
+    assert result.status == "failed"
+    assert result.error.startswith(f"{path} at offset 0: ")
+
+
+def _restore(db: Path, pristine: Path, files: list[Path], captures: Path) -> None:
+    for extra in ("-wal", "-shm", "-journal"):
+        Path(f"{db}{extra}").unlink(missing_ok=True)
+    shutil.copyfile(pristine, db)
+    for f in captures.iterdir():
+        if f not in files:
+            f.unlink()
+
+
+# --------------------------------------------------------------------------------------------
+# HTML
+
+TAGS = ["div", "p", "span", "a", "article", "main", "section", "figure", "figcaption", "img",
+        "script", "style", "table", "tr", "td", "blockquote", "h1", "h2", "ul", "li", "br",
+        "meta", "title", "head", "body", "html", "svg", "math", "template", "noscript", "iframe",
+        "q", "time", "!--", "![CDATA["]  # fmt: skip
+
+ATTR = st.sampled_from(
+    ['class="caption"', 'class="credit"', 'src="/x.jpg"', 'href="javascript:x"',
+     'property="og:title" content="T"', 'itemprop="articleBody"', 'lang="ar"', 'dir="rtl"',
+     'srcset="a.jpg 1x, b.jpg 2x,"', 'srcset=",,, 9999999999999999w"', 'width="-1"',
+     'content="\x00"', 'charset="x-nope"', ""]
+)  # fmt: skip
+
+TEXT = st.text(
+    alphabet=st.characters(blacklist_categories=("Cs",)), min_size=0, max_size=80
+) | st.sampled_from(
+    ['"Hello," she said.', "“Quoted” — said the man.", "&amp;&#0;&#xD800;&bogus;", "\u202e\ufeff"]
+)
+
+
+@st.composite
+def tag_soup(draw, depth=0):
+    parts = []
+    for _ in range(draw(st.integers(0, 6))):
+        choice = draw(st.integers(0, 4))
+        if choice == 0 or depth > 4:
+            parts.append(draw(TEXT))
+        else:
+            tag = draw(st.sampled_from(TAGS))
+            attrs = " ".join(draw(st.lists(ATTR, max_size=3)))
+            inner = draw(tag_soup(depth=depth + 1))
+            close = draw(st.sampled_from([f"</{tag}>", "", "</div>", f"</{tag}"]))
+            parts.append(f"<{tag} {attrs}>{inner}{close}")
+    return "".join(parts)
+
+
+@FUZZ
+@given(html_text=st.one_of(tag_soup(), st.text(max_size=2000)))
+def test_extract_article_never_raises_on_tag_soup(html_text):
+    article = extract_article(html_text, "https://fuzz.example/a.html")
+    assert article is None or isinstance(article.text, str)
+
+
+@FUZZ
+@given(
+    depth=st.integers(100, 5000),
+    tag=st.sampled_from(["div", "span", "blockquote", "b", "table", "li"]),
+    text=st.sampled_from(["", "A sentence that says something. ", '"Quote," he said. ']),
+)
+def test_extract_article_never_raises_on_deep_nesting(depth, tag, text):
+    html_text = (
+        "<html><body><article><h1>Deep</h1>"
+        + f"<{tag}>{text}" * depth
+        + "<p>The council met on Monday and approved the new budget for the harbour.</p>"
+        + f"</{tag}>" * depth
+        + "</article></body></html>"
+    )
+    article = extract_article(html_text, "https://fuzz.example/deep.html")
+    assert article is None or isinstance(article.text, str)
