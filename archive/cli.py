@@ -72,7 +72,24 @@ def cli():
     help="Run extraction on a Dask cluster (e.g. tcp://10.0.0.5:8786); signing and writing "
     "stay here.",
 )
-def ingest(paths, db_path, key_path, quiet, workers, scheduler):
+@click.option(
+    "--max-payload-mb",
+    type=click.IntRange(min=1),
+    default=32,
+    show_default=True,
+    help="Largest decoded HTML or image payload read; larger ones are skipped "
+    "(decompression bombs, giant records).",
+)
+@click.option(
+    "--max-image-megapixels",
+    type=click.IntRange(min=1),
+    default=64,
+    show_default=True,
+    help="Images with more pixels are stored but not decoded.",
+)
+def ingest(
+    paths, db_path, key_path, quiet, workers, scheduler, max_payload_mb, max_image_megapixels
+):
     """Ingest WARC, ARC or WACZ capture files (or directories of them).
 
     Each file goes in whole, in one transaction, or not at all. Files already in the archive are
@@ -87,12 +104,21 @@ def ingest(paths, db_path, key_path, quiet, workers, scheduler):
     db_path = db_path or default_db_path()
     key_path = key_path or default_key_path()
     try:
+        signer = None
         if not key_path.exists():
-            signer = generate_key(key_path, os.environ.get("ARCHIVE_KEY_PASSPHRASE"))
-            click.echo(f"Created a new signing key {signer.key_id} at {key_path}", err=True)
-        else:
+            try:
+                signer = generate_key(key_path, os.environ.get("ARCHIVE_KEY_PASSPHRASE"))
+                click.echo(f"Created a new signing key {signer.key_id} at {key_path}", err=True)
+            except KeyFileError:
+                pass  # another ingest created it a moment ago: use that one
+        if signer is None:
             signer = load_key(key_path, _passphrase(key_path, prompt=True))
-        ingester = Ingester(db_path, signer, Limits())
+        limits = Limits(
+            max_payload_bytes=max_payload_mb << 20,
+            max_image_pixels=max_image_megapixels * 1_000_000,
+            max_html_bytes=min(Limits().max_html_bytes, max_payload_mb << 20),
+        )
+        ingester = Ingester(db_path, signer, limits)
     except ArchiveError as e:
         raise click.ClickException(str(e)) from None
     if scheduler:
@@ -122,13 +148,14 @@ def ingest(paths, db_path, key_path, quiet, workers, scheduler):
             elif result.status == "already":
                 click.echo(f"Already in the archive: {path}", err=True)
     failed = sum(r.status == "failed" for r in results)
+    done = [r for r in results if r.status == "ingested"]  # a failed file added nothing
     click.echo(
-        f"{len(results)} files: {sum(r.status == 'ingested' for r in results)} ingested, "
+        f"{len(results)} files: {len(done)} ingested, "
         f"{sum(r.status == 'already' for r in results)} already in the archive, {failed} failed; "
-        f"{sum(r.articles for r in results)} articles, {sum(r.claims for r in results)} claims, "
-        f"{sum(r.images for r in results)} images, {sum(r.skipped for r in results)} skipped"
+        f"{sum(r.articles for r in done)} articles, {sum(r.claims for r in done)} claims, "
+        f"{sum(r.images for r in done)} images, {sum(r.skipped for r in done)} skipped"
     )
-    digest = sum(r.digest_failures for r in results)
+    digest = sum(r.digest_failures for r in done)
     if digest:
         click.echo(
             f"Warning: {digest} records failed their WARC digest check (see capture_records)",

@@ -40,7 +40,7 @@ class Limits:
     """Caps that protect ingest from giant records and decompression bombs."""
 
     #: Largest decoded HTTP payload read into memory for one record (bytes).
-    max_payload_bytes: int = 64 * 1024 * 1024
+    max_payload_bytes: int = 32 * 1024 * 1024
     #: Largest image, in pixels, that is decoded to read its size.
     max_image_pixels: int = 64_000_000
     #: Largest HTML page handed to the extractor (bytes, decoded).

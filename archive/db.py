@@ -182,6 +182,7 @@ CREATE TABLE changes (
     new_text TEXT,
     score REAL
 );
+CREATE INDEX claim_bands_claim ON claim_bands(claim_id);
 CREATE INDEX changes_url ON changes(url, from_article_id);
 CREATE INDEX changes_to ON changes(to_article_id);
 CREATE INDEX claim_links_other ON claim_links(other_claim_id);
@@ -291,12 +292,14 @@ def migrate(db: sqlite_utils.Database) -> None:
             f"database has migrations this version does not know ({', '.join(sorted(unknown))}); "
             "upgrade archive"
         )
-    pending = [(n, f) for n, f in MIGRATIONS if n not in applied]
-    if not pending:
+    if not [n for n, _ in MIGRATIONS if n not in applied]:
         return
     conn = db.conn
     conn.execute("BEGIN IMMEDIATE")
     try:
+        # Another process may have migrated while we waited for the lock: look again.
+        applied = set(applied_migrations(db))
+        pending = [(n, f) for n, f in MIGRATIONS if n not in applied]
         conn.execute(
             "CREATE TABLE IF NOT EXISTS migrations "
             "(name TEXT PRIMARY KEY, applied_at TEXT NOT NULL)"

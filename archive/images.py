@@ -229,11 +229,13 @@ class ImageInfo:
     width: int | None
     height: int | None
     bytes: int
+    #: why width and height are unknown, when they are
+    note: str | None = None
 
 
 def image_info(payload: bytes, sha256: str, mime_type: str | None, limits: Limits) -> ImageInfo:
     """Size of an image read from its header only; huge pixel counts are not decoded."""
-    width = height = None
+    width = height = note = None
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
@@ -241,7 +243,14 @@ def image_info(payload: bytes, sha256: str, mime_type: str | None, limits: Limit
                 w, h = im.size
                 if w * h <= limits.max_image_pixels:
                     width, height = w, h
+                else:
+                    note = (
+                        f"image of {w}x{h} pixels is over the {limits.max_image_pixels:,}-pixel "
+                        "cap: not decoded"
+                    )
                 mime_type = Image.MIME.get(im.format or "", mime_type)
-    except Exception:  # noqa: BLE001 - Pillow raises many types for damaged images
-        pass
-    return ImageInfo(sha256, mime_type, width, height, len(payload))
+    except Image.DecompressionBombError as e:
+        note = f"image over the pixel cap, not decoded: {e}"
+    except Exception as e:  # noqa: BLE001 - Pillow raises many types for damaged images
+        note = f"image could not be read ({type(e).__name__})"
+    return ImageInfo(sha256, mime_type, width, height, len(payload), note)

@@ -162,6 +162,8 @@ class Ingester:
             result.status, result.error = "failed", str(e)
         except (OSError, sqlite3.Error) as e:
             result.status, result.error = "failed", f"{path}: {type(e).__name__}: {e}"
+        except Exception as e:  # noqa: BLE001 - one line for the archivist, never a traceback
+            result.status, result.error = "failed", f"{path}: unexpected {type(e).__name__}: {e}"
         if result.status == "failed" and created_copy and stored is not None:
             stored.unlink(missing_ok=True)
         return result
@@ -189,6 +191,7 @@ class Ingester:
             if check.status == "failed":
                 wacz_warnings.append(f"{path}: WACZ check failed: {check.problems[0]}")
         self.writer.insert("captures", capture)
+        self._capture_sha = sha
         self.new_articles: list[str] = []
         self.new_images: list[str] = []
         reader = CaptureReader(path, self.limits)
@@ -199,8 +202,8 @@ class Ingester:
         )
         for p in results:
             record = p.record
-            if record.duplicate_id:
-                p.note = "; ".join(filter(None, [p.note, "duplicate WARC-Record-ID"]))
+            if record.problems:
+                p.note = "; ".join(filter(None, [p.note, *record.problems]))
             self._write_record_row(sha, p)
             if p.record.digest == "failed":
                 result.digest_failures += 1
@@ -348,6 +351,12 @@ class Ingester:
         if sha256_hex(payload) != sha:
             raise CaptureError(path, "image payload changed on re-read", record.offset)
         info = image_info(payload, sha, mime_type, self.limits)
+        if info.note:
+            self.conn.execute(
+                "UPDATE capture_records SET note = ? WHERE capture_sha256 = ? AND member = ? "
+                'AND "offset" = ?',
+                (info.note, self._capture_sha, record.member, record.offset),
+            )
         # no perceptual hash for an image whose size is unknown or over the pixel cap
         hashed = phash(payload) if info.width else None
         self.conn.execute(

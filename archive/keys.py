@@ -97,11 +97,23 @@ def generate_key(path: str | Path, passphrase: str | None = None, force: bool = 
         serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, encryption
     )
     # Create with 0600 from the start so the key is never readable by others, even briefly.
-    tmp = path.with_name(path.name + ".tmp")
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "wb") as f:
         f.write(pem)
-    os.replace(tmp, path)
+    try:
+        if force:
+            os.replace(tmp, path)
+        else:
+            # link() fails if the key appeared meanwhile (two first ingests at once): never
+            # overwrite a key something may already have signed with.
+            os.link(tmp, path)
+    except FileExistsError:
+        raise KeyFileError(
+            f"{path}: a key already exists here (use --force to replace it)"
+        ) from None
+    finally:
+        tmp.unlink(missing_ok=True)
     return Signer(private_key)
 
 

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
 from warcio.archiveiterator import ArchiveIterator
+from warcio.bufferedreaders import BufferedReader
 from warcio.exceptions import ArchiveLoadFailed
 
 from .config import Limits
@@ -70,7 +71,8 @@ class Record:
     digest: str = "absent"  # passed | failed | absent (no digest header) | not-checked
     skip_reason: str | None = None
     refers_to: str | None = None
-    duplicate_id: bool = False
+    #: what is wrong with the record itself (recorded in capture_records.note)
+    problems: list[str] = field(default_factory=list)
 
     @property
     def is_html(self) -> bool:
@@ -81,6 +83,10 @@ class Record:
         return bool(self.mime_type and self.mime_type.startswith("image/"))
 
 
+# WARC-Date: W3C-DTF (a profile of ISO 8601), as the WARC standard requires
+_W3CDTF = re.compile(
+    r"^\d{4}(-\d{2}(-\d{2}(T\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:\d{2}))?)?)?$"
+)
 _CHARSET = re.compile(r"charset\s*=\s*[\"']?([\w.:-]+)", re.I)
 
 
@@ -93,10 +99,46 @@ def _content_type(value: str | None) -> tuple[str | None, str | None]:
 
 
 def _read_capped(stream, cap: int, where: str) -> bytes:
-    data = stream.read(cap + 1)
-    if len(data) > cap:
-        raise LimitExceeded(where, f"payload larger than the {cap:,}-byte cap")
-    return data
+    """Read a payload in 1 MiB steps, stopping as soon as it passes ``cap``."""
+    # chunks, joined once at the end: a growing bytearray reallocates and copies on the way
+    chunks, size = [], 0
+    while chunk := stream.read(1 << 20):
+        chunks.append(chunk)
+        size += len(chunk)
+        if size > cap:
+            raise LimitExceeded(where, f"payload larger than the {cap:,}-byte cap")
+    return b"".join(chunks)
+
+
+class _Brotli:
+    """warcio's hook for ``Content-Encoding: br``, for brotli >= 1.2 (its ``process()`` API):
+    output is produced in bounded steps and stops at a cap, so a brotli bomb cannot take memory.
+    warcio's own hook uses an older API and fails on every brotli payload."""
+
+    unused_data = None
+    limit = Limits().max_payload_bytes
+
+    def __init__(self):
+        import brotli
+
+        self._decompressor = brotli.Decompressor()
+        self._total = 0
+
+    def decompress(self, data: bytes) -> bytes:
+        if self._total > self.limit:
+            return b""  # past the cap: the reader has already stopped, the rest is dropped
+        out = [self._decompressor.process(data, output_buffer_limit=1 << 20)]
+        self._total += len(out[0])
+        while not self._decompressor.can_accept_more_data() and self._total <= self.limit:
+            out.append(self._decompressor.process(b"", output_buffer_limit=1 << 20))
+            self._total += len(out[-1])
+        return b"".join(out)
+
+    def flush(self) -> bytes:
+        return b""
+
+
+BufferedReader.DECOMPRESSORS["br"] = _Brotli
 
 
 class CaptureReader:
@@ -114,6 +156,7 @@ class CaptureReader:
         self.records_seen = 0
 
     def __iter__(self) -> Iterator[Record]:
+        _Brotli.limit = self.limits.max_payload_bytes
         if self.format == "wacz":
             yield from self._iter_wacz()
         else:
@@ -165,7 +208,7 @@ class CaptureReader:
                     offset = record.offset = it.get_record_offset()
                     if record.record_id in seen_ids:
                         # wget writes such files; ids are not keys here, so this is a finding
-                        record.duplicate_id = True
+                        record.problems.append("duplicate WARC-Record-ID")
                         self.warnings.append(
                             f"{where} at offset {offset}: duplicate WARC-Record-ID "
                             f"{record.record_id}"
@@ -195,6 +238,10 @@ class CaptureReader:
             raise CaptureError(where, f"not a valid WARC/ARC: {text[:200]}", offset) from None
         except (OSError, EOFError, ValueError, zipfile.BadZipFile) as e:
             raise CaptureError(where, f"{type(e).__name__}: {e}", offset) from None
+        except Exception as e:  # noqa: BLE001 - warcio raises anything on malformed input
+            raise CaptureError(
+                where, f"not a valid WARC/ARC: {type(e).__name__}: {e}", offset
+            ) from None
         finally:
             text = warn.getvalue()
             if "Content-Length is invalid" in text:
@@ -213,6 +260,9 @@ class CaptureReader:
             date=h.get_header("WARC-Date") or "",
             refers_to=h.get_header("WARC-Refers-To-Target-URI"),
         )
+        if record.date and not _W3CDTF.match(record.date):
+            record.problems.append(f"invalid WARC-Date {record.date!r}")
+            self.warnings.append(f"{where} at offset {offset}: invalid WARC-Date {record.date!r}")
         if rec.rec_type == "resource":
             record.status = 200
             record.mime_type, record.charset = _content_type(h.get_header("Content-Type"))

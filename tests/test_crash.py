@@ -229,12 +229,6 @@ def test_two_ingests_at_once(captures, key, tmp_path, round_):
     conn.close()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="two ingests creating a new database at once: the second fails 'not a usable SQLite "
-    "database (table keys already exists)'. db.migrate computes `pending` before BEGIN "
-    "IMMEDIATE; it must re-read applied_migrations() after taking the lock",
-)
 def test_two_processes_creating_the_database_at_once(tmp_path):
     """The race made deterministic: B reads 'no migrations', then waits while A migrates."""
     import threading

@@ -117,12 +117,6 @@ def _known_bug(e: Exception) -> bool:
     return isinstance(e, AttributeError) and "warcio" in frames[-1].filename
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="found by fuzzing: a request/response record without WARC-Target-URI makes warcio "
-    "raise AttributeError, which reader.CaptureReader._iter_stream does not catch, so "
-    "ingest_file raises (CLI traceback) and leaves its stored copy in captures/",
-)
 def test_record_without_target_uri_fails_cleanly(tmp_path):
     body = b"GET / HTTP/1.1\r\nHost: x.example\r\n\r\n"
     record = (

@@ -311,11 +311,6 @@ def test_duplicate_record_ids_are_warnings_and_notes(tmp_path):
     assert notes == [(0, "article", None), (len(first), "article", "duplicate WARC-Record-ID")]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="an invalid WARC-Date is accepted silently and signed as captured_at; reader "
-    "should check it (RFC 3339 / W3C-DTF), warn 'invalid WARC-Date' and note it per record",
-)
 def test_invalid_warc_date_is_reported(tmp_path):
     warc = tmp_path / "date.warc"
     warc.write_bytes(_raw_record(b"Content-Type: text/html\r\n", _page(), date=b"yesterday noon"))
