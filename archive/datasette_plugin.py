@@ -117,3 +117,70 @@ async def _serve_image(request, datasette):
 @hookimpl
 def register_routes():
     return [(r"^/-/archive-image/(?P<database>[^/]+)/(?P<sha256>[0-9a-f]{64})$", _serve_image)]
+
+
+class ResponseCache:
+    """ASGI middleware: whole GET responses kept in memory, for immutable databases only.
+
+    A published archive does not change while it is served (``archive serve`` opens it
+    immutable), so every page and query result for a URL is the same for every reader. Serving
+    repeats from memory is what lets a small machine take a crowd of readers.
+    """
+
+    def __init__(self, app, datasette, max_entries: int = 2048, max_body: int = 2 << 20):
+        from collections import OrderedDict
+
+        self.app = app
+        self.datasette = datasette
+        self.entries: OrderedDict = OrderedDict()
+        self.max_entries = max_entries
+        self.max_body = max_body
+
+    def _cacheable(self, scope) -> bool:
+        return (
+            scope["type"] == "http"
+            and scope["method"] in ("GET", "HEAD")
+            # _internal is Datasette's own scratch database, not published data
+            and all(
+                not db.is_mutable
+                for name, db in self.datasette.databases.items()
+                if not name.startswith("_")
+            )
+            and not any(name == b"cookie" for name, _ in scope.get("headers", []))
+        )
+
+    async def __call__(self, scope, receive, send):
+        if not self._cacheable(scope):
+            return await self.app(scope, receive, send)
+        key = (scope["method"], scope["path"], scope.get("query_string", b""))
+        hit = self.entries.get(key)
+        if hit is not None:
+            self.entries.move_to_end(key)
+            start, body = hit
+            await send(dict(start, headers=[*start["headers"], (b"x-archive-cache", b"hit")]))
+            await send({"type": "http.response.body", "body": body})
+            return
+        captured: dict = {"start": None, "body": [], "size": 0, "ok": True}
+
+        async def capture(message):
+            if message["type"] == "http.response.start":
+                captured["start"] = message
+                captured["ok"] = message["status"] == 200
+            elif message["type"] == "http.response.body":
+                captured["body"].append(message.get("body", b""))
+                captured["size"] += len(message.get("body", b""))
+            await send(message)
+
+        await self.app(scope, receive, capture)
+        if captured["ok"] and captured["start"] and captured["size"] <= self.max_body:
+            self.entries[key] = (captured["start"], b"".join(captured["body"]))
+            if len(self.entries) > self.max_entries:
+                self.entries.popitem(last=False)
+
+
+@hookimpl
+def asgi_wrapper(datasette):
+    def wrap(app):
+        return ResponseCache(app, datasette)
+
+    return wrap

@@ -99,3 +99,19 @@ def test_image_served_with_safe_headers(served):
         assert r.headers["Content-Type"] == "image/jpeg"
         assert r.headers["X-Content-Type-Options"] == "nosniff"
         assert r.read()[:2] == b"\xff\xd8"
+
+
+def test_repeat_requests_come_from_the_cache(served):
+    base, _ = served
+    url = f"{base}/archive/claims.json?_shape=array&kind=statement"
+    with urllib.request.urlopen(url, timeout=10) as first:
+        body = first.read()
+    with urllib.request.urlopen(url, timeout=10) as second:
+        assert second.headers["x-archive-cache"] == "hit"
+        assert second.read() == body
+    # errors are never cached
+    bad = f"{base}/archive.json?sql=delete+from+claims"
+    for _ in range(2):
+        with pytest.raises(urllib.error.HTTPError) as e:
+            urllib.request.urlopen(bad, timeout=10)
+        assert e.value.headers["x-archive-cache"] is None
