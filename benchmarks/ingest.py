@@ -1,0 +1,352 @@
+#!/usr/bin/env python3
+"""Ingest throughput and memory against the extraction floor, on one synthetic corpus.
+
+    .venv/bin/python benchmarks/ingest.py --pages 200 --target-mb 20 --files 4 --json out.json
+    .venv/bin/python benchmarks/ingest.py --sizes 50,200,500 --variant nolinks --workers 2
+
+One run measures, on the same corpus (benchmarks/make_corpus.py, reused when it exists):
+
+- ``floor``: warcio iterating over the files plus trafilatura's ``bare_extraction`` (the call
+  archive/extract.py makes) on every HTML response, single process, in this process;
+- ``archive ingest --workers 1`` and ``--workers 2`` as subprocesses, each with a fresh
+  ARCHIVE_HOME and XDG_CONFIG_HOME, timed, with the peak memory of the whole process tree
+  (see perfutil.py: RSS sum, PSS sum, largest single-process VmHWM).
+
+Variants of the ingest command (``--variants``, all measured the same way):
+
+- ``cli``: the real ``archive ingest``, unchanged;
+- ``index``: the real ``archive ingest`` into a database created beforehand with one extra index,
+  ``claim_bands(claim_id)`` (an experiment for a proposed fix; archive/ is not changed);
+- ``nolinks``: ``archive ingest`` with ``archive.ingest.link_capture`` replaced by a no-op in the
+  subprocess: everything except computing cross-capture links (an experiment that shows what
+  the rest of the pipeline costs).
+
+A run that exceeds ``--timeout`` is killed and reported as timed out, with the articles that
+were committed by then (one transaction per capture file).
+
+``--sizes`` builds corpora of those sizes (10 pages per MB, ``--files`` files each, so each file
+grows with the corpus), runs the floor and one variant at ``--workers`` on each, and plots
+throughput and peak memory against corpus size (``--plot``, default docs/performance.png).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import sqlite3
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import make_corpus  # noqa: E402
+from perfutil import (  # noqa: E402
+    ARCHIVE_CLI,
+    OUT,
+    PYTHON,
+    REPO,
+    archive_env,
+    machine,
+    run_measured,
+    write_json,
+)
+
+NOLINKS = (
+    "import sys, archive.ingest as m; m.link_capture = lambda *a, **k: None; "
+    "from archive.cli import cli; sys.argv[0] = 'archive'; cli()"
+)
+
+
+def corpus(pages: int, target_mb: float, files: int, seed: int) -> tuple[Path, dict]:
+    """The corpus for these parameters, built once and reused."""
+    out = OUT / f"corpus-p{pages}-mb{target_mb:g}-f{files}-s{seed}"
+    manifest_path = out / "manifest.json"
+    if manifest_path.exists():
+        return out, json.loads(manifest_path.read_text())
+    print(f"building corpus {out.name} ...", file=sys.stderr)
+    return out, make_corpus.generate(out, pages, target_mb, files, seed, quiet=True)
+
+
+def files_of(out: Path) -> list[Path]:
+    return sorted(out.glob("corpus-*.warc.gz"))
+
+
+def floor(paths: list[Path]) -> dict:
+    """warcio + trafilatura.bare_extraction on the HTML responses, one process."""
+    import trafilatura
+    from warcio.archiveiterator import ArchiveIterator
+
+    pages = 0
+    start = time.perf_counter()
+    cpu_start = time.process_time()
+    for path in paths:
+        with open(path, "rb") as f:
+            for rec in ArchiveIterator(f):
+                if rec.rec_type != "response" or rec.http_headers is None:
+                    continue
+                ctype = rec.http_headers.get_header("Content-Type") or ""
+                if not ctype.startswith("text/html") or rec.http_headers.get_statuscode() != "200":
+                    continue
+                html = rec.content_stream().read().decode("utf-8", "replace")
+                trafilatura.bare_extraction(
+                    html,
+                    url=rec.rec_headers.get_header("WARC-Target-URI"),
+                    with_metadata=True,
+                    include_images=False,
+                    include_tables=True,
+                    include_comments=False,
+                    favor_precision=True,
+                )
+                pages += 1
+    return {
+        "pages": pages,
+        "wall_s": round(time.perf_counter() - start, 3),
+        "cpu_s": round(time.process_time() - cpu_start, 3),
+    }
+
+
+def _committed(db: Path) -> dict:
+    if not db.exists():
+        return {"articles": 0, "captures": 0}
+    conn = sqlite3.connect(str(db), timeout=5)  # read-write: rolls back a killed run
+    try:
+        return {
+            "articles": conn.execute("SELECT COUNT(*) FROM articles").fetchone()[0],
+            "captures": conn.execute("SELECT COUNT(*) FROM captures").fetchone()[0],
+            "claims": conn.execute("SELECT COUNT(*) FROM claims").fetchone()[0],
+        }
+    except sqlite3.Error:
+        return {"articles": 0, "captures": 0}
+    finally:
+        conn.close()
+
+
+def run_ingest(corpus_dir: Path, workers: int, variant: str, timeout: float, keep: Path | None):
+    home = OUT / f"home-{variant}-{workers}w"
+    shutil.rmtree(home, ignore_errors=True)
+    home.mkdir(parents=True)
+    env = archive_env(home)
+    db = home / "records" / "archive.db"
+    if variant == "index":
+        sys.path.insert(0, str(REPO))
+        from archive.db import connect
+
+        d = connect(db)
+        d.conn.execute("CREATE INDEX IF NOT EXISTS claim_bands_claim ON claim_bands(claim_id)")
+        d.conn.close()
+    args = ["ingest", "--workers", str(workers), "-q", str(corpus_dir)]
+    cmd = [PYTHON, "-c", NOLINKS, *args] if variant == "nolinks" else [ARCHIVE_CLI, *args]
+    res = run_measured(cmd, env=env, timeout=timeout)
+    res.update({"variant": variant, "workers": workers, "committed": _committed(db)})
+    res["summary"] = (res.pop("stdout", "") or "").strip()
+    res["stderr"] = (res.get("stderr") or "")[-2000:]
+    if db.exists():
+        res["db_mb"] = round(db.stat().st_size / 2**20, 1)
+    if keep is not None and db.exists() and not res["timed_out"]:
+        shutil.rmtree(keep, ignore_errors=True)
+        shutil.copytree(home, keep)
+    shutil.rmtree(home, ignore_errors=True)
+    return res
+
+
+def rates(res: dict, manifest: dict, pages_total: int) -> dict:
+    done = pages_total if not res.get("timed_out") else res["committed"]["articles"]
+    wall = res["wall_s"]
+    mb = manifest["bytes"] / 2**20 * (done / pages_total if pages_total else 0)
+    return {
+        "pages_done": done,
+        "pages_per_s": round(done / wall, 2),
+        "mb_per_s": round(mb / wall, 2),
+    }
+
+
+def main_run(args) -> dict:
+    out, manifest = corpus(args.pages, args.target_mb, args.files, args.seed)
+    paths = files_of(out)
+    result = {"machine": machine(), "corpus": manifest, "corpus_dir": str(out), "runs": []}
+    print(
+        f"corpus: {manifest['pages']} pages, {manifest['mb']} MB in {len(paths)} files",
+        file=sys.stderr,
+    )
+    fl = floor(paths)
+    fl.update(
+        variant="floor",
+        workers=1,
+        pages_per_s=round(fl["pages"] / fl["wall_s"], 2),
+        mb_per_s=round(manifest["bytes"] / 2**20 / fl["wall_s"], 2),
+    )
+    result["floor"] = fl
+    print(
+        f"floor: {fl['pages_per_s']} pages/s, {fl['mb_per_s']} MB/s, cpu {fl['cpu_s']} s",
+        file=sys.stderr,
+    )
+    for variant in args.variants.split(","):
+        for workers in (1, 2):
+            keep = OUT / "archive-for-verify" if workers == 1 else None
+            res = run_ingest(out, workers, variant, args.timeout, keep)
+            res.update(rates(res, manifest, manifest["pages"]))
+            res["ratio_to_floor"] = round(res["pages_per_s"] / fl["pages_per_s"], 3)
+            if not res["timed_out"] and res.get("cpu_s"):
+                # CPU seconds per page, ingest over floor: contention-robust cost ratio
+                res["cpu_per_page_ms"] = round(res["cpu_s"] / manifest["pages"] * 1000, 2)
+                res["floor_cpu_over_ingest_cpu"] = round(fl["cpu_s"] / res["cpu_s"], 3)
+            result["runs"].append(res)
+            print(
+                f"{variant} {workers}w: {res['pages_per_s']} pages/s, {res['mb_per_s']} MB/s, "
+                f"x{res['ratio_to_floor']} floor, peak tree PSS {res.get('peak_tree_pss_mb')} MB "
+                f"RSS {res.get('peak_tree_rss_mb')} MB, cpu {res.get('cpu_s')} s, load "
+                f"{res.get('loadavg_before_after')}" + (" TIMED OUT" if res["timed_out"] else ""),
+                file=sys.stderr,
+            )
+        one, two = result["runs"][-2], result["runs"][-1]
+        if one["pages_per_s"]:
+            two["ratio_2w_1w"] = round(two["pages_per_s"] / one["pages_per_s"], 3)
+    return result
+
+
+def sweep(args) -> dict:
+    sizes = [float(s) for s in args.sizes.split(",")]
+    result = {
+        "machine": machine(),
+        "variant": args.variant,
+        "workers": args.workers,
+        "files": args.files,
+        "points": [],
+    }
+    for mb in sizes:
+        pages = int(mb * 10)
+        out, manifest = corpus(pages, mb, args.files, args.seed)
+        fl = floor(files_of(out)) if not args.no_floor else None
+        res = run_ingest(out, args.workers, args.variant, args.timeout, None)
+        res.update(rates(res, manifest, pages))
+        point = {
+            "mb": manifest["mb"],
+            "pages": pages,
+            "file_mb": round(manifest["mb"] / args.files, 1),
+            "floor_pages_per_s": round(fl["pages"] / fl["wall_s"], 2) if fl else None,
+            **res,
+        }
+        result["points"].append(point)
+        print(
+            f"{mb:g} MB: {res['pages_per_s']} pages/s, {res['mb_per_s']} MB/s, peak tree PSS "
+            f"{res.get('peak_tree_pss_mb')} MB, RSS {res.get('peak_tree_rss_mb')} MB, max "
+            f"process {res.get('max_process_hwm_mb')} MB"
+            + (" TIMED OUT" if res["timed_out"] else ""),
+            file=sys.stderr,
+        )
+        if not args.keep_corpora:
+            shutil.rmtree(out, ignore_errors=True)
+    if args.plot:
+        plot(result, Path(args.plot))
+    return result
+
+
+def plot(result: dict, path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    pts = [p for p in result["points"] if not p.get("timed_out")]
+    xs = [p["mb"] for p in pts]
+    fig, (a1, a2) = plt.subplots(1, 2, figsize=(10, 4))
+    a1.plot(
+        xs,
+        [p["mb_per_s"] for p in pts],
+        "o-",
+        label=f"ingest ({result['variant']}, {result['workers']} workers)",
+    )
+    if all(p.get("floor_pages_per_s") for p in pts):
+        a1.plot(
+            xs,
+            [p["floor_pages_per_s"] * p["mb"] / p["pages"] for p in pts],
+            "s--",
+            label="floor (warcio + trafilatura, 1 process)",
+        )
+    a1.set_xlabel("corpus size (MB)")
+    a1.set_ylabel("throughput (MB/s)")
+    a1.set_ylim(bottom=0)
+    a1.legend(fontsize=8)
+    a1.set_title("Ingest throughput")
+    a2.plot(xs, [p["peak_tree_pss_mb"] for p in pts], "o-", label="peak tree PSS")
+    a2.plot(xs, [p["peak_tree_rss_mb"] for p in pts], "s--", label="peak tree RSS (sum)")
+    a2.plot(xs, [p["max_process_hwm_mb"] for p in pts], "^:", label="largest process VmHWM")
+    a2.axhline(300, color="red", lw=0.8, label="300 MB target")
+    a2.set_xlabel("corpus size (MB)")
+    a2.set_ylabel("MB")
+    a2.set_ylim(bottom=0)
+    a2.legend(fontsize=8)
+    a2.set_title("Peak memory")
+    fig.suptitle(
+        f"archive ingest, {result['machine']['cores']} cores, {result['machine']['date']}",
+        fontsize=9,
+    )
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=110)
+    print(f"wrote {path}", file=sys.stderr)
+
+
+def profile_ingest(corpus_dir: Path, links: bool, top: int = 15) -> str:
+    """cProfile of an in-process, one-process ingest of the first corpus file (fresh archive)."""
+    import cProfile
+    import io
+    import pstats
+
+    sys.path.insert(0, str(REPO))
+    import archive.ingest as ingest_module
+    from archive.keys import generate_key
+
+    if not links:
+        ingest_module.link_capture = lambda *a, **k: None
+    home = OUT / "profile-home"
+    shutil.rmtree(home, ignore_errors=True)
+    home.mkdir(parents=True)
+    ingester = ingest_module.Ingester(home / "archive.db", generate_key(home / "key.pem"))
+    prof = cProfile.Profile()
+    prof.enable()
+    result = ingester.ingest_file(files_of(corpus_dir)[0])
+    prof.disable()
+    text = io.StringIO()
+    stats = pstats.Stats(prof, stream=text)
+    text.write(f"{result.status}: {result.articles} articles, {result.claims} claims\n")
+    stats.sort_stats("tottime").print_stats(top)
+    stats.sort_stats("cumulative").print_stats(top + 10)
+    shutil.rmtree(home, ignore_errors=True)
+    return text.getvalue()
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--pages", type=int, default=2000)
+    p.add_argument("--target-mb", type=float, default=200)
+    p.add_argument("--files", type=int, default=10)
+    p.add_argument("--seed", type=int, default=7)
+    p.add_argument("--variants", default="cli", help="comma-separated: cli,index,nolinks")
+    p.add_argument("--timeout", type=float, default=600, help="seconds per ingest run")
+    p.add_argument("--sizes", help="comma-separated corpus sizes in MB: run the sweep")
+    p.add_argument("--variant", default="cli", help="the sweep's ingest variant")
+    p.add_argument("--workers", type=int, default=2, help="the sweep's worker count")
+    p.add_argument("--no-floor", action="store_true", help="sweep: skip the floor")
+    p.add_argument("--keep-corpora", action="store_true")
+    p.add_argument("--plot", default=str(REPO / "docs" / "performance.png"))
+    p.add_argument("--json", help="write the results here")
+    p.add_argument(
+        "--profile",
+        choices=["links", "nolinks"],
+        help="only cProfile an in-process ingest of the corpus's first file, and print it",
+    )
+    args = p.parse_args()
+    if args.profile:
+        out, _ = corpus(args.pages, args.target_mb, args.files, args.seed)
+        print(profile_ingest(out, links=args.profile == "links"))
+        return
+    result = sweep(args) if args.sizes else main_run(args)
+    if args.json:
+        write_json(args.json, result)
+    print(json.dumps({k: v for k, v in result.items() if k != "machine"}, indent=1)[:6000])
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,192 @@
+#!/usr/bin/env python3
+"""``archive verify`` speed against raw Ed25519 verification of the same statements.
+
+    .venv/bin/python benchmarks/verify_speed.py                      # reuse or build an archive
+    .venv/bin/python benchmarks/verify_speed.py --db path/to/archive.db --json out.json
+
+1. ``archive verify --no-files --db <db>`` as a subprocess: wall time, signed records/s.
+2. Raw rate, in this process on one core: for every signed row (captures, articles, claims,
+   image_uses, key_rotations), base64-decode ``signature`` and call cryptography's
+   ``Ed25519PublicKey.verify`` over the UTF-8 bytes of ``statement``. Rows are read first;
+   only the verify loop is timed.
+3. Where verify's time goes: ``archive.verify.verify`` in this process under cProfile; the top
+   functions by own time, and the cumulative time of the main steps.
+
+Target: verify records/s >= 0.8 x the raw rate per core (verify is single-process).
+
+The archive: ``--db``, else the one benchmarks/ingest.py kept (benchmarks/out/archive-for-verify),
+else one built here from a corpus of ``--pages`` pages with ``archive ingest --workers 2``, with
+cross-capture linking switched off in that subprocess (links are unsigned and not verified, and
+computing them is quadratic today; see benchmarks/ingest.py, variant ``nolinks``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import cProfile
+import io
+import json
+import pstats
+import shutil
+import sqlite3
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from ingest import NOLINKS  # noqa: E402
+from perfutil import ARCHIVE_CLI, OUT, PYTHON, REPO, archive_env, machine, run_measured, write_json  # noqa: E402
+
+sys.path.insert(0, str(REPO))
+from archive.db import SIGNED_TABLES, connect  # noqa: E402
+from archive.keys import load_public_key_pem  # noqa: E402
+
+KEPT = OUT / "archive-for-verify" / "records" / "archive.db"
+
+
+def build_archive(pages: int, timeout: float) -> Path:
+    import make_corpus
+
+    corpus = OUT / f"verify-corpus-{pages}"
+    if not (corpus / "manifest.json").exists():
+        make_corpus.generate(corpus, pages, pages / 10, max(1, pages // 20), 7, quiet=True)
+    home = OUT / "verify-home"
+    shutil.rmtree(home, ignore_errors=True)
+    # Links are unsigned derived data that verify does not read; computing them at ingest is
+    # quadratic today (docs/performance.md), so the archive is built without them.
+    res = run_measured(
+        [PYTHON, "-c", NOLINKS, "ingest", "-q", "--workers", "2", str(corpus)],
+        env=archive_env(home),
+        timeout=timeout,
+    )
+    if res["rc"] != 0:
+        raise SystemExit(f"ingest failed: {res['stderr'][-2000:]}")
+    return home / "records" / "archive.db"
+
+
+def signed_rows(db: Path) -> tuple[list[tuple], dict]:
+    conn = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
+    keys = {
+        kid: load_public_key_pem(pem)
+        for kid, pem in conn.execute("SELECT key_id, public_key FROM keys")
+    }
+    rows = []
+    for table in SIGNED_TABLES:
+        rows += conn.execute(f"SELECT statement, signature, key_id FROM {table}").fetchall()
+    conn.close()
+    return rows, keys
+
+
+def raw_rate(rows, keys) -> dict:
+    start = time.perf_counter()
+    ok = 0
+    for stmt, sig, key_id in rows:
+        keys[key_id].verify(base64.b64decode(sig), stmt.encode("utf-8"))  # raises if bad
+        ok += 1
+    wall = time.perf_counter() - start
+    return {"records": ok, "wall_s": round(wall, 3), "records_per_s": round(ok / wall, 1)}
+
+
+def profile(db: Path, top: int = 12) -> dict:
+    from archive.verify import verify
+
+    d = connect(db, create=False)
+    prof = cProfile.Profile()
+    start = time.perf_counter()
+    prof.enable()
+    report = verify(d, None, check_files=False)
+    prof.disable()
+    wall = time.perf_counter() - start
+    stats = pstats.Stats(prof)
+    rows = []
+    for (file, line, fn), (_cc, nc, tt, ct, _callers) in stats.stats.items():
+        rows.append(
+            {
+                "function": f"{Path(file).name}:{line}({fn})",
+                "calls": nc,
+                "own_s": round(tt, 3),
+                "cumulative_s": round(ct, 3),
+            }
+        )
+    by_own = sorted(rows, key=lambda r: -r["own_s"])[:top]
+    steps = {}
+    for r in rows:
+        for name in (
+            "_rows",
+            "_ledger",
+            "_images",
+            "_keys",
+            "_content_problems",
+            "canonical",
+            "build",
+            "parse",
+            "verify_signature",
+            "text_sha256",
+            "query",
+            "dumps",
+            "leaf_hash",
+            "root",
+            "_checkpoints",
+        ):
+            if r["function"].endswith(f"({name})") and (
+                "archive" in r["function"] or name in ("dumps", "query")
+            ):
+                steps.setdefault(name, []).append(r)
+    text = io.StringIO()
+    stats.stream = text
+    stats.sort_stats("tottime").print_stats(top)
+    return {
+        "wall_s_profiled": round(wall, 3),
+        "ok": report.ok,
+        "top_own_time": by_own,
+        "steps": {k: max(v, key=lambda r: r["cumulative_s"]) for k, v in steps.items()},
+        "pstats": text.getvalue(),
+    }
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--db", type=Path)
+    ap.add_argument("--pages", type=int, default=500, help="pages when building an archive")
+    ap.add_argument("--timeout", type=float, default=900)
+    ap.add_argument("--json")
+    args = ap.parse_args()
+    db = args.db or (KEPT if KEPT.exists() else build_archive(args.pages, args.timeout))
+    rows, keys = signed_rows(db)
+    n = len(rows)
+    print(f"archive {db}: {n:,} signed records", file=sys.stderr)
+    cmd = [ARCHIVE_CLI, "verify", "--no-files", "--db", str(db)]
+    res = run_measured(cmd, env=archive_env(OUT / "verify-env"), timeout=args.timeout)
+    res["records_per_s"] = round(n / res["wall_s"], 1)
+    res["summary"] = res.pop("stdout").strip().splitlines()[-8:]
+    res.pop("stderr")
+    print(
+        f"archive verify --no-files: {res['wall_s']} s, {res['records_per_s']} records/s, "
+        f"rc {res['rc']}",
+        file=sys.stderr,
+    )
+    raw = raw_rate(rows, keys)
+    print(f"raw Ed25519 verify: {raw['records_per_s']} records/s on one core", file=sys.stderr)
+    prof = profile(db)
+    print(prof["pstats"], file=sys.stderr)
+    ratio = round(res["records_per_s"] / raw["records_per_s"], 3)
+    out = {
+        "machine": machine(),
+        "db": str(db),
+        "signed_records": n,
+        "verify": res,
+        "raw": raw,
+        "ratio_to_raw_per_core": ratio,
+        "target_met": ratio >= 0.8,
+        "profile": {k: v for k, v in prof.items() if k != "pstats"},
+    }
+    print(f"ratio verify/raw = {ratio} (target >= 0.8)", file=sys.stderr)
+    if args.json:
+        write_json(args.json, out)
+    print(json.dumps({k: v for k, v in out.items() if k not in ("profile",)}, indent=1))
+    print(json.dumps(out["profile"]["top_own_time"][:5], indent=1))
+
+
+if __name__ == "__main__":
+    main()
