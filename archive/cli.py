@@ -194,7 +194,13 @@ def _trusted_pem(public_key: Path | None, trust: str | None, db) -> str | None:
 )
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
 @click.option("--no-files", is_flag=True, help="Skip re-hashing the stored capture files.")
-def verify(db_path, public_key, trust, checkpoint_file, as_json, no_files):
+@click.option(
+    "--workers",
+    type=click.IntRange(min=1),
+    default=None,
+    help="Processes checking signatures [default: the number of cores].",
+)
+def verify(db_path, public_key, trust, checkpoint_file, as_json, no_files, workers):
     """Re-derive every hash and statement and check every signature, the ledger and checkpoints.
 
     Prints verified / failed / unsigned per table and names every failure. Exit code 0 only
@@ -202,6 +208,7 @@ def verify(db_path, public_key, trust, checkpoint_file, as_json, no_files):
 
     Example: archive verify --public-key archive-key.pub --checkpoint kept-checkpoint.txt
     """
+    from .parallel import default_workers
     from .verify import verify as run_verify
 
     db_path = db_path or default_db_path()
@@ -209,7 +216,13 @@ def verify(db_path, public_key, trust, checkpoint_file, as_json, no_files):
         db = connect(db_path, create=False)
         pem = _trusted_pem(public_key, trust, db)
         note = checkpoint_file.read_text(encoding="utf-8") if checkpoint_file else None
-        report = run_verify(db, pem, check_files=not no_files, checkpoint_note=note)
+        report = run_verify(
+            db,
+            pem,
+            check_files=not no_files,
+            checkpoint_note=note,
+            workers=workers or default_workers(),
+        )
     except ArchiveError as e:
         raise click.ClickException(str(e)) from None
     except sqlite3.DatabaseError as e:

@@ -213,7 +213,9 @@ class Ingester:
                 article_row = self._write_article(sha, p)
                 result.articles += 1
                 result.claims += len(p.article.claims)
-                pending_uses.append((article_row, p.article.images))
+                # only what an image use's statement needs: not the article's text
+                source = {k: article_row[k] for k in ("id", *statements.SOURCE_FIELDS)}
+                pending_uses.append((source, p.article.images))
             elif p.role in ("skipped", "page"):
                 result.skipped += 1
         for article_row, refs in pending_uses:

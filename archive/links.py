@@ -14,7 +14,14 @@ from __future__ import annotations
 import sqlite3
 
 from .hashing import normalize_text
-from .similarity import NEAR_PHASH_DISTANCE, hamming, is_near, scores
+from .similarity import (
+    MAX_CANDIDATES,
+    NEAR_PHASH_DISTANCE,
+    hamming,
+    is_near,
+    scores,
+    shingles,
+)
 
 
 def link_capture(conn: sqlite3.Connection, article_ids: list[str], image_shas: list[str]) -> None:
@@ -47,15 +54,18 @@ def _link_claims(conn, article_ids: list[str]) -> None:
         article_ids,
     ).fetchall()
     for claim_id, article_id, text, sha in new:
+        # the claims sharing the most LSH bands with this one, a bounded number of them
         candidates = conn.execute(
-            "SELECT DISTINCT c.id, c.text FROM claim_bands mine "
+            "SELECT c.id, c.text FROM claim_bands mine "
             "JOIN claim_bands other ON other.band_key = mine.band_key "
             "JOIN claims c ON c.id = other.claim_id "
-            "WHERE mine.claim_id = ? AND c.article_id != ? AND c.text_sha256 != ?",
-            (claim_id, article_id, sha),
+            "WHERE mine.claim_id = ? AND c.article_id != ? AND c.text_sha256 != ? "
+            "GROUP BY c.id ORDER BY COUNT(*) DESC, c.id LIMIT ?",
+            (claim_id, article_id, sha, MAX_CANDIDATES),
         ).fetchall()
+        mine = shingles(text) if candidates else set()
         for other_id, other_text in candidates:
-            jaccard, containment = scores(text, other_text)
+            jaccard, containment = scores(mine, other_text)
             if is_near(jaccard, containment):
                 _add_link(conn, claim_id, other_id, "near", max(jaccard, containment))
 
@@ -105,13 +115,18 @@ def _page_key(conn, article_id: str) -> tuple[str, str]:
     ).fetchone()
 
 
+#: Articles of one page: by canonical URL, or by URL when there is none. Written so that the
+#: indexes on canonical_url and url serve it (COALESCE(...) = ? would scan every article).
+SAME_PAGE = "(canonical_url = :url OR (canonical_url IS NULL AND url = :url))"
+
+
 def _link_versions(conn, article_id: str) -> None:
     """Fit a new capture into its page's timeline: diff it with its neighbours in time."""
     url, when = _page_key(conn, article_id)
     others = conn.execute(
-        "SELECT id, captured_at FROM articles WHERE COALESCE(canonical_url, url) = ? AND id != ? "
+        f"SELECT id, captured_at FROM articles WHERE {SAME_PAGE} AND id != :id "
         "ORDER BY captured_at, id",
-        (url, article_id),
+        {"url": url, "id": article_id},
     ).fetchall()
     before = [a for a, t in others if (t, a) < (when, article_id)]
     after = [a for a, t in others if (t, a) > (when, article_id)]

@@ -81,9 +81,9 @@ def history(conn, url: str) -> list[dict]:
         "SELECT a.id AS article_id, a.captured_at, a.capture_sha256, a.title, "
         "(SELECT COUNT(*) FROM claims WHERE article_id = a.id) AS claims, "
         "(SELECT COUNT(*) FROM changes WHERE to_article_id = a.id) AS changes_since_previous "
-        "FROM articles a WHERE COALESCE(a.canonical_url, a.url) = ? OR a.url = ? "
+        "FROM articles a WHERE a.canonical_url = :url OR a.url = :url "
         "ORDER BY a.captured_at, a.id",
-        (url, url),
+        {"url": url},
     )
     if not rows:
         raise ArchiveError(f"no captures of {url}")

