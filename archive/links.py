@@ -20,7 +20,6 @@ from .similarity import (
     hamming,
     is_near,
     scores,
-    shingles,
 )
 
 
@@ -63,9 +62,8 @@ def _link_claims(conn, article_ids: list[str]) -> None:
             "GROUP BY c.id ORDER BY COUNT(*) DESC, c.id LIMIT ?",
             (claim_id, article_id, sha, MAX_CANDIDATES),
         ).fetchall()
-        mine = shingles(text) if candidates else set()
         for other_id, other_text in candidates:
-            jaccard, containment = scores(mine, other_text)
+            jaccard, containment = scores(text, other_text)
             if is_near(jaccard, containment):
                 _add_link(conn, claim_id, other_id, "near", max(jaccard, containment))
 

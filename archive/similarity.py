@@ -20,6 +20,7 @@ import io
 import struct
 import warnings
 import zlib
+from functools import lru_cache
 
 import numpy as np
 
@@ -45,9 +46,11 @@ _A = _RNG.randint(1, 1 << 31, size=PERMUTATIONS, dtype=np.uint64)
 _B = _RNG.randint(0, 1 << 31, size=PERMUTATIONS, dtype=np.uint64)
 
 
-def shingles(text: str) -> set[str]:
+@lru_cache(maxsize=1 << 16)
+def shingles(text: str) -> frozenset[str]:
+    """Character 5-grams of the normalised text (cached: a claim is compared many times)."""
     t = normalize_text(text)
-    return {t[i : i + SHINGLE] for i in range(max(1, len(t) - SHINGLE + 1))}
+    return frozenset(t[i : i + SHINGLE] for i in range(max(1, len(t) - SHINGLE + 1)))
 
 
 def bands(text: str) -> list[int]:
@@ -72,10 +75,9 @@ def bands(text: str) -> list[int]:
     return keys
 
 
-def scores(a: str | set, b: str | set) -> tuple[float, float]:
-    """(Jaccard, containment) of two texts (or their shingle sets)."""
-    sa = a if isinstance(a, set) else shingles(a)
-    sb = b if isinstance(b, set) else shingles(b)
+def scores(a: str, b: str) -> tuple[float, float]:
+    """(Jaccard, containment) of two texts' shingle sets."""
+    sa, sb = shingles(a), shingles(b)
     inter = len(sa & sb)
     return inter / len(sa | sb), inter / min(len(sa), len(sb))
 
