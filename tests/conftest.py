@@ -20,6 +20,7 @@ SCENARIO_GOLD = SHARED / "scenario" / "panjshir-A.gold.json"
 needs_shared = pytest.mark.skipif(not SCENARIO.exists(), reason="../shared is not present")
 
 FIXED_TIME = "2026-01-01T00:00:00Z"
+CHROMIUM = "/usr/bin/chromium"
 
 
 @pytest.fixture(autouse=True)
@@ -66,3 +67,27 @@ def copy_db(tmp_path):
         return dest_dir / src.name
 
     return copy
+
+
+@pytest.fixture(scope="session")
+def browser():
+    """Debian's Chromium driven by playwright (no browser download), shared by the browser tests."""
+    if not Path(CHROMIUM).exists():
+        pytest.fail(f"{CHROMIUM} is missing: install Debian's chromium (make chromium)")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        b = p.chromium.launch(
+            executable_path=CHROMIUM,
+            # the machine has no network: background connections would only fail
+            args=[
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--disable-sync",
+                "--no-first-run",
+            ],
+        )
+        yield b
+        b.close()

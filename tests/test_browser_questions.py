@@ -9,10 +9,7 @@ import urllib.parse
 import pytest
 
 from .server import serving
-from .test_browser import (
-    SCREENSHOTS,
-    browser,  # noqa: F401 - the shared Chromium fixture
-)
+from .test_browser import SCREENSHOTS
 from .test_provenance import A1, A2, CAPTURES, URL, B
 
 pytestmark = [pytest.mark.slow, pytest.mark.browser]
@@ -33,7 +30,7 @@ def served(tmp_path_factory):
         yield base, db
 
 
-def open_query(browser, base, query, shot, **params):  # noqa: F811
+def open_query(browser, base, query, shot, **params):
     page = browser.new_page(viewport={"width": 1500, "height": 900})
     page.goto(f"{base}/archive/{query}?{urllib.parse.urlencode(params)}")
     rows = page.locator("table.rows-and-columns tbody tr").evaluate_all(
@@ -43,7 +40,7 @@ def open_query(browser, base, query, shot, **params):  # noqa: F811
     return page, rows
 
 
-def test_q1_where_else_and_where_first(browser, served):  # noqa: F811
+def test_q1_where_else_and_where_first(browser, served):
     base, _ = served
     page, rows = open_query(
         browser, base, "claim_everywhere", "q1-claim-everywhere.png", claim_id=f"{B}-1"
@@ -54,7 +51,7 @@ def test_q1_where_else_and_where_first(browser, served):  # noqa: F811
     page.close()
 
 
-def test_q2_what_a_person_is_quoted_as_saying(browser, served):  # noqa: F811
+def test_q2_what_a_person_is_quoted_as_saying(browser, served):
     base, _ = served
     page, rows = open_query(
         browser, base, "speaker_quotes", "q2-speaker-quotes.png", speaker="Elena Varga"
@@ -66,7 +63,7 @@ def test_q2_what_a_person_is_quoted_as_saying(browser, served):  # noqa: F811
     page.close()
 
 
-def test_q3_where_else_the_photo_appears(browser, served):  # noqa: F811
+def test_q3_where_else_the_photo_appears(browser, served):
     base, db = served
     (copy,) = (
         sqlite3.connect(db)
@@ -84,7 +81,7 @@ def test_q3_where_else_the_photo_appears(browser, served):  # noqa: F811
     page.close()
 
 
-def test_q4_what_changed_between_captures(browser, served):  # noqa: F811
+def test_q4_what_changed_between_captures(browser, served):
     base, _ = served
     page, rows = open_query(browser, base, "page_changes", "q4-page-changes.png", url=URL)
     kinds = sorted(r[2] for r in rows)
@@ -96,7 +93,7 @@ def test_q4_what_changed_between_captures(browser, served):  # noqa: F811
     page.close()
 
 
-def test_q5_check_records_in_the_browser(browser, served):  # noqa: F811
+def test_q5_check_records_in_the_browser(browser, served):
     base, _ = served
     page, rows = open_query(browser, base, "check_records", "q5-check-records.png", article_id=A1)
     assert len(rows) == 24
