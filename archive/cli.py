@@ -320,7 +320,10 @@ def verify_proof(proof_file, public_key):
     type=click.Path(exists=True, dir_okay=False, path_type=Path),
     help="Datasette metadata file [default: the project's datasette-metadata.json].",
 )
-def serve(db_path, host, port, metadata):
+@click.option(
+    "--no-cache", is_flag=True, help="Do not keep responses in memory (for measuring queries)."
+)
+def serve(db_path, host, port, metadata, no_cache):
     """Publish the archive read-only with Datasette.
 
     The database is opened immutable, with a SQL time limit and a row limit; no canned query
@@ -333,7 +336,9 @@ def serve(db_path, host, port, metadata):
     db_path = db_path or default_db_path()
     try:
         connect(db_path, create=False).conn.close()
-        args = datasette_command(db_path, host=host, port=port, metadata=metadata)
+        args = datasette_command(
+            db_path, host=host, port=port, metadata=metadata, cache=not no_cache
+        )
     except ArchiveError as e:
         raise click.ClickException(str(e)) from None
     click.echo(f"Serving {db_path} read-only at http://{host}:{port}/", err=True)

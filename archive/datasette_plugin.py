@@ -137,8 +137,10 @@ class ResponseCache:
         self.max_body = max_body
 
     def _cacheable(self, scope) -> bool:
+        config = self.datasette.plugin_config("archive") or {}
         return (
-            scope["type"] == "http"
+            config.get("response_cache", True)
+            and scope["type"] == "http"
             and scope["method"] in ("GET", "HEAD")
             # _internal is Datasette's own scratch database, not published data
             and all(

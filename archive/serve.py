@@ -29,9 +29,12 @@ def metadata_for(db_path: str | Path, source: str | Path | None = None) -> dict:
     return metadata
 
 
-def datasette_command(db_path, host="127.0.0.1", port=8001, metadata=None) -> list[str]:
+def datasette_command(
+    db_path, host="127.0.0.1", port=8001, metadata=None, cache: bool = True
+) -> list[str]:
     """Arguments for ``python -m datasette serve``, with metadata written to a temporary file."""
     meta = metadata_for(db_path, metadata)
+    meta.setdefault("plugins", {}).setdefault("archive", {})["response_cache"] = cache
     stem = Path(db_path).stem
     if stem != "archive":
         # Links in the home page description point at /archive/...

@@ -576,7 +576,8 @@ def main() -> None:
     home = OUT / "query-home"
     env = archive_env(home)
     proc = subprocess.Popen(
-        [ARCHIVE_CLI, "serve", "--db", str(args.db), "--port", str(port)],
+        # --no-cache: measure the queries, not the response cache in front of them
+        [ARCHIVE_CLI, "serve", "--db", str(args.db), "--port", str(port), "--no-cache"],
         env=env,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
