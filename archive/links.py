@@ -20,6 +20,7 @@ from .similarity import (
     hamming,
     is_near,
     scores,
+    shingles,
 )
 
 
@@ -31,6 +32,7 @@ def link_capture(conn: sqlite3.Connection, article_ids: list[str], image_shas: l
             _link_versions(conn, article_id)
     if image_shas:
         _link_images(conn, image_shas)
+    shingles.cache_clear()  # the next capture's texts are others
 
 
 def _in(ids) -> str:

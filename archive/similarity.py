@@ -46,7 +46,7 @@ _A = _RNG.randint(1, 1 << 31, size=PERMUTATIONS, dtype=np.uint64)
 _B = _RNG.randint(0, 1 << 31, size=PERMUTATIONS, dtype=np.uint64)
 
 
-@lru_cache(maxsize=1 << 16)
+@lru_cache(maxsize=4096)  # ~40 MB at most: sets of ~150 short strings
 def shingles(text: str) -> frozenset[str]:
     """Character 5-grams of the normalised text (cached: a claim is compared many times)."""
     t = normalize_text(text)

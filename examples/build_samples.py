@@ -165,8 +165,8 @@ def make_jpeg(label: str, size=(960, 640), quality: int = 85) -> bytes:
 class CaptureWriter:
     """Writes request/response pairs like a crawler, with deterministic ids."""
 
-    def __init__(self, f, date: str, description: str):
-        self.writer = WARCWriter(f, gzip=True)
+    def __init__(self, f, date: str, description: str, gzip: bool = True):
+        self.writer = WARCWriter(f, gzip=gzip)
         self.date = date
         info = self.writer.create_warcinfo_record(
             "sample.warc.gz",
@@ -269,8 +269,11 @@ def build(seed: Path, out: Path) -> list[Path]:
     del later.blocks[items[-1]]
     later.blocks.insert(
         len(later.blocks) - 1,
-        ("paragraph", "Officials said on Tuesday that talks between the two sides would resume "
-                      "next week in a neutral location."),
+        (
+            "paragraph",
+            "Officials said on Tuesday that talks between the two sides would resume "
+            "next week in a neutral location.",
+        ),
     )
     when = _next_day(captured)
     second = out / name.replace(captured[:10], when[:10])
@@ -304,8 +307,7 @@ def _other_outlet(page: Page, images: dict[str, bytes]) -> tuple[Page, dict[str,
     and recompressed photo with a different credit."""
     site = "Daily Herald Wire"
     url = "https://heraldwire.example/world/" + _slug(page.title) + ".html"
-    other = Page(f"{page.title.split(',')[0]}: What We Know", "World", site, url,
-                 page.published)
+    other = Page(f"{page.title.split(',')[0]}: What We Know", "World", site, url, page.published)
     item = next(t for k, t in page.blocks if k == "item")
     quote = next(t for k, t in page.blocks if k == "quote")
     words = quote.rsplit("”", 1)
@@ -319,14 +321,20 @@ def _other_outlet(page: Page, images: dict[str, bytes]) -> tuple[Page, dict[str,
     buf = io.BytesIO()
     im.save(buf, "JPEG", quality=60)
     other.blocks = [
-        ("paragraph", "Here is a short summary of the situation as it stands, compiled from "
-                      "local reports and statements made over the past days."),
+        (
+            "paragraph",
+            "Here is a short summary of the situation as it stands, compiled from "
+            "local reports and statements made over the past days.",
+        ),
         ("paragraph", re.split(r"(?<=[.!?])\s+", paragraph)[0]),
         ("paragraph", item),
         ("quote", f"“{part[0].upper() + part[1:]}”, {speaker} told reporters."),
         ("figure", Figure(f"{site} / Staff", fig.caption, copy_url)),
-        ("paragraph", "Analysts expect the dispute to continue for several more weeks, and "
-                      "neither side has signalled that it is ready to back down."),
+        (
+            "paragraph",
+            "Analysts expect the dispute to continue for several more weeks, and "
+            "neither side has signalled that it is ready to back down.",
+        ),
     ]
     return other, {copy_url: buf.getvalue()}
 

@@ -1,0 +1,102 @@
+"""Peak memory of ``archive ingest`` against capture size: does one big capture stream flat?
+
+Builds one plain (uncompressed) WARC per size, of realistic article pages each carrying large
+image payloads, so that most of the bytes are images: they are read, hashed, and re-read only
+when an article uses them. Then runs the real ``archive ingest --workers 1`` on each, as a
+subprocess, and reports the peak memory of its process tree (perfutil.run_measured).
+
+    .venv/bin/python benchmarks/memory.py --sizes 100,1000
+
+Targets (issues 6 and 7): peak RSS < 300 MB whatever the size; the largest within 1.2x of the
+smallest.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import random
+import tempfile
+from pathlib import Path
+
+from perfutil import ARCHIVE_CLI, archive_env, load_build_samples, run_measured, write_json
+
+WORDS = (
+    "the council said a spokesman ministry report harbour valley officials government week "
+    "talks forces river city minister people statement plan court vote election budget police"
+).split()
+
+
+def build(path: Path, megabytes: int, seed: int = 7) -> int:
+    """A WARC of about ``megabytes`` MB: pages of ~40 sentences with two 2 MB images each."""
+    bs = load_build_samples()
+    rng = random.Random(seed)
+    pages = 0
+    with open(path, "wb") as f:
+        cw = bs.CaptureWriter(f, "2025-01-01T00:00:00Z", "memory benchmark", gzip=False)
+        while f.tell() < megabytes << 20:
+            pages += 1
+            url = f"https://bench.example/news/{pages}.html"
+            page = bs.Page(f"Story {pages}", "News", "Bench Daily", url, "2025-01-01T00:00:00Z")
+            for _ in range(8):
+                text = " ".join(
+                    " ".join(rng.choice(WORDS) for _ in range(rng.randint(8, 20))).capitalize()
+                    + "."
+                    for _ in range(5)
+                )
+                page.blocks.append(("paragraph", text))
+            images = {}
+            for i in range(2):
+                img = f"https://bench.example/img/{pages}-{i}.jpg"
+                page.blocks.append(("figure", bs.Figure("Bench Photo / Staff", f"Photo {i}.", img)))
+                # incompressible bytes behind a JPEG header: size without decoding cost
+                images[img] = b"\xff\xd8\xff\xe0" + os.urandom(2 << 20)
+            cw.exchange(url, "200 OK", "text/html; charset=utf-8", bs.render(page, "").encode())
+            for img, data in images.items():
+                cw.exchange(img, "200 OK", "image/jpeg", data)
+    return pages
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sizes", default="100,1000", help="capture sizes in MB [100,1000]")
+    parser.add_argument("--json", default=None, help="write the results here")
+    args = parser.parse_args(argv)
+    results = []
+    with tempfile.TemporaryDirectory(prefix="archive-memory-") as tmp:
+        tmp = Path(tmp)
+        for mb in map(int, args.sizes.split(",")):
+            capture = tmp / f"capture-{mb}.warc"
+            pages = build(capture, mb)
+            home = tmp / f"home-{mb}"
+            run = run_measured(
+                [ARCHIVE_CLI, "ingest", "--workers", "1", "-q", str(capture)],
+                env=archive_env(home),
+            )
+            row = {
+                "size_mb": round(capture.stat().st_size / 2**20),
+                "pages": pages,
+                "rc": run["rc"],
+                "wall_s": run["wall_s"],
+                "peak_tree_pss_mb": run.get("peak_tree_pss_mb"),
+                "max_process_hwm_mb": run.get("max_process_hwm_mb"),
+            }
+            results.append(row)
+            print(row, flush=True)
+            capture.unlink()
+    base = results[0]["max_process_hwm_mb"]
+    for r in results:
+        r["ratio_to_smallest"] = round(r["max_process_hwm_mb"] / base, 2)
+    print(f"{'size MB':>8} {'pages':>6} {'wall s':>7} {'peak RSS MB':>12} {'x smallest':>10}")
+    for r in results:
+        print(
+            f"{r['size_mb']:>8} {r['pages']:>6} {r['wall_s']:>7} {r['max_process_hwm_mb']:>12} "
+            f"{r['ratio_to_smallest']:>10}"
+        )
+    if args.json:
+        write_json(args.json, {"results": results})
+    return 0 if all(r["rc"] == 0 for r in results) else 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
