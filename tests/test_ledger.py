@@ -20,7 +20,7 @@ from archive.ingest import Ingester
 from archive.keys import Signer
 from archive.ledger import rotate_key
 
-from .conftest import DATA, FIXED_TIME, SAMPLE
+from .conftest import DATA, FIXED_TIME, SAMPLE, SCENARIO
 
 SECOND = DATA / "warc" / "example-iana.org-chunked.warc"
 
@@ -227,8 +227,12 @@ def test_proof_with_another_key_fails(archive, tmp_path):
     assert "not by the trusted key" in bad.output
 
 
-def test_standalone_verifier_in_the_docs_agrees(archive, tmp_path):
+def test_standalone_verifier_in_the_docs_agrees(archive, tmp_path, fixed_signer):
     db, pub = archive
+    if SCENARIO.exists():  # the shared scenario too, when it is there
+        ingester = Ingester(db, fixed_signer, clock=lambda: "2026-01-01T00:00:01Z")
+        assert ingester.ingest_file(SCENARIO).status == "ingested"
+    assert run("verify", "--db", db, "--public-key", pub).exit_code == 0
     doc = (DATA.parent.parent / "docs" / "verification.md").read_text()
     code = re.findall(r"```python\n(.*?)```", doc, re.S)[0]
     assert len(code.strip().splitlines()) <= 40
