@@ -1,0 +1,121 @@
+"""``archive keys ...``: the signing key's commands."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import click
+
+from .cli import _passphrase, cli, db_option, key_option
+from .config import default_db_path, default_key_path
+from .db import connect
+from .errors import ArchiveError, KeyFileError
+from .keys import generate_key, load_key
+
+
+@cli.group()
+def keys():
+    """Manage the Ed25519 signing key."""
+
+
+@keys.command("generate")
+@key_option
+@click.option(
+    "--passphrase/--no-passphrase",
+    default=False,
+    help="Encrypt the key with a passphrase (prompted, or ARCHIVE_KEY_PASSPHRASE).",
+)
+@click.option("--force", is_flag=True, help="Replace an existing key (old signatures stay valid).")
+def keys_generate(key_path, passphrase, force):
+    """Create a new signing key (PKCS#8 PEM, mode 0600).
+
+    Example: archive keys generate --passphrase
+    """
+    key_path = key_path or default_key_path()
+    secret = os.environ.get("ARCHIVE_KEY_PASSPHRASE")
+    if passphrase and not secret:
+        secret = click.prompt("Passphrase", hide_input=True, confirmation_prompt=True, err=True)
+    try:
+        signer = generate_key(key_path, secret or None, force=force)
+    except ArchiveError as e:
+        raise click.ClickException(str(e)) from None
+    click.echo(f"{signer.key_id} {key_path}")
+
+
+def _load(key_path) -> object:
+    key_path = key_path or default_key_path()
+    try:
+        return load_key(key_path, _passphrase(key_path, prompt=True))
+    except KeyFileError as e:
+        raise click.ClickException(str(e)) from None
+
+
+@keys.command("show")
+@key_option
+def keys_show(key_path):
+    """Print the key id and public key.
+
+    Example: archive keys show
+    """
+    signer = _load(key_path)
+    click.echo(signer.key_id)
+    click.echo(signer.public_key_pem, nl=False)
+
+
+@keys.command("export")
+@key_option
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Write to this file instead of standard output.",
+)
+def keys_export(key_path, output):
+    """Export the public key as PEM, for auditors.
+
+    Example: archive keys export -o archive-key.pub
+    """
+    signer = _load(key_path)
+    if output:
+        output.write_text(signer.public_key_pem)
+    else:
+        click.echo(signer.public_key_pem, nl=False)
+
+
+@keys.command("rotate")
+@db_option
+@key_option
+@click.option(
+    "--passphrase/--no-passphrase",
+    default=False,
+    help="Encrypt the new key with a passphrase (ARCHIVE_NEW_KEY_PASSPHRASE or prompt).",
+)
+def keys_rotate(db_path, key_path, passphrase):
+    """Replace the signing key: the old key signs a ledger entry introducing the new one.
+
+    The new key takes the old one's path; the old key file is kept beside it as
+    <name>.retired-<key id>. Everything signed by the old key stays verifiable, and an auditor who
+    pins the old key follows the rotation.
+
+    Example: archive keys rotate
+    """
+    from .ledger import rotate_key
+
+    key_path = key_path or default_key_path()
+    old = _load(key_path)
+    secret = os.environ.get("ARCHIVE_NEW_KEY_PASSPHRASE")
+    if passphrase and not secret:
+        secret = click.prompt("New passphrase", hide_input=True, confirmation_prompt=True, err=True)
+    staged = key_path.with_name(key_path.name + ".new")
+    try:
+        db = connect(db_path or default_db_path(), create=False)
+        new = generate_key(staged, secret or None, force=True)
+        rotate_key(db.conn, db_path or default_db_path(), old, new)
+    except (ArchiveError, ValueError) as e:
+        staged.unlink(missing_ok=True)
+        raise click.ClickException(str(e)) from None
+    retired = key_path.with_name(f"{key_path.name}.retired-{old.key_id.split(':')[1]}")
+    os.replace(key_path, retired)
+    os.replace(staged, key_path)
+    click.echo(f"Rotated {old.key_id} -> {new.key_id}; old key kept at {retired}")

@@ -1,0 +1,171 @@
+"""``archive trace|history|diff|export``: the provenance questions from the command line."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import click
+
+from .cli import cli, db_option
+from .config import default_db_path
+from .db import connect
+from .errors import ArchiveError
+
+
+def _table(rows: list[dict], columns: list[str], width: int = 60) -> None:
+    """Print rows as an aligned text table, cutting long cells."""
+
+    def cell(v):
+        s = "" if v is None else str(v)
+        return s if len(s) <= width else s[: width - 1] + "…"
+
+    cells = [[cell(r.get(c)) for c in columns] for r in rows]
+    widths = [max([len(c)] + [len(row[i]) for row in cells]) for i, c in enumerate(columns)]
+    click.echo("  ".join(c.ljust(w) for c, w in zip(columns, widths, strict=True)).rstrip())
+    click.echo("  ".join("-" * w for w in widths))
+    for row in cells:
+        click.echo("  ".join(v.ljust(w) for v, w in zip(row, widths, strict=True)).rstrip())
+
+
+def json_option(fn):
+    return click.option("--json", "as_json", is_flag=True, help="Print JSON.")(fn)
+
+
+def _open(db_path):
+    try:
+        return connect(db_path or default_db_path(), create=False)
+    except ArchiveError as e:
+        raise click.ClickException(str(e)) from None
+
+
+@cli.command()
+@click.argument("record")
+@db_option
+@json_option
+def trace(record, db_path, as_json):
+    """Where else a claim (by id) or an image (by SHA-256) appears, and where it appeared first.
+
+    Exact reuse (same normalised text, same image bytes) and near reuse (a scored link: reworded
+    or trimmed text, a quotation framed differently, a resized or recompressed photo).
+
+    Example: archive trace 37988c58467bc4cf-9
+    """
+    from .provenance import SHA256, trace_claim, trace_image
+
+    db = _open(db_path)
+    try:
+        result = (
+            trace_image(db.conn, record) if SHA256.match(record) else trace_claim(db.conn, record)
+        )
+    except ArchiveError as e:
+        raise click.ClickException(str(e)) from None
+    if as_json:
+        click.echo(json.dumps(result, indent=2, ensure_ascii=False))
+        return
+    if "claim" in result:
+        click.echo(f"Claim {record}: {result['claim']['text']}")
+        cols = ["match", "score", "captured_at", "site_name", "claim_id", "text"]
+    else:
+        click.echo(f"Image {record} ({result['image']['width']}x{result['image']['height']})")
+        click.echo(f"Credits seen: {'; '.join(result['credits']) or 'none'}")
+        cols = ["match", "distance", "captured_at", "site_name", "credit", "caption"]
+    first = result["first_seen"]
+    if first:
+        click.echo(f"First seen: {first['captured_at']} at {first['site_name']}")
+    _table(result["appearances"], cols)
+
+
+@cli.command()
+@click.argument("url")
+@db_option
+@json_option
+def history(url, db_path, as_json):
+    """Every capture of a page (by canonical URL), oldest first, with how much changed.
+
+    Example: archive history https://example.com/news/story.html
+    """
+    from .provenance import history as page_history
+
+    db = _open(db_path)
+    try:
+        rows = page_history(db.conn, url)
+    except ArchiveError as e:
+        raise click.ClickException(str(e)) from None
+    if as_json:
+        click.echo(json.dumps(rows, indent=2, ensure_ascii=False))
+    else:
+        _table(rows, ["captured_at", "article_id", "claims", "changes_since_previous", "title"])
+
+
+@cli.command()
+@click.argument("url")
+@db_option
+@click.option("--from", "old", metavar="CAPTURE", help="Article id or capture SHA-256 (prefix).")
+@click.option("--to", "new", metavar="CAPTURE", help="Article id or capture SHA-256 (prefix).")
+@json_option
+def diff(url, db_path, old, new, as_json):
+    """What changed between two captures of a page: claims and images added, removed, changed.
+
+    Without --from/--to, compares the last two captures.
+
+    Example: archive diff https://example.com/news/story.html
+    """
+    from .provenance import diff as page_diff
+
+    db = _open(db_path)
+    try:
+        result = page_diff(db.conn, url, old, new)
+    except ArchiveError as e:
+        raise click.ClickException(str(e)) from None
+    if as_json:
+        click.echo(json.dumps(result, indent=2, ensure_ascii=False))
+        return
+    click.echo(f"{url}: {result['from']} -> {result['to']}")
+    for c in result["changes"]:
+        mark = {"added": "+", "removed": "-", "changed": "~"}[c["change"]]
+        if c["change"] == "changed":
+            click.echo(f"~ {c['target']} (similarity {c['score']})")
+            click.echo(f"  - {c['old_text']}")
+            click.echo(f"  + {c['new_text']}")
+        else:
+            click.echo(f"{mark} {c['target']}: {c['new_text'] or c['old_text']}")
+    if not result["changes"]:
+        click.echo("No changes.")
+
+
+@cli.command()
+@db_option
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["prov-json", "claimreview", "csv", "jsonl"]),
+    required=True,
+    help="Output format.",
+)
+@click.option(
+    "--table", default="claims", show_default=True, help="Table to export (csv and jsonl)."
+)
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Write here instead of standard output.",
+)
+def export(db_path, fmt, table, output):
+    """Export for other tools: W3C PROV-JSON, schema.org ClaimReview, CSV or JSON lines.
+
+    Example: archive export --format prov-json -o archive.prov.json
+    """
+    from .export import write
+
+    db = _open(db_path)
+    try:
+        if output:
+            with open(output, "w", encoding="utf-8", newline="") as f:
+                write(db.conn, fmt, f, table)
+        else:
+            write(db.conn, fmt, sys.stdout, table)
+    except ValueError as e:
+        raise click.ClickException(str(e)) from None
