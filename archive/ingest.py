@@ -117,6 +117,10 @@ class Ingester:
         self.db = connect(self.db_path)
         self.conn: sqlite3.Connection = self.db.conn
         self.writer = SignedWriter(self.conn, signer, self.db_path, clock)
+        # per capture file, reset by _write_capture
+        self._capture_sha = ""
+        self.new_articles: list[str] = []
+        self.new_images: list[str] = []
 
     # -- ingest ----------------------------------------------------------------------------
     def ingest(self, paths: Iterable[str | Path], on_file=None) -> list[FileResult]:
@@ -192,8 +196,8 @@ class Ingester:
                 wacz_warnings.append(f"{path}: WACZ check failed: {check.problems[0]}")
         self.writer.insert("captures", capture)
         self._capture_sha = sha
-        self.new_articles: list[str] = []
-        self.new_images: list[str] = []
+        self.new_articles = []
+        self.new_images = []
         reader = CaptureReader(path, self.limits)
         images_here: dict[str, Processed] = {}
         pending_uses: list[tuple[dict, list]] = []
