@@ -304,6 +304,7 @@ class Ingester:
                 "speaker_mention": c.speaker_mention,
                 "cue": c.cue,
                 "quote": c.quote,
+                "captured_at": row["captured_at"],  # the article's, for time-ordered queries
             }
             self.writer.insert("claims", claim, article=row)
             self.conn.executemany(

@@ -27,8 +27,8 @@ def trace_claim(conn, claim_id: str) -> dict:
         raise ArchiveError(f"no claim {claim_id!r}")
     rows = _rows(
         conn,
-        "SELECT 'exact' AS match, 1.0 AS score, a.captured_at, a.site_name, a.url, c.text, "
-        "c.speaker, c.id AS claim_id, a.id AS article_id FROM claims c "
+        "SELECT 'exact' AS match, 1.0 AS score, a.captured_at AS captured_at, a.site_name, "
+        "a.url, c.text, c.speaker, c.id AS claim_id, a.id AS article_id FROM claims c "
         "JOIN articles a ON a.id = c.article_id WHERE c.text_sha256 = ? "
         "UNION ALL "
         "SELECT l.relation, l.score, a.captured_at, a.site_name, a.url, c.text, c.speaker, c.id, "
@@ -55,7 +55,8 @@ def trace_image(conn, sha256: str) -> dict:
         raise ArchiveError(f"no image {sha256}")
     rows = _rows(
         conn,
-        "SELECT 'exact' AS match, 0 AS distance, a.captured_at, a.site_name, a.url AS page_url, "
+        "SELECT 'exact' AS match, 0 AS distance, a.captured_at AS captured_at, a.site_name, "
+        "a.url AS page_url, "
         "u.caption, u.credit, u.image_sha256, u.id AS image_use_id FROM image_uses u "
         "JOIN articles a ON a.id = u.article_id WHERE u.image_sha256 = ? "
         "UNION ALL "

@@ -65,7 +65,7 @@ class Report:
         }
 
 
-def _content_problems(table: str, row: dict, db) -> list[str]:
+def _content_problems(table: str, row: dict, db, articles: dict) -> list[str]:
     """Hashes re-derived from the stored content."""
     problems = []
     if table == "articles":
@@ -79,6 +79,10 @@ def _content_problems(table: str, row: dict, db) -> list[str]:
         if rec is None or rec[0] != row["html_sha256"]:
             problems.append("html_sha256 does not match the capture's record")
     elif table == "claims":
+        # copied from the article (not signed itself): must agree with the signed article
+        article = articles.get(row["article_id"]) or {}
+        if "captured_at" in row and row["captured_at"] != article.get("captured_at"):
+            problems.append("captured_at differs from its article's")
         if row["normalization"] != NORMALIZATION:
             problems.append(f"unknown normalization {row['normalization']!r}")
         elif text_sha256(row["text"]) != row["text_sha256"]:
@@ -180,7 +184,7 @@ class Verifier:
                     report.fail(table, rid, "unsigned (no statement or signature)")
                     continue
                 data = row["statement"].encode("utf-8")
-                problems = _content_problems(table, row, self.db)
+                problems = _content_problems(table, row, self.db, articles)
                 stmt: dict = {}
                 try:
                     stmt = statements.parse(row["statement"])

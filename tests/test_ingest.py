@@ -177,3 +177,28 @@ def test_parallel_ingest_gives_the_same_archive(tmp_path, fixed_signer):
             pool.shutdown()
         dumps.append([line for line in dump(db) if "INSERT INTO" in line])
     assert dumps[0] == dumps[1]
+
+
+def test_migration_0002_fills_captured_at_on_an_old_archive(tmp_path, fixed_signer):
+    """An archive made before 0002 gets claims.captured_at from its articles when opened."""
+    from archive.db import applied_migrations, connect
+    from archive.ingest import Ingester
+
+    db = tmp_path / "old.db"
+    assert Ingester(db, fixed_signer).ingest_file(SAMPLE).status == "ingested"
+    # make it an archive of schema 0001: without the column, its index and the migration row
+    conn = sqlite3.connect(db)
+    conn.executescript(
+        "DROP INDEX claims_speaker_time; ALTER TABLE claims DROP COLUMN captured_at; "
+        "DELETE FROM migrations WHERE name = '0002_claims_captured_at';"
+    )
+    conn.close()
+    migrated = connect(db)
+    assert applied_migrations(migrated) == ["0001_initial", "0002_claims_captured_at"]
+    rows = migrated.execute(
+        "SELECT DISTINCT c.captured_at = a.captured_at FROM claims c "
+        "JOIN articles a ON a.id = c.article_id"
+    ).fetchall()
+    assert rows == [(1,)]
+    result = CliRunner().invoke(cli, ["verify", "--db", str(db)])
+    assert result.exit_code == 0, result.output
