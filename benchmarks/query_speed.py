@@ -449,68 +449,6 @@ def explain(db: Path, sql: str, params: dict) -> list[str]:
         conn.close()
 
 
-#: Rewrites of the canned queries that miss the target, tried directly in SQLite (--fixes).
-REWRITES = {
-    "page_history": (
-        # the same rows: coalesce(canonical_url, url) = :url, spelled so both existing indexes
-        # (articles_canonical_url, articles_url) can serve it
-        "select a.captured_at, a.id as article_id, a.title, (select count(*) from claims where "
-        "article_id = a.id) as claims, (select count(*) from changes where to_article_id = a.id)"
-        " as changes_since_previous, a.capture_sha256 from articles a where a.canonical_url = :url"
-        " or (a.canonical_url is null and a.url = :url) or a.url = :url order by a.captured_at"
-    ),
-    "speaker_quotes": (
-        # order and cut to Datasette's 1,000 shown rows first; count "elsewhere" for those only
-        "select captured_at, site_name, kind, quote, text, cue, (select count(*) from claims o "
-        "where o.text_sha256 = s.text_sha256 and o.id != s.claim_id) + (select count(*) from "
-        "claim_links l where l.claim_id = s.claim_id) as elsewhere, url, claim_id from (select "
-        "a.captured_at, a.site_name, c.kind, c.quote, c.text, c.cue, c.text_sha256, a.url, "
-        "c.id as claim_id, c.position from claims c join articles a on a.id = c.article_id "
-        "where c.speaker = :speaker order by a.captured_at, c.position limit 1001) s "
-        "order by captured_at, position"
-    ),
-}
-
-
-def fix_experiments(db: Path, queries: dict, data: dict, runs: int = 15) -> dict:
-    """Time the original and the rewritten SQL directly in SQLite, same parameters."""
-    from archive.datasette_plugin import prepare_connection
-
-    conn = sqlite3.connect(f"file:{db}?mode=ro&immutable=1", uri=True)
-    prepare_connection(conn)
-    rng = random.Random(5)
-    out = {}
-    for name, rewritten in REWRITES.items():
-        params = [params_for(name, queries[name]["sql"], data, rng) for _ in range(runs)]
-        if name == "speaker_quotes":
-            params[0] = {"speaker": data["top_speaker"][0]}
-        res = {}
-        for label, sql in (("original", queries[name]["sql"]), ("rewritten", rewritten)):
-            times, rows = [], []
-            for p in params:
-                t = time.perf_counter()
-                got = conn.execute(sql, p).fetchmany(1001)
-                times.append((time.perf_counter() - t) * 1000)
-                rows.append(len(got))
-            times.sort()
-            res[label] = {
-                "p50_ms": round(statistics.median(times), 1),
-                "max_ms": round(times[-1], 1),
-                "rows": rows[:5],
-                "plan": [r[3] for r in conn.execute("EXPLAIN QUERY PLAN " + sql, params[0])],
-            }
-        out[name] = res
-        print(
-            f"{name}: original p50 {res['original']['p50_ms']} ms max "
-            f"{res['original']['max_ms']} ms; rewritten p50 {res['rewritten']['p50_ms']} ms max "
-            f"{res['rewritten']['max_ms']} ms; rows equal: "
-            f"{res['original']['rows'] == res['rewritten']['rows']}",
-            file=sys.stderr,
-        )
-    conn.close()
-    return out
-
-
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--claims", type=int, default=1_000_000)
@@ -521,9 +459,6 @@ def main() -> None:
     ap.add_argument("--warmup", type=int, default=5)
     ap.add_argument("--requests", type=int, default=50)
     ap.add_argument("--json", help="write the results here")
-    ap.add_argument(
-        "--fixes", action="store_true", help="only time rewrites of the slow queries (SQLite)"
-    )
     args = ap.parse_args()
     meta_path = args.db.with_suffix(".params.json")
     if args.reuse and args.db.exists() and meta_path.exists():
@@ -536,11 +471,6 @@ def main() -> None:
 
     metadata = json.loads((REPO / "datasette-metadata.json").read_text())
     queries = metadata["databases"]["archive"]["queries"]
-    if args.fixes:
-        out = {"machine": machine(), "fixes": fix_experiments(args.db, queries, data)}
-        if args.json:
-            write_json(args.json, out)
-        return
     rng = random.Random(args.seed)
     n = args.warmup + args.requests
     plan: dict[str, list[str]] = {}
