@@ -59,7 +59,8 @@ class SignedWriter:
     def begin(self) -> None:
         """Start the write transaction (waiting for any other writer) and sync the ledger."""
         self.conn.execute("BEGIN IMMEDIATE")
-        size = self.conn.execute("SELECT COUNT(*) FROM ledger").fetchone()[0]
+        # next seq from the primary key: O(log n), where COUNT(*) would scan the ledger
+        size = self.conn.execute("SELECT COALESCE(MAX(seq) + 1, 0) FROM ledger").fetchone()[0]
         if size != self.frontier.size:  # another process appended since we last looked
             self.frontier = merkle.Frontier(ledger_leaves(self.conn))
         self._saved = self.frontier.copy()

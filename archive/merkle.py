@@ -29,6 +29,19 @@ def root(leaves: Sequence[bytes]) -> bytes:
     return Frontier(leaves).root()
 
 
+def roots_at(leaves: Sequence[bytes], sizes) -> dict[int, bytes]:
+    """MTH of the first n leaves for every n in ``sizes`` (those <= len(leaves)), in one pass."""
+    wanted = {n for n in sizes if 0 <= n <= len(leaves)}
+    frontier, roots = Frontier(), {}
+    if 0 in wanted:
+        roots[0] = frontier.root()
+    for leaf in leaves:
+        frontier.append(leaf)
+        if frontier.size in wanted:
+            roots[frontier.size] = frontier.root()
+    return roots
+
+
 def inclusion_proof(index: int, leaves: Sequence[bytes]) -> list[bytes]:
     """PATH(m, D[n]): the audit path for leaf ``index``."""
     n = len(leaves)

@@ -275,20 +275,25 @@ class Verifier:
 
     def _checkpoints(self, leaves: list[bytes], keys, checkpoint_note: str | None) -> None:
         report = self.report
-        roots: dict[int, bytes] = {}
+        rows = self.db.execute(
+            "SELECT id, origin, tree_size, root_hash, note, key_id FROM checkpoints ORDER BY id"
+        ).fetchall()
+        sizes = {row[2] for row in rows} | {len(leaves)}
+        if checkpoint_note is not None:
+            try:
+                sizes.add(cp.parse(checkpoint_note)[0].size)
+            except ValueError:
+                pass  # reported by _outside_checkpoint
+        # Every root the checks need, in one pass over the ledger (one checkpoint per ingest:
+        # recomputing each from scratch would be quadratic).
+        roots = merkle.roots_at(leaves, sizes)
 
         def root_at(size: int) -> bytes | None:
-            if size > len(leaves):
-                return None
-            if size not in roots:
-                roots[size] = merkle.root(leaves[:size])
-            return roots[size]
+            return roots.get(size)
 
         by_size: dict[int, str] = {}
         latest = None
-        for cid, origin, size, root_hex, note, key_id in self.db.execute(
-            "SELECT id, origin, tree_size, root_hash, note, key_id FROM checkpoints ORDER BY id"
-        ):
+        for cid, origin, size, root_hex, note, key_id in rows:
             key = keys.get(key_id)
             parsed = cp.verify(note, origin, key) if key else None
             if key is None:
@@ -313,8 +318,7 @@ class Verifier:
                     "(entries changed, reordered or removed)",
                 )
             latest = (cid, size)
-        current = merkle.root(leaves)
-        report.ledger = {"entries": len(leaves), "root": current.hex()}
+        report.ledger = {"entries": len(leaves), "root": roots[len(leaves)].hex()}
         if latest is None:
             if leaves:
                 report.fail("checkpoints", "-", "the ledger has entries but no checkpoint")

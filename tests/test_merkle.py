@@ -68,3 +68,10 @@ def test_frontier_appends():
     g = f.copy()
     g.append(merkle.leaf_hash(b"x"))
     assert f.size == 33 and g.size == 34
+
+
+def test_roots_at_many_sizes_in_one_pass():
+    hs = leaves(40)
+    assert merkle.roots_at(hs, {0, 1, 7, 8, 40, 41}) == {
+        n: merkle.root(hs[:n]) for n in (0, 1, 7, 8, 40)
+    }
