@@ -22,9 +22,9 @@ from .db import connect
 from .errors import ArchiveError, CaptureError
 from .extract import Article, decode_html, extract_article
 from .hashing import NORMALIZATION, file_sha256, sha256_hex, text_sha256
-from .images import image_info
+from .images import ImageRef, image_info
 from .keys import Signer
-from .ledger import SignedWriter
+from .ledger import SignedWriter, Unsigned, prepare
 from .links import link_capture
 from .parallel import ordered_map
 from .reader import CaptureReader, Record, read_payload, sniff_format
@@ -48,19 +48,33 @@ class FileResult:
     warnings: list[str] = field(default_factory=list)
 
 
+@dataclass(frozen=True)
+class Context:
+    """What a worker needs to prepare statements: the capture, the signing key's id and the
+    transaction's signing time (public values; the key itself stays with the writer)."""
+
+    capture_sha256: str
+    key_id: str
+    signed_at: str
+
+
 @dataclass
 class Processed:
-    """The pure result for one record: what it is, and what was extracted from it."""
+    """The pure result for one record: what it is, and, for an article, its rows ready to sign."""
 
     record: Record
     payload_sha256: str | None = None
     role: str = "skipped"  # article | image | page | skipped | other
     note: str | None = None
-    article: Article | None = None
+    rows: list[Unsigned] = field(default_factory=list)  # the article, then its claims
+    bands: list[tuple[int, str]] = field(default_factory=list)  # (band key, claim id)
+    images: list[ImageRef] = field(default_factory=list)  # the article's image references
+    source: dict | None = None  # the article's id and source fields, for its image uses
 
 
-def process_record(record: Record, limits: Limits) -> Processed:
-    """Hash a record's payload and, for an HTML page, extract the article. Pure and picklable."""
+def process_record(record: Record, limits: Limits, context: Context) -> Processed:
+    """Hash a record's payload and, for an HTML page, extract the article and prepare its signed
+    rows (everything but the signature). Pure and picklable: runs in a worker."""
     out = Processed(record=record)
     if record.type not in ("response", "resource", "revisit"):
         out.role, out.note = "other", None
@@ -80,10 +94,56 @@ def process_record(record: Record, limits: Limits) -> Processed:
         if article is None:
             out.role, out.note = "page", "HTML page without an article"
         else:
-            out.role, out.article = "article", article
-            for claim in article.claims:
-                claim.bands = bands(claim.text)
+            out.role = "article"
+            _prepare_article(out, article, context)
     return out
+
+
+def _prepare_article(out: Processed, a: Article, context: Context) -> None:
+    r = out.record
+    row = {
+        "id": _article_id(context.capture_sha256, r),
+        "capture_sha256": context.capture_sha256,
+        "warc_record_id": r.record_id,
+        "warc_offset": r.offset,
+        "warc_member": r.member,
+        "url": r.uri,
+        "captured_at": r.date,
+        "canonical_url": a.canonical_url,
+        "title": a.title,
+        "site_name": a.site_name,
+        "authors": json.dumps(a.authors, ensure_ascii=False),
+        "published_at": a.published_at,
+        "language": a.language,
+        "section": a.section,
+        "text": a.text,
+        "html_sha256": out.payload_sha256,
+        "text_sha256": sha256_hex(a.text.encode("utf-8")),
+    }
+    sign_as = {"key_id": context.key_id, "signed_at": context.signed_at}
+    out.rows.append(prepare("articles", row, **sign_as))
+    for c in a.claims:
+        claim = {
+            "id": f"{row['id']}-{c.position}",
+            "article_id": row["id"],
+            "position": c.position,
+            "kind": c.kind,
+            "text": c.text,
+            "text_sha256": text_sha256(c.text),
+            "normalization": NORMALIZATION,
+            "text_start": c.text_start,
+            "text_end": c.text_end,
+            "speaker": c.speaker,
+            "speaker_mention": c.speaker_mention,
+            "cue": c.cue,
+            "quote": c.quote,
+            "captured_at": row["captured_at"],  # the article's, for time-ordered queries
+        }
+        out.rows.append(prepare("claims", claim, article=row, **sign_as))
+        out.bands.extend((key, claim["id"]) for key in bands(c.text))
+    out.images = a.images
+    # only what an image use's statement needs: not the article's text
+    out.source = {k: row[k] for k in ("id", *statements.SOURCE_FIELDS)}
 
 
 def _worth_sending(record: Record) -> bool:
@@ -201,8 +261,14 @@ class Ingester:
         reader = CaptureReader(path, self.limits)
         images_here: dict[str, Processed] = {}
         pending_uses: list[tuple[dict, list]] = []
+        context = Context(sha, self.signer.key_id, self.writer.signed_at)
         results = ordered_map(
-            process_record, reader, self.limits, executor=self.executor, remote=_worth_sending
+            process_record,
+            reader,
+            self.limits,
+            context,
+            executor=self.executor,
+            remote=_worth_sending,
         )
         for p in results:
             record = p.record
@@ -214,12 +280,10 @@ class Ingester:
             if p.role == "image":
                 images_here.setdefault(record.uri, p)
             elif p.role == "article":
-                article_row = self._write_article(sha, p)
+                self._write_article(p)
                 result.articles += 1
-                result.claims += len(p.article.claims)
-                # only what an image use's statement needs: not the article's text
-                source = {k: article_row[k] for k in ("id", *statements.SOURCE_FIELDS)}
-                pending_uses.append((source, p.article.images))
+                result.claims += len(p.rows) - 1
+                pending_uses.append((p.source, p.images))
             elif p.role in ("skipped", "page"):
                 result.skipped += 1
         for article_row, refs in pending_uses:
@@ -267,52 +331,12 @@ class Ingester:
             ),
         )
 
-    def _write_article(self, sha: str, p: Processed) -> dict:
-        a, r = p.article, p.record
-        row = {
-            "id": _article_id(sha, r),
-            "capture_sha256": sha,
-            "warc_record_id": r.record_id,
-            "warc_offset": r.offset,
-            "warc_member": r.member,
-            "url": r.uri,
-            "captured_at": r.date,
-            "canonical_url": a.canonical_url,
-            "title": a.title,
-            "site_name": a.site_name,
-            "authors": json.dumps(a.authors, ensure_ascii=False),
-            "published_at": a.published_at,
-            "language": a.language,
-            "section": a.section,
-            "text": a.text,
-            "html_sha256": p.payload_sha256,
-            "text_sha256": sha256_hex(a.text.encode("utf-8")),
-        }
-        self.writer.insert("articles", row)
-        for c in a.claims:
-            claim = {
-                "id": f"{row['id']}-{c.position}",
-                "article_id": row["id"],
-                "position": c.position,
-                "kind": c.kind,
-                "text": c.text,
-                "text_sha256": text_sha256(c.text),
-                "normalization": NORMALIZATION,
-                "text_start": c.text_start,
-                "text_end": c.text_end,
-                "speaker": c.speaker,
-                "speaker_mention": c.speaker_mention,
-                "cue": c.cue,
-                "quote": c.quote,
-                "captured_at": row["captured_at"],  # the article's, for time-ordered queries
-            }
-            self.writer.insert("claims", claim, article=row)
-            self.conn.executemany(
-                "INSERT OR IGNORE INTO claim_bands (band_key, claim_id) VALUES (?, ?)",
-                [(key, claim["id"]) for key in c.bands],
-            )
-        self.new_articles.append(row["id"])
-        return row
+    def _write_article(self, p: Processed) -> None:
+        self.writer.append(p.rows)
+        self.conn.executemany(
+            "INSERT OR IGNORE INTO claim_bands (band_key, claim_id) VALUES (?, ?)", p.bands
+        )
+        self.new_articles.append(p.source["id"])
 
     def _write_image_use(self, article_row, position, ref, images_here, path, result) -> None:
         found = images_here.get(ref.url)

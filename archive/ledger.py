@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import os
 import sqlite3
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from pathlib import Path
 
 from . import checkpoint as cp
@@ -24,6 +25,31 @@ PRIMARY_KEYS = {
     "image_uses": "id",
     "key_rotations": "id",
 }
+
+
+@dataclass
+class Unsigned:
+    """A row with its statement bytes and ledger leaf hash, ready for the signer.
+
+    Built by :func:`prepare`, which is pure and runs anywhere (a worker process, a cluster node):
+    only the signing and the append happen in :class:`SignedWriter`, which holds the key.
+    """
+
+    table: str
+    row: dict
+    statement: bytes
+    leaf: bytes
+    key_id: str
+    signed_at: str
+
+
+def prepare(
+    table: str, row: dict, *, key_id: str, signed_at: str, article: dict | None = None
+) -> Unsigned:
+    """The canonical statement of ``row`` and its leaf hash, for the key ``key_id``."""
+    stmt = statements.build(table, row, key_id=key_id, signed_at=signed_at, article=article)
+    data = statements.canonical(stmt)
+    return Unsigned(table, row, data, merkle.leaf_hash(data), key_id, signed_at)
 
 
 def ledger_leaves(conn: sqlite3.Connection) -> list[bytes]:
@@ -77,22 +103,48 @@ class SignedWriter:
 
     def insert(self, table: str, row: dict, article: dict | None = None) -> None:
         """Sign ``row`` (a dict of columns) and insert it with its ledger leaf."""
-        stmt = statements.build(
-            table, row, key_id=self.signer.key_id, signed_at=self.signed_at, article=article
+        key_id, signed_at = self.signer.key_id, self.signed_at
+        self.append([prepare(table, row, key_id=key_id, signed_at=signed_at, article=article)])
+
+    def append(self, items: Iterable[Unsigned]) -> None:
+        """Sign prepared rows and insert them, in order, with their ledger leaves.
+
+        Rows of one table in a row go in one ``executemany``: this is the serial part of a
+        parallel ingest, so it does as little as it can.
+        """
+        key_id = self.signer.key_id
+        batch: list[Unsigned] = []
+        for item in items:
+            if item.key_id != key_id or item.signed_at != self.signed_at:
+                # a statement must name the key that signs it and this transaction's time
+                raise ValueError(f"{item.table} row prepared for another key or signing time")
+            if batch and (item.table != batch[0].table or item.row.keys() != batch[0].row.keys()):
+                self._append_batch(batch)
+                batch = []
+            batch.append(item)
+        if batch:
+            self._append_batch(batch)
+
+    def _append_batch(self, batch: list[Unsigned]) -> None:
+        table = batch[0].table
+        cols = [*batch[0].row, "statement", "signature", "key_id"]
+        sign, key_id = self.signer.sign, self.signer.key_id
+        names = ", ".join(f'"{c}"' for c in cols)
+        marks = ", ".join("?" for _ in cols)
+        self.conn.executemany(
+            f"INSERT INTO {table} ({names}) VALUES ({marks})",
+            [
+                (*u.row.values(), u.statement.decode("utf-8"), sign(u.statement), key_id)
+                for u in batch
+            ],
         )
-        data = statements.canonical(stmt)
-        row["statement"] = data.decode("utf-8")
-        row["signature"] = self.signer.sign(data)
-        row["key_id"] = self.signer.key_id
-        cols = ", ".join(f'"{c}"' for c in row)
-        marks = ", ".join("?" for _ in row)
-        self.conn.execute(f"INSERT INTO {table} ({cols}) VALUES ({marks})", list(row.values()))
-        leaf = merkle.leaf_hash(data)
-        self.conn.execute(
+        pk, start = PRIMARY_KEYS[table], self.frontier.size
+        self.conn.executemany(
             "INSERT INTO ledger (seq, leaf_hash, record_table, record_id) VALUES (?, ?, ?, ?)",
-            (self.frontier.size, leaf.hex(), table, row[PRIMARY_KEYS[table]]),
+            [(start + i, u.leaf.hex(), table, u.row[pk]) for i, u in enumerate(batch)],
         )
-        self.frontier.append(leaf)
+        for u in batch:
+            self.frontier.append(u.leaf)
 
     def commit(self) -> None:
         """Checkpoint the ledger, commit, then publish the checkpoint file."""
