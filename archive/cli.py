@@ -62,9 +62,10 @@ def cli():
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar; only the summary.")
 @click.option(
     "--workers",
-    type=click.IntRange(min=1),
+    type=click.IntRange(min=0),
     default=None,
-    help="Extraction processes [default: the number of cores].",
+    help="Extraction processes beside the one that signs and writes; 0 does everything in one "
+    "process [default: the number of cores].",
 )
 @click.option(
     "--scheduler",
@@ -127,7 +128,7 @@ def ingest(
         except (RuntimeError, OSError) as e:
             raise click.ClickException(f"--scheduler {scheduler}: {e}") from None
     else:
-        ingester.executor = process_pool(workers or default_workers())
+        ingester.executor = process_pool(default_workers() if workers is None else workers)
 
     files = find_captures(paths)
     results = []

@@ -22,7 +22,7 @@ from .db import connect
 from .errors import ArchiveError, CaptureError
 from .extract import Article, decode_html, extract_article
 from .hashing import NORMALIZATION, file_sha256, sha256_hex, text_sha256
-from .images import ImageRef, image_info
+from .images import ImageInfo, ImageRef, image_info
 from .keys import Signer
 from .ledger import SignedWriter, Unsigned, prepare
 from .links import link_capture
@@ -70,6 +70,8 @@ class Processed:
     bands: list[tuple[int, str]] = field(default_factory=list)  # (band key, claim id)
     images: list[ImageRef] = field(default_factory=list)  # the article's image references
     source: dict | None = None  # the article's id and source fields, for its image uses
+    image: ImageInfo | None = None  # an image's size, read from its header
+    phash: str | None = None  # an image's perceptual hash
 
 
 def process_record(record: Record, limits: Limits, context: Context) -> Processed:
@@ -86,6 +88,9 @@ def process_record(record: Record, limits: Limits, context: Context) -> Processe
     out.payload_sha256 = sha256_hex(payload)
     if record.is_image:
         out.role = "image"
+        out.image = image_info(payload, out.payload_sha256, record.mime_type, limits)
+        # no perceptual hash for an image whose size is unknown or over the pixel cap
+        out.phash = phash(payload) if out.image.width else None
     elif record.is_html:
         if len(payload) > limits.max_html_bytes:
             out.note = f"HTML larger than the {limits.max_html_bytes:,}-byte cap"
@@ -147,8 +152,13 @@ def _prepare_article(out: Processed, a: Article, context: Context) -> None:
 
 
 def _worth_sending(record: Record) -> bool:
-    """Only HTML pages are worth a trip to a worker; hashing an image is cheaper than pickling."""
-    return record.is_html and record.payload is not None
+    """Pages and images are worth a trip to a worker (extraction, image decoding); the rest
+    is cheaper to hash here than to pickle."""
+    return (record.is_html or record.is_image) and record.payload is not None
+
+
+def _payload_size(record: Record) -> int:
+    return len(record.payload) if record.payload is not None else 0
 
 
 def _article_id(capture_sha256: str, record: Record) -> str:
@@ -269,6 +279,7 @@ class Ingester:
             context,
             executor=self.executor,
             remote=_worth_sending,
+            size=_payload_size,
         )
         for p in results:
             record = p.record
@@ -347,7 +358,7 @@ class Ingester:
                 found.record.record_id,
                 found.record.date,
             )
-            self._store_image(image_sha, found.record.mime_type, path, found.record)
+            self._store_image(found, path)
         else:
             # an image captured earlier, in a capture already in the archive
             row = self.conn.execute(
@@ -374,26 +385,24 @@ class Ingester:
         }
         self.writer.insert("image_uses", use, article=article_row)
 
-    def _store_image(self, sha: str, mime_type, path: Path, record: Record) -> None:
+    def _store_image(self, found: Processed, path: Path) -> None:
+        sha, record, info = found.payload_sha256, found.record, found.image
         if self.conn.execute("SELECT 1 FROM images WHERE sha256 = ?", (sha,)).fetchone():
             return
         # Payloads are not kept during the stream (memory stays flat): read this one again.
         payload = read_payload(path, record.member, record.offset, self.limits)
         if sha256_hex(payload) != sha:
             raise CaptureError(path, "image payload changed on re-read", record.offset)
-        info = image_info(payload, sha, mime_type, self.limits)
         if info.note:
             self.conn.execute(
                 "UPDATE capture_records SET note = ? WHERE capture_sha256 = ? AND member = ? "
                 'AND "offset" = ?',
                 (info.note, self._capture_sha, record.member, record.offset),
             )
-        # no perceptual hash for an image whose size is unknown or over the pixel cap
-        hashed = phash(payload) if info.width else None
         self.conn.execute(
             "INSERT INTO images (sha256, mime_type, width, height, bytes, phash, content) "
             "VALUES (?, ?, ?, ?, ?, ?, ?)",
-            (sha, info.mime_type, info.width, info.height, info.bytes, hashed, payload),
+            (sha, info.mime_type, info.width, info.height, info.bytes, found.phash, payload),
         )
         self.new_images.append(sha)
 

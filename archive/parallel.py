@@ -31,26 +31,34 @@ def ordered_map(
     executor=None,
     remote: Callable[[object], bool] = lambda item: True,
     window: int = 32,
+    size: Callable[[object], int] = lambda item: 0,
+    max_bytes: int = 64 << 20,
 ) -> Iterator:
     """Yield ``fn(item, *args)`` for each item, in order.
 
     Items for which ``remote(item)`` is true go to ``executor`` (when there is one); the rest run
-    here. At most ``window`` items are in flight.
+    here. At most ``window`` items, and about ``max_bytes`` of them by ``size``, are in flight
+    (always at least one), so memory stays flat whatever the records hold.
     """
     if executor is None:
         for item in items:
             yield fn(item, *args)
         return
     pending: deque = deque()
+    in_flight = 0
     for item in items:
+        n = size(item)
         if remote(item):
-            pending.append(executor.submit(fn, item, *args))
+            pending.append((executor.submit(fn, item, *args), n))
         else:
-            pending.append(_Done(fn(item, *args)))
-        while len(pending) >= window:
-            yield pending.popleft().result()
+            pending.append((_Done(fn(item, *args)), n))
+        in_flight += n
+        while len(pending) >= window or (in_flight > max_bytes and len(pending) > 1):
+            future, n = pending.popleft()
+            in_flight -= n
+            yield future.result()
     while pending:
-        yield pending.popleft().result()
+        yield pending.popleft()[0].result()
 
 
 def default_workers() -> int:
@@ -58,8 +66,9 @@ def default_workers() -> int:
 
 
 def process_pool(workers: int) -> ProcessPoolExecutor | None:
-    """A pool of ``workers`` processes, or None for in-process work (``workers`` <= 1)."""
-    if workers <= 1:
+    """A pool of ``workers`` extraction processes beside the writer, or None for all the work in
+    this one process (``workers`` 0)."""
+    if workers <= 0:
         return None
     # fork: workers start in milliseconds and inherit the imported extractor
     return ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("fork"))

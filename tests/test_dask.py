@@ -133,7 +133,7 @@ def content(db: Path) -> dict:
 
 
 def test_cluster_ingest_equals_local(cluster, tmp_path):
-    local = ingest(tmp_path, "local", "--workers", "1")
+    local = ingest(tmp_path, "local", "--workers", "0")
     remote = ingest(tmp_path, "dask", "--scheduler", cluster)
     a, b = content(local), content(remote)
     for table in a:

@@ -217,7 +217,7 @@ def _wacz(path: Path, names: list[str]) -> Path:
 def test_wacz_with_unsafe_paths_is_refused(tmp_path, name):
     wacz = _wacz(tmp_path / "evil.wacz", ["datapackage.json", "archive/data.warc.gz", name])
     db = tmp_path / "records" / "archive.db"
-    code, output = run_cli("ingest", "--workers", "1", "--db", db, wacz)
+    code, output = run_cli("ingest", "--workers", "0", "--db", db, wacz)
     assert code == 1
     assert error_lines(output) == [f"Error: {wacz}: unsafe path in WACZ refused: {name!r}"]
     assert not (tmp_path / "evil.warc.gz").exists() and not Path("/etc/evil.warc.gz").exists()
@@ -262,7 +262,7 @@ def test_non_utf8_http_headers_are_read(tmp_path):
         )
     )
     db = tmp_path / "records" / "archive.db"
-    code, output = run_cli("ingest", "--workers", "1", "--db", db, warc)
+    code, output = run_cli("ingest", "--workers", "0", "--db", db, warc)
     assert code == 0, output
     assert "1 files: 1 ingested, 0 already in the archive, 0 failed; 1 articles" in output
     assert run_cli("verify", "--db", db)[0] == 0
@@ -274,7 +274,7 @@ def test_duplicate_record_ids_are_warnings_and_notes(tmp_path):
     second = _raw_record(b"Content-Type: text/html\r\n", _page(), uri=b"https://x.example/b.html")
     warc.write_bytes(first + second)
     db = tmp_path / "records" / "archive.db"
-    code, output = run_cli("ingest", "--workers", "1", "--db", db, warc)
+    code, output = run_cli("ingest", "--workers", "0", "--db", db, warc)
     assert code == 0, output
     assert (
         f"Warning: {warc} at offset {len(first)}: duplicate WARC-Record-ID "
@@ -290,7 +290,7 @@ def test_invalid_warc_date_is_reported(tmp_path):
     warc = tmp_path / "date.warc"
     warc.write_bytes(_raw_record(b"Content-Type: text/html\r\n", _page(), date=b"yesterday noon"))
     db = tmp_path / "records" / "archive.db"
-    code, output = run_cli("ingest", "--workers", "1", "--db", db, warc)
+    code, output = run_cli("ingest", "--workers", "0", "--db", db, warc)
     assert "invalid WARC-Date 'yesterday noon'" in output
     conn = sqlite3.connect(db)
     assert "invalid WARC-Date" in (conn.execute("SELECT note FROM capture_records").fetchone()[0])
@@ -300,7 +300,7 @@ def test_invalid_warc_date_does_not_break_ingest_or_verify(tmp_path):
     warc = tmp_path / "date.warc"
     warc.write_bytes(_raw_record(b"Content-Type: text/html\r\n", _page(), date=b"yesterday noon"))
     db = tmp_path / "records" / "archive.db"
-    code, output = run_cli("ingest", "--workers", "1", "--db", db, warc)
+    code, output = run_cli("ingest", "--workers", "0", "--db", db, warc)
     assert code == 0 and "1 ingested" in output
     assert run_cli("verify", "--db", db)[0] == 0
 
@@ -318,7 +318,7 @@ def test_empty_and_html_pretending_to_be_warc(tmp_path):
     zip_not_wacz.write_bytes(b"PK\x03\x04 this is not really a zip file")
     db = tmp_path / "records" / "archive.db"
     code, output = run_cli(
-        "ingest", "--workers", "1", "--db", db, empty, fake, fake_gz, zip_not_wacz
+        "ingest", "--workers", "0", "--db", db, empty, fake, fake_gz, zip_not_wacz
     )
     assert code == 1
     errors = error_lines(output)

@@ -167,7 +167,7 @@ def test_parallel_ingest_gives_the_same_archive(tmp_path, fixed_signer):
     from archive.parallel import process_pool
 
     dumps = []
-    for workers in (1, 2):
+    for workers in (0, 1, 2):
         db = tmp_path / f"w{workers}" / "archive.db"
         pool = process_pool(workers)
         ingester = Ingester(db, fixed_signer, clock=lambda: "2026-01-01T00:00:00Z", executor=pool)
@@ -176,7 +176,7 @@ def test_parallel_ingest_gives_the_same_archive(tmp_path, fixed_signer):
         if pool:
             pool.shutdown()
         dumps.append([line for line in dump(db) if "INSERT INTO" in line])
-    assert dumps[0] == dumps[1]
+    assert dumps[0] == dumps[1] == dumps[2]
 
 
 def test_migration_0002_fills_captured_at_on_an_old_archive(tmp_path, fixed_signer):

@@ -205,7 +205,7 @@ def _shared_files() -> list[Path]:
 
 
 def _check_one_capture(path: Path, db: Path) -> None:
-    code, output = run_cli("ingest", "--workers", "1", "--db", db, path)
+    code, output = run_cli("ingest", "--workers", "0", "--db", db, path)
     assert "Traceback" not in output
     errors = error_lines(output)
     expected = EXPECTED_FAILURES.get(path.name)
@@ -270,7 +270,7 @@ def test_payload_digest_mismatch_is_recorded_as_failed(tmp_path):
     bad = tmp_path / "tampered.warc"
     bad.write_bytes(data[:i] + b"HARBOUR" + data[i + 7 :])  # same length, different bytes
     db = tmp_path / "records" / "archive.db"
-    code, output = run_cli("ingest", "--workers", "1", "--db", db, bad)
+    code, output = run_cli("ingest", "--workers", "0", "--db", db, bad)
     assert code == 0, output
     assert "Warning: 1 records failed their WARC digest check (see capture_records)" in output
     conn = sqlite3.connect(db)
@@ -285,7 +285,7 @@ def test_payload_digest_mismatch_is_recorded_as_failed(tmp_path):
 
 def test_failed_file_counts_nothing_in_the_summary(tmp_path):
     path = DATA / "warc" / "example-wrong-chunks.warc.gz"
-    code, output = run_cli("ingest", "--workers", "1", "--db", tmp_path / "a.db", path)
+    code, output = run_cli("ingest", "--workers", "0", "--db", tmp_path / "a.db", path)
     assert code == 1
     assert "1 failed; 0 articles, 0 claims, 0 images, 0 skipped" in output
 

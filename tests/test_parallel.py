@@ -1,0 +1,50 @@
+"""The parallel map keeps input order and bounds what is in flight, by count and by bytes."""
+
+from concurrent.futures import ThreadPoolExecutor
+
+from archive.parallel import ordered_map
+
+
+class Counting:
+    """A real thread pool that counts what was submitted to it."""
+
+    def __init__(self):
+        self.pool = ThreadPoolExecutor(2)
+        self.outstanding = 0
+        self.most = 0
+
+    def submit(self, fn, *args):
+        self.outstanding += 1
+        return self.pool.submit(fn, *args)
+
+
+def test_order_is_kept_and_local_items_stay_local():
+    ex = Counting()
+    out = list(ordered_map(lambda x, k: x * k, range(100), 3, executor=ex, remote=lambda x: x % 2))
+    assert out == [x * 3 for x in range(100)]
+    assert ex.outstanding == 50  # only the odd ones went to the pool
+
+
+def test_in_flight_is_bounded_by_count_and_bytes():
+    for window, max_bytes, item_bytes, expected in ((8, 1 << 30, 10, 7), (32, 100, 30, 3)):
+        ex = Counting()
+        collected = 0
+        for _ in ordered_map(
+            lambda x: x,
+            range(200),
+            executor=ex,
+            window=window,
+            size=lambda x, n=item_bytes: n,
+            max_bytes=max_bytes,
+        ):
+            collected += 1
+            ex.most = max(ex.most, ex.outstanding - collected)
+        assert collected == 200
+        # still in flight at each yield: under the window, and within the byte budget
+        assert ex.most == expected
+
+
+def test_one_item_larger_than_the_budget_still_goes_through():
+    ex = Counting()
+    out = list(ordered_map(lambda x: x, [1, 2, 3], executor=ex, size=lambda x: 1 << 40))
+    assert out == [1, 2, 3]
