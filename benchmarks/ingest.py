@@ -60,12 +60,13 @@ NOLINKS = (
 
 def corpus(pages: int, target_mb: float, files: int, seed: int) -> tuple[Path, dict]:
     """The corpus for these parameters, built once and reused."""
-    out = OUT / f"corpus-p{pages}-mb{target_mb:g}-f{files}-s{seed}"
+    text = make_corpus.default_text()
+    out = OUT / f"corpus-p{pages}-mb{target_mb:g}-f{files}-s{seed}-{text}"
     manifest_path = out / "manifest.json"
     if manifest_path.exists():
         return out, json.loads(manifest_path.read_text())
     print(f"building corpus {out.name} ...", file=sys.stderr)
-    return out, make_corpus.generate(out, pages, target_mb, files, seed, quiet=True)
+    return out, make_corpus.generate(out, pages, target_mb, files, seed, quiet=True, text=text)
 
 
 def files_of(out: Path) -> list[Path]:

@@ -6,7 +6,11 @@
 
 Each page is an article rendered with ``examples/build_samples.py`` (``render``, ``Page``,
 ``Figure``, ``CaptureWriter``), from one of 50 sites: 400-1,500 words of text made by a bigram
-Markov chain over ``examples/sample-article.txt`` plus a word pool; paragraphs, subheadings,
+Markov chain plus a word pool. The chain learns from the 181 real article texts of
+``../shared/corpus/extraction`` when they are there (``--text news``, the default then), so the
+sentences are as varied as real news; else from ``examples/sample-article.txt`` alone
+(``--text sample``), whose one article makes far more self-similar text; one word in ten comes
+from the pool. Paragraphs, subheadings,
 quotes in “ ” with attributions (``“...,” Name said.``, ``Name said: “...”``), block quotes,
 bullet lists, and 1-4 figures with a credit and a caption (fewer when the byte budget per page
 is small). Each figure has its own JPEG: a pool of base photos (``make_jpeg`` plus noise, 30-200 KB)
@@ -84,12 +88,27 @@ def _words(text: str) -> list[str]:
     return re.findall(r"[\w’'-]+[.,;:!?]?", text)
 
 
-class TextGen:
-    """Bigram Markov chain over the sample article, with words from a pool mixed in."""
+NEWS = REPO.parent / "shared" / "corpus" / "extraction" / "ground-truth.json"
 
-    def __init__(self, rng: random.Random):
+
+def default_text() -> str:
+    return "news" if NEWS.exists() else "sample"
+
+
+def source_text(kind: str) -> str:
+    """The text the chain learns from: ``news`` (181 real articles) or ``sample`` (one)."""
+    if kind == "news":
+        truth = json.loads(NEWS.read_text(encoding="utf-8"))
+        return "\n".join(truth[k]["articleBody"] for k in sorted(truth))
+    return (REPO / "examples" / "sample-article.txt").read_text(encoding="utf-8")
+
+
+class TextGen:
+    """Bigram Markov chain over source text, with words from a pool mixed in."""
+
+    def __init__(self, rng: random.Random, text: str | None = None):
         self.rng = rng
-        text = (REPO / "examples" / "sample-article.txt").read_text(encoding="utf-8")
+        text = text if text is not None else source_text("sample")
         words = [w for w in _words(text) if not w[0].isdigit()]
         self.chain: dict[str, list[str]] = {}
         for a, b in zip(words, words[1:], strict=False):
@@ -102,7 +121,7 @@ class TextGen:
         word = rng.choice(self.starts).strip(".,;:!?")
         out = [word]
         while len(out) < n:
-            if rng.random() < 0.3:
+            if rng.random() < 0.1:
                 word = rng.choice(POOL)
             else:
                 nxt = self.chain.get(word.lower())
@@ -288,13 +307,14 @@ def generate(
     files: int = 10,
     seed: int = 7,
     quiet: bool = False,
+    text: str = "sample",
 ) -> dict:
     """Write the corpus to ``out``; return its manifest (also written as ``manifest.json``)."""
     out.mkdir(parents=True, exist_ok=True)
     for old in out.glob("corpus-*.warc.gz"):
         old.unlink()
     rng = random.Random(seed)
-    gen = TextGen(random.Random(seed + 1))
+    gen = TextGen(random.Random(seed + 1), source_text(text))
     speakers = Speakers(random.Random(seed + 2))
     sites = _sites(rng)
     pool = image_pool(random.Random(seed + 3))
@@ -361,6 +381,7 @@ def generate(
         "pages": pages,
         "files": [p.name for p in paths],
         "seed": seed,
+        "text": text,
         "target_mb": target_mb,
         "bytes": total,
         "mb": round(total / 2**20, 1),
@@ -384,8 +405,13 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=REPO / "benchmarks" / "out" / "corpus")
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--quiet", action="store_true")
+    parser.add_argument(
+        "--text", choices=["news", "sample"], default=default_text(), help="what the chain learns"
+    )
     args = parser.parse_args()
-    manifest = generate(args.out, args.pages, args.target_mb, args.files, args.seed, args.quiet)
+    manifest = generate(
+        args.out, args.pages, args.target_mb, args.files, args.seed, args.quiet, args.text
+    )
     print(json.dumps(manifest, indent=2))
 
 
