@@ -28,7 +28,7 @@ from .ledger import SignedWriter, Unsigned, prepare
 from .links import link_capture
 from .parallel import ordered_map
 from .reader import CaptureReader, Record, read_payload, sniff_format
-from .similarity import bands, phash
+from .similarity import bands_many, phash
 from .wacz_check import check_wacz
 
 
@@ -127,7 +127,8 @@ def _prepare_article(out: Processed, a: Article, context: Context) -> None:
     }
     sign_as = {"key_id": context.key_id, "signed_at": context.signed_at}
     out.rows.append(prepare("articles", row, **sign_as))
-    for c in a.claims:
+    band_keys = bands_many([c.text for c in a.claims])
+    for c, keys in zip(a.claims, band_keys, strict=True):
         claim = {
             "id": f"{row['id']}-{c.position}",
             "article_id": row["id"],
@@ -145,7 +146,7 @@ def _prepare_article(out: Processed, a: Article, context: Context) -> None:
             "captured_at": row["captured_at"],  # the article's, for time-ordered queries
         }
         out.rows.append(prepare("claims", claim, article=row, **sign_as))
-        out.bands.extend((key, claim["id"]) for key in bands(c.text))
+        out.bands.extend((key, claim["id"]) for key in keys)
     out.images = a.images
     # only what an image use's statement needs: not the article's text
     out.source = {k: row[k] for k in ("id", *statements.SOURCE_FIELDS)}

@@ -175,8 +175,31 @@ def test_parallel_ingest_gives_the_same_archive(tmp_path, fixed_signer):
             assert ingester.ingest_file(capture).status == "ingested"
         if pool:
             pool.shutdown()
-        dumps.append([line for line in dump(db) if "INSERT INTO" in line])
+        # every row but the migrations' own timestamps
+        dumps.append([x for x in dump(db) if "INSERT INTO" in x and '"migrations"' not in x])
     assert dumps[0] == dumps[1] == dumps[2]
+
+
+def test_migration_0003_recomputes_band_keys(tmp_path, fixed_signer):
+    """An archive with the old (CRC-32) band keys gets FNV-1a ones, from the claims' text."""
+    from archive.db import connect
+    from archive.ingest import Ingester
+    from archive.similarity import bands
+
+    db = tmp_path / "old.db"
+    assert Ingester(db, fixed_signer).ingest_file(SAMPLE).status == "ingested"
+    conn = sqlite3.connect(db)
+    expected = sorted(conn.execute("SELECT band_key, claim_id FROM claim_bands"))
+    assert expected
+    conn.executescript(
+        "UPDATE claim_bands SET band_key = band_key / 2; "
+        "DELETE FROM migrations WHERE name = '0003_fnv_band_keys';"
+    )
+    conn.close()
+    migrated = connect(db)
+    assert sorted(migrated.execute("SELECT band_key, claim_id FROM claim_bands")) == expected
+    text = migrated.execute("SELECT text FROM claims WHERE id = ?", (expected[0][1],)).fetchone()
+    assert expected[0][0] in bands(text[0])
 
 
 def test_migration_0002_fills_captured_at_on_an_old_archive(tmp_path, fixed_signer):
@@ -194,7 +217,11 @@ def test_migration_0002_fills_captured_at_on_an_old_archive(tmp_path, fixed_sign
     )
     conn.close()
     migrated = connect(db)
-    assert applied_migrations(migrated) == ["0001_initial", "0002_claims_captured_at"]
+    assert applied_migrations(migrated) == [
+        "0001_initial",
+        "0002_claims_captured_at",
+        "0003_fnv_band_keys",
+    ]
     rows = migrated.execute(
         "SELECT DISTINCT c.captured_at = a.captured_at FROM claims c "
         "JOIN articles a ON a.id = c.article_id"
