@@ -25,7 +25,7 @@ from .hashing import NORMALIZATION, file_sha256, sha256_hex, text_sha256
 from .images import ImageInfo, ImageRef, image_info
 from .keys import Signer
 from .ledger import SignedWriter, Unsigned, prepare
-from .links import link_capture
+from .links import Linker
 from .parallel import ordered_map
 from .reader import CaptureReader, Record, read_payload, sniff_format
 from .similarity import bands_many, phash
@@ -190,8 +190,8 @@ class Ingester:
         self.writer = SignedWriter(self.conn, signer, self.db_path, clock)
         # per capture file, reset by _write_capture
         self._capture_sha = ""
-        self.new_articles: list[str] = []
         self.new_images: list[str] = []
+        self.linker: Linker | None = None
 
     # -- ingest ----------------------------------------------------------------------------
     def ingest(self, paths: Iterable[str | Path], on_file=None) -> list[FileResult]:
@@ -267,8 +267,8 @@ class Ingester:
                 wacz_warnings.append(f"{path}: WACZ check failed: {check.problems[0]}")
         self.writer.insert("captures", capture)
         self._capture_sha = sha
-        self.new_articles = []
         self.new_images = []
+        self.linker = Linker(self.conn)
         reader = CaptureReader(path, self.limits)
         images_here: dict[str, Processed] = {}
         pending_uses: list[tuple[dict, list]] = []
@@ -301,8 +301,7 @@ class Ingester:
         for article_row, refs in pending_uses:
             for position, ref in enumerate(refs):
                 self._write_image_use(article_row, position, ref, images_here, path, result)
-        # Links to what is already in the archive, in the same transaction.
-        link_capture(self.conn, self.new_articles, self.new_images)
+        self.linker.finish(self.new_images)
         result.warnings = wacz_warnings + reader.warnings
         self.conn.execute(
             "UPDATE captures SET records = ?, articles = ?, claims = ?, images = ?, skipped = ?, "
@@ -348,7 +347,8 @@ class Ingester:
         self.conn.executemany(
             "INSERT OR IGNORE INTO claim_bands (band_key, claim_id) VALUES (?, ?)", p.bands
         )
-        self.new_articles.append(p.source["id"])
+        # links to what the archive holds, in the same transaction, while workers extract on
+        self.linker.article(p.source["id"])
 
     def _write_image_use(self, article_row, position, ref, images_here, path, result) -> None:
         found = images_here.get(ref.url)

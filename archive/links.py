@@ -24,15 +24,30 @@ from .similarity import (
 )
 
 
-def link_capture(conn: sqlite3.Connection, article_ids: list[str], image_shas: list[str]) -> None:
-    if article_ids:
-        _link_quotes(conn, article_ids)  # first: a re-framed quotation is a "quote" link
-        _link_claims(conn, article_ids)
-        for article_id in article_ids:
-            _link_versions(conn, article_id)
-    if image_shas:
-        _link_images(conn, image_shas)
-    shingles.cache_clear()  # the next capture's texts are others
+class Linker:
+    """Links one capture's articles and images to what the archive holds, inside its transaction.
+
+    Each article's claims are linked as soon as its rows are written, to every claim written
+    before them (in this capture too): a pair is considered once, when its later claim arrives,
+    and linking runs while the workers extract the next pages instead of after the last one.
+    Page versions and images wait for :meth:`finish`: image uses are written last.
+    """
+
+    def __init__(self, conn: sqlite3.Connection):
+        self.conn = conn
+        self.article_ids: list[str] = []
+
+    def article(self, article_id: str) -> None:
+        _link_quotes(self.conn, [article_id])  # first: a re-framed quotation is a "quote" link
+        _link_article_claims(self.conn, article_id)
+        self.article_ids.append(article_id)
+
+    def finish(self, image_shas: list[str]) -> None:
+        for article_id in self.article_ids:
+            _link_versions(self.conn, article_id)
+        if image_shas:
+            _link_images(self.conn, image_shas)
+        shingles.cache_clear()  # the next capture's texts are others
 
 
 def _in(ids) -> str:
@@ -48,26 +63,53 @@ def _add_link(conn, a: str, b: str, relation: str, score: float) -> None:
         )
 
 
-def _link_claims(conn, article_ids: list[str]) -> None:
-    new = conn.execute(
-        "SELECT id, article_id, text, text_sha256 FROM claims "
-        f"WHERE article_id IN ({_in(article_ids)})",
-        article_ids,
-    ).fetchall()
-    for claim_id, article_id, text, sha in new:
-        # the claims sharing the most LSH bands with this one, a bounded number of them
-        candidates = conn.execute(
-            "SELECT c.id, c.text FROM claim_bands mine "
-            "JOIN claim_bands other ON other.band_key = mine.band_key "
-            "JOIN claims c ON c.id = other.claim_id "
-            "WHERE mine.claim_id = ? AND c.article_id != ? AND c.text_sha256 != ? "
-            "GROUP BY c.id ORDER BY COUNT(*) DESC, c.id LIMIT ?",
-            (claim_id, article_id, sha, MAX_CANDIDATES),
-        ).fetchall()
-        for other_id, other_text in candidates:
-            jaccard, containment = scores(text, other_text)
+def _link_article_claims(conn, article_id: str) -> None:
+    """Near links for one article's claims: LSH candidates, best first, scored exactly.
+
+    One query finds every band match of the article's claims; candidates in the same article
+    (claim ids start with the article id) and exact copies (same text hash) are left out, and
+    each claim keeps the ``MAX_CANDIDATES`` that share the most bands with it.
+    """
+    mine = {
+        claim_id: (text, sha)
+        for claim_id, text, sha in conn.execute(
+            "SELECT id, text, text_sha256 FROM claims WHERE article_id = ?", (article_id,)
+        )
+    }
+    shared: dict[str, list[tuple[int, str]]] = {}
+    for claim_id, other_id, n in conn.execute(
+        "SELECT mine.claim_id, other.claim_id, COUNT(*) FROM claims m "
+        "JOIN claim_bands mine ON mine.claim_id = m.id "
+        "JOIN claim_bands other ON other.band_key = mine.band_key "
+        "WHERE m.article_id = ? GROUP BY mine.claim_id, other.claim_id",
+        (article_id,),
+    ):
+        if other_id not in mine:
+            shared.setdefault(claim_id, []).append((-n, other_id))
+    if not shared:
+        return
+    wanted = {other for ranked in shared.values() for _, other in ranked}
+    others = {}
+    for chunk in _chunks(sorted(wanted), 500):
+        others.update(
+            (i, (t, h))
+            for i, t, h in conn.execute(
+                f"SELECT id, text, text_sha256 FROM claims WHERE id IN ({_in(chunk)})", chunk
+            )
+        )
+    for claim_id, ranked in shared.items():
+        text, sha = mine[claim_id]
+        ranked.sort()
+        candidates = [o for _, o in ranked if others[o][1] != sha][:MAX_CANDIDATES]
+        for other_id in candidates:
+            jaccard, containment = scores(text, others[other_id][0])
             if is_near(jaccard, containment):
                 _add_link(conn, claim_id, other_id, "near", max(jaccard, containment))
+
+
+def _chunks(items: list, n: int):
+    for i in range(0, len(items), n):
+        yield items[i : i + n]
 
 
 def _link_quotes(conn, article_ids: list[str]) -> None:

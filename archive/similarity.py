@@ -139,8 +139,10 @@ def bands_many(texts: list[str]) -> list[list[int]]:
 def scores(a: str, b: str) -> tuple[float, float]:
     """(Jaccard, containment) of two texts' shingle sets."""
     sa, sb = shingles(a), shingles(b)
-    inter = len(sa & sb)
-    return inter / len(sa | sb), inter / min(len(sa), len(sb))
+    if len(sb) < len(sa):
+        sa, sb = sb, sa
+    inter = len(sa.intersection(sb))  # iterates the smaller set; no union is built
+    return inter / (len(sa) + len(sb) - inter), inter / len(sa)
 
 
 def is_near(jaccard: float, containment: float) -> bool:
