@@ -12,6 +12,7 @@ from dataclasses import asdict, dataclass, field
 
 import trafilatura
 from lxml import html as lxml_html
+from trafilatura.utils import load_html
 
 from .claims import Claim, split_claims
 from .images import ImageRef, article_images
@@ -168,9 +169,9 @@ def _blocks_from_body(body) -> list[Block]:
     return [b for b in blocks if not _POINTER.match(b.text)]
 
 
-def _trafilatura(html_text: str, url: str, favor_precision: bool):
+def _trafilatura(tree, url: str, favor_precision: bool):
     return trafilatura.bare_extraction(
-        html_text,
+        tree,
         url=url,
         with_metadata=True,
         # Images on makes trafilatura keep gallery and alt text as body text; images are
@@ -188,21 +189,25 @@ def _body_chars(blocks: list[Block]) -> int:
 
 def extract_article(html_text: str, url: str) -> Article | None:
     """Extract the article from a page, or None when the page is not an article."""
-    doc = _trafilatura(html_text, url, favor_precision=True)
+    # One parse, trafilatura's own: it extracts from a copy of the tree (passed in, a tree is
+    # copied, not parsed again), and our metadata and image passes read the original.
+    try:
+        tree = load_html(html_text)
+    except (ValueError, TypeError, lxml_html.etree.ParserError):
+        tree = None
+    if tree is None:
+        return None
+    doc = _trafilatura(tree, url, favor_precision=True)
     blocks = _blocks_from_body(doc.body) if doc is not None and doc.body is not None else []
     if _body_chars(blocks) < FALLBACK_BELOW_CHARS:
         # Precision mode sometimes keeps only a notice; the balanced mode then finds the
         # article. Taken only when it is much longer (measured in docs/extraction.md).
-        loose = _trafilatura(html_text, url, favor_precision=False)
+        loose = _trafilatura(tree, url, favor_precision=False)
         if loose is not None and loose.body is not None:
             loose_blocks = _blocks_from_body(loose.body)
             if _body_chars(loose_blocks) > FALLBACK_RATIO * _body_chars(blocks):
                 doc, blocks = loose, loose_blocks
     if doc is None or _body_chars(blocks) < MIN_ARTICLE_CHARS:
-        return None
-    try:
-        tree = lxml_html.fromstring(html_text)
-    except (ValueError, lxml_html.etree.ParserError):
         return None
     ld = next((d for d in _json_ld(tree) if "Article" in str(d.get("@type", ""))), {})
     marked = bool(ld) or _meta(tree, "og:type") == "article" or bool(tree.xpath("//article"))

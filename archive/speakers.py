@@ -129,6 +129,11 @@ class SpeakerResolver:
                     first_seen.setdefault(name, i)
         self.counts = counts
         self.first_seen = first_seen
+        # one-word mentions ("Varga", "Elena") by the names they may stand for
+        self._by_word: dict[str, list[str]] = {}
+        for n in counts:
+            for word in {surname(n), n.split()[0]}:
+                self._by_word.setdefault(word, []).append(n)
         self.last_person: str | None = None
         self.last_subject: str | None = None
         self.last_org: str | None = None
@@ -188,7 +193,7 @@ class SpeakerResolver:
         name = self.strip_title(mention)
         words = name.split()
         if len(words) == 1:
-            candidates = [n for n in self.counts if surname(n) == name or n.split()[0] == name]
+            candidates = self._by_word.get(name, [])
         else:
             # "Eriksson Ek" -> "Joel Eriksson Ek": the longer name the article introduced
             candidates = [n for n in self.counts if n.endswith(" " + name)]

@@ -134,15 +134,20 @@ _SAFE_INT = 2**53 - 1
 
 
 def _plain(value) -> bool:
-    if isinstance(value, dict):
-        return all(isinstance(k, str) and k.isascii() and _plain(v) for k, v in value.items())
-    if isinstance(value, list):
-        return all(_plain(v) for v in value)
-    if isinstance(value, bool) or value is None:
+    # exact type checks (no isinstance walk through subclasses): this runs for every statement
+    kind = type(value)
+    if kind is str or value is None or kind is bool:
         return True
-    if isinstance(value, int):
+    if kind is int:
         return -_SAFE_INT <= value <= _SAFE_INT
-    return isinstance(value, str)
+    if kind is dict:
+        for k, v in value.items():
+            if type(k) is not str or not k.isascii() or not _plain(v):
+                return False
+        return True
+    if kind is list:
+        return all(_plain(v) for v in value)
+    return False  # floats, str subclasses and anything else: the rfc8785 library decides
 
 
 def parse(statement_text: str) -> dict:
