@@ -253,8 +253,8 @@ def _run_script(db: sqlite_utils.Database, script: str) -> None:
 
 def _v1(db: sqlite_utils.Database) -> None:
     _run_script(db, _V1)
-    _run_script(db, _fts("claims", ["text", "speaker", "quote"]))
-    _run_script(db, _fts("articles", ["title", "text"]))
+    for table, columns in FTS_COLUMNS.items():
+        _run_script(db, _fts(table, columns))
 
 
 _V2 = """
@@ -271,12 +271,18 @@ def _v2(db: sqlite_utils.Database) -> None:
     _run_script(db, _V2)
 
 
+#: Full-text columns, indexed per capture by :func:`index_text` (see 0004).
+FTS_COLUMNS = {"claims": ["text", "speaker", "quote"], "articles": ["title", "text"]}
+
+
 def _v3(db: sqlite_utils.Database) -> None:
     """Band keys made with FNV-1a in NumPy (shingles and bands), twice as fast as the CRC-32 per
-    shingle and BLAKE2b per band they replace. Derived data: recomputed from the claims' text."""
+    shingle and BLAKE2b per band they replace. Derived data: recomputed from the claims' text.
+    Linking now looks bands up by key only, so the index by claim goes."""
     from .similarity import bands_many
 
     conn = db.conn
+    conn.execute("DROP INDEX IF EXISTS claim_bands_claim")
     conn.execute("DELETE FROM claim_bands")
     rows = conn.execute("SELECT id, text FROM claims ORDER BY rowid")
     while batch := rows.fetchmany(1000):
@@ -287,11 +293,34 @@ def _v3(db: sqlite_utils.Database) -> None:
         )
 
 
+def _v4(db: sqlite_utils.Database) -> None:
+    """Full-text indexes filled once per capture (:func:`index_text`) instead of by a trigger
+    per row: three times cheaper, in the same transaction. The update and delete triggers stay,
+    so an edited row (which verify reports) still matches its index."""
+    for table in FTS_COLUMNS:
+        db.conn.execute(f"DROP TRIGGER IF EXISTS {table}_ai")
+
+
+def index_text(conn: sqlite3.Connection, table: str, after_rowid: int) -> None:
+    """Add the rows of ``table`` after ``after_rowid`` (one capture's) to its full-text index."""
+    cols = ", ".join(FTS_COLUMNS[table])
+    conn.execute(
+        f"INSERT INTO {table}_fts (rowid, {cols}) SELECT rowid, {cols} FROM {table} "
+        "WHERE rowid > ?",
+        (after_rowid,),
+    )
+
+
+def max_rowid(conn: sqlite3.Connection, table: str) -> int:
+    return conn.execute(f"SELECT COALESCE(MAX(rowid), 0) FROM {table}").fetchone()[0]
+
+
 #: (name, function) in order. Append only.
 MIGRATIONS = [
     ("0001_initial", _v1),
     ("0002_claims_captured_at", _v2),
     ("0003_fnv_band_keys", _v3),
+    ("0004_fts_per_capture", _v4),
 ]
 
 

@@ -18,7 +18,7 @@ from pathlib import Path
 
 from . import statements
 from .config import Limits, captures_dir
-from .db import connect
+from .db import FTS_COLUMNS, connect, index_text, max_rowid
 from .errors import ArchiveError, CaptureError
 from .extract import Article, decode_html, extract_article
 from .hashing import NORMALIZATION, file_sha256, sha256_hex, text_sha256
@@ -269,6 +269,7 @@ class Ingester:
         self._capture_sha = sha
         self.new_images = []
         self.linker = Linker(self.conn)
+        text_from = {table: max_rowid(self.conn, table) for table in FTS_COLUMNS}
         reader = CaptureReader(path, self.limits)
         images_here: dict[str, Processed] = {}
         pending_uses: list[tuple[dict, list]] = []
@@ -302,6 +303,8 @@ class Ingester:
             for position, ref in enumerate(refs):
                 self._write_image_use(article_row, position, ref, images_here, path, result)
         self.linker.finish(self.new_images)
+        for table, after in text_from.items():
+            index_text(self.conn, table, after)
         result.warnings = wacz_warnings + reader.warnings
         self.conn.execute(
             "UPDATE captures SET records = ?, articles = ?, claims = ?, images = ?, skipped = ?, "
@@ -348,7 +351,7 @@ class Ingester:
             "INSERT OR IGNORE INTO claim_bands (band_key, claim_id) VALUES (?, ?)", p.bands
         )
         # links to what the archive holds, in the same transaction, while workers extract on
-        self.linker.article(p.source["id"])
+        self.linker.article(p.source["id"], p.bands)
 
     def _write_image_use(self, article_row, position, ref, images_here, path, result) -> None:
         found = images_here.get(ref.url)

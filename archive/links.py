@@ -37,9 +37,10 @@ class Linker:
         self.conn = conn
         self.article_ids: list[str] = []
 
-    def article(self, article_id: str) -> None:
+    def article(self, article_id: str, bands: list[tuple[int, str]]) -> None:
+        """Link a new article's claims; ``bands`` are their (band key, claim id) rows."""
         _link_quotes(self.conn, [article_id])  # first: a re-framed quotation is a "quote" link
-        _link_article_claims(self.conn, article_id)
+        _link_article_claims(self.conn, article_id, bands)
         self.article_ids.append(article_id)
 
     def finish(self, image_shas: list[str]) -> None:
@@ -63,34 +64,42 @@ def _add_link(conn, a: str, b: str, relation: str, score: float) -> None:
         )
 
 
-def _link_article_claims(conn, article_id: str) -> None:
+def _link_article_claims(conn, article_id: str, bands: list[tuple[int, str]]) -> None:
     """Near links for one article's claims: LSH candidates, best first, scored exactly.
 
-    One query finds every band match of the article's claims; candidates in the same article
-    (claim ids start with the article id) and exact copies (same text hash) are left out, and
-    each claim keeps the ``MAX_CANDIDATES`` that share the most bands with it.
+    One lookup by band key finds every band match of the article's claims; candidates in the
+    same article and exact copies (same text hash) are left out, and each claim keeps the
+    ``MAX_CANDIDATES`` that share the most bands with it.
     """
+    if not bands:
+        return
     mine = {
         claim_id: (text, sha)
         for claim_id, text, sha in conn.execute(
             "SELECT id, text, text_sha256 FROM claims WHERE article_id = ?", (article_id,)
         )
     }
-    shared: dict[str, list[tuple[int, str]]] = {}
-    for claim_id, other_id, n in conn.execute(
-        "SELECT mine.claim_id, other.claim_id, COUNT(*) FROM claims m "
-        "JOIN claim_bands mine ON mine.claim_id = m.id "
-        "JOIN claim_bands other ON other.band_key = mine.band_key "
-        "WHERE m.article_id = ? GROUP BY mine.claim_id, other.claim_id",
-        (article_id,),
-    ):
-        if other_id not in mine:
-            shared.setdefault(claim_id, []).append((-n, other_id))
-    if not shared:
+    claims_by_key: dict[int, list[str]] = {}
+    for key, claim_id in bands:
+        claims_by_key.setdefault(key, []).append(claim_id)
+    counts: dict[tuple[str, str], int] = {}
+    keys = sorted(claims_by_key)
+    for chunk in _chunks(keys, 500):
+        for key, other_id in conn.execute(
+            f"SELECT band_key, claim_id FROM claim_bands WHERE band_key IN ({_in(chunk)})", chunk
+        ):
+            if other_id in mine:
+                continue
+            for claim_id in claims_by_key[key]:
+                counts[claim_id, other_id] = counts.get((claim_id, other_id), 0) + 1
+    if not counts:
         return
-    wanted = {other for ranked in shared.values() for _, other in ranked}
+    shared: dict[str, list[tuple[int, str]]] = {}
+    for (claim_id, other_id), n in counts.items():
+        shared.setdefault(claim_id, []).append((-n, other_id))
+    wanted = sorted({other_id for _, other_id in counts})
     others = {}
-    for chunk in _chunks(sorted(wanted), 500):
+    for chunk in _chunks(wanted, 500):
         others.update(
             (i, (t, h))
             for i, t, h in conn.execute(

@@ -180,6 +180,42 @@ def test_parallel_ingest_gives_the_same_archive(tmp_path, fixed_signer):
     assert dumps[0] == dumps[1] == dumps[2]
 
 
+def test_full_text_index_is_filled_per_capture(tmp_path, fixed_signer):
+    """Claims and articles are searchable after ingest, the index passes FTS5's own integrity
+    check, and an archive from before 0004 (insert triggers) loses only the triggers."""
+    from archive.db import connect
+    from archive.ingest import Ingester
+
+    db = tmp_path / "a.db"
+    ingester = Ingester(db, fixed_signer)
+    assert ingester.ingest_file(SAMPLE).status == "ingested"
+    conn = sqlite3.connect(db)
+    triggers = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='trigger'")}
+    assert "claims_ai" not in triggers and {"claims_ad", "claims_au"} <= triggers
+    # an old archive: put the insert trigger back and forget 0004
+    conn.executescript(
+        "CREATE TRIGGER claims_ai AFTER INSERT ON claims BEGIN INSERT INTO claims_fts "
+        "(rowid, text, speaker, quote) VALUES (new.rowid, new.text, new.speaker, new.quote); END;"
+        "DELETE FROM migrations WHERE name = '0004_fts_per_capture';"
+    )
+    conn.close()
+    ingester = Ingester(db, fixed_signer)  # migrates
+    assert ingester.ingest_file(DATA / "warc" / "example-iana.org-chunked.warc").status in (
+        "ingested",
+        "already",
+    )
+    c = connect(db).conn
+    for table in ("claims", "articles"):
+        c.execute(f"INSERT INTO {table}_fts({table}_fts) VALUES ('integrity-check')")
+        indexed = c.execute(f"SELECT COUNT(*) FROM {table}_fts").fetchone()[0]
+        assert indexed == c.execute(f"SELECT COUNT(*) FROM {table}").fetchone()[0] > 0
+    hits = c.execute(
+        "SELECT c.id FROM claims_fts JOIN claims c ON c.rowid = claims_fts.rowid "
+        "WHERE claims_fts MATCH 'harbour'"
+    ).fetchall()
+    assert hits
+
+
 def test_migration_0003_recomputes_band_keys(tmp_path, fixed_signer):
     """An archive with the old (CRC-32) band keys gets FNV-1a ones, from the claims' text."""
     from archive.db import connect
@@ -204,7 +240,7 @@ def test_migration_0003_recomputes_band_keys(tmp_path, fixed_signer):
 
 def test_migration_0002_fills_captured_at_on_an_old_archive(tmp_path, fixed_signer):
     """An archive made before 0002 gets claims.captured_at from its articles when opened."""
-    from archive.db import applied_migrations, connect
+    from archive.db import MIGRATIONS, applied_migrations, connect
     from archive.ingest import Ingester
 
     db = tmp_path / "old.db"
@@ -217,11 +253,7 @@ def test_migration_0002_fills_captured_at_on_an_old_archive(tmp_path, fixed_sign
     )
     conn.close()
     migrated = connect(db)
-    assert applied_migrations(migrated) == [
-        "0001_initial",
-        "0002_claims_captured_at",
-        "0003_fnv_band_keys",
-    ]
+    assert applied_migrations(migrated) == [name for name, _ in MIGRATIONS]
     rows = migrated.execute(
         "SELECT DISTINCT c.captured_at = a.captured_at FROM claims c "
         "JOIN articles a ON a.id = c.article_id"
