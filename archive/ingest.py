@@ -16,6 +16,8 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
+
 from . import statements
 from .config import Limits, captures_dir
 from .db import FTS_COLUMNS, connect, index_text, max_rowid
@@ -28,7 +30,7 @@ from .ledger import SignedWriter, Unsigned, prepare
 from .links import Linker
 from .parallel import ordered_map
 from .reader import CaptureReader, Record, read_payload, sniff_format
-from .similarity import bands_many, phash
+from .similarity import minhash_bands, phash, remember
 from .wacz_check import check_wacz
 
 
@@ -68,6 +70,7 @@ class Processed:
     note: str | None = None
     rows: list[Unsigned] = field(default_factory=list)  # the article, then its claims
     bands: list[tuple[int, str]] = field(default_factory=list)  # (band key, claim id)
+    shingles: list[tuple[str, np.ndarray]] = field(default_factory=list)  # claim text, hashes
     images: list[ImageRef] = field(default_factory=list)  # the article's image references
     source: dict | None = None  # the article's id and source fields, for its image uses
     image: ImageInfo | None = None  # an image's size, read from its header
@@ -127,7 +130,9 @@ def _prepare_article(out: Processed, a: Article, context: Context) -> None:
     }
     sign_as = {"key_id": context.key_id, "signed_at": context.signed_at}
     out.rows.append(prepare("articles", row, **sign_as))
-    band_keys = bands_many([c.text for c in a.claims])
+    band_keys, hashes = minhash_bands([c.text for c in a.claims])
+    # the writer scores link candidates with these: sent, not computed again there
+    out.shingles = [(c.text, h) for c, h in zip(a.claims, hashes, strict=True) if h is not None]
     for c, keys in zip(a.claims, band_keys, strict=True):
         claim = {
             "id": f"{row['id']}-{c.position}",
@@ -351,6 +356,8 @@ class Ingester:
             "INSERT OR IGNORE INTO claim_bands (band_key, claim_id) VALUES (?, ?)", p.bands
         )
         # links to what the archive holds, in the same transaction, while workers extract on
+        for text, hashes in p.shingles:
+            remember(text, hashes)
         self.linker.article(p.source["id"], p.bands)
 
     def _write_image_use(self, article_row, position, ref, images_here, path, result) -> None:

@@ -17,10 +17,10 @@ from .hashing import normalize_text
 from .similarity import (
     MAX_CANDIDATES,
     NEAR_PHASH_DISTANCE,
+    forget,
     hamming,
     is_near,
     scores,
-    shingles,
 )
 
 
@@ -48,7 +48,7 @@ class Linker:
             _link_versions(self.conn, article_id)
         if image_shas:
             _link_images(self.conn, image_shas)
-        shingles.cache_clear()  # the next capture's texts are others
+        forget()  # the next capture's texts are others
 
 
 def _in(ids) -> str:

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import io
 import warnings
-from functools import lru_cache
 
 import numpy as np
 
@@ -71,10 +70,30 @@ def _hashes_of(normalized: str) -> np.ndarray:
     return np.unique(h)
 
 
-@lru_cache(maxsize=4096)  # ~10 MB at most: sets of ~150 integers
+#: Shingle sets by text: a claim is compared many times within a capture. Bounded; cleared
+#: after each capture (``forget``), and filled with sets the workers computed (``remember``).
+_CACHE: dict[str, frozenset[int]] = {}
+_CACHE_MAX = 50_000  # ~100 MB at worst: sets of ~150 integers
+
+
 def shingles(text: str) -> frozenset[int]:
-    """The shingle hashes of a text as a set (cached: a claim is compared many times)."""
-    return frozenset(shingle_hashes(text).tolist())
+    """The shingle hashes of a text as a set (cached)."""
+    found = _CACHE.get(text)
+    if found is None:
+        found = remember(text, shingle_hashes(text))
+    return found
+
+
+def remember(text: str, hashes: np.ndarray) -> frozenset[int]:
+    """Cache the shingle hashes of ``text`` (computed elsewhere, e.g. in a worker)."""
+    if len(_CACHE) >= _CACHE_MAX:
+        _CACHE.clear()
+    found = _CACHE[text] = frozenset(hashes.tolist())
+    return found
+
+
+def forget() -> None:
+    _CACHE.clear()
 
 
 _BAND_INDEX = np.arange(BANDS, dtype=np.uint64)
@@ -100,13 +119,20 @@ def bands(text: str) -> list[int]:
 
 
 def bands_many(texts: list[str]) -> list[list[int]]:
-    """LSH band keys of each text, computed in one NumPy pass (an article's claims at once).
+    """LSH band keys of each text, computed in one NumPy pass (an article's claims at once)."""
+    return minhash_bands(texts)[0]
+
+
+def minhash_bands(texts: list[str]) -> tuple[list[list[int]], list[np.ndarray | None]]:
+    """LSH band keys of each text, and the shingle hashes they came from.
 
     MinHash over the high 32 bits of the shingle hashes, with the fixed permutations above; a
     band's key is FNV-1a (64-bit) over four 64-bit units, the band's index and its ROWS MinHash
-    values, read as a signed integer. Texts under ``MIN_CHARS`` normalised characters get none.
+    values, read as a signed integer. Texts under ``MIN_CHARS`` normalised characters get none
+    (and no shingle hashes: they are never linked by similarity).
     """
     out: list[list[int]] = [[] for _ in texts]
+    hashes: list[np.ndarray | None] = [None for _ in texts]
     parts: list[np.ndarray] = []
     starts: list[int] = []
     which: list[int] = []
@@ -115,13 +141,13 @@ def bands_many(texts: list[str]) -> list[list[int]]:
         normalized = normalize_text(text)
         if len(normalized) < MIN_CHARS:
             continue
-        h = _hashes_of(normalized) >> _32
+        hashes[i] = _hashes_of(normalized)
         starts.append(total)
         which.append(i)
-        parts.append(h)
-        total += len(h)
+        parts.append(hashes[i] >> _32)
+        total += len(parts[-1])
     if not which:
-        return out
+        return out, hashes
     hv = np.concatenate(parts).reshape(-1, 1)
     signatures = np.minimum.reduceat(_permuted(hv), starts, axis=0)
     rows = signatures.reshape(len(which), BANDS, ROWS)
@@ -133,7 +159,7 @@ def bands_many(texts: list[str]) -> list[list[int]]:
         keys *= _FNV_PRIME
     for i, row in zip(which, keys.view(np.int64).tolist(), strict=True):
         out[i] = row
-    return out
+    return out, hashes
 
 
 def scores(a: str, b: str) -> tuple[float, float]:
