@@ -70,10 +70,11 @@ def _hashes_of(normalized: str) -> np.ndarray:
     return np.unique(h)
 
 
-#: Shingle sets by text: a claim is compared many times within a capture. Bounded; cleared
-#: after each capture (``forget``), and filled with sets the workers computed (``remember``).
+#: Shingle sets by text: a claim is compared many times within a capture. Bounded (emptied when
+#: full: the sets in use are the current article's and its candidates'); cleared after each
+#: capture (``forget``); filled with the sets the workers computed (``remember``).
 _CACHE: dict[str, frozenset[int]] = {}
-_CACHE_MAX = 50_000  # ~100 MB at worst: sets of ~150 integers
+_CACHE_MAX = 2048  # ~25 MB: a set of ~150 Python integers takes ~12 KB
 
 
 def shingles(text: str) -> frozenset[int]:
