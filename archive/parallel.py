@@ -32,7 +32,7 @@ def ordered_map(
     remote: Callable[[object], bool] = lambda item: True,
     window: int = 32,
     size: Callable[[object], int] = lambda item: 0,
-    max_bytes: int = 64 << 20,
+    max_bytes: int = 16 << 20,
 ) -> Iterator:
     """Yield ``fn(item, *args)`` for each item, in order.
 

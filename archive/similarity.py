@@ -74,7 +74,7 @@ def _hashes_of(normalized: str) -> np.ndarray:
 #: full: the sets in use are the current article's and its candidates'); cleared after each
 #: capture (``forget``); filled with the sets the workers computed (``remember``).
 _CACHE: dict[str, frozenset[int]] = {}
-_CACHE_MAX = 2048  # ~25 MB: a set of ~150 Python integers takes ~12 KB
+_CACHE_MAX = 512  # ~6 MB: a set of ~150 Python integers takes ~12 KB
 
 
 def shingles(text: str) -> frozenset[int]:

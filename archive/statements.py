@@ -134,20 +134,36 @@ _SAFE_INT = 2**53 - 1
 
 
 def _plain(value) -> bool:
-    # exact type checks (no isinstance walk through subclasses): this runs for every statement
-    kind = type(value)
-    if kind is str or value is None or kind is bool:
-        return True
-    if kind is int:
-        return -_SAFE_INT <= value <= _SAFE_INT
-    if kind is dict:
-        for k, v in value.items():
-            if type(k) is not str or not k.isascii() or not _plain(v):
+    """Only ASCII-keyed dicts, lists, strings, safe integers, booleans and nulls?
+
+    A loop, not a recursion, with exact type checks: it runs for every statement signed or
+    verified. Anything else (floats, str subclasses...) goes to the rfc8785 library.
+    """
+    stack = [value]
+    while stack:
+        v = stack.pop()
+        kind = type(v)
+        if kind is dict:
+            for k in v:
+                if type(k) is not str or not k.isascii():
+                    return False
+            items = v.values()
+        elif kind is list:
+            items = v
+        else:
+            items = (v,)
+        for x in items:
+            t = type(x)
+            if t is str or x is None or t is bool:
+                continue
+            if t is int:
+                if not -_SAFE_INT <= x <= _SAFE_INT:
+                    return False
+            elif t is dict or t is list:
+                stack.append(x)
+            else:
                 return False
-        return True
-    if kind is list:
-        return all(_plain(v) for v in value)
-    return False  # floats, str subclasses and anything else: the rfc8785 library decides
+    return True
 
 
 def parse(statement_text: str) -> dict:

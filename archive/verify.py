@@ -8,6 +8,7 @@ reported as passed unless it was checked.
 from __future__ import annotations
 
 import json
+import sqlite3
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -105,8 +106,10 @@ def _content_problems(table: str, row: dict, db, articles: dict) -> list[str]:
 
 
 class Verifier:
-    #: below this many signatures, starting processes costs more than it saves
+    #: below this many signed rows, starting processes costs more than it saves
     parallel_from = 4000
+    #: rowids per unit of work
+    chunk_rows = 2000
 
     def __init__(
         self, db, public_key_pem: str | None = None, check_files: bool = True, workers: int = 1
@@ -166,75 +169,39 @@ class Verifier:
 
     # -- signed rows -------------------------------------------------------------------------
     def _rows(self, keys) -> dict[tuple[str, str], dict]:
-        """Check every signed row; return {(table, id): {"statement": bytes, "signed_at": str}}."""
-        report = self.report
-        articles = {r["id"]: r for r in self.db.query("SELECT * FROM articles")}
-        seen: dict[tuple[str, str], dict] = {}
-        signatures: list[tuple] = []
-        for table in SIGNED_TABLES:
-            pk = PRIMARY_KEYS[table]
-            if table == "articles":
-                rows = articles.values()
-            else:
-                rows = self.db.query(f"SELECT * FROM {table}")
-            for row in rows:
-                rid = row[pk]
-                if not row.get("statement") or not row.get("signature"):
-                    report.count(table, "unsigned")
-                    report.fail(table, rid, "unsigned (no statement or signature)")
-                    continue
-                data = row["statement"].encode("utf-8")
-                problems = _content_problems(table, row, self.db, articles)
-                stmt: dict = {}
-                try:
-                    stmt = statements.parse(row["statement"])
-                    article = articles.get(row.get("article_id")) if "article_id" in row else None
-                    expected = statements.canonical(
-                        statements.build(
-                            table,
-                            row,
-                            key_id=stmt.get("key_id"),
-                            signed_at=stmt.get("signed_at"),
-                            article=article,
-                        )
-                    )
-                    if expected != data:
-                        problems.append(
-                            f"statement does not match the row: {_diff(expected, data)}"
-                        )
-                except (ValueError, KeyError, TypeError) as e:
-                    problems.append(f"statement cannot be rebuilt ({e})")
-                if stmt.get("key_id") != row["key_id"]:
-                    problems.append("key_id differs from the statement's")
-                key = keys.get(row["key_id"])
-                if key is None:
-                    problems.append(f"signed by an unknown or untrusted key {row['key_id']}")
-                else:  # checked in a batch below, in parallel
-                    signatures.append((problems, _raw(key), row["signature"], data))
-                if table == "key_rotations" and row["old_key_id"] != row["key_id"]:
-                    problems.append("a rotation must be signed by the key it retires")
-                seen[(table, rid)] = {
-                    "leaf": merkle.leaf_hash(data),
-                    "signed_at": stmt.get("signed_at") or "",
-                    "problems": problems,
-                }
-        for (problems, *_), ok in zip(signatures, self._check_signatures(signatures), strict=True):
-            if not ok:
-                problems.append("signature does not verify")
-        return seen
+        """Check every signed row; return {(table, id): {"leaf", "signed_at", "problems"}}.
 
-    def _check_signatures(self, items: list) -> list[bool]:
-        """Ed25519 checks, spread over processes when there are enough of them to pay off."""
-        work = [(raw, sig, data) for _, raw, sig, data in items]
-        if self.workers <= 1 or len(work) < self.parallel_from:
-            return _verify_batch(work)
-        size = -(-len(work) // (self.workers * 4))
-        chunks = [work[i : i + size] for i in range(0, len(work), size)]
-        pool = process_pool(self.workers)
-        try:
-            return [ok for result in pool.map(_verify_batch, chunks) for ok in result]
-        finally:
-            pool.shutdown()
+        The rows are checked in chunks of rowids, each chunk whole (statement, content hashes,
+        signature) and, for a large archive, in worker processes reading the database
+        themselves: the work is spread over the cores, not only the signature checks.
+        """
+        raw_keys = {key_id: _raw(key) for key_id, key in keys.items()}
+        units = []
+        total = 0
+        for table in SIGNED_TABLES:
+            lo, hi, n = self.db.execute(
+                f"SELECT MIN(rowid), MAX(rowid), COUNT(*) FROM {table}"
+            ).fetchone()
+            total += n
+            for start in range(lo or 0, (hi or -1) + 1, self.chunk_rows):
+                units.append((table, start, start + self.chunk_rows - 1))
+        path = _file_of(self.db.conn)
+        if self.workers <= 1 or total < self.parallel_from or path is None:
+            results = [check_rows(self.db.conn, *unit, raw_keys) for unit in units]
+        else:
+            pool = process_pool(self.workers)
+            try:
+                results = list(pool.map(_check_unit, [(path, *u, raw_keys) for u in units]))
+            finally:
+                pool.shutdown()
+        seen: dict[tuple[str, str], dict] = {}
+        for checked, unsigned in results:
+            for table, rid in unsigned:
+                self.report.count(table, "unsigned")
+                self.report.fail(table, rid, "unsigned (no statement or signature)")
+            for table, rid, leaf, signed_at, problems in checked:
+                seen[(table, rid)] = {"leaf": leaf, "signed_at": signed_at, "problems": problems}
+        return seen
 
     # -- ledger, Merkle root, checkpoints -----------------------------------------------------
     def _ledger(self, rows, keys, checkpoint_note: str | None) -> None:
@@ -397,14 +364,96 @@ def _raw(key) -> bytes:
     return key.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
 
 
-def _verify_batch(items: list[tuple[bytes, str, bytes]]) -> list[bool]:
-    """[(raw public key, base64 signature, message)] -> [valid?]; runs in worker processes."""
-    keys: dict[bytes, Ed25519PublicKey] = {}
-    out = []
-    for raw, signature, data in items:
-        key = keys.get(raw) or keys.setdefault(raw, Ed25519PublicKey.from_public_bytes(raw))
-        out.append(verify_signature(key, signature, data))
-    return out
+def _file_of(conn: sqlite3.Connection) -> str | None:
+    """The database file behind ``conn`` (None in memory): worker processes open it read-only."""
+    for _, name, file in conn.execute("PRAGMA database_list"):
+        if name == "main":
+            return file or None
+    return None
+
+
+def _check_unit(args) -> tuple[list, list]:
+    path, table, lo, hi, raw_keys = args
+    conn = sqlite3.connect(f"{Path(path).resolve().as_uri()}?mode=ro", uri=True, timeout=60)
+    try:
+        return check_rows(conn, table, lo, hi, raw_keys)
+    finally:
+        conn.close()
+
+
+def _dicts(cursor) -> list[dict]:
+    names = [d[0] for d in cursor.description]
+    return [dict(zip(names, row, strict=True)) for row in cursor]
+
+
+def _field(statement: str, name: str) -> str | None:
+    """A top-level string field of a canonical statement, found without parsing it. Safe: inside
+    a JSON string a quote is always escaped, so ``"name":"`` can only be the key itself; and
+    the statement is then rebuilt from the row and compared byte for byte."""
+    marker = f'"{name}":"'
+    start = statement.find(marker)
+    if start < 0:
+        return None
+    start += len(marker)
+    end = statement.find('"', start)
+    return statement[start:end] if end > 0 else None
+
+
+def check_rows(conn, table: str, lo: int, hi: int, raw_keys: dict[str, bytes]):
+    """Check the signed rows of ``table`` with rowids ``lo``..``hi``: rebuild each statement from
+    its row, re-derive its content hashes, verify its signature. Pure reading; runs in workers.
+
+    Returns ``([(table, id, leaf hash, signed_at, problems)], [(table, id) unsigned])``.
+    """
+    pk = PRIMARY_KEYS[table]
+    rows = _dicts(conn.execute(f"SELECT * FROM {table} WHERE rowid BETWEEN ? AND ?", (lo, hi)))
+    articles: dict[str, dict] = {}
+    if table in ("claims", "image_uses"):
+        articles = {
+            a["id"]: a
+            for a in _dicts(
+                conn.execute(
+                    "SELECT * FROM articles WHERE id IN "
+                    f"(SELECT article_id FROM {table} WHERE rowid BETWEEN ? AND ?)",
+                    (lo, hi),
+                )
+            )
+        }
+    keys: dict[str, Ed25519PublicKey] = {}
+    checked, unsigned = [], []
+    for row in rows:
+        rid = row[pk]
+        text = row.get("statement")
+        if not text or not row.get("signature"):
+            unsigned.append((table, rid))
+            continue
+        data = text.encode("utf-8")
+        problems = _content_problems(table, row, conn, articles)
+        key_id, signed_at = _field(text, "key_id"), _field(text, "signed_at")
+        try:
+            article = articles.get(row.get("article_id")) if "article_id" in row else None
+            expected = statements.canonical(
+                statements.build(table, row, key_id=key_id, signed_at=signed_at, article=article)
+            )
+            if expected != data:
+                problems.append(f"statement does not match the row: {_diff(expected, data)}")
+        except (ValueError, KeyError, TypeError) as e:
+            problems.append(f"statement cannot be rebuilt ({e})")
+        if key_id != row["key_id"]:
+            problems.append("key_id differs from the statement's")
+        raw = raw_keys.get(row["key_id"])
+        if raw is None:
+            problems.append(f"signed by an unknown or untrusted key {row['key_id']}")
+        else:
+            key = keys.get(row["key_id"]) or keys.setdefault(
+                row["key_id"], Ed25519PublicKey.from_public_bytes(raw)
+            )
+            if not verify_signature(key, row["signature"], data):
+                problems.append("signature does not verify")
+        if table == "key_rotations" and row["old_key_id"] != row["key_id"]:
+            problems.append("a rotation must be signed by the key it retires")
+        checked.append((table, rid, merkle.leaf_hash(data), signed_at or "", problems))
+    return checked, unsigned
 
 
 def _diff(expected: bytes, actual: bytes) -> str:

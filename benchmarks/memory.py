@@ -2,8 +2,8 @@
 
 Builds one plain (uncompressed) WARC per size, of realistic article pages each carrying large
 image payloads, so that most of the bytes are images: they are read, hashed, and re-read only
-when an article uses them. Then runs the real ``archive ingest --workers 1`` on each, as a
-subprocess, and reports the peak memory of its process tree (perfutil.run_measured).
+when an article uses them. Then runs the real ``archive ingest --workers 1`` (or ``--workers``)
+on each, as a subprocess, and reports the peak memory of its process tree (perfutil.run_measured).
 
     .venv/bin/python benchmarks/memory.py --sizes 100,1000
 
@@ -19,18 +19,21 @@ import random
 import tempfile
 from pathlib import Path
 
+import make_corpus
 from perfutil import ARCHIVE_CLI, archive_env, load_build_samples, run_measured, write_json
 
-WORDS = (
-    "the council said a spokesman ministry report harbour valley officials government week "
-    "talks forces river city minister people statement plan court vote election budget police"
-).split()
+TEXT = make_corpus.default_text()
 
 
 def build(path: Path, megabytes: int, seed: int = 7) -> int:
-    """A WARC of about ``megabytes`` MB: pages of ~40 sentences with two 2 MB images each."""
+    """A WARC of about ``megabytes`` MB: pages of ~40 sentences with two 2 MB images each.
+
+    The sentences come from make_corpus's Markov chain (over the real articles when ../shared is
+    there), so that linking sees news-like overlap: sentences drawn from a couple of dozen words
+    would make every claim a near copy of every other, and memory would measure that instead.
+    """
     bs = load_build_samples()
-    rng = random.Random(seed)
+    gen = make_corpus.TextGen(random.Random(seed + 1), make_corpus.source_text(TEXT))
     pages = 0
     with open(path, "wb") as f:
         cw = bs.CaptureWriter(f, "2025-01-01T00:00:00Z", "memory benchmark", gzip=False)
@@ -39,11 +42,7 @@ def build(path: Path, megabytes: int, seed: int = 7) -> int:
             url = f"https://bench.example/news/{pages}.html"
             page = bs.Page(f"Story {pages}", "News", "Bench Daily", url, "2025-01-01T00:00:00Z")
             for _ in range(8):
-                text = " ".join(
-                    " ".join(rng.choice(WORDS) for _ in range(rng.randint(8, 20))).capitalize()
-                    + "."
-                    for _ in range(5)
-                )
+                text = " ".join(gen.sentence() for _ in range(5))
                 page.blocks.append(("paragraph", text))
             images = {}
             for i in range(2):
@@ -61,6 +60,7 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", default="100,1000", help="capture sizes in MB [100,1000]")
     parser.add_argument("--json", default=None, help="write the results here")
+    parser.add_argument("--workers", type=int, default=1, help="archive ingest --workers [1]")
     args = parser.parse_args(argv)
     results = []
     with tempfile.TemporaryDirectory(prefix="archive-memory-") as tmp:
@@ -70,7 +70,7 @@ def main(argv=None) -> int:
             pages = build(capture, mb)
             home = tmp / f"home-{mb}"
             run = run_measured(
-                [ARCHIVE_CLI, "ingest", "--workers", "1", "-q", str(capture)],
+                [ARCHIVE_CLI, "ingest", "--workers", str(args.workers), "-q", str(capture)],
                 env=archive_env(home),
             )
             row = {
@@ -78,6 +78,8 @@ def main(argv=None) -> int:
                 "pages": pages,
                 "rc": run["rc"],
                 "wall_s": run["wall_s"],
+                "workers": args.workers,
+                "text": TEXT,
                 "peak_tree_pss_mb": run.get("peak_tree_pss_mb"),
                 "max_process_hwm_mb": run.get("max_process_hwm_mb"),
             }

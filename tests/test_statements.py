@@ -130,3 +130,12 @@ def test_fast_canonical_form_equals_rfc8785():
     check()
     # and what is not plain goes to the library
     assert statements.canonical({"é": 1.5}) == rfc8785.dumps({"é": 1.5})
+
+
+def test_fast_path_takes_only_what_json_dumps_writes_as_rfc8785_does():
+    from archive.statements import _plain
+
+    plain = [{"a": 1}, {"a": [1, {"b": None}]}, "x", [], {"a": True}, {"a": -(2**53 - 1)}]
+    other = [{"a": 1.0}, {"é": 1}, {"a": [1, {"b": 2**60}]}, 1.5, {1: 2}, {"a": (1,)}]
+    assert all(_plain(v) for v in plain)
+    assert not any(_plain(v) for v in other)
