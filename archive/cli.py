@@ -199,7 +199,7 @@ def _trusted_pem(public_key: Path | None, trust: str | None, db) -> str | None:
     "--workers",
     type=click.IntRange(min=1),
     default=None,
-    help="Processes checking signatures [default: the number of cores].",
+    help="Processes checking signed rows [default: the number of cores].",
 )
 def verify(db_path, public_key, trust, checkpoint_file, as_json, no_files, workers):
     """Re-derive every hash and statement and check every signature, the ledger and checkpoints.

@@ -4,7 +4,8 @@
     .venv/bin/python benchmarks/verify_speed.py                      # reuse or build an archive
     .venv/bin/python benchmarks/verify_speed.py --db path/to/archive.db --json out.json
 
-1. ``archive verify --no-files --db <db>`` as a subprocess: wall time, signed records/s.
+1. ``archive verify --no-files --db <db>`` as a subprocess (``--workers``, default: one per
+   core): wall time including start-up, CPU time, signed records/s.
 2. Raw rate, in this process on one core: for every signed row (captures, articles, claims,
    image_uses, key_rotations), base64-decode ``signature`` and call cryptography's
    ``Ed25519PublicKey.verify`` over the UTF-8 bytes of ``statement``. Rows are read first;
@@ -12,7 +13,10 @@
 3. Where verify's time goes: ``archive.verify.verify`` in this process under cProfile; the top
    functions by own time, and the cumulative time of the main steps.
 
-Target: verify records/s >= 0.8 x the raw rate per core (verify is single-process).
+Target: verify >= 0.8 x the raw rate per core. Three ratios are reported: verify's rate over the
+raw one-core rate; the same per core used (verify's rate divided by its worker count); and CPU
+efficiency (raw CPU per record over verify's CPU per record, start-up included), which does not
+depend on how busy the machine is.
 
 The archive: ``--db``, else the one benchmarks/ingest.py kept (benchmarks/out/archive-for-verify),
 else one built here from a corpus of ``--pages`` pages with ``archive ingest --workers 2``, with
@@ -151,12 +155,17 @@ def main() -> None:
     ap.add_argument("--pages", type=int, default=500, help="pages when building an archive")
     ap.add_argument("--timeout", type=float, default=900)
     ap.add_argument("--json")
+    ap.add_argument("--workers", type=int, default=None, help="archive verify --workers")
     args = ap.parse_args()
     db = args.db or (KEPT if KEPT.exists() else build_archive(args.pages, args.timeout))
     rows, keys = signed_rows(db)
     n = len(rows)
     print(f"archive {db}: {n:,} signed records", file=sys.stderr)
-    cmd = [ARCHIVE_CLI, "verify", "--no-files", "--db", str(db)]
+    sys.path.insert(0, str(REPO))
+    from archive.parallel import default_workers
+
+    workers = args.workers or default_workers()
+    cmd = [ARCHIVE_CLI, "verify", "--no-files", "--workers", str(workers), "--db", str(db)]
     res = run_measured(cmd, env=archive_env(OUT / "verify-env"), timeout=args.timeout)
     res["records_per_s"] = round(n / res["wall_s"], 1)
     res["summary"] = res.pop("stdout").strip().splitlines()[-8:]
@@ -171,17 +180,27 @@ def main() -> None:
     prof = profile(db)
     print(prof["pstats"], file=sys.stderr)
     ratio = round(res["records_per_s"] / raw["records_per_s"], 3)
+    per_core = round(ratio / workers, 3)
+    cpu_eff = round((raw["wall_s"] / n) / (res["cpu_s"] / n), 3) if res.get("cpu_s") else None
     out = {
         "machine": machine(),
         "db": str(db),
         "signed_records": n,
+        "workers": workers,
         "verify": res,
         "raw": raw,
-        "ratio_to_raw_per_core": ratio,
-        "target_met": ratio >= 0.8,
+        "ratio_to_raw_one_core": ratio,
+        "ratio_per_core_used": per_core,
+        "cpu_efficiency": cpu_eff,
+        "target_met_one_core": ratio >= 0.8,
+        "target_met_per_core": per_core >= 0.8,
         "profile": {k: v for k, v in prof.items() if k != "pstats"},
     }
-    print(f"ratio verify/raw = {ratio} (target >= 0.8)", file=sys.stderr)
+    print(
+        f"verify/raw = {ratio} of one core; {per_core} per core used ({workers}); CPU "
+        f"efficiency {cpu_eff} (target >= 0.8)",
+        file=sys.stderr,
+    )
     if args.json:
         write_json(args.json, out)
     print(json.dumps({k: v for k, v in out.items() if k not in ("profile",)}, indent=1))
