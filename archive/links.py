@@ -13,14 +13,20 @@ from __future__ import annotations
 
 import sqlite3
 
+import numpy as np
+
 from .hashing import normalize_text
 from .similarity import (
+    BANDS,
     MAX_CANDIDATES,
+    MAX_IMAGE_LINKS,
     NEAR_PHASH_DISTANCE,
     forget,
-    hamming,
     is_near,
+    score_sets,
     scores,
+    shingle_hashes,
+    shingles,
 )
 
 
@@ -97,23 +103,34 @@ def _link_article_claims(conn, article_id: str, bands: list[tuple[int, str]]) ->
     shared: dict[str, list[tuple[int, str]]] = {}
     for (claim_id, other_id), n in counts.items():
         shared.setdefault(claim_id, []).append((-n, other_id))
-    wanted = sorted({other_id for _, other_id in counts})
-    others = {}
-    for chunk in _chunks(wanted, 500):
-        others.update(
-            (i, (t, h))
-            for i, t, h in conn.execute(
-                f"SELECT id, text, text_sha256 FROM claims WHERE id IN ({_in(chunk)})", chunk
-            )
-        )
+    # Exact copies share every band: only those candidates need their hash looked up.
+    full = sorted({o for (_, o), n in counts.items() if n == BANDS})
+    hashes = dict(_fetch(conn, "text_sha256", full))
+    chosen: dict[str, list[str]] = {}
     for claim_id, ranked in shared.items():
-        text, sha = mine[claim_id]
+        sha = mine[claim_id][1]
         ranked.sort()
-        candidates = [o for _, o in ranked if others[o][1] != sha][:MAX_CANDIDATES]
+        chosen[claim_id] = [o for _, o in ranked if hashes.get(o) != sha][:MAX_CANDIDATES]
+    # Texts only for the chosen candidates, each shingled once for the whole article.
+    texts = dict(_fetch(conn, "text", sorted({o for c in chosen.values() for o in c})))
+    sets: dict[str, frozenset[int]] = {}
+    for claim_id, candidates in chosen.items():
+        mine_set = shingles(mine[claim_id][0])
         for other_id in candidates:
-            jaccard, containment = scores(text, others[other_id][0])
+            theirs = sets.get(other_id)
+            if theirs is None:
+                theirs = sets[other_id] = frozenset(shingle_hashes(texts[other_id]).tolist())
+            jaccard, containment = score_sets(mine_set, theirs)
             if is_near(jaccard, containment):
                 _add_link(conn, claim_id, other_id, "near", max(jaccard, containment))
+
+
+def _fetch(conn, column: str, ids: list[str]):
+    """(id, column) of the claims ``ids``, 500 at a time."""
+    for chunk in _chunks(ids, 500):
+        yield from conn.execute(
+            f"SELECT id, {column} FROM claims WHERE id IN ({_in(chunk)})", chunk
+        )
 
 
 def _chunks(items: list, n: int):
@@ -144,19 +161,46 @@ def _link_quotes(conn, article_ids: list[str]) -> None:
 
 
 def _link_images(conn, shas: list[str]) -> None:
-    known = conn.execute("SELECT sha256, phash FROM images WHERE phash IS NOT NULL").fetchall()
+    """Near copies of each new image by pHash distance: its ``MAX_IMAGE_LINKS`` nearest.
+
+    One pass over the archive's pHashes per capture, compared with NumPy; the cap keeps a photo
+    reused a thousand times from making a million links (its copies are found from any one).
+    """
+    ids, hashes = [], []
+    for rowid, value in conn.execute("SELECT rowid, phash FROM images WHERE phash IS NOT NULL"):
+        ids.append(rowid)
+        hashes.append(int(value, 16))
+    if not ids:
+        return
+    rowids = np.array(ids, dtype=np.int64)
+    values = np.array(hashes, dtype=np.uint64)
+    del ids, hashes
+    rows = []
     for sha in shas:
-        row = conn.execute("SELECT phash FROM images WHERE sha256 = ?", (sha,)).fetchone()
-        if not row or not row[0]:
+        found = conn.execute("SELECT rowid, phash FROM images WHERE sha256 = ?", (sha,)).fetchone()
+        if not found or not found[1]:
             continue
-        for other, other_hash in known:
-            if other != sha and (d := hamming(row[0], other_hash)) <= NEAR_PHASH_DISTANCE:
-                for x, y in ((sha, other), (other, sha)):
-                    conn.execute(
-                        "INSERT OR IGNORE INTO image_links (image_sha256, other_sha256, distance) "
-                        "VALUES (?, ?, ?)",
-                        (x, y, d),
-                    )
+        distance = np.bitwise_count(values ^ np.uint64(int(found[1], 16)))
+        near = np.flatnonzero((distance <= NEAR_PHASH_DISTANCE) & (rowids != found[0]))
+        # nearest first, then oldest first: the same choice whatever the order of ingest
+        near = near[np.lexsort((rowids[near], distance[near]))][:MAX_IMAGE_LINKS]
+        others = _image_shas(conn, rowids[near].tolist())
+        for j, rowid in zip(near.tolist(), rowids[near].tolist(), strict=True):
+            d = int(distance[j])
+            rows += [(sha, others[rowid], d), (others[rowid], sha, d)]
+    conn.executemany(
+        "INSERT OR IGNORE INTO image_links (image_sha256, other_sha256, distance) VALUES (?, ?, ?)",
+        rows,
+    )
+
+
+def _image_shas(conn, rowids: list[int]) -> dict[int, str]:
+    out = {}
+    for chunk in _chunks(rowids, 500):
+        out.update(
+            conn.execute(f"SELECT rowid, sha256 FROM images WHERE rowid IN ({_in(chunk)})", chunk)
+        )
+    return out
 
 
 # -- changes between captures of one page -------------------------------------------------------

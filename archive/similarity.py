@@ -34,6 +34,8 @@ MAX_CANDIDATES = 50
 NEAR_JACCARD = 0.5
 NEAR_CONTAINMENT = 0.7
 NEAR_PHASH_DISTANCE = 10
+#: Near-copy links made per new image at most (the nearest).
+MAX_IMAGE_LINKS = 50
 
 # MinHash permutations h -> (a*h + b) mod p, fixed: band keys are stored in archives, so they
 # must not change with a library version; a change to how keys are made needs a migration that
@@ -165,7 +167,11 @@ def minhash_bands(texts: list[str]) -> tuple[list[list[int]], list[np.ndarray | 
 
 def scores(a: str, b: str) -> tuple[float, float]:
     """(Jaccard, containment) of two texts' shingle sets."""
-    sa, sb = shingles(a), shingles(b)
+    return score_sets(shingles(a), shingles(b))
+
+
+def score_sets(sa: frozenset[int], sb: frozenset[int]) -> tuple[float, float]:
+    """(Jaccard, containment) of two shingle sets."""
     if len(sb) < len(sa):
         sa, sb = sb, sa
     inter = len(sa.intersection(sb))  # iterates the smaller set; no union is built
