@@ -18,6 +18,7 @@ import numpy as np
 from .hashing import normalize_text
 from .similarity import (
     BANDS,
+    HOT_BAND,
     MAX_CANDIDATES,
     MAX_IMAGE_LINKS,
     NEAR_PHASH_DISTANCE,
@@ -73,9 +74,10 @@ def _add_link(conn, a: str, b: str, relation: str, score: float) -> None:
 def _link_article_claims(conn, article_id: str, bands: list[tuple[int, str]]) -> None:
     """Near links for one article's claims: LSH candidates, best first, scored exactly.
 
-    One lookup by band key finds every band match of the article's claims; candidates in the
-    same article and exact copies (same text hash) are left out, and each claim keeps the
-    ``MAX_CANDIDATES`` that share the most bands with it.
+    One lookup by band key finds every band match of the article's claims, except in bands
+    shared by more than ``HOT_BAND`` claims; candidates in the same article and exact copies
+    (same text hash) are left out, and each claim keeps the ``MAX_CANDIDATES`` that share the
+    most bands with it.
     """
     if not bands:
         return
@@ -89,7 +91,19 @@ def _link_article_claims(conn, article_id: str, bands: list[tuple[int, str]]) ->
     for key, claim_id in bands:
         claims_by_key.setdefault(key, []).append(claim_id)
     counts: dict[tuple[str, str], int] = {}
-    keys = sorted(claims_by_key)
+    keys = []
+    for chunk in _chunks(sorted(claims_by_key), 500):
+        # A band shared by very many claims says little (its MinHash values come from common
+        # shingles) and would cost time in proportion to the archive: left out.
+        keys += [
+            key
+            for key, n in conn.execute(
+                f"SELECT band_key, COUNT(*) FROM claim_bands WHERE band_key IN ({_in(chunk)}) "
+                "GROUP BY band_key",
+                chunk,
+            )
+            if n <= HOT_BAND
+        ]
     for chunk in _chunks(keys, 500):
         for key, other_id in conn.execute(
             f"SELECT band_key, claim_id FROM claim_bands WHERE band_key IN ({_in(chunk)})", chunk

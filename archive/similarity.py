@@ -31,6 +31,10 @@ PERMUTATIONS = BANDS * ROWS
 MIN_CHARS = 40
 #: Candidates scored per claim at most (those sharing the most bands first).
 MAX_CANDIDATES = 50
+#: A band key shared by more claims than this is not used to find candidates: such keys come
+#: from common shingles (" the ", "said ") taking the minimum, and in a 90,000-claim archive the
+#: keys over 100 claims made 91% of all band matches (docs/performance.md).
+HOT_BAND = 200
 NEAR_JACCARD = 0.5
 NEAR_CONTAINMENT = 0.7
 NEAR_PHASH_DISTANCE = 10
