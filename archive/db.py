@@ -301,6 +301,37 @@ def _v4(db: sqlite_utils.Database) -> None:
         db.conn.execute(f"DROP TRIGGER IF EXISTS {table}_ai")
 
 
+_V5 = """
+CREATE TABLE claim_minhash (
+    claim_id TEXT PRIMARY KEY REFERENCES claims(id),
+    shingles INTEGER NOT NULL,
+    signature BLOB NOT NULL
+) WITHOUT ROWID;
+"""
+
+
+def _v5(db: sqlite_utils.Database) -> None:
+    """Each claim's compact MinHash signature, so that linking estimates a candidate's similarity
+    before scoring it exactly (most band matches are not near). Derived from the claim's text."""
+    from .similarity import minhash_bands
+
+    conn = db.conn
+    _run_script(db, _V5)
+    rows = conn.execute("SELECT id, text FROM claims ORDER BY rowid")
+    while batch := rows.fetchmany(1000):
+        hashed = minhash_bands([text for _, text in batch])
+        conn.executemany(
+            "INSERT INTO claim_minhash (claim_id, shingles, signature) VALUES (?, ?, ?)",
+            [
+                (claim_id, len(hashes), signature)
+                for (claim_id, _), hashes, signature in zip(
+                    batch, hashed.hashes, hashed.signatures, strict=True
+                )
+                if signature is not None
+            ],
+        )
+
+
 def index_text(conn: sqlite3.Connection, table: str, after_rowid: int) -> None:
     """Add the rows of ``table`` after ``after_rowid`` (one capture's) to its full-text index."""
     cols = ", ".join(FTS_COLUMNS[table])
@@ -321,6 +352,7 @@ MIGRATIONS = [
     ("0002_claims_captured_at", _v2),
     ("0003_fnv_band_keys", _v3),
     ("0004_fts_per_capture", _v4),
+    ("0005_claim_minhash", _v5),
 ]
 
 

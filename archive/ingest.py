@@ -71,6 +71,7 @@ class Processed:
     rows: list[Unsigned] = field(default_factory=list)  # the article, then its claims
     bands: list[tuple[int, str]] = field(default_factory=list)  # (band key, claim id)
     shingles: list[tuple[str, np.ndarray]] = field(default_factory=list)  # claim text, hashes
+    minhash: list[tuple[str, int, bytes]] = field(default_factory=list)  # claim id, size, sig
     images: list[ImageRef] = field(default_factory=list)  # the article's image references
     source: dict | None = None  # the article's id and source fields, for its image uses
     image: ImageInfo | None = None  # an image's size, read from its header
@@ -130,10 +131,8 @@ def _prepare_article(out: Processed, a: Article, context: Context) -> None:
     }
     sign_as = {"key_id": context.key_id, "signed_at": context.signed_at}
     out.rows.append(prepare("articles", row, **sign_as))
-    band_keys, hashes = minhash_bands([c.text for c in a.claims])
-    # the writer scores link candidates with these: sent, not computed again there
-    out.shingles = [(c.text, h) for c, h in zip(a.claims, hashes, strict=True) if h is not None]
-    for c, keys in zip(a.claims, band_keys, strict=True):
+    hashed = minhash_bands([c.text for c in a.claims])
+    for i, c in enumerate(a.claims):
         claim = {
             "id": f"{row['id']}-{c.position}",
             "article_id": row["id"],
@@ -151,7 +150,12 @@ def _prepare_article(out: Processed, a: Article, context: Context) -> None:
             "captured_at": row["captured_at"],  # the article's, for time-ordered queries
         }
         out.rows.append(prepare("claims", claim, article=row, **sign_as))
-        out.bands.extend((key, claim["id"]) for key in keys)
+        if hashed.signatures[i] is not None:
+            out.bands.extend((key, claim["id"]) for key in hashed.keys[i])
+            size = len(hashed.hashes[i])
+            out.minhash.append((claim["id"], size, hashed.signatures[i]))
+            # the writer scores link candidates with these: sent, not computed again there
+            out.shingles.append((c.text, hashed.hashes[i]))
     out.images = a.images
     # only what an image use's statement needs: not the article's text
     out.source = {k: row[k] for k in ("id", *statements.SOURCE_FIELDS)}
@@ -355,10 +359,14 @@ class Ingester:
         self.conn.executemany(
             "INSERT OR IGNORE INTO claim_bands (band_key, claim_id) VALUES (?, ?)", p.bands
         )
+        self.conn.executemany(
+            "INSERT INTO claim_minhash (claim_id, shingles, signature) VALUES (?, ?, ?)",
+            p.minhash,
+        )
         # links to what the archive holds, in the same transaction, while workers extract on
         for text, hashes in p.shingles:
             remember(text, hashes)
-        self.linker.article(p.source["id"], p.bands)
+        self.linker.article(p.source["id"], p.bands, p.minhash)
 
     def _write_image_use(self, article_row, position, ref, images_here, path, result) -> None:
         found = images_here.get(ref.url)

@@ -21,7 +21,10 @@ from .similarity import (
     HOT_BAND,
     MAX_CANDIDATES,
     MAX_IMAGE_LINKS,
+    MAYBE_CONTAINMENT,
+    MAYBE_JACCARD,
     NEAR_PHASH_DISTANCE,
+    estimate,
     forget,
     is_near,
     score_sets,
@@ -43,11 +46,16 @@ class Linker:
     def __init__(self, conn: sqlite3.Connection):
         self.conn = conn
         self.article_ids: list[str] = []
+        self.quotes = _Quotes(conn)
 
-    def article(self, article_id: str, bands: list[tuple[int, str]]) -> None:
-        """Link a new article's claims; ``bands`` are their (band key, claim id) rows."""
-        _link_quotes(self.conn, [article_id])  # first: a re-framed quotation is a "quote" link
-        _link_article_claims(self.conn, article_id, bands)
+    def article(
+        self, article_id: str, bands: list[tuple[int, str]], minhash: list[tuple[str, int, bytes]]
+    ) -> None:
+        """Link a new article's claims; ``bands`` and ``minhash`` are their claim_bands and
+        claim_minhash rows."""
+        # first: a re-framed quotation is a "quote" link
+        _link_quotes(self.conn, article_id, self.quotes)
+        _link_article_claims(self.conn, article_id, bands, minhash)
         self.article_ids.append(article_id)
 
     def finish(self, image_shas: list[str]) -> None:
@@ -71,13 +79,16 @@ def _add_link(conn, a: str, b: str, relation: str, score: float) -> None:
         )
 
 
-def _link_article_claims(conn, article_id: str, bands: list[tuple[int, str]]) -> None:
-    """Near links for one article's claims: LSH candidates, best first, scored exactly.
+def _link_article_claims(
+    conn, article_id: str, bands: list[tuple[int, str]], minhash: list[tuple[str, int, bytes]]
+) -> None:
+    """Near links for one article's claims: LSH candidates, estimated, then scored exactly.
 
     One lookup by band key finds every band match of the article's claims, except in bands
     shared by more than ``HOT_BAND`` claims; candidates in the same article and exact copies
-    (same text hash) are left out, and each claim keeps the ``MAX_CANDIDATES`` that share the
-    most bands with it.
+    (same text hash) are left out. Each candidate's similarity is estimated from its MinHash
+    signature (claim_minhash); those that may be near, best first, at most ``MAX_CANDIDATES``
+    per claim, are scored exactly on their shingles.
     """
     if not bands:
         return
@@ -114,17 +125,42 @@ def _link_article_claims(conn, article_id: str, bands: list[tuple[int, str]]) ->
                 counts[claim_id, other_id] = counts.get((claim_id, other_id), 0) + 1
     if not counts:
         return
-    shared: dict[str, list[tuple[int, str]]] = {}
+    shared: dict[str, list[tuple[str, int]]] = {}
     for (claim_id, other_id), n in counts.items():
-        shared.setdefault(claim_id, []).append((-n, other_id))
+        shared.setdefault(claim_id, []).append((other_id, n))
     # Exact copies share every band: only those candidates need their hash looked up.
     full = sorted({o for (_, o), n in counts.items() if n == BANDS})
     hashes = dict(_fetch(conn, "text_sha256", full))
+    signatures = {
+        i: (n, sig)
+        for chunk in _chunks(sorted({o for _, o in counts}), 500)
+        for i, n, sig in conn.execute(
+            f"SELECT claim_id, shingles, signature FROM claim_minhash "
+            f"WHERE claim_id IN ({_in(chunk)})",
+            chunk,
+        )
+    }
+    my_signatures = {claim_id: (n, sig) for claim_id, n, sig in minhash}
     chosen: dict[str, list[str]] = {}
-    for claim_id, ranked in shared.items():
+    for claim_id, found in shared.items():
         sha = mine[claim_id][1]
-        ranked.sort()
-        chosen[claim_id] = [o for _, o in ranked if hashes.get(o) != sha][:MAX_CANDIDATES]
+        found = [(o, n) for o, n in found if hashes.get(o) != sha and o in signatures]
+        if not found or claim_id not in my_signatures:
+            continue
+        size, signature = my_signatures[claim_id]
+        jaccard, containment = estimate(
+            signature,
+            size,
+            [signatures[o][1] for o, _ in found],
+            [signatures[o][0] for o, _ in found],
+        )
+        maybe = [
+            (-max(j, c), -n, o)
+            for (o, n), j, c in zip(found, jaccard.tolist(), containment.tolist(), strict=True)
+            if j >= MAYBE_JACCARD or c >= MAYBE_CONTAINMENT
+        ]
+        maybe.sort()
+        chosen[claim_id] = [o for _, _, o in maybe[:MAX_CANDIDATES]]
     # Texts only for the chosen candidates, each shingled once for the whole article.
     texts = dict(_fetch(conn, "text", sorted({o for c in chosen.values() for o in c})))
     sets: dict[str, frozenset[int]] = {}
@@ -152,26 +188,62 @@ def _chunks(items: list, n: int):
         yield items[i : i + n]
 
 
-def _link_quotes(conn, article_ids: list[str]) -> None:
+class _Quotes:
+    """Each speaker's quotes, normalised once per capture (a prolific speaker's quotes are
+    compared with every new one of theirs; normalising them again each time cost the most)."""
+
+    def __init__(self, conn):
+        self.conn = conn
+        self.by_speaker: dict[str, list[tuple[str, str, str, str]]] = {}
+        self.known: set[str] = set()
+
+    def of(self, speaker: str) -> list[tuple[str, str, str, str]]:
+        """(claim id, article id, text hash, normalised quote) of every quote of ``speaker``."""
+        found = self.by_speaker.get(speaker)
+        if found is None:
+            found = self.by_speaker[speaker] = []
+            for row in self.conn.execute(
+                "SELECT id, article_id, text_sha256, quote FROM claims "
+                "WHERE speaker = ? AND quote IS NOT NULL",
+                (speaker,),
+            ):
+                self.add(speaker, *row)
+        return found
+
+    def add(self, speaker: str, claim_id: str, article_id: str, sha: str, quote: str) -> None:
+        if claim_id not in self.known:
+            self.known.add(claim_id)
+            normalized = _quote_words(quote)
+            if normalized:
+                self.by_speaker[speaker].append((claim_id, article_id, sha, normalized))
+
+
+def _quote_words(quote: str) -> str | None:
+    """A quote as compared: normalised, trimmed of punctuation; None under three words."""
+    normalized = normalize_text(quote).strip(" .,;:")
+    return normalized if len(normalized.split()) >= 3 else None
+
+
+def _link_quotes(conn, article_id: str, quotes: _Quotes) -> None:
     """The same words quoted from one speaker in other articles, however they are framed."""
     new = conn.execute(
-        "SELECT id, article_id, speaker, quote, text_sha256 FROM claims "
-        f"WHERE article_id IN ({_in(article_ids)}) AND quote IS NOT NULL AND speaker IS NOT NULL",
-        article_ids,
+        "SELECT id, speaker, quote, text_sha256 FROM claims "
+        "WHERE article_id = ? AND quote IS NOT NULL AND speaker IS NOT NULL",
+        (article_id,),
     ).fetchall()
-    for claim_id, article_id, speaker, quote, sha in new:
-        mine = normalize_text(quote).strip(" .,;:")
-        if len(mine.split()) < 3:
+    for claim_id, speaker, quote, sha in new:
+        mine = _quote_words(quote)
+        if mine is None:
             continue
-        for other_id, other_quote in conn.execute(
-            "SELECT id, quote FROM claims WHERE speaker = ? AND quote IS NOT NULL "
-            "AND article_id != ? AND text_sha256 != ?",
-            (speaker, article_id, sha),
-        ):
-            theirs = normalize_text(other_quote).strip(" .,;:")
-            if len(theirs.split()) >= 3 and (mine in theirs or theirs in mine):
+        for other_id, other_article, other_sha, theirs in quotes.of(speaker):
+            if (
+                other_article != article_id
+                and other_sha != sha
+                and (mine in theirs or theirs in mine)
+            ):
                 score = min(len(mine), len(theirs)) / max(len(mine), len(theirs))
                 _add_link(conn, claim_id, other_id, "quote", score)
+        quotes.add(speaker, claim_id, article_id, sha, quote)
 
 
 def _link_images(conn, shas: list[str]) -> None:

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import io
 import warnings
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -37,31 +38,37 @@ MAX_CANDIDATES = 50
 HOT_BAND = 200
 NEAR_JACCARD = 0.5
 NEAR_CONTAINMENT = 0.7
+#: Candidates whose estimated Jaccard and containment are both under these are not scored
+#: exactly (about three standard errors under the thresholds above).
+MAYBE_JACCARD = 0.3
+MAYBE_CONTAINMENT = 0.45
 NEAR_PHASH_DISTANCE = 10
 #: Near-copy links made per new image at most (the nearest).
 MAX_IMAGE_LINKS = 50
 
-# MinHash permutations h -> (a*h + b) mod p, fixed: band keys are stored in archives, so they
-# must not change with a library version; a change to how keys are made needs a migration that
-# recomputes claim_bands (as 0003_fnv_band_keys did when CRC-32 and BLAKE2b gave way to FNV-1a).
-# a, b < 2**31 and h < 2**32 keep a*h + b < 2**64.
-_PRIME = (1 << 61) - 1
+# MinHash: the k-th "permutation" of a shingle hash h is fmix64(h XOR seed_k), MurmurHash3's
+# 64-bit finaliser over a fixed random seed per permutation. (The classic (a*h + b) mod p needs
+# a, b up to p; with a, b < 2**31, chosen to fit 64-bit arithmetic, a*h + b barely wraps, every
+# permutation keeps the smallest h first, and unrelated sentences agreed on most of their MinHash
+# values: 0003 replaced it.) Fixed: band keys are stored in archives, so they must not change
+# with a library version; a change needs a migration that recomputes claim_bands (0003).
 _RNG = np.random.RandomState(20261126)  # RandomState's stream is frozen by NumPy's policy
-_A = _RNG.randint(1, 1 << 31, size=PERMUTATIONS, dtype=np.uint64)
-_B = _RNG.randint(0, 1 << 31, size=PERMUTATIONS, dtype=np.uint64)
+_SEEDS = _RNG.randint(0, 1 << 63, size=PERMUTATIONS, dtype=np.uint64) * np.uint64(2) + np.uint64(1)
 
 
 _FNV_OFFSET = np.uint64(0xCBF29CE484222325)
 _FNV_PRIME = np.uint64(0x100000001B3)
-_32 = np.uint64(32)
+_33 = np.uint64(33)
+_M1 = np.uint64(0xFF51AFD7ED558CCD)
+_M2 = np.uint64(0xC4CEB9FE1A85EC53)
 
 
 def shingle_hashes(text: str) -> np.ndarray:
     """The distinct 64-bit hashes of a text's character 5-grams, after normalisation.
 
-    A shingle's hash is FNV-1a (64-bit) over its five code points, each taken as one unit:
-    computed for every position at once with NumPy. A text shorter than five characters is one
-    shingle.
+    A shingle's hash is FNV-1a (64-bit) over its five code points, each taken as one unit, then
+    MurmurHash3's 64-bit finaliser (fmix64): computed for every position at once with NumPy. A
+    text shorter than five characters is one shingle.
     """
     return _hashes_of(normalize_text(text))
 
@@ -73,7 +80,9 @@ def _hashes_of(normalized: str) -> np.ndarray:
     for k in range(min(SHINGLE, len(cp))):
         h ^= cp[k : k + n]
         h *= _FNV_PRIME  # wraps modulo 2**64, as FNV-1a does
-    return np.unique(h)
+    # FNV-1a leaves the high bits of short inputs poorly mixed and MinHash wants hashes that
+    # look random; MurmurHash3's finaliser is a bijection, so distinct shingles stay distinct.
+    return np.unique(_fmix(h))
 
 
 #: Shingle sets by text: a claim is compared many times within a capture. Bounded (emptied when
@@ -104,20 +113,21 @@ def forget() -> None:
 
 
 _BAND_INDEX = np.arange(BANDS, dtype=np.uint64)
-_P = np.uint64(_PRIME)
-_61 = np.uint64(61)
+
+
+def _fmix(x: np.ndarray) -> np.ndarray:
+    """MurmurHash3's 64-bit finaliser, in place: a bijection that mixes every bit."""
+    x ^= x >> _33
+    x *= _M1
+    x ^= x >> _33
+    x *= _M2
+    x ^= x >> _33
+    return x
 
 
 def _permuted(hv: np.ndarray) -> np.ndarray:
-    """``(hv * _A + _B) % _PRIME`` for a column of hashes, without a division: x mod (2**61 - 1)
-    is (x & p) + (x >> 61), less p once if that reaches p. Ten times faster than ``%``."""
-    x = hv * _A
-    x += _B
-    high = x >> _61
-    x &= _P
-    x += high
-    np.subtract(x, _P, out=x, where=x >= _P)
-    return x
+    """Every permutation of a column of shingle hashes: fmix64(h XOR seed), one column each."""
+    return _fmix(hv ^ _SEEDS)
 
 
 def bands(text: str) -> list[int]:
@@ -127,19 +137,27 @@ def bands(text: str) -> list[int]:
 
 def bands_many(texts: list[str]) -> list[list[int]]:
     """LSH band keys of each text, computed in one NumPy pass (an article's claims at once)."""
-    return minhash_bands(texts)[0]
+    return minhash_bands(texts).keys
 
 
-def minhash_bands(texts: list[str]) -> tuple[list[list[int]], list[np.ndarray | None]]:
-    """LSH band keys of each text, and the shingle hashes they came from.
+@dataclass
+class MinHashed:
+    """What :func:`minhash_bands` computes for a list of texts, each list in their order."""
 
-    MinHash over the high 32 bits of the shingle hashes, with the fixed permutations above; a
-    band's key is FNV-1a (64-bit) over four 64-bit units, the band's index and its ROWS MinHash
-    values, read as a signed integer. Texts under ``MIN_CHARS`` normalised characters get none
-    (and no shingle hashes: they are never linked by similarity).
+    keys: list[list[int]]  # LSH band keys ([] for a text under MIN_CHARS)
+    hashes: list[np.ndarray | None]  # distinct shingle hashes
+    signatures: list[bytes | None]  # the low 16 bits of each MinHash value, little-endian
+
+
+def minhash_bands(texts: list[str]) -> MinHashed:
+    """LSH band keys of each text, its shingle hashes and its compact MinHash signature.
+
+    MinHash over the shingle hashes, with the fixed permutations above; a band's key is
+    FNV-1a (64-bit) over four 64-bit units, the band's index and its ROWS MinHash values, read
+    as a signed integer. Texts under ``MIN_CHARS`` normalised characters get none of the three:
+    they are never linked by similarity.
     """
-    out: list[list[int]] = [[] for _ in texts]
-    hashes: list[np.ndarray | None] = [None for _ in texts]
+    out = MinHashed([[] for _ in texts], [None for _ in texts], [None for _ in texts])
     parts: list[np.ndarray] = []
     starts: list[int] = []
     which: list[int] = []
@@ -148,13 +166,13 @@ def minhash_bands(texts: list[str]) -> tuple[list[list[int]], list[np.ndarray | 
         normalized = normalize_text(text)
         if len(normalized) < MIN_CHARS:
             continue
-        hashes[i] = _hashes_of(normalized)
+        out.hashes[i] = _hashes_of(normalized)
         starts.append(total)
         which.append(i)
-        parts.append(hashes[i] >> _32)
+        parts.append(out.hashes[i])
         total += len(parts[-1])
     if not which:
-        return out, hashes
+        return out
     hv = np.concatenate(parts).reshape(-1, 1)
     signatures = np.minimum.reduceat(_permuted(hv), starts, axis=0)
     rows = signatures.reshape(len(which), BANDS, ROWS)
@@ -164,9 +182,28 @@ def minhash_bands(texts: list[str]) -> tuple[list[list[int]], list[np.ndarray | 
     for r in range(ROWS):
         keys ^= rows[:, :, r]
         keys *= _FNV_PRIME
-    for i, row in zip(which, keys.view(np.int64).tolist(), strict=True):
-        out[i] = row
-    return out, hashes
+    low = (signatures & np.uint64(0xFFFF)).astype("<u2")
+    for n, (i, row) in enumerate(zip(which, keys.view(np.int64).tolist(), strict=True)):
+        out.keys[i] = row
+        out.signatures[i] = low[n].tobytes()
+    return out
+
+
+def estimate(
+    signature: bytes, size: int, others: list[bytes], other_sizes: list[int]
+) -> tuple[np.ndarray, np.ndarray]:
+    """Estimated (Jaccard, containment) of one text against others, from compact signatures.
+
+    The share of equal MinHash values estimates Jaccard (standard error about 0.06 at 0.5 with
+    63 values; 16 bits make chance equality negligible); containment follows from Jaccard and
+    the shingle counts. Used only to skip exact scoring of candidates that cannot be near.
+    """
+    mine = np.frombuffer(signature, dtype="<u2")
+    theirs = np.frombuffer(b"".join(others), dtype="<u2").reshape(len(others), -1)
+    jaccard = (theirs == mine).mean(axis=1)
+    sizes = np.asarray(other_sizes, dtype=np.float64)
+    shared = jaccard * (size + sizes) / (1 + jaccard)
+    return jaccard, shared / np.minimum(size, sizes)
 
 
 def scores(a: str, b: str) -> tuple[float, float]:
