@@ -5,12 +5,12 @@
     .venv/bin/python benchmarks/query_speed.py --claims 100000 --articles 4000   # quick
 
 The database is created with ``archive.db.connect`` (the real schema, indexes, views and FTS
-triggers), then filled FAST by inserting rows directly with sqlite3 (FTS kept by the real
-triggers): ~40,000 articles across 50 sites (10% of them later captures of an earlier page, with
-``changes`` rows), 25 claims per article on average, speakers drawn Zipf-like from a few hundred
-names, 10% of claims repeating the text of a claim in another article (same ``text_sha256``),
-~2% of claims with ``near`` links, 2.5 image uses per article (10% sharing a photo), some
-``image_links``.
+triggers), then filled FAST by inserting rows directly with sqlite3 (full-text indexes filled at
+the end with ``archive.db.index_text``, as ingest does per capture): ~40,000 articles across 50
+sites (10% of them later captures of an earlier page, with ``changes`` rows), 25 claims per
+article on average, speakers drawn Zipf-like from a few hundred names, 10% of claims repeating
+the text of a claim in another article (same ``text_sha256``), ~2% of claims with ``near``
+links, 2.5 image uses per article (10% sharing a photo), some ``image_links``.
 
 Not real, and said so in the results: ``statement`` columns are JSON of realistic length built
 with json.dumps (not RFC 8785) and ``signature`` columns are placeholders, EXCEPT the claims of
@@ -46,7 +46,7 @@ from make_corpus import POOL, Speakers, TextGen  # noqa: E402
 from perfutil import ARCHIVE_CLI, OUT, REPO, archive_env, free_port, machine, write_json  # noqa: E402
 
 sys.path.insert(0, str(REPO))
-from archive.db import connect  # noqa: E402
+from archive.db import FTS_COLUMNS, connect, index_text  # noqa: E402
 from archive.hashing import NORMALIZATION, text_sha256  # noqa: E402
 from archive.keys import Signer  # noqa: E402
 
@@ -339,6 +339,8 @@ def build(path: Path, n_claims: int, n_articles: int, seed: int, signed_articles
         if other != cid:
             for x, y in ((cid, other), (other, cid)):
                 conn.execute("INSERT OR IGNORE INTO claim_links VALUES (?, ?, 'near', 0.8)", (x, y))
+    for table in FTS_COLUMNS:  # as ingest does, once per capture: here once for everything
+        index_text(conn, table, 0)
     conn.execute("COMMIT")
     # no ANALYZE: the archive does not run it either, so the planner works without statistics
     out["recaptured_urls"] = recapture_urls[:2000]
