@@ -406,7 +406,10 @@ def main() -> None:
     )
     args = p.parse_args()
     if args.profile:
-        out, _ = corpus(args.pages, args.target_mb, args.files, args.seed)
+        if args.real:
+            out, _ = real_corpus()
+        else:
+            out, _ = corpus(args.pages, args.target_mb, args.files, args.seed)
         print(profile_ingest(out, links=args.profile == "links"))
         return
     result = sweep(args) if args.sizes else main_run(args)
