@@ -7,7 +7,7 @@ count); ``note`` (editorial footnote or disclaimer); ``caption`` (a photo captio
 from __future__ import annotations
 
 import re
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 
 from .sentences import _quote_open, split_sentences
 from .speakers import SpeakerResolver
@@ -42,8 +42,6 @@ class Claim:
     speaker_mention: str | None = None
     cue: str | None = None
     quote: str | None = None
-    #: LSH band keys of the text (similarity.bands), filled in by ingest's pure step
-    bands: list[int] = field(default_factory=list)
 
     def as_dict(self) -> dict:
         return asdict(self)

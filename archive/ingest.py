@@ -13,6 +13,7 @@ import os
 import shutil
 import sqlite3
 from collections.abc import Callable, Iterable
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -252,6 +253,10 @@ class Ingester:
             stored.unlink(missing_ok=True)
         return result
 
+    def _trusted_workers(self) -> bool:
+        """Workers forked from this process on this machine share its trust; a cluster's do not."""
+        return self.executor is None or isinstance(self.executor, ProcessPoolExecutor)
+
     def _has_capture(self, sha: str) -> bool:
         return bool(self.conn.execute("SELECT 1 FROM captures WHERE sha256 = ?", (sha,)).fetchone())
 
@@ -355,7 +360,16 @@ class Ingester:
         )
 
     def _write_article(self, p: Processed) -> None:
-        self.writer.append(p.rows)
+        rows = p.rows
+        if not self._trusted_workers():
+            # A remote worker could send any bytes as a "statement": the key must sign only
+            # statements derived here from the rows that are stored.
+            sign_as = {"key_id": self.signer.key_id, "signed_at": self.writer.signed_at}
+            article = rows[0].row
+            rows = [prepare("articles", article, **sign_as)] + [
+                prepare(u.table, u.row, article=article, **sign_as) for u in rows[1:]
+            ]
+        self.writer.append(rows)
         self.conn.executemany(
             "INSERT OR IGNORE INTO claim_bands (band_key, claim_id) VALUES (?, ?)", p.bands
         )

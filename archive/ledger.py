@@ -18,6 +18,8 @@ from . import checkpoint as cp
 from . import merkle, statements
 from .keys import ALGORITHM, Signer
 
+_MARKER = f'"statement":"{statements.VERSION}"'.encode()
+
 PRIMARY_KEYS = {
     "captures": "sha256",
     "articles": "id",
@@ -118,6 +120,9 @@ class SignedWriter:
             if item.key_id != key_id or item.signed_at != self.signed_at:
                 # a statement must name the key that signs it and this transaction's time
                 raise ValueError(f"{item.table} row prepared for another key or signing time")
+            if not item.statement.startswith(b"{") or _MARKER not in item.statement:
+                # never sign other kinds of bytes (a checkpoint body, say) with the archive key
+                raise ValueError(f"{item.table} row with something other than a statement")
             if batch and (item.table != batch[0].table or item.row.keys() != batch[0].row.keys()):
                 self._append_batch(batch)
                 batch = []

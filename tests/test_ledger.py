@@ -309,3 +309,28 @@ def test_wacz_signature_recorded_at_ingest(isolated_env, name, status, signer):
         assert "untrusted root" in row[2]
         assert "WACZ check failed: untrusted root" in result.output
     assert run("verify").exit_code == 0
+
+
+def test_the_writer_signs_only_statements(tmp_path, fixed_signer):
+    """SignedWriter.append refuses bytes that are not a statement: prepared rows come from
+    workers, and the archive key must never sign, say, a checkpoint body."""
+    import pytest
+
+    from archive import statements
+    from archive.db import connect
+    from archive.ledger import SignedWriter, Unsigned
+
+    db = connect(tmp_path / "a.db")
+    writer = SignedWriter(db.conn, fixed_signer, tmp_path / "a.db", clock=lambda: FIXED)
+    writer.begin()
+    try:
+        body = b"archive/56475aa75463474c\n1\nq6hzIB0n3Og9Y9rTL2w/jzPdX2MrRm4NK7n+b0xg5zQ=\n"
+        forged = Unsigned("captures", {"sha256": "x"}, body, b"\0" * 32, fixed_signer.key_id, FIXED)
+        with pytest.raises(ValueError, match="other than a statement"):
+            writer.append([forged])
+        assert statements.VERSION.encode() not in body
+    finally:
+        writer.rollback()
+
+
+FIXED = "2026-01-01T00:00:00Z"
