@@ -370,9 +370,7 @@ class Ingester:
                 prepare(u.table, u.row, article=article, **sign_as) for u in rows[1:]
             ]
         self.writer.append(rows)
-        self.conn.executemany(
-            "INSERT OR IGNORE INTO claim_bands (band_key, claim_id) VALUES (?, ?)", p.bands
-        )
+        # claim_bands rows are written by the linker, in key order, a capture at a time
         self.conn.executemany(
             "INSERT INTO claim_minhash (claim_id, shingles, signature) VALUES (?, ?, ?)",
             p.minhash,

@@ -43,22 +43,43 @@ class Linker:
     Page versions and images wait for :meth:`finish`: image uses are written last.
     """
 
+    #: band rows held before one sorted insert (~7 MB): inserting 100,000 random keys in key
+    #: order is 2.6 times faster than as they come, in a claim_bands of millions of rows
+    flush_rows = 50_000
+
     def __init__(self, conn: sqlite3.Connection):
         self.conn = conn
         self.article_ids: list[str] = []
         self.quotes = _Quotes(conn)
+        self.pending: dict[int, list[str]] = {}  # band key -> this capture's claims, not written
+        self.pending_rows = 0
 
     def article(
         self, article_id: str, bands: list[tuple[int, str]], minhash: list[tuple[str, int, bytes]]
     ) -> None:
-        """Link a new article's claims; ``bands`` and ``minhash`` are their claim_bands and
-        claim_minhash rows."""
+        """Link a new article's claims, then keep their ``bands`` (claim_bands rows) to write;
+        ``minhash`` are their claim_minhash rows."""
         # first: a re-framed quotation is a "quote" link
         _link_quotes(self.conn, article_id, self.quotes)
-        _link_article_claims(self.conn, article_id, bands, minhash)
+        _link_article_claims(self.conn, article_id, bands, minhash, self.pending)
+        for key, claim_id in bands:
+            self.pending.setdefault(key, []).append(claim_id)
+        self.pending_rows += len(bands)
+        if self.pending_rows >= self.flush_rows:
+            self.flush()
         self.article_ids.append(article_id)
 
+    def flush(self) -> None:
+        """Write the pending band rows, in key order."""
+        self.conn.executemany(
+            "INSERT OR IGNORE INTO claim_bands (band_key, claim_id) VALUES (?, ?)",
+            sorted((key, c) for key, claims in self.pending.items() for c in claims),
+        )
+        self.pending = {}
+        self.pending_rows = 0
+
     def finish(self, image_shas: list[str]) -> None:
+        self.flush()
         for article_id in self.article_ids:
             _link_versions(self.conn, article_id)
         if image_shas:
@@ -80,7 +101,11 @@ def _add_link(conn, a: str, b: str, relation: str, score: float) -> None:
 
 
 def _link_article_claims(
-    conn, article_id: str, bands: list[tuple[int, str]], minhash: list[tuple[str, int, bytes]]
+    conn,
+    article_id: str,
+    bands: list[tuple[int, str]],
+    minhash: list[tuple[str, int, bytes]],
+    pending: dict[int, list[str]],
 ) -> None:
     """Near links for one article's claims: LSH candidates, estimated, then scored exactly.
 
@@ -102,27 +127,34 @@ def _link_article_claims(
     for key, claim_id in bands:
         claims_by_key.setdefault(key, []).append(claim_id)
     counts: dict[tuple[str, str], int] = {}
-    keys = []
+    # how many claims have each band: those written, and this capture's not written yet
+    sizes = {key: len(pending.get(key, ())) for key in claims_by_key}
     for chunk in _chunks(sorted(claims_by_key), 500):
-        # A band shared by very many claims says little (its MinHash values come from common
-        # shingles) and would cost time in proportion to the archive: left out.
-        keys += [
-            key
-            for key, n in conn.execute(
-                f"SELECT band_key, COUNT(*) FROM claim_bands WHERE band_key IN ({_in(chunk)}) "
-                "GROUP BY band_key",
+        for key, n in conn.execute(
+            f"SELECT band_key, COUNT(*) FROM claim_bands WHERE band_key IN ({_in(chunk)}) "
+            "GROUP BY band_key",
+            chunk,
+        ):
+            sizes[key] += n
+    # A band shared by very many claims says little (its MinHash values come from common
+    # shingles) and would cost time in proportion to the archive: left out.
+    keys = sorted(key for key, n in sizes.items() if 0 < n <= HOT_BAND)
+
+    def matches():
+        for chunk in _chunks(keys, 500):
+            yield from conn.execute(
+                f"SELECT band_key, claim_id FROM claim_bands WHERE band_key IN ({_in(chunk)})",
                 chunk,
             )
-            if n <= HOT_BAND
-        ]
-    for chunk in _chunks(keys, 500):
-        for key, other_id in conn.execute(
-            f"SELECT band_key, claim_id FROM claim_bands WHERE band_key IN ({_in(chunk)})", chunk
-        ):
-            if other_id in mine:
-                continue
-            for claim_id in claims_by_key[key]:
-                counts[claim_id, other_id] = counts.get((claim_id, other_id), 0) + 1
+        for key in keys:
+            for other_id in pending.get(key, ()):
+                yield key, other_id
+
+    for key, other_id in matches():
+        if other_id in mine:
+            continue
+        for claim_id in claims_by_key[key]:
+            counts[claim_id, other_id] = counts.get((claim_id, other_id), 0) + 1
     if not counts:
         return
     shared: dict[str, list[tuple[str, int]]] = {}
