@@ -271,7 +271,7 @@ def test_band_rows_written_in_batches_give_the_same_links(tmp_path, fixed_signer
 
     captures = [SAMPLE, *sorted((DATA / "provenance").glob("*.warc.gz"))]
     tables = {}
-    for flush_rows in (50_000, 7):
+    for flush_rows in (20_000, 7):
         monkeypatch.setattr(Linker, "flush_rows", flush_rows)
         db = tmp_path / f"f{flush_rows}.db"
         ingester = Ingester(db, fixed_signer, clock=lambda: "2026-01-01T00:00:00Z")
@@ -282,5 +282,5 @@ def test_band_rows_written_in_batches_give_the_same_links(tmp_path, fixed_signer
             sorted(conn.execute(f"SELECT * FROM {t}")) for t in ("claim_bands", "claim_links")
         ]
         conn.close()
-    assert tables[7] == tables[50_000]
+    assert tables[7] == tables[20_000]
     assert tables[7][0] and tables[7][1]  # bands and links exist
