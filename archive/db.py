@@ -285,11 +285,13 @@ def _v3(db: sqlite_utils.Database) -> None:
     conn.execute("DROP INDEX IF EXISTS claim_bands_claim")
     conn.execute("DELETE FROM claim_bands")
     rows = conn.execute("SELECT id, text FROM claims ORDER BY rowid")
-    while batch := rows.fetchmany(1000):
+    while batch := rows.fetchmany(10_000):
         keys = bands_many([text for _, text in batch])
-        conn.executemany(
+        conn.executemany(  # in key order: much faster into a large index
             "INSERT OR IGNORE INTO claim_bands (band_key, claim_id) VALUES (?, ?)",
-            [(key, claim_id) for (claim_id, _), ks in zip(batch, keys, strict=True) for key in ks],
+            sorted(
+                (key, claim_id) for (claim_id, _), ks in zip(batch, keys, strict=True) for key in ks
+            ),
         )
 
 
