@@ -300,7 +300,7 @@ def _link_images(conn, shas: list[str]) -> None:
             continue
         distance = np.bitwise_count(values ^ np.uint64(int(found[1], 16)))
         near = np.flatnonzero((distance <= NEAR_PHASH_DISTANCE) & (rowids != found[0]))
-        # nearest first, then oldest first: the same choice whatever the order of ingest
+        # nearest first, then the earliest stored
         near = near[np.lexsort((rowids[near], distance[near]))][:MAX_IMAGE_LINKS]
         others = _image_shas(conn, rowids[near].tolist())
         for j, rowid in zip(near.tolist(), rowids[near].tolist(), strict=True):
