@@ -284,15 +284,35 @@ def _v3(db: sqlite_utils.Database) -> None:
     conn = db.conn
     conn.execute("DROP INDEX IF EXISTS claim_bands_claim")
     conn.execute("DELETE FROM claim_bands")
+    rows = (
+        (key, claim_id)
+        for batch in _claim_batches(conn)
+        for (claim_id, _), keys in zip(batch, bands_many([t for _, t in batch]), strict=True)
+        for key in keys
+    )
+    _fill_in_key_order(conn, "claim_bands", ["band_key", "claim_id"], rows)
+
+
+def _claim_batches(conn, size: int = 2000):
     rows = conn.execute("SELECT id, text FROM claims ORDER BY rowid")
-    while batch := rows.fetchmany(10_000):
-        keys = bands_many([text for _, text in batch])
-        conn.executemany(  # in key order: much faster into a large index
-            "INSERT OR IGNORE INTO claim_bands (band_key, claim_id) VALUES (?, ?)",
-            sorted(
-                (key, claim_id) for (claim_id, _), ks in zip(batch, keys, strict=True) for key in ks
-            ),
+    while batch := rows.fetchmany(size):
+        yield batch
+
+
+def _fill_in_key_order(conn, table: str, columns: list[str], rows) -> None:
+    """Insert ``rows`` into ``table`` in key order, through a temporary table: SQLite sorts on
+    disk, and the index is then built front to back instead of at random places (a million-claim
+    archive's 20 million band rows took minutes the other way)."""
+    cols = ", ".join(columns)
+    conn.execute(f"CREATE TEMP TABLE fill ({cols})")
+    try:
+        conn.executemany(f"INSERT INTO temp.fill VALUES ({', '.join('?' * len(columns))})", rows)
+        conn.execute(
+            f"INSERT OR IGNORE INTO main.{table} ({cols}) SELECT {cols} FROM temp.fill "
+            f"ORDER BY {cols}"
         )
+    finally:
+        conn.execute("DROP TABLE temp.fill")
 
 
 def _v4(db: sqlite_utils.Database) -> None:
@@ -315,23 +335,22 @@ CREATE TABLE claim_minhash (
 def _v5(db: sqlite_utils.Database) -> None:
     """Each claim's compact MinHash signature, so that linking estimates a candidate's similarity
     before scoring it exactly (most band matches are not near). Derived from the claim's text."""
-    from .similarity import minhash_bands
-
     conn = db.conn
     _run_script(db, _V5)
-    rows = conn.execute("SELECT id, text FROM claims ORDER BY rowid")
-    while batch := rows.fetchmany(1000):
+    _fill_in_key_order(conn, "claim_minhash", ["claim_id", "shingles", "signature"], _signed(conn))
+
+
+def _signed(conn):
+    """(claim id, shingle count, compact signature) of every claim long enough to have one."""
+    from .similarity import minhash_bands
+
+    for batch in _claim_batches(conn):
         hashed = minhash_bands([text for _, text in batch])
-        conn.executemany(
-            "INSERT INTO claim_minhash (claim_id, shingles, signature) VALUES (?, ?, ?)",
-            [
-                (claim_id, len(hashes), signature)
-                for (claim_id, _), hashes, signature in zip(
-                    batch, hashed.hashes, hashed.signatures, strict=True
-                )
-                if signature is not None
-            ],
-        )
+        for (claim_id, _), hashes, signature in zip(
+            batch, hashed.hashes, hashed.signatures, strict=True
+        ):
+            if signature is not None:
+                yield claim_id, len(hashes), signature
 
 
 def index_text(conn: sqlite3.Connection, table: str, after_rowid: int) -> None:

@@ -158,8 +158,6 @@ def minhash_bands(texts: list[str]) -> MinHashed:
     they are never linked by similarity.
     """
     out = MinHashed([[] for _ in texts], [None for _ in texts], [None for _ in texts])
-    parts: list[np.ndarray] = []
-    starts: list[int] = []
     which: list[int] = []
     total = 0
     for i, text in enumerate(texts):
@@ -167,14 +165,25 @@ def minhash_bands(texts: list[str]) -> MinHashed:
         if len(normalized) < MIN_CHARS:
             continue
         out.hashes[i] = _hashes_of(normalized)
-        starts.append(total)
         which.append(i)
-        parts.append(out.hashes[i])
-        total += len(parts[-1])
-    if not which:
-        return out
-    hv = np.concatenate(parts).reshape(-1, 1)
-    signatures = np.minimum.reduceat(_permuted(hv), starts, axis=0)
+        total += len(out.hashes[i])
+        if total >= _GROUP_SHINGLES:
+            _minhash_group(out, which)
+            which, total = [], 0
+    if which:
+        _minhash_group(out, which)
+    return out
+
+
+#: Shingles MinHashed in one NumPy pass at most: the pass holds 63 64-bit values per shingle
+#: (and a temporary as large), ~16 MB here; unbounded, a migration's batch took gigabytes.
+_GROUP_SHINGLES = 16_384
+
+
+def _minhash_group(out: MinHashed, which: list[int]) -> None:
+    parts = [out.hashes[i] for i in which]
+    starts = np.cumsum([0] + [len(p) for p in parts[:-1]])
+    signatures = np.minimum.reduceat(_permuted(np.concatenate(parts).reshape(-1, 1)), starts)
     rows = signatures.reshape(len(which), BANDS, ROWS)
     keys = np.full((len(which), BANDS), _FNV_OFFSET, dtype=np.uint64)
     keys ^= _BAND_INDEX
@@ -186,7 +195,6 @@ def minhash_bands(texts: list[str]) -> MinHashed:
     for n, (i, row) in enumerate(zip(which, keys.view(np.int64).tolist(), strict=True)):
         out.keys[i] = row
         out.signatures[i] = low[n].tobytes()
-    return out
 
 
 def estimate(
