@@ -136,8 +136,8 @@ def _link_article_claims(
             chunk,
         ):
             sizes[key] += n
-    # A band shared by very many claims says little (its MinHash values come from common
-    # shingles) and would cost time in proportion to the archive: left out.
+    # A band shared by very many claims (a template, boilerplate) would cost time in proportion
+    # to the archive: left out.
     keys = sorted(key for key, n in sizes.items() if 0 < n <= HOT_BAND)
 
     def matches():

@@ -3,13 +3,13 @@
 Exact reuse is equality of content hashes. Near reuse is a separate, scored link, never a merge:
 
 - **Claims.** Candidates come from MinHash locality-sensitive hashing over character 5-grams of
-  the normalised text (hashed with FNV-1a, see ``shingle_hashes``; 63 permutations in 21 bands
-  of 3: a pair meets in some band with probability 0.93 at Jaccard 0.5, 0.44 at 0.3, 0.02 at
-  0.1, the similarity of unrelated news sentences that share common words). Each candidate
-  pair is then scored exactly: Jaccard similarity of the two shingle sets, and containment
-  (shared shingles over the smaller set) so that a trimmed sentence still matches its original.
-  Thresholds: ``NEAR_JACCARD`` and
-  ``NEAR_CONTAINMENT`` (measured in docs/provenance-questions.md).
+  the normalised text (hashed with FNV-1a, see ``shingle_hashes``; 63 MinHash functions in 21
+  bands of 3: a pair meets in some band with probability 0.93 at Jaccard 0.5, 0.44 at 0.3, 0.02
+  at 0.1, the similarity of unrelated news sentences that share common words). A candidate's
+  similarity is first estimated from compact signatures (``estimate``); the likely ones are
+  scored exactly: Jaccard similarity of the two shingle sets, and containment (shared shingles
+  over the smaller set) so that a trimmed sentence still matches its original. Thresholds:
+  ``NEAR_JACCARD`` and ``NEAR_CONTAINMENT`` (measured in docs/provenance-questions.md).
 - **Images.** 64-bit perceptual hash (imagehash's pHash); a Hamming distance up to
   ``NEAR_PHASH_DISTANCE`` bits is a near copy (resized, recompressed, lightly cropped).
 """
@@ -32,9 +32,10 @@ PERMUTATIONS = BANDS * ROWS
 MIN_CHARS = 40
 #: Candidates scored per claim at most (those sharing the most bands first).
 MAX_CANDIDATES = 50
-#: A band key shared by more claims than this is not used to find candidates: such keys come
-#: from common shingles (" the ", "said ") taking the minimum, and in a 90,000-claim archive the
-#: keys over 100 claims made 91% of all band matches (docs/performance.md).
+#: A band key shared by more claims than this is not used to find candidates: it marks a
+#: template or boilerplate sentence repeated across many pages, and looking it up would cost time
+#: in proportion to the archive. (Under the hash family 0003 replaced, such keys made 91% of all
+#: band matches in a 90,000-claim archive.)
 HOT_BAND = 200
 NEAR_JACCARD = 0.5
 NEAR_CONTAINMENT = 0.7
