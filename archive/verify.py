@@ -179,12 +179,14 @@ class Verifier:
         units = []
         total = 0
         for table in SIGNED_TABLES:
-            lo, hi, n = self.db.execute(
-                f"SELECT MIN(rowid), MAX(rowid), COUNT(*) FROM {table}"
-            ).fetchone()
-            total += n
-            for start in range(lo or 0, (hi or -1) + 1, self.chunk_rows):
-                units.append((table, start, start + self.chunk_rows - 1))
+            # chunk boundaries from the rowids themselves: a damaged or forged database may
+            # have rowids far apart, and must not make verify plan billions of empty chunks
+            rowids = [r for (r,) in self.db.execute(f"SELECT rowid FROM {table} ORDER BY rowid")]
+            total += len(rowids)
+            starts = rowids[:: self.chunk_rows]
+            for i, start in enumerate(starts):
+                end = starts[i + 1] - 1 if i + 1 < len(starts) else rowids[-1]
+                units.append((table, start, end))
         path = _file_of(self.db.conn)
         if self.workers <= 1 or total < self.parallel_from or path is None:
             results = [check_rows(self.db.conn, *unit, raw_keys) for unit in units]
