@@ -24,7 +24,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from ingest import corpus, files_of  # noqa: E402
-from perfutil import OUT, REPO, machine, write_json  # noqa: E402
+from perfutil import OUT, REPO, machine, save_figure, write_json  # noqa: E402
 
 sys.path.insert(0, str(REPO))
 from archive.ingest import Ingester  # noqa: E402
@@ -110,10 +110,7 @@ def plot(result: dict, path: Path) -> None:
         f"{result['machine']['cores']} cores, {result['machine']['date']})",
         fontsize=9,
     )
-    fig.tight_layout()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=110)
-    print(f"wrote {path}", file=sys.stderr)
+    save_figure(fig, path)
 
 
 if __name__ == "__main__":

@@ -52,6 +52,7 @@ from perfutil import (  # noqa: E402
     archive_env,
     machine,
     run_measured,
+    save_figure,
     write_json,
 )
 
@@ -335,10 +336,7 @@ def plot(result: dict, path: Path) -> None:
         f"archive ingest, {result['machine']['cores']} cores, {result['machine']['date']}",
         fontsize=9,
     )
-    fig.tight_layout()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=110)
-    print(f"wrote {path}", file=sys.stderr)
+    save_figure(fig, path)
 
 
 def profile_ingest(corpus_dir: Path, links: bool, top: int = 15) -> str:
