@@ -30,8 +30,13 @@ def _last_word(text: str) -> str:
     return m.group(1).lower() if m else ""
 
 
+_ANY_QUOTE = re.compile('[„«“”»"]')
+
+
 def _quote_open(text: str) -> bool:
     """Is a double quotation still open at the end of ``text``?"""
+    if not _ANY_QUOTE.search(text):  # most sentences: no need to walk every character
+        return False
     stack: list[str] = []
     straight = False
     for c in text:
