@@ -59,6 +59,8 @@ class Context:
     capture_sha256: str
     key_id: str
     signed_at: str
+    #: prepare statements? Not on a cluster: the coordinator rebuilds them from the rows anyway
+    statements: bool = True
 
 
 @dataclass
@@ -131,7 +133,8 @@ def _prepare_article(out: Processed, a: Article, context: Context) -> None:
         "text_sha256": sha256_hex(a.text.encode("utf-8")),
     }
     sign_as = {"key_id": context.key_id, "signed_at": context.signed_at}
-    out.rows.append(prepare("articles", row, **sign_as))
+    make = prepare if context.statements else _unprepared
+    out.rows.append(make("articles", row, **sign_as))
     hashed = minhash_bands([c.text for c in a.claims])
     for i, c in enumerate(a.claims):
         claim = {
@@ -150,7 +153,7 @@ def _prepare_article(out: Processed, a: Article, context: Context) -> None:
             "quote": c.quote,
             "captured_at": row["captured_at"],  # the article's, for time-ordered queries
         }
-        out.rows.append(prepare("claims", claim, article=row, **sign_as))
+        out.rows.append(make("claims", claim, article=row, **sign_as))
         if hashed.signatures[i] is not None:
             out.bands.extend((key, claim["id"]) for key in hashed.keys[i])
             size = len(hashed.hashes[i])
@@ -160,6 +163,10 @@ def _prepare_article(out: Processed, a: Article, context: Context) -> None:
     out.images = a.images
     # only what an image use's statement needs: not the article's text
     out.source = {k: row[k] for k in ("id", *statements.SOURCE_FIELDS)}
+
+
+def _unprepared(table: str, row: dict, *, key_id: str, signed_at: str, article=None) -> Unsigned:
+    return Unsigned(table, row, b"", b"", key_id, signed_at)
 
 
 def _worth_sending(record: Record) -> bool:
@@ -287,7 +294,9 @@ class Ingester:
         reader = CaptureReader(path, self.limits)
         images_here: dict[str, Processed] = {}
         pending_uses: list[tuple[dict, list]] = []
-        context = Context(sha, self.signer.key_id, self.writer.signed_at)
+        context = Context(
+            sha, self.signer.key_id, self.writer.signed_at, statements=self._trusted_workers()
+        )
         results = ordered_map(
             process_record,
             reader,
