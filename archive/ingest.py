@@ -206,7 +206,7 @@ class Ingester:
         self.conn: sqlite3.Connection = self.db.conn
         self.writer = SignedWriter(self.conn, signer, self.db_path, clock)
         # per capture file, reset by _write_capture
-        self._capture_sha = ""
+        self._capture_sha, self._path = "", Path()
         self.new_images: list[str] = []
         self.linker: Linker | None = None
 
@@ -287,7 +287,7 @@ class Ingester:
             if check.status == "failed":
                 wacz_warnings.append(f"{path}: WACZ check failed: {check.problems[0]}")
         self.writer.insert("captures", capture)
-        self._capture_sha = sha
+        self._capture_sha, self._path = sha, path
         self.new_images = []
         self.linker = Linker(self.conn)
         text_from = {table: max_rowid(self.conn, table) for table in FTS_COLUMNS}
@@ -371,10 +371,21 @@ class Ingester:
     def _write_article(self, p: Processed) -> None:
         rows = p.rows
         if not self._trusted_workers():
-            # A remote worker could send any bytes as a "statement": the key must sign only
-            # statements derived here from the rows that are stored.
+            # A cluster's workers send rows only: the key signs statements built here from the
+            # rows that are stored, and rows that do not belong to this record are refused.
             sign_as = {"key_id": self.signer.key_id, "signed_at": self.writer.signed_at}
             article = rows[0].row
+            if (
+                rows[0].table != "articles"
+                or article["id"] != _article_id(self._capture_sha, p.record)
+                or article["capture_sha256"] != self._capture_sha
+                or any(
+                    u.table != "claims" or u.row["article_id"] != article["id"] for u in rows[1:]
+                )
+            ):
+                raise CaptureError(
+                    self._path, "a worker sent rows of another record", p.record.offset
+                )
             rows = [prepare("articles", article, **sign_as)] + [
                 prepare(u.table, u.row, article=article, **sign_as) for u in rows[1:]
             ]

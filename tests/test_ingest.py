@@ -284,3 +284,40 @@ def test_band_rows_written_in_batches_give_the_same_links(tmp_path, fixed_signer
         conn.close()
     assert tables[7] == tables[20_000]
     assert tables[7][0] and tables[7][1]  # bands and links exist
+
+
+def test_rows_from_an_untrusted_worker_are_rebuilt_and_checked(tmp_path, fixed_signer):
+    """A cluster's workers send rows only: the coordinator builds the statements (so the result
+    equals a local ingest) and refuses rows that belong to another record."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from archive.ingest import Ingester, process_record
+
+    class Cluster:  # not a local process pool: untrusted, like a Dask client
+        def __init__(self, tamper=False):
+            self.pool = ThreadPoolExecutor(2)
+            self.tamper = tamper
+
+        def submit(self, fn, *args):
+            def run():
+                out = fn(*args)
+                assert fn is process_record
+                if self.tamper and out.rows:
+                    out.rows[0].row["id"] = "0" * 16  # claims another article's id
+                return out
+
+            return self.pool.submit(run)
+
+    clock = lambda: "2026-01-01T00:00:00Z"  # noqa: E731
+    local = Ingester(tmp_path / "local.db", fixed_signer, clock=clock)
+    remote = Ingester(tmp_path / "remote.db", fixed_signer, clock=clock, executor=Cluster())
+    assert local.ingest_file(SAMPLE).status == remote.ingest_file(SAMPLE).status == "ingested"
+    a, b = (sqlite3.connect(tmp_path / f"{n}.db") for n in ("local", "remote"))
+    query = "SELECT id, statement, signature FROM claims ORDER BY id"
+    assert a.execute(query).fetchall() == b.execute(query).fetchall()
+    bad = Ingester(tmp_path / "bad.db", fixed_signer, clock=clock, executor=Cluster(tamper=True))
+    result = bad.ingest_file(SAMPLE)
+    assert result.status == "failed" and "a worker sent rows of another record" in result.error
+    assert sqlite3.connect(tmp_path / "bad.db").execute(
+        "SELECT COUNT(*) FROM claims"
+    ).fetchone() == (0,)
