@@ -73,8 +73,8 @@ class Processed:
     note: str | None = None
     rows: list[Unsigned] = field(default_factory=list)  # the article, then its claims
     bands: list[tuple[int, str]] = field(default_factory=list)  # (band key, claim id)
-    shingles: list[tuple[str, np.ndarray]] = field(default_factory=list)  # claim text, hashes
-    minhash: list[tuple[str, int, bytes]] = field(default_factory=list)  # claim id, size, sig
+    #: (claim id, text, shingle hashes, compact MinHash signature) of each claim long enough
+    hashed: list[tuple[str, str, np.ndarray, bytes]] = field(default_factory=list)
     images: list[ImageRef] = field(default_factory=list)  # the article's image references
     source: dict | None = None  # the article's id and source fields, for its image uses
     image: ImageInfo | None = None  # an image's size, read from its header
@@ -156,10 +156,9 @@ def _prepare_article(out: Processed, a: Article, context: Context) -> None:
         out.rows.append(make("claims", claim, article=row, **sign_as))
         if hashed.signatures[i] is not None:
             out.bands.extend((key, claim["id"]) for key in hashed.keys[i])
-            size = len(hashed.hashes[i])
-            out.minhash.append((claim["id"], size, hashed.signatures[i]))
-            # the writer scores link candidates with these: sent, not computed again there
-            out.shingles.append((c.text, hashed.hashes[i]))
+            # the writer stores the signature and scores link candidates with the shingles:
+            # sent, not computed again there
+            out.hashed.append((claim["id"], c.text, hashed.hashes[i], hashed.signatures[i]))
     out.images = a.images
     # only what an image use's statement needs: not the article's text
     out.source = {k: row[k] for k in ("id", *statements.SOURCE_FIELDS)}
@@ -391,14 +390,14 @@ class Ingester:
             ]
         self.writer.append(rows)
         # claim_bands rows are written by the linker, in key order, a capture at a time
+        minhash = [(claim_id, len(h), sig) for claim_id, _, h, sig in p.hashed]
         self.conn.executemany(
-            "INSERT INTO claim_minhash (claim_id, shingles, signature) VALUES (?, ?, ?)",
-            p.minhash,
+            "INSERT INTO claim_minhash (claim_id, shingles, signature) VALUES (?, ?, ?)", minhash
         )
         # links to what the archive holds, in the same transaction, while workers extract on
-        for text, hashes in p.shingles:
+        for _, text, hashes, _ in p.hashed:
             remember(text, hashes)
-        self.linker.article(p.source["id"], p.bands, p.minhash)
+        self.linker.article(p.source["id"], p.bands, minhash)
 
     def _write_image_use(self, article_row, position, ref, images_here, path, result) -> None:
         found = images_here.get(ref.url)

@@ -245,7 +245,3 @@ def phash(payload: bytes) -> str | None:
                 return str(imagehash.phash(im))
     except Exception:  # noqa: BLE001 - Pillow raises many types for damaged images
         return None
-
-
-def hamming(a: str, b: str) -> int:
-    return (int(a, 16) ^ int(b, 16)).bit_count()

@@ -316,19 +316,29 @@ def test_the_writer_signs_only_statements(tmp_path, fixed_signer):
     workers, and the archive key must never sign, say, a checkpoint body."""
     import pytest
 
-    from archive import statements
     from archive.db import connect
-    from archive.ledger import SignedWriter, Unsigned
+    from archive.ledger import SignedWriter, Unsigned, prepare
 
     db = connect(tmp_path / "a.db")
     writer = SignedWriter(db.conn, fixed_signer, tmp_path / "a.db", clock=lambda: FIXED)
     writer.begin()
     try:
+        row = {
+            "sha256": "ab" * 32,
+            "filename": "x.warc",
+            "format": "warc",
+            "bytes": 1,
+            "stored_path": "captures/x.warc",
+            "ingested_at": FIXED,
+        }
+        real = prepare("captures", row, key_id=fixed_signer.key_id, signed_at=FIXED)
         body = b"archive/56475aa75463474c\n1\nq6hzIB0n3Og9Y9rTL2w/jzPdX2MrRm4NK7n+b0xg5zQ=\n"
-        forged = Unsigned("captures", {"sha256": "x"}, body, b"\0" * 32, fixed_signer.key_id, FIXED)
+        forged = Unsigned("captures", dict(row), body, real.leaf, fixed_signer.key_id, FIXED)
         with pytest.raises(ValueError, match="other than a statement"):
             writer.append([forged])
-        assert statements.VERSION.encode() not in body
+        writer.append([real])  # the same row with its real statement is signed and stored
+        stored = db.conn.execute("SELECT statement FROM captures").fetchall()
+        assert stored == [(real.statement.decode(),)]
     finally:
         writer.rollback()
 
