@@ -184,7 +184,7 @@ class SignedWriter:
 def rotate_key(conn, db_path, old: Signer, new: Signer, clock=statements.now_utc) -> dict:
     """Introduce ``new`` as the archive's signing key: a ledger entry signed by ``old``, with the
     new key's proof of possession. Records signed by ``old`` stay verifiable."""
-    from .verify import rotation_message
+    from .checks import rotation_message
 
     writer = SignedWriter(conn, old, db_path, clock)
     writer.begin()

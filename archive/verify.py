@@ -7,26 +7,25 @@ reported as passed unless it was checked.
 
 from __future__ import annotations
 
-import json
 import sqlite3
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from . import checkpoint as cp
-from . import merkle, statements
+from .checks import (
+    Chunk,
+    LedgerScan,
+    _in_worker,
+    check_images,
+    check_rows,
+    scan_ledger,
+)
 from .db import SIGNED_TABLES
-from .hashing import NORMALIZATION, file_sha256, sha256_hex, text_sha256
+from .hashing import file_sha256
 from .keys import key_id_for, load_public_key_pem, verify_signature
-from .ledger import PRIMARY_KEYS
 from .parallel import process_pool
-
-
-def rotation_message(old_key_id: str, new_key_id: str) -> bytes:
-    """What a new key signs to prove possession when it is introduced."""
-    return f"archive-key-rotation/1\n{old_key_id}\n{new_key_id}\n".encode()
 
 
 @dataclass
@@ -66,45 +65,6 @@ class Report:
         }
 
 
-def _content_problems(table: str, row: dict, db, articles: dict) -> list[str]:
-    """Hashes re-derived from the stored content."""
-    problems = []
-    if table == "articles":
-        if sha256_hex(row["text"].encode("utf-8")) != row["text_sha256"]:
-            problems.append("text does not match text_sha256")
-        rec = db.execute(
-            "SELECT payload_sha256 FROM capture_records WHERE capture_sha256 = ? AND member = ? "
-            'AND "offset" = ?',
-            (row["capture_sha256"], row["warc_member"], row["warc_offset"]),
-        ).fetchone()
-        if rec is None or rec[0] != row["html_sha256"]:
-            problems.append("html_sha256 does not match the capture's record")
-    elif table == "claims":
-        # copied from the article (not signed itself): must agree with the signed article
-        article = articles.get(row["article_id"]) or {}
-        if "captured_at" in row and row["captured_at"] != article.get("captured_at"):
-            problems.append("captured_at differs from its article's")
-        if row["normalization"] != NORMALIZATION:
-            problems.append(f"unknown normalization {row['normalization']!r}")
-        elif text_sha256(row["text"]) != row["text_sha256"]:
-            problems.append("text does not match text_sha256")
-    elif table == "image_uses" and row["image_sha256"]:
-        found = db.execute("SELECT 1 FROM images WHERE sha256 = ?", (row["image_sha256"],))
-        if not found.fetchone():
-            problems.append("image_sha256 names no image in the images table")
-    elif table == "key_rotations":
-        try:
-            new_key = load_public_key_pem(row["new_public_key"])
-        except Exception:  # noqa: BLE001 - reported as a finding
-            return ["new_public_key is not an Ed25519 public key"]
-        if key_id_for(new_key) != row["new_key_id"]:
-            problems.append("new_key_id does not match new_public_key")
-        msg = rotation_message(row["old_key_id"], row["new_key_id"])
-        if not verify_signature(new_key, row["new_key_signature"], msg):
-            problems.append("new key's proof of possession does not verify")
-    return problems
-
-
 class Verifier:
     #: below this many signed rows, starting processes costs more than it saves
     parallel_from = 4000
@@ -122,9 +82,19 @@ class Verifier:
 
     def run(self, checkpoint_note: str | None = None) -> Report:
         keys = self._keys()
-        rows = self._rows(keys)
-        self._ledger(rows, keys, checkpoint_note)
-        self._images()
+        checkpoints = self.db.execute(
+            "SELECT id, origin, tree_size, root_hash, note, key_id FROM checkpoints ORDER BY id"
+        ).fetchall()
+        sizes = {row[2] for row in checkpoints}
+        if checkpoint_note is not None:
+            try:
+                sizes.add(cp.parse(checkpoint_note)[0].size)
+            except ValueError:
+                pass  # reported by _outside_checkpoint
+        chunks, ledger, images = self._check(keys, sizes)
+        self._ledger(chunks, ledger)
+        self._checkpoints(checkpoints, ledger, keys, checkpoint_note)
+        self._images(*images)
         if self.check_files:
             self._files()
         return self.report
@@ -167,95 +137,113 @@ class Verifier:
                 report.trust += f", then {new} (rotation {rid})"
         return trusted
 
-    # -- signed rows -------------------------------------------------------------------------
-    def _rows(self, keys) -> dict[tuple[str, str], dict]:
-        """Check every signed row; return {(table, id): {"leaf", "signed_at", "problems"}}.
-
-        The rows are checked in chunks of rowids, each chunk whole (statement, content hashes,
-        signature) and, for a large archive, in worker processes reading the database
-        themselves: the work is spread over the cores, not only the signature checks.
+    # -- the work: signed rows, the ledger's leaves, images ----------------------------------
+    def _check(self, keys, sizes: set[int]) -> tuple[list[Chunk], LedgerScan, tuple]:
+        """Check every signed row, in chunks of rowids: each row whole (statement, content
+        hashes, signature, its ledger entry); hash the ledger's Merkle tree; hash the images.
+        For a large archive all of it runs in worker processes that read the database
+        themselves, so every part of the work is spread over the cores.
         """
         raw_keys = {key_id: _raw(key) for key_id, key in keys.items()}
         units = []
         total = 0
         for table in SIGNED_TABLES:
-            # chunk boundaries from the rowids themselves: a damaged or forged database may
-            # have rowids far apart, and must not make verify plan billions of empty chunks
-            rowids = [r for (r,) in self.db.execute(f"SELECT rowid FROM {table} ORDER BY rowid")]
-            total += len(rowids)
-            starts = rowids[:: self.chunk_rows]
+            lo, hi, n = self.db.execute(
+                f"SELECT min(rowid), max(rowid), count(*) FROM {table}"
+            ).fetchone()
+            total += n
+            if not n:
+                continue
+            if hi - lo + 1 == n:  # no rowid missing (the usual case): plan by arithmetic
+                starts = list(range(lo, hi + 1, self.chunk_rows))
+            else:
+                # chunk boundaries from the rowids themselves: a damaged or forged database
+                # may have rowids far apart, and must not make verify plan billions of chunks
+                rowids = [
+                    r for (r,) in self.db.execute(f"SELECT rowid FROM {table} ORDER BY rowid")
+                ]
+                starts = rowids[:: self.chunk_rows]
             for i, start in enumerate(starts):
-                end = starts[i + 1] - 1 if i + 1 < len(starts) else rowids[-1]
+                end = starts[i + 1] - 1 if i + 1 < len(starts) else hi
                 units.append((table, start, end))
         path = _file_of(self.db.conn)
         if self.workers <= 1 or total < self.parallel_from or path is None:
-            results = [check_rows(self.db.conn, *unit, raw_keys) for unit in units]
-        else:
-            pool = process_pool(self.workers)
-            try:
-                results = list(pool.map(_check_unit, [(path, *u, raw_keys) for u in units]))
-            finally:
-                pool.shutdown()
-        seen: dict[tuple[str, str], dict] = {}
-        for checked, unsigned in results:
-            for table, rid in unsigned:
-                self.report.count(table, "unsigned")
-                self.report.fail(table, rid, "unsigned (no statement or signature)")
-            for table, rid, leaf, signed_at, problems in checked:
-                seen[(table, rid)] = {"leaf": leaf, "signed_at": signed_at, "problems": problems}
-        return seen
+            conn = self.db.conn
+            return (
+                [check_rows(conn, *unit, raw_keys) for unit in units],
+                scan_ledger(conn, sizes),
+                check_images(conn),
+            )
+        pool = process_pool(self.workers)
+        try:
+            # the ledger and the images first: they are one task each, the rows many
+            ledger = pool.submit(_in_worker, path, scan_ledger, sizes)
+            images = pool.submit(_in_worker, path, check_images)
+            rows = [pool.submit(_in_worker, path, check_rows, *u, raw_keys) for u in units]
+            return [f.result() for f in rows], ledger.result(), images.result()
+        finally:
+            pool.shutdown()
 
     # -- ledger, Merkle root, checkpoints -----------------------------------------------------
-    def _ledger(self, rows, keys, checkpoint_note: str | None) -> None:
+    def _ledger(self, chunks: list[Chunk], ledger: LedgerScan) -> None:
+        """The ledger as a whole: no gaps, no entry without its row, ``signed_at`` never going
+        back, then the Merkle roots. Each row's own entry (present, leaf hash) was checked with
+        the row."""
         report = self.report
-        entries = list(
-            self.db.execute(
-                "SELECT seq, leaf_hash, record_table, record_id FROM ledger ORDER BY seq"
-            )
-        )
-        leaves: list[bytes] = []
-        last_signed_at = ""
-        for expected_seq, (seq, leaf_hex, table, rid) in enumerate(entries):
-            if seq != expected_seq:
-                report.fail("ledger", seq, f"sequence gap: expected entry {expected_seq}")
-            leaves.append(bytes.fromhex(leaf_hex))
-            row = rows.get((table, rid))
-            if row is None:
-                report.fail("ledger", seq, f"entry for {table} {rid}, which is not in the archive")
-                continue
-            if row["leaf"].hex() != leaf_hex:
-                row["problems"].append(f"ledger leaf {seq} does not match the statement")
-            if row["signed_at"] < last_signed_at:
-                row["problems"].append(
-                    f"signed_at {row['signed_at']} is earlier than the ledger entry before it "
-                    f"({last_signed_at}): backdated or reordered"
-                )
-            last_signed_at = max(last_signed_at, row["signed_at"])
-            row["in_ledger"] = True
-        for (table, rid), row in rows.items():
-            if not row.get("in_ledger"):
-                row["problems"].append("no ledger entry")
-            if row["problems"]:
-                report.count(table, "failed")
-                report.fail(table, rid, "; ".join(row["problems"]))
-            else:
-                report.count(table, "verified")
-        self._checkpoints(leaves, keys, checkpoint_note)
+        problems: dict[tuple[str, str], list[str]] = {}
+        verified: dict[str, int] = {}
+        runs: list[tuple[int, int, str]] = []
+        for chunk in chunks:
+            report.counts.setdefault(chunk.table, {"verified": 0, "failed": 0, "unsigned": 0})
+            for rid in chunk.unsigned:
+                report.count(chunk.table, "unsigned")
+                report.fail(chunk.table, rid, "unsigned (no statement or signature)")
+            for rid, found in chunk.failed.items():
+                problems[(chunk.table, rid)] = found
+            verified[chunk.table] = verified.get(chunk.table, 0) + chunk.verified
+            runs += chunk.runs
+        for seq, problem in ledger.problems:
+            report.fail("ledger", seq, problem)
+        runs.sort()
 
-    def _checkpoints(self, leaves: list[bytes], keys, checkpoint_note: str | None) -> None:
+        def entry(seq: int) -> tuple[str, str]:
+            return tuple(
+                self.db.execute(
+                    "SELECT record_table, record_id FROM ledger WHERE seq = ?", (seq,)
+                ).fetchone()
+            )
+
+        # entries no row claimed: rows were deleted (only looked for when the counts differ)
+        if sum(last - first + 1 for first, last, _ in runs) != ledger.entries:
+            covered = {seq for first, last, _ in runs for seq in range(first, last + 1)}
+            for (seq,) in self.db.execute("SELECT seq FROM ledger ORDER BY seq"):
+                if seq not in covered:
+                    table, rid = entry(seq)
+                    report.fail(
+                        "ledger", seq, f"entry for {table} {rid}, which is not in the archive"
+                    )
+        last_signed_at = ""
+        for first, last, signed_at in runs:
+            if signed_at < last_signed_at:
+                for seq in range(first, last + 1):
+                    key = entry(seq)
+                    if key not in problems:
+                        problems[key] = []
+                        verified[key[0]] -= 1  # the row's own checks had passed
+                    problems[key].append(
+                        f"signed_at {signed_at} is earlier than the ledger entry before it "
+                        f"({last_signed_at}): backdated or reordered"
+                    )
+            last_signed_at = max(last_signed_at, signed_at)
+        for table, n in verified.items():
+            report.counts[table]["verified"] += n
+        for (table, rid), found in problems.items():
+            report.count(table, "failed")
+            report.fail(table, rid, "; ".join(found))
+
+    def _checkpoints(self, rows, ledger: LedgerScan, keys, checkpoint_note: str | None) -> None:
         report = self.report
-        rows = self.db.execute(
-            "SELECT id, origin, tree_size, root_hash, note, key_id FROM checkpoints ORDER BY id"
-        ).fetchall()
-        sizes = {row[2] for row in rows} | {len(leaves)}
-        if checkpoint_note is not None:
-            try:
-                sizes.add(cp.parse(checkpoint_note)[0].size)
-            except ValueError:
-                pass  # reported by _outside_checkpoint
-        # Every root the checks need, in one pass over the ledger (one checkpoint per ingest:
-        # recomputing each from scratch would be quadratic).
-        roots = merkle.roots_at(leaves, sizes)
+        entries, roots = ledger.entries, ledger.roots
 
         def root_at(size: int) -> bytes | None:
             return roots.get(size)
@@ -277,7 +265,7 @@ class Verifier:
                 report.fail(
                     "checkpoints",
                     cid,
-                    f"covers {size} entries but the ledger has {len(leaves)} (truncated ledger)",
+                    f"covers {size} entries but the ledger has {entries} (truncated ledger)",
                 )
             elif expected.hex() != root_hex:
                 report.fail(
@@ -287,15 +275,15 @@ class Verifier:
                     "(entries changed, reordered or removed)",
                 )
             latest = (cid, size)
-        report.ledger = {"entries": len(leaves), "root": roots[len(leaves)].hex()}
+        report.ledger = {"entries": entries, "root": roots[entries].hex()}
         if latest is None:
-            if leaves:
+            if entries:
                 report.fail("checkpoints", "-", "the ledger has entries but no checkpoint")
-        elif latest[1] != len(leaves):
+        elif latest[1] != entries:
             report.fail(
                 "checkpoints",
                 latest[0],
-                f"latest checkpoint covers {latest[1]} entries, the ledger has {len(leaves)}",
+                f"latest checkpoint covers {latest[1]} entries, the ledger has {entries}",
             )
         if checkpoint_note is not None:
             self._outside_checkpoint(checkpoint_note, keys, root_at)
@@ -330,13 +318,13 @@ class Verifier:
             report.ledger["outside_checkpoint"] = f"consistent at size {parsed.size}"
 
     # -- images and stored files ---------------------------------------------------------------
-    def _images(self) -> None:
-        for sha, content in self.db.execute("SELECT sha256, content FROM images"):
-            if sha256_hex(content) != sha:
-                self.report.count("images", "failed")
-                self.report.fail("images", sha, "content does not match sha256")
-            else:
-                self.report.count("images", "verified")
+    def _images(self, verified: int, altered: list[str]) -> None:
+        if verified:
+            self.report.counts.setdefault("images", {"verified": 0, "failed": 0, "unsigned": 0})
+            self.report.counts["images"]["verified"] += verified
+        for sha in altered:
+            self.report.count("images", "failed")
+            self.report.fail("images", sha, "content does not match sha256")
 
     def _files(self) -> None:
         db_file = self.db.conn.execute("PRAGMA database_list").fetchone()[2]
@@ -372,96 +360,3 @@ def _file_of(conn: sqlite3.Connection) -> str | None:
         if name == "main":
             return file or None
     return None
-
-
-def _check_unit(args) -> tuple[list, list]:
-    path, table, lo, hi, raw_keys = args
-    conn = sqlite3.connect(f"{Path(path).resolve().as_uri()}?mode=ro", uri=True, timeout=60)
-    try:
-        return check_rows(conn, table, lo, hi, raw_keys)
-    finally:
-        conn.close()
-
-
-def _dicts(cursor) -> list[dict]:
-    names = [d[0] for d in cursor.description]
-    return [dict(zip(names, row, strict=True)) for row in cursor]
-
-
-def _field(statement: str, name: str) -> str | None:
-    """A top-level string field of a canonical statement, found without parsing it. Safe: inside
-    a JSON string a quote is always escaped, so ``"name":"`` can only be the key itself; and
-    the statement is then rebuilt from the row and compared byte for byte."""
-    marker = f'"{name}":"'
-    start = statement.find(marker)
-    if start < 0:
-        return None
-    start += len(marker)
-    end = statement.find('"', start)
-    return statement[start:end] if end > 0 else None
-
-
-def check_rows(conn, table: str, lo: int, hi: int, raw_keys: dict[str, bytes]):
-    """Check the signed rows of ``table`` with rowids ``lo``..``hi``: rebuild each statement from
-    its row, re-derive its content hashes, verify its signature. Pure reading; runs in workers.
-
-    Returns ``([(table, id, leaf hash, signed_at, problems)], [(table, id) unsigned])``.
-    """
-    pk = PRIMARY_KEYS[table]
-    rows = _dicts(conn.execute(f"SELECT * FROM {table} WHERE rowid BETWEEN ? AND ?", (lo, hi)))
-    articles: dict[str, dict] = {}
-    if table in ("claims", "image_uses"):
-        articles = {
-            a["id"]: a
-            for a in _dicts(
-                conn.execute(
-                    "SELECT * FROM articles WHERE id IN "
-                    f"(SELECT article_id FROM {table} WHERE rowid BETWEEN ? AND ?)",
-                    (lo, hi),
-                )
-            )
-        }
-    keys: dict[str, Ed25519PublicKey] = {}
-    checked, unsigned = [], []
-    for row in rows:
-        rid = row[pk]
-        text = row.get("statement")
-        if not text or not row.get("signature"):
-            unsigned.append((table, rid))
-            continue
-        data = text.encode("utf-8")
-        problems = _content_problems(table, row, conn, articles)
-        key_id, signed_at = _field(text, "key_id"), _field(text, "signed_at")
-        try:
-            article = articles.get(row.get("article_id")) if "article_id" in row else None
-            expected = statements.canonical(
-                statements.build(table, row, key_id=key_id, signed_at=signed_at, article=article)
-            )
-            if expected != data:
-                problems.append(f"statement does not match the row: {_diff(expected, data)}")
-        except (ValueError, KeyError, TypeError) as e:
-            problems.append(f"statement cannot be rebuilt ({e})")
-        if key_id != row["key_id"]:
-            problems.append("key_id differs from the statement's")
-        raw = raw_keys.get(row["key_id"])
-        if raw is None:
-            problems.append(f"signed by an unknown or untrusted key {row['key_id']}")
-        else:
-            key = keys.get(row["key_id"]) or keys.setdefault(
-                row["key_id"], Ed25519PublicKey.from_public_bytes(raw)
-            )
-            if not verify_signature(key, row["signature"], data):
-                problems.append("signature does not verify")
-        if table == "key_rotations" and row["old_key_id"] != row["key_id"]:
-            problems.append("a rotation must be signed by the key it retires")
-        checked.append((table, rid, merkle.leaf_hash(data), signed_at or "", problems))
-    return checked, unsigned
-
-
-def _diff(expected: bytes, actual: bytes) -> str:
-    try:
-        a, b = json.loads(expected), json.loads(actual)
-    except ValueError:
-        return "unreadable statement"
-    keys = sorted(k for k in set(a) | set(b) if a.get(k) != b.get(k))
-    return "fields differ: " + ", ".join(keys) if keys else "bytes differ"

@@ -65,6 +65,31 @@ def test_normalization_known_answer():
     assert text_sha256(TEXT) == hashlib.sha256(normalize_text(TEXT).encode("utf-8")).hexdigest()
 
 
+def test_normalization_equals_the_rules_as_written():
+    """normalize_text takes shortcuts (no NFKC or folds for ASCII text, the folds by regex,
+    whitespace by str.split): it must give exactly what the rules as written give."""
+    import random
+    import re
+    import unicodedata
+
+    from archive.hashing import _FOLD
+
+    def full(text):
+        text = unicodedata.normalize("NFKC", text).translate(_FOLD)
+        return re.sub(r"\s+", " ", text).strip().casefold()
+
+    rng = random.Random(5)
+    alphabet = [chr(i) for i in range(128)] + [" "] * 20 + list("\t\n\x0b\x0c\r\x1c\x1d\x1e\x1f")
+    unicode = list("\u00a0\u2003\u3000\u2028\u0085éÉßİﬁ①Ａｂ\u0301\u00b4“”‘’«»—–−\uff0d\u2033")
+    samples = ["".join(rng.choices(alphabet, k=rng.randint(0, 60))) for _ in range(3000)]
+    samples += [
+        "".join(rng.choices(alphabet + unicode * 4, k=rng.randint(0, 60))) for _ in range(3000)
+    ]
+    samples += ["  Mixed CASE\x1fwith\x0bodd  spaces ", "", " ", "ABC`DEF"]
+    for text in samples:
+        assert normalize_text(text) == full(text), repr(text)
+
+
 def test_claim_statement_bytes_hash_and_signature(fixed_signer):
     assert fixed_signer.key_id == "ed25519:56475aa75463474c"
     stmt = statements.build(

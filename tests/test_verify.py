@@ -241,3 +241,60 @@ def test_rows_with_far_apart_rowids_are_all_checked(sample_db, copy_db, monkeypa
         report = verify(connect(db, create=False), workers=workers)
         assert report.ok, report.failures  # moving a rowid changes no signed content
         assert sum(report.counts["claims"].values()) == report.counts["claims"]["verified"] > 0
+
+
+def test_usual_rows_take_the_fast_path(sample_db, monkeypatch):
+    """Claims, articles and image uses are checked in SQL and a tight loop; only rows that are
+    not plainly fine are read whole. On an untouched archive none should be: SQLite's
+    json_object must rebuild each statement byte for byte."""
+    from archive.checks import _Rows
+    from archive.db import connect
+    from archive.verify import verify
+
+    whole = []
+    original = _Rows.full_rows
+    monkeypatch.setattr(
+        _Rows, "full_rows", lambda self, where: whole.append(self.table) or original(self, where)
+    )
+    report = verify(connect(sample_db, create=False), check_files=False)
+    assert report.ok
+    assert report.counts["claims"]["verified"] == 24 and report.counts["image_uses"]["verified"]
+    assert set(whole) == {"captures"}  # the tables without a fast path
+
+
+@pytest.mark.parametrize(
+    "sql, record, problem",
+    [
+        # unsigned columns and tables the signed ones depend on: the statements still match
+        (
+            "UPDATE claims SET captured_at = '1999-01-01T00:00:00Z' "
+            "WHERE id = '37988c58467bc4cf-4'",
+            "claims 37988c58467bc4cf-4",
+            "captured_at differs from its article's",
+        ),
+        (
+            "UPDATE capture_records SET payload_sha256 = '00' WHERE role = 'article'",
+            "articles 37988c58467bc4cf",
+            "html_sha256 does not match the capture's record",
+        ),
+        (
+            "DELETE FROM images WHERE sha256 = (SELECT image_sha256 FROM image_uses LIMIT 1)",
+            "image_uses ",
+            "image_sha256 names no image in the images table",
+        ),
+        # a value SQLite's JSON functions refuse: that chunk is checked in Python, row by row
+        (
+            "UPDATE claims SET speaker = X'00ff' WHERE id = '37988c58467bc4cf-6'",
+            "claims 37988c58467bc4cf-6",
+            "statement",
+        ),
+    ],
+)
+def test_content_checks_beside_the_statement(sample_db, copy_db, sql, record, problem):
+    db = copy_db(sample_db)
+    edit(db, sql)
+    result = run_verify(db, "--no-files")
+    assert result.exit_code == 1
+    failed = [line for line in result.output.splitlines() if line.startswith("FAILED")]
+    assert len(failed) == 1, result.output
+    assert failed[0].startswith(f"FAILED {record}") and problem in failed[0], failed[0]
