@@ -88,20 +88,24 @@ class LedgerScan:
 
 def scan_ledger(conn, sizes: set[int]) -> LedgerScan:
     """Read the ledger's leaves in order and compute its Merkle roots at ``sizes`` and at its
-    own size. Runs in a worker."""
-    leaves: list[bytes] = []
+    own size, streaming: memory stays O(log n) however long the ledger. Runs in a worker."""
     problems = []
-    previous = -1
+    frontier, roots, previous = merkle.Frontier(), {}, -1
+    if 0 in sizes:
+        roots[0] = frontier.root()
     for seq, leaf_hex in conn.execute("SELECT seq, leaf_hash FROM ledger ORDER BY seq"):
-        if seq != previous + 1:
+        if seq != previous + 1:  # reported once per gap, not for every entry after it
             problems.append((seq, f"sequence gap: expected entry {previous + 1}"))
         previous = seq
         try:
-            leaves.append(bytes.fromhex(leaf_hex))
+            frontier.append(bytes.fromhex(leaf_hex))
         except (TypeError, ValueError):
             problems.append((seq, "leaf_hash is not a hex SHA-256 hash"))
-            leaves.append(b"")
-    return LedgerScan(len(leaves), problems, merkle.roots_at(leaves, sizes | {len(leaves)}))
+            frontier.append(b"")
+        if frontier.size in sizes:
+            roots[frontier.size] = frontier.root()
+    roots[frontier.size] = frontier.root()
+    return LedgerScan(frontier.size, problems, roots)
 
 
 def check_images(conn) -> tuple[int, list[str]]:

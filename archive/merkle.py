@@ -29,39 +29,6 @@ def root(leaves: Sequence[bytes]) -> bytes:
     return Frontier(leaves).root()
 
 
-def roots_at(leaves: Sequence[bytes], sizes) -> dict[int, bytes]:
-    """MTH of the first n leaves for every n in ``sizes`` (those <= len(leaves)).
-
-    The tree's levels are hashed once, a level at a time (each node of a level is the hash of
-    two nodes of the one below, so a list comprehension does it); the tree of the first n
-    leaves is then its perfect subtrees, one per bit of n, read from the levels and joined
-    from the right (RFC 9162 2.1.1 splits at the largest power of two, which is the same).
-    """
-    wanted = {n for n in sizes if 0 <= n <= len(leaves)}
-    levels = [list(leaves)]
-    sha = hashlib.sha256
-    while len(levels[-1]) > 1:
-        below = levels[-1]
-        levels.append(
-            [sha(b"\x01" + a + b).digest() for a, b in zip(below[::2], below[1::2], strict=False)]
-        )
-    roots = {}
-    for n in wanted:
-        if n == 0:
-            roots[0] = sha(b"").digest()
-            continue
-        node, start = None, 0
-        parts = []
-        for height in range(n.bit_length() - 1, -1, -1):
-            if n >> height & 1:
-                parts.append(levels[height][start >> height])
-                start += 1 << height
-        for part in reversed(parts):
-            node = part if node is None else node_hash(part, node)
-        roots[n] = node
-    return roots
-
-
 def inclusion_proof(index: int, leaves: Sequence[bytes]) -> list[bytes]:
     """PATH(m, D[n]): the audit path for leaf ``index``."""
     n = len(leaves)

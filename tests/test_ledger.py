@@ -344,3 +344,12 @@ def test_the_writer_signs_only_statements(tmp_path, fixed_signer):
 
 
 FIXED = "2026-01-01T00:00:00Z"
+
+
+def test_gap_in_the_ledger_is_reported_once(archive):
+    db, _ = archive
+    edit(db, "DELETE FROM ledger WHERE seq = 3")
+    found = failures(db)
+    gaps = [f for f in found if "sequence gap" in f]
+    assert gaps == ["FAILED ledger 4: sequence gap: expected entry 3"], found
+    assert any("no ledger entry" in f for f in found)  # the row whose entry went

@@ -68,22 +68,3 @@ def test_frontier_appends():
     g = f.copy()
     g.append(merkle.leaf_hash(b"x"))
     assert f.size == 33 and g.size == 34
-
-
-def test_roots_at_many_sizes_in_one_pass():
-    hs = leaves(40)
-    assert merkle.roots_at(hs, {0, 1, 7, 8, 40, 41}) == {
-        n: merkle.root(hs[:n]) for n in (0, 1, 7, 8, 40)
-    }
-
-    # every size, against the recursive definition (RFC 9162 2.1.1) written out here
-    def mth(d):
-        if len(d) == 1:
-            return d[0]
-        k = 1
-        while k << 1 < len(d):
-            k <<= 1
-        return merkle.node_hash(mth(d[:k]), mth(d[k:]))
-
-    hs = leaves(70)
-    assert merkle.roots_at(hs, range(1, 71)) == {n: mth(hs[:n]) for n in range(1, 71)}
