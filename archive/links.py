@@ -12,6 +12,7 @@ Links are derived data: not signed, and recomputable from the signed rows.
 from __future__ import annotations
 
 import sqlite3
+from collections import defaultdict
 
 import numpy as np
 
@@ -51,8 +52,11 @@ class Linker:
         self.conn = conn
         self.article_ids: list[str] = []
         self.quotes = _Quotes(conn)
-        self.pending: dict[int, list[str]] = {}  # band key -> this capture's claims, not written
-        self.pending_rows = 0
+        # this capture's band rows not written yet, and the same by band key for lookups
+        self.rows: list[tuple[int, str]] = []
+        self.pending: defaultdict[int, list[str]] = defaultdict(list)
+        #: band keys found shared by more than HOT_BAND claims (counts only grow in a capture)
+        self.hot: set[int] = set()
 
     def article(
         self, article_id: str, bands: list[tuple[int, str]], minhash: list[tuple[str, int, bytes]]
@@ -61,22 +65,23 @@ class Linker:
         ``minhash`` are their claim_minhash rows."""
         # first: a re-framed quotation is a "quote" link
         _link_quotes(self.conn, article_id, self.quotes)
-        _link_article_claims(self.conn, article_id, bands, minhash, self.pending)
+        _link_article_claims(self.conn, article_id, bands, minhash, self.pending, self.hot)
+        pending = self.pending
         for key, claim_id in bands:
-            self.pending.setdefault(key, []).append(claim_id)
-        self.pending_rows += len(bands)
-        if self.pending_rows >= self.flush_rows:
+            pending[key].append(claim_id)
+        self.rows += bands
+        if len(self.rows) >= self.flush_rows:
             self.flush()
         self.article_ids.append(article_id)
 
     def flush(self) -> None:
         """Write the pending band rows, in key order."""
+        self.rows.sort()
         self.conn.executemany(
-            "INSERT OR IGNORE INTO claim_bands (band_key, claim_id) VALUES (?, ?)",
-            sorted((key, c) for key, claims in self.pending.items() for c in claims),
+            "INSERT OR IGNORE INTO claim_bands (band_key, claim_id) VALUES (?, ?)", self.rows
         )
-        self.pending = {}
-        self.pending_rows = 0
+        self.rows = []
+        self.pending = defaultdict(list)
 
     def finish(self, image_shas: list[str]) -> None:
         self.flush()
@@ -106,6 +111,7 @@ def _link_article_claims(
     bands: list[tuple[int, str]],
     minhash: list[tuple[str, int, bytes]],
     pending: dict[int, list[str]],
+    hot: set[int],
 ) -> None:
     """Near links for one article's claims: LSH candidates, estimated, then scored exactly.
 
@@ -123,31 +129,32 @@ def _link_article_claims(
             "SELECT id, text, text_sha256 FROM claims WHERE article_id = ?", (article_id,)
         )
     }
-    claims_by_key: dict[int, list[str]] = {}
+    claims_by_key: defaultdict[int, list[str]] = defaultdict(list)
     for key, claim_id in bands:
-        claims_by_key.setdefault(key, []).append(claim_id)
+        claims_by_key[key].append(claim_id)
     counts: dict[tuple[str, str], int] = {}
-    # how many claims have each band: those written, and this capture's not written yet
-    sizes = {key: len(pending.get(key, ())) for key in claims_by_key}
-    for chunk in _chunks(sorted(claims_by_key), 500):
-        for key, n in conn.execute(
-            f"SELECT band_key, COUNT(*) FROM claim_bands WHERE band_key IN ({_in(chunk)}) "
-            "GROUP BY band_key",
+    # Every claim sharing a band: those written, and this capture's not written yet. A band
+    # shared by very many claims (a template, boilerplate) would cost time in proportion to the
+    # archive: left out, and remembered for the rest of the capture so that its rows are read
+    # once at most.
+    keys = sorted(key for key in claims_by_key if key not in hot)
+    found: defaultdict[int, list[str]] = defaultdict(list)
+    for chunk in _chunks(keys, 500):
+        for key, other_id in conn.execute(
+            f"SELECT band_key, claim_id FROM claim_bands WHERE band_key IN ({_in(chunk)})",
             chunk,
         ):
-            sizes[key] += n
-    # A band shared by very many claims (a template, boilerplate) would cost time in proportion
-    # to the archive: left out.
-    keys = sorted(key for key, n in sizes.items() if 0 < n <= HOT_BAND)
+            found[key].append(other_id)
+    for key in keys:
+        if key in pending:
+            found[key] += pending[key]
 
     def matches():
-        for chunk in _chunks(keys, 500):
-            yield from conn.execute(
-                f"SELECT band_key, claim_id FROM claim_bands WHERE band_key IN ({_in(chunk)})",
-                chunk,
-            )
-        for key in keys:
-            for other_id in pending.get(key, ()):
+        for key, others in found.items():
+            if len(others) > HOT_BAND:
+                hot.add(key)
+                continue
+            for other_id in others:
                 yield key, other_id
 
     for key, other_id in matches():
