@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import pickle
 import shutil
 import sqlite3
 from collections.abc import Callable, Iterable
@@ -206,7 +207,6 @@ class Ingester:
         self.writer = SignedWriter(self.conn, signer, self.db_path, clock)
         # per capture file, reset by _write_capture
         self._capture_sha, self._path = "", Path()
-        self.new_images: list[str] = []
         self.linker: Linker | None = None
 
     # -- ingest ----------------------------------------------------------------------------
@@ -287,12 +287,14 @@ class Ingester:
                 wacz_warnings.append(f"{path}: WACZ check failed: {check.problems[0]}")
         self.writer.insert("captures", capture)
         self._capture_sha, self._path = sha, path
-        self.new_images = []
-        self.linker = Linker(self.conn)
+        images_from = max_rowid(self.conn, "images")
+        self.linker = Linker(self.conn, sha)
         text_from = {table: max_rowid(self.conn, table) for table in FTS_COLUMNS}
         reader = CaptureReader(path, self.limits)
-        images_here: dict[str, Processed] = {}
-        pending_uses: list[tuple[dict, list]] = []
+        # An article's image may come after it in the file: its image uses are written after
+        # the last record. Until then the images seen and the uses waiting are kept in
+        # temporary tables, not in memory, so that memory stays flat in the pages per capture.
+        pending = _PendingImages(self.conn)
         context = Context(
             sha, self.signer.key_id, self.writer.signed_at, statements=self._trusted_workers()
         )
@@ -313,18 +315,24 @@ class Ingester:
             if p.record.digest == "failed":
                 result.digest_failures += 1
             if p.role == "image":
-                images_here.setdefault(record.uri, p)
+                pending.image(p)
             elif p.role == "article":
                 self._write_article(p)
                 result.articles += 1
                 result.claims += len(p.rows) - 1
-                pending_uses.append((p.source, p.images))
+                pending.uses(p.source, p.images)
             elif p.role in ("skipped", "page"):
                 result.skipped += 1
-        for article_row, refs in pending_uses:
-            for position, ref in enumerate(refs):
-                self._write_image_use(article_row, position, ref, images_here, path, result)
-        self.linker.finish(self.new_images)
+        for article_row, position, ref in pending.all_uses():
+            self._write_image_use(article_row, position, ref, pending.found(ref.url), path, result)
+        pending.close()
+        new_images = [
+            sha
+            for (sha,) in self.conn.execute(
+                "SELECT sha256 FROM images WHERE rowid > ? ORDER BY rowid", (images_from,)
+            )
+        ]
+        self.linker.finish(new_images)
         for table, after in text_from.items():
             index_text(self.conn, table, after)
         result.warnings = wacz_warnings + reader.warnings
@@ -399,8 +407,7 @@ class Ingester:
             remember(text, hashes)
         self.linker.article(p.source["id"], p.bands, minhash)
 
-    def _write_image_use(self, article_row, position, ref, images_here, path, result) -> None:
-        found = images_here.get(ref.url)
+    def _write_image_use(self, article_row, position, ref, found, path, result) -> None:
         image_sha = record_id = captured_at = None
         if found is not None:
             image_sha, record_id, captured_at = (
@@ -454,7 +461,60 @@ class Ingester:
             "VALUES (?, ?, ?, ?, ?, ?, ?)",
             (sha, info.mime_type, info.width, info.height, info.bytes, found.phash, payload),
         )
-        self.new_images.append(sha)
+
+
+class _PendingImages:
+    """A capture's images (the first record of each URL) and its articles' image uses waiting to
+    be written, in temporary tables of the writer's connection: on disk, part of the capture's
+    transaction, private to this connection. (Pickled: objects this process made, read back by
+    this process, never stored in the archive.)"""
+
+    def __init__(self, conn: sqlite3.Connection):
+        self.conn = conn
+        conn.execute(
+            "CREATE TEMP TABLE IF NOT EXISTS pending_images (url TEXT PRIMARY KEY, data BLOB)"
+        )
+        conn.execute(
+            "CREATE TEMP TABLE IF NOT EXISTS pending_uses (article BLOB, position INTEGER, "
+            "ref BLOB)"
+        )
+        self.close()
+
+    def image(self, p: Processed) -> None:
+        self.conn.execute(
+            "INSERT OR IGNORE INTO pending_images (url, data) VALUES (?, ?)",
+            (p.record.uri, pickle.dumps(p)),
+        )
+
+    def uses(self, article: dict, refs: list[ImageRef]) -> None:
+        data = pickle.dumps(article)
+        self.conn.executemany(
+            "INSERT INTO pending_uses (article, position, ref) VALUES (?, ?, ?)",
+            [(data, i, pickle.dumps(ref)) for i, ref in enumerate(refs)],
+        )
+
+    def found(self, url: str) -> Processed | None:
+        row = self.conn.execute("SELECT data FROM pending_images WHERE url = ?", (url,)).fetchone()
+        return pickle.loads(row[0]) if row else None
+
+    def all_uses(self):
+        """(article, position, ref) of every use, in the order the articles came."""
+        last = 0
+        while True:
+            batch = self.conn.execute(
+                "SELECT rowid, article, position, ref FROM pending_uses WHERE rowid > ? "
+                "ORDER BY rowid LIMIT 500",
+                (last,),
+            ).fetchall()
+            if not batch:
+                return
+            for _, article, position, ref in batch:
+                yield pickle.loads(article), position, pickle.loads(ref)
+            last = batch[-1][0]
+
+    def close(self) -> None:
+        self.conn.execute("DELETE FROM pending_images")
+        self.conn.execute("DELETE FROM pending_uses")
 
 
 def _suffix(path: Path, fmt: str) -> str:

@@ -12,7 +12,7 @@ Links are derived data: not signed, and recomputable from the signed rows.
 from __future__ import annotations
 
 import sqlite3
-from collections import defaultdict
+from collections import OrderedDict, defaultdict
 
 import numpy as np
 
@@ -48,9 +48,9 @@ class Linker:
     #: order is 2.6 times faster than as they come, in a claim_bands of millions of rows
     flush_rows = 20_000
 
-    def __init__(self, conn: sqlite3.Connection):
+    def __init__(self, conn: sqlite3.Connection, capture_sha256: str):
         self.conn = conn
-        self.article_ids: list[str] = []
+        self.capture_sha256 = capture_sha256
         self.quotes = _Quotes(conn)
         # this capture's band rows not written yet, and the same by band key for lookups
         self.rows: list[tuple[int, str]] = []
@@ -72,7 +72,6 @@ class Linker:
         self.rows += bands
         if len(self.rows) >= self.flush_rows:
             self.flush()
-        self.article_ids.append(article_id)
 
     def flush(self) -> None:
         """Write the pending band rows, in key order."""
@@ -85,7 +84,11 @@ class Linker:
 
     def finish(self, image_shas: list[str]) -> None:
         self.flush()
-        for article_id in self.article_ids:
+        articles = self.conn.execute(
+            "SELECT id FROM articles WHERE capture_sha256 = ? ORDER BY rowid",
+            (self.capture_sha256,),
+        ).fetchall()
+        for (article_id,) in articles:
             _link_versions(self.conn, article_id)
         if image_shas:
             _link_images(self.conn, image_shas)
@@ -229,32 +232,55 @@ def _chunks(items: list, n: int):
 
 class _Quotes:
     """Each speaker's quotes, normalised once per capture (a prolific speaker's quotes are
-    compared with every new one of theirs; normalising them again each time cost the most)."""
+    compared with every new one of theirs; normalising them again each time cost the most).
+
+    Bounded: past ``max_quotes`` the speakers used longest ago are dropped (and read again from
+    the database if they speak again: this capture's rows are there too, in its transaction),
+    so memory stays flat however many pages a capture holds.
+    """
+
+    max_quotes = 20_000
 
     def __init__(self, conn):
         self.conn = conn
-        self.by_speaker: dict[str, list[tuple[str, str, str, str]]] = {}
-        self.known: set[str] = set()
+        # speaker -> {claim id: (claim id, article id, text hash, normalised quote)}, the
+        # speaker used longest ago first
+        self.by_speaker: OrderedDict[str, dict[str, tuple[str, str, str, str]]] = OrderedDict()
+        self.held = 0
 
-    def of(self, speaker: str) -> list[tuple[str, str, str, str]]:
+    def of(self, speaker: str):
         """(claim id, article id, text hash, normalised quote) of every quote of ``speaker``."""
         found = self.by_speaker.get(speaker)
         if found is None:
-            found = self.by_speaker[speaker] = []
+            found = self.by_speaker[speaker] = {}
             for row in self.conn.execute(
                 "SELECT id, article_id, text_sha256, quote FROM claims "
                 "WHERE speaker = ? AND quote IS NOT NULL",
                 (speaker,),
             ):
                 self.add(speaker, *row)
-        return found
+        else:
+            self.by_speaker.move_to_end(speaker)
+        return found.values()
 
     def add(self, speaker: str, claim_id: str, article_id: str, sha: str, quote: str) -> None:
-        if claim_id not in self.known:
-            self.known.add(claim_id)
-            normalized = _quote_words(quote)
-            if normalized:
-                self.by_speaker[speaker].append((claim_id, article_id, sha, normalized))
+        found = self.by_speaker.get(speaker)
+        if found is None or claim_id in found:
+            return  # not held: read from the database (with this claim) when next needed
+        normalized = _quote_words(quote)
+        if normalized:
+            found[claim_id] = (claim_id, article_id, sha, normalized)
+            self.held += 1
+            if self.held > self.max_quotes:
+                self._bound(speaker)
+
+    def _bound(self, keep: str) -> None:
+        """Drop the speakers used longest ago (never ``keep``) until under ``max_quotes``."""
+        for speaker in list(self.by_speaker):
+            if self.held <= self.max_quotes:
+                return
+            if speaker != keep:
+                self.held -= len(self.by_speaker.pop(speaker))
 
 
 def _quote_words(quote: str) -> str | None:

@@ -6,6 +6,7 @@ when an article uses them. Then runs the real ``archive ingest --workers 1`` (or
 on each, as a subprocess, and reports the peak memory of its process tree (perfutil.run_measured).
 
     .venv/bin/python benchmarks/memory.py --sizes 100,1000
+    .venv/bin/python benchmarks/memory.py --sizes 100,1000 --image-kb 100   # 20 times the pages
 
 Targets (issues 6 and 7): peak RSS < 300 MB whatever the size; the largest within 1.2x of the
 smallest.
@@ -25,8 +26,9 @@ from perfutil import ARCHIVE_CLI, archive_env, load_build_samples, run_measured,
 TEXT = make_corpus.default_text()
 
 
-def build(path: Path, megabytes: int, seed: int = 7) -> int:
-    """A WARC of about ``megabytes`` MB: pages of ~40 sentences with two 2 MB images each.
+def build(path: Path, megabytes: int, seed: int = 7, image_kb: int = 2048) -> int:
+    """A WARC of about ``megabytes`` MB: pages of ~40 sentences with two images of ``image_kb``
+    KB each (2 MB: few pages, most bytes images; 100 KB: about 4,500 pages per GB, as news).
 
     The sentences come from make_corpus's Markov chain (over the real articles when ../shared is
     there), so that linking sees news-like overlap: sentences drawn from a couple of dozen words
@@ -49,7 +51,7 @@ def build(path: Path, megabytes: int, seed: int = 7) -> int:
                 img = f"https://bench.example/img/{pages}-{i}.jpg"
                 page.blocks.append(("figure", bs.Figure("Bench Photo / Staff", f"Photo {i}.", img)))
                 # incompressible bytes behind a JPEG header: size without decoding cost
-                images[img] = b"\xff\xd8\xff\xe0" + os.urandom(2 << 20)
+                images[img] = b"\xff\xd8\xff\xe0" + os.urandom(image_kb << 10)
             cw.exchange(url, "200 OK", "text/html; charset=utf-8", bs.render(page, "").encode())
             for img, data in images.items():
                 cw.exchange(img, "200 OK", "image/jpeg", data)
@@ -61,13 +63,19 @@ def main(argv=None) -> int:
     parser.add_argument("--sizes", default="100,1000", help="capture sizes in MB [100,1000]")
     parser.add_argument("--json", default=None, help="write the results here")
     parser.add_argument("--workers", type=int, default=1, help="archive ingest --workers [1]")
+    parser.add_argument(
+        "--image-kb",
+        type=int,
+        default=2048,
+        help="size of each page's two images [2048]; 100 gives news-like page counts",
+    )
     args = parser.parse_args(argv)
     results = []
     with tempfile.TemporaryDirectory(prefix="archive-memory-") as tmp:
         tmp = Path(tmp)
         for mb in map(int, args.sizes.split(",")):
             capture = tmp / f"capture-{mb}.warc"
-            pages = build(capture, mb)
+            pages = build(capture, mb, image_kb=args.image_kb)
             home = tmp / f"home-{mb}"
             run = run_measured(
                 [ARCHIVE_CLI, "ingest", "--workers", str(args.workers), "-q", str(capture)],
@@ -79,6 +87,7 @@ def main(argv=None) -> int:
                 "rc": run["rc"],
                 "wall_s": run["wall_s"],
                 "workers": args.workers,
+                "image_kb": args.image_kb,
                 "text": TEXT,
                 "peak_tree_pss_mb": run.get("peak_tree_pss_mb"),
                 "max_process_hwm_mb": run.get("max_process_hwm_mb"),

@@ -200,3 +200,31 @@ def test_errors_are_one_line(archive):
     assert result.exit_code == 1 and result.output == "Error: no claim 'nope'\n"
     result = CliRunner().invoke(cli, ["history", "https://nowhere.example/", "--db", str(archive)])
     assert result.output == "Error: no captures of https://nowhere.example/\n"
+
+
+def test_links_do_not_depend_on_what_the_writer_holds(archive, tmp_path, monkeypatch):
+    """The writer bounds what it holds per capture (each speaker's quotes, the pending image
+    uses): with nothing held beyond the current speaker, the same links and uses come out."""
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+    from archive import links
+    from archive.keys import Signer
+
+    monkeypatch.setattr(links._Quotes, "max_quotes", 0)
+    db = tmp_path / "archive.db"
+    ingester = Ingester(db, Signer(Ed25519PrivateKey.from_private_bytes(bytes(32))))
+    for capture in CAPTURES:
+        assert ingester.ingest_file(capture).status == "ingested"
+    queries = [
+        "SELECT claim_id, other_claim_id, relation, score FROM claim_links ORDER BY 1, 2",
+        "SELECT id, image_sha256, image_warc_record_id, caption, credit FROM image_uses "
+        "ORDER BY id",
+        "SELECT image_sha256, other_sha256, distance FROM image_links ORDER BY 1, 2",
+    ]
+    expected = sqlite3.connect(archive)
+    found = sqlite3.connect(db)
+    for sql in queries:
+        rows = found.execute(sql).fetchall()
+        assert rows == expected.execute(sql).fetchall(), sql
+    relations = {r for (r,) in found.execute("SELECT relation FROM claim_links")}
+    assert relations == {"near", "quote"}
