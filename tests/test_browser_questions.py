@@ -1,5 +1,5 @@
 """Issue 5 in a real browser: each provenance question answered on the multi-capture archive,
-with a screenshot kept in docs/screenshots/ (shown in docs/provenance-questions.md)."""
+with a screenshot (shown in docs/provenance-questions.md; see test_browser.SCREENSHOTS)."""
 
 from __future__ import annotations
 
@@ -36,6 +36,7 @@ def open_query(browser, base, query, shot, **params):
     rows = page.locator("table.rows-and-columns tbody tr").evaluate_all(
         "trs => trs.map(tr => [...tr.querySelectorAll('td')].map(td => td.innerText.trim()))"
     )
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(SCREENSHOTS / shot), full_page=True)
     return page, rows
 
