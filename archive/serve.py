@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
+import os
 import sys
 import tempfile
 from pathlib import Path
@@ -32,7 +34,8 @@ def metadata_for(db_path: str | Path, source: str | Path | None = None) -> dict:
 def datasette_command(
     db_path, host="127.0.0.1", port=8001, metadata=None, cache: bool = True
 ) -> list[str]:
-    """Arguments for ``python -m datasette serve``, with metadata written to a temporary file."""
+    """Arguments for ``python -m datasette serve``, with the metadata written to a file in the
+    user's cache directory (one per database and settings)."""
     meta = metadata_for(db_path, metadata)
     meta.setdefault("plugins", {}).setdefault("archive", {})["response_cache"] = cache
     stem = Path(db_path).stem
@@ -41,10 +44,24 @@ def datasette_command(
         meta["description_html"] = meta.get("description_html", "").replace(
             'href="/archive', f'href="/{stem}'
         )
-    with tempfile.NamedTemporaryFile(
-        "w", suffix=".json", prefix="archive-metadata-", delete=False, encoding="utf-8"
-    ) as f:
-        json.dump(meta, f)
+    # `archive serve` becomes Datasette (exec), so nothing is left to delete the file after it:
+    # one file per database and settings in the user's cache, rewritten on each start, instead
+    # of a new temporary file each time
+    text = json.dumps(meta, sort_keys=True)
+    key = hashlib.sha256(f"{Path(db_path).resolve()}\n{text}".encode()).hexdigest()[:16]
+    try:
+        cache = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "archive"
+        cache.mkdir(parents=True, exist_ok=True)
+        path = cache / f"serve-metadata-{key}.json"
+        tmp = path.with_name(f".{path.name}.{os.getpid()}")
+        tmp.write_text(text, encoding="utf-8")
+        os.replace(tmp, path)  # a server starting at the same moment never reads half a file
+    except OSError:  # no writable home: a temporary file, as before
+        with tempfile.NamedTemporaryFile(
+            "w", suffix=".json", prefix="archive-metadata-", delete=False, encoding="utf-8"
+        ) as f:
+            f.write(text)
+        path = Path(f.name)
     args = [
         sys.executable,
         "-m",
@@ -53,7 +70,7 @@ def datasette_command(
         "--immutable",
         str(db_path),
         "--metadata",
-        f.name,
+        str(path),
         "--host",
         host,
         "--port",

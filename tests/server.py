@@ -28,7 +28,8 @@ def serving(db: Path, timeout: float = 30.0):
         [sys.executable, "-m", "archive", "serve", "--db", str(db), "--port", str(port)],
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
-        env={**os.environ},
+        # its metadata file beside the test database, not in the user's cache
+        env={**os.environ, "XDG_CACHE_HOME": str(Path(db).parent / ".cache")},
     )
     base = f"http://127.0.0.1:{port}"
     try:
