@@ -68,7 +68,7 @@ def _content_problems(table: str, row: dict, db, articles: dict) -> list[str]:
 _WORKER_CONN: dict[str, sqlite3.Connection] = {}
 
 
-def _in_worker(path: str, fn, *args):
+def in_worker(path: str, fn, *args):
     """Run ``fn(connection, *args)`` on this worker process's own read-only connection."""
     conn = _WORKER_CONN.get(path)
     if conn is None:

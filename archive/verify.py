@@ -17,9 +17,9 @@ from . import checkpoint as cp
 from .checks import (
     Chunk,
     LedgerScan,
-    _in_worker,
     check_images,
     check_rows,
+    in_worker,
     scan_ledger,
 )
 from .db import SIGNED_TABLES
@@ -177,9 +177,9 @@ class Verifier:
         pool = process_pool(self.workers)
         try:
             # the ledger and the images first: they are one task each, the rows many
-            ledger = pool.submit(_in_worker, path, scan_ledger, sizes)
-            images = pool.submit(_in_worker, path, check_images)
-            rows = [pool.submit(_in_worker, path, check_rows, *u, raw_keys) for u in units]
+            ledger = pool.submit(in_worker, path, scan_ledger, sizes)
+            images = pool.submit(in_worker, path, check_images)
+            rows = [pool.submit(in_worker, path, check_rows, *u, raw_keys) for u in units]
             return [f.result() for f in rows], ledger.result(), images.result()
         finally:
             pool.shutdown()
