@@ -122,7 +122,9 @@ def _link_article_claims(
     shared by more than ``HOT_BAND`` claims; candidates in the same article and exact copies
     (same text hash) are left out. Each candidate's similarity is estimated from its MinHash
     signature (claim_minhash); those that may be near, best first, at most ``MAX_CANDIDATES``
-    per claim, are scored exactly on their shingles.
+    per claim, are scored exactly on their shingles. ``hot`` gathers the band keys found shared
+    by more than ``HOT_BAND`` claims; the caller keeps it for the capture, so they are not read
+    again.
     """
     if not bands:
         return
