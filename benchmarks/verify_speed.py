@@ -20,8 +20,9 @@ depend on how busy the machine is.
 
 The archive: ``--db``, else the one benchmarks/ingest.py kept (benchmarks/out/archive-for-verify),
 else one built here from a corpus of ``--pages`` pages with ``archive ingest --workers 2``, with
-cross-capture linking switched off in that subprocess (links are unsigned and not verified, and
-computing them is quadratic today; see benchmarks/ingest.py, variant ``nolinks``).
+cross-capture linking switched off in that subprocess (links are unsigned derived data that verify
+does not read; leaving them out makes the archive quicker to build; see benchmarks/ingest.py,
+variant ``nolinks``).
 """
 
 from __future__ import annotations
@@ -57,8 +58,7 @@ def build_archive(pages: int, timeout: float) -> Path:
         make_corpus.generate(corpus, pages, pages / 10, max(1, pages // 20), 7, quiet=True)
     home = OUT / "verify-home"
     shutil.rmtree(home, ignore_errors=True)
-    # Links are unsigned derived data that verify does not read; computing them at ingest is
-    # quadratic today (docs/performance.md), so the archive is built without them.
+    # Links are unsigned derived data that verify does not read: built without them, quicker.
     res = run_measured(
         [PYTHON, "-c", NOLINKS, "ingest", "-q", "--workers", "2", str(corpus)],
         env=archive_env(home),

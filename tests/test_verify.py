@@ -24,6 +24,15 @@ def edit(db, sql, params=()):
     conn.close()
 
 
+def swap_signature(db):
+    """Give claim -2 the (valid) signature of claim -1."""
+    edit(
+        db,
+        "UPDATE claims SET signature = (SELECT signature FROM claims "
+        "WHERE id = '37988c58467bc4cf-1') WHERE id = '37988c58467bc4cf-2'",
+    )
+
+
 def test_clean_archive_verifies(sample_db):
     result = run_verify(sample_db)
     assert result.exit_code == 0, result.output
@@ -91,11 +100,7 @@ def test_edited_statement(sample_db, copy_db):
 
 def test_swapped_signature(sample_db, copy_db):
     db = copy_db(sample_db)
-    conn = sqlite3.connect(db)
-    sig = conn.execute("SELECT signature FROM claims WHERE id = '37988c58467bc4cf-1'").fetchone()[0]
-    conn.execute("UPDATE claims SET signature = ? WHERE id = '37988c58467bc4cf-2'", (sig,))
-    conn.commit()
-    conn.close()
+    swap_signature(db)
     out = run_verify(db).output
     assert "FAILED claims 37988c58467bc4cf-2: signature does not verify" in out
 
@@ -214,11 +219,7 @@ def test_parallel_signature_checks_find_the_same_failures(sample_db, copy_db, mo
     from archive.verify import Verifier, verify
 
     db = copy_db(sample_db)
-    conn = sqlite3.connect(db)
-    sig = conn.execute("SELECT signature FROM claims WHERE id = '37988c58467bc4cf-1'").fetchone()[0]
-    conn.execute("UPDATE claims SET signature = ? WHERE id = '37988c58467bc4cf-2'", (sig,))
-    conn.commit()
-    conn.close()
+    swap_signature(db)
     monkeypatch.setattr(Verifier, "parallel_from", 0)
     reports = [verify(connect(db, create=False), workers=w).as_dict() for w in (1, 2)]
     assert reports[0] == reports[1]
