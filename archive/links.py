@@ -313,37 +313,46 @@ def _link_quotes(conn, article_id: str, quotes: _Quotes) -> None:
         quotes.add(speaker, claim_id, article_id, sha, quote)
 
 
-def _link_images(conn, shas: list[str]) -> None:
+def _link_images(conn, shas: list[str], chunk: int = 1 << 14) -> None:
     """Near copies of each new image by pHash distance: its ``MAX_IMAGE_LINKS`` nearest.
 
-    One pass over the archive's pHashes per capture, compared with NumPy; the cap keeps a photo
-    reused a thousand times from making a million links (its copies are found from any one).
+    One pass over the archive's pHashes per capture, ``chunk`` at a time, compared with NumPy:
+    memory stays flat in the size of the archive (a list of every pHash took ~100 bytes an
+    image). The cap keeps a photo reused a thousand times from making a million links (its
+    copies are found from any one).
     """
-    ids, hashes = [], []
-    for rowid, value in conn.execute("SELECT rowid, phash FROM images WHERE phash IS NOT NULL"):
-        ids.append(rowid)
-        hashes.append(int(value, 16))
-    if not ids:
-        return
-    rowids = np.array(ids, dtype=np.int64)
-    values = np.array(hashes, dtype=np.uint64)
-    del ids, hashes
-    rows = []
+    new = []
     for sha in shas:
         found = conn.execute("SELECT rowid, phash FROM images WHERE sha256 = ?", (sha,)).fetchone()
-        if not found or not found[1]:
-            continue
-        distance = np.bitwise_count(values ^ np.uint64(int(found[1], 16)))
-        near = np.flatnonzero((distance <= NEAR_PHASH_DISTANCE) & (rowids != found[0]))
-        # nearest first, then the earliest stored
-        near = near[np.lexsort((rowids[near], distance[near]))][:MAX_IMAGE_LINKS]
-        others = _image_shas(conn, rowids[near].tolist())
-        for j, rowid in zip(near.tolist(), rowids[near].tolist(), strict=True):
-            d = int(distance[j])
-            rows += [(sha, others[rowid], d), (others[rowid], sha, d)]
+        if found and found[1]:
+            new.append((sha, found[0], int(found[1], 16)))
+    if not new:
+        return
+    mine = np.array([value for _, _, value in new], dtype=np.uint64)
+    my_rowids = np.array([rowid for _, rowid, _ in new], dtype=np.int64)
+    # per new image: (distance, rowid) of its nearest so far, at most MAX_IMAGE_LINKS
+    nearest = [(np.empty(0, np.uint8), np.empty(0, np.int64)) for _ in new]
+    rows = conn.execute("SELECT rowid, phash FROM images WHERE phash IS NOT NULL")
+    while batch := rows.fetchmany(chunk):
+        rowids = np.fromiter((r for r, _ in batch), dtype=np.int64, count=len(batch))
+        values = np.fromiter((int(v, 16) for _, v in batch), dtype=np.uint64, count=len(batch))
+        for i in range(len(new)):
+            distance = np.bitwise_count(values ^ mine[i])
+            near = np.flatnonzero((distance <= NEAR_PHASH_DISTANCE) & (rowids != my_rowids[i]))
+            if near.size:
+                d = np.concatenate([nearest[i][0], distance[near]])
+                r = np.concatenate([nearest[i][1], rowids[near]])
+                # nearest first, then the earliest stored
+                keep = np.lexsort((r, d))[:MAX_IMAGE_LINKS]
+                nearest[i] = (d[keep], r[keep])
+    links = []
+    for (sha, _, _), (distances, rowids) in zip(new, nearest, strict=True):
+        others = _image_shas(conn, rowids.tolist())
+        for d, rowid in zip(distances.tolist(), rowids.tolist(), strict=True):
+            links += [(sha, others[rowid], d), (others[rowid], sha, d)]
     conn.executemany(
         "INSERT OR IGNORE INTO image_links (image_sha256, other_sha256, distance) VALUES (?, ?, ?)",
-        rows,
+        links,
     )
 
 

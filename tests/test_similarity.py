@@ -62,3 +62,46 @@ def test_minhash_estimates_match_exact_jaccard_when_texts_share_common_words():
         one.signatures[0], len(one.hashes[0]), [one.signatures[1]], [len(one.hashes[1])]
     )
     assert abs(j - scores(base, edited)[0]) < 0.15
+
+
+def test_image_links_are_the_nearest_and_do_not_depend_on_how_the_archive_is_read(tmp_path):
+    """Each new image links to its MAX_IMAGE_LINKS nearest pHashes (then earliest stored),
+    checked against a plain reference; reading the archive's pHashes in small chunks (memory
+    flat in the archive) changes nothing."""
+    import random
+
+    from archive import links
+    from archive.db import connect
+    from archive.similarity import MAX_IMAGE_LINKS, NEAR_PHASH_DISTANCE
+
+    conn = connect(tmp_path / "archive.db").conn
+    rnd = random.Random(7)
+    centres = [rnd.getrandbits(64) for _ in range(8)]
+    phashes = []
+    for _ in range(600):  # clusters of ~75: many images have more than MAX_IMAGE_LINKS near
+        value = rnd.choice(centres)
+        for _ in range(rnd.randint(0, 12)):
+            value ^= 1 << rnd.randrange(64)
+        phashes.append(value)
+    rows = [(f"{i:064x}", 1, b"", f"{p:016x}" if i % 13 else None) for i, p in enumerate(phashes)]
+    conn.executemany("INSERT INTO images (sha256, bytes, content, phash) VALUES (?, ?, ?, ?)", rows)
+    new = [sha for sha, *_ in rows[550:]]
+
+    expected, capped = set(), 0
+    for i in range(550, 600):
+        if i % 13 == 0:
+            continue
+        near = sorted(
+            (bin(phashes[i] ^ phashes[j]).count("1"), j)
+            for j in range(600)
+            if j != i and j % 13 and bin(phashes[i] ^ phashes[j]).count("1") <= NEAR_PHASH_DISTANCE
+        )
+        capped += len(near) > MAX_IMAGE_LINKS
+        for d, j in near[:MAX_IMAGE_LINKS]:
+            expected |= {(rows[i][0], rows[j][0], d), (rows[j][0], rows[i][0], d)}
+    assert capped  # the cap and its order (nearest, then earliest) are exercised
+    for chunk in (1 << 14, 7):
+        conn.execute("DELETE FROM image_links")
+        links._link_images(conn, new, chunk=chunk)
+        found = set(conn.execute("SELECT image_sha256, other_sha256, distance FROM image_links"))
+        assert found == expected, chunk

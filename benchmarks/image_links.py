@@ -1,0 +1,87 @@
+#!/usr/bin/env python3
+"""Image linking against a large archive: time and memory of one capture's near-copy pass.
+
+    .venv/bin/python benchmarks/image_links.py --images 1000000 --new 200
+
+Builds (once, under benchmarks/out/) an archive database holding ``--images`` images with random
+pHashes (no payloads: only the pHash pass is measured), then runs the link pass of one capture
+that brought ``--new`` of them, in a fresh process per run, and reports its wall time and how
+much the process's peak RSS grew during it. The pass reads every pHash of the archive once per
+capture, so its time grows with the archive; its memory should not.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import random
+import subprocess
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from perfutil import OUT, PYTHON, REPO, machine, write_json  # noqa: E402
+
+CHILD = """
+import json, resource, sqlite3, sys, time
+from archive import links
+conn = sqlite3.connect(sys.argv[1], isolation_level=None)
+new = json.loads(sys.argv[2])
+conn.execute("BEGIN")
+before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+start = time.perf_counter()
+links._link_images(conn, new)
+wall = time.perf_counter() - start
+grew = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before
+made = conn.execute("SELECT COUNT(*) FROM image_links").fetchone()[0]
+conn.execute("ROLLBACK")
+print(json.dumps({"wall_s": round(wall, 3), "rss_growth_mb": round(grew / 1024, 1),
+                  "links": made}))
+"""
+
+
+def build(path: Path, images: int) -> None:
+    sys.path.insert(0, str(REPO))
+    from archive.db import connect
+
+    conn = connect(path).conn
+    rnd = random.Random(images)
+    conn.execute("BEGIN")
+    conn.executemany(
+        "INSERT INTO images (sha256, bytes, content, phash) VALUES (?, 0, x'', ?)",
+        ((f"{i:064x}", f"{rnd.getrandbits(64):016x}") for i in range(images)),
+    )
+    conn.execute("COMMIT")
+    conn.close()
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--images", type=int, default=1_000_000)
+    p.add_argument("--new", type=int, default=200, help="images the capture brought")
+    p.add_argument("--runs", type=int, default=3)
+    p.add_argument("--json", help="write the results here")
+    args = p.parse_args()
+    path = OUT / f"image-links-{args.images}.db"
+    if not path.exists():
+        print(f"building {path.name} ...", file=sys.stderr)
+        build(path, args.images)
+    new = json.dumps([f"{i:064x}" for i in range(args.images - args.new, args.images)])
+    runs = []
+    for _ in range(args.runs):
+        out = subprocess.run(
+            [PYTHON, "-c", CHILD, str(path), new],
+            check=True,
+            capture_output=True,
+            text=True,
+            cwd=REPO,
+        )
+        runs.append(json.loads(out.stdout))
+    result = {"machine": machine(), "images": args.images, "new": args.new, "runs": runs}
+    if args.json:
+        write_json(args.json, result)
+    print(json.dumps({k: v for k, v in result.items() if k != "machine"}, indent=1))
+
+
+if __name__ == "__main__":
+    main()
