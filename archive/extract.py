@@ -169,11 +169,11 @@ def _blocks_from_body(body) -> list[Block]:
     return [b for b in blocks if not _POINTER.match(b.text)]
 
 
-def _trafilatura(tree, url: str, favor_precision: bool):
+def _trafilatura(tree, url: str, favor_precision: bool, with_metadata: bool = True):
     return trafilatura.bare_extraction(
         tree,
         url=url,
-        with_metadata=True,
+        with_metadata=with_metadata,
         # Images on makes trafilatura keep gallery and alt text as body text; images are
         # found by our own pass over the page (images.article_images).
         include_images=False,
@@ -201,12 +201,15 @@ def extract_article(html_text: str, url: str) -> Article | None:
     blocks = _blocks_from_body(doc.body) if doc is not None and doc.body is not None else []
     if _body_chars(blocks) < FALLBACK_BELOW_CHARS:
         # Precision mode sometimes keeps only a notice; the balanced mode then finds the
-        # article. Taken only when it is much longer (measured in docs/extraction.md).
-        loose = _trafilatura(tree, url, favor_precision=False)
+        # article. Taken only when it is much longer (measured in docs/extraction.md). Its
+        # metadata would be the first call's (extracted from the same tree before the mode
+        # matters), so it is not extracted twice: a third of the second call's time.
+        loose = _trafilatura(tree, url, favor_precision=False, with_metadata=doc is None)
         if loose is not None and loose.body is not None:
             loose_blocks = _blocks_from_body(loose.body)
             if _body_chars(loose_blocks) > FALLBACK_RATIO * _body_chars(blocks):
-                doc, blocks = loose, loose_blocks
+                blocks = loose_blocks
+                doc = doc if doc is not None else loose
     if doc is None or _body_chars(blocks) < MIN_ARTICLE_CHARS:
         return None
     ld = next((d for d in _json_ld(tree) if "Article" in str(d.get("@type", ""))), {})

@@ -143,7 +143,8 @@ def floor(paths: list[Path]) -> dict:
                 fallback_s += time.perf_counter() - t
                 if chars < FALLBACK_BELOW_CHARS:
                     t = time.perf_counter()
-                    _trafilatura(html, url, favor_precision=False)
+                    # as archive/extract.py calls it: metadata only if the first call had none
+                    _trafilatura(html, url, favor_precision=False, with_metadata=doc is None)
                     fallback_s += time.perf_counter() - t
                     fallbacks += 1
     wall = time.perf_counter() - start
