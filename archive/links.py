@@ -144,7 +144,7 @@ def _link_article_claims(
     # once at most.
     keys = sorted(key for key in claims_by_key if key not in hot)
     found: defaultdict[int, list[str]] = defaultdict(list)
-    for chunk in _chunks(keys, 500):
+    for chunk in _chunks(keys):
         for key, other_id in conn.execute(
             f"SELECT band_key, claim_id FROM claim_bands WHERE band_key IN ({_in(chunk)})",
             chunk,
@@ -177,7 +177,7 @@ def _link_article_claims(
     hashes = dict(_fetch(conn, "text_sha256", full))
     signatures = {
         i: (n, sig)
-        for chunk in _chunks(sorted({o for _, o in counts}), 500)
+        for chunk in _chunks(sorted({o for _, o in counts}))
         for i, n, sig in conn.execute(
             f"SELECT claim_id, shingles, signature FROM claim_minhash "
             f"WHERE claim_id IN ({_in(chunk)})",
@@ -220,16 +220,21 @@ def _link_article_claims(
 
 
 def _fetch(conn, column: str, ids: list[str]):
-    """(id, column) of the claims ``ids``, 500 at a time."""
-    for chunk in _chunks(ids, 500):
+    """(id, column) of the claims ``ids``, 512 at a time."""
+    for chunk in _chunks(ids):
         yield from conn.execute(
             f"SELECT id, {column} FROM claims WHERE id IN ({_in(chunk)})", chunk
         )
 
 
-def _chunks(items: list, n: int):
+def _chunks(items: list, n: int = 512):
+    """``items`` in lists of at most ``n``, for ``IN (...)`` parameters, each padded with NULLs
+    (which match nothing) to a power of two: the few shapes stay in sqlite3's statement cache,
+    which a statement per list length would fill (128 statements of up to 500 parameters held
+    ~10 MB and were prepared again and again)."""
     for i in range(0, len(items), n):
-        yield items[i : i + n]
+        chunk = items[i : i + n]
+        yield chunk + [None] * ((1 << (len(chunk) - 1).bit_length()) - len(chunk))
 
 
 class _Quotes:
@@ -358,7 +363,7 @@ def _link_images(conn, shas: list[str], chunk: int = 1 << 14) -> None:
 
 def _image_shas(conn, rowids: list[int]) -> dict[int, str]:
     out = {}
-    for chunk in _chunks(rowids, 500):
+    for chunk in _chunks(rowids):
         out.update(
             conn.execute(f"SELECT rowid, sha256 FROM images WHERE rowid IN ({_in(chunk)})", chunk)
         )

@@ -8,7 +8,8 @@ after another into one archive, in this process, with the library the CLI uses
 (``archive.ingest.Ingester`` and ``archive.parallel.process_pool(--workers)``), timing each file.
 Each new file's claims are linked to everything already in the archive, so the per-file time
 shows how linking (band lookups, candidate scoring) and the inserts grow with the archive.
-Reports, per file: pages/s, claims in the archive before it, links made; and plots pages/s
+Reports, per file: pages/s, claims in the archive before it, links made, the writer's RSS
+after it and its peak so far (this process; the workers are apart); and plots pages/s
 against claims in the archive (``--plot``). The archive is kept in benchmarks/out/growth-home
 for benchmarks/verify_speed.py (``--db``).
 """
@@ -38,6 +39,16 @@ def count(db: Path, table: str) -> int:
         return conn.execute(f"SELECT COUNT(*) FROM {table}").fetchone()[0]
     finally:
         conn.close()
+
+
+def writer_memory_mb() -> dict:
+    """This process's (the writer's) RSS now and its peak so far, from /proc."""
+    fields = {}
+    for line in Path("/proc/self/status").read_text().splitlines():
+        name, _, value = line.partition(":")
+        if name in ("VmRSS", "VmHWM"):
+            fields[name] = round(int(value.split()[0]) / 1024, 1)
+    return {"writer_rss_mb": fields.get("VmRSS"), "writer_hwm_mb": fields.get("VmHWM")}
 
 
 def main() -> None:
@@ -75,6 +86,7 @@ def main() -> None:
             "wall_s": round(wall, 3),
             "pages_per_s": round(result.articles / wall, 2),
             "claim_links_added": count(db, "claim_links") - links_before,
+            **writer_memory_mb(),
         }
         points.append(point)
         print(point, file=sys.stderr, flush=True)
