@@ -105,3 +105,16 @@ def test_image_links_are_the_nearest_and_do_not_depend_on_how_the_archive_is_rea
         links._link_images(conn, new, chunk=chunk)
         found = set(conn.execute("SELECT image_sha256, other_sha256, distance FROM image_links"))
         assert found == expected, chunk
+
+
+def test_in_lists_come_in_few_shapes():
+    """Link lookups pad their IN lists with NULLs to a power of two: one cached statement per
+    shape instead of one per length (sqlite3 keeps 128)."""
+    from archive.links import _chunks
+
+    items = list(range(1300))
+    chunks = list(_chunks(items))
+    assert [len(c) for c in chunks] == [512, 512, 512]
+    assert [x for c in chunks for x in c if x is not None] == items
+    shapes = {len(c) for n in range(1, 513) for c in _chunks(list(range(n)))}
+    assert shapes == {1, 2, 4, 8, 16, 32, 64, 128, 256, 512}
