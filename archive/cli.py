@@ -205,7 +205,8 @@ def verify(db_path, public_key, trust, checkpoint_file, as_json, no_files, worke
     """Re-derive every hash and statement and check every signature, the ledger and checkpoints.
 
     Prints verified / failed / unsigned per table and names every failure. Exit code 0 only
-    when everything verifies.
+    when everything verifies. Notes (not failures) name stored files that no capture refers to,
+    as an interrupted ingest leaves them.
 
     Example: archive verify --public-key archive-key.pub --checkpoint kept-checkpoint.txt
     """
@@ -243,6 +244,8 @@ def verify(db_path, public_key, trust, checkpoint_file, as_json, no_files, worke
             click.echo(f"Kept checkpoint: {ledger['outside_checkpoint']}")
         for failure in report.failures:
             click.echo(f"FAILED {failure}")
+        for note in report.notes:
+            click.echo(f"Note: {note}")
         click.echo("OK: everything verifies" if report.ok else f"{len(report.failures)} problems")
     sys.exit(EXIT_OK if report.ok else EXIT_FAILED)
 

@@ -44,6 +44,8 @@ class Report:
     failures: list[Failure] = field(default_factory=list)
     trust: str = ""
     ledger: dict = field(default_factory=dict)
+    #: what an archivist should know that is not a failure (files the archive does not use)
+    notes: list[str] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
@@ -62,6 +64,7 @@ class Report:
             "tables": self.counts,
             "ledger": self.ledger,
             "failures": [f.__dict__ for f in self.failures],
+            "notes": self.notes,
         }
 
 
@@ -329,14 +332,25 @@ class Verifier:
     def _files(self) -> None:
         db_file = self.db.conn.execute("PRAGMA database_list").fetchone()[2]
         home = Path(db_file).parent if db_file else Path(".")
+        used = set()
         for sha, stored in self.db.execute("SELECT sha256, stored_path FROM captures"):
             path = home / stored
+            used.add(path.name)
             if not path.exists():
                 self.report.fail("capture files", sha, f"stored capture missing: {path}")
             elif file_sha256(path) != sha:
                 self.report.fail("capture files", sha, f"stored capture altered: {path}")
             else:
                 self.report.count("capture files", "verified")
+        # A copy is made before its ingest's transaction and removed if that fails; a killed
+        # ingest leaves it behind (the next ingest of the same file reuses it).
+        stored = home / "captures"
+        for path in sorted(stored.iterdir()) if stored.is_dir() else []:
+            if path.is_file() and path.name not in used:
+                self.report.notes.append(
+                    f"{path}: a stored file no capture refers to (left by an interrupted "
+                    "ingest, or one still running): not verified, not needed by the archive"
+                )
 
 
 def verify(

@@ -299,3 +299,23 @@ def test_content_checks_beside_the_statement(sample_db, copy_db, sql, record, pr
     failed = [line for line in result.output.splitlines() if line.startswith("FAILED")]
     assert len(failed) == 1, result.output
     assert failed[0].startswith(f"FAILED {record}") and problem in failed[0], failed[0]
+
+
+def test_stored_files_no_capture_refers_to_are_noted(sample_db, copy_db):
+    """A killed ingest can leave its stored copy (or a half-copied temporary file) behind:
+    verify names it, and it is not a failure."""
+    import json
+
+    db = copy_db(sample_db)
+    left = db.parent / "captures" / f"{'ab' * 32}.warc.gz"
+    left.write_bytes(b"not used")
+    partial = db.parent / "captures" / f".{'cd' * 32}.warc.gz.123.tmp"
+    partial.write_bytes(b"half")
+    result = run_verify(db)
+    assert result.exit_code == 0, result.output
+    notes = [line for line in result.output.splitlines() if line.startswith("Note: ")]
+    assert [n.split(": a stored file")[0] for n in notes] == [f"Note: {partial}", f"Note: {left}"]
+    assert result.output.rstrip().endswith("OK: everything verifies")
+    report = json.loads(run_verify(db, "--json").output)
+    assert report["ok"] is True and len(report["notes"]) == 2
+    assert json.loads(run_verify(sample_db, "--json").output)["notes"] == []
