@@ -367,6 +367,21 @@ def max_rowid(conn: sqlite3.Connection, table: str) -> int:
     return conn.execute(f"SELECT COALESCE(MAX(rowid), 0) FROM {table}").fetchone()[0]
 
 
+_V6 = """
+CREATE TABLE ledger_frontier (
+    height INTEGER PRIMARY KEY,
+    hash TEXT NOT NULL
+);
+"""
+
+
+def _v6(db: sqlite_utils.Database) -> None:
+    """The ledger's Merkle frontier, stored by each ingest, so that the next one appends
+    without reading every leaf (that took seconds and ~100 bytes of memory per ledger entry).
+    Filled by the next ingest (which rebuilds it from the leaves once)."""
+    _run_script(db, _V6)
+
+
 #: (name, function) in order. Append only.
 MIGRATIONS = [
     ("0001_initial", _v1),
@@ -374,6 +389,7 @@ MIGRATIONS = [
     ("0003_fnv_band_keys", _v3),
     ("0004_fts_per_capture", _v4),
     ("0005_claim_minhash", _v5),
+    ("0006_ledger_frontier", _v6),
 ]
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import os
 import sqlite3
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -54,8 +54,49 @@ def prepare(
     return Unsigned(table, row, data, merkle.leaf_hash(data), key_id, signed_at)
 
 
-def ledger_leaves(conn: sqlite3.Connection) -> list[bytes]:
-    return [bytes.fromhex(h) for (h,) in conn.execute("SELECT leaf_hash FROM ledger ORDER BY seq")]
+def ledger_leaves(
+    conn: sqlite3.Connection, start: int = 0, stop: int | None = None
+) -> Iterator[bytes]:
+    """The leaf hashes of ledger entries ``start`` to ``stop`` (excluded), streamed in order."""
+    rows = conn.execute(
+        "SELECT leaf_hash FROM ledger WHERE seq >= ? AND seq < ? ORDER BY seq",
+        (start, stop if stop is not None else 1 << 62),
+    )
+    while batch := rows.fetchmany(4096):
+        for (h,) in batch:
+            yield bytes.fromhex(h)
+
+
+def stored_frontier(conn: sqlite3.Connection, size: int) -> merkle.Frontier:
+    """The Merkle frontier of the first ``size`` ledger entries: the one the last ingest stored
+    (``ledger_frontier``) when it covers them and agrees with the checkpoint at that size, else
+    rebuilt from the leaves (streamed: O(log n) memory, but every leaf read)."""
+    try:
+        frontier = merkle.Frontier.from_nodes(
+            (height, bytes.fromhex(h))
+            for height, h in conn.execute(
+                "SELECT height, hash FROM ledger_frontier ORDER BY height DESC"
+            )
+        )
+    except ValueError:
+        frontier = None
+    if frontier is not None and frontier.size == size:
+        # derived and unsigned: used only where a signed checkpoint vouches for its root
+        row = conn.execute(
+            "SELECT root_hash FROM checkpoints WHERE tree_size = ? ORDER BY id DESC LIMIT 1",
+            (size,),
+        ).fetchone()
+        if row and row[0] == frontier.root().hex():
+            return frontier
+    return merkle.Frontier(ledger_leaves(conn, 0, size))
+
+
+def store_frontier(conn: sqlite3.Connection, frontier: merkle.Frontier) -> None:
+    conn.execute("DELETE FROM ledger_frontier")
+    conn.executemany(
+        "INSERT INTO ledger_frontier (height, hash) VALUES (?, ?)",
+        [(height, node.hex()) for height, node in frontier.nodes],
+    )
 
 
 def origin_for(conn: sqlite3.Connection, signer: Signer) -> str:
@@ -89,8 +130,8 @@ class SignedWriter:
         self.conn.execute("BEGIN IMMEDIATE")
         # next seq from the primary key: O(log n), where COUNT(*) would scan the ledger
         size = self.conn.execute("SELECT COALESCE(MAX(seq) + 1, 0) FROM ledger").fetchone()[0]
-        if size != self.frontier.size:  # another process appended since we last looked
-            self.frontier = merkle.Frontier(ledger_leaves(self.conn))
+        if size != self.frontier.size:  # a new process, or another one appended since
+            self.frontier = stored_frontier(self.conn, size)
         self._saved = self.frontier.copy()
         self.signed_at = self.clock()
         self._note = None
@@ -169,6 +210,7 @@ class SignedWriter:
                     self.signed_at,
                 ),
             )
+            store_frontier(self.conn, self.frontier)
         self.conn.execute("COMMIT")
         if self._note:
             path = checkpoint_path(self.db_path)

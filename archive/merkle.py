@@ -5,7 +5,7 @@ Transparency 2.0), section 2.1. Hashes are raw 32-byte SHA-256 digests.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Sequence
+from collections.abc import Callable, Iterable, Sequence
 
 
 def leaf_hash(data: bytes) -> bytes:
@@ -24,22 +24,34 @@ def _split(n: int) -> int:
     return k
 
 
-def root(leaves: Sequence[bytes]) -> bytes:
-    """MTH(D[n]) over leaf hashes."""
+def root(leaves: Iterable[bytes]) -> bytes:
+    """MTH(D[n]) over leaf hashes (any iterable: a stream is read once, never held)."""
     return Frontier(leaves).root()
 
 
 def inclusion_proof(index: int, leaves: Sequence[bytes]) -> list[bytes]:
     """PATH(m, D[n]): the audit path for leaf ``index``."""
-    n = len(leaves)
-    if not 0 <= index < n:
-        raise ValueError(f"leaf {index} is not in a tree of size {n}")
-    if n == 1:
-        return []
-    k = _split(n)
-    if index < k:
-        return inclusion_proof(index, leaves[:k]) + [root(leaves[k:])]
-    return inclusion_proof(index - k, leaves[k:]) + [root(leaves[:k])]
+    return inclusion_path(index, len(leaves), lambda a, b: root(leaves[a:b]))
+
+
+def inclusion_path(index: int, size: int, subtree_root: Callable[[int, int], bytes]) -> list[bytes]:
+    """PATH(m, D[size]) with ``subtree_root(a, b)`` giving MTH(D[a:b]): the ranges it is asked
+    for are disjoint, so a caller can stream each from storage and hold no leaves."""
+    if not 0 <= index < size:
+        raise ValueError(f"leaf {index} is not in a tree of size {size}")
+    # RFC 9162's recursion, top down: PATH(m, D[lo:hi]) is the path in the half holding m,
+    # then the other half's root; so the siblings found here come out in reverse.
+    siblings = []
+    lo, hi = 0, size
+    while hi - lo > 1:
+        k = lo + _split(hi - lo)
+        if index < k:
+            siblings.append(subtree_root(k, hi))
+            hi = k
+        else:
+            siblings.append(subtree_root(lo, k))
+            lo = k
+    return siblings[::-1]
 
 
 def verify_inclusion(leaf: bytes, index: int, size: int, proof: list[bytes], root_hash: bytes):
@@ -115,11 +127,28 @@ class Frontier:
     """The right edge of a growing tree: O(log n) perfect-subtree roots, enough to append
     leaves and compute the root without reading the whole ledger again."""
 
-    def __init__(self, leaves: Sequence[bytes] = ()):
+    def __init__(self, leaves: Iterable[bytes] = ()):
         self.size = 0
         self._stack: list[tuple[int, bytes]] = []
         for h in leaves:
             self.append(h)
+
+    @classmethod
+    def from_nodes(cls, nodes: Iterable[tuple[int, bytes]]) -> Frontier:
+        """The frontier made of these (height, subtree root) pairs, as :attr:`nodes` gives
+        them; ValueError unless they can be one (heights strictly decreasing)."""
+        frontier = cls()
+        for height, node in nodes:
+            if frontier._stack and frontier._stack[-1][0] <= height or height < 0:
+                raise ValueError("not a Merkle frontier: heights must decrease")
+            frontier._stack.append((height, node))
+            frontier.size += 1 << height
+        return frontier
+
+    @property
+    def nodes(self) -> list[tuple[int, bytes]]:
+        """(height, root) of each perfect subtree on the right edge, the tallest first."""
+        return list(self._stack)
 
     def append(self, leaf: bytes) -> None:
         height, node = 0, leaf

@@ -44,8 +44,12 @@ def make_proof(conn, record: str) -> dict:
     if note is None:
         raise ArchiveError("the archive has no checkpoint yet")
     checkpoint, _ = cp.parse(note[0])
-    leaves = ledger_leaves(conn)[: checkpoint.size]
-    path = merkle.inclusion_proof(row[0], leaves)
+    if row[0] >= checkpoint.size:
+        raise ArchiveError(f"{table} {rid} is not covered by the latest checkpoint")
+    # each sibling subtree's leaves streamed from the ledger: memory stays flat in its size
+    path = merkle.inclusion_path(
+        row[0], checkpoint.size, lambda a, b: merkle.root(ledger_leaves(conn, a, b))
+    )
     return {
         "proof": PROOF_VERSION,
         "record_table": table,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import json
 import re
 import shutil
@@ -353,3 +354,82 @@ def test_gap_in_the_ledger_is_reported_once(archive):
     gaps = [f for f in found if "sequence gap" in f]
     assert gaps == ["FAILED ledger 4: sequence gap: expected entry 3"], found
     assert any("no ledger entry" in f for f in found)  # the row whose entry went
+
+
+THIRD = DATA / "warc" / "example-resource.warc.gz"
+
+
+def stored_frontier_root(db) -> tuple[int, str]:
+    from archive import merkle
+
+    conn = sqlite3.connect(db)
+    nodes = conn.execute("SELECT height, hash FROM ledger_frontier ORDER BY height DESC")
+    frontier = merkle.Frontier.from_nodes((h, bytes.fromhex(x)) for h, x in nodes)
+    return frontier.size, frontier.root().hex()
+
+
+def test_the_next_ingest_appends_from_the_stored_frontier(archive, fixed_signer, monkeypatch):
+    """Each ingest stores the ledger's Merkle frontier: a new process appends from it without
+    reading a single leaf, and the checkpoints it signs still verify."""
+    from archive import ledger
+
+    db, pub = archive
+    conn = sqlite3.connect(db)
+    size, root = conn.execute(
+        "SELECT tree_size, root_hash FROM checkpoints ORDER BY id DESC LIMIT 1"
+    ).fetchone()
+    assert stored_frontier_root(db) == (size, root)
+
+    def no_leaves(*args, **kwargs):
+        raise AssertionError("read the ledger's leaves")
+
+    monkeypatch.setattr(ledger, "ledger_leaves", no_leaves)
+    fresh = Ingester(db, fixed_signer, clock=lambda: FIXED_TIME)  # as a new process would
+    assert fresh.ingest_file(THIRD).status == "ingested"
+    monkeypatch.undo()
+    result = run("verify", "--db", db, "--public-key", pub)
+    assert result.exit_code == 0, result.output
+    size, root = conn.execute(
+        "SELECT tree_size, root_hash FROM checkpoints ORDER BY id DESC LIMIT 1"
+    ).fetchone()
+    assert stored_frontier_root(db) == (size, root)
+
+
+@pytest.mark.parametrize(
+    "damage",
+    [
+        "UPDATE ledger_frontier SET hash = printf('%064d', 0) "
+        "WHERE height = (SELECT MAX(height) FROM ledger_frontier)",
+        "INSERT INTO ledger_frontier VALUES (-1, 'ab')",  # cannot be a frontier
+        "UPDATE ledger_frontier SET hash = 'not hex'",
+        "INSERT INTO ledger_frontier VALUES (40, 'ab')",  # covers more than the ledger
+        "DELETE FROM ledger_frontier",  # as in an archive from before migration 0006
+    ],
+)
+def test_a_frontier_the_checkpoint_does_not_vouch_for_is_rebuilt(archive, fixed_signer, damage):
+    db, pub = archive
+    edit(db, damage)
+    fresh = Ingester(db, fixed_signer, clock=lambda: FIXED_TIME)
+    assert fresh.ingest_file(THIRD).status == "ingested"
+    result = run("verify", "--db", db, "--public-key", pub)
+    assert result.exit_code == 0, result.output
+    conn = sqlite3.connect(db)
+    latest = conn.execute(
+        "SELECT tree_size, root_hash FROM checkpoints ORDER BY id DESC LIMIT 1"
+    ).fetchone()
+    assert stored_frontier_root(db) == latest
+
+
+def test_a_proof_streams_the_ledger_and_equals_the_path_over_all_leaves(archive):
+    from archive import merkle
+    from archive.proofs import make_proof
+
+    db, _ = archive
+    conn = sqlite3.connect(db)
+    leaves = [
+        bytes.fromhex(h) for (h,) in conn.execute("SELECT leaf_hash FROM ledger ORDER BY seq")
+    ]
+    for record_id in ("37988c58467bc4cf-1", "37988c58467bc4cf-9"):
+        proof = make_proof(conn, record_id)
+        expected = merkle.inclusion_proof(proof["leaf_index"], leaves[: proof["tree_size"]])
+        assert [base64.b64decode(h) for h in proof["inclusion_proof"]] == expected
