@@ -136,11 +136,12 @@ class Frontier:
     @classmethod
     def from_nodes(cls, nodes: Iterable[tuple[int, bytes]]) -> Frontier:
         """The frontier made of these (height, subtree root) pairs, as :attr:`nodes` gives
-        them; ValueError unless they can be one (heights strictly decreasing)."""
+        them; ValueError unless they can be one (heights strictly decreasing, each under 63:
+        a tree has fewer than 2**63 leaves)."""
         frontier = cls()
         for height, node in nodes:
-            if frontier._stack and frontier._stack[-1][0] <= height or height < 0:
-                raise ValueError("not a Merkle frontier: heights must decrease")
+            if not 0 <= height < 63 or frontier._stack and frontier._stack[-1][0] <= height:
+                raise ValueError("not a Merkle frontier: heights must decrease, from under 63")
             frontier._stack.append((height, node))
             frontier.size += 1 << height
         return frontier

@@ -403,6 +403,7 @@ def test_the_next_ingest_appends_from_the_stored_frontier(archive, fixed_signer,
         "INSERT INTO ledger_frontier VALUES (-1, 'ab')",  # cannot be a frontier
         "UPDATE ledger_frontier SET hash = 'not hex'",
         "INSERT INTO ledger_frontier VALUES (40, 'ab')",  # covers more than the ledger
+        "INSERT INTO ledger_frontier VALUES (1000000000, 'ab')",  # no such tree
         "DELETE FROM ledger_frontier",  # as in an archive from before migration 0006
     ],
 )
