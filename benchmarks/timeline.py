@@ -8,9 +8,10 @@
 Each run is a fresh Python process (so imports count) that ingests one capture into a new
 archive with the library the CLI uses and a process pool of ``--workers``, and stamps: imports
 done; the first article back from the workers; the last; ingest finished (links, full-text
-index, checkpoint, commit). The stream (first article to last) divided by the articles after the
-first is the steady-state cost per page, which a longer capture approaches;
-``benchmarks/ingest.py`` times whole runs.
+index, checkpoint, commit); and the ingest's CPU seconds in the writer and in the workers
+(each worker's whole life, start-up included). The stream (first article to last) divided by
+the articles after the first is the steady-state cost per page, which a longer capture
+approaches; ``benchmarks/ingest.py`` times whole runs.
 """
 
 from __future__ import annotations
@@ -46,12 +47,17 @@ workers, capture, home = int(sys.argv[1]), sys.argv[2], sys.argv[3]
 ingester = ingest.Ingester(home + "/archive.db", Signer(Ed25519PrivateKey.generate()))
 ingester.executor = process_pool(workers)
 T2 = time.perf_counter()
+C2 = time.process_time()
 result = ingester.ingest_file(capture)
 T3 = time.perf_counter()
+C3 = time.process_time()
 ingester.executor.shutdown()
+import resource
+workers_cpu = resource.getrusage(resource.RUSAGE_CHILDREN)
 print(json.dumps({"status": result.status, "articles": result.articles,
     "imports_s": T1 - T0, "setup_s": T2 - T1, "first_result_s": marks[0] - T2,
-    "stream_s": marks[-1] - marks[0], "finish_s": T3 - marks[-1], "total_s": T3 - T0}))
+    "stream_s": marks[-1] - marks[0], "finish_s": T3 - marks[-1], "total_s": T3 - T0,
+    "writer_cpu_s": C3 - C2, "workers_cpu_s": workers_cpu.ru_utime + workers_cpu.ru_stime}))
 """
 
 
@@ -96,7 +102,8 @@ def main(argv=None) -> int:
                 f"{workers} worker(s): imports {row['imports_s']} s, first result "
                 f"{row['first_result_s']} s, stream {row['stream_s']} s "
                 f"({row['stream_ms_per_page']} ms/page), finish {row['finish_s']} s, "
-                f"total {row['total_s']} s",
+                f"total {row['total_s']} s; CPU: writer {row['writer_cpu_s']} s, "
+                f"workers {row['workers_cpu_s']} s",
                 flush=True,
             )
     if args.json:
