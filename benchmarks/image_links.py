@@ -20,7 +20,7 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from perfutil import OUT, PYTHON, REPO, machine, write_json  # noqa: E402
+from perfutil import OUT, PYTHON, REPO, built_once, machine, write_json  # noqa: E402
 
 CHILD = """
 import json, resource, sqlite3, sys, time
@@ -62,10 +62,7 @@ def main() -> None:
     p.add_argument("--runs", type=int, default=3)
     p.add_argument("--json", help="write the results here")
     args = p.parse_args()
-    path = OUT / f"image-links-{args.images}.db"
-    if not path.exists():
-        print(f"building {path.name} ...", file=sys.stderr)
-        build(path, args.images)
+    path = built_once(OUT / f"image-links-{args.images}.db", build, args.images)
     new = json.dumps([f"{i:064x}" for i in range(args.images - args.new, args.images)])
     runs = []
     for _ in range(args.runs):

@@ -27,7 +27,16 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from perfutil import ARCHIVE_CLI, OUT, REPO, archive_env, machine, run_measured, write_json  # noqa: E402
+from perfutil import (  # noqa: E402
+    ARCHIVE_CLI,
+    OUT,
+    REPO,
+    archive_env,
+    built_once,
+    machine,
+    run_measured,
+    write_json,
+)
 
 SAMPLES = [
     REPO / "examples" / "captures" / "panjshir-A-2021-08-23.warc.gz",
@@ -57,10 +66,7 @@ def main() -> None:
     p.add_argument("--leaves", type=int, default=5_000_000)
     p.add_argument("--json", help="write the results here")
     args = p.parse_args()
-    built = OUT / f"ledger-{args.leaves}.db"
-    if not built.exists():
-        print(f"building {built.name} ...", file=sys.stderr)
-        build(built, args.leaves)
+    built = built_once(OUT / f"ledger-{args.leaves}.db", build, args.leaves)
     home = OUT / "ledger-home"
     shutil.rmtree(home, ignore_errors=True)
     (home / "records").mkdir(parents=True)

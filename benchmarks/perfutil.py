@@ -251,6 +251,14 @@ def loadavg() -> float:
         return -1.0
 
 
+def built_once(path: Path, build, *args) -> Path:
+    """``path``, made by ``build(path, *args)`` unless it exists (a benchmark's fixture)."""
+    if not path.exists():
+        print(f"building {path.name} ...", file=sys.stderr)
+        build(path, *args)
+    return path
+
+
 def write_json(path: Path | str, data) -> None:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
