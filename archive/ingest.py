@@ -469,6 +469,7 @@ class _PendingImages:
 
     _IMAGE = ("sha256", "record_id", "date", "member", "offset", "mime_type", "width", "height")
     _IMAGE += ("bytes", "note", "phash")
+    _MARKS = ", ".join("?" * (1 + len(_IMAGE)))  # the url, then those
 
     def __init__(self, conn: sqlite3.Connection):
         self.conn = conn
@@ -486,7 +487,7 @@ class _PendingImages:
     def image(self, p: Processed) -> None:
         r, info = p.record, p.image
         self.conn.execute(
-            f"INSERT OR IGNORE INTO pending_images VALUES ({', '.join('?' * 12)})",
+            f"INSERT OR IGNORE INTO pending_images VALUES ({self._MARKS})",
             (r.uri, p.payload_sha256, r.record_id, r.date, r.member, r.offset, info.mime_type)
             + (info.width, info.height, info.bytes, info.note, p.phash),
         )

@@ -95,8 +95,10 @@ class Linker:
         forget()  # the next capture's texts are others
 
 
-def _in(ids) -> str:
-    return ", ".join("?" for _ in ids)
+def _select_in(conn, sql: str, ids: list):
+    """The rows of ``sql``, whose ``IN ({})`` takes ``ids``, queried 512 ids at a time."""
+    for chunk in _chunks(ids):
+        yield from conn.execute(sql.format(", ".join("?" * len(chunk))), chunk)
 
 
 def _add_link(conn, a: str, b: str, relation: str, score: float) -> None:
@@ -144,12 +146,10 @@ def _link_article_claims(
     # once at most.
     keys = sorted(key for key in claims_by_key if key not in hot)
     found: defaultdict[int, list[str]] = defaultdict(list)
-    for chunk in _chunks(keys):
-        for key, other_id in conn.execute(
-            f"SELECT band_key, claim_id FROM claim_bands WHERE band_key IN ({_in(chunk)})",
-            chunk,
-        ):
-            found[key].append(other_id)
+    for key, other_id in _select_in(
+        conn, "SELECT band_key, claim_id FROM claim_bands WHERE band_key IN ({})", keys
+    ):
+        found[key].append(other_id)
     for key in keys:
         if key in pending:
             found[key] += pending[key]
@@ -177,30 +177,29 @@ def _link_article_claims(
     hashes = dict(_fetch(conn, "text_sha256", full))
     signatures = {
         i: (n, sig)
-        for chunk in _chunks(sorted({o for _, o in counts}))
-        for i, n, sig in conn.execute(
-            f"SELECT claim_id, shingles, signature FROM claim_minhash "
-            f"WHERE claim_id IN ({_in(chunk)})",
-            chunk,
+        for i, n, sig in _select_in(
+            conn,
+            "SELECT claim_id, shingles, signature FROM claim_minhash WHERE claim_id IN ({})",
+            sorted({o for _, o in counts}),
         )
     }
     my_signatures = {claim_id: (n, sig) for claim_id, n, sig in minhash}
     chosen: dict[str, list[str]] = {}
-    for claim_id, found in shared.items():
+    for claim_id, candidates in shared.items():
         sha = mine[claim_id][1]
-        found = [(o, n) for o, n in found if hashes.get(o) != sha and o in signatures]
-        if not found or claim_id not in my_signatures:
+        candidates = [(o, n) for o, n in candidates if hashes.get(o) != sha and o in signatures]
+        if not candidates or claim_id not in my_signatures:
             continue
         size, signature = my_signatures[claim_id]
         jaccard, containment = estimate(
             signature,
             size,
-            [signatures[o][1] for o, _ in found],
-            [signatures[o][0] for o, _ in found],
+            [signatures[o][1] for o, _ in candidates],
+            [signatures[o][0] for o, _ in candidates],
         )
         maybe = [
             (-max(j, c), -n, o)
-            for (o, n), j, c in zip(found, jaccard.tolist(), containment.tolist(), strict=True)
+            for (o, n), j, c in zip(candidates, jaccard.tolist(), containment.tolist(), strict=True)
             if j >= MAYBE_JACCARD or c >= MAYBE_CONTAINMENT
         ]
         maybe.sort()
@@ -220,11 +219,8 @@ def _link_article_claims(
 
 
 def _fetch(conn, column: str, ids: list[str]):
-    """(id, column) of the claims ``ids``, 512 at a time."""
-    for chunk in _chunks(ids):
-        yield from conn.execute(
-            f"SELECT id, {column} FROM claims WHERE id IN ({_in(chunk)})", chunk
-        )
+    """(id, column) of the claims ``ids``."""
+    return _select_in(conn, f"SELECT id, {column} FROM claims WHERE id IN ({{}})", ids)
 
 
 def _chunks(items: list, n: int = 512):
@@ -362,12 +358,7 @@ def _link_images(conn, shas: list[str], chunk: int = 1 << 14) -> None:
 
 
 def _image_shas(conn, rowids: list[int]) -> dict[int, str]:
-    out = {}
-    for chunk in _chunks(rowids):
-        out.update(
-            conn.execute(f"SELECT rowid, sha256 FROM images WHERE rowid IN ({_in(chunk)})", chunk)
-        )
-    return out
+    return dict(_select_in(conn, "SELECT rowid, sha256 FROM images WHERE rowid IN ({})", rowids))
 
 
 # -- changes between captures of one page -------------------------------------------------------

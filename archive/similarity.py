@@ -30,7 +30,8 @@ ROWS = 3
 PERMUTATIONS = BANDS * ROWS
 #: Claims shorter than this (normalised characters) are not linked by similarity: too generic.
 MIN_CHARS = 40
-#: Candidates scored per claim at most (those sharing the most bands first).
+#: Candidates scored exactly per claim at most (the most similar by their estimate first,
+#: then those sharing the most bands).
 MAX_CANDIDATES = 50
 #: A band key shared by more claims than this is not used to find candidates: it marks a
 #: template or boilerplate sentence repeated across many pages, and looking it up would cost time

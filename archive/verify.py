@@ -330,7 +330,7 @@ class Verifier:
             self.report.fail("images", sha, "content does not match sha256")
 
     def _files(self) -> None:
-        db_file = self.db.conn.execute("PRAGMA database_list").fetchone()[2]
+        db_file = _file_of(self.db.conn)
         home = Path(db_file).parent if db_file else Path(".")
         used = set()
         for sha, stored in self.db.execute("SELECT sha256, stored_path FROM captures"):
