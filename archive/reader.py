@@ -204,8 +204,24 @@ class CaptureReader:
                         break
                     # get_record_offset() reads the record to its end, so ask only after the
                     # payload is read; until then ``offset`` is where the last record ended.
+                    if not rec.rec_type:
+                        raise CaptureError(
+                            where, "not a valid WARC/ARC: a record has no type", offset
+                        )
                     record = self._make_record(rec, offset, member, where)
                     offset = record.offset = it.get_record_offset()
+                    # warcio stops quietly where a cut-off file ends: the record then has
+                    # fewer bytes than its Content-Length says (its reader's limit is left over)
+                    missing = getattr(rec.raw_stream, "limit", 0) or 0
+                    if missing > 0:
+                        cause = " (or its gzip members split records)" if ".gz" in where else ""
+                        raise CaptureError(
+                            where,
+                            f"truncated{cause}: the {record.type} record for "
+                            f"{record.uri or '-'} ends {missing} bytes short of its "
+                            f"Content-Length {rec.length}",
+                            offset,
+                        )
                     if record.record_id in seen_ids:
                         # wget writes such files; ids are not keys here, so this is a finding
                         record.problems.append("duplicate WARC-Record-ID")

@@ -125,7 +125,26 @@ def test_known_bad_files_fail_with_the_reason(isolated_env):
     result = ingest(DATA / "warc" / "example-bad-non-chunked.warc.gz")
     assert "gzip is not record-chunked" in result.output
     result = ingest(DATA / "warc" / "example-wrong-chunks.warc.gz")
-    assert "at offset 516: not a valid WARC/ARC" in result.output
+    assert "at offset 0: truncated (or its gzip members split records)" in result.output
+
+
+@pytest.mark.parametrize("suffix", [".warc.gz", ".warc"])
+def test_a_cut_off_capture_fails_and_leaves_the_archive_as_it_was(isolated_env, tmp_path, suffix):
+    """A capture cut inside a record (a copy stopped half-way) is refused, not half-read:
+    warcio itself stops quietly at the end of the bytes."""
+    assert ingest(SAMPLE).exit_code == 0
+    db = isolated_env / "records" / "archive.db"
+    before = file_hash(db)
+    data = SAMPLE.read_bytes() if suffix == ".warc.gz" else gzip.decompress(SAMPLE.read_bytes())
+    cut = tmp_path / f"cut{suffix}"
+    cut.write_bytes(data[: len(data) // 3])
+    result = ingest(cut)
+    assert result.exit_code == 1
+    errors = [line for line in result.output.splitlines() if line.startswith("Error:")]
+    assert len(errors) == 1 and f"{cut} at offset" in errors[0], result.output
+    assert "truncated" in errors[0] and "bytes short of its Content-Length" in errors[0]
+    assert file_hash(db) == before
+    assert len(list((isolated_env / "records" / "captures").iterdir())) == 1
 
 
 def test_digest_failure_is_recorded(isolated_env):
