@@ -170,17 +170,24 @@ def _blocks_from_body(body) -> list[Block]:
 
 
 def _trafilatura(tree, url: str, favor_precision: bool, with_metadata: bool = True):
-    return trafilatura.bare_extraction(
-        tree,
-        url=url,
-        with_metadata=with_metadata,
-        # Images on makes trafilatura keep gallery and alt text as body text; images are
-        # found by our own pass over the page (images.article_images).
-        include_images=False,
-        include_tables=True,
-        include_comments=False,
-        favor_precision=favor_precision,
-    )
+    try:
+        return trafilatura.bare_extraction(
+            tree,
+            url=url,
+            with_metadata=with_metadata,
+            # Images on makes trafilatura keep gallery and alt text as body text; images are
+            # found by our own pass over the page (images.article_images).
+            include_images=False,
+            include_tables=True,
+            include_comments=False,
+            favor_precision=favor_precision,
+        )
+    except Exception:  # noqa: BLE001 - third-party code on hostile HTML: one page, not the file
+        # Seen: htmldate's cleaning (the metadata pass) asserts on some tag soup, e.g.
+        # '<svg ><div ></div><div ></div>'. The text may still be extractable without it.
+        if with_metadata:
+            return _trafilatura(tree, url, favor_precision, with_metadata=False)
+        return None
 
 
 def _body_chars(blocks: list[Block]) -> int:

@@ -190,6 +190,16 @@ def test_extract_article_never_raises_on_tag_soup(html_text):
     assert article is None or isinstance(article.text, str)
 
 
+@pytest.mark.parametrize(
+    "html_text",
+    # found by the tag-soup fuzzer: htmldate's cleaning, inside trafilatura, asserted
+    ["<svg ><div ></div><div ></div>", "<svg><p>Text</p><p>More text</p></svg>"],
+)
+def test_extract_article_survives_what_the_fuzzer_found(html_text):
+    article = extract_article(html_text, "https://fuzz.example/a.html")
+    assert article is None or isinstance(article.text, str)
+
+
 @FUZZ
 @given(
     depth=st.integers(100, 5000),
