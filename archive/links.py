@@ -172,7 +172,9 @@ def _link_article_claims(
     shared: dict[str, list[tuple[str, int]]] = {}
     for (claim_id, other_id), n in counts.items():
         shared.setdefault(claim_id, []).append((other_id, n))
-    # Exact copies share every band: only those candidates need their hash looked up.
+    # Exact copies share every band: those candidates have their hash looked up first (so that
+    # they take no place among the best); the chosen are checked again below, because an exact
+    # copy shares fewer bands when some of them are hot.
     full = sorted({o for (_, o), n in counts.items() if n == BANDS})
     hashes = dict(_fetch(conn, "text_sha256", full))
     signatures = {
@@ -205,14 +207,23 @@ def _link_article_claims(
         maybe.sort()
         chosen[claim_id] = [o for _, _, o in maybe[:MAX_CANDIDATES]]
     # Texts only for the chosen candidates, each shingled once for the whole article.
-    texts = dict(_fetch(conn, "text", sorted({o for c in chosen.values() for o in c})))
+    texts = {
+        i: (text, sha)
+        for i, text, sha in _select_in(
+            conn,
+            "SELECT id, text, text_sha256 FROM claims WHERE id IN ({})",
+            sorted({o for c in chosen.values() for o in c}),
+        )
+    }
     sets: dict[str, frozenset[int]] = {}
     for claim_id, candidates in chosen.items():
         mine_set = shingles(mine[claim_id][0])
         for other_id in candidates:
+            if texts[other_id][1] == mine[claim_id][1]:
+                continue  # an exact copy: equal text_sha256 says so, no link
             theirs = sets.get(other_id)
             if theirs is None:
-                theirs = sets[other_id] = frozenset(shingle_hashes(texts[other_id]).tolist())
+                theirs = sets[other_id] = frozenset(shingle_hashes(texts[other_id][0]).tolist())
             jaccard, containment = score_sets(mine_set, theirs)
             if is_near(jaccard, containment):
                 _add_link(conn, claim_id, other_id, "near", max(jaccard, containment))

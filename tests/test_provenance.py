@@ -228,3 +228,42 @@ def test_links_do_not_depend_on_what_the_writer_holds(archive, tmp_path, monkeyp
         assert rows == expected.execute(sql).fetchall(), sql
     relations = {r for (r,) in found.execute("SELECT relation FROM claim_links")}
     assert relations == {"near", "quote"}
+
+
+def test_an_exact_copy_gets_no_near_link_when_some_of_its_bands_are_hot(archive, tmp_path):
+    """B reuses A's first sentence verbatim: equal text_sha256, and no link. A band shared by
+    more than HOT_BAND claims (a template sentence) is not counted, so the copy then shares
+    fewer than all its bands with the original: it must still be seen as an exact copy."""
+    import shutil
+
+    from archive import links
+    from archive.similarity import BANDS, minhash_bands
+
+    db = tmp_path / "copy.db"
+    shutil.copy(archive, db)
+    conn = sqlite3.connect(db, isolation_level=None)
+    copy_id, original = f"{B}-1", f"{A1}-0"
+    text, sha = conn.execute(
+        "SELECT text, text_sha256 FROM claims WHERE id = ?", (copy_id,)
+    ).fetchone()
+    assert conn.execute("SELECT text_sha256 FROM claims WHERE id = ?", (original,)).fetchone() == (
+        sha,
+    )
+    conn.execute("DELETE FROM claim_links")
+    claims = conn.execute("SELECT id, text FROM claims WHERE article_id = ?", (B,)).fetchall()
+    hashed = minhash_bands([t for _, t in claims])
+    bands = [(k, i) for (i, _), keys in zip(claims, hashed.keys, strict=True) for k in keys]
+    minhash = [
+        (i, len(h), s)
+        for (i, _), h, s in zip(claims, hashed.hashes, hashed.signatures, strict=True)
+        if s is not None
+    ]
+    copy_keys = [k for k, i in bands if i == copy_id]
+    assert len(copy_keys) == BANDS and text
+    conn.execute("BEGIN")
+    links._link_article_claims(conn, B, bands, minhash, {}, hot={copy_keys[0]})
+    linked = conn.execute(
+        "SELECT other_claim_id, relation FROM claim_links WHERE claim_id = ?", (copy_id,)
+    ).fetchall()
+    conn.execute("ROLLBACK")
+    assert not [r for r in linked if r[0] in (original, f"{A2}-0")], linked
