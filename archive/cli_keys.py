@@ -111,7 +111,7 @@ def keys_rotate(db_path, key_path, passphrase):
     try:
         db = connect(db_path or default_db_path(), create=False)
         new = generate_key(staged, secret or None, force=True)
-        rotate_key(db.conn, db_path or default_db_path(), old, new)
+        _, warning = rotate_key(db.conn, db_path or default_db_path(), old, new)
     except (ArchiveError, ValueError) as e:
         staged.unlink(missing_ok=True)
         raise click.ClickException(str(e)) from None
@@ -119,3 +119,5 @@ def keys_rotate(db_path, key_path, passphrase):
     os.replace(key_path, retired)
     os.replace(staged, key_path)
     click.echo(f"Rotated {old.key_id} -> {new.key_id}; old key kept at {retired}")
+    if warning:
+        click.echo(f"Warning: {warning}", err=True)

@@ -243,10 +243,13 @@ class Ingester:
                     result.status = "already"
                     return result
                 self._write_capture(path, sha, fmt, stored, result)
-                self.writer.commit()
+                # raises only before its COMMIT: after it, nothing undoes the capture
+                warning = self.writer.commit()
             except BaseException:
                 self.writer.rollback()
                 raise
+            if warning:
+                result.warnings.append(warning)
             result.status = "ingested"
         except ArchiveError as e:
             result.status, result.error = "failed", str(e)

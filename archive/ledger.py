@@ -192,8 +192,13 @@ class SignedWriter:
         for u in batch:
             self.frontier.append(u.leaf)
 
-    def commit(self) -> None:
-        """Checkpoint the ledger, commit, then publish the checkpoint file."""
+    def commit(self) -> str | None:
+        """Checkpoint the ledger, commit, then publish the checkpoint file.
+
+        Once committed, the work stands: a checkpoint file that cannot be written (a full disk,
+        a directory in its place) is returned as a warning, not raised, so that no caller rolls
+        back (or deletes a stored capture) after the commit. The checkpoint is in the database;
+        the next commit writes the file."""
         if self.frontier.size != self._saved.size:
             origin = origin_for(self.conn, self.signer)
             checkpoint = cp.Checkpoint(origin, self.frontier.size, self.frontier.root())
@@ -212,20 +217,38 @@ class SignedWriter:
             )
             store_frontier(self.conn, self.frontier)
         self.conn.execute("COMMIT")
-        if self._note:
-            path = checkpoint_path(self.db_path)
-            tmp = path.with_name(f".checkpoint.{os.getpid()}.tmp")
+        if not self._note:
+            return None
+        path = checkpoint_path(self.db_path)
+        tmp = path.with_name(f".checkpoint.{os.getpid()}.tmp")
+        try:
             tmp.write_text(self._note, encoding="utf-8")
             os.replace(tmp, path)
+        except OSError as e:
+            try:
+                tmp.unlink(missing_ok=True)
+            except OSError:
+                pass
+            return (
+                f"{path}: the checkpoint file could not be written ({e.strerror or e}); the "
+                "checkpoint is in the database, and the next ingest writes the file"
+            )
+        return None
 
     def rollback(self) -> None:
-        self.conn.execute("ROLLBACK")
+        # a failed COMMIT may have ended the transaction already
+        if self.conn.in_transaction:
+            self.conn.execute("ROLLBACK")
         self.frontier = self._saved
 
 
-def rotate_key(conn, db_path, old: Signer, new: Signer, clock=statements.now_utc) -> dict:
+def rotate_key(
+    conn, db_path, old: Signer, new: Signer, clock=statements.now_utc
+) -> tuple[dict, str | None]:
     """Introduce ``new`` as the archive's signing key: a ledger entry signed by ``old``, with the
-    new key's proof of possession. Records signed by ``old`` stay verifiable."""
+    new key's proof of possession. Records signed by ``old`` stay verifiable. Returns the
+    key_rotations row and a warning if the checkpoint file could not be written (see
+    :meth:`SignedWriter.commit`)."""
     from .checks import rotation_message
 
     writer = SignedWriter(conn, old, db_path, clock)
@@ -244,8 +267,8 @@ def rotate_key(conn, db_path, old: Signer, new: Signer, clock=statements.now_utc
             "new_key_signature": new.sign(rotation_message(old.key_id, new.key_id)),
         }
         writer.insert("key_rotations", row)
-        writer.commit()
+        warning = writer.commit()
     except BaseException:
         writer.rollback()
         raise
-    return row
+    return row, warning

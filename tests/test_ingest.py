@@ -339,3 +339,24 @@ def test_rows_from_an_untrusted_worker_are_rebuilt_and_checked(tmp_path, fixed_s
     assert sqlite3.connect(tmp_path / "bad.db").execute(
         "SELECT COUNT(*) FROM claims"
     ).fetchone() == (0,)
+
+
+def test_a_checkpoint_file_that_cannot_be_written_loses_nothing(isolated_env):
+    """After the commit, the capture stands: an unwritable checkpoint file (here a directory in
+    its place) is a warning; the stored copy stays, and the archive verifies."""
+    records = isolated_env / "records"
+    (records / "checkpoint" / "in-the-way").mkdir(parents=True)
+    result = ingest(SAMPLE)
+    assert result.exit_code == 0, result.output
+    assert "the checkpoint file could not be written" in result.output
+    assert "1 ingested" in result.output
+    stored = records / "captures" / f"{file_hash(SAMPLE)}.warc.gz"
+    assert stored.read_bytes() == SAMPLE.read_bytes()
+    assert not list(records.glob(".checkpoint.*"))
+    verify = CliRunner().invoke(cli, ["verify"])
+    assert verify.exit_code == 0, verify.output
+    # once the way is clear, the next commit writes the file
+    (records / "checkpoint" / "in-the-way").rmdir()
+    (records / "checkpoint").rmdir()
+    assert ingest(DATA / "warc" / "example.warc.gz").exit_code == 0
+    assert (records / "checkpoint").read_text().startswith("archive")
