@@ -56,7 +56,8 @@ def inclusion_path(index: int, size: int, subtree_root: Callable[[int, int], byt
 
 def verify_inclusion(leaf: bytes, index: int, size: int, proof: list[bytes], root_hash: bytes):
     """RFC 9162 2.1.3.2: True when ``proof`` shows ``leaf`` at ``index`` in the tree."""
-    if index >= size:
+    # the index is unsigned: -1 would otherwise walk the path as the all-ones index
+    if type(index) is not int or type(size) is not int or not 0 <= index < size:
         return False
     fn, sn, r = index, size - 1, leaf
     for p in proof:

@@ -337,8 +337,10 @@ class Verifier:
             path = home / stored
             used.add(path.name)
             if not path.exists():
+                self.report.count("capture files", "failed")
                 self.report.fail("capture files", sha, f"stored capture missing: {path}")
             elif file_sha256(path) != sha:
+                self.report.count("capture files", "failed")
                 self.report.fail("capture files", sha, f"stored capture altered: {path}")
             else:
                 self.report.count("capture files", "verified")

@@ -46,6 +46,13 @@ def test_inclusion_every_leaf():
             if proof:
                 bad = [proof[0][:-1] + bytes([proof[0][-1] ^ 1]), *proof[1:]]
                 assert not merkle.verify_inclusion(hs[i], i, n, bad, r)
+    # RFC 9162's index is unsigned: -1 must not pass as the all-ones index (found in review)
+    hs = leaves(4)
+    assert merkle.verify_inclusion(hs[3], 3, 4, merkle.inclusion_proof(3, hs), merkle.root(hs))
+    assert not merkle.verify_inclusion(hs[3], -1, 4, merkle.inclusion_proof(3, hs), merkle.root(hs))
+    assert not merkle.verify_inclusion(
+        hs[3], 3.0, 4, merkle.inclusion_proof(3, hs), merkle.root(hs)
+    )
 
 
 def test_consistency_every_pair():

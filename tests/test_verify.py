@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import re
 import sqlite3
 
 import pytest
@@ -41,8 +43,6 @@ def test_clean_archive_verifies(sample_db):
 
 
 def test_json_report(sample_db):
-    import json
-
     report = json.loads(run_verify(sample_db, "--json").output)
     assert report["ok"] is True
     assert report["tables"]["claims"] == {"verified": 24, "failed": 0, "unsigned": 0}
@@ -169,8 +169,13 @@ def test_stored_capture_file_altered(sample_db, copy_db):
     data = bytearray(stored.read_bytes())
     data[100] ^= 1
     stored.write_bytes(bytes(data))
-    out = run_verify(db).output
-    assert f"stored capture altered: {stored}" in out
+    result = run_verify(db)
+    assert result.exit_code == 1
+    assert f"stored capture altered: {stored}" in result.output
+    # counted as failed too, in the table and in --json
+    assert re.search(r"^capture files\s+0 verified\s+1 failed", result.output, re.M), result.output
+    report = json.loads(run_verify(db, "--json").output)
+    assert report["tables"]["capture files"] == {"verified": 0, "failed": 1, "unsigned": 0}
 
 
 @pytest.mark.parametrize("column", ["speaker", "kind", "quote"])
@@ -189,7 +194,6 @@ def test_unsigned_row_is_not_passed(sample_db, copy_db):
     db = copy_db(sample_db)
     edit(db, "UPDATE claims SET signature = '' WHERE id = '37988c58467bc4cf-4'")
     result = run_verify(db, "--json")
-    import json
 
     report = json.loads(result.output)
     assert result.exit_code == 1
@@ -304,7 +308,6 @@ def test_content_checks_beside_the_statement(sample_db, copy_db, sql, record, pr
 def test_stored_files_no_capture_refers_to_are_noted(sample_db, copy_db):
     """A killed ingest can leave its stored copy (or a half-copied temporary file) behind:
     verify names it, and it is not a failure."""
-    import json
 
     db = copy_db(sample_db)
     left = db.parent / "captures" / f"{'ab' * 32}.warc.gz"
