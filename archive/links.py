@@ -11,6 +11,7 @@ Links are derived data: not signed, and recomputable from the signed rows.
 
 from __future__ import annotations
 
+import itertools
 import sqlite3
 from collections import OrderedDict, defaultdict
 
@@ -88,8 +89,7 @@ class Linker:
             "SELECT id FROM articles WHERE capture_sha256 = ? ORDER BY rowid",
             (self.capture_sha256,),
         ).fetchall()
-        for (article_id,) in articles:
-            _link_versions(self.conn, article_id)
+        _link_versions(self.conn, [article_id for (article_id,) in articles])
         if image_shas:
             _link_images(self.conn, image_shas)
         forget()  # the next capture's texts are others
@@ -384,25 +384,36 @@ def _page_key(conn, article_id: str) -> tuple[str, str]:
 SAME_PAGE = "(canonical_url = :url OR (canonical_url IS NULL AND url = :url))"
 
 
-def _link_versions(conn, article_id: str) -> None:
-    """Fit a new capture into its page's timeline: diff it with its neighbours in time."""
-    url, when = _page_key(conn, article_id)
-    others = conn.execute(
-        f"SELECT id, captured_at FROM articles WHERE {SAME_PAGE} AND id != :id "
-        "ORDER BY captured_at, id",
-        {"url": url, "id": article_id},
-    ).fetchall()
-    before = [a for a, t in others if (t, a) < (when, article_id)]
-    after = [a for a, t in others if (t, a) > (when, article_id)]
-    prev, nxt = (before[-1] if before else None), (after[0] if after else None)
-    if prev and nxt:
-        conn.execute(
-            "DELETE FROM changes WHERE from_article_id = ? AND to_article_id = ?", (prev, nxt)
-        )
-    if prev:
-        diff_articles(conn, url, prev, article_id)
-    if nxt:
-        diff_articles(conn, url, article_id, nxt)
+def _link_versions(conn, article_ids: list[str]) -> None:
+    """Fit a capture's new articles into their pages' timelines. Each page's captures, in time
+    order, are diffed pair by consecutive pair, once; a pair that a new capture now sits between
+    is no longer consecutive, and its rows go. (A capture may hold several versions of a page.)"""
+    new = set(article_ids)
+    pages = dict.fromkeys(_page_key(conn, article_id)[0] for article_id in article_ids)
+    for url in pages:
+        timeline = [
+            a
+            for (a,) in conn.execute(
+                f"SELECT id FROM articles WHERE {SAME_PAGE} ORDER BY captured_at, id", {"url": url}
+            )
+        ]
+        pairs = list(itertools.pairwise(timeline))
+        consecutive = set(pairs)
+        stale = [
+            pair
+            for pair in conn.execute(
+                "SELECT DISTINCT from_article_id, to_article_id FROM changes WHERE url = ?", (url,)
+            )
+            if pair not in consecutive
+        ]
+        for old, later in stale:
+            conn.execute(
+                "DELETE FROM changes WHERE url = ? AND from_article_id = ? AND to_article_id = ?",
+                (url, old, later),
+            )
+        for old, later in pairs:
+            if old in new or later in new:
+                diff_articles(conn, url, old, later)
 
 
 def _changes(old: list[tuple], new: list[tuple]):

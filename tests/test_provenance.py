@@ -267,3 +267,46 @@ def test_an_exact_copy_gets_no_near_link_when_some_of_its_bands_are_hot(archive,
     ).fetchall()
     conn.execute("ROLLBACK")
     assert not [r for r in linked if r[0] in (original, f"{A2}-0")], linked
+
+
+def _redated(source, day: str, path):
+    """``source`` as a plain WARC with every record's WARC-Date on another day (same length;
+    payloads and their digests untouched)."""
+    import gzip
+    import re
+
+    data = gzip.decompress(source.read_bytes())
+    path.write_bytes(
+        re.sub(rb"WARC-Date: 2025-03-0\d", b"WARC-Date: 2025-03-" + day.encode(), data)
+    )
+    return path
+
+
+def test_several_versions_of_a_page_in_one_capture_give_each_consecutive_diff_once(tmp_path):
+    """Page versions: E (A1's text, 1 March), F (A2's text, 4 March); then one file holding G
+    (A1's text, 2 March) and H (A2's text, 3 March). The timeline is E G H F: E-G and H-F have
+    nothing to diff, G-H has A1 -> A2's changes, once, and E -> F's rows are gone (E and F are
+    no longer consecutive)."""
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+    from archive.keys import Signer
+
+    a2 = CAPTURES[1]
+    assert "lakeport-A-2025-03-08" in a2.name
+    e, f = _redated(SAMPLE, "01", tmp_path / "e.warc"), _redated(a2, "04", tmp_path / "f.warc")
+    g, h = _redated(SAMPLE, "02", tmp_path / "g.warc"), _redated(a2, "03", tmp_path / "h.warc")
+    both = tmp_path / "g-and-h.warc"
+    both.write_bytes(g.read_bytes() + h.read_bytes())
+    db = tmp_path / "archive.db"
+    ingester = Ingester(db, Signer(Ed25519PrivateKey.from_private_bytes(bytes(32))))
+    for capture in (e, f):
+        assert ingester.ingest_file(capture).status == "ingested"
+    conn = sqlite3.connect(db)
+    day = {a: t[:10] for a, t in conn.execute("SELECT id, captured_at FROM articles")}
+    before = conn.execute("SELECT from_article_id, to_article_id, change FROM changes").fetchall()
+    assert {(day[a], day[b]) for a, b, _ in before} == {("2025-03-01", "2025-03-04")}
+    assert ingester.ingest_file(both).status == "ingested"
+    day = {a: t[:10] for a, t in conn.execute("SELECT id, captured_at FROM articles")}
+    after = conn.execute("SELECT from_article_id, to_article_id, change FROM changes").fetchall()
+    assert sorted(c for _, _, c in after) == sorted(c for _, _, c in before)  # once each
+    assert {(day[a], day[b]) for a, b, _ in after} == {("2025-03-02", "2025-03-03")}
