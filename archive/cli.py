@@ -104,6 +104,17 @@ def ingest(
 
     db_path = db_path or default_db_path()
     key_path = key_path or default_key_path()
+    files = find_captures(paths)
+    if not any(p.is_file() for p in files):
+        # nothing to read: say so before a key or a database is created
+        raise click.ClickException(
+            "; ".join(
+                f"{p}: no capture files (.warc, .arc, .wacz, optionally .gz) in it"
+                if p.is_dir()
+                else f"{p}: no such file"
+                for p in paths
+            )
+        )
     try:
         signer = None
         if not key_path.exists():
@@ -130,7 +141,6 @@ def ingest(
     else:
         ingester.executor = process_pool(default_workers() if workers is None else workers)
 
-    files = find_captures(paths)
     results = []
     with click.progressbar(
         length=len(files),

@@ -181,6 +181,19 @@ def test_empty_and_not_a_capture(isolated_env, tmp_path):
     assert f"Error: {tmp_path / 'missing.warc'}: no such file" in result.output
 
 
+def test_nothing_to_ingest_creates_nothing(isolated_env, tmp_path):
+    (tmp_path / "empty-dir").mkdir()
+    for args, message in (
+        ([tmp_path / "missing.warc"], f"{tmp_path / 'missing.warc'}: no such file"),
+        ([tmp_path / "empty-dir"], f"{tmp_path / 'empty-dir'}: no capture files"),
+    ):
+        result = ingest(*args)
+        assert result.exit_code == 1
+        assert result.output.startswith(f"Error: {message}"), result.output
+    assert not (isolated_env / "records").exists()
+    assert not (isolated_env / "config" / "archive" / "signing-key.pem").exists()
+
+
 def test_parallel_ingest_gives_the_same_archive(tmp_path, fixed_signer):
     from archive.ingest import Ingester
     from archive.parallel import process_pool
