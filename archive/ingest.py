@@ -242,10 +242,14 @@ class Ingester:
                     self.writer.rollback()
                     result.status = "already"
                     return result
+                if not stored.exists():  # another ingest of this file made it, then failed
+                    created_copy = _store_copy(path, stored) or created_copy
                 self._write_capture(path, sha, fmt, stored, result)
                 # raises only before its COMMIT: after it, nothing undoes the capture
                 warning = self.writer.commit()
             except BaseException:
+                if created_copy:  # removed while the write lock is held: see the check above
+                    stored.unlink(missing_ok=True)
                 self.writer.rollback()
                 raise
             if warning:

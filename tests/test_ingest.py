@@ -373,3 +373,22 @@ def test_a_checkpoint_file_that_cannot_be_written_loses_nothing(isolated_env):
     (records / "checkpoint").rmdir()
     assert ingest(DATA / "warc" / "example.warc.gz").exit_code == 0
     assert (records / "checkpoint").read_text().startswith("archive")
+
+
+def test_a_stored_copy_removed_by_a_failed_concurrent_ingest_is_made_again(tmp_path, fixed_signer):
+    """Two ingests of one file: the one that copied it fails and removes its copy while the
+    other waits for the write lock. The other, once it holds the lock, copies it again."""
+    from archive.ingest import Ingester
+
+    db = tmp_path / "records" / "archive.db"
+    ingester = Ingester(db, fixed_signer)
+    stored = tmp_path / "records" / "captures" / f"{file_hash(SAMPLE)}.warc.gz"
+    begin = ingester.writer.begin
+
+    def begin_after_the_other_failed():
+        stored.unlink()  # what the failed ingest did while this one waited
+        begin()
+
+    ingester.writer.begin = begin_after_the_other_failed
+    assert ingester.ingest_file(SAMPLE).status == "ingested"
+    assert stored.read_bytes() == SAMPLE.read_bytes()
