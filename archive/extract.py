@@ -91,8 +91,16 @@ def _json_ld(tree) -> list[dict]:
             item = stack.pop()
             if isinstance(item, dict):
                 found.append(item)
-                stack.extend(v for v in item.get("@graph", []) if isinstance(v, dict))
+                graph = item.get("@graph")
+                if isinstance(graph, list):
+                    stack.extend(v for v in graph if isinstance(v, dict))
     return found
+
+
+def _ld_text(ld: dict, key: str) -> str | None:
+    """A JSON-LD value that is text (schema.org also allows lists and objects: not used)."""
+    value = ld.get(key)
+    return value if isinstance(value, str) else None
 
 
 def _text_of(el) -> str:
@@ -226,13 +234,13 @@ def extract_article(html_text: str, url: str) -> Article | None:
         return None
 
     article = Article(url=url)
-    article.title = _meta(tree, "og:title") or doc.title or ld.get("headline")
+    article.title = _meta(tree, "og:title") or doc.title or _ld_text(ld, "headline")
     article.site_name = _meta(tree, "og:site_name", "application-name") or doc.sitename
     canonical = tree.xpath('//link[@rel="canonical"]/@href')
     article.canonical_url = canonical[0].strip() if canonical else _meta(tree, "og:url")
     article.published_at = (
         _meta(tree, "article:published_time", "datePublished", "pubdate", "date")
-        or ld.get("datePublished")
+        or _ld_text(ld, "datePublished")
         or doc.date
     )
     article.section = _meta(tree, "article:section") or (

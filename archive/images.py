@@ -154,22 +154,35 @@ def _img_url(img, page_url: str) -> str | None:
     for attr in ("data-src", "data-lazy-src", "data-original", "src"):
         v = (img.get(attr) or "").strip()
         if v and not _PLACEHOLDER.search(v):
-            return urljoin(page_url, v)
+            return _join(page_url, v)
     srcset = img.get("data-srcset") or img.get("data-lazy-srcset") or img.get("srcset")
-    if srcset:
+    candidates = [c.split() for c in (srcset or "").split(",") if c.strip()]
+    if candidates:
         # the largest candidate of a srcset
-        best = max(
-            (c.strip().split() for c in srcset.split(",") if c.strip()),
-            key=lambda p: float(re.sub(r"[^\d.]", "", p[1]) or 0) if len(p) > 1 else 0,
-        )
-        return urljoin(page_url, best[0])
+        best = max(candidates, key=lambda c: _descriptor(c[1]) if len(c) > 1 else 0.0)
+        return _join(page_url, best[0])
     return None
+
+
+def _descriptor(text: str) -> float:
+    """A srcset candidate's width or density ("800w", "1.5x"); 0 when it is not a number."""
+    try:
+        return float(re.sub(r"[^\d.]", "", text) or 0)
+    except ValueError:  # "1.5.2x"
+        return 0.0
+
+
+def _join(page_url: str, url: str) -> str | None:
+    try:
+        return urljoin(page_url, url)
+    except ValueError:  # "http://[::1": not a URL
+        return None
 
 
 def _looks_decorative(img, url: str) -> bool:
     for attr in ("width", "height"):
         v = (img.get(attr) or "").strip().rstrip("px")
-        if v.isdigit() and int(v) < 50:
+        if v.isascii() and v.isdigit() and int(v) < 50:  # isdigit() alone takes "²"
             return True
     return bool(_NOT_ARTICLE_IMAGE.search(url)) or img.get("aria-hidden") == "true"
 

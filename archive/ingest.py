@@ -102,12 +102,20 @@ def process_record(record: Record, limits: Limits, context: Context) -> Processe
         if len(payload) > limits.max_html_bytes:
             out.note = f"HTML larger than the {limits.max_html_bytes:,}-byte cap"
             return out
-        article = extract_article(decode_html(payload, record.charset), record.uri)
+        try:
+            article = extract_article(decode_html(payload, record.charset), record.uri)
+            if article is not None:
+                _prepare_article(out, article, context)
+        except Exception as e:  # noqa: BLE001 - one page's HTML must not fail its whole file
+            # an extraction bug on hostile HTML: the page is kept as a page, and says why
+            payload_sha256 = out.payload_sha256
+            out = Processed(record=record, payload_sha256=payload_sha256, role="page")
+            out.note = f"not extracted ({type(e).__name__}: {str(e)[:200]})"
+            return out
         if article is None:
             out.role, out.note = "page", "HTML page without an article"
         else:
             out.role = "article"
-            _prepare_article(out, article, context)
     return out
 
 

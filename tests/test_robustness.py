@@ -264,6 +264,78 @@ def test_broken_copies_ingest_or_fail_in_one_line(path, tmp_path):
     _check_one_capture(path, tmp_path / "records" / "archive.db")
 
 
+#: pages that each made the whole capture fail (found in review): odd srcset, width, URL and
+#: JSON-LD values
+HOSTILE_PAGES = {
+    "srcset": '<img srcset=",">',
+    "srcset-number": '<img srcset="/a.jpg 1.5.2x">',
+    "width": '<img src="/b.jpg" width="\u00b2">',
+    "url": '<img src="http://[::1">',
+    "graph": '<script type="application/ld+json">{"@graph": 5}</script>',
+    "date-list": '<script type="application/ld+json">{"@type": "NewsArticle", '
+    '"datePublished": ["2025-03-07"], "headline": {"x": 1}}</script>',
+}
+
+
+def test_one_odd_page_does_not_fail_its_capture(tmp_path):
+    good = http_response("https://news.example/good.html", article_html("Good page", FILLER))
+    meta = b'<meta property="article:published_time" content="2025-03-07T08:00:00+00:00">'
+    odd = [
+        http_response(
+            f"https://news.example/{name}.html",
+            # no meta date: the JSON-LD one is read
+            article_html(f"Odd {name}", FILLER)
+            .replace(b"<h1>", snippet.encode() + b"<h1>")
+            .replace(meta, b""),
+        )
+        for name, snippet in HOSTILE_PAGES.items()
+    ]
+    capture = warc_file(tmp_path / "odd.warc.gz", [good, *odd])
+    db = tmp_path / "records" / "archive.db"
+    code, output = run_cli("ingest", "--workers", "0", "--db", db, capture)
+    assert code == 0, output
+    conn = sqlite3.connect(db)
+    urls = {u for (u,) in conn.execute("SELECT url FROM articles")}
+    assert "https://news.example/good.html" in urls
+    assert len(urls) == 1 + len(HOSTILE_PAGES), urls  # each odd page is read as an article too
+    # the list is not taken as text; trafilatura's own date reader finds the day in it
+    published = "SELECT published_at FROM articles WHERE url LIKE '%date-list%'"
+    assert conn.execute(published).fetchone() == ("2025-03-07",)
+    code, output = run_cli("verify", "--db", db)
+    assert code == 0, output
+
+
+def test_an_extraction_error_skips_the_page_not_the_file(tmp_path, monkeypatch):
+    """Whatever extraction raises on one page (a bug not found yet), the page is kept as a page
+    with a note saying why, and the file's other pages go in."""
+    import archive.ingest
+
+    real = archive.ingest.extract_article
+
+    def extract(html, url):
+        if url.endswith("/bad.html"):
+            raise IndexError("a bug")
+        return real(html, url)
+
+    monkeypatch.setattr(archive.ingest, "extract_article", extract)
+    pages = [
+        http_response(f"https://news.example/{n}.html", article_html(f"Page {n}", FILLER))
+        for n in ("good", "bad")
+    ]
+    capture = warc_file(tmp_path / "two.warc.gz", pages)
+    db = tmp_path / "records" / "archive.db"
+    code, output = run_cli("ingest", "--workers", "0", "--db", db, capture)
+    assert code == 0, output
+    conn = sqlite3.connect(db)
+    assert [u for (u,) in conn.execute("SELECT url FROM articles")] == [
+        "https://news.example/good.html"
+    ]
+    role, note = conn.execute(
+        "SELECT role, note FROM capture_records WHERE url = 'https://news.example/bad.html'"
+    ).fetchone()
+    assert role == "page" and note == "not extracted (IndexError: a bug)"
+
+
 def test_payload_digest_mismatch_is_recorded_as_failed(tmp_path):
     """A payload changed after the crawler wrote its digest: recorded, counted, not hidden."""
     body = article_html("Ferry terminal", FILLER)
