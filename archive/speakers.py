@@ -37,8 +37,10 @@ TITLES = frozenset(
 # A capitalised word, or an initial ("J."); a period elsewhere ends the name, not the sentence.
 _WORD = r"(?:[A-Z]\.|(?:Jr|Sr)\.|[A-Z][\w'’\-]*)"
 _CAP = rf"(?:{_WORD}|(?:al|bin|ibn|de|da|van|von|der|del|la|le)\b)"
-# A proper-noun phrase: capitalised words (with name particles), starting with a capital.
-NAME = rf"{_WORD}(?:[ \t]+{_CAP})*"
+# A proper-noun phrase: capitalised words (with name particles), starting with a capital. At
+# most twelve words: unbounded, a long run of capitalised words took time in the square of its
+# length (every start position matched to its end: 4 s for "Elena Varga " * 2000).
+NAME = rf"{_WORD}(?:[ \t]+{_CAP}){{0,11}}"
 _PRONOUN = r"(?:[Hh]e|[Ss]he|[Tt]hey|[Ii]t)"
 _ROLE_NOUNS = (
     "leader|spokesman|spokeswoman|spokesperson|official|officials|minister|president|commander|"

@@ -330,3 +330,17 @@ def test_empty_and_html_pretending_to_be_warc(tmp_path):
     assert errors[2].startswith(f"Error: {fake_gz} at offset 0: not a valid WARC/ARC: Unknown")
     assert errors[3].startswith(f"Error: {zip_not_wacz}: not a readable WACZ (ZIP) file: ")
     assert "4 files: 0 ingested, 0 already in the archive, 4 failed" in output
+
+
+def test_a_long_run_of_capitalised_words_is_read_in_linear_time():
+    """A proper-noun phrase is at most twelve words: unbounded, a sentence of capitalised words
+    ("Elena Varga " * 2000, 24 KB, from a page that compresses to nothing) took seconds in the
+    square of its length. The bound is checked by what NAME matches, not by a timing."""
+    import re
+
+    from archive.speakers import NAME, SpeakerResolver
+
+    assert re.fullmatch(NAME, " ".join(["Elena"] * 12))
+    assert not re.fullmatch(NAME, " ".join(["Elena"] * 13))
+    att = SpeakerResolver([]).attribute("Elena Varga " * 2000 + "said it was fine.")
+    assert att.speaker_mention is None or len(att.speaker_mention.split()) <= 12
