@@ -225,7 +225,7 @@ def verify(db_path, public_key, trust, checkpoint_file, as_json, no_files, worke
 
     db_path = db_path or default_db_path()
     try:
-        db = connect(db_path, create=False)
+        db = connect(db_path, upgrade=False)
         pem = _trusted_pem(public_key, trust, db)
         note = checkpoint_file.read_text(encoding="utf-8") if checkpoint_file else None
         report = run_verify(
@@ -280,7 +280,7 @@ def prove(record, db_path, output):
     from .proofs import make_proof
 
     try:
-        db = connect(db_path or default_db_path(), create=False)
+        db = connect(db_path or default_db_path(), upgrade=False)
         proof = make_proof(db.conn, record)
     except ArchiveError as e:
         raise click.ClickException(str(e)) from None
@@ -349,7 +349,7 @@ def serve(db_path, host, port, metadata, no_cache):
 
     db_path = db_path or default_db_path()
     try:
-        connect(db_path, create=False).conn.close()
+        connect(db_path, upgrade=False).conn.close()
         args = datasette_command(
             db_path, host=host, port=port, metadata=metadata, cache=not no_cache
         )
@@ -357,6 +357,27 @@ def serve(db_path, host, port, metadata, no_cache):
         raise click.ClickException(str(e)) from None
     click.echo(f"Serving {db_path} read-only at http://{host}:{port}/", err=True)
     os.execv(args[0], args)
+
+
+@cli.command()
+@db_option
+def upgrade(db_path):
+    """Bring an archive an older version wrote up to this version's schema.
+
+    Applies the migrations it lacks (docs/schema.md), in one transaction. This writes to the
+    database file: the commands that only read (verify, serve, export, trace...) refuse an
+    archive that needs it rather than change it. Ingest upgrades by itself.
+
+    Example: archive upgrade --db copy-of-published/archive.db
+    """
+    from .db import upgrade as run_upgrade
+
+    db_path = db_path or default_db_path()
+    try:
+        done = run_upgrade(db_path)
+    except ArchiveError as e:
+        raise click.ClickException(str(e)) from None
+    click.echo(f"{db_path}: " + (f"applied {', '.join(done)}" if done else "already up to date"))
 
 
 # Command groups live in their own modules; importing them registers their commands.

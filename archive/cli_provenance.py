@@ -35,7 +35,7 @@ def json_option(fn):
 
 def _open(db_path):
     try:
-        return connect(db_path or default_db_path(), create=False)
+        return connect(db_path or default_db_path(), upgrade=False)
     except ArchiveError as e:
         raise click.ClickException(str(e)) from None
 

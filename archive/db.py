@@ -393,20 +393,60 @@ MIGRATIONS = [
 ]
 
 
-def connect(path: str | Path, create: bool = True) -> sqlite_utils.Database:
-    """Open (and if needed create and migrate) the archive database at ``path``."""
+def connect(path: str | Path, create: bool = True, upgrade: bool = True) -> sqlite_utils.Database:
+    """Open (and if needed create and migrate) the archive database at ``path``.
+
+    ``upgrade=False`` is for the commands that only read (verify, serve, export, trace...): an
+    archive an older version wrote is refused, with what to run, instead of being migrated
+    behind its reader's back (an auditor's check must not change the file it checks)."""
     path = Path(path)
-    if not path.exists() and not create:
+    if not path.exists() and not (create and upgrade):
         raise DatabaseError(f"{path}: no archive database here")
     path.parent.mkdir(parents=True, exist_ok=True)
     try:
         conn = sqlite3.connect(str(path), timeout=60, isolation_level=None)
         conn.execute("PRAGMA foreign_keys = ON")
         db = sqlite_utils.Database(conn)
-        migrate(db)
+        if upgrade:
+            migrate(db)
+        else:
+            _check_current(db, path)
     except sqlite3.DatabaseError as e:
         raise DatabaseError(f"{path}: not a usable SQLite database ({e})") from None
     return db
+
+
+def upgrade(path: str | Path) -> list[str]:
+    """Apply the migrations an archive lacks; return their names (``archive upgrade``)."""
+    path = Path(path)
+    if not path.exists():
+        raise DatabaseError(f"{path}: no archive database here")
+    try:
+        conn = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)
+        try:
+            before = set(applied_migrations(sqlite_utils.Database(conn)))
+        finally:
+            conn.close()
+    except sqlite3.DatabaseError as e:
+        raise DatabaseError(f"{path}: not a usable SQLite database ({e})") from None
+    if not before:
+        raise DatabaseError(f"{path}: not an archive database (it has no migrations table)")
+    connect(path, create=False).conn.close()
+    return [name for name, _ in MIGRATIONS if name not in before]
+
+
+def _check_current(db: sqlite_utils.Database, path: Path) -> None:
+    applied = set(applied_migrations(db))
+    if not applied:
+        raise DatabaseError(f"{path}: not an archive database (it has no migrations table)")
+    _refuse_unknown(applied)
+    pending = [name for name, _ in MIGRATIONS if name not in applied]
+    if pending:
+        raise DatabaseError(
+            f"{path}: written by an older version of archive (not applied: {', '.join(pending)}); "
+            f"`archive upgrade --db {path}` brings it up to date (it writes to the file: upgrade "
+            "a copy to keep the one you were given as it is)"
+        )
 
 
 def applied_migrations(db: sqlite_utils.Database) -> list[str]:
@@ -415,15 +455,18 @@ def applied_migrations(db: sqlite_utils.Database) -> list[str]:
     return [r[0] for r in db.execute("SELECT name FROM migrations ORDER BY name")]
 
 
-def migrate(db: sqlite_utils.Database) -> None:
-    applied = set(applied_migrations(db))
-    known = {name for name, _ in MIGRATIONS}
-    unknown = applied - known
+def _refuse_unknown(applied: set[str]) -> None:
+    unknown = applied - {name for name, _ in MIGRATIONS}
     if unknown:
         raise DatabaseError(
             f"database has migrations this version does not know ({', '.join(sorted(unknown))}); "
             "upgrade archive"
         )
+
+
+def migrate(db: sqlite_utils.Database) -> None:
+    applied = set(applied_migrations(db))
+    _refuse_unknown(applied)
     if not [n for n, _ in MIGRATIONS if n not in applied]:
         return
     conn = db.conn

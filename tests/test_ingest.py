@@ -294,6 +294,52 @@ def test_migration_0002_fills_captured_at_on_an_old_archive(tmp_path, fixed_sign
     assert result.exit_code == 0, result.output
 
 
+def test_commands_that_read_never_migrate_an_older_archive(tmp_path, fixed_signer):
+    """verify, serve, export, trace... only read: an archive an older version wrote is refused
+    with what to run, and the file stays byte for byte as it was; `archive upgrade` migrates."""
+    from archive.db import MIGRATIONS
+    from archive.ingest import Ingester
+
+    db = tmp_path / "records" / "archive.db"
+    assert Ingester(db, fixed_signer).ingest_file(SAMPLE).status == "ingested"
+    conn = sqlite3.connect(db)
+    conn.executescript(
+        "DROP TABLE ledger_frontier; DELETE FROM migrations WHERE name = '0006_ledger_frontier';"
+    )
+    conn.close()
+    before = file_hash(db)
+    for args in (
+        ["verify"],
+        ["trace", "37988c58467bc4cf-1"],
+        ["export", "--format", "csv", "--table", "claims"],
+        ["prove", "37988c58467bc4cf-1"],
+    ):
+        result = CliRunner().invoke(cli, [*args, "--db", str(db)])
+        assert result.exit_code == 1, (args, result.output)
+        assert "written by an older version of archive (not applied: 0006_ledger_frontier)" in (
+            result.output
+        ), result.output
+        assert f"archive upgrade --db {db}" in result.output
+        assert file_hash(db) == before, args
+    result = CliRunner().invoke(cli, ["upgrade", "--db", str(db)])
+    assert result.exit_code == 0, result.output
+    assert result.output == f"{db}: applied 0006_ledger_frontier\n"
+    result = CliRunner().invoke(cli, ["upgrade", "--db", str(db)])
+    assert result.output == f"{db}: already up to date\n"
+    conn = sqlite3.connect(db)
+    assert [n for (n,) in conn.execute("SELECT name FROM migrations ORDER BY name")] == [
+        name for name, _ in MIGRATIONS
+    ]
+    result = CliRunner().invoke(cli, ["verify", "--db", str(db)])
+    assert result.exit_code == 0, result.output
+    # not an archive at all: said so, nothing added to it
+    other = tmp_path / "other.db"
+    sqlite3.connect(other).execute("CREATE TABLE t (x)")
+    for args in (["verify"], ["upgrade"]):
+        result = CliRunner().invoke(cli, [*args, "--db", str(other)])
+        assert result.exit_code == 1 and "not an archive database" in result.output, args
+
+
 def test_band_rows_written_in_batches_give_the_same_links(tmp_path, fixed_signer, monkeypatch):
     """The linker holds band rows and writes them sorted, flushing when it holds many: however
     often it flushes, the archive gets the same bands and the same links."""
