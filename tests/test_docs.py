@@ -46,6 +46,22 @@ def test_every_table_and_column_is_described(tmp_path):
     assert set(tables) <= set(names)
 
 
+def test_the_statement_fields_in_the_docs_are_the_signed_ones():
+    """docs/provenance.md's table of what each statement holds is what statements.py signs (it
+    once left out the captures' wacz_signature and wacz_signer, and key rotations)."""
+    from archive import statements
+
+    text = (DOCS / "provenance.md").read_text()
+    documented = {
+        kind: re.findall(r"`(\w+)`", columns.split(" (")[0])
+        for kind, columns in re.findall(r"^\| `(\w+)` \| (`.*) \|$", text, re.M)
+        if kind in statements.TYPES.values()
+    }
+    assert documented == {
+        statements.TYPES[table]: fields for table, fields in statements.FIELDS.items()
+    }
+
+
 def _audit_script() -> str:
     text = (DOCS / "provenance.md").read_text()
     blocks = re.findall(r"```python\n(.*?)```", text, re.S)
