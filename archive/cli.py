@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import sqlite3
@@ -17,6 +18,35 @@ from .errors import ArchiveError, KeyFileError
 from .keys import generate_key, key_is_encrypted, load_key
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+
+
+@contextlib.contextmanager
+def output_stream(path: Path | None):
+    """Standard output, or ``path`` written whole or not at all: a temporary file beside it,
+    renamed into place only when everything was written (an error leaves no partial file)."""
+    if path is None:
+        yield sys.stdout
+        return
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        try:
+            with open(tmp, "w", encoding="utf-8", newline="") as f:
+                yield f
+            os.replace(tmp, path)
+        except OSError as e:
+            raise click.ClickException(f"{path}: {e.strerror or e}") from None
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def read_text(path: Path, what: str) -> str:
+    """A text file the user named, or one clear line saying why it cannot be read."""
+    try:
+        return path.read_text(encoding="utf-8")
+    except UnicodeDecodeError:
+        raise click.ClickException(f"{what} {path}: not a UTF-8 text file") from None
+    except OSError as e:
+        raise click.ClickException(f"{what} {path}: {e.strerror or e}") from None
 
 
 def db_option(fn):
@@ -180,7 +210,7 @@ def ingest(
 def _trusted_pem(public_key: Path | None, trust: str | None, db) -> str | None:
     """The PEM to pin: a file, or a key id from the database the user has checked elsewhere."""
     if public_key:
-        return public_key.read_text()
+        return read_text(public_key, "--public-key")
     if trust:
         row = db.execute("SELECT public_key FROM keys WHERE key_id = ?", (trust,)).fetchone()
         if row is None:
@@ -227,7 +257,7 @@ def verify(db_path, public_key, trust, checkpoint_file, as_json, no_files, worke
     try:
         db = connect(db_path, upgrade=False)
         pem = _trusted_pem(public_key, trust, db)
-        note = checkpoint_file.read_text(encoding="utf-8") if checkpoint_file else None
+        note = read_text(checkpoint_file, "--checkpoint") if checkpoint_file else None
         report = run_verify(
             db,
             pem,
@@ -284,11 +314,8 @@ def prove(record, db_path, output):
         proof = make_proof(db.conn, record)
     except ArchiveError as e:
         raise click.ClickException(str(e)) from None
-    text = json.dumps(proof, indent=2, ensure_ascii=False) + "\n"
-    if output:
-        output.write_text(text, encoding="utf-8")
-    else:
-        click.echo(text, nl=False)
+    with output_stream(output) as out:
+        out.write(json.dumps(proof, indent=2, ensure_ascii=False) + "\n")
 
 
 @cli.command("verify-proof")
@@ -304,14 +331,19 @@ def verify_proof(proof_file, public_key):
 
     Example: archive verify-proof claim.proof.json --public-key archive-key.pub
     """
+    from .keys import load_public_key_pem
     from .proofs import check_proof
 
+    pem = read_text(public_key, "--public-key")
     try:
-        proof = json.loads(proof_file.read_text(encoding="utf-8"))
+        load_public_key_pem(pem, f"--public-key {public_key}")  # the key's fault, not the proof's
+        proof = json.loads(read_text(proof_file, "proof"))
+    except ArchiveError as e:
+        raise click.ClickException(str(e)) from None
     except ValueError as e:
         raise click.ClickException(f"{proof_file}: not JSON ({e})") from None
     problems = (
-        check_proof(proof, public_key.read_text())
+        check_proof(proof, pem)
         if isinstance(proof, dict)
         else ["malformed proof: not a JSON object"]
     )

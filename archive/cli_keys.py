@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from .cli import _passphrase, cli, db_option, key_option
+from .cli import _passphrase, cli, db_option, key_option, output_stream
 from .config import default_db_path, default_key_path
 from .db import connect
 from .errors import ArchiveError, KeyFileError
@@ -77,10 +77,8 @@ def keys_export(key_path, output):
     Example: archive keys export -o archive-key.pub
     """
     signer = _load(key_path)
-    if output:
-        output.write_text(signer.public_key_pem)
-    else:
-        click.echo(signer.public_key_pem, nl=False)
+    with output_stream(output) as out:
+        out.write(signer.public_key_pem)
 
 
 @keys.command("rotate")

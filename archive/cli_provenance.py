@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import json
-import sys
 from pathlib import Path
 
 import click
 
-from .cli import cli, db_option
+from .cli import cli, db_option, output_stream
 from .config import default_db_path
 from .db import connect
 from .errors import ArchiveError
@@ -162,10 +161,7 @@ def export(db_path, fmt, table, output):
 
     db = _open(db_path)
     try:
-        if output:
-            with open(output, "w", encoding="utf-8", newline="") as f:
-                write(db.conn, fmt, f, table)
-        else:
-            write(db.conn, fmt, sys.stdout, table)
+        with output_stream(output) as out:
+            write(db.conn, fmt, out, table)
     except ValueError as e:
         raise click.ClickException(str(e)) from None

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import csv
 import json
 from collections.abc import Iterator
@@ -149,11 +150,22 @@ def write(conn, fmt: str, out, table: str = "claims") -> None:
         json.dump(claim_review(conn), out, indent=2, ensure_ascii=False)
         out.write("\n")
     else:
-        cols = [r[1] for r in conn.execute(f"PRAGMA table_info({table})")]
-        if not cols:
+        known = {
+            name
+            for (name,) in conn.execute(
+                "SELECT name FROM sqlite_master WHERE type IN ('table', 'view')"
+            )
+        }
+        if table not in known:
             raise ValueError(f"no table {table!r}")
+        cols = [r[1] for r in conn.execute("SELECT * FROM pragma_table_info(?)", (table,))]
         cols = [c for c in cols if c != "content"]  # image bytes do not belong in text exports
-        rows = conn.execute(f"SELECT {', '.join(cols)} FROM {table}")
+        quoted = ", ".join(f'"{c}"' for c in cols)
+        # other BLOBs (claim_minhash.signature) as base64 text
+        rows = (
+            [base64.b64encode(v).decode("ascii") if isinstance(v, bytes) else v for v in row]
+            for row in conn.execute(f'SELECT {quoted} FROM "{table}"')
+        )
         if fmt == "csv":
             writer = csv.writer(out)
             writer.writerow(cols)

@@ -22,6 +22,7 @@ from warcio.warcwriter import WARCWriter
 
 from archive.cli import cli
 from archive.ingest import Ingester
+from archive.similarity import PERMUTATIONS
 
 from .conftest import DATA, SAMPLE
 
@@ -494,3 +495,44 @@ def test_serve_binds_loopback_and_enforces_limits(tmp_path, fixed_signer):
         body = json.loads(_fetch(url))
         assert body["ok"] is False
         assert "SQL query took too long" in body["error"]
+
+
+def test_cli_file_errors_are_one_line_and_leave_no_partial_file(sample_db, fixed_signer, tmp_path):
+    """Files the user names that cannot be read or written, and bad export tables: one clear
+    line, exit 1, no traceback, and no partial or emptied output file (found in review)."""
+    binary = tmp_path / "binary.pem"
+    binary.write_bytes(b"\xff\xfe\x00 not text")
+    pub = tmp_path / "pub.pem"
+    pub.write_text(fixed_signer.public_key_pem)
+    nowhere = tmp_path / "no-such-dir" / "out.txt"
+    kept = tmp_path / "kept.csv"
+    kept.write_text("what was there\n")
+    code, out = run_cli("prove", "37988c58467bc4cf-1", "--db", sample_db, "-o", tmp_path / "p.json")
+    assert code == 0, out
+    cases = [
+        (["verify", "--db", sample_db, "--public-key", binary], "not a UTF-8 text file"),
+        (["verify", "--db", sample_db, "--checkpoint", binary], "not a UTF-8 text file"),
+        (["verify-proof", tmp_path / "p.json", "--public-key", binary], "not a UTF-8 text file"),
+        (["export", "--db", sample_db, "--format", "csv", "-o", nowhere], str(nowhere)),
+        (["prove", "37988c58467bc4cf-1", "--db", sample_db, "-o", nowhere], str(nowhere)),
+        (["export", "--db", sample_db, "--format", "csv", "--table", "claims; x", "-o", kept],
+         "no table 'claims; x'"),
+    ]  # fmt: skip
+    for args, message in cases:
+        code, out = run_cli(*args)
+        assert code == 1, (args, out)
+        assert error_lines(out) and message in error_lines(out)[0], (args, out)
+    garbage = tmp_path / "garbage.pem"
+    garbage.write_text("-----BEGIN PUBLIC KEY-----\nnope\n-----END PUBLIC KEY-----\n")
+    code, out = run_cli("verify-proof", tmp_path / "p.json", "--public-key", garbage)
+    assert code == 1 and error_lines(out)[0].startswith(f"Error: --public-key {garbage}"), out
+    assert "malformed proof" not in out  # the key's fault, not the proof's
+    assert kept.read_text() == "what was there\n"
+    assert not list(tmp_path.glob(".*.tmp"))
+    # BLOBs other than image bytes are exported as base64 text
+    code, out = run_cli(
+        "export", "--db", sample_db, "--format", "jsonl", "--table", "claim_minhash"
+    )
+    assert code == 0, out
+    row = json.loads(out.splitlines()[0])
+    assert len(base64.b64decode(row["signature"])) == 2 * PERMUTATIONS  # 16 bits each
