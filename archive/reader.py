@@ -294,6 +294,9 @@ class CaptureReader:
             record.skip_reason = f"{record.type} record"
         elif record.status != 200 and record.type != "revisit":
             record.skip_reason = f"HTTP status {record.status}"
+        elif record.type == "revisit" and record.status not in (0, 200, 304):
+            # a revisit says the payload was the same; its own status still says what was served
+            record.skip_reason = f"HTTP status {record.status}"
         elif not (record.is_html or record.is_image):
             record.skip_reason = f"not HTML or an image ({record.mime_type or 'no type'})"
         elif record.type != "revisit":
@@ -327,9 +330,13 @@ class CaptureReader:
                 record.skip_reason = f"not HTML or an image ({record.mime_type or 'no type'})"
                 return
             record.status = 200
-            record.payload = _read_capped(
-                original.content_stream(), self.limits.max_payload_bytes, where
-            )
+            try:
+                record.payload = _read_capped(
+                    original.content_stream(), self.limits.max_payload_bytes, where
+                )
+            except LimitExceeded as e:
+                record.skip_reason = e.reason
+                return
             record.payload_bytes = len(record.payload)
 
 

@@ -536,3 +536,55 @@ def test_cli_file_errors_are_one_line_and_leave_no_partial_file(sample_db, fixed
     assert code == 0, out
     row = json.loads(out.splitlines()[0])
     assert len(base64.b64decode(row["signature"])) == 2 * PERMUTATIONS  # 16 bits each
+
+
+def _with_revisits(path: Path, body: bytes, revisit_statuses) -> Path:
+    """A WARC: one HTML response, then a revisit of it (same payload digest) per status."""
+    with open(path, "wb") as f:
+        writer = WARCWriter(f, gzip=True)
+        uri = "https://news.example/a.html"
+        http = StatusAndHeaders(
+            "200 OK", [("Content-Type", "text/html"), ("Content-Length", str(len(body)))],
+            protocol="HTTP/1.1",
+        )  # fmt: skip
+        original = writer.create_warc_record(
+            uri, "response", payload=io.BytesIO(body), http_headers=http
+        )
+        writer.write_record(original)
+        digest = original.rec_headers.get_header("WARC-Payload-Digest")
+        date = original.rec_headers.get_header("WARC-Date")
+        for status in revisit_statuses:
+            headers = StatusAndHeaders(status, [("Content-Type", "text/html")], protocol="HTTP/1.1")
+            revisit = writer.create_revisit_record(
+                uri, digest=digest, refers_to_uri=uri, refers_to_date=date, http_headers=headers
+            )
+            writer.write_record(revisit)
+    return path
+
+
+def test_revisits_take_their_own_status_and_the_payload_cap(tmp_path):
+    """A revisit gets the payload of the response it refers to, unless its own status says the
+    page was not served (a 404 is not the article again); an original over the payload cap
+    skips the revisit too, instead of failing the file (found in review)."""
+    body = article_html("Revisited", FILLER)
+    capture = _with_revisits(tmp_path / "revisits.warc.gz", body, ["200 OK", "404 Not Found"])
+    db = tmp_path / "records" / "archive.db"
+    code, output = run_cli("ingest", "--workers", "0", "--db", db, capture)
+    assert code == 0, output
+    conn = sqlite3.connect(db)
+    rows = conn.execute(
+        "SELECT type, status, role, note FROM capture_records WHERE url LIKE '%a.html' "
+        'ORDER BY "offset"'
+    ).fetchall()
+    assert [(t, r) for t, _, r, _ in rows] == [
+        ("response", "article"), ("revisit", "article"), ("revisit", "skipped")
+    ]  # fmt: skip
+    assert rows[2][3] == "HTTP status 404"
+    big = article_html("Big", FILLER * 2000)
+    assert len(big) > 1 << 20
+    capture = _with_revisits(tmp_path / "big.warc.gz", big, ["200 OK"])
+    db = tmp_path / "records2" / "archive.db"
+    code, output = run_cli("ingest", "--workers", "0", "--max-payload-mb", "1", "--db", db, capture)
+    assert code == 0, output
+    notes = [n for (n,) in sqlite3.connect(db).execute("SELECT note FROM capture_records")]
+    assert sum("cap" in (n or "") for n in notes) == 2, notes
