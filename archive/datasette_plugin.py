@@ -127,7 +127,14 @@ class ResponseCache:
     repeats from memory is what lets a small machine take a crowd of readers.
     """
 
-    def __init__(self, app, datasette, max_entries: int = 2048, max_body: int = 2 << 20):
+    def __init__(
+        self,
+        app,
+        datasette,
+        max_entries: int = 2048,
+        max_body: int = 2 << 20,
+        max_bytes: int = 64 << 20,
+    ):
         from collections import OrderedDict
 
         self.app = app
@@ -135,6 +142,10 @@ class ResponseCache:
         self.entries: OrderedDict = OrderedDict()
         self.max_entries = max_entries
         self.max_body = max_body
+        #: all bodies held, at most: each distinct query string is an entry, so without it a
+        #: reader could fill max_entries x max_body (4 GiB)
+        self.max_bytes = max_bytes
+        self.bytes = 0
 
     def _cacheable(self, scope) -> bool:
         config = self.datasette.plugin_config("archive") or {}
@@ -168,16 +179,26 @@ class ResponseCache:
             if message["type"] == "http.response.start":
                 captured["start"] = message
                 captured["ok"] = message["status"] == 200
-            elif message["type"] == "http.response.body":
+            elif message["type"] == "http.response.body" and captured["ok"]:
                 captured["body"].append(message.get("body", b""))
                 captured["size"] += len(message.get("body", b""))
+                if captured["size"] > self.max_body:  # not kept: stop holding a long stream
+                    captured["ok"], captured["body"] = False, []
             await send(message)
 
         await self.app(scope, receive, capture)
-        if captured["ok"] and captured["start"] and captured["size"] <= self.max_body:
-            self.entries[key] = (captured["start"], b"".join(captured["body"]))
-            if len(self.entries) > self.max_entries:
-                self.entries.popitem(last=False)
+        if captured["ok"] and captured["start"]:
+            body = b"".join(captured["body"])
+            earlier = self.entries.pop(key, None)  # two readers missed at once
+            if earlier is not None:
+                self.bytes -= len(earlier[1])
+            self.entries[key] = (captured["start"], body)
+            self.bytes += len(body)
+            while self.entries and (
+                len(self.entries) > self.max_entries or self.bytes > self.max_bytes
+            ):
+                _, (_, dropped) = self.entries.popitem(last=False)
+                self.bytes -= len(dropped)
 
 
 @hookimpl

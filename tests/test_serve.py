@@ -115,3 +115,46 @@ def test_repeat_requests_come_from_the_cache(served):
         with pytest.raises(urllib.error.HTTPError) as e:
             urllib.request.urlopen(bad, timeout=10)
         assert e.value.headers["x-archive-cache"] is None
+
+
+def test_the_response_cache_holds_a_bounded_number_of_bytes():
+    """Each distinct query string is an entry: the cache's bodies stay under max_bytes however
+    many a reader asks for, and a response over max_body is passed on but not held."""
+    import asyncio
+
+    from archive.datasette_plugin import ResponseCache
+
+    class Datasette:
+        databases: dict = {}
+
+        def plugin_config(self, name):
+            return {}
+
+    async def app(scope, receive, send):
+        size = int(scope["query_string"].decode().split("=")[1])
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        for _ in range(size // 1000):  # streamed in chunks
+            await send({"type": "http.response.body", "body": b"x" * 1000, "more_body": True})
+        await send({"type": "http.response.body", "body": b""})
+
+    cache = ResponseCache(app, Datasette(), max_entries=100, max_body=50_000, max_bytes=200_000)
+    sent = []
+
+    async def send(message):
+        sent.append(message)
+
+    async def get(size, n):
+        scope = {"type": "http", "method": "GET", "path": "/x", "headers": []}
+        await cache(dict(scope, query_string=f"n{n}={size}".encode()), None, send)
+
+    async def run():
+        for n in range(50):
+            await get(40_000, n)
+            assert cache.bytes <= 200_000 and cache.bytes == sum(
+                len(body) for _, body in cache.entries.values()
+            )
+        await get(60_000, 99)
+
+    asyncio.run(run())
+    assert len(cache.entries) == 5  # 5 x 40,000 bytes
+    assert sum(len(m.get("body", b"")) for m in sent) == 50 * 40_000 + 60_000  # all passed on
