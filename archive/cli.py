@@ -129,6 +129,7 @@ def ingest(
     Example: archive ingest captures/*.warc.gz
     """
     from .ingest import Ingester
+    from .ledger import current_key
     from .parallel import DaskExecutor, default_workers, process_pool
     from .reader import find_captures
 
@@ -163,6 +164,14 @@ def ingest(
         ingester = Ingester(db_path, signer, limits)
     except ArchiveError as e:
         raise click.ClickException(str(e)) from None
+    current = current_key(ingester.conn)
+    if current and current != signer.key_id:
+        click.echo(
+            f"Warning: signing with {signer.key_id}, not this archive's key {current}, and no "
+            f"rotation introduces it: an auditor who pins {current} will not trust what this "
+            "ingest signs (`archive keys rotate` introduces a new key)",
+            err=True,
+        )
     if scheduler:
         try:
             ingester.executor = DaskExecutor(scheduler)

@@ -23,8 +23,9 @@ def keys():
 @key_option
 @click.option(
     "--passphrase/--no-passphrase",
-    default=False,
-    help="Encrypt the key with a passphrase (prompted, or ARCHIVE_KEY_PASSPHRASE).",
+    default=None,
+    help="Encrypt the key with a passphrase (prompted, or ARCHIVE_KEY_PASSPHRASE), or not "
+    "[default: encrypted when ARCHIVE_KEY_PASSPHRASE is set].",
 )
 @click.option("--force", is_flag=True, help="Replace an existing key (old signatures stay valid).")
 def keys_generate(key_path, passphrase, force):
@@ -33,7 +34,8 @@ def keys_generate(key_path, passphrase, force):
     Example: archive keys generate --passphrase
     """
     key_path = key_path or default_key_path()
-    secret = os.environ.get("ARCHIVE_KEY_PASSPHRASE")
+    # an explicit --no-passphrase wins over the environment
+    secret = None if passphrase is False else os.environ.get("ARCHIVE_KEY_PASSPHRASE")
     if passphrase and not secret:
         secret = click.prompt("Passphrase", hide_input=True, confirmation_prompt=True, err=True)
     try:

@@ -105,6 +105,23 @@ def origin_for(conn: sqlite3.Connection, signer: Signer) -> str:
     return row[0] if row else f"archive/{signer.key_id.split(':', 1)[1]}"
 
 
+def current_key(conn) -> str | None:
+    """The archive's signing key now: the latest checkpoint's, followed through the key
+    rotations it signed. None for a new archive."""
+    row = conn.execute("SELECT key_id FROM checkpoints ORDER BY id DESC LIMIT 1").fetchone()
+    if row is None:
+        return None
+    key, seen = row[0], {row[0]}
+    while True:
+        new = conn.execute(
+            "SELECT new_key_id FROM key_rotations WHERE old_key_id = ?", (key,)
+        ).fetchone()
+        if new is None or new[0] in seen:
+            return key
+        key = new[0]
+        seen.add(key)
+
+
 def checkpoint_path(db_path: str | Path) -> Path:
     return Path(db_path).parent / "checkpoint"
 

@@ -97,3 +97,29 @@ def test_no_private_key_material_in_the_archive(isolated_env):
             assert raw not in data, path
             assert raw.hex().encode() not in data, path
             assert base64.b64encode(raw) not in data, path
+
+
+def test_an_unrelated_key_is_warned_about_and_no_passphrase_means_none(tmp_path):
+    """Ingesting into an archive with a key it does not know (a wrong --key, or `keys generate
+    --force`) says so; after `keys rotate` the new key is the archive's. And an explicit
+    --no-passphrase wins over ARCHIVE_KEY_PASSPHRASE (found in review)."""
+    from .conftest import DATA
+
+    key, db = tmp_path / "k.pem", tmp_path / "records" / "archive.db"
+    env = {"ARCHIVE_KEY_PASSPHRASE": "set in the shell"}
+    assert run("keys", "generate", "--key", key, "--no-passphrase", env=env).exit_code == 0
+    assert "BEGIN PRIVATE KEY" in key.read_text()  # not encrypted
+    first = run("ingest", "--key", key, "--db", db, SAMPLE)
+    assert first.exit_code == 0 and "Warning" not in first.output, first.output
+    other = tmp_path / "other.pem"
+    assert run("keys", "generate", "--key", other).exit_code == 0
+    second = run("ingest", "--key", other, "--db", db, DATA / "warc" / "example.warc.gz")
+    assert second.exit_code == 0
+    assert "Warning: signing with ed25519:" in second.output
+    assert "not this archive's key" in second.output
+    rotated = run("keys", "rotate", "--key", key, "--db", db)
+    assert rotated.exit_code == 0, rotated.output
+    third = run(
+        "ingest", "--key", key, "--db", db, DATA / "provenance" / "lakeport-B-2025-03-08.warc.gz"
+    )
+    assert third.exit_code == 0 and "Warning" not in third.output, third.output
