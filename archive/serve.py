@@ -18,8 +18,9 @@ SETTINGS = {
 
 
 def metadata_path() -> Path:
-    """The project's ``datasette-metadata.json``."""
-    return Path(__file__).resolve().parent.parent / "datasette-metadata.json"
+    """The project's ``datasette-metadata.json``: in a checkout, archive/'s link to the one at the
+    root; in an installed wheel, the copy packaged beside this module."""
+    return Path(__file__).resolve().parent / "datasette-metadata.json"
 
 
 def metadata_for(db_path: str | Path, source: str | Path | None = None) -> dict:

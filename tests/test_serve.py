@@ -6,6 +6,7 @@ import json
 import urllib.error
 import urllib.parse
 import urllib.request
+from pathlib import Path
 
 import pytest
 
@@ -158,3 +159,17 @@ def test_the_response_cache_holds_a_bounded_number_of_bytes():
     asyncio.run(run())
     assert len(cache.entries) == 5  # 5 x 40,000 bytes
     assert sum(len(m.get("body", b"")) for m in sent) == 50 * 40_000 + 60_000  # all passed on
+
+
+def test_the_metadata_serve_reads_is_the_published_one_and_is_packaged():
+    """`archive serve` reads archive/datasette-metadata.json: a link to the root file in a
+    checkout, packaged into wheels (pyproject's package-data), so an installed copy serves too."""
+    import tomllib
+
+    from archive.serve import metadata_path
+
+    root = Path(__file__).resolve().parent.parent
+    assert metadata_path().read_bytes() == (root / "datasette-metadata.json").read_bytes()
+    assert metadata_path().parent == root / "archive"
+    pyproject = tomllib.loads((root / "pyproject.toml").read_text())
+    assert "datasette-metadata.json" in pyproject["tool"]["setuptools"]["package-data"]["archive"]
