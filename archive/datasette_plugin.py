@@ -96,7 +96,10 @@ def render_cell(value, column, table, database, datasette):
 async def _serve_image(request, datasette):
     database = request.url_vars["database"]
     sha = request.url_vars["sha256"]
-    db = datasette.get_database(database)
+    try:
+        db = datasette.get_database(database)
+    except KeyError:
+        return Response.text("Not found", status=404)
     result = await db.execute(
         "select mime_type, content from images where sha256 = :sha", {"sha": sha}
     )

@@ -98,7 +98,9 @@ def generate_key(path: str | Path, passphrase: str | None = None, force: bool = 
     )
     # Create with 0600 from the start so the key is never readable by others, even briefly.
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    tmp.unlink(missing_ok=True)  # a stale one (same pid): removed, never written through
+    # O_EXCL | O_NOFOLLOW: a file or link someone planted there is refused, not written into
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
     with os.fdopen(fd, "wb") as f:
         f.write(pem)
     try:

@@ -123,3 +123,18 @@ def test_an_unrelated_key_is_warned_about_and_no_passphrase_means_none(tmp_path)
         "ingest", "--key", key, "--db", db, DATA / "provenance" / "lakeport-B-2025-03-08.warc.gz"
     )
     assert third.exit_code == 0 and "Warning" not in third.output, third.output
+
+
+def test_a_file_planted_where_the_key_is_written_is_not_written_through(tmp_path):
+    """The key is written to a temporary file beside it: one planted there (a link to a file
+    others can read) is replaced, never followed."""
+    from archive.keys import generate_key
+
+    readable = tmp_path / "readable.txt"
+    readable.write_text("")
+    key = tmp_path / "k.pem"
+    (tmp_path / f".k.pem.{os.getpid()}.tmp").symlink_to(readable)
+    generate_key(key)
+    assert readable.read_text() == ""
+    assert "BEGIN PRIVATE KEY" in key.read_text()
+    assert oct(key.stat().st_mode & 0o777) == "0o600"

@@ -100,6 +100,10 @@ def test_image_served_with_safe_headers(served):
         assert r.headers["Content-Type"] == "image/jpeg"
         assert r.headers["X-Content-Type-Options"] == "nosniff"
         assert r.read()[:2] == b"\xff\xd8"
+    for missing in (f"archive/{'0' * 64}", f"no-such-db/{sha}"):
+        with pytest.raises(urllib.error.HTTPError) as e:
+            urllib.request.urlopen(f"{base}/-/archive-image/{missing}", timeout=10)
+        assert e.value.code == 404, missing
 
 
 def test_repeat_requests_come_from_the_cache(served):
