@@ -7,6 +7,7 @@ table and column is described in ``datasette-metadata.json``.
 
 from __future__ import annotations
 
+import os
 import sqlite3
 from pathlib import Path
 
@@ -400,9 +401,10 @@ def connect(path: str | Path, create: bool = True, upgrade: bool = True) -> sqli
     archive an older version wrote is refused, with what to run, instead of being migrated
     behind its reader's back (an auditor's check must not change the file it checks)."""
     path = Path(path)
-    if not path.exists() and not (create and upgrade):
-        raise DatabaseError(f"{path}: no archive database here")
-    path.parent.mkdir(parents=True, exist_ok=True)
+    if not path.exists():
+        if not (create and upgrade):
+            raise DatabaseError(f"{path}: no archive database here")
+        _create(path)
     try:
         conn = sqlite3.connect(str(path), timeout=60, isolation_level=None)
         conn.execute("PRAGMA foreign_keys = ON")
@@ -414,6 +416,28 @@ def connect(path: str | Path, create: bool = True, upgrade: bool = True) -> sqli
     except sqlite3.DatabaseError as e:
         raise DatabaseError(f"{path}: not a usable SQLite database ({e})") from None
     return db
+
+
+def _create(path: Path) -> None:
+    """A new archive, made beside ``path`` and moved into place once migrated: a process killed
+    while creating it leaves no half-made database behind (which readers would refuse)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.new")
+    tmp.unlink(missing_ok=True)
+    try:
+        conn = sqlite3.connect(str(tmp), isolation_level=None)
+        try:
+            migrate(sqlite_utils.Database(conn))
+        finally:
+            conn.close()
+        try:
+            os.link(tmp, path)
+        except FileExistsError:
+            pass  # another process made it first: theirs is used
+    except sqlite3.DatabaseError as e:
+        raise DatabaseError(f"{path}: cannot create the archive database ({e})") from None
+    finally:
+        tmp.unlink(missing_ok=True)
 
 
 def upgrade(path: str | Path) -> list[str]:
