@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import shutil
 import sqlite3
 import sys
 from pathlib import Path
@@ -27,11 +28,21 @@ def output_stream(path: Path | None):
     if path is None:
         yield sys.stdout
         return
+    if path.is_symlink() or (path.exists() and not path.is_file()):
+        # a pipe, a device, /dev/fd/N, a link: written through, as a shell would
+        try:
+            with open(path, "w", encoding="utf-8", newline="") as f:
+                yield f
+        except OSError as e:
+            raise click.ClickException(f"{path}: {e.strerror or e}") from None
+        return
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     try:
         try:
             with open(tmp, "w", encoding="utf-8", newline="") as f:
                 yield f
+            if path.exists():
+                shutil.copymode(path, tmp)  # the file replaced keeps its permissions
             os.replace(tmp, path)
         except OSError as e:
             raise click.ClickException(f"{path}: {e.strerror or e}") from None

@@ -88,8 +88,9 @@ def keys_export(key_path, output):
 @key_option
 @click.option(
     "--passphrase/--no-passphrase",
-    default=False,
-    help="Encrypt the new key with a passphrase (ARCHIVE_NEW_KEY_PASSPHRASE or prompt).",
+    default=None,
+    help="Encrypt the new key with a passphrase (ARCHIVE_NEW_KEY_PASSPHRASE or prompt), or not "
+    "[default: encrypted when ARCHIVE_NEW_KEY_PASSPHRASE is set].",
 )
 def keys_rotate(db_path, key_path, passphrase):
     """Replace the signing key: the old key signs a ledger entry introducing the new one.
@@ -104,7 +105,8 @@ def keys_rotate(db_path, key_path, passphrase):
 
     key_path = key_path or default_key_path()
     old = _load(key_path)
-    secret = os.environ.get("ARCHIVE_NEW_KEY_PASSPHRASE")
+    # an explicit --no-passphrase wins over the environment
+    secret = None if passphrase is False else os.environ.get("ARCHIVE_NEW_KEY_PASSPHRASE")
     if passphrase and not secret:
         secret = click.prompt("New passphrase", hide_input=True, confirmation_prompt=True, err=True)
     staged = key_path.with_name(key_path.name + ".new")

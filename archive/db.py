@@ -446,7 +446,8 @@ def upgrade(path: str | Path) -> list[str]:
     if not path.exists():
         raise DatabaseError(f"{path}: no archive database here")
     try:
-        conn = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)
+        # read-write: a crashed write's journal is rolled back, as any writer does
+        conn = sqlite3.connect(str(path), timeout=60)
         try:
             before = set(applied_migrations(sqlite_utils.Database(conn)))
         finally:

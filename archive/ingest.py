@@ -81,6 +81,10 @@ class Processed:
     phash: str | None = None  # an image's perceptual hash
 
 
+#: The note of a page whose extraction raised: kept as a page, and warned about.
+NOT_EXTRACTED = "not extracted"
+
+
 def process_record(record: Record, limits: Limits, context: Context) -> Processed:
     """Hash a record's payload and, for an HTML page, extract the article and prepare its signed
     rows (everything but the signature). Pure and picklable: runs in a worker."""
@@ -106,11 +110,14 @@ def process_record(record: Record, limits: Limits, context: Context) -> Processe
             article = extract_article(decode_html(payload, record.charset), record.uri)
             if article is not None:
                 _prepare_article(out, article, context)
+        except MemoryError:
+            raise  # the machine's limit, not the page's fault: the file fails and can be retried
         except Exception as e:  # noqa: BLE001 - one page's HTML must not fail its whole file
-            # an extraction bug on hostile HTML: the page is kept as a page, and says why
+            # an extraction bug on hostile HTML: the page is kept as a page, says why, and the
+            # ingest warns (see NOT_EXTRACTED)
             payload_sha256 = out.payload_sha256
             out = Processed(record=record, payload_sha256=payload_sha256, role="page")
-            out.note = f"not extracted ({type(e).__name__}: {str(e)[:200]})"
+            out.note = f"{NOT_EXTRACTED} ({type(e).__name__}: {str(e)[:200]})"
             return out
         if article is None:
             out.role, out.note = "page", "HTML page without an article"
@@ -269,8 +276,9 @@ class Ingester:
             result.status, result.error = "failed", f"{path}: {type(e).__name__}: {e}"
         except Exception as e:  # noqa: BLE001 - one line for the archivist, never a traceback
             result.status, result.error = "failed", f"{path}: unexpected {type(e).__name__}: {e}"
-        if result.status == "failed" and created_copy and stored is not None:
-            stored.unlink(missing_ok=True)
+        # The stored copy is removed only while the write lock is held (above): here another
+        # ingest of the same file may have committed with it. A copy left behind is reused by
+        # the next ingest of the file, and verify names it.
         return result
 
     def _trusted_workers(self) -> bool:
@@ -337,6 +345,11 @@ class Ingester:
                 pending.uses(p.source, p.images)
             elif p.role in ("skipped", "page"):
                 result.skipped += 1
+                if p.role == "page" and (p.note or "").startswith(NOT_EXTRACTED):
+                    result.warnings.append(
+                        f"{path} at offset {record.offset}: {record.uri}: {p.note}; the page is "
+                        "kept as a page, without its article"
+                    )
         for article_row, position, ref in pending.all_uses():
             self._write_image_use(article_row, position, ref, pending.found(ref.url), path, result)
         pending.close()
@@ -349,7 +362,7 @@ class Ingester:
         self.linker.finish(new_images)
         for table, after in text_from.items():
             index_text(self.conn, table, after)
-        result.warnings = wacz_warnings + reader.warnings
+        result.warnings[:0] = wacz_warnings + reader.warnings  # before the pages' own
         self.conn.execute(
             "UPDATE captures SET records = ?, articles = ?, claims = ?, images = ?, skipped = ?, "
             "digest_failures = ? WHERE sha256 = ?",

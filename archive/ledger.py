@@ -106,9 +106,10 @@ def origin_for(conn: sqlite3.Connection, signer: Signer) -> str:
 
 
 def current_key(conn) -> str | None:
-    """The archive's signing key now: the latest checkpoint's, followed through the key
-    rotations it signed. None for a new archive."""
-    row = conn.execute("SELECT key_id FROM checkpoints ORDER BY id DESC LIMIT 1").fetchone()
+    """The archive's signing key now: its first checkpoint's key, followed through the key
+    rotations (a key that signed without a rotation does not become it). None for a new
+    archive."""
+    row = conn.execute("SELECT key_id FROM checkpoints ORDER BY id LIMIT 1").fetchone()
     if row is None:
         return None
     key, seen = row[0], {row[0]}
@@ -248,7 +249,8 @@ class SignedWriter:
                 pass
             return (
                 f"{path}: the checkpoint file could not be written ({e.strerror or e}); the "
-                "checkpoint is in the database, and the next ingest writes the file"
+                "checkpoint is in the database, and the next ingest that adds records writes "
+                "the file"
             )
         return None
 

@@ -208,6 +208,11 @@ class CaptureReader:
                         raise CaptureError(
                             where, "not a valid WARC/ARC: a record has no type", offset
                         )
+                    if rec.length is None:
+                        # without it warcio reads on into the next record
+                        raise CaptureError(
+                            where, "not a valid WARC/ARC: a record has no Content-Length", offset
+                        )
                     record = self._make_record(rec, offset, member, where)
                     offset = record.offset = it.get_record_offset()
                     # warcio stops quietly where a cut-off file ends: the record then has

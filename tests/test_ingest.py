@@ -438,3 +438,26 @@ def test_a_stored_copy_removed_by_a_failed_concurrent_ingest_is_made_again(tmp_p
     ingester.writer.begin = begin_after_the_other_failed
     assert ingester.ingest_file(SAMPLE).status == "ingested"
     assert stored.read_bytes() == SAMPLE.read_bytes()
+
+
+def test_an_ingest_that_gives_up_waiting_keeps_the_copy_another_committed(tmp_path, fixed_signer):
+    """Ingest 1 makes the stored copy and waits for the write lock; ingest 2 of the same file
+    commits with that copy; ingest 1 times out. The copy stays: it is only ever removed while
+    the write lock is held (found in review)."""
+    import sqlite3 as sqlite
+
+    from archive.ingest import Ingester
+
+    db = tmp_path / "records" / "archive.db"
+    first, second = Ingester(db, fixed_signer), Ingester(db, fixed_signer)
+
+    def begin_after_the_other_committed():
+        assert second.ingest_file(SAMPLE).status == "ingested"
+        raise sqlite.OperationalError("database is locked")
+
+    first.writer.begin = begin_after_the_other_committed
+    assert first.ingest_file(SAMPLE).status == "failed"
+    stored = tmp_path / "records" / "captures" / f"{file_hash(SAMPLE)}.warc.gz"
+    assert stored.read_bytes() == SAMPLE.read_bytes()
+    verify = CliRunner().invoke(cli, ["verify", "--db", str(db)])
+    assert verify.exit_code == 0, verify.output

@@ -335,6 +335,8 @@ def test_an_extraction_error_skips_the_page_not_the_file(tmp_path, monkeypatch):
         "SELECT role, note FROM capture_records WHERE url = 'https://news.example/bad.html'"
     ).fetchone()
     assert role == "page" and note == "not extracted (IndexError: a bug)"
+    assert "https://news.example/bad.html: not extracted (IndexError: a bug)" in output
+    assert "Warning:" in output
 
 
 def test_payload_digest_mismatch_is_recorded_as_failed(tmp_path):
@@ -588,3 +590,46 @@ def test_revisits_take_their_own_status_and_the_payload_cap(tmp_path):
     assert code == 0, output
     notes = [n for (n,) in sqlite3.connect(db).execute("SELECT note FROM capture_records")]
     assert sum("cap" in (n or "") for n in notes) == 2, notes
+
+
+def test_a_record_without_content_length_fails_its_file(tmp_path):
+    """WARC requires Content-Length; without it warcio reads on into the next record (found in
+    review: the first page's payload swallowed the second page)."""
+    pages = [
+        http_response(f"https://news.example/{n}.html", article_html(f"Page {n}", FILLER))
+        for n in ("one", "two")
+    ]
+    good = warc_file(tmp_path / "good.warc", pages, gz=False)
+    data = good.read_bytes()
+    start = data.index(b"WARC-Type: response")
+    line = data.index(b"Content-Length:", start)
+    cut = tmp_path / "no-length.warc"
+    cut.write_bytes(data[:line] + data[data.index(b"\r\n", line) + 2 :])
+    db = tmp_path / "records" / "archive.db"
+    code, output = run_cli("ingest", "--workers", "0", "--db", db, cut)
+    assert code == 1, output
+    assert error_lines(output) == [
+        f"Error: {cut} at offset {data.rindex(b'WARC/1.', 0, start)}: not a valid WARC/ARC: a "
+        "record has no Content-Length"
+    ], output
+
+
+def test_output_files_keep_what_they_are(sample_db, tmp_path):
+    """-o writes a regular file whole or not at all, keeping its permissions; a link, a pipe or
+    /dev/fd/N is written through, as a shell would (found in review)."""
+    import stat
+
+    existing = tmp_path / "claims.csv"
+    existing.write_text("old\n")
+    existing.chmod(0o640)
+    code, out = run_cli("export", "--db", sample_db, "--format", "csv", "-o", existing)
+    assert code == 0, out
+    assert existing.read_text().startswith("id,") and stat.S_IMODE(existing.stat().st_mode) == 0o640
+    target = tmp_path / "target.csv"
+    target.write_text("")
+    link = tmp_path / "link.csv"
+    link.symlink_to(target)
+    code, out = run_cli("export", "--db", sample_db, "--format", "csv", "-o", link)
+    assert code == 0, out
+    assert link.is_symlink() and target.read_text().startswith("id,")
+    assert not list(tmp_path.glob(".*.tmp"))
