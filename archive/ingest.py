@@ -263,7 +263,9 @@ class Ingester:
                 # raises only before its COMMIT: after it, nothing undoes the capture
                 warning = self.writer.commit()
             except BaseException:
-                if created_copy:  # removed while the write lock is held: see the check above
+                # removed while the write lock is held (see the check above), and never once
+                # committed (an interrupt while the checkpoint file is written)
+                if created_copy and not self.writer.committed:
                     stored.unlink(missing_ok=True)
                 self.writer.rollback()
                 raise

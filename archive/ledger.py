@@ -142,10 +142,12 @@ class SignedWriter:
         self.frontier = merkle.Frontier()
         self.signed_at = ""
         self._note: str | None = None
+        self.committed = False
 
     def begin(self) -> None:
         """Start the write transaction (waiting for any other writer) and sync the ledger."""
         self.conn.execute("BEGIN IMMEDIATE")
+        self.committed = False  # set once COMMIT has run: nothing may undo the work after it
         # next seq from the primary key: O(log n), where COUNT(*) would scan the ledger
         size = self.conn.execute("SELECT COALESCE(MAX(seq) + 1, 0) FROM ledger").fetchone()[0]
         if size != self.frontier.size:  # a new process, or another one appended since
@@ -235,6 +237,7 @@ class SignedWriter:
             )
             store_frontier(self.conn, self.frontier)
         self.conn.execute("COMMIT")
+        self.committed = True
         if not self._note:
             return None
         path = checkpoint_path(self.db_path)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gzip
 import hashlib
+import os
 import sqlite3
 from pathlib import Path
 
@@ -457,6 +458,32 @@ def test_an_ingest_that_gives_up_waiting_keeps_the_copy_another_committed(tmp_pa
 
     first.writer.begin = begin_after_the_other_committed
     assert first.ingest_file(SAMPLE).status == "failed"
+    stored = tmp_path / "records" / "captures" / f"{file_hash(SAMPLE)}.warc.gz"
+    assert stored.read_bytes() == SAMPLE.read_bytes()
+    verify = CliRunner().invoke(cli, ["verify", "--db", str(db)])
+    assert verify.exit_code == 0, verify.output
+
+
+def test_an_interrupt_after_the_commit_keeps_the_stored_copy(tmp_path, fixed_signer, monkeypatch):
+    """Ctrl-C while the checkpoint file is written, after the COMMIT: the capture is in the
+    archive, so its stored copy must stay."""
+    import archive.ledger
+    from archive.ingest import Ingester
+
+    db = tmp_path / "records" / "archive.db"
+    ingester = Ingester(db, fixed_signer)
+
+    replace = os.replace
+
+    def interrupted(src, dst):
+        if Path(dst).name == "checkpoint":  # only the checkpoint file's move
+            raise KeyboardInterrupt
+        replace(src, dst)
+
+    monkeypatch.setattr(archive.ledger.os, "replace", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        ingester.ingest_file(SAMPLE)
+    monkeypatch.undo()
     stored = tmp_path / "records" / "captures" / f"{file_hash(SAMPLE)}.warc.gz"
     assert stored.read_bytes() == SAMPLE.read_bytes()
     verify = CliRunner().invoke(cli, ["verify", "--db", str(db)])
