@@ -202,8 +202,6 @@ class CaptureReader:
                     rec = next(records, None)
                     if rec is None:
                         break
-                    # get_record_offset() reads the record to its end, so ask only after the
-                    # payload is read; until then ``offset`` is where the last record ended.
                     if not rec.rec_type:
                         raise CaptureError(
                             where, "not a valid WARC/ARC: a record has no type", offset
@@ -213,6 +211,8 @@ class CaptureReader:
                         raise CaptureError(
                             where, "not a valid WARC/ARC: a record has no Content-Length", offset
                         )
+                    # get_record_offset() reads the record to its end, so ask only after the
+                    # payload is read; until then ``offset`` is where the last record ended.
                     record = self._make_record(rec, offset, member, where)
                     offset = record.offset = it.get_record_offset()
                     # warcio stops quietly where a cut-off file ends: the record then has
