@@ -98,5 +98,6 @@ def test_q5_check_records_in_the_browser(browser, served):
     base, _ = served
     page, rows = open_query(browser, base, "check_records", "q5-check-records.png", article_id=A1)
     assert len(rows) == 24
-    assert all(r[2] == "1" and r[3] == "1" for r in rows), rows[:3]
+    # hash_ok, matches_statement, verified
+    assert all(r[2] == "1" and r[3] == "1" and r[4] == "1" for r in rows), rows[:3]
     page.close()

@@ -190,3 +190,33 @@ def test_the_metadata_serve_reads_is_the_published_one_and_is_packaged():
     assert metadata_path().parent == root / "archive"
     pyproject = tomllib.loads((root / "pyproject.toml").read_text())
     assert "datasette-metadata.json" in pyproject["tool"]["setuptools"]["package-data"]["archive"]
+
+
+def test_check_records_shows_a_row_that_is_not_what_was_signed(sample_db, tmp_path):
+    """The canned query recomputes the hash and checks the signature; a row edited to say
+    something else, with its text hash recomputed to match, must still show: its statement no
+    longer matches its columns (found in review: it showed hash_ok=1, verified=1)."""
+    import shutil
+    import sqlite3
+
+    from archive.datasette_plugin import prepare_connection
+    from archive.hashing import text_sha256
+
+    meta = json.loads(
+        (Path(__file__).resolve().parent.parent / "datasette-metadata.json").read_text()
+    )
+    sql = meta["databases"]["archive"]["queries"]["check_records"]["sql"]
+    db = tmp_path / "copy.db"
+    shutil.copy(sample_db, db)
+    conn = sqlite3.connect(db)
+    prepare_connection(conn)
+    article = "37988c58467bc4cf"
+    rows = conn.execute(sql, {"article_id": article}).fetchall()
+    assert len(rows) == 24 and all(r[2:5] == (1, 1, 1) for r in rows)
+    forged = "Varga told reporters she will sign the closure order."
+    conn.execute(
+        "UPDATE claims SET text = ?, text_sha256 = ? WHERE id = ?",
+        (forged, text_sha256(forged), f"{article}-9"),
+    )
+    row = conn.execute(sql, {"article_id": article}).fetchall()[9]
+    assert row[1] == forged and row[2:5] == (1, 0, 1)  # hash and signature fine, row is not
