@@ -20,23 +20,32 @@ def _rows(conn, sql: str, params=()) -> list[dict]:
     return [dict(zip(names, row, strict=True)) for row in cur]
 
 
+#: Everywhere a claim appears: its exact copies (same text_sha256), then the claims linked to
+#: any of them (a near or quote link is made to the copies a new claim was compared with, so
+#: each copy sees the links of all). Also the canned query claim_everywhere (a test keeps the two
+#: equal).
+CLAIM_EVERYWHERE = (
+    "with me as (select text_sha256 as sha from claims where id = :claim_id), "
+    "same as (select id from claims where text_sha256 = (select sha from me)) "
+    "select 'exact' as match, 1.0 as score, a.captured_at as captured_at, a.site_name, a.url, "
+    "c.text, c.speaker, c.id as claim_id, a.id as article_id from claims c "
+    "join articles a on a.id = c.article_id where c.id in same "
+    "union all "
+    "select l.relation, max(l.score), a.captured_at, a.site_name, a.url, c.text, c.speaker, "
+    "c.id, a.id from claim_links l join claims c on c.id = l.other_claim_id "
+    "join articles a on a.id = c.article_id "
+    "where l.claim_id in same and c.text_sha256 != (select sha from me) "
+    "group by c.id, l.relation "
+    "order by captured_at, claim_id"
+)
+
+
 def trace_claim(conn, claim_id: str) -> dict:
     """Everywhere a claim appears: exact (same normalised text) and near (scored), by time."""
     claim = _rows(conn, "SELECT * FROM claims WHERE id = ?", (claim_id,))
     if not claim:
         raise ArchiveError(f"no claim {claim_id!r}")
-    rows = _rows(
-        conn,
-        "SELECT 'exact' AS match, 1.0 AS score, a.captured_at AS captured_at, a.site_name, "
-        "a.url, c.text, c.speaker, c.id AS claim_id, a.id AS article_id FROM claims c "
-        "JOIN articles a ON a.id = c.article_id WHERE c.text_sha256 = ? "
-        "UNION ALL "
-        "SELECT l.relation, l.score, a.captured_at, a.site_name, a.url, c.text, c.speaker, c.id, "
-        "a.id FROM claim_links l JOIN claims c ON c.id = l.other_claim_id "
-        "JOIN articles a ON a.id = c.article_id WHERE l.claim_id = ? "
-        "ORDER BY captured_at, claim_id",
-        (claim[0]["text_sha256"], claim_id),
-    )
+    rows = _rows(conn, CLAIM_EVERYWHERE, {"claim_id": claim_id})
     return {
         "claim": _public(claim[0]),
         "first_seen": rows[0] if rows else None,

@@ -310,3 +310,38 @@ def test_several_versions_of_a_page_in_one_capture_give_each_consecutive_diff_on
     after = conn.execute("SELECT from_article_id, to_article_id, change FROM changes").fetchall()
     assert sorted(c for _, _, c in after) == sorted(c for _, _, c in before)  # once each
     assert {(day[a], day[b]) for a, b, _ in after} == {("2025-03-02", "2025-03-03")}
+
+
+def test_q1_every_exact_copy_sees_the_near_copies(archive, tmp_path):
+    """A new claim is linked to the copies it was compared with (at most MAX_CANDIDATES), not to
+    every exact copy of them: claim_everywhere finds the links through any copy (found in
+    review: with 56 copies, 6 showed no near row). Here one more copy of A1-1, never compared
+    with anything, is added to a copy of the archive."""
+    import json
+    import shutil
+    from pathlib import Path
+
+    from archive.provenance import CLAIM_EVERYWHERE
+
+    meta = json.loads(
+        (Path(__file__).resolve().parent.parent / "datasette-metadata.json").read_text()
+    )
+    assert meta["databases"]["archive"]["queries"]["claim_everywhere"]["sql"] == CLAIM_EVERYWHERE
+    db = tmp_path / "copy.db"
+    shutil.copy(archive, db)
+    conn = sqlite3.connect(db)
+    columns = [r[1] for r in conn.execute("PRAGMA table_info(claims)")]
+    values = conn.execute("SELECT * FROM claims WHERE id = ?", (f"{A1}-1",)).fetchone()
+    row = dict(zip(columns, values, strict=True))
+    row.update(id=f"{B}-99", article_id=B, position=99)
+    conn.execute(
+        f"INSERT INTO claims ({', '.join(columns)}) VALUES ({', '.join('?' * len(columns))})",
+        [row[c] for c in columns],
+    )
+    assert not conn.execute("SELECT 1 FROM claim_links WHERE claim_id = ?", (f"{B}-99",)).fetchall()
+    conn.commit()
+    result = cli_json(db, "trace", f"{B}-99")
+    near = [r["claim_id"] for r in result["appearances"] if r["match"] == "near"]
+    assert near == [f"{A2}-1"]
+    exact = [r["claim_id"] for r in result["appearances"] if r["match"] == "exact"]
+    assert sorted(exact) == sorted([f"{A1}-1", f"{B}-99"])
