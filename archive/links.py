@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import itertools
 import sqlite3
-from collections import OrderedDict, defaultdict
+from collections import Counter, OrderedDict, defaultdict
 
 import numpy as np
 
@@ -418,10 +418,9 @@ def _link_versions(conn, article_ids: list[str]) -> None:
 
 def _changes(old: list[tuple], new: list[tuple]):
     """(change, old, new, score) for two lists of (id, text, key): unchanged keys drop out,
-    the rest pair up as 'changed' when similar, else 'removed' / 'added'."""
-    old_keys, new_keys = {o[2] for o in old}, {n[2] for n in new}
-    gone = [o for o in old if o[2] not in new_keys]
-    came = [n for n in new if n[2] not in old_keys]
+    counted (a sentence the page had twice and now has once was removed once), and the rest pair
+    up as 'changed' when similar, else 'removed' / 'added'."""
+    gone, came = _unmatched(old, new), _unmatched(new, old)
     paired = set()
     for o in gone:
         best, best_score = None, 0.0
@@ -439,6 +438,18 @@ def _changes(old: list[tuple], new: list[tuple]):
     for n in came:
         if n[0] not in paired:
             yield "added", None, n, None
+
+
+def _unmatched(these: list[tuple], others: list[tuple]) -> list[tuple]:
+    """The items of ``these`` whose key ``others`` has fewer times (the later ones go)."""
+    left = Counter(o[2] for o in others)
+    out = []
+    for item in these:
+        if left[item[2]]:
+            left[item[2]] -= 1
+        else:
+            out.append(item)
+    return out
 
 
 def article_changes(conn, old_id: str, new_id: str) -> list[dict]:

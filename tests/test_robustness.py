@@ -633,3 +633,24 @@ def test_output_files_keep_what_they_are(sample_db, tmp_path):
     assert code == 0, out
     assert link.is_symlink() and target.read_text().startswith("id,")
     assert not list(tmp_path.glob(".*.tmp"))
+
+
+def test_a_sentence_a_page_had_twice_and_now_has_once_is_a_change(tmp_path):
+    """Page versions are compared as counted lists: 24 claims then 23, the same sentence once
+    fewer, is one removal (found in review: compared as sets, it was 'no changes')."""
+    url = "https://news.example/twice.html"
+    twice = article_html("Twice", [FILLER[0], FILLER[1], FILLER[0], FILLER[2]])
+    once = article_html("Twice", [FILLER[0], FILLER[1], FILLER[2]])
+    files = [
+        warc_file(
+            tmp_path / f"{day}.warc.gz",
+            [http_response(url, body)],
+            warc_headers={url: {"WARC-Date": f"2025-03-0{day}T09:00:00Z"}},
+        )
+        for day, body in ((1, twice), (2, once))
+    ]
+    db = tmp_path / "records" / "archive.db"
+    code, output = run_cli("ingest", "--workers", "0", "--db", db, *files)
+    assert code == 0, output
+    rows = sqlite3.connect(db).execute("SELECT target, change, old_text FROM changes").fetchall()
+    assert rows == [("claim", "removed", FILLER[0])], rows
