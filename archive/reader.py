@@ -281,9 +281,23 @@ class CaptureReader:
             date=h.get_header("WARC-Date") or "",
             refers_to=h.get_header("WARC-Refers-To-Target-URI"),
         )
+        # Stored as written (it is what the capture says) and ordered as text: time order holds
+        # for UTC dates ("...Z", as WARC requires), so the others are findings.
         if record.date and not _W3CDTF.match(record.date):
             record.problems.append(f"invalid WARC-Date {record.date!r}")
             self.warnings.append(f"{where} at offset {offset}: invalid WARC-Date {record.date!r}")
+        elif record.date and not record.date.endswith("Z") and "T" in record.date:
+            record.problems.append(f"WARC-Date {record.date!r} not in UTC")
+            self.warnings.append(
+                f"{where} at offset {offset}: WARC-Date {record.date!r} is not in UTC: it is "
+                "ordered by its text among the others, not by its time"
+            )
+        elif not record.date and record.type in ("response", "resource", "revisit"):
+            record.problems.append("no WARC-Date")
+            self.warnings.append(
+                f"{where} at offset {offset}: no WARC-Date: what it holds sorts before every "
+                "dated capture"
+            )
         if rec.rec_type == "resource":
             record.status = 200
             record.mime_type, record.charset = _content_type(h.get_header("Content-Type"))

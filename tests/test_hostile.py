@@ -344,3 +344,27 @@ def test_a_long_run_of_capitalised_words_is_read_in_linear_time():
     assert not re.fullmatch(NAME, " ".join(["Elena"] * 13))
     att = SpeakerResolver([]).attribute("Elena Varga " * 2000 + "said it was fine.")
     assert att.speaker_mention is None or len(att.speaker_mention.split()) <= 12
+
+
+@pytest.mark.parametrize(
+    "date, finding",
+    [
+        (b"2025-03-07T14:30:00+05:00", "WARC-Date '2025-03-07T14:30:00+05:00' is not in UTC"),
+        (None, "no WARC-Date"),
+    ],
+)
+def test_dates_that_do_not_sort_in_time_are_reported(tmp_path, date, finding):
+    """captured_at is stored as the capture says and ordered as text, which is time order for
+    UTC dates only: an offset date or none at all is a warning and a note (found in review: a
+    missing date made a capture 'first seen' silently)."""
+    record = _raw_record(b"Content-Type: text/html\r\n", _page(), date=date or b"")
+    if date is None:
+        record = record.replace(b"WARC-Date: \r\n", b"")
+    warc = tmp_path / "date.warc"
+    warc.write_bytes(record)
+    db = tmp_path / "records" / "archive.db"
+    code, output = run_cli("ingest", "--workers", "0", "--db", db, warc)
+    assert code == 0, output
+    assert f"Warning: {warc} at offset 0: {finding}" in output
+    note = sqlite3.connect(db).execute("SELECT note FROM capture_records").fetchone()[0]
+    assert finding.split(" is not")[0] in note
