@@ -203,8 +203,9 @@ def test_errors_are_one_line(archive):
 
 
 def test_links_do_not_depend_on_what_the_writer_holds(archive, tmp_path, monkeypatch):
-    """The writer bounds what it holds per capture (each speaker's quotes, the pending image
-    uses): with nothing held beyond the current speaker, the same links and uses come out."""
+    """The writer bounds the quotes it holds per capture (each speaker's, read again when
+    dropped): with none held beyond the current speaker, the same links and image uses come
+    out. (Pending image uses wait in temporary tables, so nothing bounds them in memory.)"""
     from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
     from archive import links
