@@ -201,6 +201,8 @@ class CaptureReader:
                 with contextlib.redirect_stderr(warn):
                     rec = next(records, None)
                     if rec is None:
+                        if not member:  # a WACZ member's end is the ZIP's to check (CRC)
+                            self._check_end(where, offset)
                         break
                     if not rec.rec_type:
                         raise CaptureError(
@@ -260,8 +262,11 @@ class CaptureReader:
         except (OSError, EOFError, ValueError, zipfile.BadZipFile) as e:
             raise CaptureError(where, f"{type(e).__name__}: {e}", offset) from None
         except Exception as e:  # noqa: BLE001 - warcio raises anything on malformed input
+            # (its own message, e.g. "'NoneType' object has no attribute ...", helps no one)
             raise CaptureError(
-                where, f"not a valid WARC/ARC: {type(e).__name__}: {e}", offset
+                where,
+                f"not a valid WARC/ARC: a damaged or cut-off record ({type(e).__name__})",
+                offset,
             ) from None
         finally:
             text = warn.getvalue()
@@ -269,6 +274,22 @@ class CaptureReader:
                 self.warnings.append(f"{where}: a record's Content-Length looks wrong")
             if "Replacing spaces" in text:
                 self.warnings.append(f"{where}: spaces in a WARC-Target-URI were replaced by %20")
+
+    def _check_end(self, where: str, end: int) -> None:
+        """The file must end where its last record does (give or take blank lines): warcio
+        stops quietly at a record or gzip member cut off before its payload, so bytes left over
+        are a file cut short (or junk), not nothing."""
+        with open(self.path, "rb") as f:
+            f.seek(end)
+            while chunk := f.read(1 << 16):
+                if chunk.strip(b"\r\n\t \x00"):
+                    size = self.path.stat().st_size
+                    raise CaptureError(
+                        where,
+                        f"truncated or damaged: the {size - end:,} bytes after the last whole "
+                        "record are not a record",
+                        end,
+                    )
 
     def _make_record(self, rec, offset: int, member: str, where: str) -> Record:
         h = rec.rec_headers

@@ -488,3 +488,23 @@ def test_an_interrupt_after_the_commit_keeps_the_stored_copy(tmp_path, fixed_sig
     assert stored.read_bytes() == SAMPLE.read_bytes()
     verify = CliRunner().invoke(cli, ["verify", "--db", str(db)])
     assert verify.exit_code == 0, verify.output
+
+
+@pytest.mark.parametrize("into", [1, 5, 20, 60])
+def test_a_capture_cut_inside_a_gzip_member_header_fails(isolated_env, tmp_path, into):
+    """Cut a few bytes into a record's gzip member (before its payload), warcio stops as if
+    the file had ended there: the bytes left over after the last whole record make it fail
+    (found in review: such cuts were 'ingested', a photo silently lost)."""
+    data = SAMPLE.read_bytes()
+    members = [i for i in range(len(data) - 2) if data[i : i + 3] == b"\x1f\x8b\x08"]
+    start = members[len(members) // 2]
+    cut = tmp_path / "cut.warc.gz"
+    cut.write_bytes(data[: start + into])
+    result = ingest(cut)
+    assert result.exit_code == 1, result.output
+    errors = [line for line in result.output.splitlines() if line.startswith("Error:")]
+    assert len(errors) == 1 and errors[0].startswith(f"Error: {cut} at offset "), result.output
+    assert "truncated or damaged" in errors[0] or "damaged or cut-off record" in errors[0]
+    assert not (isolated_env / "records" / "captures").exists() or not list(
+        (isolated_env / "records" / "captures").iterdir()
+    )
