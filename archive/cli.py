@@ -66,7 +66,8 @@ def db_option(fn):
         "db_path",
         type=click.Path(dir_okay=False, path_type=Path),
         default=None,
-        help="Archive database [env ARCHIVE_DB; default: records/archive.db]",
+        help="Archive database [env ARCHIVE_DB; default: $ARCHIVE_HOME/archive.db, else "
+        "records/archive.db]",
     )(fn)
 
 

@@ -79,12 +79,15 @@ def test_auditor_script_from_the_docs(sample_db, fixed_signer, tmp_path):
     assert ok.returncode == 0, ok.stdout + ok.stderr
     assert ok.stdout.strip() == "all claims verified"
     conn = sqlite3.connect(sample_db)
-    conn.execute("UPDATE claims SET speaker = 'Tomas Varga' WHERE id = '37988c58467bc4cf-9'")
+    conn.execute(
+        "UPDATE claims SET speaker = 'Tomas Varga', cue = 'denied' WHERE id = '37988c58467bc4cf-9'"
+    )
     conn.commit()
     conn.close()
     bad = subprocess.run([sys.executable, script, sample_db, pub], capture_output=True, text=True)
     assert bad.returncode == 1
-    assert "FAILED 37988c58467bc4cf-9 statement.speaker" in bad.stdout
+    # every signed column is compared, not only the obvious ones (found in review: cue was not)
+    assert "FAILED 37988c58467bc4cf-9 statement.speaker, statement.cue" in bad.stdout
 
 
 def test_readme_opens_with_the_two_commands():
