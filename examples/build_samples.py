@@ -2,6 +2,10 @@
 
 Usage: python examples/build_samples.py [--seed FILE] [--out DIR]
 
+By default from examples/sample-article.txt (a sample written for this project, so that everyone
+builds the same captures); `--seed ../shared/scenario/seed-article.txt` builds them from the
+project's seed article where that is available.
+
 The text format is the one of the project's seed article: the headline on the first line, then
 the section, "Get short URL" and the site name; then paragraphs, bullet items ("  • "), quotes
 (lines starting with “), figures (a "© Credit" line followed by the caption line), subheadings
@@ -341,7 +345,7 @@ def _other_outlet(page: Page, images: dict[str, bytes]) -> tuple[Page, dict[str,
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--seed", type=Path, default=SEED if SEED.exists() else FALLBACK)
+    parser.add_argument("--seed", type=Path, default=FALLBACK)
     parser.add_argument("--out", type=Path, default=Path(__file__).with_name("captures"))
     args = parser.parse_args()
     for path in build(args.seed, args.out):
