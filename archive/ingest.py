@@ -284,7 +284,10 @@ class Ingester:
         return result
 
     def _trusted_workers(self) -> bool:
-        """Workers forked from this process on this machine share its trust; a cluster's do not."""
+        """Workers forked from this process prepare statements too; a cluster's send rows only,
+        and their statements are built here (a worker's bug cannot make the key sign other
+        bytes). Not a defence against a compromised cluster worker: Dask unpickles its results
+        here (docs/scaling.md)."""
         return self.executor is None or isinstance(self.executor, ProcessPoolExecutor)
 
     def _has_capture(self, sha: str) -> bool:
