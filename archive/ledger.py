@@ -143,6 +143,7 @@ class SignedWriter:
         self.signed_at = ""
         self._note: str | None = None
         self.committed = False
+        self._known_columns: dict[str, set[str]] = {}
 
     def begin(self) -> None:
         """Start the write transaction (waiting for any other writer) and sync the ledger."""
@@ -193,7 +194,12 @@ class SignedWriter:
 
     def _append_batch(self, batch: list[Unsigned]) -> None:
         table = batch[0].table
+        if table not in PRIMARY_KEYS:
+            raise ValueError(f"not a signed table: {table!r}")
         cols = [*batch[0].row, "statement", "signature", "key_id"]
+        unknown = set(cols) - self._columns(table)
+        if unknown:  # names go into the SQL text: only the table's own
+            raise ValueError(f"{table} has no column {sorted(unknown)[0]!r}")
         sign, key_id = self.signer.sign, self.signer.key_id
         names = ", ".join(f'"{c}"' for c in cols)
         marks = ", ".join("?" for _ in cols)
@@ -211,6 +217,15 @@ class SignedWriter:
         )
         for u in batch:
             self.frontier.append(u.leaf)
+
+    def _columns(self, table: str) -> set[str]:
+        found = self._known_columns.get(table)
+        if found is None:
+            found = self._known_columns[table] = {
+                name
+                for (name,) in self.conn.execute("SELECT name FROM pragma_table_info(?)", (table,))
+            }
+        return found
 
     def commit(self) -> str | None:
         """Checkpoint the ledger, commit, then publish the checkpoint file.

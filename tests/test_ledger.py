@@ -337,6 +337,12 @@ def test_the_writer_signs_only_statements(tmp_path, fixed_signer):
         forged = Unsigned("captures", dict(row), body, real.leaf, fixed_signer.key_id, FIXED)
         with pytest.raises(ValueError, match="other than a statement"):
             writer.append([forged])
+        # a column name is SQL text: a row key that is not a column of the table is refused
+        # (found in review: a key could carry SQL into the INSERT)
+        sneaky = dict(row, **{'bytes") VALUES (1) --': 1})
+        injected = prepare("captures", sneaky, key_id=fixed_signer.key_id, signed_at=FIXED)
+        with pytest.raises(ValueError, match="has no column"):
+            writer.append([injected])
         writer.append([real])  # the same row with its real statement is signed and stored
         stored = db.conn.execute("SELECT statement FROM captures").fetchall()
         assert stored == [(real.statement.decode(),)]
