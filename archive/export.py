@@ -17,6 +17,16 @@ def _rows(conn, sql: str, params=()) -> Iterator[dict]:
         yield dict(zip(names, row, strict=True))
 
 
+def _qualified(name: str) -> dict:
+    """A PROV-JSON qualified name as an attribute value (a bare string is a literal)."""
+    return {"$": name, "type": "prov:QUALIFIED_NAME"}
+
+
+def _present(attributes: dict) -> dict:
+    """PROV-JSON has no null: an attribute without a value is left out."""
+    return {k: v for k, v in attributes.items() if v is not None}
+
+
 def prov_json(conn) -> dict:
     """W3C PROV-JSON: captures, articles, claims and images as entities; derivations between them;
     attribution of claims to their speakers; the ingest as an activity by the archive's key."""
@@ -35,27 +45,31 @@ def prov_json(conn) -> dict:
     def rel(kind: str, body: dict) -> None:
         nonlocal n
         n += 1
-        doc[kind][f"_:{kind}{n}"] = body
+        doc[kind][f"_:{kind}{n}"] = _present(body)
 
     for key in _rows(conn, "SELECT key_id, created_at FROM keys"):
-        doc["agent"][f"archive:key/{key['key_id']}"] = {"prov:type": "prov:SoftwareAgent"}
+        doc["agent"][f"archive:key/{key['key_id']}"] = {
+            "prov:type": _qualified("prov:SoftwareAgent")
+        }
     for c in _rows(conn, "SELECT sha256, filename, ingested_at, key_id FROM captures"):
         cid = f"archive:capture/{c['sha256']}"
-        doc["entity"][cid] = {"prov:label": c["filename"], "archive:sha256": c["sha256"]}
+        doc["entity"][cid] = _present({"prov:label": c["filename"], "archive:sha256": c["sha256"]})
         act = f"archive:ingest/{c['sha256']}"
-        doc["activity"][act] = {"prov:startTime": c["ingested_at"]}
+        doc["activity"][act] = _present({"prov:startTime": c["ingested_at"]})
         rel("wasAssociatedWith", {"prov:activity": act, "prov:agent": f"archive:key/{c['key_id']}"})
     for a in _rows(
         conn,
         "SELECT id, url, title, captured_at, capture_sha256, site_name, text_sha256 FROM articles",
     ):
         aid = f"archive:article/{a['id']}"
-        doc["entity"][aid] = {
-            "prov:label": a["title"],
-            "prov:location": a["url"],
-            "archive:captured_at": a["captured_at"],
-            "archive:text_sha256": a["text_sha256"],
-        }
+        doc["entity"][aid] = _present(
+            {
+                "prov:label": a["title"],
+                "prov:location": a["url"],
+                "archive:captured_at": a["captured_at"],
+                "archive:text_sha256": a["text_sha256"],
+            }
+        )
         rel(
             "wasDerivedFrom",
             {
@@ -69,22 +83,30 @@ def prov_json(conn) -> dict:
         )
         if a["site_name"]:
             org = "archive:publisher/" + a["site_name"].replace(" ", "_")
-            doc["agent"][org] = {"prov:type": "prov:Organization", "prov:label": a["site_name"]}
+            doc["agent"][org] = {
+                "prov:type": _qualified("prov:Organization"),
+                "prov:label": a["site_name"],
+            }
             rel("wasAttributedTo", {"prov:entity": aid, "prov:agent": org})
     for c in _rows(conn, "SELECT id, article_id, text, text_sha256, kind, speaker FROM claims"):
         cid = f"archive:claim/{c['id']}"
-        doc["entity"][cid] = {
-            "prov:value": c["text"],
-            "archive:kind": c["kind"],
-            "archive:text_sha256": c["text_sha256"],
-        }
+        doc["entity"][cid] = _present(
+            {
+                "prov:value": c["text"],
+                "archive:kind": c["kind"],
+                "archive:text_sha256": c["text_sha256"],
+            }
+        )
         rel(
             "wasDerivedFrom",
             {"prov:generatedEntity": cid, "prov:usedEntity": f"archive:article/{c['article_id']}"},
         )
         if c["speaker"]:
             person = "archive:speaker/" + c["speaker"].replace(" ", "_")
-            doc["agent"][person] = {"prov:type": "prov:Person", "prov:label": c["speaker"]}
+            doc["agent"][person] = {
+                "prov:type": _qualified("prov:Person"),
+                "prov:label": c["speaker"],
+            }
             rel("wasAttributedTo", {"prov:entity": cid, "prov:agent": person})
     for u in _rows(
         conn,
@@ -92,7 +114,7 @@ def prov_json(conn) -> dict:
         "FROM image_uses WHERE image_sha256 IS NOT NULL",
     ):
         iid = f"archive:image/{u['image_sha256']}"
-        doc["entity"].setdefault(iid, {"prov:location": u["url"]})
+        doc["entity"].setdefault(iid, _present({"prov:location": u["url"]}))
         rel(
             "wasDerivedFrom",
             {
@@ -130,12 +152,13 @@ def claim_review(conn) -> list[dict]:
         claim = item["itemReviewed"]
         if r["speaker"] and "author" not in claim:
             claim["author"] = {"@type": "Person", "name": r["speaker"]}
-        appearance = {
-            "@type": "CreativeWork",
-            "url": r["url"],
-            "dateCreated": r["captured_at"],
-            "publisher": {"@type": "Organization", "name": r["site_name"]},
-        }
+        # the page's own publication date when it gives one (a capture is not a creation);
+        # appearances come in capture order, and the first captured is firstAppearance
+        appearance = {"@type": "CreativeWork", "url": r["url"]}
+        if r["published_at"]:
+            appearance["datePublished"] = r["published_at"]
+        if r["site_name"]:
+            appearance["publisher"] = {"@type": "Organization", "name": r["site_name"]}
         claim["appearance"].append(appearance)
         claim["firstAppearance"] = claim["firstAppearance"] or appearance
     return list(out.values())

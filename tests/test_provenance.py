@@ -153,13 +153,26 @@ def test_exports(archive, tmp_path):
     assert any(
         r["prov:agent"] == "archive:speaker/Elena_Varga" for r in prov["wasAttributedTo"].values()
     )
+    # PROV-JSON types are qualified names, and it has no nulls (found in review)
+    person = prov["agent"]["archive:speaker/Elena_Varga"]
+    assert person["prov:type"] == {"$": "prov:Person", "type": "prov:QUALIFIED_NAME"}
+    assert "null" not in json.dumps(prov)
     reviews = cli_json_export(archive, "claimreview")
     reused = next(r for r in reviews if r["claimReviewed"].startswith("Despite the regional"))
-    assert [a["publisher"]["name"] for a in reused["itemReviewed"]["appearance"]] == [
+    appearances = reused["itemReviewed"]["appearance"]
+    assert [a["publisher"]["name"] for a in appearances] == [
         "Northshore Chronicle",
         "Northshore Chronicle",
         "Daily Herald Wire",
     ]
+    # dated by the page's publication, not by its capture
+    published = (
+        sqlite3.connect(archive)
+        .execute("SELECT published_at FROM articles WHERE id = ?", (A1,))
+        .fetchone()[0]
+    )
+    assert appearances[0]["datePublished"] == published
+    assert all("dateCreated" not in a for a in appearances)
     out = CliRunner().invoke(cli, ["export", "--db", str(archive), "--format", "csv"]).output
     rows = list(csv.DictReader(io.StringIO(out)))
     assert (
