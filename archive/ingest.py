@@ -10,7 +10,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import shutil
 import sqlite3
 from collections.abc import Callable, Iterable
 from concurrent.futures import ProcessPoolExecutor
@@ -220,7 +219,7 @@ class Ingester:
         self.conn: sqlite3.Connection = self.db.conn
         self.writer = SignedWriter(self.conn, signer, self.db_path, clock)
         # per capture file, reset by _write_capture
-        self._capture_sha, self._path = "", Path()
+        self._capture_sha, self._path, self._source = "", Path(), Path()
         self.linker: Linker | None = None
 
     # -- ingest ----------------------------------------------------------------------------
@@ -250,7 +249,9 @@ class Ingester:
                 result.status = "already"
                 return result
             stored = captures_dir(self.db_path) / f"{sha}{_suffix(path, fmt)}"
-            created_copy = _store_copy(path, stored)
+            # everything below reads the stored copy, whose hash is checked as it is made: the
+            # file given may change while it is ingested, the capture recorded may not
+            created_copy = _store_copy(path, stored, sha)
             self.writer.begin()
             try:
                 if self._has_capture(sha):  # another ingest finished it while we waited
@@ -258,7 +259,7 @@ class Ingester:
                     result.status = "already"
                     return result
                 if not stored.exists():  # another ingest of this file made it, then failed
-                    created_copy = _store_copy(path, stored) or created_copy
+                    created_copy = _store_copy(path, stored, sha) or created_copy
                 self._write_capture(path, sha, fmt, stored, result)
                 # raises only before its COMMIT: after it, nothing undoes the capture
                 warning = self.writer.commit()
@@ -298,7 +299,7 @@ class Ingester:
             "sha256": sha,
             "filename": path.name,
             "format": fmt,
-            "bytes": path.stat().st_size,
+            "bytes": stored.stat().st_size,
             "stored_path": str(Path("captures") / stored.name),
             "ingested_at": self.writer.signed_at,
         }
@@ -306,18 +307,18 @@ class Ingester:
         if fmt == "wacz":
             # The package's own integrity and signature, recorded (and signed) whatever it is:
             # an auditor must see a failed or unsigned WACZ, not have it silently accepted.
-            check = check_wacz(path)
+            check = check_wacz(stored)
             capture["wacz_signature"] = check.status
             capture["wacz_signer"] = check.signer
             capture["wacz_problems"] = "; ".join(check.problems) or None
             if check.status == "failed":
                 wacz_warnings.append(f"{path}: WACZ check failed: {check.problems[0]}")
         self.writer.insert("captures", capture)
-        self._capture_sha, self._path = sha, path
+        self._capture_sha, self._path, self._source = sha, path, stored
         images_from = max_rowid(self.conn, "images")
         self.linker = Linker(self.conn, sha)
         text_from = {table: max_rowid(self.conn, table) for table in FTS_COLUMNS}
-        reader = CaptureReader(path, self.limits)
+        reader = CaptureReader(stored, self.limits, name=path)
         # An article's image may come after it in the file: its image uses are written after
         # the last record. Until then the images seen and the uses waiting are kept in
         # temporary tables, not in memory, so that memory stays flat in the pages per capture.
@@ -479,7 +480,7 @@ class Ingester:
         if self.conn.execute("SELECT 1 FROM images WHERE sha256 = ?", (sha,)).fetchone():
             return
         # Payloads are not kept during the stream (memory stays flat): read this one again.
-        payload = read_payload(path, record.member, record.offset, self.limits)
+        payload = read_payload(self._source, record.member, record.offset, self.limits)
         if sha256_hex(payload) != sha:
             raise CaptureError(path, "image payload changed on re-read", record.offset)
         if info.note:
@@ -574,12 +575,25 @@ def _suffix(path: Path, fmt: str) -> str:
     return f".{fmt}.gz" if gzipped else f".{fmt}"
 
 
-def _store_copy(src: Path, dest: Path) -> bool:
-    """Copy the capture next to the database, unchanged; True when this call created it."""
+def _store_copy(src: Path, dest: Path, sha256: str) -> bool:
+    """Copy the capture next to the database, unchanged, checking as it copies that its bytes
+    are the ones hashed as ``sha256``; True when this call created it. A copy already there
+    (another ingest's, or one a killed ingest left) is kept if its hash is right."""
     if dest.exists():
-        return False
+        if file_sha256(dest) == sha256:
+            return False
+        dest.unlink()  # damaged: made again
     dest.parent.mkdir(parents=True, exist_ok=True)
     tmp = dest.with_name(f".{dest.name}.{os.getpid()}.tmp")
-    shutil.copyfile(src, tmp)
-    os.replace(tmp, dest)
+    h = hashlib.sha256()
+    try:
+        with open(src, "rb") as f, open(tmp, "wb") as out:
+            while chunk := f.read(1 << 20):
+                h.update(chunk)
+                out.write(chunk)
+        if h.hexdigest() != sha256:
+            raise CaptureError(src, "the file changed while it was being ingested")
+        os.replace(tmp, dest)
+    finally:
+        tmp.unlink(missing_ok=True)
     return True

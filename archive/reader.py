@@ -148,8 +148,10 @@ class CaptureReader:
     ``warnings`` collects what warcio would otherwise print to stderr.
     """
 
-    def __init__(self, path: str | Path, limits: Limits | None = None):
+    def __init__(self, path: str | Path, limits: Limits | None = None, name: str | Path = ""):
+        """``name``: what messages call the file (ingest reads its stored copy of ``name``)."""
         self.path = Path(path)
+        self.name = Path(name or path)
         self.limits = limits or Limits()
         self.format = sniff_format(self.path)
         self.warnings: list[str] = []
@@ -167,23 +169,23 @@ class CaptureReader:
         try:
             zf = zipfile.ZipFile(self.path)
         except (zipfile.BadZipFile, OSError) as e:
-            raise CaptureError(self.path, f"not a readable WACZ (ZIP) file: {e}") from None
+            raise CaptureError(self.name, f"not a readable WACZ (ZIP) file: {e}") from None
         with zf:
             members = []
             for name in zf.namelist():
                 pure = PurePosixPath(name)
                 if pure.is_absolute() or ".." in pure.parts or "\\" in name:
-                    raise CaptureError(self.path, f"unsafe path in WACZ refused: {name!r}")
+                    raise CaptureError(self.name, f"unsafe path in WACZ refused: {name!r}")
                 if name.startswith("archive/") and capture_format(name) in ("warc", "arc"):
                     members.append(name)
             if not members:
-                raise CaptureError(self.path, "WACZ holds no WARC files under archive/")
+                raise CaptureError(self.name, "WACZ holds no WARC files under archive/")
             for name in sorted(members):
                 with zf.open(name) as f:
                     yield from self._iter_stream(f, name, reopen=lambda n=name: zf.open(n))
 
     def _where(self, member: str) -> str:
-        return f"{self.path}!{member}" if member else str(self.path)
+        return f"{self.name}!{member}" if member else str(self.name)
 
     def _iter_stream(self, f, member: str, reopen) -> Iterator[Record]:
         where = self._where(member)

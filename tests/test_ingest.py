@@ -508,3 +508,48 @@ def test_a_capture_cut_inside_a_gzip_member_header_fails(isolated_env, tmp_path,
     assert not (isolated_env / "records" / "captures").exists() or not list(
         (isolated_env / "records" / "captures").iterdir()
     )
+
+
+def test_a_file_that_changes_while_it_is_ingested_fails(tmp_path, fixed_signer, monkeypatch):
+    """The capture is hashed, then copied (the copy hashed again as it is made), and every
+    record is read from that copy: a file changed in between is refused, not recorded under a
+    hash its content does not have (found in review)."""
+    import archive.ingest
+    from archive.ingest import Ingester
+
+    src = tmp_path / "moving.warc.gz"
+    src.write_bytes(SAMPLE.read_bytes())
+    real = archive.ingest.file_sha256
+
+    def hash_then_change(path):
+        digest = real(path)
+        src.write_bytes((DATA / "warc" / "example.warc.gz").read_bytes())  # changed meanwhile
+        return digest
+
+    monkeypatch.setattr(archive.ingest, "file_sha256", hash_then_change)
+    db = tmp_path / "records" / "archive.db"
+    result = Ingester(db, fixed_signer).ingest_file(src)
+    assert result.status == "failed"
+    assert result.error == f"{src}: the file changed while it was being ingested"
+    assert not list((tmp_path / "records" / "captures").glob("*"))
+
+
+def test_records_are_read_from_the_stored_copy(tmp_path, fixed_signer, monkeypatch):
+    """Once copied, the file given is not read again: its messages still name it."""
+    import archive.ingest
+    from archive.ingest import Ingester
+
+    src = tmp_path / "given.warc.gz"
+    src.write_bytes(SAMPLE.read_bytes())
+    opened = []
+    real = archive.ingest.CaptureReader
+
+    def reader(path, *args, **kwargs):
+        opened.append((Path(path), kwargs.get("name")))
+        return real(path, *args, **kwargs)
+
+    monkeypatch.setattr(archive.ingest, "CaptureReader", reader)
+    db = tmp_path / "records" / "archive.db"
+    assert Ingester(db, fixed_signer).ingest_file(src).status == "ingested"
+    stored = tmp_path / "records" / "captures" / f"{file_hash(SAMPLE)}.warc.gz"
+    assert opened == [(stored, src)]
