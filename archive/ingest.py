@@ -11,6 +11,7 @@ import hashlib
 import json
 import os
 import sqlite3
+from collections import deque
 from collections.abc import Callable, Iterable
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
@@ -192,6 +193,11 @@ def _payload_size(record: Record) -> int:
     return len(record.payload) if record.payload is not None else 0
 
 
+def _identity(record: Record) -> tuple:
+    """What a record is, for checking that a worker's result is about it."""
+    return (record.offset, record.member, record.record_id, record.uri, record.date, record.type)
+
+
 def _article_id(capture_sha256: str, record: Record) -> str:
     # By position, not WARC-Record-ID: real files repeat record ids.
     key = f"{capture_sha256}\n{record.member}\n{record.offset}"
@@ -326,9 +332,19 @@ class Ingester:
         context = Context(
             sha, self.signer.key_id, self.writer.signed_at, statements=self._trusted_workers()
         )
+        # What each record is, as read here, in order: a worker's result must be about it.
+        sent: deque[tuple] = deque()
+        hash_here = not self._trusted_workers()
+
+        def tracked(records):
+            for r in records:
+                payload_sha = sha256_hex(r.payload) if hash_here and r.payload else None
+                sent.append((_identity(r), payload_sha))
+                yield r
+
         results = ordered_map(
             process_record,
-            reader,
+            tracked(reader),
             self.limits,
             context,
             executor=self.executor,
@@ -336,6 +352,11 @@ class Ingester:
             size=_payload_size,
         )
         for p in results:
+            identity, payload_sha = sent.popleft()
+            if _identity(p.record) != identity or (
+                payload_sha is not None and p.payload_sha256 != payload_sha
+            ):
+                raise CaptureError(path, "a worker returned another record", identity[0])
             record = p.record
             if record.problems:
                 p.note = "; ".join(filter(None, [p.note, *record.problems]))
@@ -415,12 +436,20 @@ class Ingester:
             # rows that are stored, and rows that do not belong to this record are refused.
             sign_as = {"key_id": self.signer.key_id, "signed_at": self.writer.signed_at}
             article = rows[0].row
+            r = p.record  # checked against this process's own reading (_write_capture)
             if (
                 rows[0].table != "articles"
-                or article["id"] != _article_id(self._capture_sha, p.record)
+                or article["id"] != _article_id(self._capture_sha, r)
                 or article["capture_sha256"] != self._capture_sha
+                or (article["warc_offset"], article["warc_member"], article["warc_record_id"])
+                != (r.offset, r.member, r.record_id)
+                or (article["url"], article["captured_at"]) != (r.uri, r.date)
+                or article["html_sha256"] != p.payload_sha256
                 or any(
-                    u.table != "claims" or u.row["article_id"] != article["id"] for u in rows[1:]
+                    u.table != "claims"
+                    or u.row["article_id"] != article["id"]
+                    or u.row["id"] != f"{article['id']}-{u.row['position']}"
+                    for u in rows[1:]
                 )
             ):
                 raise CaptureError(
@@ -429,6 +458,8 @@ class Ingester:
             rows = [prepare("articles", article, **sign_as)] + [
                 prepare(u.table, u.row, article=article, **sign_as) for u in rows[1:]
             ]
+            # what image uses' statements say of their article: from the row checked above
+            p.source = {k: article[k] for k in ("id", *statements.SOURCE_FIELDS)}
         self.writer.append(rows)
         # claim_bands rows are written by the linker, in key order, a capture at a time
         minhash = [(claim_id, len(h), sig) for claim_id, _, h, sig in p.hashed]

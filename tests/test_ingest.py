@@ -553,3 +553,55 @@ def test_records_are_read_from_the_stored_copy(tmp_path, fixed_signer, monkeypat
     assert Ingester(db, fixed_signer).ingest_file(src).status == "ingested"
     stored = tmp_path / "records" / "captures" / f"{file_hash(SAMPLE)}.warc.gz"
     assert opened == [(stored, src)]
+
+
+class _ClusterLike:
+    """Runs tasks here but is not a local process pool, so ingest treats its workers as a
+    cluster's (rows only; statements built by the coordinator); ``tamper`` edits each result."""
+
+    def __init__(self, tamper=None):
+        self.tamper = tamper or (lambda result: result)
+
+    def submit(self, fn, *args):
+        import pickle
+
+        from archive.parallel import _Done
+
+        # through pickle both ways, as a cluster's results come
+        result = pickle.loads(pickle.dumps(fn(*pickle.loads(pickle.dumps(args)))))
+        return _Done(self.tamper(result))
+
+
+@pytest.mark.parametrize("tampering", ["none", "record", "row", "claim id"])
+def test_a_cluster_workers_results_must_be_about_the_record_sent(tmp_path, fixed_signer, tampering):
+    """A cluster's worker returns rows only, and they must describe the record the coordinator
+    read: the same record identity, payload hash, offset, URL and time, claim ids
+    article-position (found in review: the check compared the worker's record with itself)."""
+    from archive.ingest import Ingester
+
+    def tamper(result):
+        if result.role != "article":
+            return result
+        article = result.rows[0].row
+        if tampering == "record":
+            result.record.offset += 7  # another place in the file, the article id made to fit
+            article["id"] = archive_ingest._article_id(article["capture_sha256"], result.record)
+        elif tampering == "row":
+            article["url"] = "https://elsewhere.example/"
+        elif tampering == "claim id":
+            result.rows[1].row["id"] = article["id"] + "-99"
+        return result
+
+    import archive.ingest as archive_ingest
+
+    db = tmp_path / "records" / "archive.db"
+    ingester = Ingester(db, fixed_signer, executor=_ClusterLike(tamper))
+    result = ingester.ingest_file(SAMPLE)
+    if tampering == "none":
+        assert result.status == "ingested", result.error
+        verify = CliRunner().invoke(cli, ["verify", "--db", str(db)])
+        assert verify.exit_code == 0, verify.output
+        return
+    assert result.status == "failed"
+    expected = "another record" if tampering == "record" else "a worker sent rows of another record"
+    assert expected in result.error
