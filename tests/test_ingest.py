@@ -584,8 +584,14 @@ def test_a_cluster_workers_results_must_be_about_the_record_sent(tmp_path, fixed
             return result
         article = result.rows[0].row
         if tampering == "record":
-            result.record.offset += 7  # another place in the file, the article id made to fit
+            # another place in the file, with the article and claim ids made to fit it
+            result.record.offset += 7
             article["id"] = archive_ingest._article_id(article["capture_sha256"], result.record)
+            article["warc_offset"] = result.record.offset
+            for u in result.rows[1:]:
+                u.row["article_id"] = article["id"]
+                u.row["id"] = f"{article['id']}-{u.row['position']}"
+            result.source["id"] = article["id"]
         elif tampering == "row":
             article["url"] = "https://elsewhere.example/"
         elif tampering == "claim id":
