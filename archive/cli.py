@@ -394,7 +394,9 @@ def serve(db_path, host, port, metadata, no_cache):
     """Publish the archive read-only with Datasette.
 
     The database is opened immutable, with a SQL time limit and a row limit; no canned query
-    writes. Binds to 127.0.0.1 unless told otherwise.
+    writes. Binds to 127.0.0.1 unless told otherwise. Immutable means the file must not change
+    while it is served: stop serve before ingesting into the same archive, start it again after
+    (an ingest under it gives readers errors and stale pages).
 
     Example: archive serve --port 8001
     """

@@ -414,8 +414,21 @@ def connect(path: str | Path, create: bool = True, upgrade: bool = True) -> sqli
         else:
             _check_current(db, path)
     except sqlite3.DatabaseError as e:
+        if is_locked(e):
+            raise DatabaseError(f"{path}: {BUSY}") from None
         raise DatabaseError(f"{path}: not a usable SQLite database ({e})") from None
     return db
+
+
+#: What a command says when another one held the database's write lock for the whole wait.
+BUSY = (
+    "another archive command (an ingest, or a verify an ingest waits for) held this database's "
+    "lock for as long as this one waits (a minute); try again when it has finished"
+)
+
+
+def is_locked(e: BaseException) -> bool:
+    return isinstance(e, sqlite3.OperationalError) and "locked" in str(e)
 
 
 def _create(path: Path) -> None:

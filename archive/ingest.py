@@ -21,7 +21,7 @@ import numpy as np
 
 from . import statements
 from .config import Limits, captures_dir
-from .db import FTS_COLUMNS, connect, index_text, max_rowid
+from .db import BUSY, FTS_COLUMNS, connect, index_text, is_locked, max_rowid
 from .errors import ArchiveError, CaptureError
 from .extract import Article, decode_html, extract_article
 from .hashing import NORMALIZATION, file_sha256, sha256_hex, text_sha256
@@ -282,7 +282,8 @@ class Ingester:
         except ArchiveError as e:
             result.status, result.error = "failed", str(e)
         except (OSError, sqlite3.Error) as e:
-            result.status, result.error = "failed", f"{path}: {type(e).__name__}: {e}"
+            text = BUSY if is_locked(e) else f"{type(e).__name__}: {e}"
+            result.status, result.error = "failed", f"{path}: {text}"
         except Exception as e:  # noqa: BLE001 - one line for the archivist, never a traceback
             result.status, result.error = "failed", f"{path}: unexpected {type(e).__name__}: {e}"
         # The stored copy is removed only while the write lock is held (above): here another

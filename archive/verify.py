@@ -84,6 +84,22 @@ class Verifier:
         self.check_files = check_files
 
     def run(self, checkpoint_note: str | None = None) -> Report:
+        # One snapshot for the whole run: this read transaction's shared lock keeps any ingest
+        # from committing until verify is done (the ingest waits), so the rows, the ledger and
+        # the checkpoints, read here and by the workers' own connections, are of one moment
+        # (an ingest committing in between made verify report its new rows as problems).
+        conn = self.db.conn
+        began = not conn.in_transaction
+        if began:
+            conn.execute("BEGIN")
+        try:
+            conn.execute("SELECT count(*) FROM sqlite_master").fetchone()  # takes the lock
+            return self._run(checkpoint_note)
+        finally:
+            if began and conn.in_transaction:
+                conn.execute("ROLLBACK")
+
+    def _run(self, checkpoint_note: str | None) -> Report:
         keys = self._keys()
         checkpoints = self.db.execute(
             "SELECT id, origin, tree_size, root_hash, note, key_id FROM checkpoints ORDER BY id"

@@ -322,3 +322,40 @@ def test_stored_files_no_capture_refers_to_are_noted(sample_db, copy_db):
     report = json.loads(run_verify(db, "--json").output)
     assert report["ok"] is True and len(report["notes"]) == 2
     assert json.loads(run_verify(sample_db, "--json").output)["notes"] == []
+
+
+def test_verify_reads_one_snapshot_while_an_ingest_runs(sample_db, copy_db, fixed_signer):
+    """An ingest that commits while verify runs made verify report the new rows as problems
+    (found in review). Verify now holds a read transaction: the ingest cannot commit until it
+    is done (here it gives up quickly), and verify sees one consistent archive."""
+    import sqlite_utils
+
+    from archive.ingest import Ingester
+    from archive.verify import Verifier
+
+    from .conftest import DATA
+
+    db = copy_db(sample_db)
+    verifier = Verifier(sqlite_utils.Database(db), None, check_files=False, workers=1)
+    keys = verifier._keys
+    during = []
+
+    def keys_then_an_ingest():
+        found = keys()  # the snapshot is already taken when this runs
+        ingester = Ingester(db, fixed_signer)
+        ingester.conn.execute("PRAGMA busy_timeout = 200")
+        during.append(ingester.ingest_file(DATA / "provenance" / "lakeport-B-2025-03-08.warc.gz"))
+        return found
+
+    verifier._keys = keys_then_an_ingest
+    report = verifier.run()
+    assert report.ok, [str(f) for f in report.failures][:5]
+    assert during[0].status == "failed"
+    assert "another archive command (an ingest, or a verify" in during[0].error
+    # once verify is done, the same ingest goes through
+    assert (
+        Ingester(db, fixed_signer)
+        .ingest_file(DATA / "provenance" / "lakeport-B-2025-03-08.warc.gz")
+        .status
+        == "ingested"
+    )
