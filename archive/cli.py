@@ -144,6 +144,7 @@ def ingest(
     from .ledger import current_key
     from .parallel import DaskExecutor, default_workers, process_pool
     from .reader import find_captures
+    from .serve import hold_for_writing
 
     db_path = db_path or default_db_path()
     key_path = key_path or default_key_path()
@@ -159,6 +160,9 @@ def ingest(
             )
         )
     try:
+        if db_path.exists():  # held until this command ends
+            lock = hold_for_writing(db_path)
+            click.get_current_context().call_on_close(lambda: os.close(lock))
         signer = None
         if not key_path.exists():
             try:
@@ -395,16 +399,17 @@ def serve(db_path, host, port, metadata, no_cache):
 
     The database is opened immutable, with a SQL time limit and a row limit; no canned query
     writes. Binds to 127.0.0.1 unless told otherwise. Immutable means the file must not change
-    while it is served: stop serve before ingesting into the same archive, start it again after
-    (an ingest under it gives readers errors and stale pages).
+    while it is served: an ingest into it is refused until serve stops (and serve waits for no
+    ingest: it refuses to start while one runs).
 
     Example: archive serve --port 8001
     """
-    from .serve import datasette_command
+    from .serve import datasette_command, hold_for_serving
 
     db_path = db_path or default_db_path()
     try:
         connect(db_path, upgrade=False).conn.close()
+        hold_for_serving(db_path)  # kept by the Datasette process this one becomes
         args = datasette_command(
             db_path, host=host, port=port, metadata=metadata, cache=not no_cache
         )

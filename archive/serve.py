@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import json
 import os
@@ -9,12 +10,50 @@ import sys
 import tempfile
 from pathlib import Path
 
+from .errors import DatabaseError
+
 #: Datasette settings for a public, read-only archive.
 SETTINGS = {
     "sql_time_limit_ms": "2000",
     "max_returned_rows": "1000",
     "default_page_size": "50",
 }
+
+
+def _lock_file(db_path) -> int:
+    db_path = Path(db_path)
+    return os.open(db_path.with_name(f".{db_path.name}.lock"), os.O_RDWR | os.O_CREAT, 0o600)
+
+
+def hold_for_serving(db_path) -> int:
+    """Lock the archive for ``archive serve``, which opens it immutable: no ingest may write it
+    while it is served (readers would get errors and stale pages). The lock's descriptor is
+    inherited by the Datasette process serve becomes, and released when it exits."""
+    fd = _lock_file(db_path)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        os.close(fd)
+        raise DatabaseError(
+            f"{db_path}: an ingest is writing it, or another archive serve is serving it; "
+            "serve it when that has finished"
+        ) from None
+    os.set_inheritable(fd, True)
+    return fd
+
+
+def hold_for_writing(db_path) -> int:
+    """Lock the archive for an ingest (ingests may run together); refused while it is served."""
+    fd = _lock_file(db_path)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+    except BlockingIOError:
+        os.close(fd)
+        raise DatabaseError(
+            f"{db_path}: archive serve is serving it, as a file that does not change; stop "
+            "serve, ingest, then serve it again"
+        ) from None
+    return fd
 
 
 def metadata_path() -> Path:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import urllib.error
 import urllib.parse
 import urllib.request
@@ -220,3 +221,42 @@ def test_check_records_shows_a_row_that_is_not_what_was_signed(sample_db, tmp_pa
     )
     row = conn.execute(sql, {"article_id": article}).fetchall()[9]
     assert row[1] == forged and row[2:5] == (1, 0, 1)  # hash and signature fine, row is not
+
+
+def test_an_archive_being_served_is_not_ingested_into(sample_db, tmp_path):
+    """archive serve opens the file immutable: an ingest under it gave readers 'malformed'
+    errors and stale pages (found in review). Serve holds a lock that ingest respects, and the
+    other way round; ingest can go on once serve has stopped."""
+    import shutil
+
+    from click.testing import CliRunner
+
+    from archive.cli import cli
+    from archive.errors import DatabaseError
+    from archive.serve import hold_for_serving, hold_for_writing
+
+    from .conftest import DATA
+
+    db = tmp_path / "served" / "archive.db"
+    db.parent.mkdir()
+    shutil.copy(sample_db, db)
+    capture = DATA / "provenance" / "lakeport-B-2025-03-08.warc.gz"
+
+    def ingest():
+        return CliRunner().invoke(cli, ["ingest", "--workers", "0", "--db", str(db), str(capture)])
+
+    before = db.read_bytes()
+    with serving(db) as base:
+        result = ingest()
+        assert result.exit_code == 1
+        assert "archive serve is serving it" in result.output and "stop serve" in result.output
+        assert db.read_bytes() == before
+        assert get_json(f"{base}/archive/captures.json?_shape=array")  # still serving
+    writing = hold_for_writing(db)  # an ingest running: serve refuses to start
+    try:
+        with pytest.raises(DatabaseError, match="an ingest is writing it"):
+            hold_for_serving(db)
+    finally:
+        os.close(writing)
+    result = ingest()
+    assert result.exit_code == 0, result.output
