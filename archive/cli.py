@@ -431,9 +431,13 @@ def upgrade(db_path):
     Example: archive upgrade --db copy-of-published/archive.db
     """
     from .db import upgrade as run_upgrade
+    from .serve import hold_for_writing
 
     db_path = db_path or default_db_path()
     try:
+        if db_path.exists():  # it writes: not under archive serve
+            lock = hold_for_writing(db_path)
+            click.get_current_context().call_on_close(lambda: os.close(lock))
         done = run_upgrade(db_path)
     except ArchiveError as e:
         raise click.ClickException(str(e)) from None

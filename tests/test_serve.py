@@ -250,6 +250,9 @@ def test_an_archive_being_served_is_not_ingested_into(sample_db, tmp_path):
         result = ingest()
         assert result.exit_code == 1
         assert "archive serve is serving it" in result.output and "stop serve" in result.output
+        # the other commands that write wait for serve too
+        upgrade = CliRunner().invoke(cli, ["upgrade", "--db", str(db)])
+        assert upgrade.exit_code == 1 and "archive serve is serving it" in upgrade.output
         assert db.read_bytes() == before
         assert get_json(f"{base}/archive/captures.json?_shape=array")  # still serving
     writing = hold_for_writing(db)  # an ingest running: serve refuses to start
