@@ -50,6 +50,15 @@ def output_stream(path: Path | None):
         tmp.unlink(missing_ok=True)
 
 
+def hold_while_writing(db_path: Path) -> None:
+    """Keep ``archive serve`` off an existing archive until this command ends: it writes."""
+    from .serve import hold_for_writing
+
+    if db_path.exists():
+        lock = hold_for_writing(db_path)
+        click.get_current_context().call_on_close(lambda: os.close(lock))
+
+
 def read_text(path: Path, what: str) -> str:
     """A text file the user named, or one clear line saying why it cannot be read."""
     try:
@@ -144,7 +153,6 @@ def ingest(
     from .ledger import current_key
     from .parallel import DaskExecutor, default_workers, process_pool
     from .reader import find_captures
-    from .serve import hold_for_writing
 
     db_path = db_path or default_db_path()
     key_path = key_path or default_key_path()
@@ -160,9 +168,7 @@ def ingest(
             )
         )
     try:
-        if db_path.exists():  # held until this command ends
-            lock = hold_for_writing(db_path)
-            click.get_current_context().call_on_close(lambda: os.close(lock))
+        hold_while_writing(db_path)
         signer = None
         if not key_path.exists():
             try:
@@ -431,13 +437,10 @@ def upgrade(db_path):
     Example: archive upgrade --db copy-of-published/archive.db
     """
     from .db import upgrade as run_upgrade
-    from .serve import hold_for_writing
 
     db_path = db_path or default_db_path()
     try:
-        if db_path.exists():  # it writes: not under archive serve
-            lock = hold_for_writing(db_path)
-            click.get_current_context().call_on_close(lambda: os.close(lock))
+        hold_while_writing(db_path)
         done = run_upgrade(db_path)
     except ArchiveError as e:
         raise click.ClickException(str(e)) from None

@@ -7,12 +7,11 @@ from pathlib import Path
 
 import click
 
-from .cli import _passphrase, cli, db_option, key_option, output_stream
+from .cli import _passphrase, cli, db_option, hold_while_writing, key_option, output_stream
 from .config import default_db_path, default_key_path
 from .db import connect
 from .errors import ArchiveError, KeyFileError
 from .keys import generate_key, load_key
-from .serve import hold_for_writing
 
 
 @cli.group()
@@ -112,9 +111,7 @@ def keys_rotate(db_path, key_path, passphrase):
         secret = click.prompt("New passphrase", hide_input=True, confirmation_prompt=True, err=True)
     staged = key_path.with_name(key_path.name + ".new")
     try:
-        if (db_path or default_db_path()).exists():  # it writes: not under archive serve
-            lock = hold_for_writing(db_path or default_db_path())
-            click.get_current_context().call_on_close(lambda: os.close(lock))
+        hold_while_writing(db_path or default_db_path())
         db = connect(db_path or default_db_path(), create=False)
         new = generate_key(staged, secret or None, force=True)
         _, warning = rotate_key(db.conn, db_path or default_db_path(), old, new)

@@ -20,40 +20,42 @@ SETTINGS = {
 }
 
 
-def _lock_file(db_path) -> int:
+def _hold(db_path, how: int, refused: str) -> int:
+    """Lock ``.<db name>.lock`` beside the database (flock ``how``, not waiting); the open
+    descriptor holds it. ``refused``: why, when another process holds it the other way."""
     db_path = Path(db_path)
-    return os.open(db_path.with_name(f".{db_path.name}.lock"), os.O_RDWR | os.O_CREAT, 0o600)
+    fd = os.open(db_path.with_name(f".{db_path.name}.lock"), os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        fcntl.flock(fd, how | fcntl.LOCK_NB)
+    except BlockingIOError:
+        os.close(fd)
+        raise DatabaseError(f"{db_path}: {refused}") from None
+    return fd
 
 
 def hold_for_serving(db_path) -> int:
-    """Lock the archive for ``archive serve``, which opens it immutable: no ingest may write it
-    while it is served (readers would get errors and stale pages). The lock's descriptor is
-    inherited by the Datasette process serve becomes, and released when it exits."""
-    fd = _lock_file(db_path)
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except BlockingIOError:
-        os.close(fd)
-        raise DatabaseError(
-            f"{db_path}: an ingest is writing it, or another archive serve is serving it; "
-            "serve it when that has finished"
-        ) from None
+    """Lock the archive for ``archive serve``, which opens it immutable: no command may write it
+    while it is served (readers would get errors and stale pages). The descriptor is inherited
+    by the Datasette process serve becomes, and the lock released when it exits."""
+    fd = _hold(
+        db_path,
+        fcntl.LOCK_EX,
+        "an ingest is writing it, or another archive serve is serving it; serve it when that "
+        "has finished",
+    )
     os.set_inheritable(fd, True)
     return fd
 
 
 def hold_for_writing(db_path) -> int:
-    """Lock the archive for an ingest (ingests may run together); refused while it is served."""
-    fd = _lock_file(db_path)
-    try:
-        fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
-    except BlockingIOError:
-        os.close(fd)
-        raise DatabaseError(
-            f"{db_path}: archive serve is serving it, as a file that does not change; stop "
-            "serve, ingest, then serve it again"
-        ) from None
-    return fd
+    """Lock the archive for a command that writes it (several may run together); refused while
+    it is served."""
+    return _hold(
+        db_path,
+        fcntl.LOCK_SH,
+        "archive serve is serving it, as a file that does not change; stop serve, ingest, then "
+        "serve it again",
+    )
 
 
 def metadata_path() -> Path:
