@@ -1,8 +1,9 @@
 """Ingest: capture files in, signed rows out, one SQLite transaction per file.
 
-Reading and extraction are pure (``process_record``); signing and writing happen here, in one
-process, holding the key. A file either goes in whole or not at all: any error rolls back the
-transaction and removes the stored copy this ingest made, so the archive is exactly as before.
+Reading and extraction are pure (``worker.process_record``, run in workers); signing and
+writing happen here, in one process, holding the key. A file either goes in whole or not at
+all: any error rolls back the transaction and removes the stored copy this ingest made, so the
+archive is exactly as before.
 """
 
 from __future__ import annotations
@@ -17,22 +18,29 @@ from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import numpy as np
-
 from . import statements
 from .config import Limits, captures_dir
 from .db import BUSY, FTS_COLUMNS, connect, index_text, is_locked, max_rowid
 from .errors import ArchiveError, CaptureError
-from .extract import Article, decode_html, extract_article
-from .hashing import NORMALIZATION, file_sha256, sha256_hex, text_sha256
-from .images import ImageInfo, ImageRef, image_info
+from .hashing import file_sha256, sha256_hex
+from .images import ImageInfo, ImageRef
 from .keys import Signer
-from .ledger import SignedWriter, Unsigned, prepare
+from .ledger import SignedWriter, prepare
 from .links import Linker
 from .parallel import ordered_map
 from .reader import CaptureReader, Record, read_payload, sniff_format
-from .similarity import minhash_bands, phash, remember
+from .similarity import remember
 from .wacz_check import check_wacz
+from .worker import (
+    NOT_EXTRACTED,
+    Context,
+    Processed,
+    article_id,
+    identity,
+    payload_size,
+    process_record,
+    worth_sending,
+)
 
 
 @dataclass
@@ -49,159 +57,6 @@ class FileResult:
     digest_failures: int = 0
     error: str | None = None
     warnings: list[str] = field(default_factory=list)
-
-
-@dataclass(frozen=True)
-class Context:
-    """What a worker needs to prepare statements: the capture, the signing key's id and the
-    transaction's signing time (public values; the key itself stays with the writer)."""
-
-    capture_sha256: str
-    key_id: str
-    signed_at: str
-    #: prepare statements? Not on a cluster: the coordinator rebuilds them from the rows anyway
-    statements: bool = True
-
-
-@dataclass
-class Processed:
-    """The pure result for one record: what it is, and, for an article, its rows ready to sign."""
-
-    record: Record
-    payload_sha256: str | None = None
-    role: str = "skipped"  # article | image | page | skipped | other
-    note: str | None = None
-    rows: list[Unsigned] = field(default_factory=list)  # the article, then its claims
-    bands: list[tuple[int, str]] = field(default_factory=list)  # (band key, claim id)
-    #: (claim id, text, shingle hashes, compact MinHash signature) of each claim long enough
-    hashed: list[tuple[str, str, np.ndarray, bytes]] = field(default_factory=list)
-    images: list[ImageRef] = field(default_factory=list)  # the article's image references
-    source: dict | None = None  # the article's id and source fields, for its image uses
-    image: ImageInfo | None = None  # an image's size, read from its header
-    phash: str | None = None  # an image's perceptual hash
-
-
-#: The note of a page whose extraction raised: kept as a page, and warned about.
-NOT_EXTRACTED = "not extracted"
-
-
-def process_record(record: Record, limits: Limits, context: Context) -> Processed:
-    """Hash a record's payload and, for an HTML page, extract the article and prepare its signed
-    rows (everything but the signature). Pure and picklable: runs in a worker."""
-    out = Processed(record=record)
-    if record.type not in ("response", "resource", "revisit"):
-        out.role, out.note = "other", None
-        return out
-    if record.payload is None:
-        out.note = record.skip_reason
-        return out
-    payload, record.payload = record.payload, None  # released: memory stays flat
-    out.payload_sha256 = sha256_hex(payload)
-    if record.is_image:
-        out.role = "image"
-        out.image = image_info(payload, out.payload_sha256, record.mime_type, limits)
-        # no perceptual hash for an image whose size is unknown or over the pixel cap
-        out.phash = phash(payload) if out.image.width else None
-    elif record.is_html:
-        if len(payload) > limits.max_html_bytes:
-            out.note = f"HTML larger than the {limits.max_html_bytes:,}-byte cap"
-            return out
-        try:
-            article = extract_article(decode_html(payload, record.charset), record.uri)
-            if article is not None:
-                _prepare_article(out, article, context)
-        except MemoryError:
-            raise  # the machine's limit, not the page's fault: the file fails and can be retried
-        except Exception as e:  # noqa: BLE001 - one page's HTML must not fail its whole file
-            # an extraction bug on hostile HTML: the page is kept as a page, says why, and the
-            # ingest warns (see NOT_EXTRACTED)
-            payload_sha256 = out.payload_sha256
-            out = Processed(record=record, payload_sha256=payload_sha256, role="page")
-            out.note = f"{NOT_EXTRACTED} ({type(e).__name__}: {str(e)[:200]})"
-            return out
-        if article is None:
-            out.role, out.note = "page", "HTML page without an article"
-        else:
-            out.role = "article"
-    return out
-
-
-def _prepare_article(out: Processed, a: Article, context: Context) -> None:
-    r = out.record
-    row = {
-        "id": _article_id(context.capture_sha256, r),
-        "capture_sha256": context.capture_sha256,
-        "warc_record_id": r.record_id,
-        "warc_offset": r.offset,
-        "warc_member": r.member,
-        "url": r.uri,
-        "captured_at": r.date,
-        "canonical_url": a.canonical_url,
-        "title": a.title,
-        "site_name": a.site_name,
-        "authors": json.dumps(a.authors, ensure_ascii=False),
-        "published_at": a.published_at,
-        "language": a.language,
-        "section": a.section,
-        "text": a.text,
-        "html_sha256": out.payload_sha256,
-        "text_sha256": sha256_hex(a.text.encode("utf-8")),
-    }
-    sign_as = {"key_id": context.key_id, "signed_at": context.signed_at}
-    make = prepare if context.statements else _unprepared
-    out.rows.append(make("articles", row, **sign_as))
-    hashed = minhash_bands([c.text for c in a.claims])
-    for i, c in enumerate(a.claims):
-        claim = {
-            "id": f"{row['id']}-{c.position}",
-            "article_id": row["id"],
-            "position": c.position,
-            "kind": c.kind,
-            "text": c.text,
-            "text_sha256": text_sha256(c.text),
-            "normalization": NORMALIZATION,
-            "text_start": c.text_start,
-            "text_end": c.text_end,
-            "speaker": c.speaker,
-            "speaker_mention": c.speaker_mention,
-            "cue": c.cue,
-            "quote": c.quote,
-            "captured_at": row["captured_at"],  # the article's, for time-ordered queries
-        }
-        out.rows.append(make("claims", claim, article=row, **sign_as))
-        if hashed.signatures[i] is not None:
-            out.bands.extend((key, claim["id"]) for key in hashed.keys[i])
-            # the writer stores the signature and scores link candidates with the shingles:
-            # sent, not computed again there
-            out.hashed.append((claim["id"], c.text, hashed.hashes[i], hashed.signatures[i]))
-    out.images = a.images
-    # only what an image use's statement needs: not the article's text
-    out.source = {k: row[k] for k in ("id", *statements.SOURCE_FIELDS)}
-
-
-def _unprepared(table: str, row: dict, *, key_id: str, signed_at: str, article=None) -> Unsigned:
-    return Unsigned(table, row, b"", b"", key_id, signed_at)
-
-
-def _worth_sending(record: Record) -> bool:
-    """Pages and images are worth a trip to a worker (extraction, image decoding); the rest
-    is cheaper to hash here than to pickle."""
-    return (record.is_html or record.is_image) and record.payload is not None
-
-
-def _payload_size(record: Record) -> int:
-    return len(record.payload) if record.payload is not None else 0
-
-
-def _identity(record: Record) -> tuple:
-    """What a record is, for checking that a worker's result is about it."""
-    return (record.offset, record.member, record.record_id, record.uri, record.date, record.type)
-
-
-def _article_id(capture_sha256: str, record: Record) -> str:
-    # By position, not WARC-Record-ID: real files repeat record ids.
-    key = f"{capture_sha256}\n{record.member}\n{record.offset}"
-    return hashlib.sha256(key.encode("utf-8")).hexdigest()[:16]
 
 
 class Ingester:
@@ -340,7 +195,7 @@ class Ingester:
         def tracked(records):
             for r in records:
                 payload_sha = sha256_hex(r.payload) if hash_here and r.payload else None
-                sent.append((_identity(r), payload_sha))
+                sent.append((identity(r), payload_sha))
                 yield r
 
         results = ordered_map(
@@ -349,15 +204,15 @@ class Ingester:
             self.limits,
             context,
             executor=self.executor,
-            remote=_worth_sending,
-            size=_payload_size,
+            remote=worth_sending,
+            size=payload_size,
         )
         for p in results:
-            identity, payload_sha = sent.popleft()
-            if _identity(p.record) != identity or (
+            expected, payload_sha = sent.popleft()
+            if identity(p.record) != expected or (
                 payload_sha is not None and p.payload_sha256 != payload_sha
             ):
-                raise CaptureError(path, "a worker returned another record", identity[0])
+                raise CaptureError(path, "a worker returned another record", expected[0])
             record = p.record
             if record.problems:
                 p.note = "; ".join(filter(None, [p.note, *record.problems]))
@@ -440,7 +295,7 @@ class Ingester:
             r = p.record  # checked against this process's own reading (_write_capture)
             if (
                 rows[0].table != "articles"
-                or article["id"] != _article_id(self._capture_sha, r)
+                or article["id"] != article_id(self._capture_sha, r)
                 or article["capture_sha256"] != self._capture_sha
                 or (article["warc_offset"], article["warc_member"], article["warc_record_id"])
                 != (r.offset, r.member, r.record_id)

@@ -22,7 +22,6 @@ from warcio.warcwriter import WARCWriter
 
 from archive.cli import cli
 from archive.ingest import Ingester
-from archive.similarity import PERMUTATIONS
 
 from .conftest import DATA, SAMPLE
 
@@ -309,16 +308,16 @@ def test_one_odd_page_does_not_fail_its_capture(tmp_path):
 def test_an_extraction_error_skips_the_page_not_the_file(tmp_path, monkeypatch):
     """Whatever extraction raises on one page (a bug not found yet), the page is kept as a page
     with a note saying why, and the file's other pages go in."""
-    import archive.ingest
+    import archive.worker
 
-    real = archive.ingest.extract_article
+    real = archive.worker.extract_article
 
     def extract(html, url):
         if url.endswith("/bad.html"):
             raise IndexError("a bug")
         return real(html, url)
 
-    monkeypatch.setattr(archive.ingest, "extract_article", extract)
+    monkeypatch.setattr(archive.worker, "extract_article", extract)
     pages = [
         http_response(f"https://news.example/{n}.html", article_html(f"Page {n}", FILLER))
         for n in ("good", "bad")
@@ -499,47 +498,6 @@ def test_serve_binds_loopback_and_enforces_limits(tmp_path, fixed_signer):
         assert "SQL query took too long" in body["error"]
 
 
-def test_cli_file_errors_are_one_line_and_leave_no_partial_file(sample_db, fixed_signer, tmp_path):
-    """Files the user names that cannot be read or written, and bad export tables: one clear
-    line, exit 1, no traceback, and no partial or emptied output file (found in review)."""
-    binary = tmp_path / "binary.pem"
-    binary.write_bytes(b"\xff\xfe\x00 not text")
-    pub = tmp_path / "pub.pem"
-    pub.write_text(fixed_signer.public_key_pem)
-    nowhere = tmp_path / "no-such-dir" / "out.txt"
-    kept = tmp_path / "kept.csv"
-    kept.write_text("what was there\n")
-    code, out = run_cli("prove", "37988c58467bc4cf-1", "--db", sample_db, "-o", tmp_path / "p.json")
-    assert code == 0, out
-    cases = [
-        (["verify", "--db", sample_db, "--public-key", binary], "not a UTF-8 text file"),
-        (["verify", "--db", sample_db, "--checkpoint", binary], "not a UTF-8 text file"),
-        (["verify-proof", tmp_path / "p.json", "--public-key", binary], "not a UTF-8 text file"),
-        (["export", "--db", sample_db, "--format", "csv", "-o", nowhere], str(nowhere)),
-        (["prove", "37988c58467bc4cf-1", "--db", sample_db, "-o", nowhere], str(nowhere)),
-        (["export", "--db", sample_db, "--format", "csv", "--table", "claims; x", "-o", kept],
-         "no table 'claims; x'"),
-    ]  # fmt: skip
-    for args, message in cases:
-        code, out = run_cli(*args)
-        assert code == 1, (args, out)
-        assert error_lines(out) and message in error_lines(out)[0], (args, out)
-    garbage = tmp_path / "garbage.pem"
-    garbage.write_text("-----BEGIN PUBLIC KEY-----\nnope\n-----END PUBLIC KEY-----\n")
-    code, out = run_cli("verify-proof", tmp_path / "p.json", "--public-key", garbage)
-    assert code == 1 and error_lines(out)[0].startswith(f"Error: --public-key {garbage}"), out
-    assert "malformed proof" not in out  # the key's fault, not the proof's
-    assert kept.read_text() == "what was there\n"
-    assert not list(tmp_path.glob(".*.tmp"))
-    # BLOBs other than image bytes are exported as base64 text
-    code, out = run_cli(
-        "export", "--db", sample_db, "--format", "jsonl", "--table", "claim_minhash"
-    )
-    assert code == 0, out
-    row = json.loads(out.splitlines()[0])
-    assert len(base64.b64decode(row["signature"])) == 2 * PERMUTATIONS  # 16 bits each
-
-
 def _with_revisits(path: Path, body: bytes, revisit_statuses) -> Path:
     """A WARC: one HTML response, then a revisit of it (same payload digest) per status."""
     with open(path, "wb") as f:
@@ -612,27 +570,6 @@ def test_a_record_without_content_length_fails_its_file(tmp_path):
         f"Error: {cut} at offset {data.rindex(b'WARC/1.', 0, start)}: not a valid WARC/ARC: a "
         "record has no Content-Length"
     ], output
-
-
-def test_output_files_keep_what_they_are(sample_db, tmp_path):
-    """-o writes a regular file whole or not at all, keeping its permissions; a link, a pipe or
-    /dev/fd/N is written through, as a shell would (found in review)."""
-    import stat
-
-    existing = tmp_path / "claims.csv"
-    existing.write_text("old\n")
-    existing.chmod(0o640)
-    code, out = run_cli("export", "--db", sample_db, "--format", "csv", "-o", existing)
-    assert code == 0, out
-    assert existing.read_text().startswith("id,") and stat.S_IMODE(existing.stat().st_mode) == 0o640
-    target = tmp_path / "target.csv"
-    target.write_text("")
-    link = tmp_path / "link.csv"
-    link.symlink_to(target)
-    code, out = run_cli("export", "--db", sample_db, "--format", "csv", "-o", link)
-    assert code == 0, out
-    assert link.is_symlink() and target.read_text().startswith("id,")
-    assert not list(tmp_path.glob(".*.tmp"))
 
 
 def test_a_sentence_a_page_had_twice_and_now_has_once_is_a_change(tmp_path):

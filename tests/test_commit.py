@@ -1,0 +1,150 @@
+"""A capture's stored copy and its commit: what a failure, an interrupt or a second ingest of the
+same file may and may not undo. Nothing undoes a committed capture; nothing is recorded under a
+hash its content does not have."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from archive.cli import cli
+
+from .conftest import DATA, SAMPLE
+from .test_ingest import file_hash, ingest
+
+
+def test_a_checkpoint_file_that_cannot_be_written_loses_nothing(isolated_env):
+    """After the commit, the capture stands: an unwritable checkpoint file (here a directory in
+    its place) is a warning; the stored copy stays, and the archive verifies."""
+    records = isolated_env / "records"
+    (records / "checkpoint" / "in-the-way").mkdir(parents=True)
+    result = ingest(SAMPLE)
+    assert result.exit_code == 0, result.output
+    assert "the checkpoint file could not be written" in result.output
+    assert "1 ingested" in result.output
+    stored = records / "captures" / f"{file_hash(SAMPLE)}.warc.gz"
+    assert stored.read_bytes() == SAMPLE.read_bytes()
+    assert not list(records.glob(".checkpoint.*"))
+    verify = CliRunner().invoke(cli, ["verify"])
+    assert verify.exit_code == 0, verify.output
+    # once the way is clear, the next commit writes the file
+    (records / "checkpoint" / "in-the-way").rmdir()
+    (records / "checkpoint").rmdir()
+    assert ingest(DATA / "warc" / "example.warc.gz").exit_code == 0
+    assert (records / "checkpoint").read_text().startswith("archive")
+
+
+def test_a_stored_copy_removed_by_a_failed_concurrent_ingest_is_made_again(tmp_path, fixed_signer):
+    """Two ingests of one file: the one that copied it fails and removes its copy while the
+    other waits for the write lock. The other, once it holds the lock, copies it again."""
+    from archive.ingest import Ingester
+
+    db = tmp_path / "records" / "archive.db"
+    ingester = Ingester(db, fixed_signer)
+    stored = tmp_path / "records" / "captures" / f"{file_hash(SAMPLE)}.warc.gz"
+    begin = ingester.writer.begin
+
+    def begin_after_the_other_failed():
+        stored.unlink()  # what the failed ingest did while this one waited
+        begin()
+
+    ingester.writer.begin = begin_after_the_other_failed
+    assert ingester.ingest_file(SAMPLE).status == "ingested"
+    assert stored.read_bytes() == SAMPLE.read_bytes()
+
+
+def test_an_ingest_that_gives_up_waiting_keeps_the_copy_another_committed(tmp_path, fixed_signer):
+    """Ingest 1 makes the stored copy and waits for the write lock; ingest 2 of the same file
+    commits with that copy; ingest 1 times out. The copy stays: it is only ever removed while
+    the write lock is held (found in review)."""
+    import sqlite3 as sqlite
+
+    from archive.ingest import Ingester
+
+    db = tmp_path / "records" / "archive.db"
+    first, second = Ingester(db, fixed_signer), Ingester(db, fixed_signer)
+
+    def begin_after_the_other_committed():
+        assert second.ingest_file(SAMPLE).status == "ingested"
+        raise sqlite.OperationalError("database is locked")
+
+    first.writer.begin = begin_after_the_other_committed
+    assert first.ingest_file(SAMPLE).status == "failed"
+    stored = tmp_path / "records" / "captures" / f"{file_hash(SAMPLE)}.warc.gz"
+    assert stored.read_bytes() == SAMPLE.read_bytes()
+    verify = CliRunner().invoke(cli, ["verify", "--db", str(db)])
+    assert verify.exit_code == 0, verify.output
+
+
+def test_an_interrupt_after_the_commit_keeps_the_stored_copy(tmp_path, fixed_signer, monkeypatch):
+    """Ctrl-C while the checkpoint file is written, after the COMMIT: the capture is in the
+    archive, so its stored copy must stay."""
+    import archive.ledger
+    from archive.ingest import Ingester
+
+    db = tmp_path / "records" / "archive.db"
+    ingester = Ingester(db, fixed_signer)
+
+    replace = os.replace
+
+    def interrupted(src, dst):
+        if Path(dst).name == "checkpoint":  # only the checkpoint file's move
+            raise KeyboardInterrupt
+        replace(src, dst)
+
+    monkeypatch.setattr(archive.ledger.os, "replace", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        ingester.ingest_file(SAMPLE)
+    monkeypatch.undo()
+    stored = tmp_path / "records" / "captures" / f"{file_hash(SAMPLE)}.warc.gz"
+    assert stored.read_bytes() == SAMPLE.read_bytes()
+    verify = CliRunner().invoke(cli, ["verify", "--db", str(db)])
+    assert verify.exit_code == 0, verify.output
+
+
+def test_a_file_that_changes_while_it_is_ingested_fails(tmp_path, fixed_signer, monkeypatch):
+    """The capture is hashed, then copied (the copy hashed again as it is made), and every
+    record is read from that copy: a file changed in between is refused, not recorded under a
+    hash its content does not have (found in review)."""
+    import archive.ingest
+    from archive.ingest import Ingester
+
+    src = tmp_path / "moving.warc.gz"
+    src.write_bytes(SAMPLE.read_bytes())
+    real = archive.ingest.file_sha256
+
+    def hash_then_change(path):
+        digest = real(path)
+        src.write_bytes((DATA / "warc" / "example.warc.gz").read_bytes())  # changed meanwhile
+        return digest
+
+    monkeypatch.setattr(archive.ingest, "file_sha256", hash_then_change)
+    db = tmp_path / "records" / "archive.db"
+    result = Ingester(db, fixed_signer).ingest_file(src)
+    assert result.status == "failed"
+    assert result.error == f"{src}: the file changed while it was being ingested"
+    assert not list((tmp_path / "records" / "captures").glob("*"))
+
+
+def test_records_are_read_from_the_stored_copy(tmp_path, fixed_signer, monkeypatch):
+    """Once copied, the file given is not read again: its messages still name it."""
+    import archive.ingest
+    from archive.ingest import Ingester
+
+    src = tmp_path / "given.warc.gz"
+    src.write_bytes(SAMPLE.read_bytes())
+    opened = []
+    real = archive.ingest.CaptureReader
+
+    def reader(path, *args, **kwargs):
+        opened.append((Path(path), kwargs.get("name")))
+        return real(path, *args, **kwargs)
+
+    monkeypatch.setattr(archive.ingest, "CaptureReader", reader)
+    db = tmp_path / "records" / "archive.db"
+    assert Ingester(db, fixed_signer).ingest_file(src).status == "ingested"
+    stored = tmp_path / "records" / "captures" / f"{file_hash(SAMPLE)}.warc.gz"
+    assert opened == [(stored, src)]
