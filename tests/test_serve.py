@@ -200,6 +200,7 @@ def test_check_records_shows_a_row_that_is_not_what_was_signed(sample_db, tmp_pa
     import shutil
     import sqlite3
 
+    from archive.checks import _statement_sql
     from archive.datasette_plugin import prepare_connection
     from archive.hashing import text_sha256
 
@@ -207,6 +208,8 @@ def test_check_records_shows_a_row_that_is_not_what_was_signed(sample_db, tmp_pa
         (Path(__file__).resolve().parent.parent / "datasette-metadata.json").read_text()
     )
     sql = meta["databases"]["archive"]["queries"]["check_records"]["sql"]
+    # the canned query holds verify's own statement check, as text: kept equal to it
+    assert f"coalesce({_statement_sql('claims')}, 0) as matches_statement" in sql
     db = tmp_path / "copy.db"
     shutil.copy(sample_db, db)
     conn = sqlite3.connect(db)
