@@ -145,7 +145,8 @@ def ingest(
     """Ingest WARC, ARC or WACZ capture files (or directories of them).
 
     Each file goes in whole, in one transaction, or not at all. Files already in the archive are
-    skipped. The first ingest without a key creates one and says where.
+    skipped. The first ingest without a key creates one and says where. Temporary files that
+    killed runs left (their processes gone) are removed, and named.
 
     Example: archive ingest captures/*.warc.gz
     """
@@ -186,6 +187,12 @@ def ingest(
         ingester = Ingester(db_path, signer, limits)
     except ArchiveError as e:
         raise click.ClickException(str(e)) from None
+    if ingester.swept:
+        click.echo(
+            f"Removed {len(ingester.swept)} temporary file(s) that interrupted runs left: "
+            + ", ".join(str(p) for p in ingester.swept),
+            err=True,
+        )
     current = current_key(ingester.conn)
     if current and current != signer.key_id:
         click.echo(

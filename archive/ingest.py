@@ -26,6 +26,7 @@ from .hashing import file_sha256, sha256_hex
 from .images import ImageInfo, ImageRef
 from .keys import Signer
 from .ledger import SignedWriter, prepare
+from .leftovers import sweep
 from .links import Linker
 from .parallel import ordered_map
 from .reader import CaptureReader, Record, read_payload, sniff_format
@@ -78,6 +79,8 @@ class Ingester:
         self.clock = clock
         self.db = connect(self.db_path)
         self.conn: sqlite3.Connection = self.db.conn
+        #: temporary files that killed runs left (their processes are gone), removed
+        self.swept = sweep(self.db_path)
         self.writer = SignedWriter(self.conn, signer, self.db_path, clock)
         # per capture file, reset by _write_capture
         self._capture_sha, self._path, self._source = "", Path(), Path()

@@ -148,3 +148,38 @@ def test_records_are_read_from_the_stored_copy(tmp_path, fixed_signer, monkeypat
     assert Ingester(db, fixed_signer).ingest_file(src).status == "ingested"
     stored = tmp_path / "records" / "captures" / f"{file_hash(SAMPLE)}.warc.gz"
     assert opened == [(stored, src)]
+
+
+def test_temporary_files_of_killed_runs_are_removed_and_said(isolated_env):
+    """A SIGKILL leaves a half-made stored copy or a half-made new database under a name with
+    its process id: the next ingest removes those whose process is gone, says so, and leaves
+    a running process's alone."""
+    import subprocess
+
+    records = isolated_env / "records"
+    captures = records / "captures"
+    captures.mkdir(parents=True)
+    gone = subprocess.Popen(["true"])
+    gone.wait()  # reaped: its process id names no process now
+    sha = file_hash(DATA / "warc" / "example.warc.gz")
+    dead = [
+        captures / f".{sha}.warc.gz.{gone.pid}.tmp",
+        records / f".archive.db.{gone.pid}.new",
+        records / f".archive.db.{gone.pid}.new-journal",
+    ]
+    alive = [
+        captures / f".{sha}.warc.gz.{os.getppid()}.tmp",  # a running process's
+        records / f".archive.db.{os.getppid()}.new",
+        captures / f".notes.{gone.pid}.tmp",  # not a name the archive makes
+        records / f".other.db.{gone.pid}.new",
+    ]
+    for path in dead + alive:
+        path.write_bytes(b"half")
+    result = ingest(SAMPLE)
+    assert result.exit_code == 0, result.output
+    assert "Removed 3 temporary file(s) that interrupted runs left" in result.output
+    assert [p for p in dead if p.exists()] == []
+    assert [p for p in alive if not p.exists()] == []
+    # nothing else was touched: the capture went in and the next run removes nothing
+    again = ingest(DATA / "warc" / "example.warc.gz")
+    assert again.exit_code == 0 and "Removed" not in again.output

@@ -143,7 +143,7 @@ def _sha(path: Path) -> str:
 
 
 def _leftover_tmp(db: Path) -> list[str]:
-    return sorted(p.name for p in db.parent.rglob(".*.tmp"))
+    return sorted(p.name for p in db.parent.rglob(".*.*") if p.suffix in (".tmp", ".new"))
 
 
 def _full_ingest_seconds(captures, key, tmp_path) -> float:
@@ -183,6 +183,8 @@ def test_sigkill_at_random_points(captures, key, tmp_path, round_):
     )
     assert out.returncode == 0, out.stdout + out.stderr
     assert "0 failed" in out.stdout
+    # and removes what the killed runs left half-made
+    assert _leftover_tmp(db) == []
     _check_archive(db, complete_with=captures)
     conn = sqlite3.connect(db)
     assert conn.execute("SELECT count(*) FROM captures").fetchone() == (len(captures),)
