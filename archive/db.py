@@ -410,6 +410,9 @@ def connect(path: str | Path, create: bool = True, upgrade: bool = True) -> sqli
         conn.execute("PRAGMA foreign_keys = ON")
         db = sqlite_utils.Database(conn)
         if upgrade:
+            if not applied_migrations(db) and db.table_names():
+                # another program's database (a mistyped --db): never made into an archive
+                raise _not_an_archive(path)
             migrate(db)
         else:
             _check_current(db, path)
@@ -468,7 +471,7 @@ def upgrade(path: str | Path) -> list[str]:
     except sqlite3.DatabaseError as e:
         raise DatabaseError(f"{path}: not a usable SQLite database ({e})") from None
     if not before:
-        raise DatabaseError(f"{path}: not an archive database (it has no migrations table)")
+        raise _not_an_archive(path)
     connect(path, create=False).conn.close()
     return [name for name, _ in MIGRATIONS if name not in before]
 
@@ -476,7 +479,7 @@ def upgrade(path: str | Path) -> list[str]:
 def _check_current(db: sqlite_utils.Database, path: Path) -> None:
     applied = set(applied_migrations(db))
     if not applied:
-        raise DatabaseError(f"{path}: not an archive database (it has no migrations table)")
+        raise _not_an_archive(path)
     _refuse_unknown(applied)
     pending = [name for name, _ in MIGRATIONS if name not in applied]
     if pending:
@@ -485,6 +488,13 @@ def _check_current(db: sqlite_utils.Database, path: Path) -> None:
             f"`archive upgrade --db {path}` brings it up to date (it writes to the file: upgrade "
             "a copy to keep the one you were given as it is)"
         )
+
+
+def _not_an_archive(path: Path) -> DatabaseError:
+    return DatabaseError(
+        f"{path}: not an archive database (it has no migrations table); archive does not add "
+        "its tables to another program's database"
+    )
 
 
 def applied_migrations(db: sqlite_utils.Database) -> list[str]:

@@ -332,12 +332,17 @@ def test_commands_that_read_never_migrate_an_older_archive(tmp_path, fixed_signe
     ]
     result = CliRunner().invoke(cli, ["verify", "--db", str(db)])
     assert result.exit_code == 0, result.output
-    # not an archive at all: said so, nothing added to it
+    # not an archive at all (another program's database): said so, nothing added to it, not
+    # even by a command that writes
     other = tmp_path / "other.db"
     sqlite3.connect(other).execute("CREATE TABLE t (x)")
-    for args in (["verify"], ["upgrade"]):
+    before = file_hash(other)
+    key = tmp_path / "key.pem"
+    for args in (["verify"], ["upgrade"], ["ingest", str(SAMPLE), "--key", str(key)]):
         result = CliRunner().invoke(cli, [*args, "--db", str(other)])
         assert result.exit_code == 1 and "not an archive database" in result.output, args
+        assert file_hash(other) == before, args
+        assert not (tmp_path / "captures").exists(), args
 
 
 def test_band_rows_written_in_batches_give_the_same_links(tmp_path, fixed_signer, monkeypatch):
