@@ -359,3 +359,43 @@ def test_q1_every_exact_copy_sees_the_near_copies(archive, tmp_path):
     assert near == [f"{A2}-1"]
     exact = [r["claim_id"] for r in result["appearances"] if r["match"] == "exact"]
     assert sorted(exact) == sorted([f"{A1}-1", f"{B}-99"])
+
+
+def test_q4_page_changes_takes_the_url_a_page_was_captured_at(tmp_path):
+    """page_history, `archive history` and `archive diff` take a page's canonical URL or the URL
+    it was captured at; the page_changes canned query took only the first, and said "nothing
+    changed" for the second (found in review). Here both captures of page A were made at a URL
+    with a tracking parameter; the page names its canonical URL."""
+    import re
+    from pathlib import Path
+
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+    from archive.keys import Signer
+
+    meta = json.loads(
+        (Path(__file__).resolve().parent.parent / "datasette-metadata.json").read_text()
+    )
+    sql = meta["databases"]["archive"]["queries"]["page_changes"]["sql"]
+    tracked = URL + "?utm_source=feed"
+    db = tmp_path / "archive.db"
+    ingester = Ingester(db, Signer(Ed25519PrivateKey.from_private_bytes(bytes(32))))
+    for n, source in enumerate(CAPTURES[:2]):
+        data = _redated(source, f"0{7 + n}", tmp_path / f"{n}.warc").read_bytes()  # plain
+        path = tmp_path / f"{n}.warc"
+        # the WARC header is not in Content-Length or the digests: the records stay whole
+        path.write_bytes(
+            re.sub(
+                rb"WARC-Target-URI: " + re.escape(URL.encode()) + rb"\r\n",
+                b"WARC-Target-URI: " + tracked.encode() + b"\r\n",
+                data,
+            )
+        )
+        assert ingester.ingest_file(path).status == "ingested"
+    conn = sqlite3.connect(db)
+    assert {r for (r,) in conn.execute("SELECT url FROM articles")} == {tracked}
+    assert len(cli_json(db, "history", tracked)) == 2
+    for url in (URL, tracked):
+        rows = conn.execute(sql, {"url": url}).fetchall()
+        assert sorted(r[2] for r in rows) == ["added", "changed", "removed", "removed"], url
+    assert conn.execute(sql, {"url": URL + "?other"}).fetchall() == []

@@ -224,6 +224,16 @@ def test_check_records_shows_a_row_that_is_not_what_was_signed(sample_db, tmp_pa
     )
     row = conn.execute(sql, {"article_id": article}).fetchall()[9]
     assert row[1] == forged and row[2:5] == (1, 0, 1)  # hash and signature fine, row is not
+    # a row naming a key the archive does not hold is shown, as not verified (an inner join
+    # on keys left it out, and the article looked whole: found in review)
+    conn.execute(
+        "UPDATE claims SET key_id = 'ed25519:ffffffffffffffff' WHERE id = ?", (f"{article}-3",)
+    )
+    rows = conn.execute(sql, {"article_id": article}).fetchall()
+    assert len(rows) == 24 and rows[3][2:5] == (1, 0, 0)
+    conn.execute("DELETE FROM keys")
+    rows = conn.execute(sql, {"article_id": article}).fetchall()
+    assert len(rows) == 24 and {r[4] for r in rows} == {0}
 
 
 def test_an_archive_being_served_is_not_ingested_into(sample_db, tmp_path):
@@ -266,3 +276,49 @@ def test_an_archive_being_served_is_not_ingested_into(sample_db, tmp_path):
         os.close(writing)
     result = ingest()
     assert result.exit_code == 0, result.output
+
+
+def test_speaker_quotes_says_when_it_shows_only_the_first_thousand(sample_db, tmp_path):
+    """A prolific speaker's claims: the query stops at 1,000 rows (to stay fast at a million
+    claims) and the page says the results are truncated (its own LIMIT 1000 made Datasette
+    report them whole: found in review); `from` asks for the ones after."""
+    import shutil
+    import sqlite3
+
+    db = tmp_path / "archive.db"
+    shutil.copy(sample_db, db)
+    conn = sqlite3.connect(db)
+    columns = [r[1] for r in conn.execute("PRAGMA table_info(claims)")]
+    row = dict(
+        zip(
+            columns,
+            conn.execute("SELECT * FROM claims WHERE speaker = 'Elena Varga' LIMIT 1").fetchone(),
+            strict=True,
+        )
+    )
+    extra = []
+    for i in range(1200):
+        extra.append(
+            {
+                **row,
+                "id": f"x-{i}",
+                "position": 1000 + i,
+                "captured_at": f"2025-04-{1 + i // 100:02d}",
+            }
+        )
+    conn.executemany(
+        f"INSERT INTO claims ({', '.join(columns)}) VALUES ({', '.join('?' * len(columns))})",
+        [[r[c] for c in columns] for r in extra],
+    )
+    conn.commit()
+    total = conn.execute("SELECT count(*) FROM claims WHERE speaker = 'Elena Varga'").fetchone()[0]
+    conn.close()
+    with serving(db) as base:
+        first = get_json(f"{base}/archive/speaker_quotes.json?speaker=Elena+Varga")
+        assert len(first["rows"]) == 1000 and first["truncated"] is True
+        later = get_json(f"{base}/archive/speaker_quotes.json?speaker=Elena+Varga&from=2025-04-10")
+        assert len(later["rows"]) == 300 and later["truncated"] is False
+        everything = get_json(
+            f"{base}/archive/speaker_quotes.json?speaker=Elena+Varga&from=&_shape=array"
+        )
+        assert len(everything) == 1000 < total
