@@ -295,10 +295,13 @@ class CaptureReader:
 
     def _make_record(self, rec, offset: int, member: str, where: str) -> Record:
         h = rec.rec_headers
+        # An ARC record has no id: warcio's conversion makes up a random one on every read, which
+        # a signed statement must not carry (an auditor could not derive it from the file).
+        given = h.get_header("WARC-Record-ID") if self.format != "arc" else None
         record = Record(
             offset=offset,
             member=member,
-            record_id=h.get_header("WARC-Record-ID") or f"<offset:{offset}>",
+            record_id=given or f"<offset:{offset}>",
             type=rec.rec_type or "",
             uri=(h.get_header("WARC-Target-URI") or "").strip(),
             date=h.get_header("WARC-Date") or "",

@@ -386,3 +386,24 @@ def test_a_capture_cut_inside_a_gzip_member_header_fails(isolated_env, tmp_path,
     assert not (isolated_env / "records" / "captures").exists() or not list(
         (isolated_env / "records" / "captures").iterdir()
     )
+
+
+def test_arc_records_get_ids_derived_from_the_file(tmp_path, fixed_signer):
+    """ARC has no record ids and warcio's conversion makes up a random one on each read: signed
+    statements carried a different warc_record_id on every ingest of the same file (found in
+    review). Now the id is <offset:N>, which anyone can derive from the file."""
+    from archive.ingest import Ingester
+
+    ids = []
+    for n in range(2):
+        db = tmp_path / f"a{n}" / "archive.db"
+        assert Ingester(db, fixed_signer).ingest_file(DATA / "warc" / "example.arc.gz").status == (
+            "ingested"
+        )
+        conn = sqlite3.connect(db)
+        rows = conn.execute(
+            'SELECT warc_record_id, "offset" FROM capture_records ORDER BY "offset"'
+        ).fetchall()
+        assert rows and all(rid == f"<offset:{offset}>" for rid, offset in rows), rows
+        ids.append(rows + conn.execute("SELECT warc_record_id, statement FROM articles").fetchall())
+    assert ids[0] == ids[1]
