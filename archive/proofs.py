@@ -1,8 +1,10 @@
 """Offline proofs: one record, checkable without the database.
 
 A proof is JSON holding the record's statement, its signature, the public key, its leaf index,
-an RFC 9162 inclusion proof, and the signed checkpoint (a C2SP signed note) whose root the path
-leads to. ``check_proof`` needs only the proof and a public key the auditor trusts.
+an RFC 9162 inclusion proof, the signed checkpoint (a C2SP signed note) whose root the path
+leads to, and the archive's key rotations. ``check_proof`` needs only the proof and a public key
+the auditor trusts: as ``archive verify`` does, it also trusts the keys that key rotated to (a
+record signed before a rotation is proven by a checkpoint the new key signed).
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ import base64
 
 from . import checkpoint as cp
 from . import merkle, statements
+from .checks import rotation_message
 from .errors import ArchiveError
 from .keys import key_id_for, load_public_key_pem, verify_signature
 from .ledger import PRIMARY_KEYS, ledger_leaves
@@ -50,6 +53,13 @@ def make_proof(conn, record: str) -> dict:
     path = merkle.inclusion_path(
         row[0], checkpoint.size, lambda a, b: merkle.root(ledger_leaves(conn, a, b))
     )
+    rotations = [
+        {"statement": statement, "signature": signature}
+        for statement, signature in conn.execute(
+            "SELECT r.statement, r.signature FROM key_rotations r JOIN ledger l ON "
+            "l.record_table = 'key_rotations' AND l.record_id = r.id ORDER BY l.seq"
+        )
+    ]
     return {
         "proof": PROOF_VERSION,
         "record_table": table,
@@ -62,7 +72,47 @@ def make_proof(conn, record: str) -> dict:
         "tree_size": checkpoint.size,
         "inclusion_proof": [base64.b64encode(h).decode() for h in path],
         "checkpoint": note[0],
+        "rotations": rotations,
     }
+
+
+def trusted_keys(proof: dict, pinned) -> dict:
+    """The pinned key and every key it rotated to, by key id: a rotation counts when its
+    statement is signed by a key already trusted and the new key proves possession, in the
+    proof's order (the ledger's)."""
+    trusted = {key_id_for(pinned): pinned}
+    for rotation in proof.get("rotations", []):
+        stmt = statements.parse(rotation["statement"])
+        old, new = stmt.get("old_key_id"), stmt.get("new_key_id")
+        if stmt.get("type") != "key_rotation" or stmt.get("key_id") != old or old not in trusted:
+            continue
+        if not verify_signature(
+            trusted[old], rotation["signature"], rotation["statement"].encode()
+        ):
+            continue
+        key = load_public_key_pem(stmt["new_public_key"], "a rotation's new key")
+        if key_id_for(key) == new and verify_signature(
+            key, stmt["new_key_signature"], rotation_message(old, new)
+        ):
+            trusted[new] = key
+    return trusted
+
+
+#: A proof's fields ("rotations" may be missing: proofs made before it was added).
+_FIELDS = {
+    "proof",
+    "record_table",
+    "record_id",
+    "statement",
+    "signature",
+    "key_id",
+    "public_key",
+    "leaf_index",
+    "tree_size",
+    "inclusion_proof",
+    "checkpoint",
+    "rotations",
+}
 
 
 def check_proof(proof: dict, trusted_pem: str) -> list[str]:
@@ -73,9 +123,15 @@ def check_proof(proof: dict, trusted_pem: str) -> list[str]:
         data = proof["statement"].encode("utf-8")
         if proof.get("proof") != PROOF_VERSION:
             problems.append(f"not an {PROOF_VERSION} proof")
-        if key_id_for(key) != proof["key_id"]:
+        unknown = set(proof) - _FIELDS
+        if unknown:
+            problems.append(f"fields a proof does not have: {', '.join(sorted(unknown))}")
+        trusted = trusted_keys(proof, key)
+        signer = trusted.get(proof["key_id"])
+        if signer is None:
             problems.append(
                 f"signed by {proof['key_id']}, not by the trusted key {key_id_for(key)}"
+                + (" or a key it rotated to" if len(trusted) > 1 else "")
             )
         if (
             key_id_for(load_public_key_pem(proof["public_key"], "the proof's key"))
@@ -89,10 +145,12 @@ def check_proof(proof: dict, trusted_pem: str) -> list[str]:
             PRIMARY_KEYS.get(table, "id")
         ):
             problems.append("record_table/record_id are not those of the statement")
-        if not verify_signature(key, proof["signature"], data):
+        if not verify_signature(signer or key, proof["signature"], data):
             problems.append("the statement's signature does not verify")
         checkpoint, _ = cp.parse(proof["checkpoint"])
-        if cp.verify(proof["checkpoint"], checkpoint.origin, key) is None:
+        if all(
+            cp.verify(proof["checkpoint"], checkpoint.origin, k) is None for k in trusted.values()
+        ):
             problems.append("the checkpoint's signature does not verify")
         path = [base64.b64decode(h, validate=True) for h in proof["inclusion_proof"]]
         if checkpoint.size != proof["tree_size"]:

@@ -9,6 +9,7 @@ import shutil
 import sqlite3
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
@@ -228,17 +229,23 @@ def test_proof_with_another_key_fails(archive, tmp_path):
     assert "not by the trusted key" in bad.output
 
 
+def _doc_verifier(tmp_path) -> Path:
+    """The standalone proof checker of docs/verification.md, as a script."""
+    doc = (DATA.parent.parent / "docs" / "verification.md").read_text()
+    code = re.findall(r"```python\n(.*?)```", doc, re.S)[0]
+    assert len(code.strip().splitlines()) <= 50
+    script = tmp_path / "verify_proof.py"
+    script.write_text(code)
+    return script
+
+
 def test_standalone_verifier_in_the_docs_agrees(archive, tmp_path, fixed_signer):
     db, pub = archive
     if SCENARIO.exists():  # the shared scenario too, when it is there
         ingester = Ingester(db, fixed_signer, clock=lambda: "2026-01-01T00:00:01Z")
         assert ingester.ingest_file(SCENARIO).status == "ingested"
     assert run("verify", "--db", db, "--public-key", pub).exit_code == 0
-    doc = (DATA.parent.parent / "docs" / "verification.md").read_text()
-    code = re.findall(r"```python\n(.*?)```", doc, re.S)[0]
-    assert len(code.strip().splitlines()) <= 40
-    script = tmp_path / "verify_proof.py"
-    script.write_text(code)
+    script = _doc_verifier(tmp_path)
     conn = sqlite3.connect(db)
     ids = [r[0] for r in conn.execute("SELECT record_id FROM ledger ORDER BY seq")]
     conn.close()
@@ -265,6 +272,35 @@ def test_key_rotation(archive, fixed_signer, tmp_path):
     assert result.exit_code == 0, result.output
     assert f"then {new.key_id} (rotation {new.key_id})" in result.output
     assert "key_rotations        1 verified" in result.output
+    # proofs follow the rotation too: the latest checkpoint is the new key's, so a record signed
+    # before the rotation was provable by no key (found in review); each checks with the old key
+    script = _doc_verifier(tmp_path)
+    for record, signer in (("37988c58467bc4cf-9", fixed_signer), ("example", new)):
+        if record == "example":
+            record = (
+                sqlite3.connect(db)
+                .execute("SELECT sha256 FROM captures WHERE key_id = ?", (new.key_id,))
+                .fetchone()[0]
+            )
+        proof = tmp_path / "p.json"
+        assert run("prove", record, "--db", db, "-o", proof).exit_code == 0
+        assert json.loads(proof.read_text())["key_id"] == signer.key_id
+        result = run("verify-proof", proof, "--public-key", pub)
+        assert result.exit_code == 0, result.output
+        mine = subprocess.run([sys.executable, script, proof, pub], capture_output=True, text=True)
+        assert mine.stdout.strip() == "OK", (record, mine.stdout, mine.stderr)
+        # without the rotation, or with one the old key did not sign, the old key alone
+        # cannot check the new key's checkpoint
+        data = json.loads(proof.read_text())
+        stripped = tmp_path / "stripped.json"
+        for rotations in ([], [{**data["rotations"][0], "signature": new.sign(b"x")}]):
+            stripped.write_text(json.dumps({**data, "rotations": rotations}))
+            result = run("verify-proof", stripped, "--public-key", pub)
+            assert result.exit_code == 1 and "checkpoint" in result.output, result.output
+            mine = subprocess.run(
+                [sys.executable, script, stripped, pub], capture_output=True, text=True
+            )
+            assert mine.returncode == 1 and "checkpoint signature" in mine.stdout
     # a rotation nobody trusted signed does not extend trust
     edit(db, "UPDATE key_rotations SET new_key_signature = ?", (new.sign(b"something else"),))
     found = failures(db, "--public-key", pub)
