@@ -199,13 +199,24 @@ class CaptureReader:
             with contextlib.redirect_stderr(warn):
                 it = ArchiveIterator(f, check_digests=True, arc2warc=True)
                 records = iter(it)
+            member_end, last_start = None, 0  # the last record's gzip decompressor, offset
             while True:
                 with contextlib.redirect_stderr(warn):
                     rec = next(records, None)
                     if rec is None:
+                        if member_end is not None and not member_end.eof:
+                            # warcio stops quietly in a gzip member cut off after its payload
+                            raise CaptureError(
+                                where,
+                                "truncated: the file ends inside the last record's gzip member "
+                                "(its end, and the gzip trailer's checksum, are missing)",
+                                last_start,
+                            )
                         if not member:  # a WACZ member's end is the ZIP's to check (CRC)
                             self._check_end(where, offset)
                         break
+                    member_end = getattr(it.reader, "decompressor", None)
+                    last_start = offset
                     if not rec.rec_type:
                         raise CaptureError(
                             where, "not a valid WARC/ARC: a record has no type", offset

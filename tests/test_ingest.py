@@ -388,6 +388,24 @@ def test_a_capture_cut_inside_a_gzip_member_header_fails(isolated_env, tmp_path,
     )
 
 
+@pytest.mark.parametrize("cut", [1, 4, 8, 10])
+def test_a_capture_cut_inside_its_last_gzip_trailer_fails(isolated_env, tmp_path, cut):
+    """The last bytes of a .warc.gz are the last member's end: the record's closing CRLFs and
+    the gzip trailer (CRC-32 and length). warcio reads on without them: such a file was
+    ingested and verified (found in review; `gzip -t` says "unexpected end of file")."""
+    data = SAMPLE.read_bytes()
+    path = tmp_path / "cut.warc.gz"
+    path.write_bytes(data[:-cut])
+    result = ingest(path)
+    assert result.exit_code == 1, result.output
+    errors = [line for line in result.output.splitlines() if line.startswith("Error:")]
+    assert len(errors) == 1 and "the file ends inside the last record's gzip member" in errors[0]
+    assert not (isolated_env / "records" / "captures").exists() or not list(
+        (isolated_env / "records" / "captures").iterdir()
+    )
+    assert ingest(SAMPLE).exit_code == 0  # the whole file is fine
+
+
 def test_arc_records_get_ids_derived_from_the_file(tmp_path, fixed_signer):
     """ARC has no record ids and warcio's conversion makes up a random one on each read: signed
     statements carried a different warc_record_id on every ingest of the same file (found in
