@@ -209,7 +209,7 @@ def ingest(
     else:
         ingester.executor = process_pool(default_workers() if workers is None else workers)
 
-    results = []
+    results, broken = [], False
     with click.progressbar(
         length=len(files),
         label="Ingesting",
@@ -217,7 +217,12 @@ def ingest(
         hidden=quiet or len(files) < 2 or not sys.stderr.isatty(),
     ) as bar:
         for path in files:
-            result = ingester.ingest_file(path)
+            try:
+                result = ingester.ingest_file(path)
+            except ArchiveError as e:  # the database itself: nothing more can go in
+                click.echo(f"Error: {e}", err=True)
+                broken = True
+                break
             results.append(result)
             bar.update(1)
             for warning in result.warnings:
@@ -242,7 +247,7 @@ def ingest(
         )
     if ingester.executor is not None:
         ingester.executor.shutdown()
-    sys.exit(EXIT_FAILED if failed else EXIT_OK)
+    sys.exit(EXIT_FAILED if failed or broken else EXIT_OK)
 
 
 def _trusted_pem(public_key: Path | None, trust: str | None, db) -> str | None:
@@ -274,12 +279,20 @@ def _trusted_pem(public_key: Path | None, trust: str | None, db) -> str | None:
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
 @click.option("--no-files", is_flag=True, help="Skip re-hashing the stored capture files.")
 @click.option(
+    "--no-sqlite-check",
+    is_flag=True,
+    help="Skip SQLite's check of the database file's structure (PRAGMA quick_check: damaged "
+    "pages, also in the indexes the row checks do not read).",
+)
+@click.option(
     "--workers",
     type=click.IntRange(min=1),
     default=None,
     help="Processes checking signed rows [default: the number of cores].",
 )
-def verify(db_path, public_key, trust, checkpoint_file, as_json, no_files, workers):
+def verify(
+    db_path, public_key, trust, checkpoint_file, as_json, no_files, no_sqlite_check, workers
+):
     """Re-derive every hash and statement and check every signature, the ledger and checkpoints.
 
     Prints verified / failed / unsigned per table and names every failure. Exit code 0 only
@@ -302,6 +315,7 @@ def verify(db_path, public_key, trust, checkpoint_file, as_json, no_files, worke
             check_files=not no_files,
             checkpoint_note=note,
             workers=workers or default_workers(),
+            check_sqlite=not no_sqlite_check,
         )
     except ArchiveError as e:
         raise click.ClickException(str(e)) from None

@@ -405,6 +405,14 @@ def connect(path: str | Path, create: bool = True, upgrade: bool = True) -> sqli
         if not (create and upgrade):
             raise DatabaseError(f"{path}: no archive database here")
         _create(path)
+    elif path.is_file() and path.stat().st_size == 0:
+        # SQLite takes an empty file for an empty database, and an ingest would start a new
+        # archive over what was one (archive never leaves one: a new archive is moved into place)
+        raise DatabaseError(
+            f"{path}: an empty file (0 bytes), not an archive database; an archive that was "
+            "here has lost its contents (restore it from a copy), or remove the file to start "
+            "a new one"
+        )
     try:
         conn = sqlite3.connect(str(path), timeout=60, isolation_level=None)
         conn.execute("PRAGMA foreign_keys = ON")

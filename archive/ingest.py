@@ -21,7 +21,7 @@ from pathlib import Path
 from . import statements
 from .config import Limits, captures_dir
 from .db import BUSY, FTS_COLUMNS, connect, index_text, is_locked, max_rowid
-from .errors import ArchiveError, CaptureError
+from .errors import ArchiveError, CaptureError, DatabaseError
 from .hashing import file_sha256, sha256_hex
 from .images import ImageInfo, ImageRef
 from .keys import Signer
@@ -97,7 +97,8 @@ class Ingester:
         return results
 
     def ingest_file(self, path: str | Path) -> FileResult:
-        """Ingest one capture file in one transaction. Never raises for a bad file."""
+        """Ingest one capture file in one transaction. Never raises for a bad file; raises
+        :class:`DatabaseError` when the archive database itself is damaged."""
         path = Path(path)
         result = FileResult(path=str(path))
         stored: Path | None = None
@@ -140,6 +141,12 @@ class Ingester:
         except ArchiveError as e:
             result.status, result.error = "failed", str(e)
         except (OSError, sqlite3.Error) as e:
+            if type(e) is sqlite3.DatabaseError:  # malformed, not a database: not this file's
+                raise DatabaseError(
+                    f"{self.db_path}: the archive database is damaged ({e}); {path} was not "
+                    "ingested, and the files after it are not read (`archive verify` says "
+                    "more; restore the database from a copy)"
+                ) from None
             text = BUSY if is_locked(e) else f"{type(e).__name__}: {e}"
             result.status, result.error = "failed", f"{path}: {text}"
         except Exception as e:  # noqa: BLE001 - one line for the archivist, never a traceback

@@ -19,6 +19,7 @@ from .checks import (
     LedgerScan,
     check_images,
     check_rows,
+    check_structure,
     in_worker,
     scan_ledger,
 )
@@ -75,13 +76,19 @@ class Verifier:
     chunk_rows = 2000
 
     def __init__(
-        self, db, public_key_pem: str | None = None, check_files: bool = True, workers: int = 1
+        self,
+        db,
+        public_key_pem: str | None = None,
+        check_files: bool = True,
+        workers: int = 1,
+        check_sqlite: bool = True,
     ):
         self.workers = workers
         self.db = db
         self.report = Report()
         self.pinned = public_key_pem
         self.check_files = check_files
+        self.check_sqlite = check_sqlite
 
     def run(self, checkpoint_note: str | None = None) -> Report:
         # One snapshot for the whole run: this read transaction's shared lock keeps any ingest
@@ -110,7 +117,8 @@ class Verifier:
                 sizes.add(cp.parse(checkpoint_note)[0].size)
             except ValueError:
                 pass  # reported by _outside_checkpoint
-        chunks, ledger, images = self._check(keys, sizes)
+        chunks, ledger, images, structure = self._check(keys, sizes)
+        self._structure(structure)
         self._ledger(chunks, ledger)
         self._checkpoints(checkpoints, ledger, keys, checkpoint_note)
         self._images(*images)
@@ -157,11 +165,11 @@ class Verifier:
         return trusted
 
     # -- the work: signed rows, the ledger's leaves, images ----------------------------------
-    def _check(self, keys, sizes: set[int]) -> tuple[list[Chunk], LedgerScan, tuple]:
+    def _check(self, keys, sizes: set[int]) -> tuple[list[Chunk], LedgerScan, tuple, list | None]:
         """Check every signed row, in chunks of rowids: each row whole (statement, content
-        hashes, signature, its ledger entry); hash the ledger's Merkle tree; hash the images.
-        For a large archive all of it runs in worker processes that read the database
-        themselves, so every part of the work is spread over the cores.
+        hashes, signature, its ledger entry); hash the ledger's Merkle tree; hash the images;
+        SQLite's check of the file. For a large archive all of it runs in worker processes
+        that read the database themselves, so every part of the work is spread over the cores.
         """
         raw_keys = {key_id: _raw(key) for key_id, key in keys.items()}
         units = []
@@ -192,16 +200,31 @@ class Verifier:
                 [check_rows(conn, *unit, raw_keys) for unit in units],
                 scan_ledger(conn, sizes),
                 check_images(conn),
+                check_structure(conn) if self.check_sqlite else None,
             )
         pool = process_pool(self.workers)
         try:
-            # the ledger and the images first: they are one task each, the rows many
+            # the file, the ledger and the images first: they are one task each, the rows many
+            structure = self.check_sqlite and pool.submit(in_worker, path, check_structure)
             ledger = pool.submit(in_worker, path, scan_ledger, sizes)
             images = pool.submit(in_worker, path, check_images)
             rows = [pool.submit(in_worker, path, check_rows, *u, raw_keys) for u in units]
-            return [f.result() for f in rows], ledger.result(), images.result()
+            return (
+                [f.result() for f in rows],
+                ledger.result(),
+                images.result(),
+                structure.result() if structure else None,
+            )
         finally:
             pool.shutdown()
+
+    def _structure(self, problems: list[str] | None) -> None:
+        if problems is None:
+            return
+        self.report.count("database file", "failed" if problems else "verified")
+        for problem in problems:
+            name = _file_of(self.db.conn) or "-"
+            self.report.fail("database file", name, f"SQLite's quick_check: {problem}")
 
     # -- ledger, Merkle root, checkpoints -----------------------------------------------------
     def _ledger(self, chunks: list[Chunk], ledger: LedgerScan) -> None:
@@ -377,9 +400,10 @@ def verify(
     check_files: bool = True,
     checkpoint_note: str | None = None,
     workers: int = 1,
+    check_sqlite: bool = True,
 ) -> Report:
     """Check everything in the archive database ``db`` (a sqlite_utils Database)."""
-    return Verifier(db, public_key_pem, check_files, workers).run(checkpoint_note)
+    return Verifier(db, public_key_pem, check_files, workers, check_sqlite).run(checkpoint_note)
 
 
 def _raw(key) -> bytes:

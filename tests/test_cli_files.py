@@ -6,8 +6,13 @@ from __future__ import annotations
 import base64
 import json
 
+from click.testing import CliRunner
+
+from archive.cli import cli
 from archive.similarity import PERMUTATIONS
 
+from .conftest import DATA, SAMPLE
+from .test_ingest import ingest
 from .test_robustness import error_lines, run_cli
 
 
@@ -71,3 +76,46 @@ def test_output_files_keep_what_they_are(sample_db, tmp_path):
     assert code == 0, out
     assert link.is_symlink() and target.read_text().startswith("id,")
     assert not list(tmp_path.glob(".*.tmp"))
+
+
+def test_an_archive_database_emptied_to_zero_bytes_is_not_started_again(isolated_env):
+    """SQLite takes an empty file for an empty database: an ingest made a new archive over one
+    that had lost its contents, restarting the ledger and overwriting the checkpoint file the
+    auditors keep (found in review). Every command now refuses it, in one line."""
+    assert ingest(SAMPLE).exit_code == 0
+    records = isolated_env / "records"
+    checkpoint = (records / "checkpoint").read_bytes()
+    (records / "archive.db").write_bytes(b"")
+    for args in (["ingest", str(DATA / "warc" / "example.warc.gz")], ["verify"], ["upgrade"]):
+        result = CliRunner().invoke(cli, args)
+        assert result.exit_code == 1, (args, result.output)
+        assert result.output.splitlines()[-1].startswith(f"Error: {records / 'archive.db'}: ")
+        assert "not an archive database" in result.output, result.output
+        assert (records / "archive.db").read_bytes() == b""
+        assert (records / "checkpoint").read_bytes() == checkpoint
+
+
+def test_a_damaged_archive_database_is_named_as_such_by_ingest(isolated_env):
+    """A damaged page of archive.db met while ingesting: the error named the capture file being
+    ingested ("<file>: DatabaseError: database disk image is malformed", found in review), and
+    every later file failed the same way. Now one line names the database, and the run stops."""
+    import sqlite3
+
+    assert ingest(SAMPLE).exit_code == 0
+    db = isolated_env / "records" / "archive.db"
+    conn = sqlite3.connect(db)
+    (root,) = conn.execute("SELECT rootpage FROM sqlite_master WHERE name = 'captures'").fetchone()
+    (page_size,) = conn.execute("PRAGMA page_size").fetchone()
+    conn.close()
+    with open(db, "r+b") as f:
+        f.seek((root - 1) * page_size)
+        f.write(bytes(page_size))
+    damaged = db.read_bytes()
+    files = [DATA / "warc" / "example.warc.gz", DATA / "warc" / "example.arc.gz"]
+    result = ingest(*files)
+    assert result.exit_code == 1, result.output
+    errors = [line for line in result.output.splitlines() if line.startswith("Error:")]
+    assert len(errors) == 1, result.output
+    assert errors[0].startswith(f"Error: {db}: the archive database is damaged (")
+    assert f"{files[0]} was not ingested" in errors[0]
+    assert db.read_bytes() == damaged

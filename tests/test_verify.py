@@ -218,6 +218,35 @@ def test_corrupt_database_is_one_line(tmp_path, sample_db):
     assert "Traceback" not in result.output and len(result.output.splitlines()) == 1
 
 
+@pytest.mark.parametrize("workers", ["1", "2"])
+def test_a_damaged_page_the_row_checks_do_not_read_is_found(
+    sample_db, copy_db, workers, monkeypatch
+):
+    """A zeroed page of the claims' full-text index: every signed row still checks, and SQLite
+    reads the file without complaint until a search touches it. verify runs SQLite's own
+    quick_check and names it (found in review: 'OK: everything verifies')."""
+    from archive.verify import Verifier
+
+    monkeypatch.setattr(Verifier, "parallel_from", 0)  # the workers' path too, on a small archive
+    db = copy_db(sample_db)
+    conn = sqlite3.connect(db)
+    (root,) = conn.execute(
+        "SELECT rootpage FROM sqlite_master WHERE name = 'claims_fts_data'"
+    ).fetchone()
+    (page_size,) = conn.execute("PRAGMA page_size").fetchone()
+    conn.close()
+    with open(db, "r+b") as f:
+        f.seek((root - 1) * page_size)
+        f.write(bytes(page_size))
+    result = run_verify(db, "--no-files", "--workers", workers)
+    assert result.exit_code == 1, result.output
+    assert f"FAILED database file {db}: SQLite's quick_check: " in result.output
+    assert "database file        0 verified     1 failed" in result.output
+    assert "claims              24 verified" in result.output  # the rows themselves are fine
+    skipped = run_verify(db, "--no-files", "--no-sqlite-check", "--workers", workers)
+    assert skipped.exit_code == 0 and "database file" not in skipped.output
+
+
 def test_parallel_signature_checks_find_the_same_failures(sample_db, copy_db, monkeypatch):
     from archive.db import connect
     from archive.verify import Verifier, verify
