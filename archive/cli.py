@@ -172,6 +172,14 @@ def ingest(
         hold_while_writing(db_path)
         signer = None
         if not key_path.exists():
+            existing = _archive_key(db_path)
+            if existing:
+                # a mistyped --key or ARCHIVE_KEY must not start signing with a new key
+                raise click.ClickException(
+                    f"no signing key at {key_path}, and this archive is signed by {existing}: "
+                    "give its key file with --key or ARCHIVE_KEY (a new key comes in with "
+                    "`archive keys rotate`)"
+                )
             try:
                 signer = generate_key(key_path, os.environ.get("ARCHIVE_KEY_PASSPHRASE"))
                 click.echo(f"Created a new signing key {signer.key_id} at {key_path}", err=True)
@@ -248,6 +256,23 @@ def ingest(
     if ingester.executor is not None:
         ingester.executor.shutdown()
     sys.exit(EXIT_FAILED if failed or broken else EXIT_OK)
+
+
+def _archive_key(db_path: Path) -> str | None:
+    """The key an existing archive signs with now, read without changing anything (None for no
+    archive, or one that cannot be read: the ingest that follows says why)."""
+    from .ledger import current_key
+
+    if not db_path.is_file():
+        return None
+    try:
+        conn = sqlite3.connect(f"{db_path.resolve().as_uri()}?mode=ro", uri=True)
+        try:
+            return current_key(conn)
+        finally:
+            conn.close()
+    except sqlite3.Error:
+        return None
 
 
 def _trusted_pem(public_key: Path | None, trust: str | None, db) -> str | None:

@@ -144,3 +144,25 @@ def test_a_file_planted_where_the_key_is_written_is_not_written_through(tmp_path
     assert readable.read_text() == ""
     assert "BEGIN PRIVATE KEY" in key.read_text()
     assert oct(key.stat().st_mode & 0o777) == "0o600"
+
+
+def test_a_missing_key_file_is_not_replaced_by_a_new_key_for_an_existing_archive(tmp_path):
+    """The first ingest creates a key; on an archive that has one, a key path that names no
+    file (a typo in --key or ARCHIVE_KEY) made a new key and signed with it, with a warning
+    only (found in review). Now it is refused, and nothing is created or written."""
+    from .conftest import DATA
+
+    key, db = tmp_path / "k.pem", tmp_path / "records" / "archive.db"
+    assert run("ingest", "--key", key, "--db", db, SAMPLE).exit_code == 0
+    before = db.read_bytes()
+    typo = tmp_path / "k.pme"
+    result = run("ingest", "--key", typo, "--db", db, DATA / "warc" / "example.warc.gz")
+    assert result.exit_code == 1, result.output
+    assert result.output.startswith(
+        f"Error: no signing key at {typo}, and this archive is signed by ed25519:"
+    )
+    assert "archive keys rotate" in result.output and len(result.output.splitlines()) == 1
+    assert not typo.exists() and db.read_bytes() == before
+    # a new archive still gets a new key
+    fresh = run("ingest", "--key", typo, "--db", tmp_path / "new" / "archive.db", SAMPLE)
+    assert fresh.exit_code == 0 and "Created a new signing key" in fresh.output and typo.exists()
