@@ -133,7 +133,12 @@ def load_key(path: str | Path, passphrase: str | None = None) -> Signer:
             f"{path}: permissions {stat.S_IMODE(mode):04o} are too open; a private key must be "
             f"readable by its owner only (fix: chmod 600 {path})"
         )
-    data = path.read_bytes()
+    try:
+        data = path.read_bytes()
+    except IsADirectoryError:
+        raise KeyFileError(f"{path}: a directory, not a key file") from None
+    except OSError as e:
+        raise KeyFileError(f"{path}: cannot read the key file ({e.strerror})") from None
     if b"ENCRYPTED" in data and not passphrase:
         raise KeyFileError(
             f"{path}: the key is passphrase-protected; set ARCHIVE_KEY_PASSPHRASE or enter it"

@@ -11,6 +11,7 @@ import contextlib
 import io
 import re
 import zipfile
+import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
@@ -181,7 +182,13 @@ class CaptureReader:
             if not members:
                 raise CaptureError(self.name, "WACZ holds no WARC files under archive/")
             for name in sorted(members):
-                with zf.open(name) as f:
+                try:
+                    f = zf.open(name)
+                except (zipfile.BadZipFile, OSError) as e:
+                    raise CaptureError(
+                        self._where(name), f"a damaged WACZ (ZIP) member: {e}"
+                    ) from None
+                with f:
                     yield from self._iter_stream(f, name, reopen=lambda n=name: zf.open(n))
 
     def _where(self, member: str) -> str:
@@ -266,7 +273,12 @@ class CaptureReader:
             raise
         except ArchiveLoadFailed as e:
             text = " ".join(str(e).split())
-            if "non-chunked gzip" in text:
+            if "Unknown archive format" in text:
+                # warcio quotes the first line it could not read, binary and all
+                text = (self._gzip_at(offset) if not member else None) or (
+                    "no WARC or ARC record starts here"
+                )
+            elif "non-chunked gzip" in text:
                 text = (
                     "gzip is not record-chunked (each record must be its own gzip member; "
                     "`warcio recompress` can fix the file)"
@@ -287,6 +299,19 @@ class CaptureReader:
                 self.warnings.append(f"{where}: a record's Content-Length looks wrong")
             if "Replacing spaces" in text:
                 self.warnings.append(f"{where}: spaces in a WARC-Target-URI were replaced by %20")
+
+    def _gzip_at(self, offset: int) -> str | None:
+        """What is wrong with a gzip member at ``offset`` that holds no record (None: no gzip)."""
+        with open(self.path, "rb") as f:
+            f.seek(offset)
+            head = f.read(1 << 16)
+        if head[:2] != b"\x1f\x8b":
+            return None
+        try:
+            zlib.decompressobj(31).decompress(head, 64)
+        except zlib.error:
+            return "the gzip data here is damaged (it does not decompress)"
+        return "the gzip data here holds no WARC or ARC record"
 
     def _check_end(self, where: str, end: int) -> None:
         """The file must end where its last record does (give or take blank lines): warcio

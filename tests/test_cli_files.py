@@ -119,3 +119,40 @@ def test_a_damaged_archive_database_is_named_as_such_by_ingest(isolated_env):
     assert errors[0].startswith(f"Error: {db}: the archive database is damaged (")
     assert f"{files[0]} was not ingested" in errors[0]
     assert db.read_bytes() == damaged
+
+
+def test_damaged_inputs_are_named_for_what_they_are(isolated_env, tmp_path):
+    """Found in review: a key path that is a directory gave a traceback; damaged gzip data
+    quoted its binary first line ("Unknown archive format ['\\x1f\\x8b...']"); a WACZ with a
+    damaged member header gave "unexpected BadZipFile". One plain line each."""
+    import gzip
+    import zipfile
+
+    keydir = tmp_path / "keydir"
+    keydir.mkdir(mode=0o700)
+    result = CliRunner().invoke(cli, ["ingest", str(SAMPLE)], env={"ARCHIVE_KEY": str(keydir)})
+    assert result.exit_code == 1, result.output
+    assert isinstance(result.exception, SystemExit | None), result.exception  # no traceback
+    assert error_lines(result.output) == [f"Error: {keydir}: a directory, not a key file"]
+    data = bytearray(SAMPLE.read_bytes())
+    data[30:32] = bytes(b ^ 0xFF for b in data[30:32])  # inside the first member's deflate data
+    flipped = tmp_path / "flipped.warc.gz"
+    flipped.write_bytes(bytes(data))
+    html = tmp_path / "page.warc.gz"
+    html.write_bytes(gzip.compress(b"<html><body>not a capture</body></html>"))
+    wacz = tmp_path / "damaged.wacz"
+    source = DATA / "wacz" / "scoop-example.com.wacz"
+    with zipfile.ZipFile(source) as zf:
+        first = zf.infolist()[0]
+        assert first.filename.startswith("archive/") and first.header_offset == 0
+    wacz.write_bytes(bytes(30) + source.read_bytes()[30:])  # the member's local header
+    code, out = run_cli("ingest", flipped, html, wacz)
+    assert code == 1
+    assert error_lines(out) == [
+        f"Error: {flipped} at offset 0: not a valid WARC/ARC: the gzip data here is damaged "
+        "(it does not decompress)",
+        f"Error: {html} at offset 0: not a valid WARC/ARC: the gzip data here holds no WARC or "
+        "ARC record",
+        f"Error: {wacz}!{first.filename}: a damaged WACZ (ZIP) member: Bad magic number for "
+        "file header",
+    ], out
