@@ -275,9 +275,7 @@ class CaptureReader:
             text = " ".join(str(e).split())
             if "Unknown archive format" in text:
                 # warcio quotes the first line it could not read, binary and all
-                text = (self._gzip_at(offset) if not member else None) or (
-                    "no WARC or ARC record starts here"
-                )
+                text = self._not_a_record(offset) if not member else "no WARC or ARC record here"
             elif "non-chunked gzip" in text:
                 text = (
                     "gzip is not record-chunked (each record must be its own gzip member; "
@@ -300,18 +298,20 @@ class CaptureReader:
             if "Replacing spaces" in text:
                 self.warnings.append(f"{where}: spaces in a WARC-Target-URI were replaced by %20")
 
-    def _gzip_at(self, offset: int) -> str | None:
-        """What is wrong with a gzip member at ``offset`` that holds no record (None: no gzip)."""
+    def _not_a_record(self, offset: int) -> str:
+        """What is at ``offset``, where warcio found no record (its own message quotes the
+        bytes, binary or not)."""
         with open(self.path, "rb") as f:
             f.seek(offset)
             head = f.read(1 << 16)
-        if head[:2] != b"\x1f\x8b":
-            return None
-        try:
-            zlib.decompressobj(31).decompress(head, 64)
-        except zlib.error:
-            return "the gzip data here is damaged (it does not decompress)"
-        return "the gzip data here holds no WARC or ARC record"
+        if head[:2] == b"\x1f\x8b":
+            try:
+                zlib.decompressobj(31).decompress(head, 64)
+            except zlib.error:
+                return "the gzip data here is damaged (it does not decompress)"
+            return "the gzip data here holds no WARC or ARC record"
+        line = head.split(b"\n", 1)[0][:60].decode("utf-8", "replace")
+        return f"no WARC or ARC record starts here (it begins {line!r})"
 
     def _check_end(self, where: str, end: int) -> None:
         """The file must end where its last record does (give or take blank lines): warcio

@@ -325,9 +325,13 @@ def test_empty_and_html_pretending_to_be_warc(tmp_path):
     assert len(errors) == 4, output
     assert errors[0] == f"Error: {empty}: empty file"
     assert errors[1].startswith(
-        f"Error: {fake} at offset 0: not a valid WARC/ARC: Unknown archive format, first line: "
+        f"Error: {fake} at offset 0: not a valid WARC/ARC: no WARC or ARC record starts here "
+        "(it begins '"
     )
-    assert errors[2].startswith(f"Error: {fake_gz} at offset 0: not a valid WARC/ARC: Unknown")
+    assert errors[2] == (
+        f"Error: {fake_gz} at offset 0: not a valid WARC/ARC: the gzip data here holds no WARC "
+        "or ARC record"
+    )
     assert errors[3].startswith(f"Error: {zip_not_wacz}: not a readable WACZ (ZIP) file: ")
     assert "4 files: 0 ingested, 0 already in the archive, 4 failed" in output
 
