@@ -7,8 +7,10 @@ cluster. The window bounds how many records are in flight, so memory stays flat.
 
 from __future__ import annotations
 
+import ctypes
 import multiprocessing
 import os
+import signal
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ProcessPoolExecutor
@@ -71,7 +73,30 @@ def process_pool(workers: int) -> ProcessPoolExecutor | None:
     if workers <= 0:
         return None
     # fork: workers start in milliseconds and inherit the imported extractor
-    return ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("fork"))
+    return ProcessPoolExecutor(
+        workers,
+        mp_context=multiprocessing.get_context("fork"),
+        initializer=_worker_start,
+        initargs=(os.getpid(),),
+    )
+
+
+def _worker_start(parent: int) -> None:
+    # Ctrl-C in a terminal signals the whole process group: the parent stops the run, and each
+    # worker's own KeyboardInterrupt traceback helped no one.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    # A worker that outlives a killed parent keeps what it inherited, the lock that keeps
+    # `archive serve` off a database being written among it: die with the parent (Linux).
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
+    except (OSError, AttributeError):
+        pass  # not Linux: no such guard
+    if os.getppid() != parent:  # the parent died before prctl took effect
+        os._exit(1)
+
+
+_PR_SET_PDEATHSIG = 1
 
 
 class DaskExecutor:

@@ -266,3 +266,89 @@ def test_two_processes_creating_the_database_at_once(tmp_path):
     holder.close()
     thread.join(timeout=60)
     assert outcome["b"] == "ok", outcome["b"]
+
+
+def _children(pid: int) -> set[int]:
+    try:
+        return set(map(int, Path(f"/proc/{pid}/task/{pid}/children").read_text().split()))
+    except OSError:
+        return set()
+
+
+def _alive(pid: int) -> bool:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().split(") ")[1][0] not in "ZX"
+    except OSError:
+        return False
+
+
+def _ignores_sigint(pid: int) -> bool:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("SigIgn:"):
+            return bool(int(line.split()[1], 16) & (1 << (signal.SIGINT - 1)))
+    return False
+
+
+def _started_with_workers(cmd, env, **kwargs):
+    """An ingest started, once its worker processes exist: (process, worker pids)."""
+    proc = subprocess.Popen(cmd, env=env, **kwargs)
+    deadline = time.monotonic() + 30
+    while len(workers := _children(proc.pid)) < 2 and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert len(workers) >= 2, "the ingest started no workers"
+    return proc, workers
+
+
+@pytest.mark.skipif(not Path("/proc/self/task").is_dir(), reason="reads /proc (Linux)")
+def test_workers_die_with_a_killed_ingest_and_release_the_serve_lock(captures, key, tmp_path):
+    """SIGKILL to the ingest alone (not its process group): its workers lived on for as long as
+    they had work, holding the inherited lock that keeps `archive serve` off the database (found
+    in review). They now die with it."""
+    from archive.serve import hold_for_serving
+
+    db = tmp_path / "records" / "archive.db"
+    connect(db).conn.close()  # an archive exists: the ingest holds the serve lock on it
+    proc, workers = _started_with_workers(
+        _ingest_cmd(db, captures), _env(key), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
+    proc.kill()
+    proc.wait(timeout=30)
+    deadline = time.monotonic() + 10
+    while any(_alive(w) for w in workers) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not [w for w in workers if _alive(w)]
+    os.close(hold_for_serving(db))  # free: no process holds the lock
+    _check_archive(db)
+
+
+@pytest.mark.skipif(not Path("/proc/self/task").is_dir(), reason="reads /proc (Linux)")
+def test_ctrl_c_stops_an_ingest_without_worker_tracebacks(captures, key, tmp_path):
+    """Ctrl-C in a terminal sends SIGINT to the whole process group: each worker took it too,
+    and printed its own KeyboardInterrupt traceback (found in review). Workers now leave SIGINT
+    to the ingest: one sent to a worker alone changes nothing, and one sent to the group stops
+    the ingest with one line, the archive as the last whole capture left it."""
+    db = tmp_path / "records" / "archive.db"
+    proc, workers = _started_with_workers(
+        _ingest_cmd(db, captures), _env(key), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        text=True,
+    )  # fmt: skip
+    deadline = time.monotonic() + 10  # until each worker has started (and set its signals)
+    while not all(map(_ignores_sigint, workers)) and time.monotonic() < deadline:
+        time.sleep(0.02)
+    for worker in workers:
+        os.kill(worker, signal.SIGINT)
+    out, err = proc.communicate(timeout=120)
+    assert proc.returncode == 0 and "0 failed" in out, out + err
+    _check_archive(db, complete_with=captures)
+    db = tmp_path / "again" / "archive.db"
+    proc, _ = _started_with_workers(
+        _ingest_cmd(db, captures), _env(key), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        text=True, start_new_session=True,
+    )  # fmt: skip
+    time.sleep(0.3)
+    os.killpg(proc.pid, signal.SIGINT)
+    out, err = proc.communicate(timeout=60)
+    assert proc.returncode != 0
+    assert "Traceback" not in err and "KeyboardInterrupt" not in err, err
+    assert err.strip().splitlines()[-1] == "Aborted!", err
+    _check_archive(db)
