@@ -22,9 +22,11 @@ demo: samples
 	$(BIN)/archive verify
 	$(BIN)/archive serve --port $(PORT)
 
-# Browser tests drive Debian's chromium through playwright (no browser download).
+# Browser tests drive Debian's chromium through playwright (no browser download). Installing
+# it needs root: through sudo when not root.
+SUDO := $(shell if [ "$$(id -u)" != 0 ] && command -v sudo >/dev/null; then echo sudo; fi)
 chromium:
-	@test -x /usr/bin/chromium || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }
+	@test -x /usr/bin/chromium || { $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq chromium >/dev/null; } || { echo "make test: the browser tests need Debian's chromium at /usr/bin/chromium; installing it needs root (apt-get install chromium)" >&2; exit 1; }
 
 test: setup chromium
 	$(BIN)/python -m pytest -q

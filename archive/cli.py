@@ -456,11 +456,12 @@ def serve(db_path, host, port, metadata, no_cache):
 
     Example: archive serve --port 8001
     """
-    from .serve import datasette_command, hold_for_serving
+    from .serve import check_port, datasette_command, hold_for_serving
 
     db_path = db_path or default_db_path()
     try:
         connect(db_path, upgrade=False).conn.close()
+        check_port(host, port)
         hold_for_serving(db_path)  # kept by the Datasette process this one becomes
         args = datasette_command(
             db_path, host=host, port=port, metadata=metadata, cache=not no_cache

@@ -6,11 +6,12 @@ import fcntl
 import hashlib
 import json
 import os
+import socket
 import sys
 import tempfile
 from pathlib import Path
 
-from .errors import DatabaseError
+from .errors import ArchiveError, DatabaseError
 
 #: Datasette settings for a public, read-only archive.
 SETTINGS = {
@@ -71,6 +72,25 @@ def metadata_for(db_path: str | Path, source: str | Path | None = None) -> dict:
     if "archive" in databases:
         databases[Path(db_path).stem] = databases.pop("archive")
     return metadata
+
+
+def check_port(host: str, port: int) -> None:
+    """Refuse a port another program listens on, before serving starts (Datasette would print
+    that it serves there, then fail after the start-up lines)."""
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    except socket.gaierror as e:
+        raise ArchiveError(f"--host {host}: {e.strerror}") from None
+    family, kind, proto, _, address = infos[0]
+    with socket.socket(family, kind, proto) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as the server binds
+        try:
+            probe.bind(address)
+        except OSError as e:
+            raise ArchiveError(
+                f"cannot listen on {host}:{port} ({e.strerror}): another program may be using "
+                "it; choose another with --port"
+            ) from None
 
 
 def datasette_command(

@@ -322,3 +322,29 @@ def test_speaker_quotes_says_when_it_shows_only_the_first_thousand(sample_db, tm
             f"{base}/archive/speaker_quotes.json?speaker=Elena+Varga&from=&_shape=array"
         )
         assert len(everything) == 1000 < total
+
+
+def test_a_port_in_use_is_refused_before_serving(sample_db, monkeypatch):
+    """Another program on the port: serve said "Serving ... at http://127.0.0.1:PORT/" (where a
+    reader would find the other program), then failed after Datasette's start-up lines (found
+    in review). Now one line before anything starts."""
+    import socket
+
+    from click.testing import CliRunner
+
+    from archive.cli import cli
+
+    def started(*args):
+        raise AssertionError("serve went on to start Datasette")
+
+    monkeypatch.setattr("os.execv", started)  # in this process, it would replace the tests
+    with socket.socket() as other:
+        other.bind(("127.0.0.1", 0))
+        other.listen()
+        port = other.getsockname()[1]
+        result = CliRunner().invoke(cli, ["serve", "--db", str(sample_db), "--port", str(port)])
+    assert result.exit_code == 1
+    assert result.output == (
+        f"Error: cannot listen on 127.0.0.1:{port} (Address already in use): another program "
+        "may be using it; choose another with --port\n"
+    )
