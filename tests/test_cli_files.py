@@ -124,7 +124,8 @@ def test_a_damaged_archive_database_is_named_as_such_by_ingest(isolated_env):
 def test_damaged_inputs_are_named_for_what_they_are(isolated_env, tmp_path):
     """Found in review: a key path that is a directory gave a traceback; damaged gzip data
     quoted its binary first line ("Unknown archive format ['\\x1f\\x8b...']"); a WACZ with a
-    damaged member header gave "unexpected BadZipFile". One plain line each."""
+    damaged member header gave "unexpected BadZipFile"; a text line of five words was ingested
+    as an ARC capture. One plain line each."""
     import gzip
     import zipfile
 
@@ -146,13 +147,18 @@ def test_damaged_inputs_are_named_for_what_they_are(isolated_env, tmp_path):
         first = zf.infolist()[0]
         assert first.filename.startswith("archive/") and first.header_offset == 0
     wacz.write_bytes(bytes(30) + source.read_bytes()[30:])  # the member's local header
-    code, out = run_cli("ingest", flipped, html, wacz)
+    # warcio reads any line of five words as an ARC record header: this was "ingested"
+    five = tmp_path / "notes.warc"
+    five.write_text("one two three four five")
+    code, out = run_cli("ingest", flipped, html, wacz, five)
     assert code == 1
     assert error_lines(out) == [
         f"Error: {flipped} at offset 0: not a valid WARC/ARC: the gzip data here is damaged "
         "(it does not decompress)",
-        f"Error: {html} at offset 0: not a valid WARC/ARC: the gzip data here holds no WARC or "
-        "ARC record",
+        f"Error: {html} at offset 0: not a WARC or ARC file: it begins '<html><body>not a "
+        "capture</body></html>', not a WARC version line or an ARC file's filedesc:// header",
         f"Error: {wacz}!{first.filename}: a damaged WACZ (ZIP) member: Bad magic number for "
         "file header",
+        f"Error: {five} at offset 0: not a WARC or ARC file: it begins 'one two three four "
+        "five', not a WARC version line or an ARC file's filedesc:// header",
     ], out

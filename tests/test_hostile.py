@@ -324,13 +324,10 @@ def test_empty_and_html_pretending_to_be_warc(tmp_path):
     errors = error_lines(output)
     assert len(errors) == 4, output
     assert errors[0] == f"Error: {empty}: empty file"
-    assert errors[1].startswith(
-        f"Error: {fake} at offset 0: not a valid WARC/ARC: no WARC or ARC record starts here "
-        "(it begins '"
-    )
+    assert errors[1].startswith(f"Error: {fake} at offset 0: not a WARC or ARC file: it begins '")
     assert errors[2] == (
-        f"Error: {fake_gz} at offset 0: not a valid WARC/ARC: the gzip data here holds no WARC "
-        "or ARC record"
+        f"Error: {fake_gz} at offset 0: not a WARC or ARC file: it begins '<html><body>not a "
+        "capture</body></html>', not a WARC version line or an ARC file's filedesc:// header"
     )
     assert errors[3].startswith(f"Error: {zip_not_wacz}: not a readable WACZ (ZIP) file: ")
     assert "4 files: 0 ingested, 0 already in the archive, 4 failed" in output

@@ -176,8 +176,8 @@ def test_empty_and_not_a_capture(isolated_env, tmp_path):
     assert result.exit_code == 1
     assert f"Error: {empty}: empty file" in result.output
     assert (
-        f"Error: {html} at offset 0: not a valid WARC/ARC: the gzip data here holds no WARC or "
-        "ARC record" in result.output
+        f"Error: {html} at offset 0: not a WARC or ARC file: it begins '<!doctype html>"
+        in result.output
     )
     assert f"Error: {tmp_path / 'missing.warc'}: no such file" in result.output
 
