@@ -234,6 +234,15 @@ class CaptureReader:
                         raise CaptureError(
                             where, "not a valid WARC/ARC: a record has no Content-Length", offset
                         )
+                    declared = (rec.rec_headers.get_header("Content-Length") or "").strip()
+                    if not (declared.isascii() and declared.isdigit()):
+                        # warcio reads such a record as empty and goes on
+                        raise CaptureError(
+                            where,
+                            f"not a valid WARC/ARC: a record's length {declared[:20]!r} is not "
+                            "a number of bytes",
+                            offset,
+                        )
                     # get_record_offset() reads the record to its end, so ask only after the
                     # payload is read; until then ``offset`` is where the last record ended.
                     record = self._make_record(rec, offset, member, where)
