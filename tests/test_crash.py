@@ -231,8 +231,10 @@ def test_two_ingests_at_once(captures, key, tmp_path, round_):
     conn.close()
 
 
-def test_two_processes_creating_the_database_at_once(tmp_path):
-    """The race made deterministic: B reads 'no migrations', then waits while A migrates."""
+def test_two_processes_upgrading_the_database_at_once(tmp_path):
+    """The race made deterministic: B reads a migration as pending, then waits while A applies
+    it; once B holds the lock it looks again and applies nothing twice. (A new archive is no
+    longer made in place: it is migrated beside its path and moved there whole.)"""
     import threading
 
     import sqlite_utils
@@ -242,6 +244,12 @@ def test_two_processes_creating_the_database_at_once(tmp_path):
     path = tmp_path / "records" / "archive.db"
     path.parent.mkdir(parents=True)
     holder = sqlite3.connect(path, isolation_level=None)
+    db = sqlite_utils.Database(holder)
+    holder.execute("CREATE TABLE migrations (name TEXT PRIMARY KEY, applied_at TEXT NOT NULL)")
+    *older, (last, apply_last) = archive_db.MIGRATIONS
+    for name, fn in older:  # an archive an older version wrote
+        fn(db)
+        holder.execute("INSERT INTO migrations VALUES (?, ?)", (name, "2026-01-01T00:00:00Z"))
     holder.execute("BEGIN IMMEDIATE")  # A holds the write lock
     outcome = {}
 
@@ -254,18 +262,17 @@ def test_two_processes_creating_the_database_at_once(tmp_path):
 
     thread = threading.Thread(target=b)
     thread.start()
-    time.sleep(1.0)  # B has read the (empty) migrations and waits on BEGIN IMMEDIATE
-    db = sqlite_utils.Database(holder)
-    holder.execute(
-        "CREATE TABLE IF NOT EXISTS migrations (name TEXT PRIMARY KEY, applied_at TEXT NOT NULL)"
-    )
-    for name, fn in archive_db.MIGRATIONS:
-        fn(db)
-        holder.execute("INSERT INTO migrations VALUES (?, ?)", (name, "2026-01-01T00:00:00Z"))
+    time.sleep(1.0)  # B has read the pending migration and waits on BEGIN IMMEDIATE
+    apply_last(db)
+    holder.execute("INSERT INTO migrations VALUES (?, ?)", (last, "2026-01-01T00:00:00Z"))
     holder.execute("COMMIT")
     holder.close()
     thread.join(timeout=60)
     assert outcome["b"] == "ok", outcome["b"]
+    conn = sqlite3.connect(path)
+    assert [n for (n,) in conn.execute("SELECT name FROM migrations ORDER BY name")] == [
+        name for name, _ in archive_db.MIGRATIONS
+    ]
 
 
 def _children(pid: int) -> set[int]:
