@@ -476,3 +476,142 @@ def test_a_proof_streams_the_ledger_and_equals_the_path_over_all_leaves(archive)
         proof = make_proof(conn, record_id)
         expected = merkle.inclusion_proof(proof["leaf_index"], leaves[: proof["tree_size"]])
         assert [base64.b64decode(h) for h in proof["inclusion_proof"]] == expected
+
+
+# -- checks each of which no test broke before (a mutation audit found them: each check could
+# -- be switched off and the suite still passed)
+
+
+def test_an_edited_or_foreign_checkpoint_is_named(archive, tmp_path):
+    db, pub = archive
+    conn = sqlite3.connect(db)
+    first, note, key_id = conn.execute(
+        "SELECT id, note, key_id FROM checkpoints ORDER BY id LIMIT 1"
+    ).fetchone()
+    conn.close()
+    body, _, signature = note.partition("\n\n")
+    blob = bytearray(base64.b64decode(signature.rsplit(" ", 1)[1]))
+    blob[-1] ^= 1  # the signature no longer verifies
+    forged = f"{body}\n\n{signature.rsplit(' ', 1)[0]} {base64.b64encode(bytes(blob)).decode()}\n"
+    edit(db, "UPDATE checkpoints SET note = ? WHERE id = ?", (forged, first))
+    assert f"FAILED checkpoints {first}: signature does not verify, or note differs" in failures(
+        db, "--public-key", pub
+    )
+    edit(db, "UPDATE checkpoints SET note = ?, key_id = 'ed25519:ffffffffffffffff'", (note,))
+    found = failures(db, "--public-key", pub)
+    assert any("signed by an unknown or untrusted key ed25519:ffffffffffffffff" in f for f in found)
+    assert key_id != "ed25519:ffffffffffffffff"
+
+
+def test_entries_appended_after_the_latest_checkpoint_are_named(archive):
+    db, pub = archive
+    conn = sqlite3.connect(db)
+    (latest,) = conn.execute("SELECT max(id) FROM checkpoints").fetchone()
+    (entries,) = conn.execute("SELECT count(*) FROM ledger").fetchone()
+    (before,) = conn.execute(
+        "SELECT tree_size FROM checkpoints WHERE id < ? ORDER BY id DESC LIMIT 1", (latest,)
+    ).fetchone()
+    conn.execute("DELETE FROM checkpoints WHERE id = ?", (latest,))
+    conn.commit()
+    conn.close()
+    found = failures(db, "--public-key", pub)
+    assert any(
+        f"latest checkpoint covers {before} entries, the ledger has {entries}" in f for f in found
+    )
+
+
+def test_kept_checkpoint_of_another_history_or_key_is_named(archive, fixed_signer, tmp_path):
+    """The kept checkpoint and the archive agree on the size but not on the root (history
+    rewritten in place, every signature remade by the key holder); or the kept note is signed
+    by a key the auditor does not trust."""
+    db, pub = archive
+    conn = sqlite3.connect(db)
+    origin, size, note = conn.execute(
+        "SELECT origin, tree_size, note FROM checkpoints ORDER BY id LIMIT 1"
+    ).fetchone()
+    conn.close()
+    other_history = tmp_path / "other-history"
+    other_history.write_text(cp.sign(cp.Checkpoint(origin, size, bytes(32)), origin, fixed_signer))
+    found = failures(db, "--public-key", pub, "--checkpoint", other_history)
+    assert found == [
+        f"FAILED --checkpoint {size}: the archive's first entries no longer match this "
+        "checkpoint: history was rewritten"
+    ]
+    foreign = tmp_path / "foreign"
+    stranger = Signer(Ed25519PrivateKey.generate())
+    foreign.write_text(cp.sign(cp.parse(note)[0], origin, stranger))
+    found = failures(db, "--public-key", pub, "--checkpoint", foreign)
+    assert f"FAILED --checkpoint {size}: not signed by a trusted key" in found
+
+
+def test_an_edited_ledger_leaf_is_named(archive):
+    db, pub = archive
+    edit(
+        db,
+        "UPDATE ledger SET leaf_hash = ? WHERE record_table = 'claims' AND record_id = ?",
+        ("00" * 32, "37988c58467bc4cf-6"),
+    )
+    found = failures(db, "--public-key", pub)
+    assert any(f.startswith("FAILED claims 37988c58467bc4cf-6:") and "leaf" in f for f in found), (
+        found
+    )
+
+
+def test_a_proof_with_another_tree_size_fails(archive, tmp_path):
+    db, pub = archive
+    proof = tmp_path / "p.json"
+    assert run("prove", "37988c58467bc4cf-9", "--db", db, "-o", proof).exit_code == 0
+    data = json.loads(proof.read_text())
+    for size in (data["tree_size"] - 1, data["tree_size"] + 1):
+        proof.write_text(json.dumps({**data, "tree_size": size}))
+        result = run("verify-proof", proof, "--public-key", pub)
+        assert result.exit_code == 1 and "tree_size differs from the checkpoint's" in result.output
+
+
+def test_a_rotation_signed_by_the_new_key_itself_is_named(archive, fixed_signer):
+    """A key cannot introduce itself: the rotation must be signed by the key it retires (the
+    statement re-signed by the new key, with its ledger leaf remade to match, is refused)."""
+    from archive import merkle
+
+    db, pub = archive
+    conn = sqlite3.connect(db)
+    new = Signer(Ed25519PrivateKey.generate())
+    rotate_key(conn, db, fixed_signer, new, clock=lambda: "2026-01-02T00:00:00Z")
+    conn.row_factory = sqlite3.Row
+    row = dict(conn.execute("SELECT * FROM key_rotations").fetchone())
+    data = statements.canonical(
+        statements.build("key_rotations", row, key_id=new.key_id, signed_at="2026-01-02T00:00:00Z")
+    )
+    conn.execute(
+        "UPDATE key_rotations SET key_id = ?, statement = ?, signature = ?",
+        (new.key_id, data.decode(), new.sign(data)),
+    )
+    conn.execute(
+        "UPDATE ledger SET leaf_hash = ? WHERE record_table = 'key_rotations'",
+        (merkle.leaf_hash(data).hex(),),
+    )
+    conn.commit()
+    found = failures(db)  # trusting the database's keys: the signature itself verifies
+    assert any(
+        f.startswith(f"FAILED key_rotations {new.key_id}:")
+        and "a rotation must be signed by the key it retires" in f
+        for f in found
+    ), found
+
+
+def test_a_row_naming_another_key_than_its_statement_is_named(archive, fixed_signer):
+    db, _ = archive
+    conn = sqlite3.connect(db)
+    other = Signer(Ed25519PrivateKey.generate())
+    conn.execute(
+        "INSERT INTO keys (key_id, algorithm, public_key, created_at) VALUES (?, ?, ?, ?)",
+        (other.key_id, "ed25519", other.public_key_pem, FIXED_TIME),
+    )
+    conn.execute("UPDATE claims SET key_id = ? WHERE id = '37988c58467bc4cf-7'", (other.key_id,))
+    conn.commit()
+    found = failures(db)
+    assert any(
+        f.startswith("FAILED claims 37988c58467bc4cf-7:")
+        and "key_id differs from the statement's" in f
+        for f in found
+    ), found

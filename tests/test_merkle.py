@@ -55,6 +55,26 @@ def test_inclusion_every_leaf():
     )
 
 
+def test_an_inclusion_proof_must_have_the_length_of_its_tree_size():
+    """A proof is the path of leaf i in a tree of the size given: claimed for a size whose path
+    is longer or shorter, it must fail, even where its hashes reach the root (without the
+    check, a 4-leaf tree's proofs passed for size 8: found by the mutation audit). Sizes with
+    a path of the same shape may pass: the signed checkpoint binds the size to the root."""
+    checked = 0
+    for n in range(1, 20):
+        hs = leaves(n)
+        r = merkle.root(hs)
+        for i in range(n):
+            proof = merkle.inclusion_proof(i, hs)
+            for size in range(1, 2 * n + 3):
+                if size == n:
+                    continue
+                if i >= size or len(merkle.inclusion_proof(i, leaves(size))) != len(proof):
+                    assert not merkle.verify_inclusion(hs[i], i, size, proof, r), (n, i, size)
+                    checked += 1
+    assert checked > 1000
+
+
 def test_consistency_every_pair():
     for n in range(1, 20):
         hs = leaves(n)
@@ -64,6 +84,15 @@ def test_consistency_every_pair():
             forked = merkle.root(leaves(m - 1) + [merkle.leaf_hash(b"fork")])
             if m < n or forked != merkle.root(hs[:m]):
                 assert not merkle.verify_consistency(m, n, forked, merkle.root(hs), proof)
+            # a proof of another length than the sizes' own fails; for equal sizes it is empty
+            for other in range(m, 2 * n + 3):
+                if other != n and len(merkle.consistency_proof(m, leaves(other))) != len(proof):
+                    assert not merkle.verify_consistency(
+                        m, other, merkle.root(hs[:m]), merkle.root(hs), proof
+                    ), (m, n, other)
+            if m == n:
+                extra = [merkle.leaf_hash(b"extra")]
+                assert not merkle.verify_consistency(m, n, merkle.root(hs), merkle.root(hs), extra)
 
 
 def test_frontier_appends():
