@@ -183,3 +183,33 @@ def test_temporary_files_of_killed_runs_are_removed_and_said(isolated_env):
     # nothing else was touched: the capture went in and the next run removes nothing
     again = ingest(DATA / "warc" / "example.warc.gz")
     assert again.exit_code == 0 and "Removed" not in again.output
+
+
+def test_a_damaged_stored_copy_is_made_again(isolated_env):
+    """A file already at the stored copy's name (one a killed ingest left, or damaged since) is
+    used only if its hash is the capture's: otherwise it is copied again, so the archive never
+    refers to bytes other than those it hashed."""
+    records = isolated_env / "records"
+    stored = records / "captures" / f"{file_hash(SAMPLE)}.warc.gz"
+    stored.parent.mkdir(parents=True)
+    stored.write_bytes(SAMPLE.read_bytes()[:-100] + bytes(100))
+    result = ingest(SAMPLE)
+    assert result.exit_code == 0, result.output
+    assert stored.read_bytes() == SAMPLE.read_bytes()
+    verify = CliRunner().invoke(cli, ["verify"])
+    assert verify.exit_code == 0, verify.output
+
+
+def test_a_link_named_like_a_temporary_file_is_not_followed(isolated_env, tmp_path):
+    import subprocess
+
+    captures = isolated_env / "records" / "captures"
+    captures.mkdir(parents=True)
+    gone = subprocess.Popen(["true"])
+    gone.wait()
+    target = tmp_path / "precious"
+    target.write_text("kept")
+    link = captures / f".{'0' * 64}.warc.gz.{gone.pid}.tmp"
+    link.symlink_to(target)
+    assert ingest(SAMPLE).exit_code == 0
+    assert link.is_symlink() and target.read_text() == "kept"

@@ -159,6 +159,8 @@ def _full_ingest_seconds(captures, key, tmp_path) -> float:
 @pytest.mark.parametrize("round_", range(ROUNDS))
 def test_sigkill_at_random_points(captures, key, tmp_path, round_):
     rng = random.Random(SEED + round_)
+    # shown with a failure (pytest prints what a failed test wrote): ARCHIVE_STRESS_SEED repeats it
+    print(f"ARCHIVE_STRESS_SEED={SEED} (round {round_})")
     full = _full_ingest_seconds(captures, key, tmp_path)
     db = tmp_path / "records" / "archive.db"
     delays = sorted(rng.uniform(0.2, full) for _ in range(KILLS))

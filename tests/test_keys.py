@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import base64
 import os
+from pathlib import Path
 
+import pytest
 from click.testing import CliRunner
 
 from archive.cli import cli
@@ -59,16 +61,36 @@ def test_passphrase_and_wrong_passphrase(tmp_path):
     assert "the key is passphrase-protected; set ARCHIVE_KEY_PASSPHRASE" in missing.output
 
 
-def test_group_readable_key_is_refused(tmp_path):
+@pytest.mark.parametrize("mode", [0o640, 0o604, 0o610, 0o601])
+def test_group_or_world_readable_key_is_refused(tmp_path, mode):
     key = tmp_path / "k.pem"
     run("keys", "generate", "--key", key)
-    os.chmod(key, 0o640)
+    os.chmod(key, mode)
     result = run("ingest", "--key", key, SAMPLE)
     assert result.exit_code == 1
     assert result.output == (
-        f"Error: {key}: permissions 0640 are too open; a private key must be readable by its "
-        f"owner only (fix: chmod 600 {key})\n"
+        f"Error: {key}: permissions {mode:04o} are too open; a private key must be readable by "
+        f"its owner only (fix: chmod 600 {key})\n"
     )
+
+
+def test_a_key_that_appears_while_one_is_made_is_kept(tmp_path, monkeypatch):
+    """Two first ingests at once each make a key: the second must not replace the first's,
+    which may already have signed (the file is linked into place only if none is there)."""
+    from archive import keys
+
+    key = tmp_path / "k.pem"
+    exists = Path.exists
+
+    def not_yet(path):  # the other process links its key right after this one looked
+        return False if path == key else exists(path)
+
+    first = keys.generate_key(key)
+    monkeypatch.setattr(Path, "exists", not_yet)
+    with pytest.raises(keys.KeyFileError, match="a key already exists here"):
+        keys.generate_key(key)
+    monkeypatch.undo()
+    assert keys.load_key(key).key_id == first.key_id
 
 
 def test_not_a_key(tmp_path):

@@ -399,3 +399,30 @@ def test_q4_page_changes_takes_the_url_a_page_was_captured_at(tmp_path):
         rows = conn.execute(sql, {"url": url}).fetchall()
         assert sorted(r[2] for r in rows) == ["added", "changed", "removed", "removed"], url
     assert conn.execute(sql, {"url": URL + "?other"}).fetchall() == []
+
+
+def test_q2_speaker_quotes_counts_where_else_each_claim_appears(archive):
+    """The canned query's `elsewhere`: other claims with the same text hash, plus near and
+    quote links; computed here another way, for every speaker."""
+    from pathlib import Path
+
+    meta = json.loads(
+        (Path(__file__).resolve().parent.parent / "datasette-metadata.json").read_text()
+    )
+    sql = meta["databases"]["archive"]["queries"]["speaker_quotes"]["sql"]
+    conn = sqlite3.connect(archive)
+    claims = conn.execute("SELECT id, text_sha256, speaker FROM claims").fetchall()
+    links = [r[0] for r in conn.execute("SELECT claim_id FROM claim_links")]
+    expected = {
+        cid: sum(1 for o, h, _ in claims if h == sha and o != cid) + links.count(cid)
+        for cid, sha, _ in claims
+    }
+    seen = 0
+    for (speaker,) in conn.execute("SELECT DISTINCT speaker FROM claims WHERE speaker != ''"):
+        cursor = conn.execute(sql, {"speaker": speaker, "from": ""})
+        names = [d[0] for d in cursor.description]
+        for row in cursor.fetchall():
+            row = dict(zip(names, row, strict=True))
+            assert row["elsewhere"] == expected[row["claim_id"]], row
+            seen += row["elsewhere"] > 0
+    assert seen >= 2  # some of them appear elsewhere

@@ -224,6 +224,9 @@ def test_check_records_shows_a_row_that_is_not_what_was_signed(sample_db, tmp_pa
     )
     row = conn.execute(sql, {"article_id": article}).fetchall()[9]
     assert row[1] == forged and row[2:5] == (1, 0, 1)  # hash and signature fine, row is not
+    # the text edited, its hash left: the hash shows it too
+    conn.execute("UPDATE claims SET text = text || '!' WHERE id = ?", (f"{article}-5",))
+    assert conn.execute(sql, {"article_id": article}).fetchall()[5][2:5] == (0, 0, 1)
     # a row naming a key the archive does not hold is shown, as not verified (an inner join
     # on keys left it out, and the article looked whole: found in review)
     conn.execute(
@@ -236,13 +239,14 @@ def test_check_records_shows_a_row_that_is_not_what_was_signed(sample_db, tmp_pa
     assert len(rows) == 24 and {r[4] for r in rows} == {0}
 
 
-def test_an_archive_being_served_is_not_ingested_into(sample_db, tmp_path):
+def test_an_archive_being_served_is_not_ingested_into(sample_db, fixed_signer, tmp_path):
     """archive serve opens the file immutable: an ingest under it gave readers 'malformed'
     errors and stale pages (found in review). Serve holds a lock that ingest respects, and the
     other way round; ingest can go on once serve has stopped."""
     import shutil
 
     from click.testing import CliRunner
+    from cryptography.hazmat.primitives.serialization import Encoding, NoEncryption, PrivateFormat
 
     from archive.cli import cli
     from archive.errors import DatabaseError
@@ -255,8 +259,16 @@ def test_an_archive_being_served_is_not_ingested_into(sample_db, tmp_path):
     shutil.copy(sample_db, db)
     capture = DATA / "provenance" / "lakeport-B-2025-03-08.warc.gz"
 
+    key = tmp_path / "key.pem"  # the archive's own key (it refuses a new one)
+    key.write_bytes(
+        fixed_signer.private_key.private_bytes(Encoding.PEM, PrivateFormat.PKCS8, NoEncryption())
+    )
+    key.chmod(0o600)
+
     def ingest():
-        return CliRunner().invoke(cli, ["ingest", "--workers", "0", "--db", str(db), str(capture)])
+        return CliRunner().invoke(
+            cli, ["ingest", "--workers", "0", "--db", str(db), "--key", str(key), str(capture)]
+        )
 
     before = db.read_bytes()
     with serving(db) as base:
