@@ -81,6 +81,9 @@ def process_pool(workers: int) -> ProcessPoolExecutor | None:
     )
 
 
+_PR_SET_PDEATHSIG = 1  # linux/prctl.h
+
+
 def _worker_start(parent: int) -> None:
     # Ctrl-C in a terminal signals the whole process group: the parent stops the run, and each
     # worker's own KeyboardInterrupt traceback helped no one.
@@ -95,8 +98,6 @@ def _worker_start(parent: int) -> None:
     if os.getppid() != parent:  # the parent died before prctl took effect
         os._exit(1)
 
-
-_PR_SET_PDEATHSIG = 1
 
 
 class DaskExecutor:

@@ -38,9 +38,31 @@ def capture_format(path: str | Path) -> str | None:
 
 
 def sniff_format(path: str | Path) -> str:
-    """``wacz`` for a ZIP file, else ``warc`` (warcio itself tells WARC from ARC, gzip or not)."""
+    """``wacz``, ``warc`` or ``arc`` by what the file begins with, whatever its name says: a ZIP,
+    a WARC record's version line, an ARC file's ``filedesc://`` version block (gzipped or not).
+    Anything else is not a capture (warcio reads any line of five words as an ARC record
+    header: a text file was ingested as one)."""
     with open(path, "rb") as f:
-        return "wacz" if f.read(4) == b"PK\x03\x04" else capture_format(path) or "warc"
+        head = f.read(1 << 16)
+    if head[:4] == b"PK\x03\x04" or capture_format(path) == "wacz":
+        return "wacz"  # a ZIP, or named as one (reading it says what is wrong)
+    if head[:2] == b"\x1f\x8b":
+        try:
+            head = zlib.decompressobj(31).decompress(head, 4096)
+        except zlib.error:
+            return "warc"  # damaged: reading it says where
+    head = head.lstrip(b"\r\n")
+    if head.startswith(b"filedesc://"):
+        return "arc"
+    if head.startswith(b"WARC/") or not head:
+        return "warc"
+    line = head.split(b"\n", 1)[0][:60].decode("utf-8", "replace")
+    raise CaptureError(
+        path,
+        f"not a WARC or ARC file: it begins {line!r}, not a WARC version line or an ARC "
+        "file's filedesc:// header",
+        0,
+    )
 
 
 def find_captures(paths) -> list[Path]:
@@ -163,7 +185,6 @@ class CaptureReader:
         if self.format == "wacz":
             yield from self._iter_wacz()
         else:
-            self.format = self._first_line_format()
             with open(self.path, "rb") as f:
                 yield from self._iter_stream(f, "", reopen=lambda: open(self.path, "rb"))
 
@@ -307,30 +328,6 @@ class CaptureReader:
                 self.warnings.append(f"{where}: a record's Content-Length looks wrong")
             if "Replacing spaces" in text:
                 self.warnings.append(f"{where}: spaces in a WARC-Target-URI were replaced by %20")
-
-    def _first_line_format(self) -> str:
-        """``warc`` or ``arc``, by what the file begins with (a WARC record's version line, an
-        ARC file's ``filedesc://`` version block), whatever its name says. warcio reads any
-        line of five words as an ARC record header: a text file was ingested as a capture."""
-        with open(self.path, "rb") as f:
-            head = f.read(1 << 16)
-        if head[:2] == b"\x1f\x8b":
-            try:
-                head = zlib.decompressobj(31).decompress(head, 4096)
-            except zlib.error:
-                return "warc"  # damaged: warcio's reading says where
-        head = head.lstrip(b"\r\n")
-        if head.startswith(b"filedesc://"):
-            return "arc"
-        if head.startswith(b"WARC/") or not head:
-            return "warc"
-        line = head.split(b"\n", 1)[0][:60].decode("utf-8", "replace")
-        raise CaptureError(
-            self.name,
-            f"not a WARC or ARC file: it begins {line!r}, not a WARC version line "
-            "or an ARC file's filedesc:// header",
-            0,
-        )
 
     def _not_a_record(self, offset: int) -> str:
         """What is at ``offset``, where warcio found no record (its own message quotes the

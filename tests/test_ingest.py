@@ -426,3 +426,12 @@ def test_arc_records_get_ids_derived_from_the_file(tmp_path, fixed_signer):
         assert rows and all(rid == f"<offset:{offset}>" for rid, offset in rows), rows
         ids.append(rows + conn.execute("SELECT warc_record_id, statement FROM articles").fetchall())
     assert ids[0] == ids[1]
+    # an ARC file is known by its content, whatever its name says
+    named = tmp_path / "named-as-a.warc.gz"
+    named.write_bytes((DATA / "warc" / "example.arc.gz").read_bytes())
+    db = tmp_path / "named" / "archive.db"
+    assert Ingester(db, fixed_signer).ingest_file(named).status == "ingested"
+    conn = sqlite3.connect(db)
+    assert conn.execute("SELECT format FROM captures").fetchall() == [("arc",)]
+    ids = conn.execute("SELECT warc_record_id FROM capture_records").fetchall()
+    assert ids and all(rid.startswith("<offset:") for (rid,) in ids)
