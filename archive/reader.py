@@ -195,7 +195,10 @@ class CaptureReader:
             raise CaptureError(self.name, f"not a readable WACZ (ZIP) file: {e}") from None
         with zf:
             members = []
-            for name in zf.namelist():
+            for info in zf.infolist():
+                if info.is_dir():  # no data of its own (check_wacz fails one that has some)
+                    continue
+                name = info.filename
                 pure = PurePosixPath(name)
                 if pure.is_absolute() or ".." in pure.parts or "\\" in name:
                     raise CaptureError(self.name, f"unsafe path in WACZ refused: {name!r}")

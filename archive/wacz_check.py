@@ -20,6 +20,7 @@ import hashlib
 import json
 import re
 import zipfile
+from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Any, NamedTuple
@@ -46,6 +47,9 @@ STAMP_WINDOW = dt.timedelta(minutes=10)
 RESOURCE_HASHES = {"sha256", "sha384", "sha512"}  # weaker ones cannot vouch for content
 MAX_JSON = 16 * 1024 * 1024  # metadata files are small; refuse to inflate a bomb into memory
 CHUNK = 1 << 16
+#: A WACZ holds a handful of files and its WARCs: more members than this is not one (and each
+#: costs time to check)
+MAX_MEMBERS = 100_000
 
 _HASH_OIDS = {
     "2.16.840.1.101.3.4.2.1": "sha256",
@@ -96,11 +100,21 @@ def _check(path: Path, problems: list[str], details: dict[str, Any]) -> str | No
         problems.append(f"not a readable ZIP file: {exc}")
         return None
     with zf:
-        names = [i.filename for i in zf.infolist()]
+        infos = zf.infolist()
+        if len(infos) > MAX_MEMBERS:
+            problems.append(f"{len(infos):,} ZIP members, more than the {MAX_MEMBERS:,} read")
+            return None
+        names = [i.filename for i in infos]
         for name in filter(_unsafe_name, names):
             problems.append(f"unsafe path in ZIP ('..' component or absolute path): {name!r}")
-        for name in sorted({n for n in names if names.count(n) > 1}):
-            problems.append(f"duplicate ZIP member (ambiguous content): {name!r}")
+        for name, n in sorted(Counter(names).items()):
+            if n > 1:
+                problems.append(f"duplicate ZIP member (ambiguous content): {name!r}")
+        for info in infos:
+            # a name ending in "/" is a directory, yet the entry can hold bytes: no digest
+            # covers them, and a reader that drops the slash would read them
+            if info.is_dir() and (info.file_size or info.compress_size):
+                problems.append(f"a directory entry that holds data: {info.filename!r}")
         if problems:
             return None  # nothing in a hostile archive is worth reading further
         if "datapackage.json" not in names:

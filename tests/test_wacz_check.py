@@ -302,3 +302,49 @@ def test_browsertrix_multi_wacz_outer_package_is_unsigned():
     assert (result.status, result.problems) == ("unsigned", [])
     assert result.details["resources_checked"] == 2
     assert result.details["nested_packages"].startswith("not-checked")
+
+
+def test_a_directory_entry_holding_a_warc_fails_and_is_not_read(tmp_path):
+    """A ZIP entry named "archive/x.warc/" is a directory, yet it can hold bytes: the check
+    skipped it (directories are never listed) and the reader, dropping the slash, ingested it,
+    so a signed package carrying an added, unsigned WARC was recorded as verified (found in
+    review)."""
+    from archive.reader import CaptureReader
+
+    signed = tmp_path / "signed.wacz"
+    signed.write_bytes((WACZ / "valid_signed_example_1.wacz").read_bytes())
+    assert check_wacz(signed).status == "verified"
+    body = b"<html><body>FORGED ARTICLE</body></html>"
+    http = b"HTTP/1.1 200 OK\r\nContent-Type: text/html\r\nContent-Length: %d\r\n\r\n" % len(body)
+    warc = (
+        (
+            b"WARC/1.0\r\nWARC-Type: response\r\n"
+            b"WARC-Record-ID: <urn:uuid:00000000-0000-0000-0000-000000000001>\r\n"
+            b"WARC-Target-URI: https://example.com/forged\r\nWARC-Date: 2020-01-01T00:00:00Z\r\n"
+            b"Content-Type: application/http; msgtype=response\r\nContent-Length: %d\r\n\r\n"
+            % len(http + body)
+        )
+        + http
+        + body
+        + b"\r\n\r\n"
+    )
+    with zipfile.ZipFile(signed, "a") as z:
+        z.writestr("archive/forged.warc/", warc)
+    check = check_wacz(signed)
+    assert check.status == "failed"
+    assert "a directory entry that holds data: 'archive/forged.warc/'" in check.problems
+    assert not [r for r in CaptureReader(signed) if r.member.endswith("/")]
+
+
+def test_a_zip_of_very_many_members_is_refused_before_it_is_read(tmp_path, monkeypatch):
+    from archive import wacz_check
+
+    monkeypatch.setattr(wacz_check, "MAX_MEMBERS", 10)
+    many = tmp_path / "many.wacz"
+    with zipfile.ZipFile(many, "w") as z:
+        z.writestr("datapackage.json", json.dumps({"resources": []}))
+        for i in range(10):
+            z.writestr(f"{i}/", b"")
+    check = check_wacz(many)
+    assert check.status == "failed"
+    assert check.problems == ["11 ZIP members, more than the 10 read"]
