@@ -268,7 +268,11 @@ def _check_domain(signed, problems, details) -> str | None:
     sig_b64 = str(signed.get("signature", ""))
     sig = base64.b64decode(sig_b64, validate=True)
     details["signature"] = "domain certificate ECDSA"
-    if not _verifies(leaf.public_key(), sig, str(signed.get("hash")).encode("ascii"), "sha256"):
+    key = leaf.public_key()
+    if not (isinstance(key, ec.EllipticCurvePublicKey) and key.curve.name == "secp256r1"):
+        # what authsign makes, and what docs/verification.md promises
+        problems.append("the domain certificate's key is not ECDSA P-256")
+    elif not _verifies(key, sig, str(signed.get("hash")).encode("ascii"), "sha256"):
         problems.append("signature does not verify with the domain certificate's key")
     if domain.lower() not in _cert_names(leaf):
         problems.append(f"domain certificate is not for {domain} (names: {_cert_names(leaf)})")

@@ -348,3 +348,39 @@ def test_a_zip_of_very_many_members_is_refused_before_it_is_read(tmp_path, monke
     check = check_wacz(many)
     assert check.status == "failed"
     assert check.problems == ["11 ZIP members, more than the 10 read"]
+
+
+def test_a_domain_signature_by_a_key_other_than_ecdsa_p256_fails(tmp_path):
+    """docs/verification.md says the package signature is ECDSA P-256 (what authsign makes):
+    a certificate with an RSA key, whose signature verifies, is refused as such."""
+    import datetime
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives.asymmetric import padding, rsa
+    from cryptography.x509.oid import NameOID
+
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, DOMAIN)])
+    now = datetime.datetime(2022, 1, 1, tzinfo=datetime.UTC)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(1)
+        .not_valid_before(now)
+        .not_valid_after(now + datetime.timedelta(days=365))
+        .add_extension(x509.SubjectAlternativeName([x509.DNSName(DOMAIN)]), critical=False)
+        .sign(key, hashes.SHA256())
+    )
+
+    def change(digest):
+        signed = digest["signedData"]
+        signed["domainCert"] = cert.public_bytes(serialization.Encoding.PEM).decode()
+        sig = key.sign(signed["hash"].encode("ascii"), padding.PKCS1v15(), hashes.SHA256())
+        signed["signature"] = base64.b64encode(sig).decode()
+
+    rsa_signed = edit_digest(WACZ / "valid_signed_example_1.wacz", tmp_path / "rsa.wacz", change)
+    result = check_wacz(rsa_signed)
+    assert result.status == "failed"
+    assert "the domain certificate's key is not ECDSA P-256" in result.problems
