@@ -5,7 +5,9 @@ from __future__ import annotations
 import base64
 import csv
 import json
+import re
 from collections.abc import Iterator
+from urllib.parse import quote
 
 FORMATS = ("prov-json", "claimreview", "csv", "jsonl")
 
@@ -20,6 +22,16 @@ def _rows(conn, sql: str, params=()) -> Iterator[dict]:
 def _qualified(name: str) -> dict:
     """A PROV-JSON qualified name as an attribute value (a bare string is a literal)."""
     return {"$": name, "type": "prov:QUALIFIED_NAME"}
+
+
+def _agent_id(kind: str, name: str) -> str:
+    """A qualified name for a publisher or speaker: the name percent-encoded, so that distinct
+    names stay distinct and every character is one PROV-N can write."""
+    return f"archive:{kind}/{quote(name, safe='')}"
+
+
+#: ISO 8601 dates and times (what schema.org's Date and DateTime take); pages give others too
+_ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}([T ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:?\d{2})?)?")
 
 
 def _present(attributes: dict) -> dict:
@@ -66,7 +78,8 @@ def prov_json(conn) -> dict:
             {
                 "prov:label": a["title"],
                 "prov:location": a["url"],
-                "archive:captured_at": a["captured_at"],
+                "archive:captured_at": a["captured_at"]
+                and {"$": a["captured_at"], "type": "xsd:dateTime"},
                 "archive:text_sha256": a["text_sha256"],
             }
         )
@@ -82,7 +95,7 @@ def prov_json(conn) -> dict:
             {"prov:entity": aid, "prov:activity": f"archive:ingest/{a['capture_sha256']}"},
         )
         if a["site_name"]:
-            org = "archive:publisher/" + a["site_name"].replace(" ", "_")
+            org = _agent_id("publisher", a["site_name"])
             doc["agent"][org] = {
                 "prov:type": _qualified("prov:Organization"),
                 "prov:label": a["site_name"],
@@ -102,12 +115,10 @@ def prov_json(conn) -> dict:
             {"prov:generatedEntity": cid, "prov:usedEntity": f"archive:article/{c['article_id']}"},
         )
         if c["speaker"]:
-            person = "archive:speaker/" + c["speaker"].replace(" ", "_")
-            doc["agent"][person] = {
-                "prov:type": _qualified("prov:Person"),
-                "prov:label": c["speaker"],
-            }
-            rel("wasAttributedTo", {"prov:entity": cid, "prov:agent": person})
+            # a person, a group or an institution: the archive does not know which
+            speaker = _agent_id("speaker", c["speaker"])
+            doc["agent"][speaker] = {"prov:label": c["speaker"]}
+            rel("wasAttributedTo", {"prov:entity": cid, "prov:agent": speaker})
     for u in _rows(
         conn,
         "SELECT id, article_id, image_sha256, url, caption, credit "
@@ -130,9 +141,12 @@ def prov_json(conn) -> dict:
 def claim_review(conn) -> list[dict]:
     """schema.org ClaimReview-shaped JSON-LD: each distinct claim with its appearances.
 
-    No rating is given: the archive records where a claim appeared, it does not judge it.
+    No rating is given: the archive records where a claim appeared, it does not judge it. The
+    claim's author is its speaker when every appearance names the same one (untyped: a person,
+    a group or an institution); each page appears once, at its first capture.
     """
     out: dict[str, dict] = {}
+    speakers: dict[str, set[str]] = {}
     for r in _rows(
         conn,
         "SELECT c.text_sha256, c.text, c.speaker, a.url, a.captured_at, a.site_name, "
@@ -150,17 +164,22 @@ def claim_review(conn) -> list[dict]:
             },
         )
         claim = item["itemReviewed"]
-        if r["speaker"] and "author" not in claim:
-            claim["author"] = {"@type": "Person", "name": r["speaker"]}
-        # the page's own publication date when it gives one (a capture is not a creation);
-        # appearances come in capture order, and the first captured is firstAppearance
+        speakers.setdefault(r["text_sha256"], set()).add(r["speaker"] or "")
+        if any(a["url"] == r["url"] for a in claim["appearance"]):
+            continue  # a later capture of a page it already appears on
+        # the page's own publication date when it gives one as a date (a capture is not a
+        # creation); appearances come in capture order, and the first is firstAppearance
         appearance = {"@type": "CreativeWork", "url": r["url"]}
-        if r["published_at"]:
-            appearance["datePublished"] = r["published_at"]
+        if r["published_at"] and _ISO_DATE.fullmatch(r["published_at"].strip()):
+            appearance["datePublished"] = r["published_at"].strip()
         if r["site_name"]:
             appearance["publisher"] = {"@type": "Organization", "name": r["site_name"]}
         claim["appearance"].append(appearance)
         claim["firstAppearance"] = claim["firstAppearance"] or appearance
+    for sha, item in out.items():
+        (speaker,) = speakers[sha] if len(speakers[sha]) == 1 else ("",)
+        if speaker:
+            item["itemReviewed"]["author"] = {"name": speaker}
     return list(out.values())
 
 

@@ -103,10 +103,16 @@ def history(conn, url: str) -> list[dict]:
 def _resolve(conn, url: str, ref: str | None, captures: list[dict], default: int) -> str:
     if ref is None:
         return captures[default]["article_id"]
-    for c in captures:
-        if ref in (c["article_id"], c["capture_sha256"]) or c["capture_sha256"].startswith(ref):
-            return c["article_id"]
-    raise ArchiveError(f"{ref!r} is not a capture of {url}")
+    exact = [c for c in captures if ref in (c["article_id"], c["capture_sha256"])]
+    found = exact or [c for c in captures if ref and c["capture_sha256"].startswith(ref)]
+    if len(found) > 1:
+        raise ArchiveError(
+            f"{ref!r} names {len(found)} captures of {url}: give more of a capture's hash, "
+            "or an article id"
+        )
+    if not found:
+        raise ArchiveError(f"{ref!r} is not a capture of {url}")
+    return found[0]["article_id"]
 
 
 def diff(conn, url: str, old: str | None = None, new: str | None = None) -> dict:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import re
 import sqlite3
 
 import pytest
@@ -151,20 +152,25 @@ def test_exports(archive, tmp_path):
     prov = cli_json_export(archive, "prov-json")
     assert f"archive:claim/{B}-3" in prov["entity"]
     assert any(
-        r["prov:agent"] == "archive:speaker/Elena_Varga" for r in prov["wasAttributedTo"].values()
+        r["prov:agent"] == "archive:speaker/Elena%20Varga" for r in prov["wasAttributedTo"].values()
     )
-    # PROV-JSON types are qualified names, and it has no nulls (found in review)
-    person = prov["agent"]["archive:speaker/Elena_Varga"]
-    assert person["prov:type"] == {"$": "prov:Person", "type": "prov:QUALIFIED_NAME"}
+    # a speaker is an agent of no stated type: the archive does not know a person from an
+    # institution (every speaker was a prov:Person: found in review); no nulls in PROV-JSON
+    assert prov["agent"]["archive:speaker/Elena%20Varga"] == {"prov:label": "Elena Varga"}
+    publisher = prov["agent"]["archive:publisher/Northshore%20Chronicle"]
+    assert publisher["prov:type"] == {"$": "prov:Organization", "type": "prov:QUALIFIED_NAME"}
+    article = prov["entity"][f"archive:article/{A1}"]
+    assert article["archive:captured_at"]["type"] == "xsd:dateTime"
     assert "null" not in json.dumps(prov)
     reviews = cli_json_export(archive, "claimreview")
     reused = next(r for r in reviews if r["claimReviewed"].startswith("Despite the regional"))
     appearances = reused["itemReviewed"]["appearance"]
+    # each page once, at its first capture (page A's recapture repeated it: found in review)
     assert [a["publisher"]["name"] for a in appearances] == [
-        "Northshore Chronicle",
         "Northshore Chronicle",
         "Daily Herald Wire",
     ]
+    assert len({a["url"] for a in appearances}) == len(appearances)
     # dated by the page's publication, not by its capture
     published = (
         sqlite3.connect(archive)
@@ -426,3 +432,63 @@ def test_q2_speaker_quotes_counts_where_else_each_claim_appears(archive):
             assert row["elsewhere"] == expected[row["claim_id"]], row
             seen += row["elsewhere"] > 0
     assert seen >= 2  # some of them appear elsewhere
+
+
+def test_exports_say_only_what_the_archive_knows(archive, tmp_path):
+    """Found in review: the ClaimReview export named the first speaker as the author of words
+    others were also quoted as saying, passed on a page's date as written ("1 May 2025,
+    08:00"), and PROV ids made by replacing spaces merged distinct publishers."""
+    import shutil
+
+    db = tmp_path / "copy.db"
+    shutil.copy(archive, db)
+    conn = sqlite3.connect(db)
+    sha, text = conn.execute(
+        "SELECT text_sha256, text FROM claims WHERE id = ?", (f"{A1}-0",)
+    ).fetchone()
+    others = conn.execute(
+        "SELECT id FROM claims WHERE text_sha256 = ? AND article_id = ?", (sha, B)
+    ).fetchall()
+    assert others, "the fixture reuses this sentence in B"
+    conn.execute("UPDATE claims SET speaker = 'Alice Marsh' WHERE text_sha256 = ?", (sha,))
+    conn.execute("UPDATE claims SET speaker = 'Beth Quarry' WHERE id = ?", others[0])
+    conn.execute("UPDATE articles SET published_at = '1 May 2025, 08:00' WHERE id = ?", (B,))
+    conn.execute("UPDATE articles SET site_name = 'Smith & Sons (Wire), Inc.' WHERE id = ?", (A1,))
+    conn.execute("UPDATE articles SET site_name = 'Smith_&_Sons_(Wire),_Inc.' WHERE id = ?", (B,))
+    conn.commit()
+    review = next(r for r in cli_json_export(db, "claimreview") if r["claimReviewed"] == text)
+    assert "author" not in review["itemReviewed"]  # two speakers: neither is the author
+    dates = [a.get("datePublished") for a in review["itemReviewed"]["appearance"]]
+    assert len(dates) == 2 and dates[1] is None  # not an ISO 8601 date: left out
+    prov = cli_json_export(db, "prov-json")
+    publishers = {k: v["prov:label"] for k, v in prov["agent"].items() if "publisher/" in k}
+    assert {"Smith & Sons (Wire), Inc.", "Smith_&_Sons_(Wire),_Inc."} <= set(publishers.values())
+    assert len(set(publishers.values())) == len(publishers)  # one id per name, none merged
+    assert all(re.fullmatch(r"archive:publisher/[A-Za-z0-9%._~-]+", k) for k in publishers)
+
+
+def test_q4_history_is_in_one_order_everywhere_and_diff_refs_are_exact(tmp_path):
+    """Two captures of a page made in the same second: `archive history` and the page_history
+    canned query listed them in different orders (found in review); and `diff --from ''`
+    took the empty string for a prefix of every capture."""
+    from pathlib import Path
+
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+    from archive.keys import Signer
+
+    db = tmp_path / "archive.db"
+    ingester = Ingester(db, Signer(Ed25519PrivateKey.from_private_bytes(bytes(32))))
+    for n, source in enumerate(CAPTURES[:2]):
+        path = _redated(source, "07", tmp_path / f"{n}.warc")  # the same WARC-Date
+        assert ingester.ingest_file(path).status == "ingested"
+    meta = json.loads(
+        (Path(__file__).resolve().parent.parent / "datasette-metadata.json").read_text()
+    )
+    sql = meta["databases"]["archive"]["queries"]["page_history"]["sql"]
+    conn = sqlite3.connect(db)
+    canned = [r[1] for r in conn.execute(sql, {"url": URL})]
+    assert len(canned) == 2 and len({r[0] for r in conn.execute(sql, {"url": URL})}) == 1
+    assert [h["article_id"] for h in cli_json(db, "history", URL)] == canned
+    result = CliRunner().invoke(cli, ["diff", URL, "--from", "", "--db", str(db)])
+    assert result.exit_code == 1 and f"'' is not a capture of {URL}" in result.output
