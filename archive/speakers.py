@@ -41,13 +41,15 @@ _CAP = rf"(?:{_WORD}|(?:al|bin|ibn|de|da|van|von|der|del|la|le)\b)"
 # most twelve words: unbounded, a long run of capitalised words took time in the square of its
 # length (every start position matched to its end: 4 s for "Elena Varga " * 2000).
 NAME = rf"{_WORD}(?:[ \t]+{_CAP}){{0,11}}"
-_PRONOUN = r"(?:[Hh]e|[Ss]he|[Tt]hey|[Ii]t)"
+# Whole words only: without \b, "an spokesman" matched inside "Taliban spokesman" (and "he"
+# inside "the"), giving the sentence a described speaker it does not have.
+_PRONOUN = r"\b(?:[Hh]e|[Ss]he|[Tt]hey|[Ii]t)\b"
 _ROLE_NOUNS = (
     "leader|spokesman|spokeswoman|spokesperson|official|officials|minister|president|commander|"
     "source|sources|statement|group|ministry|government|police|army|report|agency|movement|"
     "militants|insurgents"
 )
-_DESC = rf"(?:[Tt]he|[Aa]n?)\s+(?:[a-z\-]+\s+){{0,3}}(?:{_ROLE_NOUNS})"
+_DESC = rf"\b(?:[Tt]he|[Aa]n?)\s+(?:[a-z\-]+\s+){{0,3}}(?:{_ROLE_NOUNS})\b"
 SUBJECT = rf"(?:{NAME}|{_PRONOUN}|{_DESC})"
 
 _QUOTE_SPAN = re.compile(
