@@ -99,7 +99,6 @@ def _worker_start(parent: int) -> None:
         os._exit(1)
 
 
-
 class DaskExecutor:
     """Extraction on a Dask distributed cluster: workers extract and hash, nothing else.
 

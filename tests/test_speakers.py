@@ -11,7 +11,7 @@ def _claims(*paragraphs: str):
 
 
 def test_a_description_is_matched_as_whole_words_only():
-    """"an spokesman" inside "Taliban spokesman" was read as a described speaker, which the
+    """The words "an spokesman" inside "Taliban spokesman" was read as a described speaker, which the
     resolver gave to the article's main person (found in review): no speaker is better than a
     wrong one."""
     claims = _claims(
