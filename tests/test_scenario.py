@@ -62,13 +62,14 @@ def test_no_not_claims(scenario):
     for bad in gold["not_claims"]:
         assert not any(normalize_text(bad) in t for t in texts), bad
     assert set(texts) <= allowed, set(texts) - allowed
+    assert len(texts) == len(set(texts)), "a claim emitted twice"
 
 
 def test_quotes_attributed_to_the_son(scenario):
     db, gold = scenario
     for q in gold["quotes"]:
         rows = [c for c in db["claims"].rows if c["quote"] and q["quote"] in c["quote"]]
-        assert rows, q["quote"]
+        assert len(rows) == 1, (q["quote"], rows)
         assert rows[0]["speaker"] == q["speaker"]
         assert rows[0]["speaker"] != q.get("not_speaker")
         assert rows[0]["kind"] == "quote"
