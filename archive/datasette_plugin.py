@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import hashlib
 from functools import lru_cache
+from urllib.parse import urlencode
 
 from datasette import hookimpl
 from datasette.utils.asgi import Response
@@ -65,7 +66,8 @@ def _thumb(datasette, database: str, sha: str, size: int = 120) -> Markup:
     )
 
 
-#: Columns of query results that name a row: linked to it (claim -> article -> capture).
+#: Columns that name a row: linked to it (claim -> article -> capture), in query results, views
+#: and row pages alike.
 ROW_LINKS = {
     "claim_id": "claims",
     "other_claim_id": "claims",
@@ -77,17 +79,60 @@ ROW_LINKS = {
 }
 
 
+def _query_link(datasette, database: str, query: str, text: str, **params) -> Markup:
+    href = f"{datasette.urls.database(database)}/{query}?{urlencode(params)}"
+    return Markup(f'<a href="{escape(href)}">{escape(text)}</a>')
+
+
+def _onward(row, value: str, column: str, table: str | None, database: str, datasette):
+    """On table and row pages, the question a value leads to (a researcher clicks on from a
+    claim to everywhere it appears, from a speaker to what they said...), or None."""
+    if table == "claims" and column == "text" and _has(row, "id"):
+        where = _query_link(
+            datasette, database, "claim_everywhere", "where else?", claim_id=row["id"]
+        )
+        return Markup(f"{escape(value)} <small>· {where}</small>")
+    if table in ("speakers", "quotes") and column == "speaker":
+        return _query_link(datasette, database, "speaker_quotes", value, speaker=value)
+    if table == "articles" and column in ("url", "canonical_url"):
+        history = _query_link(
+            datasette, database, "page_history", "captures of this page", url=value
+        )
+        return Markup(f'<a href="{escape(value)}">{escape(value)}</a> <small>· {history}</small>')
+    if table == "claim_appearances" and column == "text_sha256":
+        href = f"{datasette.urls.table(database, 'claims')}?{urlencode({'text_sha256': value})}"
+        return Markup(f'<a href="{escape(href)}">{escape(value)}</a>')
+    return None
+
+
+def _has(row, name: str) -> bool:
+    try:
+        return row is not None and row[name] is not None
+    except (IndexError, KeyError):
+        return False
+
+
 @hookimpl
-def render_cell(value, column, table, database, datasette):
-    if isinstance(value, dict):  # a foreign key with its label expanded
+def render_cell(row, value, column, table, database, datasette):
+    expanded = isinstance(value, dict)  # a foreign key with its label: Datasette links it
+    if expanded:
         value = value.get("value")
     if not isinstance(value, str):
         return None
     if len(value) == 64 and (
         (table == "images" and column == "sha256") or column in ("image_sha256", "other_sha256")
     ):
-        return _thumb(datasette, database, value)
-    if table is None and column in ROW_LINKS:
+        thumb = _thumb(datasette, database, value)
+        if table == "images":  # the image's own page: where else it appears
+            where = _query_link(
+                datasette, database, "image_everywhere", "where else?", image_sha256=value
+            )
+            return Markup(f"{thumb}<br><small>{where}</small>")
+        return thumb
+    onward = _onward(row, value, column, table, database, datasette)
+    if onward is not None:
+        return onward
+    if column in ROW_LINKS and not expanded:  # query results, views, and row pages
         href = datasette.urls.row(database, ROW_LINKS[column], value)
         return Markup(f'<a href="{escape(href)}">{escape(value)}</a>')
     return None

@@ -70,5 +70,11 @@ def test_image_uses_render_thumbnails(browser, served):
 def test_home_page_tells_how_to_start(browser, served):
     page = browser.new_page()
     page.goto(served)
-    assert "Start here" in page.inner_text("body")
+    body = page.inner_text("body")
+    assert "Questions you can answer by clicking" in body
+    # the first question, clicked through: claims, then a claim's "where else?"
+    page.click("a[href='/archive/claims']")
+    page.click("a:has-text('where else?')")
+    assert "/archive/claim_everywhere?claim_id=" in page.url
+    assert "exact" in page.inner_text("body")
     page.close()

@@ -360,3 +360,34 @@ def test_a_port_in_use_is_refused_before_serving(sample_db, monkeypatch):
         f"Error: cannot listen on 127.0.0.1:{port} (Address already in use): another program "
         "may be using it; choose another with --port\n"
     )
+
+
+def test_pages_lead_on_to_the_questions(served):
+    """A researcher who does not write SQL clicks from a claim to everywhere it appears, from a
+    speaker to what they said, from a page to its captures, from an image to where else it
+    appears, and from a claim's row to its article (row pages left these unlinked: found in
+    review)."""
+    import hashlib
+    import sqlite3
+
+    from .conftest import SAMPLE
+
+    base, db = served
+
+    def page(path: str) -> str:
+        with urllib.request.urlopen(f"{base}{path}", timeout=10) as r:
+            return r.read().decode()
+
+    claim = page("/archive/claims/37988c58467bc4cf-3")
+    assert 'href="/archive/claim_everywhere?claim_id=37988c58467bc4cf-3"' in claim
+    assert 'href="/archive/articles/37988c58467bc4cf"' in claim
+    assert 'href="/archive/speaker_quotes?speaker=Elena+Varga"' in page("/archive/speakers")
+    article = page("/archive/articles/37988c58467bc4cf")
+    assert f'href="/archive/captures/{hashlib.sha256(SAMPLE.read_bytes()).hexdigest()}"' in article
+    assert "/archive/page_history?url=https%3A%2F%2Fnorthshore.example%2F" in article
+    (sha,) = sqlite3.connect(db).execute("SELECT sha256 FROM images LIMIT 1").fetchone()
+    assert f'href="/archive/image_everywhere?image_sha256={sha}"' in page(f"/archive/images/{sha}")
+    home = page("/")
+    for target in ("/archive/claims", "/archive/speakers", "/archive/image_uses",
+                   "/archive/articles", "/archive/check_records"):  # fmt: skip
+        assert f'href="{target}"' in home, target

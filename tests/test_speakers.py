@@ -11,9 +11,9 @@ def _claims(*paragraphs: str):
 
 
 def test_a_description_is_matched_as_whole_words_only():
-    """The words "an spokesman" inside "Taliban spokesman" was read as a described speaker, which the
-    resolver gave to the article's main person (found in review): no speaker is better than a
-    wrong one."""
+    """The words "an spokesman" inside "Taliban spokesman" were read as a described speaker,
+    which the resolver gave to the article's main person (found in review): no speaker is
+    better than a wrong one."""
     claims = _claims(
         "Ahmad Shah Massoud led the resistance for decades before he was killed.",
         "A Taliban spokesman, Zabihullah Mujahid, told reporters the fighters “are on their way”.",
