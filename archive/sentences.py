@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import re
 
+from .speakers import CUES
+
 ABBREVIATIONS = frozenset(
     """
     mr mrs ms dr prof st sr jr gen lt col sgt capt cmdr adm maj sen rep gov pres rev hon
@@ -23,6 +25,9 @@ CLOSE_QUOTES = '”“»"'
 # Sentence end: terminal punctuation, optional closing quotes/brackets, then space.
 _END = re.compile(r"""[.!?…]+["'”’»)\]]*(?=\s+)""")
 _NEXT_START = re.compile(r"""\s+["'“‘«(\[]*[A-Z0-9À-ÖØ-Þ]""")
+# A quoted question or exclamation followed by its attribution ("“Why?” Massoud asked.") is one
+# sentence: cut after the quote, the quote lost its speaker and "Massoud asked." stood alone.
+_ATTRIBUTION = re.compile(rf"\s+(?:[A-Z][\w'’.\-]*\s+){{1,4}}(?:{CUES})\b")
 
 
 def _last_word(text: str) -> str:
@@ -71,6 +76,12 @@ def split_sentences(block: str) -> list[tuple[int, int]]:
             # An initial ("J. K. Rowling"): a single capital letter before the period.
             if len(word) == 1 and block[punct_at - 1].isupper():
                 continue
+        if (
+            block[punct_at] in "?!…"
+            and block[end - 1] in CLOSE_QUOTES
+            and _ATTRIBUTION.match(block, end)
+        ):
+            continue
         # Do not cut inside a quotation that is closed later in this block.
         if _quote_open(block[start:end]) and not _quote_open(block[start:]):
             continue

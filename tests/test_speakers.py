@@ -34,3 +34,20 @@ def test_a_pronoun_is_a_whole_word():
         "“The harbour stays open,” the said.",  # "he" inside "the" is no pronoun
     )
     assert claims[1].speaker != "Elena Varga"
+
+
+def test_a_quoted_question_keeps_its_attribution():
+    """“Why would we surrender?” Massoud asked. was cut after the question mark: the quote lost
+    its speaker and "Massoud asked." became a claim of its own (found in review)."""
+    claims = _claims(
+        "Ahmad Massoud leads the resistance. “Why would we surrender?” Massoud asked. He left."
+    )
+    assert [c.text for c in claims] == [
+        "Ahmad Massoud leads the resistance.",
+        "“Why would we surrender?” Massoud asked.",
+        "He left.",
+    ]
+    assert claims[1].kind == "quote" and claims[1].speaker == "Ahmad Massoud"
+    # without an attribution after it, a quoted question still ends its sentence
+    claims = _claims("He asked: “Why?” Nobody answered.")
+    assert [c.text for c in claims] == ["He asked: “Why?”", "Nobody answered."]
