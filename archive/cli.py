@@ -14,7 +14,7 @@ import click
 
 from . import __version__
 from .config import Limits, default_db_path, default_key_path
-from .db import connect
+from .db import BUSY, connect, is_locked
 from .errors import ArchiveError, KeyFileError
 from .keys import generate_key, key_is_encrypted, load_key
 
@@ -258,6 +258,10 @@ def ingest(
     sys.exit(EXIT_FAILED if failed or broken else EXIT_OK)
 
 
+#: How long a command waits for another one's lock on the database (as ``db.connect`` does).
+LOCK_WAIT_SECONDS = 60
+
+
 def _archive_key(db_path: Path) -> str | None:
     """The key an existing archive signs with now, read without changing anything (None for no
     archive, or one that cannot be read: the ingest that follows says why)."""
@@ -266,12 +270,16 @@ def _archive_key(db_path: Path) -> str | None:
     if not db_path.is_file():
         return None
     try:
-        conn = sqlite3.connect(f"{db_path.resolve().as_uri()}?mode=ro", uri=True)
+        conn = sqlite3.connect(
+            f"{db_path.resolve().as_uri()}?mode=ro", uri=True, timeout=LOCK_WAIT_SECONDS
+        )
         try:
             return current_key(conn)
         finally:
             conn.close()
-    except sqlite3.Error:
+    except sqlite3.Error as e:
+        if is_locked(e):  # busy for a minute: not a reason to start signing with a new key
+            raise click.ClickException(f"{db_path}: {BUSY}") from None
         return None
 
 

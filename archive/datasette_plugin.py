@@ -98,7 +98,14 @@ def _onward(row, value: str, column: str, table: str | None, database: str, data
         history = _query_link(
             datasette, database, "page_history", "captures of this page", url=value
         )
-        return Markup(f'<a href="{escape(value)}">{escape(value)}</a> <small>· {history}</small>')
+        # a page names its own canonical URL: only a web address is made a link (a
+        # "javascript:" one would run in the reader's browser)
+        shown = (
+            Markup(f'<a href="{escape(value)}">{escape(value)}</a>')
+            if value.lower().startswith(("http://", "https://"))
+            else escape(value)
+        )
+        return Markup(f"{shown} <small>· {history}</small>")
     if table == "claim_appearances" and column == "text_sha256":
         href = f"{datasette.urls.table(database, 'claims')}?{urlencode({'text_sha256': value})}"
         return Markup(f'<a href="{escape(href)}">{escape(value)}</a>')

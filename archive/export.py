@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import csv
+import datetime
 import json
 import re
 from collections.abc import Iterator
@@ -31,7 +32,22 @@ def _agent_id(kind: str, name: str) -> str:
 
 
 #: ISO 8601 dates and times (what schema.org's Date and DateTime take); pages give others too
-_ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}([T ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:?\d{2})?)?")
+_ISO_DATE = re.compile(
+    r"[0-9]{4}-[0-9]{2}-[0-9]{2}([T ][0-9]{2}:[0-9]{2}(:[0-9]{2}(\.[0-9]+)?)?"
+    r"(Z|[+-][0-9]{2}:?[0-9]{2})?)?"
+)
+
+
+def _iso_date(text: str | None) -> str | None:
+    """``text`` when it is an ISO 8601 date (or date and time) that exists, else None."""
+    text = (text or "").strip()
+    if not _ISO_DATE.fullmatch(text):
+        return None
+    try:
+        datetime.date.fromisoformat(text[:10])
+    except ValueError:  # 2025-13-45
+        return None
+    return text
 
 
 def _present(attributes: dict) -> dict:
@@ -170,8 +186,8 @@ def claim_review(conn) -> list[dict]:
         # the page's own publication date when it gives one as a date (a capture is not a
         # creation); appearances come in capture order, and the first is firstAppearance
         appearance = {"@type": "CreativeWork", "url": r["url"]}
-        if r["published_at"] and _ISO_DATE.fullmatch(r["published_at"].strip()):
-            appearance["datePublished"] = r["published_at"].strip()
+        if published := _iso_date(r["published_at"]):
+            appearance["datePublished"] = published
         if r["site_name"]:
             appearance["publisher"] = {"@type": "Organization", "name": r["site_name"]}
         claim["appearance"].append(appearance)

@@ -48,7 +48,7 @@ def sniff_format(path: str | Path) -> str:
         return "wacz"  # a ZIP, or named as one (reading it says what is wrong)
     if head[:2] == b"\x1f\x8b":
         try:
-            head = zlib.decompressobj(31).decompress(head, 4096)
+            head = _first_decompressed(head)
         except zlib.error:
             return "warc"  # damaged: reading it says where
     head = head.lstrip(b"\r\n")
@@ -63,6 +63,17 @@ def sniff_format(path: str | Path) -> str:
         "file's filedesc:// header",
         0,
     )
+
+
+def _first_decompressed(data: bytes, size: int = 4096) -> bytes:
+    """The first bytes ``data``'s gzip members decompress to (an empty member may come first)."""
+    while data[:2] == b"\x1f\x8b":
+        member = zlib.decompressobj(31)
+        out = member.decompress(data, size)
+        if out or not member.eof:
+            return out
+        data = member.unused_data
+    return b""
 
 
 def find_captures(paths) -> list[Path]:

@@ -27,7 +27,10 @@ _END = re.compile(r"""[.!?…]+["'”’»)\]]*(?=\s+)""")
 _NEXT_START = re.compile(r"""\s+["'“‘«(\[]*[A-Z0-9À-ÖØ-Þ]""")
 # A quoted question or exclamation followed by its attribution ("“Why?” Massoud asked.") is one
 # sentence: cut after the quote, the quote lost its speaker and "Massoud asked." stood alone.
-_ATTRIBUTION = re.compile(rf"\s+(?:[A-Z][\w'’.\-]*\s+){{1,4}}(?:{CUES})\b")
+# Only when the quote opens the sentence and the attribution is all that follows: else "...
+# chanted “Death to the regime!” Minister Zia said on Tuesday ..." glued two sentences and
+# gave the chant to the minister.
+_ATTRIBUTION = re.compile(rf"\s+(?:[A-Z][\w'’.\-]*\s+){{1,4}}(?:{CUES})(?=[.,;:!?]|\s*$)")
 
 
 def _last_word(text: str) -> str:
@@ -79,6 +82,7 @@ def split_sentences(block: str) -> list[tuple[int, int]]:
         if (
             block[punct_at] in "?!…"
             and block[end - 1] in CLOSE_QUOTES
+            and block[start:punct_at].lstrip()[:1] in OPEN_QUOTES
             and _ATTRIBUTION.match(block, end)
         ):
             continue

@@ -188,3 +188,25 @@ def test_a_missing_key_file_is_not_replaced_by_a_new_key_for_an_existing_archive
     # a new archive still gets a new key
     fresh = run("ingest", "--key", typo, "--db", tmp_path / "new" / "archive.db", SAMPLE)
     assert fresh.exit_code == 0 and "Created a new signing key" in fresh.output and typo.exists()
+
+
+def test_a_busy_archive_is_not_a_reason_to_make_a_new_key(tmp_path, monkeypatch):
+    """Whether the archive already has a key was read with a short wait, and a busy database
+    counted as "no archive": a new key was made and signed with (found in review)."""
+    import sqlite3
+
+    from archive import cli as cli_module
+
+    key, db = tmp_path / "k.pem", tmp_path / "records" / "archive.db"
+    assert run("ingest", "--key", key, "--db", db, SAMPLE).exit_code == 0
+    monkeypatch.setattr(cli_module, "LOCK_WAIT_SECONDS", 0.2)
+    holder = sqlite3.connect(db, isolation_level=None)
+    holder.execute("BEGIN EXCLUSIVE")
+    try:
+        typo = tmp_path / "typo.pem"
+        result = run("ingest", "--key", typo, "--db", db, SAMPLE)
+    finally:
+        holder.execute("ROLLBACK")
+        holder.close()
+    assert result.exit_code == 1 and "held this database's lock" in result.output, result.output
+    assert not typo.exists()

@@ -492,3 +492,12 @@ def test_q4_history_is_in_one_order_everywhere_and_diff_refs_are_exact(tmp_path)
     assert [h["article_id"] for h in cli_json(db, "history", URL)] == canned
     result = CliRunner().invoke(cli, ["diff", URL, "--from", "", "--db", str(db)])
     assert result.exit_code == 1 and f"'' is not a capture of {URL}" in result.output
+
+
+def test_only_real_iso_dates_are_published():
+    from archive.export import _iso_date
+
+    assert _iso_date(" 2025-03-07 ") == "2025-03-07"
+    assert _iso_date("2025-03-07T09:30:00+00:00") == "2025-03-07T09:30:00+00:00"
+    for bad in ("۱۴۰۳-۱۲-۱۷", "2025-13-45", "1 May 2025, 08:00", "Friday", "", None):
+        assert _iso_date(bad) is None, bad

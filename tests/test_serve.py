@@ -391,3 +391,24 @@ def test_pages_lead_on_to_the_questions(served):
     for target in ("/archive/claims", "/archive/speakers", "/archive/image_uses",
                    "/archive/articles", "/archive/check_records"):  # fmt: skip
         assert f'href="{target}"' in home, target
+
+
+def test_a_page_s_own_url_is_linked_only_when_it_is_a_web_address(sample_db, tmp_path):
+    """A captured page names its canonical URL itself: "javascript:..." was made a link that
+    would run in the reader's browser (found in review)."""
+    import shutil
+    import sqlite3
+
+    db = tmp_path / "archive.db"
+    shutil.copy(sample_db, db)
+    conn = sqlite3.connect(db)
+    conn.execute("UPDATE articles SET canonical_url = 'javascript:alert(document.domain)'")
+    conn.commit()
+    conn.close()
+    with serving(db) as base:
+        for path in ("/archive/articles", "/archive/articles/37988c58467bc4cf"):
+            with urllib.request.urlopen(f"{base}{path}", timeout=10) as r:
+                html = r.read().decode()
+            assert 'href="javascript:' not in html, path
+            assert "javascript:alert(document.domain)" in html  # shown, as text
+            assert 'href="https://northshore.example/' in html  # the real URL still a link
