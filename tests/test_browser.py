@@ -73,7 +73,8 @@ def test_home_page_tells_how_to_start(browser, served):
     body = page.inner_text("body")
     assert "Questions you can answer by clicking" in body
     # the first question, clicked through: claims, then a claim's "where else?"
-    page.click("a[href='/archive/claims']")
+    page.click("a[href^='/archive/claims?']")
+    assert "signature" not in page.inner_text("table")  # the reader's view, without the crypto
     page.click("a:has-text('where else?')")
     assert "/archive/claim_everywhere?claim_id=" in page.url
     assert "exact" in page.inner_text("body")
