@@ -151,7 +151,7 @@ def ingest(
     Example: archive ingest captures/*.warc.gz
     """
     from .ingest import Ingester
-    from .ledger import current_key
+    from .ledger import current_key, retired_by
     from .parallel import DaskExecutor, default_workers, process_pool
     from .reader import find_captures
 
@@ -200,6 +200,12 @@ def ingest(
             f"Removed {len(ingester.swept)} temporary file(s) that interrupted runs left: "
             + ", ".join(str(p) for p in ingester.swept),
             err=True,
+        )
+    retired = retired_by(ingester.conn, signer.key_id)
+    if retired:
+        raise click.ClickException(
+            f"key {signer.key_id} was retired by a rotation to {retired}: sign with the "
+            "archive's current key (its file took the old one's path when it was rotated)"
         )
     current = current_key(ingester.conn)
     if current and current != signer.key_id:
@@ -417,7 +423,7 @@ def verify_proof(proof_file, public_key):
     Example: archive verify-proof claim.proof.json --public-key archive-key.pub
     """
     from .keys import load_public_key_pem
-    from .proofs import check_proof
+    from .proofs import check_proof, checkpoint_signer, trusted_keys
 
     pem = read_text(public_key, "--public-key")
     try:
@@ -436,9 +442,11 @@ def verify_proof(proof_file, public_key):
         click.echo(f"FAILED {problem}")
     if problems:
         sys.exit(EXIT_FAILED)
+    signer = checkpoint_signer(proof, trusted_keys(proof, load_public_key_pem(pem)))
     click.echo(
         f"OK: {proof['record_table']} {proof['record_id']} is entry {proof['leaf_index']} of "
-        f"{proof['tree_size']} in a checkpoint signed by {proof['key_id']}"
+        f"{proof['tree_size']} in a checkpoint signed by {signer}"
+        + (f" (the record by {proof['key_id']})" if signer != proof["key_id"] else "")
     )
 
 

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import datetime
 import os
+import sys
 from pathlib import Path
 
 import click
@@ -11,7 +13,7 @@ from .cli import _passphrase, cli, db_option, hold_while_writing, key_option, ou
 from .config import default_db_path, default_key_path
 from .db import connect
 from .errors import ArchiveError, KeyFileError
-from .keys import generate_key, load_key
+from .keys import generate_key, key_is_encrypted, load_key
 
 
 @cli.group()
@@ -27,7 +29,12 @@ def keys():
     help="Encrypt the key with a passphrase (prompted, or ARCHIVE_KEY_PASSPHRASE), or not "
     "[default: encrypted when ARCHIVE_KEY_PASSPHRASE is set].",
 )
-@click.option("--force", is_flag=True, help="Replace an existing key (old signatures stay valid).")
+@click.option(
+    "--force",
+    is_flag=True,
+    help="Make a new key file where one exists; the old file is kept beside it as "
+    "<name>.replaced-<time>. An archive's signing key is changed with `archive keys rotate`.",
+)
 def keys_generate(key_path, passphrase, force):
     """Create a new signing key (PKCS#8 PEM, mode 0600).
 
@@ -37,12 +44,28 @@ def keys_generate(key_path, passphrase, force):
     # an explicit --no-passphrase wins over the environment
     secret = None if passphrase is False else os.environ.get("ARCHIVE_KEY_PASSPHRASE")
     if passphrase and not secret:
-        secret = click.prompt("Passphrase", hide_input=True, confirmation_prompt=True, err=True)
+        secret = _prompt_new("Passphrase", "ARCHIVE_KEY_PASSPHRASE")
+    kept = None
+    if force and key_path.is_file():
+        # nothing is lost: the key an archive signed with may be needed to rotate from
+        stamp = datetime.datetime.now(datetime.UTC).strftime("%Y%m%dT%H%M%SZ")
+        kept = key_path.with_name(f"{key_path.name}.replaced-{stamp}")
+        os.link(key_path, kept)
     try:
         signer = generate_key(key_path, secret or None, force=force)
     except ArchiveError as e:
+        if kept:
+            kept.unlink()
         raise click.ClickException(str(e)) from None
     click.echo(f"{signer.key_id} {key_path}")
+    if kept:
+        click.echo(f"The old key is kept at {kept}", err=True)
+
+
+def _prompt_new(label: str, variable: str) -> str:
+    if not sys.stdin.isatty():
+        raise click.ClickException(f"--passphrase: no terminal to type it in; set {variable}")
+    return click.prompt(label, hide_input=True, confirmation_prompt=True, err=True)
 
 
 def _load(key_path) -> object:
@@ -104,11 +127,14 @@ def keys_rotate(db_path, key_path, passphrase):
     from .ledger import rotate_key
 
     key_path = key_path or default_key_path()
+    if key_path.is_symlink():
+        # the new key goes beside the real file (in its directory), which the link still names
+        key_path = key_path.resolve()
     old = _load(key_path)
     # an explicit --no-passphrase wins over the environment
     secret = None if passphrase is False else os.environ.get("ARCHIVE_NEW_KEY_PASSPHRASE")
     if passphrase and not secret:
-        secret = click.prompt("New passphrase", hide_input=True, confirmation_prompt=True, err=True)
+        secret = _prompt_new("New passphrase", "ARCHIVE_NEW_KEY_PASSPHRASE")
     staged = key_path.with_name(key_path.name + ".new")
     try:
         hold_while_writing(db_path or default_db_path())
@@ -122,5 +148,11 @@ def keys_rotate(db_path, key_path, passphrase):
     os.replace(key_path, retired)
     os.replace(staged, key_path)
     click.echo(f"Rotated {old.key_id} -> {new.key_id}; old key kept at {retired}")
+    if not secret and key_is_encrypted(retired):
+        click.echo(
+            "Note: the new key is not passphrase-protected (the old one was): set "
+            "ARCHIVE_NEW_KEY_PASSPHRASE or use --passphrase to protect it",
+            err=True,
+        )
     if warning:
         click.echo(f"Warning: {warning}", err=True)

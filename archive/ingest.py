@@ -119,6 +119,7 @@ class Ingester:
             created_copy = _store_copy(path, stored, sha)
             self.writer.begin()
             try:
+                self.writer.check_key()
                 if self._has_capture(sha):  # another ingest finished it while we waited
                     self.writer.rollback()
                     result.status = "already"

@@ -81,11 +81,22 @@ class Signer:
         return base64.b64encode(self.private_key.sign(message)).decode("ascii")
 
 
+_EXISTS = (
+    "a key already exists here (an archive's signing key is changed with `archive keys "
+    "rotate`; --force makes a new key file, keeping the old one beside it)"
+)
+
+
 def generate_key(path: str | Path, passphrase: str | None = None, force: bool = False) -> Signer:
     """Create a new Ed25519 key at ``path`` (mode 0600, parent directories 0700)."""
     path = Path(path)
+    if path.is_symlink() and not path.exists():
+        raise KeyFileError(
+            f"{path}: a link to {os.readlink(path)}, which does not exist; remove the link or "
+            "point it at the key file"
+        )
     if path.exists() and not force:
-        raise KeyFileError(f"{path}: a key already exists here (use --force to replace it)")
+        raise KeyFileError(f"{path}: {_EXISTS}")
     path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
     private_key = Ed25519PrivateKey.generate()
     encryption = (
@@ -111,9 +122,7 @@ def generate_key(path: str | Path, passphrase: str | None = None, force: bool = 
             # overwrite a key something may already have signed with.
             os.link(tmp, path)
     except FileExistsError:
-        raise KeyFileError(
-            f"{path}: a key already exists here (use --force to replace it)"
-        ) from None
+        raise KeyFileError(f"{path}: {_EXISTS}") from None
     finally:
         tmp.unlink(missing_ok=True)
     return Signer(private_key)
@@ -125,6 +134,10 @@ def load_key(path: str | Path, passphrase: str | None = None) -> Signer:
     try:
         mode = path.stat().st_mode
     except FileNotFoundError:
+        if path.is_symlink():
+            raise KeyFileError(
+                f"{path}: a link to {os.readlink(path)}, which does not exist"
+            ) from None
         raise KeyFileError(
             f"{path}: no signing key here (create one: archive keys generate)"
         ) from None

@@ -16,6 +16,7 @@ from pathlib import Path
 
 from . import checkpoint as cp
 from . import merkle, statements
+from .errors import KeyFileError
 from .keys import ALGORITHM, Signer
 
 _MARKER = f'"statement":"{statements.VERSION}"'.encode()
@@ -105,6 +106,14 @@ def origin_for(conn: sqlite3.Connection, signer: Signer) -> str:
     return row[0] if row else f"archive/{signer.key_id.split(':', 1)[1]}"
 
 
+def retired_by(conn, key_id: str) -> str | None:
+    """The key a rotation replaced ``key_id`` with, if one did."""
+    row = conn.execute(
+        "SELECT new_key_id FROM key_rotations WHERE old_key_id = ?", (key_id,)
+    ).fetchone()
+    return row[0] if row else None
+
+
 def current_key(conn) -> str | None:
     """The archive's signing key now: its first checkpoint's key, followed through the key
     rotations (a key that signed without a rotation does not become it). None for a new
@@ -157,6 +166,16 @@ class SignedWriter:
         self.signed_at = self.clock()
         self._note = None
         self.ensure_key(self.signer)
+
+    def check_key(self) -> None:
+        """Refuse to sign with a key a rotation retired: called in the transaction, so a
+        rotation that committed while this process worked (an ingest of many files) is seen."""
+        retired = retired_by(self.conn, self.signer.key_id)
+        if retired:
+            raise KeyFileError(
+                f"key {self.signer.key_id} was retired by a rotation to {retired}: nothing more "
+                "is signed with it (sign with the archive's current key)"
+            )
 
     def ensure_key(self, signer: Signer) -> None:
         self.conn.execute(
@@ -295,6 +314,13 @@ def rotate_key(
             "SELECT 1 FROM key_rotations WHERE old_key_id = ?", (old.key_id,)
         ).fetchone():
             raise ValueError(f"key {old.key_id} was already rotated")
+        current = current_key(conn)
+        if current is not None and current != old.key_id:
+            # a rotation from another key would start a chain no pinned auditor can follow
+            raise ValueError(
+                f"key {old.key_id} is not this archive's signing key ({current}): rotate from "
+                "that key's file (--key)"
+            )
         writer.ensure_key(new)
         row = {
             "id": new.key_id,

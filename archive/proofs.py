@@ -98,6 +98,15 @@ def trusted_keys(proof: dict, pinned) -> dict:
     return trusted
 
 
+def checkpoint_signer(proof: dict, trusted: dict) -> str | None:
+    """The id of the trusted key whose signature the proof's checkpoint carries, if any."""
+    checkpoint, _ = cp.parse(proof["checkpoint"])
+    for key_id, key in trusted.items():
+        if cp.verify(proof["checkpoint"], checkpoint.origin, key) is not None:
+            return key_id
+    return None
+
+
 #: A proof's fields ("rotations" may be missing: proofs made before it was added).
 _FIELDS = {
     "proof",
@@ -145,12 +154,10 @@ def check_proof(proof: dict, trusted_pem: str) -> list[str]:
             PRIMARY_KEYS.get(table, "id")
         ):
             problems.append("record_table/record_id are not those of the statement")
-        if not verify_signature(signer or key, proof["signature"], data):
+        if signer is not None and not verify_signature(signer, proof["signature"], data):
             problems.append("the statement's signature does not verify")
         checkpoint, _ = cp.parse(proof["checkpoint"])
-        if all(
-            cp.verify(proof["checkpoint"], checkpoint.origin, k) is None for k in trusted.values()
-        ):
+        if checkpoint_signer(proof, trusted) is None:
             problems.append("the checkpoint's signature does not verify")
         path = [base64.b64decode(h, validate=True) for h in proof["inclusion_proof"]]
         if checkpoint.size != proof["tree_size"]:

@@ -54,8 +54,8 @@ def hold_for_writing(db_path) -> int:
     return _hold(
         db_path,
         fcntl.LOCK_SH,
-        "archive serve is serving it, as a file that does not change; stop serve, ingest, then "
-        "serve it again",
+        "archive serve is serving it, as a file that does not change; stop serve, run this "
+        "command, then serve it again",
     )
 
 

@@ -34,7 +34,19 @@ def test_generate_show_export(tmp_path):
     assert out.read_text().startswith("-----BEGIN PUBLIC KEY-----")
     again = run("keys", "generate", "--key", key)
     assert again.exit_code == 1
-    assert "a key already exists here (use --force to replace it)" in again.output
+    assert (
+        "a key already exists here (an archive's signing key is changed with `archive keys "
+        "rotate`" in again.output
+    )
+    # --force makes a new key file and keeps the old one beside it (it destroyed the key an
+    # archive was signed with, from which alone a rotation can start: found in review)
+    old = key.read_bytes()
+    forced = run("keys", "generate", "--key", key, "--force")
+    assert forced.exit_code == 0, forced.output
+    kept = list(tmp_path.glob("k.pem.replaced-*"))
+    assert len(kept) == 1 and kept[0].read_bytes() == old and key.read_bytes() != old
+    assert f"The old key is kept at {kept[0]}" in forced.output
+    assert oct(kept[0].stat().st_mode & 0o777) == "0o600"
 
 
 def test_passphrase_and_wrong_passphrase(tmp_path):
@@ -210,3 +222,76 @@ def test_a_busy_archive_is_not_a_reason_to_make_a_new_key(tmp_path, monkeypatch)
         holder.close()
     assert result.exit_code == 1 and "held this database's lock" in result.output, result.output
     assert not typo.exists()
+
+
+def _archive_with_rotation(tmp_path):
+    """An archive signed by key A, then rotated to B (A's file kept as .retired-...)."""
+    key, db = tmp_path / "keys" / "k.pem", tmp_path / "records" / "archive.db"
+    assert run("ingest", "--key", key, "--db", db, SAMPLE).exit_code == 0
+    first = run("keys", "show", "--key", key).output.split()[0]
+    rotated = run("keys", "rotate", "--key", key, "--db", db, "--no-passphrase")
+    assert rotated.exit_code == 0, rotated.output
+    (retired,) = key.parent.glob("k.pem.retired-*")
+    return key, db, first, retired
+
+
+def test_a_retired_key_signs_nothing_more(tmp_path):
+    """After a rotation the old key is retired: an ingest started with it (its kept file, or
+    one already running when the rotation committed) signed on, and an auditor pinning the old
+    key saw it as fine (found in review). It is refused, in the transaction as well."""
+    from cryptography.hazmat.primitives.serialization import load_pem_private_key
+
+    from archive.ingest import Ingester
+    from archive.keys import Signer
+
+    from .conftest import DATA
+
+    key, db, first, retired = _archive_with_rotation(tmp_path)
+    result = run("ingest", "--key", retired, "--db", db, DATA / "warc" / "example.warc.gz")
+    assert result.exit_code == 1
+    assert f"key {first} was retired by a rotation to ed25519:" in result.output
+    # an ingester holding the old key when the rotation committed
+    old = Signer(load_pem_private_key(retired.read_bytes(), None))
+    outcome = Ingester(db, old).ingest_file(DATA / "warc" / "example.warc.gz")
+    assert outcome.status == "failed" and "was retired by a rotation" in outcome.error
+    assert run("verify", "--db", db).exit_code == 0
+
+
+def test_only_the_archive_s_key_can_be_rotated(tmp_path):
+    """Rotating from a key the archive is not signed with added a rotation and a checkpoint no
+    pinned auditor could follow, for good (found in review)."""
+    key, db, _, _ = _archive_with_rotation(tmp_path)
+    other = tmp_path / "other.pem"
+    assert run("keys", "generate", "--key", other).exit_code == 0
+    before = db.read_bytes()
+    result = run("keys", "rotate", "--key", other, "--db", db, "--no-passphrase")
+    assert result.exit_code == 1
+    assert "is not this archive's signing key" in result.output
+    assert db.read_bytes() == before and not list(tmp_path.glob("other.pem.*"))
+
+
+def test_rotating_through_a_link_keeps_the_new_key_where_the_old_one_was(tmp_path):
+    """The key in a private directory, a link to it elsewhere: the new key was written at the
+    link's path, outside the private directory (found in review)."""
+    private, public = tmp_path / "private", tmp_path / "config"
+    private.mkdir(mode=0o700)
+    public.mkdir()
+    real, link = private / "k.pem", public / "k.pem"
+    db = tmp_path / "records" / "archive.db"
+    assert run("ingest", "--key", real, "--db", db, SAMPLE).exit_code == 0
+    link.symlink_to(real)
+    result = run("keys", "rotate", "--key", link, "--db", db, "--no-passphrase")
+    assert result.exit_code == 0, result.output
+    assert link.is_symlink() and sorted(p.name for p in public.iterdir()) == ["k.pem"]
+    assert len(list(private.glob("k.pem.retired-*"))) == 1
+    shown = run("keys", "show", "--key", link).output.split()[0]
+    assert f"-> {shown};" in result.output  # the link names the new key
+
+
+def test_a_dangling_key_link_is_named_as_such(tmp_path):
+    link = tmp_path / "k.pem"
+    link.symlink_to(tmp_path / "gone.pem")
+    for args in (["keys", "show", "--key", link], ["keys", "generate", "--key", link]):
+        result = run(*args)
+        assert result.exit_code == 1
+        assert f"{link}: a link to {tmp_path / 'gone.pem'}, which does not exist" in result.output

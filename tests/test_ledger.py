@@ -287,6 +287,10 @@ def test_key_rotation(archive, fixed_signer, tmp_path):
         assert json.loads(proof.read_text())["key_id"] == signer.key_id
         result = run("verify-proof", proof, "--public-key", pub)
         assert result.exit_code == 0, result.output
+        # it names the key that signed the checkpoint, and the record's when that is another
+        # (it called the record's key the checkpoint's: found in review)
+        assert f"in a checkpoint signed by {new.key_id}" in result.output
+        assert ("(the record by " in result.output) == (signer is fixed_signer)
         mine = subprocess.run([sys.executable, script, proof, pub], capture_output=True, text=True)
         assert mine.stdout.strip() == "OK", (record, mine.stdout, mine.stderr)
         # without the rotation, or with one the old key did not sign, the old key alone
