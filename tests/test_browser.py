@@ -73,9 +73,13 @@ def test_home_page_tells_how_to_start(browser, served):
     body = page.inner_text("body")
     assert "Questions you can answer by clicking" in body
     # the first question, clicked through: claims, then a claim's "where else?"
-    page.click("a[href^='/archive/claims?']")
+    with page.expect_navigation():
+        page.click("a[href^='/archive/claims?']")
+    page.wait_for_selector("table.rows-and-columns")
     assert "signature" not in page.inner_text("table")  # the reader's view, without the crypto
-    page.click("a:has-text('where else?')")
+    with page.expect_navigation():
+        page.click("a:has-text('where else?')")
+    page.wait_for_selector("table.rows-and-columns")
     assert "/archive/claim_everywhere?claim_id=" in page.url
-    assert "exact" in page.inner_text("body")
+    assert "exact" in page.inner_text("table.rows-and-columns")
     page.close()
