@@ -393,8 +393,9 @@ def verify(
 def prove(record, db_path, output):
     """Write a self-contained proof for one record (claim, article, image use, capture).
 
-    The proof holds the statement, its signature, the public key, an inclusion proof and the
-    signed checkpoint; `archive verify-proof` checks it without the database.
+    The proof holds the statement, its signature, the public key, an inclusion proof, the
+    signed checkpoint and the archive's key rotations; `archive verify-proof` checks it without
+    the database.
 
     Example: archive prove 37988c58467bc4cf-9 -o claim.proof.json
     """

@@ -119,8 +119,9 @@ def keys_rotate(db_path, key_path, passphrase):
     """Replace the signing key: the old key signs a ledger entry introducing the new one.
 
     The new key takes the old one's path; the old key file is kept beside it as
-    <name>.retired-<key id>. Everything signed by the old key stays verifiable, and an auditor who
-    pins the old key follows the rotation.
+    <name>.retired-<the key id's 16 hex digits>. Only the archive's current key can be rotated,
+    and a retired key signs nothing more. Everything signed by the old key stays verifiable, and
+    an auditor who pins the old key follows the rotation.
 
     Example: archive keys rotate
     """

@@ -4,7 +4,8 @@ A proof is JSON holding the record's statement, its signature, the public key, i
 an RFC 9162 inclusion proof, the signed checkpoint (a C2SP signed note) whose root the path
 leads to, and the archive's key rotations. ``check_proof`` needs only the proof and a public key
 the auditor trusts: as ``archive verify`` does, it also trusts the keys that key rotated to (a
-record signed before a rotation is proven by a checkpoint the new key signed).
+record signed before a rotation is soon proven by a checkpoint the new key signed: every one
+after the rotation's own).
 """
 
 from __future__ import annotations
