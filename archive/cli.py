@@ -233,7 +233,7 @@ def ingest(
         for path in files:
             try:
                 result = ingester.ingest_file(path)
-            except ArchiveError as e:  # the database itself: nothing more can go in
+            except ArchiveError as e:  # the database or the key: nothing more can go in
                 click.echo(f"Error: {e}", err=True)
                 broken = True
                 break

@@ -21,7 +21,7 @@ from pathlib import Path
 from . import statements
 from .config import Limits, captures_dir
 from .db import BUSY, FTS_COLUMNS, connect, index_text, is_locked, max_rowid
-from .errors import ArchiveError, CaptureError, DatabaseError
+from .errors import ArchiveError, CaptureError, DatabaseError, KeyFileError
 from .hashing import file_sha256, sha256_hex
 from .images import ImageInfo, ImageRef
 from .keys import Signer
@@ -98,7 +98,8 @@ class Ingester:
 
     def ingest_file(self, path: str | Path) -> FileResult:
         """Ingest one capture file in one transaction. Never raises for a bad file; raises
-        :class:`DatabaseError` when the archive database itself is damaged."""
+        :class:`DatabaseError` when the archive database itself is damaged, and
+        :class:`KeyFileError` when its key has been retired (a rotation while this ran)."""
         path = Path(path)
         result = FileResult(path=str(path))
         stored: Path | None = None
@@ -139,6 +140,8 @@ class Ingester:
             if warning:
                 result.warnings.append(warning)
             result.status = "ingested"
+        except KeyFileError:
+            raise  # the key was retired while this ran: no later file can be signed either
         except ArchiveError as e:
             result.status, result.error = "failed", str(e)
         except (OSError, sqlite3.Error) as e:

@@ -241,6 +241,7 @@ def test_a_retired_key_signs_nothing_more(tmp_path):
     key saw it as fine (found in review). It is refused, in the transaction as well."""
     from cryptography.hazmat.primitives.serialization import load_pem_private_key
 
+    from archive import keys
     from archive.ingest import Ingester
     from archive.keys import Signer
 
@@ -252,8 +253,10 @@ def test_a_retired_key_signs_nothing_more(tmp_path):
     assert f"key {first} was retired by a rotation to ed25519:" in result.output
     # an ingester holding the old key when the rotation committed
     old = Signer(load_pem_private_key(retired.read_bytes(), None))
-    outcome = Ingester(db, old).ingest_file(DATA / "warc" / "example.warc.gz")
-    assert outcome.status == "failed" and "was retired by a rotation" in outcome.error
+    with pytest.raises(keys.KeyFileError, match="was retired by a rotation"):
+        Ingester(db, old).ingest_file(DATA / "warc" / "example.warc.gz")
+    assert not [p for p in (db.parent / "captures").iterdir() if p.name.startswith(".")]
+    assert len(list((db.parent / "captures").iterdir())) == 1  # no copy left behind
     assert run("verify", "--db", db).exit_code == 0
 
 
