@@ -50,11 +50,15 @@ def output_stream(path: Path | None):
         tmp.unlink(missing_ok=True)
 
 
-def hold_while_writing(db_path: Path) -> None:
-    """Keep ``archive serve`` off an existing archive until this command ends: it writes."""
+def hold_while_writing(db_path: Path, creating: bool = False) -> None:
+    """Keep ``archive serve`` off the archive until this command ends: it writes. ``creating``:
+    the command may make the archive (the first ingest), so the lock is taken even before the
+    database exists (serve could otherwise open it while it is being filled)."""
     from .serve import hold_for_writing
 
-    if db_path.exists():
+    if creating:
+        db_path.parent.mkdir(parents=True, exist_ok=True)
+    if creating or db_path.exists():
         lock = hold_for_writing(db_path)
         click.get_current_context().call_on_close(lambda: os.close(lock))
 
@@ -145,8 +149,9 @@ def ingest(
     """Ingest WARC, ARC or WACZ capture files (or directories of them).
 
     Each file goes in whole, in one transaction, or not at all. Files already in the archive are
-    skipped. The first ingest without a key creates one and says where. Temporary files that
-    killed runs left (their processes gone) are removed, and named.
+    skipped. The first ingest without a key creates one and says where. Files that killed runs
+    left (temporary files of processes gone, stored copies no capture refers to) are removed,
+    and named.
 
     Example: archive ingest captures/*.warc.gz
     """
@@ -169,7 +174,7 @@ def ingest(
             )
         )
     try:
-        hold_while_writing(db_path)
+        hold_while_writing(db_path, creating=True)
         signer = None
         if not key_path.exists():
             existing = _archive_key(db_path)
@@ -197,7 +202,7 @@ def ingest(
         raise click.ClickException(str(e)) from None
     if ingester.swept:
         click.echo(
-            f"Removed {len(ingester.swept)} temporary file(s) that interrupted runs left: "
+            f"Removed {len(ingester.swept)} file(s) that interrupted runs left: "
             + ", ".join(str(p) for p in ingester.swept),
             err=True,
         )

@@ -136,7 +136,8 @@ def keys_rotate(db_path, key_path, passphrase):
     secret = None if passphrase is False else os.environ.get("ARCHIVE_NEW_KEY_PASSPHRASE")
     if passphrase and not secret:
         secret = _prompt_new("New passphrase", "ARCHIVE_NEW_KEY_PASSPHRASE")
-    staged = key_path.with_name(key_path.name + ".new")
+    # a name of this process's own: two rotations at once must not write each other's key
+    staged = key_path.with_name(f"{key_path.name}.new-{os.getpid()}")
     try:
         hold_while_writing(db_path or default_db_path())
         db = connect(db_path or default_db_path(), create=False)

@@ -26,7 +26,7 @@ from .hashing import file_sha256, sha256_hex
 from .images import ImageInfo, ImageRef
 from .keys import Signer
 from .ledger import SignedWriter, prepare
-from .leftovers import sweep
+from .leftovers import sweep, sweep_copies
 from .links import Linker
 from .parallel import ordered_map
 from .reader import CaptureReader, Record, read_payload, sniff_format
@@ -80,7 +80,7 @@ class Ingester:
         self.db = connect(self.db_path)
         self.conn: sqlite3.Connection = self.db.conn
         #: temporary files that killed runs left (their processes are gone), removed
-        self.swept = sweep(self.db_path)
+        self.swept = sweep(self.db_path) + sweep_copies(self.conn, self.db_path)
         self.writer = SignedWriter(self.conn, signer, self.db_path, clock)
         # per capture file, reset by _write_capture
         self._capture_sha, self._path, self._source = "", Path(), Path()

@@ -4,18 +4,22 @@ Everything the archive writes is first made under a temporary name carrying the 
 process id, then moved into place: a stored capture copy (``captures/.<name>.<pid>.tmp``) and a
 new database (``.archive.db.<pid>.new``, with its ``-journal``). A SIGKILL or a power cut leaves
 the temporary file. Only files whose process no longer runs are removed, so an ingest still
-copying is never disturbed. (Process ids are those of this machine: an archive directory shared
-between machines is not supported, as SQLite's locking is not across network filesystems.)
+copying is never disturbed (process ids are those of this machine: an archive directory shared
+between machines is not supported, as SQLite's locking is not across network filesystems). A
+stored copy that no capture refers to (an ingest killed between its copy and its commit) is
+removed under the write lock (``sweep_copies``).
 """
 
 from __future__ import annotations
 
 import os
 import re
+import sqlite3
 from pathlib import Path
 
 _DATABASE = r"\.{name}\.(\d+)\.new(?:-journal)?"  # db._create's
 _COPY = re.compile(r"\.[0-9a-f]{64}[.a-z]*\.(\d+)\.tmp")  # ingest._store_copy's
+_STORED = re.compile(r"[0-9a-f]{64}\.(?:warc|arc|wacz)(?:\.gz)?")  # a stored copy's name
 
 
 def _running(pid: int) -> bool:
@@ -28,6 +32,40 @@ def _running(pid: int) -> bool:
     except (PermissionError, OverflowError, ValueError):
         return True  # another user's process (or a number we cannot ask about): kept
     return True
+
+
+def sweep_copies(conn: sqlite3.Connection, db_path: str | Path) -> list[Path]:
+    """Remove the stored capture copies no capture refers to: an ingest killed between copying
+    its capture and committing leaves one. Done only while holding the write lock, taken
+    without waiting (else skipped): an ingest copies before it takes the lock, but copies again
+    once it holds it if its copy has gone, so none in progress loses anything."""
+    folder = Path(db_path).parent / "captures"
+    if not folder.is_dir() or conn.in_transaction:
+        return []
+    (wait,) = conn.execute("PRAGMA busy_timeout").fetchone()
+    conn.execute("PRAGMA busy_timeout = 0")
+    try:
+        conn.execute("BEGIN IMMEDIATE")
+    except sqlite3.OperationalError:
+        return []  # another command writes: it, or the next ingest, sweeps
+    finally:
+        conn.execute(f"PRAGMA busy_timeout = {int(wait)}")
+    removed = []
+    try:
+        try:
+            used = {Path(p).name for (p,) in conn.execute("SELECT stored_path FROM captures")}
+        except sqlite3.DatabaseError:
+            return []  # a damaged database: the ingest meets it and says so
+        for path in folder.iterdir():
+            if _STORED.fullmatch(path.name) and path.name not in used and path.is_file():
+                try:
+                    path.unlink()
+                    removed.append(path)
+                except OSError:
+                    pass
+    finally:
+        conn.execute("ROLLBACK")
+    return removed
 
 
 def sweep(db_path: str | Path) -> list[Path]:

@@ -361,3 +361,23 @@ def test_ctrl_c_stops_an_ingest_without_worker_tracebacks(captures, key, tmp_pat
     assert "Traceback" not in err and "KeyboardInterrupt" not in err, err
     assert err.strip().splitlines()[-1] == "Aborted!", err
     _check_archive(db)
+
+
+@pytest.mark.skipif(not Path("/proc/self/task").is_dir(), reason="reads /proc (Linux)")
+def test_serve_cannot_start_while_the_first_ingest_creates_the_archive(captures, key, tmp_path):
+    """The first ingest took no lock (there was no database yet to lock beside), so serve
+    could open the archive, immutable, while it was being filled (found in review)."""
+    from archive.errors import DatabaseError
+    from archive.serve import hold_for_serving
+
+    db = tmp_path / "records" / "archive.db"
+    assert not db.parent.exists()
+    proc, _ = _started_with_workers(
+        _ingest_cmd(db, captures), _env(key), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
+    try:
+        with pytest.raises(DatabaseError, match="an ingest is writing it"):
+            hold_for_serving(db)
+    finally:
+        assert proc.wait(timeout=120) == 0
+    os.close(hold_for_serving(db))  # free once the ingest has ended

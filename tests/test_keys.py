@@ -298,3 +298,29 @@ def test_a_dangling_key_link_is_named_as_such(tmp_path):
         result = run(*args)
         assert result.exit_code == 1
         assert f"{link}: a link to {tmp_path / 'gone.pem'}, which does not exist" in result.output
+
+
+def test_a_concurrent_rotation_s_staged_key_is_not_taken(tmp_path, monkeypatch):
+    """Two rotations at once staged their new keys under one name: the loser's overwrote the
+    winner's, which then moved a key the archive never introduced into place (found in review,
+    7 times in 20). Each rotation stages under a name of its own."""
+    import sqlite3
+
+    from archive import cli_keys
+    from archive.keys import generate_key as real_generate
+
+    key, db = tmp_path / "keys" / "k.pem", tmp_path / "records" / "archive.db"
+    assert run("ingest", "--key", key, "--db", db, SAMPLE).exit_code == 0
+
+    def generate_then_another_process_stages(path, *args, **kwargs):
+        mine = real_generate(path, *args, **kwargs)
+        # another `keys rotate` staging its own key at the same moment
+        for name in (f"{key.name}.new", f"{key.name}.new-{os.getpid() + 1}"):
+            real_generate(key.with_name(name), force=True)
+        return mine
+
+    monkeypatch.setattr(cli_keys, "generate_key", generate_then_another_process_stages)
+    result = run("keys", "rotate", "--key", key, "--db", db, "--no-passphrase")
+    assert result.exit_code == 0, result.output
+    (introduced,) = sqlite3.connect(db).execute("SELECT new_key_id FROM key_rotations").fetchone()
+    assert run("keys", "show", "--key", key).output.split()[0] == introduced
