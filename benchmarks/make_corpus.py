@@ -98,6 +98,10 @@ def default_text() -> str:
 def source_text(kind: str) -> str:
     """The text the chain learns from: ``news`` (181 real articles) or ``sample`` (one)."""
     if kind == "news":
+        if not NEWS.exists():
+            sys.exit(
+                f"--text news learns from {NEWS}, which is not here (../shared); use --text sample"
+            )
         truth = json.loads(NEWS.read_text(encoding="utf-8"))
         return "\n".join(truth[k]["articleBody"] for k in sorted(truth))
     return (REPO / "examples" / "sample-article.txt").read_text(encoding="utf-8")
