@@ -40,7 +40,7 @@ def sweep_copies(conn: sqlite3.Connection, db_path: str | Path) -> list[Path]:
     without waiting (else skipped): an ingest copies before it takes the lock, but copies again
     once it holds it if its copy has gone, so none in progress loses anything."""
     folder = Path(db_path).parent / "captures"
-    if not folder.is_dir() or conn.in_transaction:
+    if not folder.is_dir() or conn.in_transaction or _shared(Path(db_path)):
         return []
     (wait,) = conn.execute("PRAGMA busy_timeout").fetchone()
     conn.execute("PRAGMA busy_timeout = 0")
@@ -66,6 +66,21 @@ def sweep_copies(conn: sqlite3.Connection, db_path: str | Path) -> list[Path]:
     finally:
         conn.execute("ROLLBACK")
     return removed
+
+
+def _shared(db_path: Path) -> bool:
+    """Whether another SQLite database lies beside this one: it would share ``captures/`` (the
+    copies are named by their hash), and a copy this archive does not know may be its."""
+    for path in db_path.parent.iterdir():
+        if path.name == db_path.name or not path.is_file():
+            continue
+        try:
+            with open(path, "rb") as f:
+                if f.read(16) == b"SQLite format 3\x00":
+                    return True
+        except OSError:
+            return True  # cannot tell: keep everything
+    return False
 
 
 def sweep(db_path: str | Path) -> list[Path]:

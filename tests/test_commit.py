@@ -245,3 +245,13 @@ def test_a_stored_copy_no_capture_refers_to_is_removed_by_the_next_ingest(isolat
     assert len(list(captures.iterdir())) == 2  # the two captures' own copies stay
     verify = CliRunner().invoke(cli, ["verify"])
     assert verify.exit_code == 0 and "Note:" not in verify.output, verify.output
+    # a second archive in the same directory shares captures/: its copies are not this one's
+    # to remove, so nothing is swept there
+    other_db = isolated_env / "records" / "other.db"
+    result = CliRunner().invoke(cli, ["ingest", "--db", str(other_db), str(other)])
+    assert result.exit_code == 0, result.output
+    assert (captures / f"{file_hash(other)}.warc.gz").exists()
+    result = ingest(DATA / "warc" / "example-resource.warc.gz")  # the first archive again
+    assert result.exit_code == 0 and "Removed" not in result.output, result.output
+    assert (captures / f"{file_hash(other)}.warc.gz").exists()
+    assert CliRunner().invoke(cli, ["verify", "--db", str(other_db)]).exit_code == 0
