@@ -174,7 +174,6 @@ def ingest(
             )
         )
     try:
-        hold_while_writing(db_path, creating=True)
         signer = None
         if not key_path.exists():
             existing = _archive_key(db_path)
@@ -192,6 +191,9 @@ def ingest(
                 pass  # another ingest created it a moment ago: use that one
         if signer is None:
             signer = load_key(key_path, _passphrase(key_path, prompt=True))
+        # taken once the key is in hand (a bad key leaves nothing behind), before the database
+        # is opened or made
+        hold_while_writing(db_path, creating=True)
         limits = Limits(
             max_payload_bytes=max_payload_mb << 20,
             max_image_pixels=max_image_megapixels * 1_000_000,

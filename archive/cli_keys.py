@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime
 import os
+import shutil
 import sys
 from pathlib import Path
 
@@ -48,9 +49,12 @@ def keys_generate(key_path, passphrase, force):
     kept = None
     if force and key_path.is_file():
         # nothing is lost: the key an archive signed with may be needed to rotate from
-        stamp = datetime.datetime.now(datetime.UTC).strftime("%Y%m%dT%H%M%SZ")
+        stamp = datetime.datetime.now(datetime.UTC).strftime("%Y%m%dT%H%M%S.%fZ")
         kept = key_path.with_name(f"{key_path.name}.replaced-{stamp}")
-        os.link(key_path, kept)
+        try:
+            shutil.copy2(key_path, kept)  # keeps its 0600 mode
+        except OSError as e:
+            raise click.ClickException(f"{kept}: could not keep the old key ({e})") from None
     try:
         signer = generate_key(key_path, secret or None, force=force)
     except ArchiveError as e:

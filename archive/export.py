@@ -33,8 +33,8 @@ def _agent_id(kind: str, name: str) -> str:
 
 #: ISO 8601 dates and times (what schema.org's Date and DateTime take); pages give others too
 _ISO_DATE = re.compile(
-    r"[0-9]{4}-[0-9]{2}-[0-9]{2}([T ][0-9]{2}:[0-9]{2}(:[0-9]{2}(\.[0-9]+)?)?"
-    r"(Z|[+-][0-9]{2}:?[0-9]{2})?)?"
+    r"[0-9]{4}-[0-9]{2}-[0-9]{2}(T[0-9]{2}:[0-9]{2}(:[0-9]{2}(\.[0-9]{1,6})?)?"
+    r"(Z|[+-][0-9]{2}:[0-9]{2})?)?"
 )
 
 
@@ -43,9 +43,12 @@ def _iso_date(text: str | None) -> str | None:
     text = (text or "").strip()
     if not _ISO_DATE.fullmatch(text):
         return None
-    try:
-        datetime.date.fromisoformat(text[:10])
-    except ValueError:  # 2025-13-45
+    try:  # a real day and time: not 2025-13-45, nor 24:61
+        if len(text) == 10:
+            datetime.date.fromisoformat(text)
+        else:
+            datetime.datetime.fromisoformat(text)
+    except ValueError:
         return None
     return text
 

@@ -47,6 +47,9 @@ def test_generate_show_export(tmp_path):
     assert len(kept) == 1 and kept[0].read_bytes() == old and key.read_bytes() != old
     assert f"The old key is kept at {kept[0]}" in forced.output
     assert oct(kept[0].stat().st_mode & 0o777) == "0o600"
+    again = run("keys", "generate", "--key", key, "--force")  # the same second: another name
+    assert again.exit_code == 0, again.output
+    assert len(list(tmp_path.glob("k.pem.replaced-*"))) == 2
 
 
 def test_passphrase_and_wrong_passphrase(tmp_path):
@@ -112,6 +115,10 @@ def test_not_a_key(tmp_path):
     result = run("keys", "show", "--key", key)
     assert result.exit_code == 1
     assert f"Error: {key}: not a PEM private key" in result.output
+    # a first ingest that fails on its key creates nothing (it made records/ and a lock file)
+    db = tmp_path / "records" / "archive.db"
+    result = run("ingest", "--key", key, "--db", db, SAMPLE)
+    assert result.exit_code == 1 and not db.parent.exists()
 
 
 def test_no_private_key_material_in_the_archive(isolated_env):

@@ -499,5 +499,6 @@ def test_only_real_iso_dates_are_published():
 
     assert _iso_date(" 2025-03-07 ") == "2025-03-07"
     assert _iso_date("2025-03-07T09:30:00+00:00") == "2025-03-07T09:30:00+00:00"
-    for bad in ("۱۴۰۳-۱۲-۱۷", "2025-13-45", "1 May 2025, 08:00", "Friday", "", None):
+    for bad in ("۱۴۰۳-۱۲-۱۷", "2025-13-45", "1 May 2025, 08:00", "Friday", "", None,
+                "2025-03-07T99:99:99+99:99", "2025-03-07T24:61Z", "2025-03-07 10:00"):  # fmt: skip
         assert _iso_date(bad) is None, bad
