@@ -132,8 +132,10 @@ class Ingester:
                 warning = self.writer.commit()
             except BaseException:
                 # removed while the write lock is held (see the check above), and never once
-                # committed (an interrupt while the checkpoint file is written)
-                if created_copy and not self.writer.committed:
+                # committed: the transaction still open says so (an interrupt can land after
+                # the COMMIT returned but before the writer noted it, or while the checkpoint
+                # file is written; the capture then stands and needs its copy)
+                if created_copy and self.conn.in_transaction and not self.writer.committed:
                     stored.unlink(missing_ok=True)
                 self.writer.rollback()
                 raise
