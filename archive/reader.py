@@ -56,13 +56,17 @@ def sniff_format(path: str | Path) -> str:
         return "arc"
     if head.startswith(b"WARC/") or not head:
         return "warc"
-    line = head.split(b"\n", 1)[0][:60].decode("utf-8", "replace")
     raise CaptureError(
         path,
-        f"not a WARC or ARC file: it begins {line!r}, not a WARC version line or an ARC "
-        "file's filedesc:// header",
+        f"not a WARC or ARC file: it begins {_first_line(head)!r}, not a WARC version line or "
+        "an ARC file's filedesc:// header",
         0,
     )
+
+
+def _first_line(head: bytes) -> str:
+    """The start of the first line of ``head``, as text, for a message."""
+    return head.split(b"\n", 1)[0][:60].decode("utf-8", "replace")
 
 
 def _first_decompressed(data: bytes, size: int = 4096) -> bytes:
@@ -351,12 +355,11 @@ class CaptureReader:
             head = f.read(1 << 16)
         if head[:2] == b"\x1f\x8b":
             try:
-                zlib.decompressobj(31).decompress(head, 64)
+                _first_decompressed(head, 64)
             except zlib.error:
                 return "the gzip data here is damaged (it does not decompress)"
             return "the gzip data here holds no WARC or ARC record"
-        line = head.split(b"\n", 1)[0][:60].decode("utf-8", "replace")
-        return f"no WARC or ARC record starts here (it begins {line!r})"
+        return f"no WARC or ARC record starts here (it begins {_first_line(head)!r})"
 
     def _check_end(self, where: str, end: int) -> None:
         """The file must end where its last record does (give or take blank lines): warcio
