@@ -79,14 +79,26 @@ def test_an_ingest_that_gives_up_waiting_keeps_the_copy_another_committed(tmp_pa
     assert verify.exit_code == 0, verify.output
 
 
-def test_an_interrupt_after_the_commit_keeps_the_stored_copy(tmp_path, fixed_signer, monkeypatch):
-    """Ctrl-C while the checkpoint file is written, after the COMMIT: the capture is in the
-    archive, so its stored copy must stay."""
-    import archive.ledger
+def _interrupted_after_the_commit(tmp_path, fixed_signer, monkeypatch, interrupt) -> None:
+    """Ingest with ``interrupt(monkeypatch)`` making Ctrl-C land after the COMMIT: the capture
+    is in the archive, so its stored copy must stay and the archive verify."""
     from archive.ingest import Ingester
 
     db = tmp_path / "records" / "archive.db"
     ingester = Ingester(db, fixed_signer)
+    interrupt(monkeypatch)
+    with pytest.raises(KeyboardInterrupt):
+        ingester.ingest_file(SAMPLE)
+    monkeypatch.undo()
+    stored = tmp_path / "records" / "captures" / f"{file_hash(SAMPLE)}.warc.gz"
+    assert stored.read_bytes() == SAMPLE.read_bytes()
+    verify = CliRunner().invoke(cli, ["verify", "--db", str(db)])
+    assert verify.exit_code == 0, verify.output
+
+
+def test_an_interrupt_after_the_commit_keeps_the_stored_copy(tmp_path, fixed_signer, monkeypatch):
+    """Ctrl-C while the checkpoint file is written, after the COMMIT."""
+    import archive.ledger
 
     replace = os.replace
 
@@ -95,14 +107,12 @@ def test_an_interrupt_after_the_commit_keeps_the_stored_copy(tmp_path, fixed_sig
             raise KeyboardInterrupt
         replace(src, dst)
 
-    monkeypatch.setattr(archive.ledger.os, "replace", interrupted)
-    with pytest.raises(KeyboardInterrupt):
-        ingester.ingest_file(SAMPLE)
-    monkeypatch.undo()
-    stored = tmp_path / "records" / "captures" / f"{file_hash(SAMPLE)}.warc.gz"
-    assert stored.read_bytes() == SAMPLE.read_bytes()
-    verify = CliRunner().invoke(cli, ["verify", "--db", str(db)])
-    assert verify.exit_code == 0, verify.output
+    _interrupted_after_the_commit(
+        tmp_path,
+        fixed_signer,
+        monkeypatch,
+        lambda mp: mp.setattr(archive.ledger.os, "replace", interrupted),
+    )
 
 
 def test_a_file_that_changes_while_it_is_ingested_fails(tmp_path, fixed_signer, monkeypatch):
@@ -263,7 +273,6 @@ def test_an_interrupt_just_after_the_commit_keeps_the_stored_copy(
     """Ctrl-C can land after SQLite's COMMIT returned and before the writer notes it: the
     capture stood but its stored copy was removed (found by the Ctrl-C test on a fresh clone:
     verify then said "stored capture missing")."""
-    from archive.ingest import Ingester
     from archive.ledger import SignedWriter
 
     committing = SignedWriter.commit
@@ -273,13 +282,9 @@ def test_an_interrupt_just_after_the_commit_keeps_the_stored_copy(
         self.committed = False  # as if the interrupt came before the writer noted it
         raise KeyboardInterrupt
 
-    db = tmp_path / "records" / "archive.db"
-    ingester = Ingester(db, fixed_signer)
-    monkeypatch.setattr(SignedWriter, "commit", commit_then_interrupted)
-    with pytest.raises(KeyboardInterrupt):
-        ingester.ingest_file(SAMPLE)
-    monkeypatch.undo()
-    stored = tmp_path / "records" / "captures" / f"{file_hash(SAMPLE)}.warc.gz"
-    assert stored.read_bytes() == SAMPLE.read_bytes()
-    result = CliRunner().invoke(cli, ["verify", "--db", str(db)])
-    assert result.exit_code == 0, result.output
+    _interrupted_after_the_commit(
+        tmp_path,
+        fixed_signer,
+        monkeypatch,
+        lambda mp: mp.setattr(SignedWriter, "commit", commit_then_interrupted),
+    )
