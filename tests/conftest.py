@@ -13,6 +13,7 @@ from archive.keys import Signer
 
 DATA = Path(__file__).parent / "data"
 SAMPLE = DATA / "lakeport-A-2025-03-07.warc.gz"
+SECOND = DATA / "warc" / "example-iana.org-chunked.warc"  # a second capture, another page
 SHARED = Path(__file__).resolve().parents[2] / "shared"
 SCENARIO = SHARED / "scenario" / "panjshir-A-2021-08-23.warc.gz"
 SCENARIO_GOLD = SHARED / "scenario" / "panjshir-A.gold.json"
@@ -55,6 +56,17 @@ def sample_db(ingester, db_path):
     result = ingester.ingest_file(SAMPLE)
     assert result.status == "ingested", result.error
     return db_path
+
+
+@pytest.fixture
+def ledger_archive(ingester, db_path, fixed_signer, tmp_path):
+    """Two captures ingested (two checkpoints), the public key exported: the ledger and proof
+    tests' archive."""
+    for capture in (SAMPLE, SECOND):
+        assert ingester.ingest_file(capture).status == "ingested"
+    pub = tmp_path / "pub.pem"
+    pub.write_text(fixed_signer.public_key_pem)
+    return db_path, pub
 
 
 @pytest.fixture

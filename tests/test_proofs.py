@@ -1,0 +1,207 @@
+"""Offline proofs and key rotation: what an auditor holding a proof and a public key can check
+without the database, and how trust follows a rotation (split from test_ledger.py)."""
+
+from __future__ import annotations
+
+import base64
+import json
+import re
+import sqlite3
+import subprocess
+import sys
+from pathlib import Path
+
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+from archive import statements
+from archive.ingest import Ingester
+from archive.keys import Signer
+from archive.ledger import rotate_key
+
+from .conftest import DATA, SAMPLE, SCENARIO, SECOND
+from .test_ledger import edit, failures, run
+
+
+def test_proof_round_trip_without_the_database(ledger_archive, tmp_path):
+    db, pub = ledger_archive
+    proof = tmp_path / "claim.json"
+    assert run("prove", "37988c58467bc4cf-9", "--db", db, "-o", proof).exit_code == 0
+    db.unlink()
+    ok = run("verify-proof", proof, "--public-key", pub)
+    assert ok.exit_code == 0, ok.output
+    assert ok.output.startswith("OK: claims 37988c58467bc4cf-9 is entry ")
+    original = proof.read_bytes()
+    # any one changed byte of the proof makes it fail
+    for i in range(0, len(original), max(1, len(original) // 97)):
+        data = bytearray(original)
+        data[i] = data[i] ^ 0x01 if chr(data[i]) not in '{}[]":,\n ' else data[i]
+        if bytes(data) == original:
+            continue
+        tampered = tmp_path / "t.json"
+        tampered.write_bytes(bytes(data))
+        bad = run("verify-proof", tampered, "--public-key", pub)
+        assert bad.exit_code != 0, (i, bad.output)
+
+
+def test_proof_with_another_key_fails(ledger_archive, tmp_path):
+    db, _ = ledger_archive
+    proof = tmp_path / "p.json"
+    run("prove", "37988c58467bc4cf-9", "--db", db, "-o", proof)
+    other = tmp_path / "other.pem"
+    other.write_text(Signer(Ed25519PrivateKey.generate()).public_key_pem)
+    bad = run("verify-proof", proof, "--public-key", other)
+    assert bad.exit_code == 1
+    assert "not by the trusted key" in bad.output
+
+
+def _doc_verifier(tmp_path) -> Path:
+    """The standalone proof checker of docs/verification.md, as a script."""
+    doc = (DATA.parent.parent / "docs" / "verification.md").read_text()
+    code = re.findall(r"```python\n(.*?)```", doc, re.S)[0]
+    assert len(code.strip().splitlines()) <= 50
+    script = tmp_path / "verify_proof.py"
+    script.write_text(code)
+    return script
+
+
+def test_standalone_verifier_in_the_docs_agrees(ledger_archive, tmp_path, fixed_signer):
+    db, pub = ledger_archive
+    if SCENARIO.exists():  # the shared scenario too, when it is there
+        ingester = Ingester(db, fixed_signer, clock=lambda: "2026-01-01T00:00:01Z")
+        assert ingester.ingest_file(SCENARIO).status == "ingested"
+    assert run("verify", "--db", db, "--public-key", pub).exit_code == 0
+    script = _doc_verifier(tmp_path)
+    conn = sqlite3.connect(db)
+    ids = [r[0] for r in conn.execute("SELECT record_id FROM ledger ORDER BY seq")]
+    conn.close()
+    for rid in ids:
+        proof = tmp_path / "p.json"
+        assert run("prove", rid, "--db", db, "-o", proof).exit_code == 0
+        mine = subprocess.run([sys.executable, script, proof, pub], capture_output=True, text=True)
+        assert mine.returncode == 0 and mine.stdout.strip() == "OK", (rid, mine.stdout, mine.stderr)
+    data = json.loads(proof.read_text())
+    data["statement"] = data["statement"].replace('"', "'", 1)
+    proof.write_text(json.dumps(data))
+    mine = subprocess.run([sys.executable, script, proof, pub], capture_output=True, text=True)
+    assert mine.returncode == 1
+
+
+def test_key_rotation(ledger_archive, fixed_signer, tmp_path):
+    db, pub = ledger_archive
+    conn = sqlite3.connect(db)
+    new = Signer(Ed25519PrivateKey.generate())
+    rotate_key(conn, db, fixed_signer, new, clock=lambda: "2026-01-02T00:00:00Z")
+    third = DATA / "warc" / "example.warc.gz"
+    Ingester(db, new, clock=lambda: "2026-01-03T00:00:00Z").ingest_file(third)
+    result = run("verify", "--db", db, "--public-key", pub)
+    assert result.exit_code == 0, result.output
+    assert f"then {new.key_id} (rotation {new.key_id})" in result.output
+    assert "key_rotations        1 verified" in result.output
+    # proofs follow the rotation too: the latest checkpoint is the new key's, so a record signed
+    # before the rotation was provable by no key (found in review); each checks with the old key
+    script = _doc_verifier(tmp_path)
+    for record, signer in (("37988c58467bc4cf-9", fixed_signer), ("example", new)):
+        if record == "example":
+            record = (
+                sqlite3.connect(db)
+                .execute("SELECT sha256 FROM captures WHERE key_id = ?", (new.key_id,))
+                .fetchone()[0]
+            )
+        proof = tmp_path / "p.json"
+        assert run("prove", record, "--db", db, "-o", proof).exit_code == 0
+        assert json.loads(proof.read_text())["key_id"] == signer.key_id
+        result = run("verify-proof", proof, "--public-key", pub)
+        assert result.exit_code == 0, result.output
+        # it names the key that signed the checkpoint, and the record's when that is another
+        # (it called the record's key the checkpoint's: found in review)
+        assert f"in a checkpoint signed by {new.key_id}" in result.output
+        assert ("(the record by " in result.output) == (signer is fixed_signer)
+        mine = subprocess.run([sys.executable, script, proof, pub], capture_output=True, text=True)
+        assert mine.stdout.strip() == "OK", (record, mine.stdout, mine.stderr)
+        # without the rotation, or with one the old key did not sign, the old key alone
+        # cannot check the new key's checkpoint
+        data = json.loads(proof.read_text())
+        stripped = tmp_path / "stripped.json"
+        for rotations in ([], [{**data["rotations"][0], "signature": new.sign(b"x")}]):
+            stripped.write_text(json.dumps({**data, "rotations": rotations}))
+            result = run("verify-proof", stripped, "--public-key", pub)
+            assert result.exit_code == 1 and "checkpoint" in result.output, result.output
+            mine = subprocess.run(
+                [sys.executable, script, stripped, pub], capture_output=True, text=True
+            )
+            assert mine.returncode == 1 and "checkpoint signature" in mine.stdout
+    # a rotation nobody trusted signed does not extend trust
+    edit(db, "UPDATE key_rotations SET new_key_signature = ?", (new.sign(b"something else"),))
+    found = failures(db, "--public-key", pub)
+    assert any("proof of possession does not verify" in f for f in found)
+
+
+def test_key_rotation_cli(isolated_env):
+    assert run("ingest", SAMPLE).exit_code == 0
+    key = isolated_env / "config" / "archive" / "signing-key.pem"
+    old_pub = isolated_env / "old.pem"
+    run("keys", "export", "-o", old_pub)
+    result = run("keys", "rotate")
+    assert result.exit_code == 0, result.output
+    assert "old key kept at" in result.output
+    assert oct(key.stat().st_mode & 0o777) == "0o600"
+    assert run("ingest", SECOND).exit_code == 0
+    verify = run("verify", "--public-key", old_pub)
+    assert verify.exit_code == 0, verify.output
+
+
+def test_a_proof_streams_the_ledger_and_equals_the_path_over_all_leaves(ledger_archive):
+    from archive import merkle
+    from archive.proofs import make_proof
+
+    db, _ = ledger_archive
+    conn = sqlite3.connect(db)
+    leaves = [
+        bytes.fromhex(h) for (h,) in conn.execute("SELECT leaf_hash FROM ledger ORDER BY seq")
+    ]
+    for record_id in ("37988c58467bc4cf-1", "37988c58467bc4cf-9"):
+        proof = make_proof(conn, record_id)
+        expected = merkle.inclusion_proof(proof["leaf_index"], leaves[: proof["tree_size"]])
+        assert [base64.b64decode(h) for h in proof["inclusion_proof"]] == expected
+
+
+def test_a_proof_with_another_tree_size_fails(ledger_archive, tmp_path):
+    db, pub = ledger_archive
+    proof = tmp_path / "p.json"
+    assert run("prove", "37988c58467bc4cf-9", "--db", db, "-o", proof).exit_code == 0
+    data = json.loads(proof.read_text())
+    for size in (data["tree_size"] - 1, data["tree_size"] + 1):
+        proof.write_text(json.dumps({**data, "tree_size": size}))
+        result = run("verify-proof", proof, "--public-key", pub)
+        assert result.exit_code == 1 and "tree_size differs from the checkpoint's" in result.output
+
+
+def test_a_rotation_signed_by_the_new_key_itself_is_named(ledger_archive, fixed_signer):
+    """A key cannot introduce itself: the rotation must be signed by the key it retires (the
+    statement re-signed by the new key, with its ledger leaf remade to match, is refused)."""
+    from archive import merkle
+
+    db, pub = ledger_archive
+    conn = sqlite3.connect(db)
+    new = Signer(Ed25519PrivateKey.generate())
+    rotate_key(conn, db, fixed_signer, new, clock=lambda: "2026-01-02T00:00:00Z")
+    conn.row_factory = sqlite3.Row
+    row = dict(conn.execute("SELECT * FROM key_rotations").fetchone())
+    data = statements.canonical(
+        statements.build("key_rotations", row, key_id=new.key_id, signed_at="2026-01-02T00:00:00Z")
+    )
+    conn.execute(
+        "UPDATE key_rotations SET key_id = ?, statement = ?, signature = ?",
+        (new.key_id, data.decode(), new.sign(data)),
+    )
+    conn.execute(
+        "UPDATE ledger SET leaf_hash = ? WHERE record_table = 'key_rotations'",
+        (merkle.leaf_hash(data).hex(),),
+    )
+    conn.commit()
+    found = failures(db)  # trusting the database's keys: the signature itself verifies
+    assert any(
+        f.startswith(f"FAILED key_rotations {new.key_id}:")
+        and "a rotation must be signed by the key it retires" in f
+        for f in found
+    ), found
