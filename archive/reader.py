@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
 from warcio.archiveiterator import ArchiveIterator
-from warcio.bufferedreaders import BufferedReader
+from warcio.bufferedreaders import BufferedReader, DecompressingBufferedReader
 from warcio.exceptions import ArchiveLoadFailed
 
 from .config import Limits
@@ -148,6 +148,52 @@ def _read_capped(stream, cap: int, where: str) -> bytes:
     return b"".join(chunks)
 
 
+#: Longest WARC, ARC or HTTP header line read, in bytes. Real ones are at most kilobytes; warcio
+#: reads a line whole, in time that grows with the square of its length (a 40 MB line took 22 s),
+#: and a gzip member of a few kilobytes can hold a line of gigabytes.
+MAX_HEADER_LINE = 1 << 20
+
+
+class _LineTooLong(ValueError):
+    def __init__(self):
+        super().__init__(f"a header line longer than {MAX_HEADER_LINE:,} bytes")
+
+
+class _Reader(DecompressingBufferedReader):
+    """warcio's reader with a ``readline`` that is linear in the line's length and stops at
+    ``MAX_HEADER_LINE``. warcio reads header lines (and the blank lines between records) with
+    ``readline``, and payloads with ``read``, so the cap touches no payload."""
+
+    def readline(self, length=None):
+        if length == 0:
+            return b""
+        self._fillbuff()
+        if self.empty():
+            return b""
+        parts, size = [], 0
+        while True:
+            part = self.buff.readline(-1 if length is None else length - size)
+            parts.append(part)
+            size += len(part)
+            if size > MAX_HEADER_LINE:
+                raise _LineTooLong
+            if part.endswith(b"\n") or (length is not None and size >= length):
+                break
+            self._fillbuff()  # the line goes on past the buffer
+            if self.empty():
+                break
+        return b"".join(parts)
+
+
+class _ArchiveIterator(ArchiveIterator):
+    """warcio's iterator over a reader whose lines are capped (``_Reader``)."""
+
+    def __init__(self, fileobj, **kwargs):
+        super().__init__(fileobj, **kwargs)
+        # nothing has been read yet: the reader can be swapped whole
+        self.reader = _Reader(self.fh, block_size=self.reader.block_size)
+
+
 class _Brotli:
     """warcio's hook for ``Content-Encoding: br``, for brotli >= 1.2 (its ``process()`` API):
     output is produced in bounded steps and stops at a cap, so a brotli bomb cannot take memory.
@@ -244,7 +290,7 @@ class CaptureReader:
         try:
             # warcio prints its warnings; collect them instead (the library never prints).
             with contextlib.redirect_stderr(warn):
-                it = ArchiveIterator(f, check_digests=True, arc2warc=True)
+                it = _ArchiveIterator(f, check_digests=True, arc2warc=True)
                 records = iter(it)
             member_end, last_start = None, 0  # the last record's gzip decompressor, offset
             while True:
@@ -320,6 +366,8 @@ class CaptureReader:
                 yield record
         except CaptureError:
             raise
+        except _LineTooLong as e:
+            raise CaptureError(where, f"not a valid WARC/ARC: {e}", offset) from None
         except ArchiveLoadFailed as e:
             text = " ".join(str(e).split())
             if "Unknown archive format" in text:
@@ -450,7 +498,7 @@ class CaptureReader:
             return
         with reopen() as f2:
             f2.seek(target)
-            original = next(iter(ArchiveIterator(f2, arc2warc=True)))
+            original = next(iter(_ArchiveIterator(f2, arc2warc=True)))
             if record.mime_type is None and original.http_headers is not None:
                 record.mime_type, record.charset = _content_type(
                     original.http_headers.get_header("Content-Type")
@@ -477,11 +525,11 @@ def read_payload(path: str | Path, member: str, offset: int, limits: Limits | No
         if member:
             with zipfile.ZipFile(path) as zf, zf.open(member) as f:
                 f.seek(offset)
-                rec = next(iter(ArchiveIterator(f, arc2warc=True)))
+                rec = next(iter(_ArchiveIterator(f, arc2warc=True)))
                 return _read_capped(rec.content_stream(), limits.max_payload_bytes, where)
         with open(path, "rb") as f:
             f.seek(offset)
-            rec = next(iter(ArchiveIterator(f, arc2warc=True)))
+            rec = next(iter(_ArchiveIterator(f, arc2warc=True)))
             return _read_capped(rec.content_stream(), limits.max_payload_bytes, where)
     except (OSError, ValueError, EOFError, StopIteration, ArchiveLoadFailed) as e:
         raise CaptureError(where, f"cannot re-read record: {e}", offset) from None

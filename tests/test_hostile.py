@@ -5,6 +5,7 @@ Also hostile packaging (WACZ path traversal) and malformed captures, each with a
 
 from __future__ import annotations
 
+import gzip
 import html
 import sqlite3
 import zipfile
@@ -18,6 +19,7 @@ from archive.keys import Signer
 
 from .conftest import FIXED_TIME, SAMPLE
 from .server import serving
+from .test_ingest import dump
 from .test_robustness import FILLER, error_lines, http_response, run_cli, warc_file
 
 SCRIPT = "<script>window.__pwned=1;alert(1)</script>"
@@ -266,6 +268,54 @@ def test_non_utf8_http_headers_are_read(tmp_path):
     assert code == 0, output
     assert "1 files: 1 ingested, 0 already in the archive, 0 failed; 1 articles" in output
     assert run_cli("verify", "--db", db)[0] == 0
+
+
+def test_long_header_lines_spanning_buffers_are_read(tmp_path):
+    """Header lines longer than warcio's 16 KiB reads (a long cookie, a long URL) are read
+    whole, gzipped or not."""
+    uri = PAGE_URL.encode() + b"?q=" + b"x" * 40_000
+    record = _raw_record(
+        b"Content-Type: text/html\r\nSet-Cookie: " + b"c" * 100_000 + b"\r\n", _page(), uri=uri
+    )
+    for name, data in (("long.warc", record), ("long.warc.gz", gzip.compress(record))):
+        (tmp_path / name).write_bytes(data)
+        db = tmp_path / f"{name}.db"
+        code, output = run_cli("ingest", "--workers", "0", "--db", db, tmp_path / name)
+        assert code == 0, output
+        conn = sqlite3.connect(db)
+        assert conn.execute("SELECT url FROM articles").fetchall() == [(uri.decode(),)]
+        conn.close()
+
+
+@pytest.mark.parametrize("gz", [False, True], ids=["warc", "warc.gz"])
+@pytest.mark.parametrize("where", ["WARC", "HTTP"])
+def test_giant_header_line_is_refused(tmp_path, gz, where):
+    """A header line of megabytes (warcio reads one in time that grows with the square of its
+    length; a few KB of gzip hold one of gigabytes) is refused in one line, the archive as it
+    was."""
+    long = b"x" * (5 << 20)
+    good = _raw_record(b"Content-Type: text/html\r\n", _page())
+    bad = _raw_record(
+        b"Content-Type: text/html\r\n" + (b"X-Long: " + long + b"\r\n" if where == "HTTP" else b""),
+        _page(),
+        rid=b"<urn:uuid:22222222-2222-2222-2222-222222222222>",
+        uri=PAGE_URL.encode() + (b"?" + long if where == "WARC" else b"2"),
+    )
+    pack = gzip.compress if gz else bytes
+    warc = tmp_path / ("giant.warc.gz" if gz else "giant.warc")
+    warc.write_bytes(pack(good) + pack(bad))
+    db = tmp_path / "records" / "archive.db"
+    assert run_cli("ingest", "--workers", "0", "--db", db, SAMPLE)[0] == 0
+    before = dump(db)
+    code, output = run_cli("ingest", "--workers", "0", "--db", db, warc)
+    assert code == 1
+    # where the record before it ends (in a plain WARC, before the blank lines between them)
+    offset = len(pack(good)) if gz else len(good) - 4
+    assert error_lines(output) == [
+        f"Error: {warc} at offset {offset}: not a valid WARC/ARC: a header line longer "
+        "than 1,048,576 bytes"
+    ]
+    assert dump(db) == before
 
 
 def test_duplicate_record_ids_are_warnings_and_notes(tmp_path):
