@@ -19,15 +19,19 @@ different articles asks whether they meet in an LSH band:
   exhaustively first: every pair that agrees on 6 or more of 128 independent MinHash values is
   scored exactly (a pair with Jaccard 0.2 agrees on ~26).
 
-Schemes: character k-grams for the MinHash (k = 5, as in the archive, or 6, 7), and bands x
-rows (21 x 3, as in the archive; 21 x 4; 15 x 4). Exact scoring stays on 5-grams in all of them.
-Only the archive's own scheme (k = 5, 21 x 3) uses the archive's permutations; the others use
-permutations drawn here (seeded, so runs repeat).
+Schemes: character k-grams for the MinHash (k = 5, as in the archive, or 6, 7), or word
+k-grams (``w2``, ``w3``: runs of 2 or 3 words, ``\\w+``), and bands x rows (21 x 3, as in the
+archive; 21 x 4; 15 x 4; 32 x 2). Exact scoring stays on character 5-grams in all of them. The
+archive's own scheme (k = 5, 21 x 3) is run with the archive's permutations; every scheme is
+also run with ``--seeds`` sets of permutations drawn here (seeded, so runs repeat), since with
+52 near pairs one set of permutations finds a few more or fewer than another.
 """
 
 from __future__ import annotations
 
 import argparse
+import hashlib
+import re
 import shutil
 import sqlite3
 import sys
@@ -43,7 +47,17 @@ sys.path.insert(0, str(REPO))
 from archive import similarity as S  # noqa: E402
 from archive.hashing import normalize_text  # noqa: E402
 
-SCHEMES = [(5, 21, 3), (6, 21, 3), (7, 21, 3), (5, 21, 4), (5, 15, 4)]
+SCHEMES = [
+    (5, 21, 3),
+    (6, 21, 3),
+    (7, 21, 3),
+    (5, 21, 4),
+    (5, 15, 4),
+    ("w2", 21, 3),
+    ("w3", 21, 3),
+    ("w3", 32, 2),
+]
+_WORD = re.compile(r"\w+")
 PROJECT_AT = [100_000, 690_000, 34_000_000]
 
 
@@ -75,6 +89,14 @@ def kgram_hashes(normalized: str, k: int) -> np.ndarray:
     return np.unique(S._fmix(h))
 
 
+def word_hashes(normalized: str, k: int) -> np.ndarray:
+    """64-bit hashes (BLAKE2b) of a text's runs of ``k`` words; a shorter text is one run."""
+    words = _WORD.findall(normalized)
+    runs = [" ".join(words[i : i + k]) for i in range(max(1, len(words) - k + 1))]
+    digests = (hashlib.blake2b(r.encode(), digest_size=8).digest() for r in runs)
+    return np.unique(np.array([int.from_bytes(d, "little") for d in digests], np.uint64))
+
+
 def minhash(hashes: list[np.ndarray], seeds: np.ndarray) -> np.ndarray:
     return np.array([S._fmix(h.reshape(-1, 1) ^ seeds).min(axis=0) for h in hashes])
 
@@ -82,6 +104,7 @@ def minhash(hashes: list[np.ndarray], seeds: np.ndarray) -> np.ndarray:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--json")
+    ap.add_argument("--seeds", type=int, default=2, help="permutation sets drawn per scheme")
     args = ap.parse_args()
     started = time.perf_counter()
     home = built_once(OUT / "lsh-real-home", build)
@@ -108,15 +131,21 @@ def main() -> None:
             near[int(i), int(j)] = jaccard
     high = sum(j >= S.NEAR_JACCARD for j in near.values())
 
-    results = []
+    runs = []
     for k, bands, rows_per_band in SCHEMES:
-        hashes = [kgram_hashes(t, k) for _, t in data]
-        if (k, bands, rows_per_band) == (5, S.BANDS, S.ROWS):
-            seeds = S._SEEDS
-        else:
-            seeds = np.random.RandomState(1000 + k).randint(
+        if (k, bands, rows_per_band) == (S.SHINGLE, S.BANDS, S.ROWS):
+            runs.append((k, bands, rows_per_band, "archive", S._SEEDS))
+        for seed in range(1, args.seeds + 1):
+            drawn = np.random.RandomState(1000 * seed + bands * rows_per_band).randint(
                 0, 1 << 63, size=bands * rows_per_band, dtype=np.uint64
             ) | np.uint64(1)
+            runs.append((k, bands, rows_per_band, seed, drawn))
+    results = []
+    for k, bands, rows_per_band, seed, seeds in runs:
+        if isinstance(k, int):
+            hashes = [kgram_hashes(t, k) for _, t in data]
+        else:
+            hashes = [word_hashes(t, int(k[1:])) for _, t in data]
         sig = minhash(hashes, seeds)
         meet = np.zeros((n, n), bool)
         for b in range(bands):
@@ -141,6 +170,7 @@ def main() -> None:
         results.append(
             {
                 "shingle": k,
+                "permutations_seed": seed,
                 "bands": bands,
                 "rows": rows_per_band,
                 "permutations": bands * rows_per_band,
@@ -168,7 +198,8 @@ def main() -> None:
     }
     for r in results:
         print(
-            f"{r['shingle']}-grams, {r['bands']} x {r['rows']}: false candidates per new claim "
+            f"{r['shingle']}-grams, {r['bands']} x {r['rows']} (permutations "
+            f"{r['permutations_seed']}): false candidates per new claim "
             f"{r['false_candidates_per_new_claim']}; near found {r['near_found']}/{len(near)} "
             f"(Jaccard >= 0.5: {r['near_found_jaccard_at_least_0.5']}/{high}, containment-only: "
             f"{r['near_found_containment_only']}/{len(near) - high})"
