@@ -17,6 +17,7 @@ from urllib.parse import urlencode
 
 from datasette import hookimpl
 from datasette.utils.asgi import Response
+from datasette.views.base import DatasetteError
 from markupsafe import Markup, escape
 
 from .hashing import normalize_text, text_sha256
@@ -167,6 +168,21 @@ async def _serve_image(request, datasette):
             "Cache-Control": "public, max-age=31536000, immutable",
         },
     )
+
+
+#: Mistakes in a URL that Datasette 0.65 answers as its own failure (500): the reader's, 400.
+_READER_MISTAKES = ("Cannot sort table by ", "Cannot use _sort and _sort_desc")
+
+
+@hookimpl
+def handle_exception(datasette, request, exception):
+    if (
+        isinstance(exception, DatasetteError)
+        and exception.status == 500
+        and str(exception.message).startswith(_READER_MISTAKES)
+    ):
+        exception.status = 400
+    # None: Datasette's own handler renders the error page, with this status
 
 
 @hookimpl

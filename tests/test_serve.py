@@ -393,6 +393,18 @@ def test_pages_lead_on_to_the_questions(served):
         assert f'href="{target}"' in home or f'href="{target}?_nocol=' in home, target
 
 
+def test_a_bad_sort_in_a_url_is_the_reader_s_mistake(served):
+    """Datasette 0.65 answered ``?_sort=nope`` with a 500 page (found in the UI review)."""
+    base, _ = served
+    for path in ("/archive/claims.json?_sort=nope", "/archive/speakers?_sort_desc=nope",
+                 "/archive/claims?_sort=text&_sort_desc=text"):  # fmt: skip
+        with pytest.raises(urllib.error.HTTPError) as e:
+            urllib.request.urlopen(f"{base}{path}", timeout=10)
+        assert e.value.code == 400, path
+        assert "Cannot " in e.value.read().decode(), path
+    assert get_json(f"{base}/archive/claims.json?_sort=position&_shape=array")
+
+
 def test_a_page_s_own_url_is_linked_only_when_it_is_a_web_address(sample_db, tmp_path):
     """A captured page names its canonical URL itself: "javascript:..." was made a link that
     would run in the reader's browser (found in review)."""
