@@ -18,6 +18,8 @@ SETTINGS = {
     "sql_time_limit_ms": "2000",
     "max_returned_rows": "1000",
     "default_page_size": "50",
+    # an article's whole text made each table row screens tall; its row page shows it all
+    "truncate_cells_html": "500",
 }
 
 

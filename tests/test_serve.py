@@ -10,6 +10,7 @@ import urllib.request
 from pathlib import Path
 
 import pytest
+from markupsafe import escape
 
 from .server import get_json, serving
 
@@ -403,6 +404,23 @@ def test_a_bad_sort_in_a_url_is_the_reader_s_mistake(served):
         assert e.value.code == 400, path
         assert "Cannot " in e.value.read().decode(), path
     assert get_json(f"{base}/archive/claims.json?_sort=position&_shape=array")
+
+
+def test_long_values_are_cut_on_table_pages_only(served):
+    """An article's whole text in the articles table made each row screens tall (UI review):
+    table pages cut it, its row page and the JSON keep it whole."""
+    base, _ = served
+    (article,) = get_json(f"{base}/archive/articles.json?_shape=array&_size=1")
+    text = article["text"]
+    assert len(text) > 600
+
+    def page(path: str) -> str:
+        with urllib.request.urlopen(f"{base}{path}", timeout=10) as r:
+            return r.read().decode()
+
+    cut = escape(text[:500]) + "\u2026"
+    assert cut in page("/archive/articles?_size=1")
+    assert escape(text) in page(f"/archive/articles/{article['id']}")
 
 
 def test_a_page_s_own_url_is_linked_only_when_it_is_a_web_address(sample_db, tmp_path):
