@@ -68,6 +68,7 @@ def split_claims(blocks, names_from: list[str] | None = None) -> list[Claim]:
     for block in blocks:
         if block.kind == "heading":
             carry_open = False
+            open_quote_speaker = carry_speaker = None
             continue
         note_block = bool(_NOTE.match(block.text))
         continues = block.kind == "paragraph" and bool(_OPENS_WITH_QUOTE.match(block.text))
@@ -124,7 +125,9 @@ def split_claims(blocks, names_from: list[str] | None = None) -> list[Claim]:
         for c in claims[first:]:
             if c.kind == "quote" and c.speaker is None:
                 c.speaker = block_speaker
-        open_quote_speaker = claims[-1].speaker if claims else None
+        # a block that gave no claim ("[Engadget]", a source line) ends the chain
+        produced = len(claims) > first
+        open_quote_speaker = claims[-1].speaker if produced else None
         carry_open = inside
-        carry_speaker = block_speaker if claims and claims[-1].kind == "quote" else None
+        carry_speaker = block_speaker if produced and claims[-1].kind == "quote" else None
     return claims

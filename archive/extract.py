@@ -123,8 +123,9 @@ def _text_of(el) -> str:
 
 #: Blocks that point elsewhere: site furniture even when an extractor keeps them.
 _POINTER = re.compile(
-    r"^(?:related|read more|see more|more|recommended|watch|listen|don'?t miss|also on \w+)\b"
-    r"\s*:?",
+    # "More:", "Watch:" need their colon: "More than 2,500 civilians..." opens a paragraph
+    r"^(?:(?:related|more|recommended|watch|listen)(?:\s+\S+){0,2}\s*:|"
+    r"(?:read more|see more|don'?t miss|also on \w+)\b)",
     re.I,
 )
 

@@ -61,6 +61,16 @@ _SUBJ_CUE = re.compile(
     rf"({SUBJECT})(?:(?:,[^,]{{1,100}}){{1,2}},)?\s+(?:has\s+|had\s+|have\s+|also\s+|later\s+|then\s+|"
     rf"has also\s+|had also\s+|once\s+|reportedly\s+|previously\s+)*({CUES})\b"
 )
+# Cue words that also take a plain object or are nouns: "X added three assists", "reported a
+# loss", "maintains its own monitor", "posted an elite grade", "U.S. states where ..."
+_OBJECT_CUES = frozenset(
+    "added adds reported reports maintains maintained states notes claims estimates "
+    "promises".split()
+)
+_OBJECT_AFTER = re.compile(
+    r"\s+(?:a|an|his|her|its|their|one|two|three|four|five|six|seven|where|of|are|"
+    r"earnings|details|significantly|to\s+(?:his|her|its|their)|\$?\d)\b"
+)
 _CUE_SUBJ_CUES = "|".join(c for c in CUES.split("|") if c not in ("told", "tells", "tell"))
 _CUE_SUBJ = re.compile(rf"[,”\"»]\s*({_CUE_SUBJ_CUES})\s+({NAME}|{_DESC})")
 _PARTICIPLE = re.compile(rf",\s+(?:\w+ly\s+)?({PARTICIPLES})\b")
@@ -84,6 +94,31 @@ _HEADLINE_WORDS = frozenset(
     "who what when where why how is are was were does did do can will has have here".split()
 )
 _STOP_START = frozenset("the a an now but and so yet then this that these those in on at".split())
+# Capitalised only because they open a sentence: never the first word of a name ("When
+# Steenburgen", "As Emily Feng", "After Epstein"), and never a speaker on their own ("That
+# said", "On Monday, the People's Daily, ..., warned", "Other estimates").
+_LEADING = frozenset(
+    """when while as after although though despite under over whatever with to am one since
+    before because if unlike like for from by during amid against both each every many most
+    some other another all also even just still yet so then thus here there this that these
+    those we i you our my your their his its is are was were did does do can could would
+    should might must not no summary shortly meanwhile however instead indeed later earlier
+    today yesterday tomorrow once until unless whether monday tuesday wednesday thursday friday
+    saturday sunday january february march september october november december we've we’ve
+    you're you’re i'm i’m i've i’ve""".split()
+)  # not "will", "april", "june", "august", "may": first names too (Will Smith, April Ryan)
+
+
+def _strip_lead(words: list[str]) -> list[str]:
+    """A name's words without the sentence-opening words before it ("As Emily Feng")."""
+    while (
+        len(words) > 1
+        and words[0].lower() in _LEADING
+        and not words[0].isupper()
+        and words[1][:1].isupper()
+    ):
+        words = words[1:]
+    return words
 
 
 @dataclass
@@ -112,7 +147,7 @@ def _clean_mention(mention: str) -> str:
         if words[0].lower() == "the":
             break
         words = words[1:]
-    return " ".join(words)
+    return " ".join(_strip_lead(words))
 
 
 class SpeakerResolver:
@@ -123,7 +158,7 @@ class SpeakerResolver:
         first_seen: dict[str, int] = {}
         for i, text in enumerate(texts):
             for m in re.finditer(rf"\b{NAME}", strip_quotes(text)):
-                words = m.group().split()
+                words = _strip_lead(m.group().split())
                 # Headlines in title case: "Who Is Elena Varga" names Elena Varga
                 while len(words) > 2 and words[0].lower() in _HEADLINE_WORDS:
                     words = words[1:]
@@ -145,7 +180,7 @@ class SpeakerResolver:
     def observe(self, sentence: str) -> None:
         """Remember the first known person a sentence names (outside quotes): "he" in the next."""
         for m in re.finditer(NAME, strip_quotes(sentence)):
-            name = self.resolve(m.group())
+            name = self.resolve(" ".join(_strip_lead(m.group().split())))
             if name in self.counts:
                 self.last_subject = name
                 return
@@ -228,9 +263,12 @@ class SpeakerResolver:
                 cue, mention = m.group(1), m.group(2)
             else:
                 m = _SUBJ_CUE.search(outside)
-                if m:
+                if m and _OBJECT_AFTER.match(outside, m.end(2)) and m.group(2) in _OBJECT_CUES:
+                    m = None  # "added three assists", "reported a loss": no speech here
+                    mention = cue = None
+                elif m:
                     mention, cue = m.group(1), m.group(2)
-                else:
+                if m is None:
                     m = _PARTICIPLE.search(outside)
                     if m:
                         cue = m.group(1)
@@ -238,6 +276,8 @@ class SpeakerResolver:
         if mention and cue:
             mention = _clean_mention(mention)
             if mention.lower() in ("it", "they") and not spans:
+                mention = None
+            elif mention.lower() in _LEADING and not (mention.isupper() and len(mention) > 1):
                 mention = None
         if mention and cue:
             att.speaker_mention = mention

@@ -68,3 +68,54 @@ def test_a_quote_inside_a_sentence_is_not_glued_to_the_next_one():
     assert claims[0].speaker != "Ahmad Zia" and claims[0].kind != "quote"
     texts = [c.text for c in _claims("“Stop!” Police Chief John Smith said nothing.")]
     assert not [t for t in texts if "Stop!" in t and "said nothing" in t], texts
+
+
+def test_words_that_open_a_sentence_are_not_part_of_a_name():
+    """On the 181 real pages 72 claims had speakers such as "When Steenburgen", "As Emily Feng",
+    "That" or "Monday" (found in the seventh round's review of unlabelled pages)."""
+    claims = _claims(
+        "Mary Steenburgen arrived at the hall before the doors opened.",
+        "When Steenburgen took the stage, the crowd stood up and cheered.",
+        "“It was a long night for all of us,” she said after the show ended.",
+    )
+    assert claims[2].speaker == "Mary Steenburgen"
+    (claim,) = _claims("As Emily Feng reported from Beijing, the talks “went nowhere” on Friday.")
+    assert claim.speaker == "Emily Feng"
+    (claim,) = _claims("That said, the council will vote on the new harbour plan on Friday.")
+    assert claim.speaker is None
+    (claim,) = _claims(
+        "On Monday, the People’s Daily, the party newspaper, warned that the talks would fail."
+    )
+    assert claim.speaker != "Monday"
+    # a first name that is also a word is kept
+    (claim,) = _claims("Will Smith said the film “is finished” and would open in May.")
+    assert claim.speaker == "Will Smith"
+
+
+def test_a_cue_word_with_an_object_is_not_speech():
+    """ "Brad Marchand added three assists" named Marchand as the speaker of a sports result."""
+    claims = _claims(
+        "Brad Marchand added three assists in the win over Toronto on Saturday.",
+        "Brad Marchand added that the team “will be back” next season.",
+    )
+    assert [c.speaker for c in claims] == [None, "Brad Marchand"]
+
+
+def test_a_blockquote_speaker_ends_at_a_heading_or_a_block_without_claims():
+    """A quote block's speaker was carried to every later quote block: 41 claims of one real
+    page (reactions under a heading, a "[Engadget]" source line between them) went to one
+    speaker."""
+    for between in (Block("heading", "What players say"), Block("paragraph", "[Engadget]")):
+        claims = split_claims(
+            [
+                Block(
+                    "paragraph", "Google Stadia said in a statement that the launch is on track:"
+                ),
+                Block(
+                    "quote", "The service launches today in fourteen countries around the world."
+                ),
+                between,
+                Block("quote", "This is a disaster for gamers who bought the founders edition."),
+            ]
+        )
+        assert [c.speaker for c in claims] == ["Google Stadia", "Google Stadia", None]
