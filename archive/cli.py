@@ -501,9 +501,10 @@ def serve(db_path, host, port, metadata, no_cache):
 def upgrade(db_path):
     """Bring an archive an older version wrote up to this version's schema.
 
-    Applies the migrations it lacks (docs/schema.md), in one transaction. This writes to the
-    database file: the commands that only read (verify, serve, export, trace...) refuse an
-    archive that needs it rather than change it. Ingest upgrades by itself.
+    Applies the migrations it lacks (listed in docs/design.md), in one transaction. This
+    writes to the database file: the commands that only read (verify, serve, export,
+    trace...) refuse an archive that needs it rather than change it. Ingest and `keys rotate`
+    upgrade by themselves.
 
     Example: archive upgrade --db copy-of-published/archive.db
     """

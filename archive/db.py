@@ -383,6 +383,31 @@ def _v6(db: sqlite_utils.Database) -> None:
     _run_script(db, _V6)
 
 
+def _v7(db: sqlite_utils.Database) -> None:
+    """Band keys recomputed where an earlier hash family made them. The commit that fixed the
+    MinHash permutations (with 0005) changed every band key but added no migration for them,
+    so an archive that already had 0003 kept keys no lookup finds: its claims silently got no
+    near links (found in the seventh round's upgrade review). Checked on the first and last
+    claims (keys are a function of the text), recomputed only when one is missing."""
+    from .similarity import bands_many
+
+    conn = db.conn
+    sample = conn.execute(
+        "SELECT id, text FROM (SELECT rowid, id, text FROM claims ORDER BY rowid LIMIT 50) "
+        "UNION ALL SELECT id, text FROM (SELECT rowid, id, text FROM claims "
+        "ORDER BY rowid DESC LIMIT 50)"
+    ).fetchall()
+    keys = bands_many([text for _, text in sample])
+    for (claim_id, _), claim_keys in zip(sample, keys, strict=True):
+        for key in claim_keys:
+            found = conn.execute(
+                "SELECT 1 FROM claim_bands WHERE band_key = ? AND claim_id = ?", (key, claim_id)
+            ).fetchone()
+            if found is None:
+                _v3(db)
+                return
+
+
 #: (name, function) in order. Append only.
 MIGRATIONS = [
     ("0001_initial", _v1),
@@ -391,6 +416,7 @@ MIGRATIONS = [
     ("0004_fts_per_capture", _v4),
     ("0005_claim_minhash", _v5),
     ("0006_ledger_frontier", _v6),
+    ("0007_band_keys_checked", _v7),
 ]
 
 
@@ -405,14 +431,7 @@ def connect(path: str | Path, create: bool = True, upgrade: bool = True) -> sqli
         if not (create and upgrade):
             raise DatabaseError(f"{path}: no archive database here")
         _create(path)
-    elif path.is_file() and path.stat().st_size == 0:
-        # SQLite takes an empty file for an empty database, and an ingest would start a new
-        # archive over what was one (archive never leaves one: a new archive is moved into place)
-        raise DatabaseError(
-            f"{path}: an empty file (0 bytes), not an archive database; an archive that was "
-            "here has lost its contents (restore it from a copy), or remove the file to start "
-            "a new one"
-        )
+    _refuse_empty(path)
     try:
         conn = sqlite3.connect(str(path), timeout=60, isolation_level=None)
         conn.execute("PRAGMA foreign_keys = ON")
@@ -429,6 +448,17 @@ def connect(path: str | Path, create: bool = True, upgrade: bool = True) -> sqli
             raise DatabaseError(f"{path}: {BUSY}") from None
         raise DatabaseError(f"{path}: not a usable SQLite database ({e})") from None
     return db
+
+
+def _refuse_empty(path: Path) -> None:
+    if path.is_file() and path.stat().st_size == 0:
+        # SQLite takes an empty file for an empty database, and an ingest would start a new
+        # archive over what was one (archive never leaves one: a new archive is moved into place)
+        raise DatabaseError(
+            f"{path}: an empty file (0 bytes), not an archive database; an archive that was "
+            "here has lost its contents (restore it from a copy), or remove the file to start "
+            "a new one"
+        )
 
 
 #: What a command says when another one held the database's write lock for the whole wait.
@@ -469,6 +499,7 @@ def upgrade(path: str | Path) -> list[str]:
     path = Path(path)
     if not path.exists():
         raise DatabaseError(f"{path}: no archive database here")
+    _refuse_empty(path)
     try:
         # read-write: a crashed write's journal is rolled back, as any writer does
         conn = sqlite3.connect(str(path), timeout=60)
@@ -488,7 +519,7 @@ def _check_current(db: sqlite_utils.Database, path: Path) -> None:
     applied = set(applied_migrations(db))
     if not applied:
         raise _not_an_archive(path)
-    _refuse_unknown(applied)
+    _refuse_unknown(applied, path)
     pending = [name for name, _ in MIGRATIONS if name not in applied]
     if pending:
         raise DatabaseError(
@@ -511,18 +542,18 @@ def applied_migrations(db: sqlite_utils.Database) -> list[str]:
     return [r[0] for r in db.execute("SELECT name FROM migrations ORDER BY name")]
 
 
-def _refuse_unknown(applied: set[str]) -> None:
+def _refuse_unknown(applied: set[str], path) -> None:
     unknown = applied - {name for name, _ in MIGRATIONS}
     if unknown:
         raise DatabaseError(
-            f"database has migrations this version does not know ({', '.join(sorted(unknown))}); "
-            "upgrade archive"
+            f"{path}: written by a newer version of archive (migrations this one does not "
+            f"know: {', '.join(sorted(unknown))}); use that version or a newer one"
         )
 
 
 def migrate(db: sqlite_utils.Database) -> None:
     applied = set(applied_migrations(db))
-    _refuse_unknown(applied)
+    _refuse_unknown(applied, db.conn.execute("PRAGMA database_list").fetchone()[2])
     if not [n for n, _ in MIGRATIONS if n not in applied]:
         return
     conn = db.conn

@@ -90,7 +90,7 @@ def test_an_archive_database_emptied_to_zero_bytes_is_not_started_again(isolated
         result = CliRunner().invoke(cli, args)
         assert result.exit_code == 1, (args, result.output)
         assert result.output.splitlines()[-1].startswith(f"Error: {records / 'archive.db'}: ")
-        assert "not an archive database" in result.output, result.output
+        assert "an empty file (0 bytes), not an archive database" in result.output, result.output
         assert (records / "archive.db").read_bytes() == b""
         assert (records / "checkpoint").read_bytes() == checkpoint
 

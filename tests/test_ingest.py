@@ -436,3 +436,66 @@ def test_arc_records_get_ids_derived_from_the_file(tmp_path, fixed_signer):
     assert conn.execute("SELECT format FROM captures").fetchall() == [("arc",)]
     ids = conn.execute("SELECT warc_record_id FROM capture_records").fetchall()
     assert ids and all(rid.startswith("<offset:") for (rid,) in ids)
+
+
+def test_migration_0007_recomputes_band_keys_an_earlier_hash_made(tmp_path, fixed_signer):
+    """The MinHash fix changed every band key without a migration: an archive that had 0003
+    kept keys no lookup finds, and its claims silently got no near links from later captures
+    (found in the seventh round's upgrade review). 0007 checks a sample and recomputes."""
+    from archive.ingest import Ingester
+
+    db = tmp_path / "old.db"
+    assert Ingester(db, fixed_signer).ingest_file(SAMPLE).status == "ingested"
+    conn = sqlite3.connect(db)
+    conn.executescript(
+        "UPDATE claim_bands SET band_key = band_key / 2; "
+        "DELETE FROM migrations WHERE name = '0007_band_keys_checked';"
+    )
+    conn.close()
+    later = DATA / "provenance" / "lakeport-A-2025-03-08.warc.gz"
+    assert Ingester(db, fixed_signer).ingest_file(later).status == "ingested"
+    conn = sqlite3.connect(db)
+    near = conn.execute("SELECT count(*) FROM claim_links WHERE relation = 'near'").fetchone()
+    assert near[0] > 0
+
+
+def test_migration_0007_leaves_current_band_keys_alone(tmp_path, fixed_signer, monkeypatch):
+    """Recomputing every band key costs minutes at a million claims: an archive whose keys are
+    current is only sampled."""
+    import archive.db
+    from archive.ingest import Ingester
+
+    db = tmp_path / "new.db"
+    assert Ingester(db, fixed_signer).ingest_file(SAMPLE).status == "ingested"
+    conn = sqlite3.connect(db)
+    conn.execute("DELETE FROM migrations WHERE name = '0007_band_keys_checked'")
+    conn.commit()
+    conn.close()
+
+    def recompute(db):
+        raise AssertionError("band keys recomputed")
+
+    monkeypatch.setattr(archive.db, "_v3", recompute)
+    assert archive.db.upgrade(db) == ["0007_band_keys_checked"]
+
+
+def test_an_archive_a_newer_version_wrote_is_refused_with_its_path(tmp_path, fixed_signer):
+    """ "database has migrations this version does not know (...); upgrade archive" named no
+    file, and read like advice to run `archive upgrade` (upgrade review)."""
+    from archive.ingest import Ingester
+
+    db = tmp_path / "records" / "archive.db"
+    assert Ingester(db, fixed_signer).ingest_file(SAMPLE).status == "ingested"
+    conn = sqlite3.connect(db)
+    conn.execute("INSERT INTO migrations VALUES ('0099_future', '2030-01-01T00:00:00Z')")
+    conn.commit()
+    conn.close()
+    before = file_hash(db)
+    for args in (["upgrade"], ["verify"], ["export", "--format", "csv", "--table", "claims"]):
+        result = CliRunner().invoke(cli, [*args, "--db", str(db)])
+        assert result.exit_code == 1, (args, result.output)
+        assert result.output.splitlines()[-1] == (
+            f"Error: {db}: written by a newer version of archive (migrations this one does not "
+            "know: 0099_future); use that version or a newer one"
+        ), args
+        assert file_hash(db) == before
