@@ -25,7 +25,12 @@ _NOTE = re.compile(
 _FURNITURE = re.compile(
     r"^\s*(?:get short url|leave a (?:reply|comment)|write a comment|share (?:this|on)\b|"
     r"(?:sign up|subscribe) (?:for|to)\b|follow us\b|read more\b|related\b|advertisement$|"
-    r"click here\b|by [A-Z][\w.\-]+(?: [A-Z][\w.\-]+){0,3}$|(?:updated|published|posted)\s*:?\s+\w+"
+    r"click here\b|by [A-Z][\w.\-]+(?: [A-Z][\w.\-]+){0,3}$|"
+    # a time stamp or a byline ("Updated at 1:23 p.m.", "Posted by Ann Lee"), not a sentence
+    # that opens with the word ("Posted on social media by the analysts, ...")
+    r"(?:updated|published|posted)(?:\s*:|\s+(?:on\s+|at\s+)?(?:\d|(?:jan|feb|mar|apr|may|"
+    r"jun|jul|aug|sep|oct|nov|dec|mon|tue|wed|thu|fri|sat|sun)[a-z]*\.?,?\s+\d|yesterday\b|"
+    r"today\b)|\s+by\s+\S+(?:\s+\S+){0,3}$)"
     r"|terms of (?:use|service)$|privacy policy$|©|copyright\b|all rights reserved)",
     re.I,
 )

@@ -15,3 +15,24 @@ def test_a_paragraph_opening_with_more_is_article_text():
     text = extract_article(page, "https://news.example/cuts.html").text
     assert lead in text
     assert "the full story" not in text
+
+
+def test_a_sentence_opening_with_posted_or_updated_is_a_claim():
+    """The time-stamp rule dropped "Posted on social media by the analysts at Digital Foundry,
+    ..." (a real page's sentence, seventh round's review)."""
+    from archive.claims import _is_claim_text
+
+    for furniture in (
+        "Updated at 1:23 p.m.",
+        "Posted by Ann Lee",
+        "Published: 5 March 2025",
+        "Posted on November 19, 2019",
+        "Updated Nov. 19, 2019 at 5:45 AM",
+    ):
+        assert not _is_claim_text(furniture), furniture
+    for sentence in (
+        "Posted on social media by the analysts at Digital Foundry, the port runs at 1080p.",
+        "Updated figures show that inflation rose to four percent in March.",
+        "Published reports say the harbour will stay open through the summer.",
+    ):
+        assert _is_claim_text(sentence), sentence
