@@ -35,6 +35,19 @@ _FURNITURE = re.compile(
     re.I,
 )
 
+# An embedded tweet's byline, a quote block of its own after the tweet's text: "— Rep. Ilhan
+# Omar (@Ilhan) November 19, 2019". It names who wrote the tweet; it is not a claim itself.
+_TWEET_BY = re.compile(
+    r"^\s*[—–―-]\s*(?P<name>[^()]{1,80}?)\s*\(@\w{1,15}\)(?:\s+\w+\.?\s+\d{1,2},\s*\d{4})?\s*$"
+)
+
+
+def _tweet_author(block) -> str | None:
+    if block is None or block.kind != "quote":
+        return None
+    m = _TWEET_BY.match(block.text)
+    return m and m["name"]
+
 
 @dataclass
 class Claim:
@@ -70,8 +83,8 @@ def split_claims(blocks, names_from: list[str] | None = None) -> list[Claim]:
     # with a quotation mark (the news convention for multi-paragraph quotes).
     carry_open = False
     carry_speaker: str | None = None
-    for block in blocks:
-        if block.kind == "heading":
+    for i, block in enumerate(blocks):
+        if block.kind == "heading" or _tweet_author(block):
             carry_open = False
             open_quote_speaker = carry_speaker = None
             continue
@@ -130,6 +143,12 @@ def split_claims(blocks, names_from: list[str] | None = None) -> list[Claim]:
         for c in claims[first:]:
             if c.kind == "quote" and c.speaker is None:
                 c.speaker = block_speaker
+        author = _tweet_author(blocks[i + 1] if i + 1 < len(blocks) else None)
+        if author and block.kind == "quote":
+            # a tweet's sentences are its author's, unless one names its own speaker
+            for c in claims[first:]:
+                if c.kind == "quote" and c.speaker_mention is None:
+                    c.speaker = resolver.strip_title(author)
         # a block that gave no claim ("[Engadget]", a source line) ends the chain
         produced = len(claims) > first
         open_quote_speaker = claims[-1].speaker if produced else None

@@ -119,3 +119,23 @@ def test_a_blockquote_speaker_ends_at_a_heading_or_a_block_without_claims():
             ]
         )
         assert [c.speaker for c in claims] == ["Google Stadia", "Google Stadia", None]
+
+
+def test_an_embedded_tweet_is_its_author_s_and_its_byline_is_no_claim():
+    """An embedded tweet comes as two quote blocks: its text, then "— Name (@handle) date". The
+    byline was a quote claim of its own and the text had no speaker (seven real pages)."""
+    claims = split_claims(
+        [
+            Block("paragraph", "The chief minister turned to Twitter last month to describe it."),
+            Block("quote", "Delhi has turned into a gas chamber. We must protect ourselves now."),
+            Block("quote", "— Rep. Arvind Kejriwal (@ArvindKejriwal) November 1, 2019"),
+            Block("quote", "“We will not stop,” Josh Apte said of the protests in the city."),
+            Block("quote", "— Josh Apte (@joshapte) November 3, 2019"),
+        ]
+    )
+    assert [(c.text[:20], c.speaker) for c in claims] == [
+        ("The chief minister t", None),
+        ("Delhi has turned int", "Arvind Kejriwal"),
+        ("We must protect ours", "Arvind Kejriwal"),
+        ("“We will not stop,” ", "Josh Apte"),
+    ]
