@@ -15,7 +15,7 @@ import click
 from . import __version__
 from .config import Limits, default_db_path, default_key_path
 from .db import BUSY, connect, is_locked
-from .errors import ArchiveError, KeyFileError
+from .errors import ArchiveError, KeyFileError, one_line
 from .keys import generate_key, key_is_encrypted, load_key
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
@@ -247,11 +247,11 @@ def ingest(
             results.append(result)
             bar.update(1)
             for warning in result.warnings:
-                click.echo(f"Warning: {warning}", err=True)
+                click.echo(f"Warning: {one_line(warning)}", err=True)
             if result.status == "failed":
-                click.echo(f"Error: {result.error}", err=True)
+                click.echo(f"Error: {one_line(result.error)}", err=True)
             elif result.status == "already":
-                click.echo(f"Already in the archive: {path}", err=True)
+                click.echo(f"Already in the archive: {one_line(str(path))}", err=True)
     failed = sum(r.status == "failed" for r in results)
     done = [r for r in results if r.status == "ingested"]  # a failed file added nothing
     click.echo(

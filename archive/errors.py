@@ -2,11 +2,21 @@
 
 from __future__ import annotations
 
+_CONTROL = {c: f"\\x{c:02x}" for c in [*range(32), 127]} | {9: "\\t", 10: "\\n", 13: "\\r"}
+
+
+def one_line(text: str) -> str:
+    """``text`` on one line: control characters (a newline in a file name) as escapes."""
+    return text.translate(_CONTROL)
+
 
 class ArchiveError(Exception):
     """Base class: anything the user can act on. The message is one line, fit to print."""
 
     exit_code = 1
+
+    def __init__(self, message: str = "", *args):
+        super().__init__(one_line(str(message)), *args)
 
 
 class CaptureError(ArchiveError):

@@ -65,7 +65,7 @@ def decode_html(payload: bytes, charset: str | None) -> str:
     for enc in [c for c in candidates if c] + ["utf-8"]:
         try:
             return payload.decode(enc)
-        except (LookupError, UnicodeDecodeError):
+        except (LookupError, UnicodeError):  # "punycode" raises UnicodeError itself
             continue
     return payload.decode("cp1252", errors="replace")
 

@@ -246,13 +246,19 @@ class ImageInfo:
     note: str | None = None
 
 
+#: The formats Pillow may open: the raster images of web pages. Pillow otherwise opens whatever
+#: the bytes are, whatever the Content-Type says: an "image/jpeg" that is EPS ran Ghostscript
+#: on the capture's PostScript (found in review).
+IMAGE_FORMATS = ("JPEG", "PNG", "GIF", "WEBP", "AVIF", "BMP", "TIFF", "ICO")
+
+
 def image_info(payload: bytes, sha256: str, mime_type: str | None, limits: Limits) -> ImageInfo:
     """Size of an image read from its header only; huge pixel counts are not decoded."""
     width = height = note = None
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            with Image.open(io.BytesIO(payload)) as im:
+            with Image.open(io.BytesIO(payload), formats=IMAGE_FORMATS) as im:
                 w, h = im.size
                 if w * h <= limits.max_image_pixels:
                     width, height = w, h

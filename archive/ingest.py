@@ -155,6 +155,14 @@ class Ingester:
                 ) from None
             text = BUSY if is_locked(e) else f"{type(e).__name__}: {e}"
             result.status, result.error = "failed", f"{path}: {text}"
+        except MemoryError:
+            result.status, result.error = (
+                "failed",
+                (
+                    f"{path}: out of memory while reading it (a page or record too large for this "
+                    "machine; the caps are in docs/security.md)"
+                ),
+            )
         except Exception as e:  # noqa: BLE001 - one line for the archivist, never a traceback
             result.status, result.error = "failed", f"{path}: unexpected {type(e).__name__}: {e}"
         # The stored copy is removed only while the write lock is held (above): here another
@@ -175,7 +183,9 @@ class Ingester:
     def _write_capture(self, path: Path, sha: str, fmt: str, stored: Path, result: FileResult):
         capture = {
             "sha256": sha,
-            "filename": path.name,
+            # UTF-8 text for the signed statement: a name in another encoding (bytes Python
+            # keeps as surrogates) is written with \x escapes
+            "filename": os.fsencode(path.name).decode("utf-8", "backslashreplace"),
             "format": fmt,
             "bytes": stored.stat().st_size,
             "stored_path": str(Path("captures") / stored.name),

@@ -148,21 +148,29 @@ def _read_capped(stream, cap: int, where: str) -> bytes:
     return b"".join(chunks)
 
 
-#: Longest WARC, ARC or HTTP header line read, in bytes. Real ones are at most kilobytes; warcio
-#: reads a line whole, in time that grows with the square of its length (a 40 MB line took 22 s),
-#: and a gzip member of a few kilobytes can hold a line of gigabytes.
-MAX_HEADER_LINE = 1 << 20
+#: Most bytes of WARC, ARC or HTTP headers read for one record (a block of header lines, up to
+#: the blank line that ends it). Real ones are kilobytes; warcio reads a line whole, in time
+#: that grows with the square of its length (a 40 MB line took 22 s), keeps every header line
+#: (8 million short ones took 1.6 GB), and a gzip member of a few kilobytes can hold gigabytes.
+MAX_HEADER_BYTES = 1 << 20
 
 
-class _LineTooLong(ValueError):
+class _HeadersTooLong(ValueError):
     def __init__(self):
-        super().__init__(f"a header line longer than {MAX_HEADER_LINE:,} bytes")
+        super().__init__(f"a record's headers are longer than {MAX_HEADER_BYTES:,} bytes")
 
 
 class _Reader(DecompressingBufferedReader):
-    """warcio's reader with a ``readline`` that is linear in the line's length and stops at
-    ``MAX_HEADER_LINE``. warcio reads header lines (and the blank lines between records) with
-    ``readline``, and payloads with ``read``, so the cap touches no payload."""
+    """warcio's reader with a ``readline`` that is linear in the line's length and stops when
+    a block of header lines passes ``MAX_HEADER_BYTES``. warcio reads header lines (and the
+    blank lines between records) with ``readline``, and payloads with ``read``, so the cap
+    touches no payload."""
+
+    _block = 0  # bytes of the header lines read since the last blank line or payload read
+
+    def read(self, length=None):
+        self._block = 0
+        return super().read(length)
 
     def readline(self, length=None):
         if length == 0:
@@ -175,23 +183,118 @@ class _Reader(DecompressingBufferedReader):
             part = self.buff.readline(-1 if length is None else length - size)
             parts.append(part)
             size += len(part)
-            if size > MAX_HEADER_LINE:
-                raise _LineTooLong
+            if self._block + size > MAX_HEADER_BYTES:
+                raise _HeadersTooLong
             if part.endswith(b"\n") or (length is not None and size >= length):
                 break
             self._fillbuff()  # the line goes on past the buffer
             if self.empty():
                 break
-        return b"".join(parts)
+        line = b"".join(parts)
+        self._block = self._block + size if line.strip() else 0
+        return line
 
 
 class _ArchiveIterator(ArchiveIterator):
-    """warcio's iterator over a reader whose lines are capped (``_Reader``)."""
+    """warcio's iterator over a reader whose headers are capped (``_Reader``)."""
 
     def __init__(self, fileobj, **kwargs):
         super().__init__(fileobj, **kwargs)
         # nothing has been read yet: the reader can be swapped whole
         self.reader = _Reader(self.fh, block_size=self.reader.block_size)
+
+
+class _Counted:
+    """A WACZ member read forward only (seeking back would inflate it again from its start),
+    keeping the last bytes read: what warcio read but did not take as a record is among them,
+    so the member's end can be checked as a file's is (``_check_end``)."""
+
+    TAIL = 1 << 20
+
+    def __init__(self, f):
+        self._f, self.pos, self.tail = f, 0, bytearray()
+
+    def read(self, size: int = -1) -> bytes:
+        data = self._f.read(size)
+        self.pos += len(data)
+        self.tail += data
+        if len(self.tail) > 2 * self.TAIL:
+            del self.tail[: -self.TAIL]
+        return data
+
+    def tell(self) -> int:
+        return self.pos
+
+    def left_over(self, end: int) -> int:
+        """How many bytes after ``end`` are not blank (0: the member ends at ``end``)."""
+        read = self.pos
+        extra = 0
+        while chunk := self._f.read(1 << 20):  # what warcio never read: forward, in steps
+            self.pos += len(chunk)
+            extra += bool(chunk.strip(_BLANK))
+        start = end - (read - len(self.tail))
+        if start < 0 or extra or bytes(self.tail[start:]).strip(_BLANK):
+            return self.pos - end
+        return 0
+
+
+_BLANK = b"\r\n\t \x00"
+
+
+class _Dechunked:
+    """HTTP's chunked transfer coding undone as a stream, a bounded step at a time: warcio's
+    reader takes a whole chunk into memory (up to 2 GiB: 600 MB of "a" in a 612 KB capture took
+    1.3 GB) and decompresses it at once. What is not chunked after all passes through as it
+    is, as with warcio."""
+
+    def __init__(self, raw):
+        self._raw, self._left, self._plain, self._done, self._pending = raw, 0, False, False, b""
+
+    def read(self, size: int | None = -1) -> bytes:
+        size = 1 << 20 if size is None or size < 0 else size
+        if self._pending:
+            out, self._pending = self._pending[:size], self._pending[size:]
+            return out
+        if self._plain:
+            return self._raw.read(size)
+        if self._done:
+            return b""
+        if not self._left:
+            line = self._raw.readline(64)
+            try:
+                self._left = int(line[:-2].split(b";")[0], 16) if line.endswith(b"\r\n") else -1
+            except ValueError:
+                self._left = -1
+            if self._left < 0:  # not a chunk header: the rest is the payload as it is
+                self._plain, self._pending = True, line
+                return self.read(size)
+            if not self._left:
+                self._done = True
+                return b""
+        data = self._raw.read(min(size, self._left))
+        if not data:  # cut off inside a chunk: what there is
+            self._done = True
+            return b""
+        self._left -= len(data)
+        if not self._left and (end := self._raw.read(2)) != b"\r\n":
+            self._plain, self._pending = True, end
+        return data
+
+
+def _content_stream(rec):
+    """The record's payload with its transfer and content codings undone (warcio's
+    ``content_stream``, with chunks read in bounded steps, so every decoder sees at most one
+    block at a time)."""
+    headers = rec.http_headers
+    if not headers:
+        return rec.raw_stream
+    encoding = (headers.get_header("content-encoding") or "").lower() or None
+    if encoding not in BufferedReader.get_supported_decompressors():
+        encoding = None
+    raw = rec.raw_stream
+    if headers.get_header("transfer-encoding") == "chunked":
+        raw = _Dechunked(raw)
+    return BufferedReader(raw, decomp_type=encoding) if encoding else raw
 
 
 class _Brotli:
@@ -275,7 +378,9 @@ class CaptureReader:
                         self._where(name), f"a damaged WACZ (ZIP) member: {e}"
                     ) from None
                 with f:
-                    yield from self._iter_stream(f, name, reopen=lambda n=name: zf.open(n))
+                    yield from self._iter_stream(
+                        _Counted(f), name, reopen=lambda n=name: zf.open(n)
+                    )
 
     def _where(self, member: str) -> str:
         return f"{self.name}!{member}" if member else str(self.name)
@@ -305,7 +410,10 @@ class CaptureReader:
                                 "(its end, and the gzip trailer's checksum, are missing)",
                                 last_start,
                             )
-                        if not member:  # a WACZ member's end is the ZIP's to check (CRC)
+                        if member:
+                            # the ZIP's CRC says the member is what was packed, not whole
+                            self._check_member_end(where, f, offset)
+                        else:
                             self._check_end(where, offset)
                         break
                     member_end = getattr(it.reader, "decompressor", None)
@@ -366,7 +474,7 @@ class CaptureReader:
                 yield record
         except CaptureError:
             raise
-        except _LineTooLong as e:
+        except _HeadersTooLong as e:
             raise CaptureError(where, f"not a valid WARC/ARC: {e}", offset) from None
         except ArchiveLoadFailed as e:
             text = " ".join(str(e).split())
@@ -381,6 +489,8 @@ class CaptureReader:
             raise CaptureError(where, f"not a valid WARC/ARC: {text[:200]}", offset) from None
         except (OSError, EOFError, ValueError, zipfile.BadZipFile) as e:
             raise CaptureError(where, f"{type(e).__name__}: {e}", offset) from None
+        except MemoryError:
+            raise  # ingest says "out of memory", not "damaged"
         except Exception as e:  # noqa: BLE001 - warcio raises anything on malformed input
             # (its own message, e.g. "'NoneType' object has no attribute ...", helps no one)
             raise CaptureError(
@@ -409,6 +519,16 @@ class CaptureReader:
             return "the gzip data here holds no WARC or ARC record"
         return f"no WARC or ARC record starts here (it begins {_first_line(head)!r})"
 
+    def _check_member_end(self, where: str, f: _Counted, end: int) -> None:
+        left = f.left_over(end)
+        if left:
+            raise CaptureError(
+                where,
+                f"truncated or damaged: the {left:,} bytes after the last whole record are not "
+                "a record",
+                end,
+            )
+
     def _check_end(self, where: str, end: int) -> None:
         """The file must end where its last record does (give or take blank lines): warcio
         stops quietly at a record or gzip member cut off before its payload, so bytes left over
@@ -416,7 +536,7 @@ class CaptureReader:
         with open(self.path, "rb") as f:
             f.seek(end)
             while chunk := f.read(1 << 16):
-                if chunk.strip(b"\r\n\t \x00"):
+                if chunk.strip(_BLANK):
                     size = self.path.stat().st_size
                     raise CaptureError(
                         where,
@@ -464,6 +584,8 @@ class CaptureReader:
                 record.status = int(rec.http_headers.get_statuscode() or 0)
             except ValueError:
                 record.status = 0
+            if not 0 <= record.status <= 999:  # "99999999999999999999" failed the whole file
+                record.status = 0
             record.mime_type, record.charset = _content_type(
                 rec.http_headers.get_header("Content-Type")
             )
@@ -479,7 +601,7 @@ class CaptureReader:
         elif record.type != "revisit":
             try:
                 record.payload = _read_capped(
-                    rec.content_stream(), self.limits.max_payload_bytes, where
+                    _content_stream(rec), self.limits.max_payload_bytes, where
                 )
             except LimitExceeded as e:
                 record.skip_reason = e.reason
@@ -509,7 +631,7 @@ class CaptureReader:
             record.status = 200
             try:
                 record.payload = _read_capped(
-                    original.content_stream(), self.limits.max_payload_bytes, where
+                    _content_stream(original), self.limits.max_payload_bytes, where
                 )
             except LimitExceeded as e:
                 record.skip_reason = e.reason
@@ -526,10 +648,10 @@ def read_payload(path: str | Path, member: str, offset: int, limits: Limits | No
             with zipfile.ZipFile(path) as zf, zf.open(member) as f:
                 f.seek(offset)
                 rec = next(iter(_ArchiveIterator(f, arc2warc=True)))
-                return _read_capped(rec.content_stream(), limits.max_payload_bytes, where)
+                return _read_capped(_content_stream(rec), limits.max_payload_bytes, where)
         with open(path, "rb") as f:
             f.seek(offset)
             rec = next(iter(_ArchiveIterator(f, arc2warc=True)))
-            return _read_capped(rec.content_stream(), limits.max_payload_bytes, where)
+            return _read_capped(_content_stream(rec), limits.max_payload_bytes, where)
     except (OSError, ValueError, EOFError, StopIteration, ArchiveLoadFailed) as e:
         raise CaptureError(where, f"cannot re-read record: {e}", offset) from None

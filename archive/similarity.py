@@ -238,10 +238,12 @@ def phash(payload: bytes) -> str | None:
     import imagehash
     from PIL import Image
 
+    from .images import IMAGE_FORMATS
+
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            with Image.open(io.BytesIO(payload)) as im:
+            with Image.open(io.BytesIO(payload), formats=IMAGE_FORMATS) as im:
                 im.draft("L", (128, 128))  # JPEG: decode at reduced size, much faster
                 return str(imagehash.phash(im))
     except Exception:  # noqa: BLE001 - Pillow raises many types for damaged images

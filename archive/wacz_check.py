@@ -153,6 +153,11 @@ def _check_resources(zf, names, package, problems, details) -> None:
             problems.append(f"resource without a path: {res!r:.80}")
             continue
         rpath = res["path"]
+        if rpath in listed:
+            # listed twice: each entry would hash the member again (100,000 entries of one
+            # large member took an hour, found in review)
+            problems.append(f"resource listed twice in datapackage.json: {rpath}")
+            continue
         listed.add(rpath)
         # WACZ 1.1 writes "hash": "sha256:<hex>" and "bytes"; 1.0.0 wrote "hashing" + "stats".
         stats = res.get("stats") if isinstance(res.get("stats"), dict) else {}

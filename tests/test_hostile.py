@@ -312,7 +312,7 @@ def test_giant_header_line_is_refused(tmp_path, gz, where):
     # where the record before it ends (in a plain WARC, before the blank lines between them)
     offset = len(pack(good)) if gz else len(good) - 4
     assert error_lines(output) == [
-        f"Error: {warc} at offset {offset}: not a valid WARC/ARC: a header line longer "
+        f"Error: {warc} at offset {offset}: not a valid WARC/ARC: a record's headers are longer "
         "than 1,048,576 bytes"
     ]
     assert dump(db) == before
