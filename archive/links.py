@@ -21,11 +21,13 @@ from .hashing import normalize_text
 from .similarity import (
     BANDS,
     HOT_BAND,
+    HOT_IN_ARTICLE,
     MAX_CANDIDATES,
     MAX_IMAGE_LINKS,
     MAYBE_CONTAINMENT,
     MAYBE_JACCARD,
     NEAR_PHASH_DISTANCE,
+    bands_many,
     estimate,
     forget,
     is_near,
@@ -121,10 +123,11 @@ def _link_article_claims(
     """Near links for one article's claims: LSH candidates, estimated, then scored exactly.
 
     One lookup by band key finds every band match of the article's claims, except in bands
-    shared by more than ``HOT_BAND`` claims; candidates in the same article and exact copies
-    (same text hash) are left out. Each candidate's similarity is estimated from its MinHash
-    signature (claim_minhash); those that may be near, best first, at most ``MAX_CANDIDATES``
-    per claim, are scored exactly on their shingles. ``hot`` gathers the band keys found shared
+    shared by more than ``HOT_BAND`` claims or by more than ``HOT_IN_ARTICLE`` of its own;
+    candidates in the same article and exact copies (same text hash) are left out. Each
+    candidate's similarity is estimated from its MinHash signature (claim_minhash); those that
+    may be near, best first, at most ``MAX_CANDIDATES`` per claim, are scored exactly on their
+    shingles. ``hot`` gathers the band keys found shared
     by more than ``HOT_BAND`` claims; the caller keeps it for the capture, so they are not read
     again.
     """
@@ -144,7 +147,9 @@ def _link_article_claims(
     # shared by very many claims (a template, boilerplate) would cost time in proportion to the
     # archive: left out, and remembered for the rest of the capture so that its rows are read
     # once at most.
-    keys = sorted(key for key in claims_by_key if key not in hot)
+    keys = sorted(
+        key for key, own in claims_by_key.items() if key not in hot and len(own) <= HOT_IN_ARTICLE
+    )
     found: defaultdict[int, list[str]] = defaultdict(list)
     for key, other_id in _select_in(
         conn, "SELECT band_key, claim_id FROM claim_bands WHERE band_key IN ({})", keys
@@ -416,15 +421,22 @@ def _link_versions(conn, article_ids: list[str]) -> None:
                 diff_articles(conn, url, old, later)
 
 
+#: Removed x added sentences scored pair by pair at most, in one diff; past it, the pairs come
+#: from LSH bands, as links do (a live blog's two captures with 1,200 changed sentences each
+#: took 40 s pair by pair; a sentence under ``MIN_CHARS`` is then never paired).
+EXHAUSTIVE_PAIRS = 40_000
+
+
 def _changes(old: list[tuple], new: list[tuple]):
     """(change, old, new, score) for two lists of (id, text, key): unchanged keys drop out,
     counted (a sentence the page had twice and now has once was removed once), and the rest pair
     up as 'changed' when similar, else 'removed' / 'added'."""
     gone, came = _unmatched(old, new), _unmatched(new, old)
+    candidates = _pair_candidates(gone, came)
     paired = set()
     for o in gone:
         best, best_score = None, 0.0
-        for n in came:
+        for n in candidates(o):
             if n[0] in paired or not o[1] or not n[1]:
                 continue
             jaccard, containment = scores(o[1], n[1])
@@ -438,6 +450,23 @@ def _changes(old: list[tuple], new: list[tuple]):
     for n in came:
         if n[0] not in paired:
             yield "added", None, n, None
+
+
+def _pair_candidates(gone: list[tuple], came: list[tuple]):
+    """For each removed item, the added ones worth scoring, in their order: all of them, or in
+    a long diff those that share an LSH band with it."""
+    if len(gone) * len(came) <= EXHAUSTIVE_PAIRS:
+        return lambda o: came
+    by_key: defaultdict[int, list[int]] = defaultdict(list)
+    for i, keys in enumerate(bands_many([n[1] or "" for n in came])):
+        for key in keys:
+            by_key[key].append(i)
+    gone_keys = dict(zip((o[0] for o in gone), bands_many([o[1] or "" for o in gone]), strict=True))
+
+    def candidates(o):
+        return [came[i] for i in sorted({i for key in gone_keys[o[0]] for i in by_key[key]})]
+
+    return candidates
 
 
 def _unmatched(these: list[tuple], others: list[tuple]) -> list[tuple]:

@@ -502,3 +502,38 @@ def test_only_real_iso_dates_are_published():
     for bad in ("۱۴۰۳-۱۲-۱۷", "2025-13-45", "1 May 2025, 08:00", "Friday", "", None,
                 "2025-03-07T99:99:99+99:99", "2025-03-07T24:61Z", "2025-03-07 10:00"):  # fmt: skip
         assert _iso_date(bad) is None, bad
+
+
+def test_q4_a_long_diff_pairs_changed_sentences_without_scoring_every_pair(monkeypatch):
+    """Two captures of a live blog with 1,200 changed sentences each took 40 s to diff: every
+    removed sentence was scored against every added one. Past 40,000 pairs the candidates
+    come from LSH bands; an edited sentence still pairs as changed."""
+    import random
+
+    import archive.links as links
+
+    rng = random.Random(7)
+    words = [f"w{i:05d}" for i in range(50_000)]
+
+    def sentence(tag: str, i: int) -> str:
+        return f"The {tag} report {i} says " + " ".join(rng.choices(words, k=12)) + "."
+
+    old = [(f"o{i}", sentence("old", i), f"ok{i}") for i in range(300)]
+    new = [(f"n{i}", sentence("new", i), f"nk{i}") for i in range(300)]
+    edited = old[5][1].replace("says", "said")
+    new.append(("edited", edited, "edited-key"))
+    calls = 0
+    real = links.scores
+
+    def counted(a, b):
+        nonlocal calls
+        calls += 1
+        return real(a, b)
+
+    monkeypatch.setattr(links, "scores", counted)
+    changes = list(links._changes(old, new))
+    assert calls < 5_000, calls
+    changed = [(o[0], n[0]) for kind, o, n, _ in changes if kind == "changed"]
+    assert changed == [("o5", "edited")]
+    assert sum(kind == "removed" for kind, *_ in changes) == 299
+    assert sum(kind == "added" for kind, *_ in changes) == 300

@@ -118,3 +118,51 @@ def test_in_lists_come_in_few_shapes():
     assert [x for c in chunks for x in c if x is not None] == items
     shapes = {len(c) for n in range(1, 513) for c in _chunks(list(range(n)))}
     assert shapes == {1, 2, 4, 8, 16, 32, 64, 128, 256, 512}
+
+
+def test_a_band_shared_by_many_of_an_article_s_own_claims_is_not_looked_up(
+    tmp_path, fixed_signer, monkeypatch
+):
+    """A page of templated sentences and its recapture: each own claim sharing a band met
+    every candidate of the others (10,000 such sentences took 1.2 GB). Such bands are left out
+    of the lookups; the sentences are still linked through their other bands."""
+    import random
+    import sqlite3
+
+    import archive.links as links
+    from archive.ingest import Ingester
+    from archive.similarity import HOT_IN_ARTICLE
+
+    from .test_robustness import article_html, http_response, warc_file
+
+    rng = random.Random(3)
+    words = "harbour minister council ferry terminal budget repairs storm pier".split()
+    paragraphs = [
+        f"The report number {i} said that {' '.join(rng.choices(words, k=6))} would change."
+        for i in range(80)
+    ]
+    page = article_html("Reports", paragraphs)
+    capture = warc_file(
+        tmp_path / "twice.warc.gz",
+        [http_response(f"https://x.example/{n}.html", page) for n in ("a", "b")],
+    )
+    asked: list[int] = []
+    real = links._select_in
+
+    def spy(conn, sql, ids):
+        if "FROM claim_bands" in sql:
+            asked.extend(ids)
+        return real(conn, sql, ids)
+
+    monkeypatch.setattr(links, "_select_in", spy)
+    db = tmp_path / "a.db"
+    Ingester(db, fixed_signer).ingest_file(capture)
+    conn = sqlite3.connect(db)
+    per_article = conn.execute(
+        "SELECT b.band_key, count(*) FROM claim_bands b JOIN claims c ON c.id = b.claim_id "
+        "WHERE c.article_id = (SELECT min(article_id) FROM claims) GROUP BY 1"
+    ).fetchall()
+    crowded = {key for key, n in per_article if n > HOT_IN_ARTICLE}
+    assert crowded, "the page must have bands shared by many of its own claims"
+    assert asked and not crowded & set(asked)
+    assert conn.execute("SELECT count(*) FROM claim_links WHERE relation = 'near'").fetchone()[0]
