@@ -23,6 +23,7 @@ from warcio.exceptions import ArchiveLoadFailed
 
 from .config import Limits
 from .errors import CaptureError, LimitExceeded
+from .wacz_check import too_many_members
 
 CAPTURE_SUFFIXES = (".warc", ".warc.gz", ".arc", ".arc.gz", ".wacz")
 
@@ -356,6 +357,8 @@ class CaptureReader:
 
     def _iter_wacz(self) -> Iterator[Record]:
         try:
+            if too_many := too_many_members(self.path):
+                raise CaptureError(self.name, f"not a WACZ: {too_many}")
             zf = zipfile.ZipFile(self.path)
         except (zipfile.BadZipFile, OSError) as e:
             raise CaptureError(self.name, f"not a readable WACZ (ZIP) file: {e}") from None

@@ -335,3 +335,32 @@ def test_revisits_of_one_response_read_it_once(tmp_path, monkeypatch):
     conn = sqlite3.connect(db)
     assert conn.execute("SELECT count(*) FROM articles").fetchone() == (6,)
     assert seeks.count(0) == 1, seeks
+
+
+def test_a_wacz_of_too_many_members_is_refused_before_its_directory_is_read(tmp_path, monkeypatch):
+    """zipfile reads the whole central directory before the member count can be checked: 4
+    million empty members (a 350 MB file) took all the memory. The count in the ZIP's last
+    record is read first (here a forged count, and a lower limit, stand in for millions)."""
+    import struct
+
+    import archive.wacz_check
+    from archive.wacz_check import check_wacz, zip_members
+
+    wacz = tmp_path / "many.wacz"
+    with zipfile.ZipFile(wacz, "w") as zf:
+        zf.writestr("archive/data.warc.gz", SAMPLE.read_bytes())
+        zf.writestr("datapackage.json", json.dumps({"resources": []}))
+    assert zip_members(wacz) == 2
+    data = bytearray(wacz.read_bytes())
+    at = data.rfind(b"PK\x05\x06")
+    data[at + 8 : at + 12] = struct.pack("<HH", 60_000, 60_000)
+    wacz.write_bytes(bytes(data))
+    assert zip_members(wacz) == 60_000
+    monkeypatch.setattr(archive.wacz_check, "MAX_MEMBERS", 50_000)
+    assert check_wacz(wacz).problems == ["60,000 ZIP members, more than the 50,000 read"]
+    db = tmp_path / "records" / "archive.db"
+    code, output = run_cli("ingest", "--workers", "0", "--db", db, wacz)
+    assert code == 1
+    assert error_lines(output) == [
+        f"Error: {wacz}: not a WACZ: 60,000 ZIP members, more than the 50,000 read"
+    ]
