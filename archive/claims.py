@@ -21,6 +21,8 @@ _NOTE = re.compile(
     r"correction\s*:|clarification\s*:|update\s*:|this (?:article|story) (?:was|has been)\b)",
     re.I,
 )
+_DAY = "(?:mon|tue|wed|thu|fri|sat|sun)"
+_MONTH = "(?:jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)"
 # Site furniture and datelines that are never claims, even when an extractor keeps them.
 _FURNITURE = re.compile(
     r"^\s*(?:get short url|leave a (?:reply|comment)|write a comment|share (?:this|on)\b|"
@@ -28,9 +30,10 @@ _FURNITURE = re.compile(
     r"click here\b|by [A-Z][\w.\-]+(?: [A-Z][\w.\-]+){0,3}$|"
     # a time stamp or a byline ("Updated at 1:23 p.m.", "Posted by Ann Lee"), not a sentence
     # that opens with the word ("Posted on social media by the analysts, ...")
-    r"(?:updated|published|posted)(?:\s*:|\s+(?:on\s+|at\s+)?(?:\d|(?:jan|feb|mar|apr|may|"
-    r"jun|jul|aug|sep|oct|nov|dec|mon|tue|wed|thu|fri|sat|sun)[a-z]*\.?,?\s+\d|yesterday\b|"
-    r"today\b)|\s+by\s+\S+(?:\s+\S+){0,3}$)"
+    r"(?:updated|published|posted)(?:\s*:|\s+(?:on\s+|at\s+)?(?:\d|"
+    rf"(?:{_DAY}[a-z]*\.?,?\s+)?{_MONTH}[a-z]*\.?\s+\d|{_DAY}[a-z]*\.?(?:,|\s+\d|\s*$)|"
+    r"yesterday\b|today\b|(?:an?|\d+)\s+(?:second|minute|hour|day|week|month)s?\s+ago)|"
+    r"\s+by\s+\S+(?:\s+\S+){0,3}$)"
     r"|terms of (?:use|service)$|privacy policy$|©|copyright\b|all rights reserved)",
     re.I,
 )

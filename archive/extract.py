@@ -121,13 +121,29 @@ def _text_of(el) -> str:
     return " ".join("".join(parts).split())
 
 
-#: Blocks that point elsewhere: site furniture even when an extractor keeps them.
+#: Blocks that point elsewhere: site furniture even when an extractor keeps them. A label
+#: ("Related:", "More from CNN:", "Read more") or a short line of one ("Related stories",
+#: "Watch the full interview"); not a sentence that opens with the word ("More than a third of
+#: the staff ...", "Recommended doses fell.").
 _POINTER = re.compile(
-    # "More:", "Watch:" need their colon: "More than 2,500 civilians..." opens a paragraph
     r"^(?:(?:related|more|recommended|watch|listen)(?:\s+\S+){0,2}\s*:|"
     r"(?:read more|see more|don'?t miss|also on \w+)\b)",
     re.I,
 )
+_POINTER_WORD = re.compile(r"^(?:related|more|recommended|watch|listen)\b", re.I)
+
+
+def _is_pointer(text: str) -> bool:
+    if _POINTER.match(text):
+        return True
+    words = text.split()
+    # "More than 2,500 civilians ..." opens a paragraph: a pointer is a short label
+    return bool(
+        _POINTER_WORD.match(text)
+        and len(words) <= 6
+        and not any(mark in text for mark in '.!?“”"«')  # a label ends and quotes nothing
+        and not (len(words) > 1 and words[1].lower() in ("than", "and", "or", "of"))
+    )
 
 
 def _blocks_from_body(body) -> list[Block]:
@@ -175,7 +191,7 @@ def _blocks_from_body(body) -> list[Block]:
                 add(inside or "paragraph", child.tail)
 
     walk(body)
-    return [b for b in blocks if not _POINTER.match(b.text)]
+    return [b for b in blocks if not _is_pointer(b.text)]
 
 
 def _trafilatura(tree, url: str, favor_precision: bool, with_metadata: bool = True):

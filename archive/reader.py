@@ -208,36 +208,28 @@ class _ArchiveIterator(ArchiveIterator):
 
 class _Counted:
     """A WACZ member read forward only (seeking back would inflate it again from its start),
-    keeping the last bytes read: what warcio read but did not take as a record is among them,
-    so the member's end can be checked as a file's is (``_check_end``)."""
-
-    TAIL = 1 << 20
+    noting where the last byte that is not blank was: the member must end, give or take blank
+    lines, where its last whole record does, as a file must (``_check_end``)."""
 
     def __init__(self, f):
-        self._f, self.pos, self.tail = f, 0, bytearray()
+        self._f, self.pos, self.last_data = f, 0, -1
 
     def read(self, size: int = -1) -> bytes:
         data = self._f.read(size)
+        kept = len(data.rstrip(_BLANK))
+        if kept:
+            self.last_data = self.pos + kept - 1
         self.pos += len(data)
-        self.tail += data
-        if len(self.tail) > 2 * self.TAIL:
-            del self.tail[: -self.TAIL]
         return data
 
     def tell(self) -> int:
         return self.pos
 
     def left_over(self, end: int) -> int:
-        """How many bytes after ``end`` are not blank (0: the member ends at ``end``)."""
-        read = self.pos
-        extra = 0
-        while chunk := self._f.read(1 << 20):  # what warcio never read: forward, in steps
-            self.pos += len(chunk)
-            extra += bool(chunk.strip(_BLANK))
-        start = end - (read - len(self.tail))
-        if start < 0 or extra or bytes(self.tail[start:]).strip(_BLANK):
-            return self.pos - end
-        return 0
+        """How many bytes after ``end`` are not all blank (0: the member ends at ``end``)."""
+        while self.read(1 << 20):  # what warcio never read
+            pass
+        return self.pos - end if self.last_data >= end else 0
 
 
 _BLANK = b"\r\n\t \x00"
@@ -700,7 +692,7 @@ class _Window:
         self._raw, self._pos, self._end = raw, start, end
 
     def read(self, size: int = -1) -> bytes:
-        left = self._end - self._pos
+        left = max(0, self._end - self._pos)
         data = self._raw.read(left if size is None or size < 0 else min(size, left))
         self._pos += len(data)
         return data

@@ -109,16 +109,33 @@ _LEADING = frozenset(
 )  # not "will", "april", "june", "august", "may": first names too (Will Smith, April Ryan)
 
 
-def _strip_lead(words: list[str]) -> list[str]:
-    """A name's words without the sentence-opening words before it ("As Emily Feng")."""
+def _strip_lead(words: list[str], keep: frozenset = frozenset()) -> list[str]:
+    """A name's words without the sentence-opening words before it ("As Emily Feng"), unless
+    the article also writes the two first words inside a sentence (``keep``): "Under Armour",
+    "Do Kwon" and "One Nation" are names."""
     while (
         len(words) > 1
         and words[0].lower() in _LEADING
         and not words[0].isupper()
         and words[1][:1].isupper()
+        and (words[0], words[1]) not in keep
     ):
         words = words[1:]
     return words
+
+
+def _inside_sentences(texts: list[str]) -> frozenset[tuple[str, str]]:
+    """The first two words of every name an article writes inside a sentence (after a word or
+    a comma, not at a sentence's start), where a capital says it is a name."""
+    pairs = set()
+    for text in texts:
+        text = strip_quotes(text)
+        for m in re.finditer(rf"\b{NAME}", text):
+            words = m.group().split()
+            before = text[: m.start()].rstrip()[-1:]
+            if len(words) > 1 and before and (before.isalnum() or before == ","):
+                pairs.add((words[0], words[1]))
+    return frozenset(pairs)
 
 
 @dataclass
@@ -139,7 +156,7 @@ def strip_quotes(text: str) -> str:
     return _QUOTE_SPAN.sub(" ; ", text)
 
 
-def _clean_mention(mention: str) -> str:
+def _clean_mention(mention: str, keep: frozenset = frozenset()) -> str:
     mention = mention.strip(" ,")
     words = mention.split()
     # "Now his son, Ahmad Massoud" style leftovers: keep the proper-noun tail.
@@ -147,7 +164,7 @@ def _clean_mention(mention: str) -> str:
         if words[0].lower() == "the":
             break
         words = words[1:]
-    return " ".join(_strip_lead(words))
+    return " ".join(_strip_lead(words, keep))
 
 
 class SpeakerResolver:
@@ -156,9 +173,10 @@ class SpeakerResolver:
     def __init__(self, texts: list[str]):
         counts: Counter[str] = Counter()
         first_seen: dict[str, int] = {}
+        self._keep = _inside_sentences(texts)
         for i, text in enumerate(texts):
             for m in re.finditer(rf"\b{NAME}", strip_quotes(text)):
-                words = _strip_lead(m.group().split())
+                words = _strip_lead(m.group().split(), self._keep)
                 # Headlines in title case: "Who Is Elena Varga" names Elena Varga
                 while len(words) > 2 and words[0].lower() in _HEADLINE_WORDS:
                     words = words[1:]
@@ -180,7 +198,7 @@ class SpeakerResolver:
     def observe(self, sentence: str) -> None:
         """Remember the first known person a sentence names (outside quotes): "he" in the next."""
         for m in re.finditer(NAME, strip_quotes(sentence)):
-            name = self.resolve(" ".join(_strip_lead(m.group().split())))
+            name = self.resolve(" ".join(_strip_lead(m.group().split(), self._keep)))
             if name in self.counts:
                 self.last_subject = name
                 return
@@ -214,7 +232,7 @@ class SpeakerResolver:
         return max(people, key=lambda n: (self.counts[n], -self.first_seen[n]), default=None)
 
     def resolve(self, mention: str) -> str | None:
-        mention = _clean_mention(mention)
+        mention = _clean_mention(mention, self._keep)
         lower = mention.lower()
         if lower in ("he", "she"):
             return self.last_subject or self.last_person or self.most_salient() or mention
@@ -274,7 +292,7 @@ class SpeakerResolver:
                         cue = m.group(1)
                         mention = _sentence_subject(outside[: m.start()]) or context_subject
         if mention and cue:
-            mention = _clean_mention(mention)
+            mention = _clean_mention(mention, self._keep)
             if mention.lower() in ("it", "they") and not spans:
                 mention = None
             elif mention.lower() in _LEADING and not (mention.isupper() and len(mention) > 1):

@@ -23,6 +23,9 @@ def test_a_sentence_opening_with_posted_or_updated_is_a_claim():
     from archive.claims import _is_claim_text
 
     for furniture in (
+        "Updated Tuesday, March 3, 2025",
+        "Updated Wed., March 5, 2025 at 3:10 p.m.",
+        "Updated an hour ago",
         "Updated at 1:23 p.m.",
         "Posted by Ann Lee",
         "Published: 5 March 2025",
@@ -36,3 +39,18 @@ def test_a_sentence_opening_with_posted_or_updated_is_a_claim():
         "Published reports say the harbour will stay open through the summer.",
     ):
         assert _is_claim_text(sentence), sentence
+
+
+def test_short_link_labels_go_and_sentences_that_open_with_the_word_stay():
+    """The "More" fix first kept every label without a colon ("Related stories", "Watch the
+    full interview"): a short line with no sentence end and no quotation is a label."""
+    from archive.extract import _is_pointer
+
+    for label in ("Related stories", "Recommended for you", "Related", "More stories",
+                  "Listen to this article", "Watch the full interview", "More from the newsroom",
+                  "Related: Ferry fares rise", "Read more about the harbour"):  # fmt: skip
+        assert _is_pointer(label), label
+    for text in ("More than a third of the staff will lose their jobs.",
+                 "More “Questions” for your opponent", "More and more people take the ferry",
+                 "Recommended doses fell sharply last year, the agency said."):  # fmt: skip
+        assert not _is_pointer(text), text

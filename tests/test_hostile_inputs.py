@@ -74,8 +74,9 @@ def test_a_cut_capture_inside_a_wacz_is_refused(tmp_path):
     assert dump(db) == before
     # a whole member goes in; so does a plain WARC, whose last record is followed by the blank
     # lines that end every record (after the record's length: the check must allow them)
+    # (3 MB of them: the first version of the check kept only the last 1-2 MiB read)
     with zipfile.ZipFile(wacz, "w") as zf:
-        zf.writestr("archive/data.warc", whole)
+        zf.writestr("archive/data.warc", whole + b"\r\n" * 1_500_000)
         zf.writestr("datapackage.json", json.dumps({"resources": []}))
     code, output = run_cli("ingest", "--workers", "0", "--db", db, wacz)
     assert code == 0, output
@@ -344,23 +345,31 @@ def test_a_wacz_of_too_many_members_is_refused_before_its_directory_is_read(tmp_
     import struct
 
     import archive.wacz_check
-    from archive.wacz_check import check_wacz, zip_members
+    from archive.wacz_check import check_wacz, zip_directory
 
     wacz = tmp_path / "many.wacz"
     with zipfile.ZipFile(wacz, "w") as zf:
         zf.writestr("archive/data.warc.gz", SAMPLE.read_bytes())
         zf.writestr("datapackage.json", json.dumps({"resources": []}))
-    assert zip_members(wacz) == 2
-    data = bytearray(wacz.read_bytes())
-    at = data.rfind(b"PK\x05\x06")
-    data[at + 8 : at + 12] = struct.pack("<HH", 60_000, 60_000)
-    wacz.write_bytes(bytes(data))
-    assert zip_members(wacz) == 60_000
+    whole = wacz.read_bytes()
+    at = whole.rfind(b"PK\x05\x06")
+    (directory,) = struct.unpack("<I", whole[at + 12 : at + 16])
+    assert zip_directory(wacz) == (2, directory)
     monkeypatch.setattr(archive.wacz_check, "MAX_MEMBERS", 50_000)
-    assert check_wacz(wacz).problems == ["60,000 ZIP members, more than the 50,000 read"]
     db = tmp_path / "records" / "archive.db"
-    code, output = run_cli("ingest", "--workers", "0", "--db", db, wacz)
-    assert code == 1
-    assert error_lines(output) == [
-        f"Error: {wacz}: not a WACZ: 60,000 ZIP members, more than the 50,000 read"
-    ]
+
+    def forged(count: int, size: int) -> None:
+        data = bytearray(whole)
+        data[at + 8 : at + 16] = struct.pack("<HHI", count, count, size)
+        wacz.write_bytes(bytes(data))
+
+    # a count that says too many; a count that says few, with the directory of many
+    for count, size, why in (
+        (60_000, directory, "60,000 ZIP members, more than the 50,000 read"),
+        (1, 40_000_000, "a ZIP directory of 40,000,000 bytes, more than 50,000 members' worth"),
+    ):
+        forged(count, size)
+        assert check_wacz(wacz).problems == [why]
+        code, output = run_cli("ingest", "--workers", "0", "--db", db, wacz)
+        assert code == 1
+        assert error_lines(output) == [f"Error: {wacz}: not a WACZ: {why}"]

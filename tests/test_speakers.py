@@ -90,6 +90,14 @@ def test_words_that_open_a_sentence_are_not_part_of_a_name():
     # a first name that is also a word is kept
     (claim,) = _claims("Will Smith said the film “is finished” and would open in May.")
     assert claim.speaker == "Will Smith"
+    # and so is a name that opens with such a word when the article writes it inside a
+    # sentence too (the review of this rule: "Under Armour" became "Armour")
+    for name in ("Under Armour", "Do Kwon", "One Nation"):
+        claims = _claims(
+            f"Investors asked about {name} on Monday after the report.",
+            f"{name} said the results “were disappointing” for everyone.",
+        )
+        assert claims[1].speaker == name
 
 
 def test_a_cue_word_with_an_object_is_not_speech():
