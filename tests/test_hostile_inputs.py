@@ -253,6 +253,22 @@ def test_errors_stay_on_one_line(tmp_path, monkeypatch):
     ]
 
 
+def _ingest_counting_seeks(wacz: Path, tmp_path: Path, monkeypatch):
+    """Ingest ``wacz``; (the archive, the offsets of every seek inside a ZIP member)."""
+    seeks = []
+    real = zipfile.ZipExtFile.seek
+
+    def seek(self, offset, whence=0):
+        seeks.append(offset)
+        return real(self, offset, whence)
+
+    monkeypatch.setattr(zipfile.ZipExtFile, "seek", seek)
+    db = tmp_path / "records" / "archive.db"
+    code, output = run_cli("ingest", "--workers", "0", "--db", db, wacz)
+    assert code == 0, output
+    return sqlite3.connect(db), seeks
+
+
 def test_images_in_a_stored_wacz_member_are_read_again_without_rereading_the_member(
     tmp_path, monkeypatch
 ):
@@ -281,18 +297,7 @@ def test_images_in_a_stored_wacz_member_are_read_again_without_rereading_the_mem
     with zipfile.ZipFile(wacz, "w", compression=zipfile.ZIP_STORED) as zf:
         zf.writestr("archive/data.warc.gz", data)
         zf.writestr("datapackage.json", json.dumps({"resources": []}))
-    seeks = []
-    real = zipfile.ZipExtFile.seek
-
-    def seek(self, offset, whence=0):
-        seeks.append(offset)
-        return real(self, offset, whence)
-
-    monkeypatch.setattr(zipfile.ZipExtFile, "seek", seek)
-    db = tmp_path / "records" / "archive.db"
-    code, output = run_cli("ingest", "--workers", "0", "--db", db, wacz)
-    assert code == 0, output
-    conn = sqlite3.connect(db)
+    conn, seeks = _ingest_counting_seeks(wacz, tmp_path, monkeypatch)
     assert conn.execute("SELECT count(*) FROM images").fetchone() == (6,)
     assert [o for o in seeks if o] == []
 
@@ -322,18 +327,7 @@ def test_revisits_of_one_response_read_it_once(tmp_path, monkeypatch):
     with zipfile.ZipFile(wacz, "w", compression=zipfile.ZIP_DEFLATED) as zf:
         zf.writestr("archive/data.warc", b"".join(records))
         zf.writestr("datapackage.json", json.dumps({"resources": []}))
-    seeks = []
-    real = zipfile.ZipExtFile.seek
-
-    def seek(self, offset, whence=0):
-        seeks.append(offset)
-        return real(self, offset, whence)
-
-    monkeypatch.setattr(zipfile.ZipExtFile, "seek", seek)
-    db = tmp_path / "records" / "archive.db"
-    code, output = run_cli("ingest", "--workers", "0", "--db", db, wacz)
-    assert code == 0, output
-    conn = sqlite3.connect(db)
+    conn, seeks = _ingest_counting_seeks(wacz, tmp_path, monkeypatch)
     assert conn.execute("SELECT count(*) FROM articles").fetchone() == (6,)
     assert seeks.count(0) == 1, seeks
 
