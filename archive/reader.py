@@ -10,17 +10,15 @@ from __future__ import annotations
 import contextlib
 import io
 import re
-import struct
 import zipfile
 import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
-from warcio.archiveiterator import ArchiveIterator
-from warcio.bufferedreaders import BufferedReader, DecompressingBufferedReader
 from warcio.exceptions import ArchiveLoadFailed
 
+from . import streams
 from .config import Limits
 from .errors import CaptureError, LimitExceeded
 from .wacz_check import too_many_members
@@ -150,178 +148,6 @@ def _read_capped(stream, cap: int, where: str) -> bytes:
     return b"".join(chunks)
 
 
-#: Most bytes of WARC, ARC or HTTP headers read for one record (a block of header lines, up to
-#: the blank line that ends it). Real ones are kilobytes; warcio reads a line whole, in time
-#: that grows with the square of its length (a 40 MB line took 22 s), keeps every header line
-#: (8 million short ones took 1.6 GB), and a gzip member of a few kilobytes can hold gigabytes.
-MAX_HEADER_BYTES = 1 << 20
-
-
-class _HeadersTooLong(ValueError):
-    def __init__(self):
-        super().__init__(f"a record's headers are longer than {MAX_HEADER_BYTES:,} bytes")
-
-
-class _Reader(DecompressingBufferedReader):
-    """warcio's reader with a ``readline`` that is linear in the line's length and stops when
-    a block of header lines passes ``MAX_HEADER_BYTES``. warcio reads header lines (and the
-    blank lines between records) with ``readline``, and payloads with ``read``, so the cap
-    touches no payload."""
-
-    _block = 0  # bytes of the header lines read since the last blank line or payload read
-
-    def read(self, length=None):
-        self._block = 0
-        return super().read(length)
-
-    def readline(self, length=None):
-        if length == 0:
-            return b""
-        self._fillbuff()
-        if self.empty():
-            return b""
-        parts, size = [], 0
-        while True:
-            part = self.buff.readline(-1 if length is None else length - size)
-            parts.append(part)
-            size += len(part)
-            if self._block + size > MAX_HEADER_BYTES:
-                raise _HeadersTooLong
-            if part.endswith(b"\n") or (length is not None and size >= length):
-                break
-            self._fillbuff()  # the line goes on past the buffer
-            if self.empty():
-                break
-        line = b"".join(parts)
-        self._block = self._block + size if line.strip() else 0
-        return line
-
-
-class _ArchiveIterator(ArchiveIterator):
-    """warcio's iterator over a reader whose headers are capped (``_Reader``)."""
-
-    def __init__(self, fileobj, **kwargs):
-        super().__init__(fileobj, **kwargs)
-        # nothing has been read yet: the reader can be swapped whole
-        self.reader = _Reader(self.fh, block_size=self.reader.block_size)
-
-
-class _Counted:
-    """A WACZ member read forward only (seeking back would inflate it again from its start),
-    noting where the last byte that is not blank was: the member must end, give or take blank
-    lines, where its last whole record does, as a file must (``_check_end``)."""
-
-    def __init__(self, f):
-        self._f, self.pos, self.last_data = f, 0, -1
-
-    def read(self, size: int = -1) -> bytes:
-        data = self._f.read(size)
-        kept = len(data.rstrip(_BLANK))
-        if kept:
-            self.last_data = self.pos + kept - 1
-        self.pos += len(data)
-        return data
-
-    def tell(self) -> int:
-        return self.pos
-
-    def left_over(self, end: int) -> int:
-        """How many bytes after ``end`` are not all blank (0: the member ends at ``end``)."""
-        while self.read(1 << 20):  # what warcio never read
-            pass
-        return self.pos - end if self.last_data >= end else 0
-
-
-_BLANK = b"\r\n\t \x00"
-
-
-class _Dechunked:
-    """HTTP's chunked transfer coding undone as a stream, a bounded step at a time: warcio's
-    reader takes a whole chunk into memory (up to 2 GiB: 600 MB of "a" in a 612 KB capture took
-    1.3 GB) and decompresses it at once. What is not chunked after all passes through as it
-    is, as with warcio."""
-
-    def __init__(self, raw):
-        self._raw, self._left, self._plain, self._done, self._pending = raw, 0, False, False, b""
-
-    def read(self, size: int | None = -1) -> bytes:
-        size = 1 << 20 if size is None or size < 0 else size
-        if self._pending:
-            out, self._pending = self._pending[:size], self._pending[size:]
-            return out
-        if self._plain:
-            return self._raw.read(size)
-        if self._done:
-            return b""
-        if not self._left:
-            line = self._raw.readline(64)
-            try:
-                self._left = int(line[:-2].split(b";")[0], 16) if line.endswith(b"\r\n") else -1
-            except ValueError:
-                self._left = -1
-            if self._left < 0:  # not a chunk header: the rest is the payload as it is
-                self._plain, self._pending = True, line
-                return self.read(size)
-            if not self._left:
-                self._done = True
-                return b""
-        data = self._raw.read(min(size, self._left))
-        if not data:  # cut off inside a chunk: what there is
-            self._done = True
-            return b""
-        self._left -= len(data)
-        if not self._left and (end := self._raw.read(2)) != b"\r\n":
-            self._plain, self._pending = True, end
-        return data
-
-
-def _content_stream(rec):
-    """The record's payload with its transfer and content codings undone (warcio's
-    ``content_stream``, with chunks read in bounded steps, so every decoder sees at most one
-    block at a time)."""
-    headers = rec.http_headers
-    if not headers:
-        return rec.raw_stream
-    encoding = (headers.get_header("content-encoding") or "").lower() or None
-    if encoding not in BufferedReader.get_supported_decompressors():
-        encoding = None
-    raw = rec.raw_stream
-    if headers.get_header("transfer-encoding") == "chunked":
-        raw = _Dechunked(raw)
-    return BufferedReader(raw, decomp_type=encoding) if encoding else raw
-
-
-class _Brotli:
-    """warcio's hook for ``Content-Encoding: br``, for brotli >= 1.2 (its ``process()`` API):
-    output is produced in bounded steps and stops at a cap, so a brotli bomb cannot take memory.
-    warcio's own hook uses an older API and fails on every brotli payload."""
-
-    unused_data = None
-    limit = Limits().max_payload_bytes
-
-    def __init__(self):
-        import brotli
-
-        self._decompressor = brotli.Decompressor()
-        self._total = 0
-
-    def decompress(self, data: bytes) -> bytes:
-        if self._total > self.limit:
-            return b""  # past the cap: the reader has already stopped, the rest is dropped
-        out = [self._decompressor.process(data, output_buffer_limit=1 << 20)]
-        self._total += len(out[0])
-        while not self._decompressor.can_accept_more_data() and self._total <= self.limit:
-            out.append(self._decompressor.process(b"", output_buffer_limit=1 << 20))
-            self._total += len(out[-1])
-        return b"".join(out)
-
-    def flush(self) -> bytes:
-        return b""
-
-
-BufferedReader.DECOMPRESSORS["br"] = _Brotli
-
-
 class CaptureReader:
     """Iterate over the records of one capture file: ``for record in CaptureReader(path): ...``.
 
@@ -340,12 +166,14 @@ class CaptureReader:
         self._last_original: tuple = (None, None, None)
 
     def __iter__(self) -> Iterator[Record]:
-        _Brotli.limit = self.limits.max_payload_bytes
+        streams.Brotli.limit = self.limits.max_payload_bytes
         if self.format == "wacz":
             yield from self._iter_wacz()
         else:
             with open(self.path, "rb") as f:
-                yield from self._iter_stream(f, "", open_at=lambda at: _file_at(self.path, at))
+                yield from self._iter_stream(
+                    f, "", open_at=lambda at: streams.file_at(self.path, at)
+                )
 
     def _iter_wacz(self) -> Iterator[Record]:
         try:
@@ -376,7 +204,9 @@ class CaptureReader:
                     ) from None
                 with f:
                     yield from self._iter_stream(
-                        _Counted(f), name, open_at=lambda at, n=name: _member_at(zf, n, at)
+                        streams.MemberReader(f),
+                        name,
+                        open_at=lambda at, n=name: streams.member_at(zf, n, at),
                     )
 
     def _where(self, member: str) -> str:
@@ -392,7 +222,7 @@ class CaptureReader:
         try:
             # warcio prints its warnings; collect them instead (the library never prints).
             with contextlib.redirect_stderr(warn):
-                it = _ArchiveIterator(f, check_digests=True, arc2warc=True)
+                it = streams.RecordIterator(f, check_digests=True, arc2warc=True)
                 records = iter(it)
             member_end, last_start = None, 0  # the last record's gzip decompressor, offset
             while True:
@@ -471,7 +301,7 @@ class CaptureReader:
                 yield record
         except CaptureError:
             raise
-        except _HeadersTooLong as e:
+        except streams.HeadersTooLong as e:
             raise CaptureError(where, f"not a valid WARC/ARC: {e}", offset) from None
         except ArchiveLoadFailed as e:
             text = " ".join(str(e).split())
@@ -516,7 +346,7 @@ class CaptureReader:
             return "the gzip data here holds no WARC or ARC record"
         return f"no WARC or ARC record starts here (it begins {_first_line(head)!r})"
 
-    def _check_member_end(self, where: str, f: _Counted, end: int) -> None:
+    def _check_member_end(self, where: str, f: streams.MemberReader, end: int) -> None:
         left = f.left_over(end)
         if left:
             raise CaptureError(
@@ -533,7 +363,7 @@ class CaptureReader:
         with open(self.path, "rb") as f:
             f.seek(end)
             while chunk := f.read(1 << 16):
-                if chunk.strip(_BLANK):
+                if chunk.strip(streams.BLANK):
                     size = self.path.stat().st_size
                     raise CaptureError(
                         where,
@@ -598,7 +428,7 @@ class CaptureReader:
         elif record.type != "revisit":
             try:
                 record.payload = _read_capped(
-                    _content_stream(rec), self.limits.max_payload_bytes, where
+                    streams.content_stream(rec), self.limits.max_payload_bytes, where
                 )
             except LimitExceeded as e:
                 record.skip_reason = e.reason
@@ -638,14 +468,14 @@ class CaptureReader:
         if key == (where, target) and (payload is not None or not _wanted(mime_type)):
             return content_type, payload
         with open_at(target) as f2:
-            original = next(iter(_ArchiveIterator(f2, arc2warc=True)))
+            original = next(iter(streams.RecordIterator(f2, arc2warc=True)))
             headers = original.http_headers
             content_type = headers.get_header("Content-Type") if headers is not None else None
             payload = None
             if _wanted(mime_type or _content_type(content_type)[0]):
                 try:
                     payload = _read_capped(
-                        _content_stream(original), self.limits.max_payload_bytes, where
+                        streams.content_stream(original), self.limits.max_payload_bytes, where
                     )
                 except LimitExceeded as e:
                     payload = e
@@ -658,49 +488,6 @@ def _wanted(mime_type: str | None) -> bool:
     return mime_type in HTML_TYPES or (mime_type or "").startswith("image/")
 
 
-@contextlib.contextmanager
-def _file_at(path, offset: int):
-    with open(path, "rb") as f:
-        f.seek(offset)
-        yield f
-
-
-@contextlib.contextmanager
-def _member_at(zf: zipfile.ZipFile, member: str, offset: int):
-    """WACZ ``member`` read from ``offset``. A stored member (WACZ packs WARCs stored) is read
-    straight from the ZIP file: zipfile's ``seek`` reads every byte before the offset (Python
-    3.11), so reading each image of a 1 GB member again read up to 1 GB each time."""
-    info = zf.getinfo(member)
-    if info.compress_type == zipfile.ZIP_STORED and not info.flag_bits & 0x1:
-        with open(zf.filename, "rb") as raw:
-            raw.seek(info.header_offset)
-            head = raw.read(30)
-            if len(head) == 30 and head[:4] == b"PK\x03\x04":
-                names, extra = struct.unpack("<HH", head[26:30])
-                raw.seek(info.header_offset + 30 + names + extra + offset)
-                yield _Window(raw, offset, info.file_size)
-                return
-    with zf.open(member) as f:
-        f.seek(offset)
-        yield f
-
-
-class _Window:
-    """Bytes ``start``..``end`` of a member, read from the ZIP file it is stored in."""
-
-    def __init__(self, raw, start: int, end: int):
-        self._raw, self._pos, self._end = raw, start, end
-
-    def read(self, size: int = -1) -> bytes:
-        left = max(0, self._end - self._pos)
-        data = self._raw.read(left if size is None or size < 0 else min(size, left))
-        self._pos += len(data)
-        return data
-
-    def tell(self) -> int:
-        return self._pos
-
-
 def read_payload(path: str | Path, member: str, offset: int, limits: Limits | None = None) -> bytes:
     """Decoded payload of the record at ``offset`` (in WACZ ``member``), read by seeking to it."""
     limits = limits or Limits()
@@ -709,10 +496,10 @@ def read_payload(path: str | Path, member: str, offset: int, limits: Limits | No
         with contextlib.ExitStack() as stack:
             if member:
                 zf = stack.enter_context(zipfile.ZipFile(path))
-                f = stack.enter_context(_member_at(zf, member, offset))
+                f = stack.enter_context(streams.member_at(zf, member, offset))
             else:
-                f = stack.enter_context(_file_at(path, offset))
-            rec = next(iter(_ArchiveIterator(f, arc2warc=True)))
-            return _read_capped(_content_stream(rec), limits.max_payload_bytes, where)
+                f = stack.enter_context(streams.file_at(path, offset))
+            rec = next(iter(streams.RecordIterator(f, arc2warc=True)))
+            return _read_capped(streams.content_stream(rec), limits.max_payload_bytes, where)
     except (OSError, ValueError, EOFError, StopIteration, ArchiveLoadFailed) as e:
         raise CaptureError(where, f"cannot re-read record: {e}", offset) from None

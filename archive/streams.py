@@ -1,0 +1,229 @@
+"""Byte streams under warcio, bounded: header lines read in linear time and capped, HTTP
+chunks undone a step at a time, brotli decoded to a cap, WACZ members read in place. warcio
+does the parsing; these keep any one record from costing more than its caps.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import struct
+import zipfile
+
+from warcio.archiveiterator import ArchiveIterator
+from warcio.bufferedreaders import BufferedReader, DecompressingBufferedReader
+
+from .config import Limits
+
+#: Most bytes of WARC, ARC or HTTP headers read for one record (a block of header lines, up to
+#: the blank line that ends it). Real ones are kilobytes; warcio reads a line whole, in time
+#: that grows with the square of its length (a 40 MB line took 22 s), keeps every header line
+#: (8 million short ones took 1.6 GB), and a gzip member of a few kilobytes can hold gigabytes.
+MAX_HEADER_BYTES = 1 << 20
+
+
+class HeadersTooLong(ValueError):
+    def __init__(self):
+        super().__init__(f"a record's headers are longer than {MAX_HEADER_BYTES:,} bytes")
+
+
+class _CappedReader(DecompressingBufferedReader):
+    """warcio's reader with a ``readline`` that is linear in the line's length and stops when
+    a block of header lines passes ``MAX_HEADER_BYTES``. warcio reads header lines (and the
+    blank lines between records) with ``readline``, and payloads with ``read``, so the cap
+    touches no payload."""
+
+    _block = 0  # bytes of the header lines read since the last blank line or payload read
+
+    def read(self, length=None):
+        self._block = 0
+        return super().read(length)
+
+    def readline(self, length=None):
+        if length == 0:
+            return b""
+        self._fillbuff()
+        if self.empty():
+            return b""
+        parts, size = [], 0
+        while True:
+            part = self.buff.readline(-1 if length is None else length - size)
+            parts.append(part)
+            size += len(part)
+            if self._block + size > MAX_HEADER_BYTES:
+                raise HeadersTooLong
+            if part.endswith(b"\n") or (length is not None and size >= length):
+                break
+            self._fillbuff()  # the line goes on past the buffer
+            if self.empty():
+                break
+        line = b"".join(parts)
+        self._block = self._block + size if line.strip() else 0
+        return line
+
+
+class RecordIterator(ArchiveIterator):
+    """warcio's iterator over a reader whose headers are capped (``_CappedReader``)."""
+
+    def __init__(self, fileobj, **kwargs):
+        super().__init__(fileobj, **kwargs)
+        # nothing has been read yet: the reader can be swapped whole
+        self.reader = _CappedReader(self.fh, block_size=self.reader.block_size)
+
+
+class MemberReader:
+    """A WACZ member read forward only (seeking back would inflate it again from its start),
+    noting where the last byte that is not blank was: the member must end, give or take blank
+    lines, where its last whole record does, as a file must (``CaptureReader._check_end``)."""
+
+    def __init__(self, f):
+        self._f, self.pos, self.last_data = f, 0, -1
+
+    def read(self, size: int = -1) -> bytes:
+        data = self._f.read(size)
+        kept = len(data.rstrip(BLANK))
+        if kept:
+            self.last_data = self.pos + kept - 1
+        self.pos += len(data)
+        return data
+
+    def tell(self) -> int:
+        return self.pos
+
+    def left_over(self, end: int) -> int:
+        """How many bytes after ``end`` are not all blank (0: the member ends at ``end``)."""
+        while self.read(1 << 20):  # what warcio never read
+            pass
+        return self.pos - end if self.last_data >= end else 0
+
+
+BLANK = b"\r\n\t \x00"
+
+
+class Dechunked:
+    """HTTP's chunked transfer coding undone as a stream, a bounded step at a time: warcio's
+    reader takes a whole chunk into memory (up to 2 GiB: 600 MB of "a" in a 612 KB capture took
+    1.3 GB) and decompresses it at once. What is not chunked after all passes through as it
+    is, as with warcio."""
+
+    def __init__(self, raw):
+        self._raw, self._left, self._plain, self._done, self._pending = raw, 0, False, False, b""
+
+    def read(self, size: int | None = -1) -> bytes:
+        size = 1 << 20 if size is None or size < 0 else size
+        if self._pending:
+            out, self._pending = self._pending[:size], self._pending[size:]
+            return out
+        if self._plain:
+            return self._raw.read(size)
+        if self._done:
+            return b""
+        if not self._left:
+            line = self._raw.readline(64)
+            try:
+                self._left = int(line[:-2].split(b";")[0], 16) if line.endswith(b"\r\n") else -1
+            except ValueError:
+                self._left = -1
+            if self._left < 0:  # not a chunk header: the rest is the payload as it is
+                self._plain, self._pending = True, line
+                return self.read(size)
+            if not self._left:
+                self._done = True
+                return b""
+        data = self._raw.read(min(size, self._left))
+        if not data:  # cut off inside a chunk: what there is
+            self._done = True
+            return b""
+        self._left -= len(data)
+        if not self._left and (end := self._raw.read(2)) != b"\r\n":
+            self._plain, self._pending = True, end
+        return data
+
+
+def content_stream(rec):
+    """The record's payload with its transfer and content codings undone (warcio's
+    ``content_stream``, with chunks read in bounded steps, so every decoder sees at most one
+    block at a time)."""
+    headers = rec.http_headers
+    if not headers:
+        return rec.raw_stream
+    encoding = (headers.get_header("content-encoding") or "").lower() or None
+    if encoding not in BufferedReader.get_supported_decompressors():
+        encoding = None
+    raw = rec.raw_stream
+    if headers.get_header("transfer-encoding") == "chunked":
+        raw = Dechunked(raw)
+    return BufferedReader(raw, decomp_type=encoding) if encoding else raw
+
+
+class Brotli:
+    """warcio's hook for ``Content-Encoding: br``, for brotli >= 1.2 (its ``process()`` API):
+    output is produced in bounded steps and stops at a cap, so a brotli bomb cannot take memory.
+    warcio's own hook uses an older API and fails on every brotli payload."""
+
+    unused_data = None
+    limit = Limits().max_payload_bytes
+
+    def __init__(self):
+        import brotli
+
+        self._decompressor = brotli.Decompressor()
+        self._total = 0
+
+    def decompress(self, data: bytes) -> bytes:
+        if self._total > self.limit:
+            return b""  # past the cap: the reader has already stopped, the rest is dropped
+        out = [self._decompressor.process(data, output_buffer_limit=1 << 20)]
+        self._total += len(out[0])
+        while not self._decompressor.can_accept_more_data() and self._total <= self.limit:
+            out.append(self._decompressor.process(b"", output_buffer_limit=1 << 20))
+            self._total += len(out[-1])
+        return b"".join(out)
+
+    def flush(self) -> bytes:
+        return b""
+
+
+BufferedReader.DECOMPRESSORS["br"] = Brotli
+
+
+@contextlib.contextmanager
+def file_at(path, offset: int):
+    with open(path, "rb") as f:
+        f.seek(offset)
+        yield f
+
+
+@contextlib.contextmanager
+def member_at(zf: zipfile.ZipFile, member: str, offset: int):
+    """WACZ ``member`` read from ``offset``. A stored member (WACZ packs WARCs stored) is read
+    straight from the ZIP file: zipfile's ``seek`` reads every byte before the offset (Python
+    3.11), so reading each image of a 1 GB member again read up to 1 GB each time."""
+    info = zf.getinfo(member)
+    if info.compress_type == zipfile.ZIP_STORED and not info.flag_bits & 0x1:
+        with open(zf.filename, "rb") as raw:
+            raw.seek(info.header_offset)
+            head = raw.read(30)
+            if len(head) == 30 and head[:4] == b"PK\x03\x04":
+                names, extra = struct.unpack("<HH", head[26:30])
+                raw.seek(info.header_offset + 30 + names + extra + offset)
+                yield _Window(raw, offset, info.file_size)
+                return
+    with zf.open(member) as f:
+        f.seek(offset)
+        yield f
+
+
+class _Window:
+    """Bytes ``start``..``end`` of a member, read from the ZIP file it is stored in."""
+
+    def __init__(self, raw, start: int, end: int):
+        self._raw, self._pos, self._end = raw, start, end
+
+    def read(self, size: int = -1) -> bytes:
+        left = max(0, self._end - self._pos)
+        data = self._raw.read(left if size is None or size < 0 else min(size, left))
+        self._pos += len(data)
+        return data
+
+    def tell(self) -> int:
+        return self._pos
