@@ -173,6 +173,10 @@ def ingest(
                 for p in paths
             )
         )
+    if scheduler is not None and not scheduler.strip():
+        # an unset variable ("--scheduler $ADDRESS") must not turn into a local ingest
+        raise click.ClickException("--scheduler: give the scheduler's address (tcp://HOST:PORT)")
+    cluster = None
     try:
         signer = None
         if not key_path.exists():
@@ -191,6 +195,9 @@ def ingest(
                 pass  # another ingest created it a moment ago: use that one
         if signer is None:
             signer = load_key(key_path, _passphrase(key_path, prompt=True))
+        if scheduler is not None:
+            # before the database is opened or made: a cluster that cannot work leaves nothing
+            cluster = DaskExecutor(scheduler)
         # taken once the key is in hand (a bad key leaves nothing behind), before the database
         # is opened or made
         hold_while_writing(db_path, creating=True)
@@ -201,6 +208,8 @@ def ingest(
         )
         ingester = Ingester(db_path, signer, limits)
     except ArchiveError as e:
+        if cluster is not None:
+            cluster.shutdown()
         raise click.ClickException(str(e)) from None
     if ingester.swept:
         click.echo(
@@ -210,6 +219,8 @@ def ingest(
         )
     retired = retired_by(ingester.conn, signer.key_id)
     if retired:
+        if cluster is not None:
+            cluster.shutdown()
         raise click.ClickException(
             f"key {signer.key_id} was retired by a rotation to {retired}: sign with the "
             "archive's current key (its file took the old one's path when it was rotated)"
@@ -222,11 +233,8 @@ def ingest(
             "ingest signs (`archive keys rotate` introduces a new key)",
             err=True,
         )
-    if scheduler:
-        try:
-            ingester.executor = DaskExecutor(scheduler)
-        except (RuntimeError, OSError) as e:
-            raise click.ClickException(f"--scheduler {scheduler}: {e}") from None
+    if cluster is not None:
+        ingester.executor = cluster
     else:
         ingester.executor = process_pool(default_workers() if workers is None else workers)
 
@@ -240,7 +248,7 @@ def ingest(
         for path in files:
             try:
                 result = ingester.ingest_file(path)
-            except ArchiveError as e:  # the database or the key: nothing more can go in
+            except ArchiveError as e:  # the database, the key, the cluster: nothing more goes in
                 click.echo(f"Error: {e}", err=True)
                 broken = True
                 break

@@ -30,6 +30,11 @@ class CaptureError(ArchiveError):
         super().__init__(f"{where}: {message}")
 
 
+class ClusterError(ArchiveError):
+    """The Dask cluster cannot do the work: no scheduler, no workers, or workers on other
+    code. Stops the run: no later file could be extracted either."""
+
+
 class KeyFileError(ArchiveError):
     """A signing key is missing, unreadable, unsafe, or the passphrase is wrong."""
 

@@ -21,8 +21,8 @@ from pathlib import Path
 from . import statements
 from .config import Limits, captures_dir
 from .db import BUSY, FTS_COLUMNS, connect, index_text, is_locked, max_rowid
-from .errors import ArchiveError, CaptureError, DatabaseError, KeyFileError
-from .hashing import file_sha256, sha256_hex
+from .errors import ArchiveError, CaptureError, ClusterError, DatabaseError, KeyFileError
+from .hashing import NORMALIZATION, file_sha256, sha256_hex, text_sha256
 from .images import ImageInfo, ImageRef
 from .keys import Signer
 from .ledger import SignedWriter, prepare
@@ -142,8 +142,8 @@ class Ingester:
             if warning:
                 result.warnings.append(warning)
             result.status = "ingested"
-        except KeyFileError:
-            raise  # the key was retired while this ran: no later file can be signed either
+        except (KeyFileError, ClusterError):
+            raise  # a retired key, a failed cluster: no later file can go in either
         except ArchiveError as e:
             result.status, result.error = "failed", str(e)
         except (OSError, sqlite3.Error) as e:
@@ -336,6 +336,16 @@ class Ingester:
             ):
                 raise CaptureError(
                     self._path, "a worker sent rows of another record", p.record.offset
+                )
+            if sha256_hex(article["text"].encode("utf-8")) != article["text_sha256"] or any(
+                u.row["normalization"] != NORMALIZATION
+                or text_sha256(u.row["text"]) != u.row["text_sha256"]
+                for u in rows[1:]
+            ):
+                # the key would sign a hash its text does not have (verify finds it later, and
+                # an ingest of the same file again finds it already in the archive)
+                raise CaptureError(
+                    self._path, "a worker sent text that does not match its hash", p.record.offset
                 )
             rows = [prepare("articles", article, **sign_as)] + [
                 prepare(u.table, u.row, article=article, **sign_as) for u in rows[1:]

@@ -7,13 +7,23 @@ cluster. The window bounds how many records are in flight, so memory stays flat.
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
+import hashlib
+import logging
 import multiprocessing
 import os
+import re
 import signal
+import socket
+import threading
+import time
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import CancelledError, ProcessPoolExecutor
+from pathlib import Path
+
+from .errors import ClusterError
 
 
 class _Done:
@@ -99,23 +109,167 @@ def _worker_start(parent: int) -> None:
         os._exit(1)
 
 
+def code_fingerprint() -> str:
+    """SHA-256 over the source of this ``archive`` package: a cluster worker must run the same
+    code as the coordinator (a worker one commit behind dropped a paragraph, and nothing said
+    so; the version number had not changed)."""
+    digest = hashlib.sha256()
+    for path in sorted(Path(__file__).parent.glob("*.py")):
+        digest.update(path.name.encode() + b"\0" + path.read_bytes() + b"\0")
+    return digest.hexdigest()
+
+
 class DaskExecutor:
     """Extraction on a Dask distributed cluster: workers extract and hash, nothing else.
 
     Records go to the workers and plain data comes back; the key and the database stay in this
-    process, which signs and writes.
+    process, which signs and writes. Every failure of the cluster is a :class:`ClusterError`:
+    one line, and the run stops (a cluster without workers waited forever, holding the
+    archive's write lock).
     """
+
+    #: how long to wait for a first worker, and for one to come back when all are gone
+    WAIT_SECONDS = 60
+    #: how often a wait for a result looks at the cluster
+    POLL_SECONDS = 5
 
     def __init__(self, address: str):
         try:
             from distributed import Client
         except ImportError as e:
-            raise RuntimeError("--scheduler needs Dask: pip install 'archive[cluster]'") from e
-        self.client = Client(address, set_as_default=False, timeout="10s")
+            raise ClusterError("--scheduler needs Dask: pip install 'archive[cluster]'") from e
+        self.address = address
+        _check_address(address)
+        # its own log lines (a lost connection, a closed client) would break the one-line
+        # errors: every failure here is a ClusterError that says what happened
+        logging.getLogger("distributed").setLevel(logging.CRITICAL)
+        self.client = _connect(Client, address, self.WAIT_SECONDS)
+        try:
+            self.client.wait_for_workers(1, timeout=self.WAIT_SECONDS)
+        except Exception:  # noqa: BLE001 - distributed's TimeoutError, or the scheduler gone
+            self.shutdown()
+            raise ClusterError(
+                f"--scheduler {address}: no worker joined in {self.WAIT_SECONDS} s"
+            ) from None
+        self._check_code()
+
+    def _check_code(self) -> None:
+        mine = code_fingerprint()
+        try:
+            theirs = self.client.run(code_fingerprint)
+        except Exception as e:  # noqa: BLE001 - a worker that cannot import archive
+            self.shutdown()
+            raise ClusterError(
+                f"--scheduler {self.address}: a worker cannot run archive ({_reason(e)})"
+            ) from None
+        other = sorted(worker for worker, found in theirs.items() if found != mine)
+        if other:
+            self.shutdown()
+            raise ClusterError(
+                f"--scheduler {self.address}: worker {other[0]} runs other archive code than "
+                f"this process (source {theirs[other[0]][:12]}, here {mine[:12]}); install the "
+                "same version on every worker"
+            )
 
     def submit(self, fn, *args):
         # pure=False: no hashing of large payloads into task keys
-        return self.client.submit(fn, *args, pure=False)
+        try:
+            return _ClusterFuture(self, self.client.submit(fn, *args, pure=False))
+        except Exception as e:  # noqa: BLE001 - a closed client after the scheduler was lost
+            raise ClusterError(f"--scheduler {self.address}: {_reason(e)}") from None
+
+    def wait(self, future):
+        """``future``'s result; a :class:`ClusterError` when the cluster cannot give it."""
+        from distributed import KilledWorker
+
+        alone_since = None
+        while True:
+            try:
+                return future.result(timeout=self.POLL_SECONDS)
+            except TimeoutError:
+                pass
+            except (CancelledError, KilledWorker) as e:
+                raise ClusterError(f"--scheduler {self.address}: {_reason(e)}") from None
+            try:
+                workers = self.client.nthreads() if self.client.status == "running" else None
+            except Exception:  # noqa: BLE001 - the scheduler is gone
+                workers = None
+            if workers is None:
+                raise ClusterError(f"--scheduler {self.address}: lost the scheduler")
+            if workers:
+                alone_since = None
+            elif alone_since is None:
+                alone_since = time.monotonic()
+            elif time.monotonic() - alone_since > self.WAIT_SECONDS:
+                raise ClusterError(
+                    f"--scheduler {self.address}: no workers left for {self.WAIT_SECONDS} s"
+                )
 
     def shutdown(self) -> None:
-        self.client.close()
+        with contextlib.suppress(Exception):
+            self.client.close(timeout=10)
+
+
+def _connect(client_class, address: str, seconds: float):
+    """A client of the scheduler at ``address``, made in a thread of its own: against a
+    server that is not a Dask scheduler, distributed's own timeout never fires (it waited 11
+    minutes on an HTTP server)."""
+    made: list = []
+
+    def connect():
+        try:
+            made.append(client_class(address, set_as_default=False, timeout="10s"))
+        except Exception as e:  # noqa: BLE001 - a bad address raises anything (ValueError...)
+            made.append(e)
+
+    thread = threading.Thread(target=connect, daemon=True, name="archive-dask-connect")
+    thread.start()
+    thread.join(seconds)
+    if not made:
+        raise ClusterError(f"--scheduler {address}: no Dask scheduler answered in {seconds} s")
+    if isinstance(made[0], Exception):
+        raise ClusterError(f"--scheduler {address}: cannot connect ({_reason(made[0])})")
+    return made[0]
+
+
+#: What ``--scheduler`` takes: Dask's tcp:// or tls:// address, or host:port (tcp)
+_ADDRESS = re.compile(
+    r"^(?:(?P<scheme>tcp|tls)://)?(?P<host>\[[0-9a-fA-F:]+\]|[\w.\-]+):(?P<port>\d{1,5})$"
+)
+
+
+def _check_address(address: str) -> None:
+    """Refuse what distributed's client would fail on slowly or with a traceback (a malformed
+    address, an unreachable host, tls:// without certificates), before making one."""
+    m = _ADDRESS.match(address)
+    if not m:
+        raise ClusterError(
+            f"--scheduler {address}: not a scheduler address (tcp://HOST:PORT or tls://HOST:PORT)"
+        )
+    if m["scheme"] == "tls":
+        import dask
+
+        if not dask.config.get("distributed.comm.tls.client.cert", None):
+            raise ClusterError(
+                f"--scheduler {address}: tls:// needs the client's certificate, key and CA in "
+                "Dask's configuration (DASK_DISTRIBUTED__COMM__TLS__CLIENT__CERT, "
+                "..._CLIENT__KEY, DASK_DISTRIBUTED__COMM__TLS__CA_FILE; docs/scaling.md)"
+            )
+    try:
+        socket.create_connection((m["host"].strip("[]"), int(m["port"])), timeout=10).close()
+    except OSError as e:
+        raise ClusterError(f"--scheduler {address}: cannot connect ({e})") from None
+
+
+class _ClusterFuture:
+    def __init__(self, executor: DaskExecutor, future):
+        self._executor, self._future = executor, future
+
+    def result(self):
+        return self._executor.wait(self._future)
+
+
+def _reason(e: BaseException) -> str:
+    """An exception in one line, without the traceback distributed attaches to some."""
+    text = " ".join(str(e).split()) or type(e).__name__
+    return text[:200]

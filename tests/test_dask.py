@@ -167,3 +167,125 @@ def test_unreachable_scheduler_is_one_line(tmp_path):
     assert result.returncode == 1
     errors = [line for line in result.stderr.splitlines() if line.startswith("Error:")]
     assert len(errors) == 1 and "--scheduler tcp://127.0.0.1:" in errors[0]
+
+
+# --------------------------------------------------------------------------------------------
+# a cluster that cannot do the work: one line, nothing made, no wait without end (Dask review)
+
+
+def _dask(logs: Path, name: str, *args, env=None) -> subprocess.Popen:
+    return subprocess.Popen(
+        [DASK, *args, "--no-dashboard"],
+        stdout=open(logs / f"{name}.log", "w"),
+        stderr=subprocess.STDOUT,
+        env={**os.environ, "DASK_DISTRIBUTED__WORKER__DAEMON": "False", **(env or {})},
+    )
+
+
+@pytest.fixture
+def lone_scheduler(tmp_path):
+    """A scheduler of this test's own, without workers; ``start_worker(env)`` adds one."""
+    import socket
+
+    port = free_port()
+    address = f"tcp://127.0.0.1:{port}"
+    logs = tmp_path / "dask-logs"
+    logs.mkdir()
+    procs = [_dask(logs, "scheduler", "scheduler", "--host", "127.0.0.1", "--port", str(port))]
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+            break
+        except OSError:
+            assert time.monotonic() < deadline, "the scheduler did not start"
+            time.sleep(0.2)
+
+    def start_worker(env=None):
+        args = ["worker", address, "--nworkers", "1", "--nthreads", "1", "--host", "127.0.0.1"]
+        procs.append(_dask(logs, f"worker{len(procs)}", *args, env=env))
+        from distributed import Client
+
+        with Client(address, timeout="30s") as client:
+            client.wait_for_workers(len(procs) - 1, timeout=60)
+
+    yield address, procs, start_worker
+    for p in reversed(procs):
+        p.kill()
+        p.wait(timeout=15)
+
+
+def _ingest_here(*args) -> tuple[int, list[str]]:
+    from click.testing import CliRunner
+
+    from archive.cli import cli
+
+    result = CliRunner().invoke(cli, ["ingest", str(SAMPLE), *args])
+    return result.exit_code, [line for line in result.output.splitlines() if "Error" in line]
+
+
+@pytest.mark.parametrize(
+    "address, why",
+    [
+        ("", "--scheduler: give the scheduler's address (tcp://HOST:PORT)"),
+        ("foo", "--scheduler foo: not a scheduler address (tcp://HOST:PORT or tls://HOST:PORT)"),
+        ("http://127.0.0.1:8786", "not a scheduler address"),
+        ("tls://127.0.0.1:8786", "tls:// needs the client's certificate"),
+    ],
+)
+def test_a_scheduler_address_that_cannot_work_is_one_line(isolated_env, address, why):
+    """An empty --scheduler ran a local ingest; "foo" or http:// gave a 60-line traceback after
+    20 s."""
+    code, errors = _ingest_here("--scheduler", address)
+    assert code == 1 and len(errors) == 1 and why in errors[0], errors
+    assert not (isolated_env / "records" / "archive.db").exists()
+
+
+def test_a_scheduler_without_workers_is_refused(isolated_env, lone_scheduler, monkeypatch):
+    """With no worker the ingest waited forever, holding the archive's write lock."""
+    from archive.parallel import DaskExecutor
+
+    monkeypatch.setattr(DaskExecutor, "WAIT_SECONDS", 3)
+    address, _, _ = lone_scheduler
+    code, errors = _ingest_here("--scheduler", address)
+    assert (code, errors) == (1, [f"Error: --scheduler {address}: no worker joined in 3 s"])
+    assert not (isolated_env / "records" / "archive.db").exists()
+
+
+def test_a_worker_on_other_code_is_refused(isolated_env, lone_scheduler, tmp_path):
+    """A worker one commit behind dropped a paragraph the coordinator's code keeps, and
+    nothing said so (the version number was the same)."""
+    import shutil
+
+    import archive
+
+    other = tmp_path / "other"
+    shutil.copytree(Path(archive.__file__).parent, other / "archive")
+    with open(other / "archive" / "claims.py", "a") as f:
+        f.write("\n# another version\n")
+    address, _, start_worker = lone_scheduler
+    start_worker({"PYTHONPATH": str(other)})
+    code, errors = _ingest_here("--scheduler", address)
+    assert code == 1 and len(errors) == 1, errors
+    assert "runs other archive code than this process" in errors[0]
+    assert not (isolated_env / "records" / "archive.db").exists()
+
+
+def test_losing_the_scheduler_is_an_error_not_a_wait(lone_scheduler, monkeypatch):
+    """The scheduler killed mid-ingest: two files failed with a two-line "unexpected
+    FutureCancelledError", then the next waited forever."""
+    from archive.errors import ClusterError
+    from archive.parallel import DaskExecutor
+
+    monkeypatch.setattr(DaskExecutor, "POLL_SECONDS", 1)
+    address, procs, start_worker = lone_scheduler
+    start_worker()
+    executor = DaskExecutor(address)
+    future = executor.submit(time.sleep, 60)
+    time.sleep(1)
+    procs[0].kill()
+    started = time.monotonic()
+    with pytest.raises(ClusterError, match=f"--scheduler {address}: "):
+        future.result()
+    assert time.monotonic() - started < 30
+    executor.shutdown()

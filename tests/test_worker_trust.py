@@ -106,3 +106,25 @@ def test_a_cluster_workers_results_must_be_about_the_record_sent(tmp_path, fixed
     assert result.status == "failed"
     expected = "another record" if tampering == "record" else "a worker sent rows of another record"
     assert expected in result.error
+
+
+@pytest.mark.parametrize("tampering", ["article hash", "claim text"])
+def test_a_cluster_workers_text_must_match_its_hash(tmp_path, fixed_signer, tampering):
+    """A worker on other code sent an article hash or a claim text that did not agree: the key
+    signed it, verify failed it afterwards, and ingesting the file again found it already in
+    the archive (found in the Dask review)."""
+    from archive.ingest import Ingester
+
+    def tamper(result):
+        if result.role == "article":
+            if tampering == "article hash":
+                result.rows[0].row["text_sha256"] = "0" * 64
+            else:
+                result.rows[1].row["text"] += " (edited)"
+        return result
+
+    db = tmp_path / "records" / "archive.db"
+    result = Ingester(db, fixed_signer, executor=_ClusterLike(tamper)).ingest_file(SAMPLE)
+    assert result.status == "failed"
+    assert "a worker sent text that does not match its hash" in result.error
+    assert sqlite3.connect(db).execute("SELECT COUNT(*) FROM articles").fetchone() == (0,)
