@@ -178,6 +178,9 @@ def ingest(
         raise click.ClickException("--scheduler: give the scheduler's address (tcp://HOST:PORT)")
     cluster = None
     try:
+        if scheduler is not None:
+            # first: a cluster that cannot work leaves nothing behind, not even a new key
+            cluster = DaskExecutor(scheduler)
         signer = None
         if not key_path.exists():
             existing = _archive_key(db_path)
@@ -195,9 +198,6 @@ def ingest(
                 pass  # another ingest created it a moment ago: use that one
         if signer is None:
             signer = load_key(key_path, _passphrase(key_path, prompt=True))
-        if scheduler is not None:
-            # before the database is opened or made: a cluster that cannot work leaves nothing
-            cluster = DaskExecutor(scheduler)
         # taken once the key is in hand (a bad key leaves nothing behind), before the database
         # is opened or made
         hold_while_writing(db_path, creating=True)

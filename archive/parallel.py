@@ -23,7 +23,7 @@ from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import CancelledError, ProcessPoolExecutor
 from pathlib import Path
 
-from .errors import ClusterError
+from .errors import ArchiveError, ClusterError
 
 
 class _Done:
@@ -109,14 +109,23 @@ def _worker_start(parent: int) -> None:
         os._exit(1)
 
 
-def code_fingerprint() -> str:
-    """SHA-256 over the source of this ``archive`` package: a cluster worker must run the same
-    code as the coordinator (a worker one commit behind dropped a paragraph, and nothing said
-    so; the version number had not changed)."""
+def _source_fingerprint() -> str:
     digest = hashlib.sha256()
     for path in sorted(Path(__file__).parent.glob("*.py")):
         digest.update(path.name.encode() + b"\0" + path.read_bytes() + b"\0")
     return digest.hexdigest()
+
+
+#: taken when this module is imported: a worker that stays up keeps the code it loaded, whatever
+#: its files say later
+_FINGERPRINT = _source_fingerprint()
+
+
+def code_fingerprint() -> str:
+    """SHA-256 over the source of this ``archive`` package as this process loaded it: a
+    cluster worker must run the same code as the coordinator (a worker one commit behind
+    dropped a paragraph, and nothing said so; the version number had not changed)."""
+    return _FINGERPRINT
 
 
 class DaskExecutor:
@@ -142,7 +151,9 @@ class DaskExecutor:
         _check_address(address)
         # its own log lines (a lost connection, a closed client) would break the one-line
         # errors: every failure here is a ClusterError that says what happened
-        logging.getLogger("distributed").setLevel(logging.CRITICAL)
+        for name in ["distributed", *logging.root.manager.loggerDict]:
+            if name.startswith("distributed"):
+                logging.getLogger(name).setLevel(logging.CRITICAL)
         self.client = _connect(Client, address, self.WAIT_SECONDS)
         try:
             self.client.wait_for_workers(1, timeout=self.WAIT_SECONDS)
@@ -187,13 +198,20 @@ class DaskExecutor:
             try:
                 return future.result(timeout=self.POLL_SECONDS)
             except TimeoutError:
-                pass
-            except (CancelledError, KilledWorker) as e:
+                if future.done():
+                    raise  # the task's own
+            except KilledWorker:
+                # the record, not the cluster: the file fails, the run goes on
+                raise ArchiveError(
+                    f"--scheduler {self.address}: a record of this file made every cluster "
+                    "worker that took it die (a page the extractor crashes on)"
+                ) from None
+            except CancelledError as e:
                 raise ClusterError(f"--scheduler {self.address}: {_reason(e)}") from None
-            try:
-                workers = self.client.nthreads() if self.client.status == "running" else None
-            except Exception:  # noqa: BLE001 - the scheduler is gone
-                workers = None
+            workers = None
+            if self.client.status == "running":
+                # a scheduler that stops answering (stopped, not gone) must not hang the run
+                workers = _within(self.WAIT_SECONDS, self.client.nthreads)
             if workers is None:
                 raise ClusterError(f"--scheduler {self.address}: lost the scheduler")
             if workers:
@@ -208,6 +226,23 @@ class DaskExecutor:
     def shutdown(self) -> None:
         with contextlib.suppress(Exception):
             self.client.close(timeout=10)
+
+
+def _within(seconds: float, fn):
+    """``fn()``, or None when it raised or took longer than ``seconds`` (it runs in a thread of
+    its own, left behind)."""
+    found: list = []
+
+    def run():
+        try:
+            found.append(fn())
+        except Exception:  # noqa: BLE001 - the caller says what failed
+            found.append(None)
+
+    thread = threading.Thread(target=run, daemon=True, name="archive-dask-call")
+    thread.start()
+    thread.join(seconds)
+    return found[0] if found else None
 
 
 def _connect(client_class, address: str, seconds: float):
@@ -257,7 +292,7 @@ def _check_address(address: str) -> None:
             )
     try:
         socket.create_connection((m["host"].strip("[]"), int(m["port"])), timeout=10).close()
-    except OSError as e:
+    except (OSError, UnicodeError, ValueError) as e:  # "a..b": IDNA refuses the empty label
         raise ClusterError(f"--scheduler {address}: cannot connect ({e})") from None
 
 

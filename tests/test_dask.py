@@ -231,6 +231,7 @@ def _ingest_here(*args) -> tuple[int, list[str]]:
         ("foo", "--scheduler foo: not a scheduler address (tcp://HOST:PORT or tls://HOST:PORT)"),
         ("http://127.0.0.1:8786", "not a scheduler address"),
         ("tls://127.0.0.1:8786", "tls:// needs the client's certificate"),
+        ("tcp://a..b:8786", "--scheduler tcp://a..b:8786: cannot connect"),
     ],
 )
 def test_a_scheduler_address_that_cannot_work_is_one_line(isolated_env, address, why):
@@ -238,7 +239,7 @@ def test_a_scheduler_address_that_cannot_work_is_one_line(isolated_env, address,
     20 s."""
     code, errors = _ingest_here("--scheduler", address)
     assert code == 1 and len(errors) == 1 and why in errors[0], errors
-    assert not (isolated_env / "records" / "archive.db").exists()
+    assert not (isolated_env / "records").exists() and not (isolated_env / "config").exists()
 
 
 def test_a_scheduler_without_workers_is_refused(isolated_env, lone_scheduler, monkeypatch):
@@ -249,7 +250,7 @@ def test_a_scheduler_without_workers_is_refused(isolated_env, lone_scheduler, mo
     address, _, _ = lone_scheduler
     code, errors = _ingest_here("--scheduler", address)
     assert (code, errors) == (1, [f"Error: --scheduler {address}: no worker joined in 3 s"])
-    assert not (isolated_env / "records" / "archive.db").exists()
+    assert not (isolated_env / "records").exists() and not (isolated_env / "config").exists()
 
 
 def test_a_worker_on_other_code_is_refused(isolated_env, lone_scheduler, tmp_path):
@@ -289,3 +290,36 @@ def test_losing_the_scheduler_is_an_error_not_a_wait(lone_scheduler, monkeypatch
         future.result()
     assert time.monotonic() - started < 30
     executor.shutdown()
+
+
+def test_code_loaded_before_its_files_changed_is_still_other_code(tmp_path, monkeypatch):
+    """A worker that stays up keeps the modules it loaded: hashing the files on disk when asked
+    said "same code" after the shared checkout was updated (Dask review)."""
+    import archive.parallel as parallel
+
+    loaded = parallel.code_fingerprint()
+    monkeypatch.setattr(parallel, "_source_fingerprint", lambda: "changed on disk")
+    assert parallel.code_fingerprint() == loaded
+
+
+def test_a_record_that_kills_workers_fails_its_file_not_the_run(tmp_path, fixed_signer):
+    """A page that crashes the extractor makes Dask give up on its task (KilledWorker): that is
+    the file's failure, not the cluster's, and the next file goes in."""
+    from distributed import KilledWorker
+
+    from archive.errors import ArchiveError, ClusterError
+    from archive.parallel import DaskExecutor
+
+    class Dead:
+        def result(self, timeout=None):
+            raise KilledWorker("process_record-1", "tcp://127.0.0.1:1", 3)
+
+        def done(self):
+            return True
+
+    executor = DaskExecutor.__new__(DaskExecutor)
+    executor.address = "tcp://127.0.0.1:1"
+    with pytest.raises(ArchiveError) as e:
+        executor.wait(Dead())
+    assert not isinstance(e.value, ClusterError)
+    assert "a record of this file made every cluster worker that took it die" in str(e.value)
