@@ -124,18 +124,17 @@ def _strip_lead(words: list[str], keep: frozenset = frozenset()) -> list[str]:
     return words
 
 
-def _inside_sentences(texts: list[str]) -> frozenset[tuple[str, str]]:
-    """The first two words of every name an article writes inside a sentence (after a word or
-    a comma, not at a sentence's start), where a capital says it is a name."""
-    pairs = set()
-    for text in texts:
+def _names_in(texts: list[str]):
+    """(text index, words, inside) for every name phrase of ``texts`` outside quotations;
+    ``inside``: written inside a sentence (after a word or a comma, not at a sentence's start),
+    where a capital says it is a name."""
+    for i, text in enumerate(texts):
         text = strip_quotes(text)
         for m in re.finditer(rf"\b{NAME}", text):
-            words = m.group().split()
-            before = text[: m.start()].rstrip()[-1:]
-            if len(words) > 1 and before and (before.isalnum() or before == ","):
-                pairs.add((words[0], words[1]))
-    return frozenset(pairs)
+            j = m.start() - 1
+            while j >= 0 and text[j].isspace():
+                j -= 1
+            yield i, m.group().split(), j >= 0 and (text[j].isalnum() or text[j] == ",")
 
 
 @dataclass
@@ -173,17 +172,18 @@ class SpeakerResolver:
     def __init__(self, texts: list[str]):
         counts: Counter[str] = Counter()
         first_seen: dict[str, int] = {}
-        self._keep = _inside_sentences(texts)
-        for i, text in enumerate(texts):
-            for m in re.finditer(rf"\b{NAME}", strip_quotes(text)):
-                words = _strip_lead(m.group().split(), self._keep)
-                # Headlines in title case: "Who Is Elena Varga" names Elena Varga
-                while len(words) > 2 and words[0].lower() in _HEADLINE_WORDS:
-                    words = words[1:]
-                name = self.strip_title(" ".join(words))
-                if len(name.split()) >= 2 and name.split()[0].lower() not in _STOP_START:
-                    counts[name] += 1
-                    first_seen.setdefault(name, i)
+        found = list(_names_in(texts))
+        # the first two words of names written inside a sentence: "Under Armour" is a name
+        self._keep = frozenset((w[0], w[1]) for _, w, inside in found if inside and len(w) > 1)
+        for i, words, _ in found:
+            words = _strip_lead(words, self._keep)
+            # Headlines in title case: "Who Is Elena Varga" names Elena Varga
+            while len(words) > 2 and words[0].lower() in _HEADLINE_WORDS:
+                words = words[1:]
+            name = self.strip_title(" ".join(words))
+            if len(name.split()) >= 2 and name.split()[0].lower() not in _STOP_START:
+                counts[name] += 1
+                first_seen.setdefault(name, i)
         self.counts = counts
         self.first_seen = first_seen
         # one-word mentions ("Varga", "Elena") by the names they may stand for
