@@ -172,7 +172,7 @@ class CaptureReader:
         else:
             with open(self.path, "rb") as f:
                 yield from self._iter_stream(
-                    f, "", open_at=lambda at: streams.file_at(self.path, at)
+                    streams.EndTracked(f), "", open_at=lambda at: streams.file_at(self.path, at)
                 )
 
     def _iter_wacz(self) -> Iterator[Record]:
@@ -204,7 +204,7 @@ class CaptureReader:
                     ) from None
                 with f:
                     yield from self._iter_stream(
-                        streams.MemberReader(f),
+                        streams.EndTracked(f),
                         name,
                         open_at=lambda at, n=name: streams.member_at(zf, n, at),
                     )
@@ -237,11 +237,9 @@ class CaptureReader:
                                 "(its end, and the gzip trailer's checksum, are missing)",
                                 last_start,
                             )
-                        if member:
-                            # the ZIP's CRC says the member is what was packed, not whole
-                            self._check_member_end(where, f, offset)
-                        else:
-                            self._check_end(where, offset)
+                        # (in a WACZ too: the ZIP's CRC says a member is what was packed, not
+                        # that it is whole)
+                        self._check_end(where, f, offset)
                         break
                     member_end = getattr(it.reader, "decompressor", None)
                     last_start = offset
@@ -346,7 +344,9 @@ class CaptureReader:
             return "the gzip data here holds no WARC or ARC record"
         return f"no WARC or ARC record starts here (it begins {_first_line(head)!r})"
 
-    def _check_member_end(self, where: str, f: streams.MemberReader, end: int) -> None:
+    def _check_end(self, where: str, f: streams.EndTracked, end: int) -> None:
+        """The capture must end where its last record does, give or take blank lines: bytes
+        left over are a file cut short (or junk), not nothing."""
         left = f.left_over(end)
         if left:
             raise CaptureError(
@@ -355,22 +355,6 @@ class CaptureReader:
                 "a record",
                 end,
             )
-
-    def _check_end(self, where: str, end: int) -> None:
-        """The file must end where its last record does (give or take blank lines): warcio
-        stops quietly at a record or gzip member cut off before its payload, so bytes left over
-        are a file cut short (or junk), not nothing."""
-        with open(self.path, "rb") as f:
-            f.seek(end)
-            while chunk := f.read(1 << 16):
-                if chunk.strip(streams.BLANK):
-                    size = self.path.stat().st_size
-                    raise CaptureError(
-                        where,
-                        f"truncated or damaged: the {size - end:,} bytes after the last whole "
-                        "record are not a record",
-                        end,
-                    )
 
     def _make_record(self, rec, offset: int, member: str, where: str) -> Record:
         h = rec.rec_headers

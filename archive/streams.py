@@ -70,10 +70,11 @@ class RecordIterator(ArchiveIterator):
         self.reader = _CappedReader(self.fh, block_size=self.reader.block_size)
 
 
-class MemberReader:
-    """A WACZ member read forward only (seeking back would inflate it again from its start),
-    noting where the last byte that is not blank was: the member must end, give or take blank
-    lines, where its last whole record does, as a file must (``CaptureReader._check_end``)."""
+class EndTracked:
+    """A capture file or WACZ member read forward only (seeking back in a member would inflate
+    it again from its start), noting where its last byte that is not blank was: warcio stops
+    quietly at a record or gzip member cut off before its payload, so a capture must end, give
+    or take blank lines, where its last whole record does (``left_over``)."""
 
     def __init__(self, f):
         self._f, self.pos, self.last_data = f, 0, -1
@@ -90,7 +91,7 @@ class MemberReader:
         return self.pos
 
     def left_over(self, end: int) -> int:
-        """How many bytes after ``end`` are not all blank (0: the member ends at ``end``)."""
+        """How many bytes after ``end`` are not all blank (0: the stream ends at ``end``)."""
         while self.read(1 << 20):  # what warcio never read
             pass
         return self.pos - end if self.last_data >= end else 0
