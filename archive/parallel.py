@@ -211,7 +211,8 @@ class DaskExecutor:
             workers = None
             if self.client.status == "running":
                 # a scheduler that stops answering (stopped, not gone) must not hang the run
-                workers = _within(self.WAIT_SECONDS, self.client.nthreads)
+                answer = _within(self.WAIT_SECONDS, self.client.nthreads)
+                workers = answer[0] if answer and isinstance(answer[0], dict) else None
             if workers is None:
                 raise ClusterError(f"--scheduler {self.address}: lost the scheduler")
             if workers:
@@ -228,38 +229,29 @@ class DaskExecutor:
             self.client.close(timeout=10)
 
 
-def _within(seconds: float, fn):
-    """``fn()``, or None when it raised or took longer than ``seconds`` (it runs in a thread of
-    its own, left behind)."""
+def _within(seconds: float, fn) -> list:
+    """``[fn()]``, ``[the exception it raised]``, or ``[]`` when it took longer than
+    ``seconds``: it runs in a thread of its own, left behind (distributed's calls can wait
+    without end on a scheduler that stopped, or on a server that is not one)."""
     found: list = []
 
     def run():
         try:
             found.append(fn())
-        except Exception:  # noqa: BLE001 - the caller says what failed
-            found.append(None)
+        except Exception as e:  # noqa: BLE001 - the caller says what failed
+            found.append(e)
 
     thread = threading.Thread(target=run, daemon=True, name="archive-dask-call")
     thread.start()
     thread.join(seconds)
-    return found[0] if found else None
+    return found
 
 
 def _connect(client_class, address: str, seconds: float):
-    """A client of the scheduler at ``address``, made in a thread of its own: against a
-    server that is not a Dask scheduler, distributed's own timeout never fires (it waited 11
-    minutes on an HTTP server)."""
-    made: list = []
-
-    def connect():
-        try:
-            made.append(client_class(address, set_as_default=False, timeout="10s"))
-        except Exception as e:  # noqa: BLE001 - a bad address raises anything (ValueError...)
-            made.append(e)
-
-    thread = threading.Thread(target=connect, daemon=True, name="archive-dask-connect")
-    thread.start()
-    thread.join(seconds)
+    """A client of the scheduler at ``address``, with a deadline: against a server that is not
+    a Dask scheduler, distributed's own timeout never fires (it waited 11 minutes on an HTTP
+    server)."""
+    made = _within(seconds, lambda: client_class(address, set_as_default=False, timeout="10s"))
     if not made:
         raise ClusterError(f"--scheduler {address}: no Dask scheduler answered in {seconds} s")
     if isinstance(made[0], Exception):
