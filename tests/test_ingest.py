@@ -30,6 +30,18 @@ def file_hash(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
+def older_archive(db: Path, signer, sql: str) -> Path:
+    """The sample captured into a new archive at ``db``, then ``sql`` run on it by hand: how an
+    older version's archive (or a newer one's) is made here."""
+    from archive.ingest import Ingester
+
+    assert Ingester(db, signer).ingest_file(SAMPLE).status == "ingested"
+    conn = sqlite3.connect(db)
+    conn.executescript(sql)
+    conn.close()
+    return db
+
+
 def ingest(*args):
     return CliRunner().invoke(cli, ["ingest", *map(str, args)])
 
@@ -273,17 +285,14 @@ def test_migration_0003_recomputes_band_keys(tmp_path, fixed_signer):
 def test_migration_0002_fills_captured_at_on_an_old_archive(tmp_path, fixed_signer):
     """An archive made before 0002 gets claims.captured_at from its articles when opened."""
     from archive.db import MIGRATIONS, applied_migrations, connect
-    from archive.ingest import Ingester
 
-    db = tmp_path / "old.db"
-    assert Ingester(db, fixed_signer).ingest_file(SAMPLE).status == "ingested"
-    # make it an archive of schema 0001: without the column, its index and the migration row
-    conn = sqlite3.connect(db)
-    conn.executescript(
+    # an archive of schema 0001: without the column, its index and the migration row
+    db = older_archive(
+        tmp_path / "old.db",
+        fixed_signer,
         "DROP INDEX claims_speaker_time; ALTER TABLE claims DROP COLUMN captured_at; "
-        "DELETE FROM migrations WHERE name = '0002_claims_captured_at';"
+        "DELETE FROM migrations WHERE name = '0002_claims_captured_at';",
     )
-    conn.close()
     migrated = connect(db)
     assert applied_migrations(migrated) == [name for name, _ in MIGRATIONS]
     rows = migrated.execute(
@@ -299,15 +308,12 @@ def test_commands_that_read_never_migrate_an_older_archive(tmp_path, fixed_signe
     """verify, serve, export, trace... only read: an archive an older version wrote is refused
     with what to run, and the file stays byte for byte as it was; `archive upgrade` migrates."""
     from archive.db import MIGRATIONS
-    from archive.ingest import Ingester
 
-    db = tmp_path / "records" / "archive.db"
-    assert Ingester(db, fixed_signer).ingest_file(SAMPLE).status == "ingested"
-    conn = sqlite3.connect(db)
-    conn.executescript(
-        "DROP TABLE ledger_frontier; DELETE FROM migrations WHERE name = '0006_ledger_frontier';"
+    db = older_archive(
+        tmp_path / "records" / "archive.db",
+        fixed_signer,
+        "DROP TABLE ledger_frontier; DELETE FROM migrations WHERE name = '0006_ledger_frontier';",
     )
-    conn.close()
     before = file_hash(db)
     for args in (
         ["verify"],
@@ -444,14 +450,12 @@ def test_migration_0007_recomputes_band_keys_an_earlier_hash_made(tmp_path, fixe
     (found in the seventh round's upgrade review). 0007 checks a sample and recomputes."""
     from archive.ingest import Ingester
 
-    db = tmp_path / "old.db"
-    assert Ingester(db, fixed_signer).ingest_file(SAMPLE).status == "ingested"
-    conn = sqlite3.connect(db)
-    conn.executescript(
+    db = older_archive(
+        tmp_path / "old.db",
+        fixed_signer,
         "UPDATE claim_bands SET band_key = band_key / 2; "
-        "DELETE FROM migrations WHERE name = '0007_band_keys_checked';"
+        "DELETE FROM migrations WHERE name = '0007_band_keys_checked';",
     )
-    conn.close()
     later = DATA / "provenance" / "lakeport-A-2025-03-08.warc.gz"
     assert Ingester(db, fixed_signer).ingest_file(later).status == "ingested"
     conn = sqlite3.connect(db)
@@ -463,14 +467,12 @@ def test_migration_0007_leaves_current_band_keys_alone(tmp_path, fixed_signer, m
     """Recomputing every band key costs minutes at a million claims: an archive whose keys are
     current is only sampled."""
     import archive.db
-    from archive.ingest import Ingester
 
-    db = tmp_path / "new.db"
-    assert Ingester(db, fixed_signer).ingest_file(SAMPLE).status == "ingested"
-    conn = sqlite3.connect(db)
-    conn.execute("DELETE FROM migrations WHERE name = '0007_band_keys_checked'")
-    conn.commit()
-    conn.close()
+    db = older_archive(
+        tmp_path / "new.db",
+        fixed_signer,
+        "DELETE FROM migrations WHERE name = '0007_band_keys_checked'",
+    )
 
     def recompute(db):
         raise AssertionError("band keys recomputed")
@@ -482,14 +484,12 @@ def test_migration_0007_leaves_current_band_keys_alone(tmp_path, fixed_signer, m
 def test_an_archive_a_newer_version_wrote_is_refused_with_its_path(tmp_path, fixed_signer):
     """ "database has migrations this version does not know (...); upgrade archive" named no
     file, and read like advice to run `archive upgrade` (upgrade review)."""
-    from archive.ingest import Ingester
 
-    db = tmp_path / "records" / "archive.db"
-    assert Ingester(db, fixed_signer).ingest_file(SAMPLE).status == "ingested"
-    conn = sqlite3.connect(db)
-    conn.execute("INSERT INTO migrations VALUES ('0099_future', '2030-01-01T00:00:00Z')")
-    conn.commit()
-    conn.close()
+    db = older_archive(
+        tmp_path / "records" / "archive.db",
+        fixed_signer,
+        "INSERT INTO migrations VALUES ('0099_future', '2030-01-01T00:00:00Z')",
+    )
     before = file_hash(db)
     for args in (["upgrade"], ["verify"], ["export", "--format", "csv", "--table", "claims"]):
         result = CliRunner().invoke(cli, [*args, "--db", str(db)])
