@@ -18,7 +18,19 @@ from .db import BUSY, connect, is_locked
 from .errors import ArchiveError, KeyFileError, one_line
 from .keys import generate_key, key_is_encrypted, load_key
 
-EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
+
+
+class ArchiveGroup(click.Group):
+    """Ctrl-C ends any command with status 130 (128 + SIGINT, as shells report it), not click's
+    "Aborted!" and 1: a script running many ingests can tell an interrupt from a failure."""
+
+    def invoke(self, ctx):
+        try:
+            return super().invoke(ctx)
+        except KeyboardInterrupt:
+            click.echo("Interrupted", err=True)
+            ctx.exit(EXIT_INTERRUPTED)
 
 
 @contextlib.contextmanager
@@ -101,7 +113,7 @@ def _passphrase(path: Path, prompt: bool) -> str | None:
     return value
 
 
-@click.group()
+@click.group(cls=ArchiveGroup)
 @click.version_option(__version__, prog_name="archive")
 def cli():
     """Offline archival and provenance for news articles.
@@ -238,7 +250,7 @@ def ingest(
     else:
         ingester.executor = process_pool(default_workers() if workers is None else workers)
 
-    results, broken = [], False
+    results, broken, interrupted = [], False, None
     with click.progressbar(
         length=len(files),
         label="Ingesting",
@@ -251,6 +263,9 @@ def ingest(
             except ArchiveError as e:  # the database, the key, the cluster: nothing more goes in
                 click.echo(f"Error: {e}", err=True)
                 broken = True
+                break
+            except KeyboardInterrupt:  # its transaction was rolled back; the files before stay
+                interrupted = path
                 break
             results.append(result)
             bar.update(1)
@@ -275,7 +290,14 @@ def ingest(
             err=True,
         )
     if ingester.executor is not None:
-        ingester.executor.shutdown()
+        # after an interrupt, the records still queued for the workers are not wanted
+        ingester.executor.shutdown(cancel_futures=interrupted is not None)
+    if interrupted is not None:
+        click.echo(
+            f"Interrupted: {one_line(str(interrupted))} was not ingested (nothing of it was kept)",
+            err=True,
+        )
+        sys.exit(EXIT_INTERRUPTED)
     sys.exit(EXIT_FAILED if failed or broken else EXIT_OK)
 
 

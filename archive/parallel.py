@@ -224,7 +224,8 @@ class DaskExecutor:
                     f"--scheduler {self.address}: no workers left for {self.WAIT_SECONDS} s"
                 )
 
-    def shutdown(self) -> None:
+    def shutdown(self, wait: bool = True, cancel_futures: bool = False) -> None:
+        """As ``Executor.shutdown``; closing the client cancels whatever it still runs."""
         with contextlib.suppress(Exception):
             self.client.close(timeout=10)
 

@@ -216,7 +216,9 @@ class Verifier:
                 structure.result() if structure else None,
             )
         finally:
-            pool.shutdown()
+            # on success every task is done; after an interrupt or an error, the queued ones
+            # would still run to the end (a minute on a large archive) before the exit
+            pool.shutdown(cancel_futures=True)
 
     def _structure(self, problems: list[str] | None) -> None:
         if problems is None:
