@@ -64,6 +64,16 @@ def _content_problems(table: str, row: dict, db, articles: dict) -> list[str]:
     return problems
 
 
+def text_or_bytes(data: bytes) -> str | bytes:
+    """Verify's text factory: a TEXT value that is not UTF-8 comes back as its bytes, as a BLOB
+    does, for the check of its row to name (the default decoding stopped the whole run with
+    "the database is damaged", naming no row, for one altered value)."""
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError:
+        return data
+
+
 #: A worker's read-only connection to the database it is verifying, opened on its first task.
 _WORKER_CONN: dict[str, sqlite3.Connection] = {}
 
@@ -74,7 +84,18 @@ def in_worker(path: str, fn, *args):
     if conn is None:
         uri = f"{Path(path).resolve().as_uri()}?mode=ro"
         conn = _WORKER_CONN[path] = sqlite3.connect(uri, uri=True, timeout=60)
-    return fn(conn, *args)
+    try:
+        return fn(conn, *args)
+    except sqlite3.OperationalError as e:
+        if "decode" not in str(e):
+            raise
+    # A TEXT value that is not UTF-8: the task again, such values read as bytes (a Python call
+    # per value, ~0.1 us: only where needed; pure reading, so running it twice changes nothing)
+    conn.text_factory = text_or_bytes
+    try:
+        return fn(conn, *args)
+    finally:
+        conn.text_factory = str
 
 
 @dataclass
@@ -243,9 +264,11 @@ _FAST = {
 class _Rows:
     """Checks the rows of one chunk into a ``Chunk``."""
 
-    def __init__(self, conn, table: str, lo: int, hi: int, raw_keys: dict[str, bytes]):
+    def __init__(
+        self, conn, table: str, lo: int, hi: int, raw_keys: dict[str, bytes], retired: dict
+    ):
         self.conn, self.table, self.lo, self.hi = conn, table, lo, hi
-        self.raw_keys = raw_keys
+        self.raw_keys, self.retired = raw_keys, retired
         self.keys: dict[str, Ed25519PublicKey] = {}
         self.chunk = Chunk(table)
         self.entries: list[tuple[int, str]] = []  # (seq, signed_at)
@@ -302,7 +325,7 @@ class _Rows:
             table,
             (self.lo, self.hi),
         )
-        again, entries, sha256 = [], self.entries, hashlib.sha256
+        again, entries, sha256, retired = [], self.entries, hashlib.sha256, self.retired
         previous, ok = None, False
         for rowid, text, hashed, data, signature, key_id, seq, leaf, same, at in rows:
             if rowid == previous:  # two ledger entries for one row: the unique index is gone
@@ -320,6 +343,7 @@ class _Rows:
                     same == 1
                     and key is not None
                     and seq is not None
+                    and (key_id not in retired or seq <= retired[key_id])
                     and (text_hash is None or text_hash(text) == hashed)
                     and sha256(b"\x00" + data).hexdigest() == leaf  # the ledger leaf
                 )
@@ -371,26 +395,41 @@ class _Rows:
         text = row.get("statement")
         if not text or not row.get("signature"):
             return None
-        data = text.encode("utf-8")
-        articles = self.articles()
-        problems = _content_problems(table, row, self.conn, articles)
+        # a BLOB, or TEXT that is not UTF-8 (see text_or_bytes): named, and the row not rebuilt
+        not_text = sorted(k for k, v in row.items() if isinstance(v, bytes) and k[0] != "_")
+        data = text if isinstance(text, bytes) else text.encode("utf-8")
+        text = data.decode("utf-8", "replace")
         key_id, signed_at = _field(text, "key_id"), _field(text, "signed_at")
-        try:
-            article = articles.get(row.get("article_id"))
-            expected = statements.canonical(
-                statements.build(table, row, key_id=key_id, signed_at=signed_at, article=article)
-            )
-            if expected != data:
-                problems.append(f"statement does not match the row: {_diff(expected, data)}")
-        except (ValueError, KeyError, TypeError) as e:
-            problems.append(f"statement cannot be rebuilt ({e})")
+        if not_text:
+            problems = [f"{', '.join(not_text)}: not UTF-8 text (a BLOB, or bytes altered)"]
+        else:
+            articles = self.articles()
+            problems = _content_problems(table, row, self.conn, articles)
+            try:
+                article = articles.get(row.get("article_id"))
+                expected = statements.canonical(
+                    statements.build(
+                        table, row, key_id=key_id, signed_at=signed_at, article=article
+                    )
+                )
+                if expected != data:
+                    problems.append(f"statement does not match the row: {_diff(expected, data)}")
+            except (ValueError, KeyError, TypeError) as e:
+                problems.append(f"statement cannot be rebuilt ({e})")
         if key_id != row["key_id"]:
             problems.append("key_id differs from the statement's")
+        if table == "captures" and not not_text and row["ingested_at"] != signed_at:
+            problems.append("ingested_at differs from the statement's signed_at")
         key = self.key(row["key_id"])
         if key is None:
             problems.append(f"signed by an unknown or untrusted key {row['key_id']}")
         elif not verify_signature(key, row["signature"], data):
             problems.append("signature does not verify")
+        last = self.retired.get(row["key_id"])
+        if last is not None and row["_seq"] is not None and row["_seq"] > last:
+            problems.append(
+                f"signed by {row['key_id']} after a rotation retired it (ledger entry {last})"
+            )
         if table == "key_rotations" and row["old_key_id"] != row["key_id"]:
             problems.append("a rotation must be signed by the key it retires")
         seq = row["_seq"]
@@ -403,11 +442,14 @@ class _Rows:
         return problems
 
 
-def check_rows(conn, table: str, lo: int, hi: int, raw_keys: dict[str, bytes]) -> Chunk:
+def check_rows(
+    conn, table: str, lo: int, hi: int, raw_keys: dict[str, bytes], retired: dict | None = None
+) -> Chunk:
     """Check the signed rows of ``table`` with rowids ``lo``..``hi``: each statement against its
     row, the content hashes, the signature, and the row's ledger entry (there, and with the
-    statement's leaf hash). Pure reading; runs in workers."""
-    return _Rows(conn, table, lo, hi, raw_keys).run()
+    statement's leaf hash). ``retired``: key id -> the ledger entry of the rotation that retired
+    it (what it signed later fails). Pure reading; runs in workers."""
+    return _Rows(conn, table, lo, hi, raw_keys, retired or {}).run()
 
 
 def _diff(expected: bytes, actual: bytes) -> str:

@@ -327,13 +327,30 @@ def _archive_key(db_path: Path) -> str | None:
 
 
 def _trusted_pem(public_key: Path | None, trust: str | None, db) -> str | None:
-    """The PEM to pin: a file, or a key id from the database the user has checked elsewhere."""
-    if public_key:
-        return read_text(public_key, "--public-key")
-    if trust:
+    """The PEM to pin: a file, or a key id from the database the user has checked elsewhere.
+    Checked here: an empty file or key id must not leave verify trusting whatever the database
+    holds, nor a stored key under another key's id pin that other key."""
+    from .keys import key_id_for, load_public_key_pem
+
+    if public_key is not None:
+        pem = read_text(public_key, "--public-key")
+        try:
+            load_public_key_pem(pem, f"--public-key {public_key}")
+        except ArchiveError as e:
+            raise click.ClickException(str(e)) from None
+        return pem
+    if trust is not None:
         row = db.execute("SELECT public_key FROM keys WHERE key_id = ?", (trust,)).fetchone()
         if row is None:
-            raise click.ClickException(f"--trust {trust}: no such key in the database")
+            raise click.ClickException(f"--trust {trust!r}: no such key in the database")
+        try:
+            found = key_id_for(load_public_key_pem(row[0], f"--trust {trust}"))
+        except ArchiveError as e:
+            raise click.ClickException(str(e)) from None
+        if found != trust:
+            raise click.ClickException(
+                f"--trust {trust}: the database's public key for it is {found}'s (altered)"
+            )
         return row[0]
     return None
 

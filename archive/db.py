@@ -531,8 +531,8 @@ def _check_current(db: sqlite_utils.Database, path: Path) -> None:
 
 def _not_an_archive(path: Path) -> DatabaseError:
     return DatabaseError(
-        f"{path}: not an archive database (it has no migrations table); archive does not add "
-        "its tables to another program's database"
+        f"{path}: not an archive database (no migrations are recorded in it); archive does not "
+        "add its tables to another program's database"
     )
 
 

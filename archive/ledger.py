@@ -314,6 +314,9 @@ def rotate_key(
             "SELECT 1 FROM key_rotations WHERE old_key_id = ?", (old.key_id,)
         ).fetchone():
             raise ValueError(f"key {old.key_id} was already rotated")
+        if retired_by(conn, new.key_id):
+            # it could sign nothing here: verify fails what a retired key signs after it
+            raise ValueError(f"key {new.key_id} was retired by an earlier rotation: use a new key")
         current = current_key(conn)
         if current is not None and current != old.key_id:
             # a rotation from another key would start a chain no pinned auditor can follow

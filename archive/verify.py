@@ -22,6 +22,7 @@ from .checks import (
     check_structure,
     in_worker,
     scan_ledger,
+    text_or_bytes,
 )
 from .db import SIGNED_TABLES
 from .hashing import file_sha256
@@ -97,17 +98,19 @@ class Verifier:
         # (an ingest committing in between made verify report its new rows as problems).
         conn = self.db.conn
         began = not conn.in_transaction
+        factory, conn.text_factory = conn.text_factory, text_or_bytes
         if began:
             conn.execute("BEGIN")
         try:
             conn.execute("SELECT count(*) FROM sqlite_master").fetchone()  # takes the lock
             return self._run(checkpoint_note)
         finally:
+            conn.text_factory = factory
             if began and conn.in_transaction:
                 conn.execute("ROLLBACK")
 
     def _run(self, checkpoint_note: str | None) -> Report:
-        keys = self._keys()
+        keys, self.retired = self._keys()
         checkpoints = self.db.execute(
             "SELECT id, origin, tree_size, root_hash, note, key_id FROM checkpoints ORDER BY id"
         ).fetchall()
@@ -127,7 +130,9 @@ class Verifier:
         return self.report
 
     # -- keys ------------------------------------------------------------------------------
-    def _keys(self) -> dict:
+    def _keys(self) -> tuple[dict, dict[str, int]]:
+        """The trusted keys by id, and for each key a rotation retired, the rotation's ledger
+        entry: a retired key signs nothing more, so what it signed after that entry fails."""
         report = self.report
         stored = {}
         for key_id, pem in self.db.execute("SELECT key_id, public_key FROM keys"):
@@ -140,29 +145,54 @@ class Verifier:
                 report.fail("keys", key_id, "key_id does not match the stored public key")
                 continue
             stored[key_id] = key
-        if not self.pinned:
+        if self.pinned is None:
             report.trust = (
                 "trusting the key(s) found in the database: "
                 + (", ".join(sorted(stored)) or "none")
                 + " (pin one with --public-key)"
             )
-            return stored
-        pinned = load_public_key_pem(self.pinned, "--public-key")
-        trusted = {key_id_for(pinned): pinned}
-        report.trust = f"pinned key {key_id_for(pinned)}"
+            trusted = stored
+        else:
+            pinned = load_public_key_pem(self.pinned, "--public-key")
+            pinned_id = key_id_for(pinned)
+            trusted = {pinned_id: pinned}
+            report.trust = f"pinned key {pinned_id}"
+            # a wrong pin fails every row: say why once, before the long list
+            introduced = self.db.execute(
+                "SELECT old_key_id FROM key_rotations WHERE new_key_id = ?", (pinned_id,)
+            ).fetchone()
+            if pinned_id not in stored:
+                report.trust += (
+                    " (not one of this archive's keys: "
+                    + (", ".join(sorted(stored)) or "none")
+                    + ")"
+                )
+            elif introduced:
+                report.trust += (
+                    f" (a rotation from {introduced[0]} introduced it: it vouches only for what "
+                    "was signed after; pin the archive's first key to check it all)"
+                )
+        retired: dict[str, int] = {}
         # Trust follows rotations signed by a trusted key, in ledger order.
-        for rid, old, new, pem, stmt, sig in self.db.execute(
-            "SELECT r.id, old_key_id, new_key_id, new_public_key, statement, signature "
+        for rid, old, new, pem, stmt, sig, seq in self.db.execute(
+            "SELECT r.id, old_key_id, new_key_id, new_public_key, statement, signature, l.seq "
             "FROM key_rotations r JOIN ledger l ON l.record_table = 'key_rotations' "
             "AND l.record_id = r.id ORDER BY l.seq"
         ):
-            if old in trusted and verify_signature(trusted[old], sig, stmt.encode("utf-8")):
-                try:
-                    trusted[new] = load_public_key_pem(pem)
-                except Exception:  # noqa: BLE001 - the row check reports it
-                    continue
+            data = stmt if isinstance(stmt, bytes) else (stmt or "").encode("utf-8")
+            if old not in trusted or not verify_signature(trusted[old], sig, data):
+                continue
+            retired.setdefault(old, seq)
+            if self.pinned is None:
+                continue
+            try:
+                key = load_public_key_pem(pem)
+            except Exception:  # noqa: BLE001 - the row check reports it
+                continue
+            if key_id_for(key) == new:  # else the row check says new_key_id does not match
+                trusted[new] = key
                 report.trust += f", then {new} (rotation {rid})"
-        return trusted
+        return trusted, retired
 
     # -- the work: signed rows, the ledger's leaves, images ----------------------------------
     def _check(self, keys, sizes: set[int]) -> tuple[list[Chunk], LedgerScan, tuple, list | None]:
@@ -197,7 +227,7 @@ class Verifier:
         if self.workers <= 1 or total < self.parallel_from or path is None:
             conn = self.db.conn
             return (
-                [check_rows(conn, *unit, raw_keys) for unit in units],
+                [check_rows(conn, *unit, raw_keys, self.retired) for unit in units],
                 scan_ledger(conn, sizes),
                 check_images(conn),
                 check_structure(conn) if self.check_sqlite else None,
@@ -208,7 +238,9 @@ class Verifier:
             structure = self.check_sqlite and pool.submit(in_worker, path, check_structure)
             ledger = pool.submit(in_worker, path, scan_ledger, sizes)
             images = pool.submit(in_worker, path, check_images)
-            rows = [pool.submit(in_worker, path, check_rows, *u, raw_keys) for u in units]
+            rows = [
+                pool.submit(in_worker, path, check_rows, *u, raw_keys, self.retired) for u in units
+            ]
             return (
                 [f.result() for f in rows],
                 ledger.result(),
@@ -295,12 +327,23 @@ class Verifier:
         by_size: dict[int, str] = {}
         latest = None
         for cid, origin, size, root_hex, note, key_id in rows:
+            latest = (cid, size)
+            if any(isinstance(v, bytes) for v in (origin, root_hex, note, key_id)):
+                report.fail("checkpoints", cid, "not UTF-8 text (a BLOB, or bytes altered)")
+                continue
             key = keys.get(key_id)
             parsed = cp.verify(note, origin, key) if key else None
             if key is None:
                 report.fail("checkpoints", cid, f"signed by an unknown or untrusted key {key_id}")
             elif parsed is None or parsed.size != size or parsed.root.hex() != root_hex:
                 report.fail("checkpoints", cid, "signature does not verify, or note differs")
+            elif self._signed_after_retired(key_id, size):
+                report.fail(
+                    "checkpoints",
+                    cid,
+                    f"signed by {key_id} after a rotation retired it (ledger entry "
+                    f"{self.retired[key_id]})",
+                )
             if size in by_size and by_size[size] != root_hex:
                 report.fail("checkpoints", cid, f"fork: two different roots at tree size {size}")
             by_size[size] = root_hex
@@ -318,7 +361,6 @@ class Verifier:
                     f"root at size {size} does not match the ledger "
                     "(entries changed, reordered or removed)",
                 )
-            latest = (cid, size)
         report.ledger = {"entries": entries, "root": roots[entries].hex()}
         if latest is None:
             if entries:
@@ -332,6 +374,12 @@ class Verifier:
         if checkpoint_note is not None:
             self._outside_checkpoint(checkpoint_note, keys, root_at)
 
+    def _signed_after_retired(self, key_id, tree_size: int) -> bool:
+        """A checkpoint of ``tree_size`` entries signed by a key retired before the last of
+        them (the rotation's own checkpoint, signed by the key it retires, is fine)."""
+        last = self.retired.get(key_id)
+        return last is not None and tree_size > last + 1
+
     def _outside_checkpoint(self, note: str, keys, root_at) -> None:
         """Check the archive against a checkpoint an auditor kept earlier, outside it."""
         report = self.report
@@ -340,9 +388,14 @@ class Verifier:
         except ValueError as e:
             report.fail("--checkpoint", "file", str(e))
             return
-        signed = next((c for k in keys.values() if (c := cp.verify(note, parsed.origin, k))), None)
-        if signed is None:
+        signers = [k for k, key in keys.items() if cp.verify(note, parsed.origin, key)]
+        if not signers:
             report.fail("--checkpoint", parsed.size, "not signed by a trusted key")
+            return
+        if all(self._signed_after_retired(k, parsed.size) for k in signers):
+            report.fail(
+                "--checkpoint", parsed.size, f"signed by {signers[0]} after a rotation retired it"
+            )
             return
         expected = root_at(parsed.size)
         if expected is None:
@@ -375,6 +428,10 @@ class Verifier:
         home = Path(db_file).parent if db_file else Path(".")
         used = set()
         for sha, stored in self.db.execute("SELECT sha256, stored_path FROM captures"):
+            if not isinstance(stored, str):
+                self.report.count("capture files", "failed")
+                self.report.fail("capture files", sha, "stored_path is not UTF-8 text")
+                continue
             path = home / stored
             used.add(path.name)
             if not path.exists():

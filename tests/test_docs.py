@@ -72,7 +72,7 @@ def _audit_script() -> str:
 def test_auditor_script_from_the_docs(sample_db, fixed_signer, tmp_path):
     script = tmp_path / "audit.py"
     script.write_text(_audit_script())
-    assert len(script.read_text().splitlines()) <= 40
+    assert len(script.read_text().splitlines()) <= 60
     pub = tmp_path / "pub.pem"
     pub.write_text(fixed_signer.public_key_pem)
     ok = subprocess.run([sys.executable, script, sample_db, pub], capture_output=True, text=True)
@@ -88,6 +88,49 @@ def test_auditor_script_from_the_docs(sample_db, fixed_signer, tmp_path):
     assert bad.returncode == 1
     # every signed column is compared, not only the obvious ones (found in review: cue was not)
     assert "FAILED 37988c58467bc4cf-9 statement.speaker, statement.cue" in bad.stdout
+
+
+def test_auditor_script_fails_damaged_rows_and_follows_rotations(tmp_path):
+    """The script crashed on a deleted article or an empty statement, failed every claim signed
+    after a key rotation, and created an empty database at a mistyped path (found in review)."""
+    from click.testing import CliRunner
+
+    from archive.cli import cli
+
+    from .conftest import SAMPLE, SECOND
+
+    script = tmp_path / "audit.py"
+    script.write_text(_audit_script())
+    db, key = tmp_path / "records" / "archive.db", tmp_path / "k.pem"
+
+    def run(*args):
+        result = CliRunner().invoke(cli, list(map(str, args)))
+        assert result.exit_code == 0, result.output
+
+    def audit(path=db):
+        return subprocess.run([sys.executable, script, path, pub], capture_output=True, text=True)
+
+    run("ingest", "--key", key, "--db", db, SAMPLE)
+    pub = tmp_path / "first.pub"
+    run("keys", "export", "--key", key, "-o", pub)
+    run("keys", "rotate", "--key", key, "--db", db, "--no-passphrase")
+    run("ingest", "--key", key, "--db", db, SECOND)
+    ok = audit()
+    assert ok.returncode == 0 and ok.stdout.strip() == "all claims verified", ok.stdout + ok.stderr
+    conn = sqlite3.connect(db)
+    first, second = [r[0] for r in conn.execute("SELECT id FROM claims ORDER BY rowid LIMIT 2")]
+    conn.execute("UPDATE claims SET statement = '' WHERE id = ?", (first,))
+    conn.execute("UPDATE claims SET text = CAST(X'ff41' AS TEXT) WHERE id = ?", (second,))
+    conn.execute("DELETE FROM articles WHERE id = (SELECT article_id FROM claims ORDER BY rowid "
+                 "DESC LIMIT 1)")  # fmt: skip
+    conn.commit()
+    conn.close()
+    bad = audit()
+    assert bad.returncode == 1 and "Traceback" not in bad.stderr, bad.stdout + bad.stderr
+    failed = [line.split()[1] for line in bad.stdout.splitlines() if line.startswith("FAILED")]
+    assert first in failed and second in failed and len(failed) > 2, bad.stdout
+    missing = tmp_path / "typo.db"
+    assert audit(missing).returncode != 0 and not missing.exists()
 
 
 def test_readme_opens_with_the_two_commands():

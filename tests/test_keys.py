@@ -331,3 +331,54 @@ def test_a_concurrent_rotation_s_staged_key_is_not_taken(tmp_path, monkeypatch):
     assert result.exit_code == 0, result.output
     (introduced,) = sqlite3.connect(db).execute("SELECT new_key_id FROM key_rotations").fetchone()
     assert run("keys", "show", "--key", key).output.split()[0] == introduced
+
+
+def test_what_a_retired_key_signs_after_its_rotation_fails_verify(tmp_path, monkeypatch):
+    """The writer refuses a retired key, but verify trusted it for everything: a leaked retired
+    key (with a writer that skips the refusal) signed a new capture and its checkpoint, and
+    verify, pinned or not, said OK (found in review). What it signs after the rotation's ledger
+    entry now fails, rows and checkpoints; what it signed before stays verified."""
+    from cryptography.hazmat.primitives.serialization import load_pem_private_key
+
+    from archive import ledger
+    from archive.ingest import Ingester
+    from archive.keys import Signer
+
+    from .conftest import DATA
+
+    key, db, first, retired = _archive_with_rotation(tmp_path)
+    pub = tmp_path / "first.pub"
+    pub.write_text(Signer(load_pem_private_key(retired.read_bytes(), None)).public_key_pem)
+    assert run("verify", "--db", db, "--public-key", pub).exit_code == 0
+    newest = tmp_path / "newest.pub"
+    assert run("keys", "export", "--key", key, "-o", newest).exit_code == 0
+    trust = run("verify", "--db", db, "--public-key", newest).output.splitlines()[0]
+    assert f"(a rotation from {first} introduced it: it vouches only for" in trust, trust
+    monkeypatch.setattr(ledger.SignedWriter, "check_key", lambda self: None)
+    old = Signer(load_pem_private_key(retired.read_bytes(), None))
+    assert Ingester(db, old).ingest_file(DATA / "warc" / "example.warc.gz").status == "ingested"
+    for pinned in (["--public-key", pub], []):
+        result = run("verify", "--db", db, "--no-files", *pinned)
+        assert result.exit_code == 1, result.output
+        failed = [line for line in result.output.splitlines() if line.startswith("FAILED")]
+        assert failed and all(f"signed by {first} after a rotation retired it" in line
+                              for line in failed), result.output  # fmt: skip
+        assert any(line.startswith("FAILED captures ") for line in failed)
+        assert any(line.startswith("FAILED checkpoints ") for line in failed)
+        assert not any("lakeport" in line for line in failed)  # signed before the rotation
+
+
+def test_a_rotation_back_to_a_retired_key_is_refused(tmp_path):
+    """A -> B -> A made A the archive's key again, though verify (and the writer) refuse what
+    a retired key signs: the rotation is refused, nothing written."""
+    from archive.db import connect
+    from archive.keys import load_key
+    from archive.ledger import rotate_key
+
+    key, db, first, retired = _archive_with_rotation(tmp_path)
+    before = db.read_bytes()
+    conn = connect(db).conn
+    with pytest.raises(ValueError, match=f"key {first} was retired by an earlier rotation"):
+        rotate_key(conn, db, load_key(key), load_key(retired))
+    conn.close()
+    assert db.read_bytes() == before
