@@ -12,11 +12,14 @@ SQL functions (usable in any query in the browser):
 from __future__ import annotations
 
 import hashlib
+import json
+import sqlite3
 from functools import lru_cache
 from urllib.parse import urlencode
 
 from datasette import hookimpl
-from datasette.utils.asgi import Response
+from datasette.handle_exception import handle_exception as render_error
+from datasette.utils.asgi import BadRequest, Base400, Response
 from datasette.views.base import DatasetteError
 from markupsafe import Markup, escape
 
@@ -43,18 +46,34 @@ def archive_verify(statement, signature, public_key_pem):
 
 
 def archive_sha256(value):
-    if value is None:
-        return None
-    data = value.encode("utf-8") if isinstance(value, str) else bytes(value)
-    return hashlib.sha256(data).hexdigest()
+    # TEXT or BLOB only: bytes(5) is five zero bytes (and bytes(10**9) a gigabyte), not 5
+    if isinstance(value, str):
+        return hashlib.sha256(value.encode("utf-8")).hexdigest()
+    if isinstance(value, bytes):
+        return hashlib.sha256(value).hexdigest()
+    return None
+
+
+def _on_text(fn):
+    """A text function for SQL: NULL for anything but TEXT (a number was an error page)."""
+    return lambda value: fn(value) if isinstance(value, str) else None
+
+
+def _authorize(action, arg1, arg2, db_name, trigger):
+    # PRAGMA database_list names the database's path on the server; Datasette allows it in
+    # readers' SQL. Ignored, it lists nothing (Datasette's own call then finds no attachments).
+    if action == sqlite3.SQLITE_PRAGMA and (arg1 or "").lower() == "database_list":
+        return sqlite3.SQLITE_IGNORE
+    return sqlite3.SQLITE_OK
 
 
 @hookimpl
 def prepare_connection(conn):
-    conn.create_function("archive_normalize", 1, lambda t: None if t is None else normalize_text(t))
-    conn.create_function("archive_text_sha256", 1, lambda t: None if t is None else text_sha256(t))
+    conn.create_function("archive_normalize", 1, _on_text(normalize_text))
+    conn.create_function("archive_text_sha256", 1, _on_text(text_sha256))
     conn.create_function("archive_sha256", 1, archive_sha256)
     conn.create_function("archive_verify", 3, archive_verify)
+    conn.set_authorizer(_authorize)
 
 
 def _thumb(datasette, database: str, sha: str, size: int = 120) -> Markup:
@@ -107,10 +126,35 @@ def _onward(row, value: str, column: str, table: str | None, database: str, data
             else escape(value)
         )
         return Markup(f"{shown} <small>· {history}</small>")
+    if table == "articles" and column == "title" and _has(row, "id"):
+        claims = _query_link(
+            datasette, database, "claims_of_article", "its claims", article_id=row["id"]
+        )
+        check = _query_link(
+            datasette, database, "check_records", "check them", article_id=row["id"]
+        )
+        return Markup(f"{escape(value)} <small>· {claims} · {check}</small>")
+    target = _linked_table(row, table, column)
+    if target is not None:
+        return Markup(f'<a href="{escape(datasette.urls.row(database, target, value))}">'
+                      f"{escape(value)}</a>")  # fmt: skip
     if table == "claim_appearances" and column == "text_sha256":
         href = f"{datasette.urls.table(database, 'claims')}?{urlencode({'text_sha256': value})}"
         return Markup(f'<a href="{escape(href)}">{escape(value)}</a>')
     return None
+
+
+def _linked_table(row, table: str | None, column: str) -> str | None:
+    """The table a record id names when another column of the row says which: a ledger entry's
+    record, a change's claim or image use."""
+    if table == "ledger" and column == "record_id" and _has(row, "record_table"):
+        return row["record_table"] if row["record_table"] in _LEDGER_TABLES else None
+    if table == "changes" and column in ("old_id", "new_id") and _has(row, "target"):
+        return {"claim": "claims", "image": "image_uses"}.get(row["target"])
+    return None
+
+
+_LEDGER_TABLES = {"captures", "articles", "claims", "image_uses", "key_rotations"}
 
 
 def _has(row, name: str) -> bool:
@@ -174,6 +218,26 @@ async def _serve_image(request, datasette):
 _READER_MISTAKES = ("Cannot sort table by ", "Cannot use _sort and _sort_desc")
 
 
+class MethodNotAllowed(Base400):
+    status = 405
+
+
+def _reader_mistake(request, exception) -> Base400 | None:
+    """What Datasette 0.65 answers with a 500 (its own failure) that is the reader's mistake in
+    the URL, as a 4xx saying which parameter; None for anything else."""
+    if request.method == "POST":  # a canned query is read-only: Datasette fails on the POST
+        return MethodNotAllowed("These pages are read-only: use GET")
+    args = request.args
+    if isinstance(exception, json.JSONDecodeError) and "_through" in args:
+        return BadRequest("_through must be JSON, as the links Datasette writes have it")
+    if isinstance(exception, ValueError) and "invalid literal for int()" in str(exception):
+        for name in ("_next", "_timelimit"):
+            value = args.get(name)
+            if value is not None and not value.lstrip("-").isdigit():
+                return BadRequest(f"{name} must be a whole number, not {value!r}")
+    return None
+
+
 @hookimpl
 def handle_exception(datasette, request, exception):
     if (
@@ -182,6 +246,9 @@ def handle_exception(datasette, request, exception):
         and str(exception.message).startswith(_READER_MISTAKES)
     ):
         exception.status = 400
+    mistake = _reader_mistake(request, exception)
+    if mistake is not None:
+        return render_error(datasette, request, mistake)
     # None: Datasette's own handler renders the error page, with this status
 
 
@@ -236,7 +303,10 @@ class ResponseCache:
     async def __call__(self, scope, receive, send):
         if not self._cacheable(scope):
             return await self.app(scope, receive, send)
-        key = (scope["method"], scope["path"], scope.get("query_string", b""))
+        # Datasette writes absolute links from the Host header: one host's page is not
+        # another's (a request with a forged Host filled the cache with links elsewhere)
+        host = next((v for k, v in scope.get("headers", []) if k == b"host"), b"")
+        key = (scope["method"], scope["path"], scope.get("query_string", b""), host)
         hit = self.entries.get(key)
         if hit is not None:
             self.entries.move_to_end(key)
@@ -249,7 +319,10 @@ class ResponseCache:
         async def capture(message):
             if message["type"] == "http.response.start":
                 captured["start"] = message
-                captured["ok"] = message["status"] == 200
+                # a cookie (Datasette's CSRF token) is one reader's: never replayed to others
+                captured["ok"] = message["status"] == 200 and not any(
+                    k.lower() == b"set-cookie" for k, _ in message.get("headers", [])
+                )
             elif message["type"] == "http.response.body" and captured["ok"]:
                 captured["body"].append(message.get("body", b""))
                 captured["size"] += len(message.get("body", b""))
@@ -272,9 +345,40 @@ class ResponseCache:
                 self.bytes -= len(dropped)
 
 
+#: Datasette's introspection pages that show where the database and the code sit on the server.
+HIDDEN_PATHS = {"/-/databases", "/-/databases.json", "/-/threads", "/-/threads.json"}
+#: Tables whose rows are an article's, in reading order by ``position``.
+IN_READING_ORDER = {"claims", "image_uses"}
+
+
+class ReaderRoutes:
+    """ASGI middleware for two things Datasette's routes do not do for a public archive:
+    hide the pages that name server paths (404), and show one article's claims or image uses in
+    reading order. Datasette orders a table by its primary key, and claim ids sort as text
+    (``…-1``, ``…-10``, ``…-2``); sorting the whole table by position would scan a million rows,
+    so only a page filtered by ``article_id`` and not sorted is sent to ``_sort=position``,
+    which the (article_id, position) index serves."""
+
+    def __init__(self, app):
+        self.app = app
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] == "http":
+            path = scope["path"]
+            if path in HIDDEN_PATHS:
+                return await Response.text("Not found", status=404).asgi_send(send)
+            table = path.rsplit("/", 1)[-1]
+            if table in IN_READING_ORDER and path.count("/") == 2:
+                query = scope.get("query_string", b"").decode("latin-1")
+                names = {part.split("=", 1)[0] for part in query.split("&")}
+                if "article_id" in names and not names & {"_sort", "_sort_desc"}:
+                    return await Response.redirect(f"{path}?{query}&_sort=position").asgi_send(send)
+        return await self.app(scope, receive, send)
+
+
 @hookimpl
 def asgi_wrapper(datasette):
     def wrap(app):
-        return ResponseCache(app, datasette)
+        return ReaderRoutes(ResponseCache(app, datasette))
 
     return wrap

@@ -407,6 +407,43 @@ def test_q4_page_changes_takes_the_url_a_page_was_captured_at(tmp_path):
     assert conn.execute(sql, {"url": URL + "?other"}).fetchall() == []
 
 
+def test_q4_page_history_takes_the_url_of_any_capture(tmp_path):
+    """Two captures of page A, one at its URL, one at that URL with a tracking parameter, both
+    naming the same canonical URL: page_history, `archive history` and `archive diff` given the
+    second URL found only its own capture (found in review)."""
+    import re
+    from pathlib import Path
+
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+    from archive.keys import Signer
+
+    meta = json.loads(
+        (Path(__file__).resolve().parent.parent / "datasette-metadata.json").read_text()
+    )
+    sql = meta["databases"]["archive"]["queries"]["page_history"]["sql"]
+    tracked = URL + "?mod=hp_lead_pos1"
+    db = tmp_path / "archive.db"
+    ingester = Ingester(db, Signer(Ed25519PrivateKey.from_private_bytes(bytes(32))))
+    for n, source in enumerate(CAPTURES[:2]):
+        path = _redated(source, f"0{7 + n}", tmp_path / f"{n}.warc")
+        if n:  # the WARC header is not in Content-Length or the digests: the records stay whole
+            path.write_bytes(path.read_bytes().replace(
+                b"WARC-Target-URI: " + URL.encode() + b"\r\n",
+                b"WARC-Target-URI: " + tracked.encode() + b"\r\n",
+            ))  # fmt: skip
+        assert ingester.ingest_file(path).status == "ingested"
+    conn = sqlite3.connect(db)
+    assert sorted(r for (r,) in conn.execute("SELECT url FROM articles")) == [URL, tracked]
+    for url in (URL, tracked):
+        assert len(conn.execute(sql, {"url": url}).fetchall()) == 2, url
+        assert len(cli_json(db, "history", url)) == 2, url
+    assert conn.execute(sql, {"url": URL + "?other"}).fetchall() == []
+    result = CliRunner().invoke(cli, ["diff", "--db", str(db), tracked])
+    assert result.exit_code == 0 and "nothing to compare" not in result.output, result.output
+    assert re.search(r"~ claim", result.output), result.output
+
+
 def test_q2_speaker_quotes_counts_where_else_each_claim_appears(archive):
     """The canned query's `elsewhere`: other claims with the same text hash, plus near and
     quote links; computed here another way, for every speaker."""
