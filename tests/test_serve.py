@@ -550,3 +550,22 @@ def test_an_article_leads_to_its_claims_and_their_check_and_ledger_ids_to_record
     with urllib.request.urlopen(f"{base}/archive/ledger?record_table=articles", timeout=10) as r:
         page = r.read().decode()
     assert f'href="/archive/articles/{article["id"]}"' in page
+
+
+def test_a_pasted_parameter_s_spaces_do_not_empty_the_answer(served):
+    """A name or id pasted with a space around it gave "0 results" and no hint (review)."""
+    base, _ = served
+    for query, params in [
+        ("speaker_quotes", {"speaker": "Elena Varga"}),
+        ("claim_everywhere", {"claim_id": "37988c58467bc4cf-3"}),
+        ("claims_of_article", {"article_id": "37988c58467bc4cf"}),
+        ("page_history", {"url": "https://northshore.example/2025/03/07/who-is-elena-varga.html"}),
+    ]:
+        exact = get_json(
+            f"{base}/archive/{query}.json?_shape=array&{urllib.parse.urlencode(params)}"
+        )
+        padded = {k: f" {v}\t" for k, v in params.items()}
+        pasted = get_json(
+            f"{base}/archive/{query}.json?_shape=array&{urllib.parse.urlencode(padded)}"
+        )
+        assert exact and pasted == exact, query
