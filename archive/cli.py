@@ -29,8 +29,13 @@ class ArchiveGroup(click.Group):
         try:
             return super().invoke(ctx)
         except KeyboardInterrupt:
-            click.echo("Interrupted", err=True)
-            ctx.exit(EXIT_INTERRUPTED)
+            pass
+        except click.Abort as e:
+            # click's prompts turn Ctrl-C (and an end of input) into Abort themselves
+            if not isinstance(e.__context__, KeyboardInterrupt):
+                raise
+        click.echo("Interrupted", err=True)
+        ctx.exit(EXIT_INTERRUPTED)
 
 
 @contextlib.contextmanager
@@ -167,7 +172,7 @@ def ingest(
 
     Example: archive ingest captures/*.warc.gz
     """
-    from .ingest import Ingester
+    from .ingest import FileResult, Ingester
     from .ledger import current_key, retired_by
     from .parallel import DaskExecutor, default_workers, process_pool
     from .reader import find_captures
@@ -265,7 +270,11 @@ def ingest(
                 broken = True
                 break
             except KeyboardInterrupt:  # its transaction was rolled back; the files before stay
-                interrupted = path
+                interrupted = ingester.interrupted()
+                if interrupted is None or interrupted.path != str(path):  # before it began
+                    interrupted = FileResult(path=str(path), status="failed")
+                elif interrupted.status == "ingested":  # committed just before the interrupt
+                    results.append(interrupted)
                 break
             results.append(result)
             bar.update(1)
@@ -293,8 +302,11 @@ def ingest(
         # after an interrupt, the records still queued for the workers are not wanted
         ingester.executor.shutdown(cancel_futures=interrupted is not None)
     if interrupted is not None:
+        name = one_line(interrupted.path)
         click.echo(
-            f"Interrupted: {one_line(str(interrupted))} was not ingested (nothing of it was kept)",
+            f"Interrupted: {name} was ingested just before it (in the summary above)"
+            if interrupted.status == "ingested"
+            else f"Interrupted: {name} was not ingested (nothing of it was kept)",
             err=True,
         )
         sys.exit(EXIT_INTERRUPTED)
@@ -327,32 +339,16 @@ def _archive_key(db_path: Path) -> str | None:
 
 
 def _trusted_pem(public_key: Path | None, trust: str | None, db) -> str | None:
-    """The PEM to pin: a file, or a key id from the database the user has checked elsewhere.
-    Checked here: an empty file or key id must not leave verify trusting whatever the database
-    holds, nor a stored key under another key's id pin that other key."""
-    from .keys import key_id_for, load_public_key_pem
+    """The PEM to pin: a file, or a key id from the database the user has checked elsewhere
+    (an empty one is an error, never "nothing pinned")."""
+    from .keys import load_public_key_pem
+    from .verify import stored_key_pem
 
     if public_key is not None:
         pem = read_text(public_key, "--public-key")
-        try:
-            load_public_key_pem(pem, f"--public-key {public_key}")
-        except ArchiveError as e:
-            raise click.ClickException(str(e)) from None
+        load_public_key_pem(pem, f"--public-key {public_key}")
         return pem
-    if trust is not None:
-        row = db.execute("SELECT public_key FROM keys WHERE key_id = ?", (trust,)).fetchone()
-        if row is None:
-            raise click.ClickException(f"--trust {trust!r}: no such key in the database")
-        try:
-            found = key_id_for(load_public_key_pem(row[0], f"--trust {trust}"))
-        except ArchiveError as e:
-            raise click.ClickException(str(e)) from None
-        if found != trust:
-            raise click.ClickException(
-                f"--trust {trust}: the database's public key for it is {found}'s (altered)"
-            )
-        return row[0]
-    return None
+    return None if trust is None else stored_key_pem(db, trust)
 
 
 @cli.command()

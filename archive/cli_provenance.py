@@ -81,7 +81,9 @@ def trace(record, db_path, as_json):
 @db_option
 @json_option
 def history(url, db_path, as_json):
-    """Every capture of a page (by canonical URL), oldest first, with how much changed.
+    """Every capture of a page, oldest first, with how much changed.
+
+    URL is the page's canonical URL or the URL any of its captures was made at.
 
     Example: archive history https://example.com/news/story.html
     """

@@ -12,9 +12,10 @@ SQL functions (usable in any query in the browser):
 from __future__ import annotations
 
 import hashlib
-import json
 import sqlite3
+import traceback
 from functools import lru_cache
+from pathlib import Path
 from urllib.parse import urlencode
 
 from datasette import hookimpl
@@ -23,6 +24,7 @@ from datasette.utils.asgi import BadRequest, Base400, Response
 from datasette.views.base import DatasetteError
 from markupsafe import Markup, escape
 
+from .datasette_asgi import ReaderRoutes, ResponseCache
 from .hashing import normalize_text, text_sha256
 from .keys import load_public_key_pem, verify_signature
 
@@ -225,16 +227,31 @@ class MethodNotAllowed(Base400):
 def _reader_mistake(request, exception) -> Base400 | None:
     """What Datasette 0.65 answers with a 500 (its own failure) that is the reader's mistake in
     the URL, as a 4xx saying which parameter; None for anything else."""
-    if request.method == "POST":  # a canned query is read-only: Datasette fails on the POST
+    if request.method == "POST" and (
+        (isinstance(exception, AttributeError) and "asgi_send" in str(exception))
+        or (isinstance(exception, AssertionError) and "only POST to a canned" in str(exception))
+    ):  # Datasette's own failures on a POST to a read-only canned query, or to a table
         return MethodNotAllowed("These pages are read-only: use GET")
     args = request.args
-    if isinstance(exception, json.JSONDecodeError) and "_through" in args:
-        return BadRequest("_through must be JSON, as the links Datasette writes have it")
+    frames = traceback.extract_tb(exception.__traceback__)
+    if "_through" in args and any(
+        Path(f.filename).parts[-2:] == ("datasette", "filters.py") for f in frames
+    ):
+        return BadRequest(
+            "_through must be JSON naming a table, a column and a value that link to this "
+            "table, as the links Datasette writes have it"
+        )
     if isinstance(exception, ValueError) and "invalid literal for int()" in str(exception):
-        for name in ("_next", "_timelimit"):
+        for name in ("_timelimit", "_next"):  # _next may be a key, not a number: _timelimit first
             value = args.get(name)
             if value is not None and not value.lstrip("-").isdigit():
                 return BadRequest(f"{name} must be a whole number, not {value!r}")
+    if (
+        isinstance(exception, sqlite3.IntegrityError)
+        and "datatype mismatch" in str(exception)
+        and (args.get("_next") or "").isdigit()
+    ):  # an offset past SQLite's 64-bit integers
+        return BadRequest(f"_next {args['_next']!r} is not a place on this page's list")
     return None
 
 
@@ -247,133 +264,23 @@ def handle_exception(datasette, request, exception):
     ):
         exception.status = 400
     mistake = _reader_mistake(request, exception)
-    if mistake is not None:
-        return render_error(datasette, request, mistake)
-    # None: Datasette's own handler renders the error page, with this status
+    if mistake is None:
+        return None  # Datasette's own handler renders the error page, with its status
+    respond = render_error(datasette, request, mistake)
+    if not isinstance(mistake, MethodNotAllowed):
+        return respond
+
+    async def with_allow():
+        response = await respond()
+        response.headers["Allow"] = "GET, HEAD"  # RFC 9110: a 405 names what is allowed
+        return response
+
+    return with_allow
 
 
 @hookimpl
 def register_routes():
     return [(r"^/-/archive-image/(?P<database>[^/]+)/(?P<sha256>[0-9a-f]{64})$", _serve_image)]
-
-
-class ResponseCache:
-    """ASGI middleware: whole GET responses kept in memory, for immutable databases only.
-
-    A published archive does not change while it is served (``archive serve`` opens it
-    immutable), so every page and query result for a URL is the same for every reader. Serving
-    repeats from memory is what lets a small machine take a crowd of readers.
-    """
-
-    def __init__(
-        self,
-        app,
-        datasette,
-        max_entries: int = 2048,
-        max_body: int = 2 << 20,
-        max_bytes: int = 64 << 20,
-    ):
-        from collections import OrderedDict
-
-        self.app = app
-        self.datasette = datasette
-        self.entries: OrderedDict = OrderedDict()
-        self.max_entries = max_entries
-        self.max_body = max_body
-        #: all bodies held, at most: each distinct query string is an entry, so without it a
-        #: reader could fill max_entries x max_body (4 GiB)
-        self.max_bytes = max_bytes
-        self.bytes = 0
-
-    def _cacheable(self, scope) -> bool:
-        config = self.datasette.plugin_config("archive") or {}
-        return (
-            config.get("response_cache", True)
-            and scope["type"] == "http"
-            and scope["method"] in ("GET", "HEAD")
-            # _internal is Datasette's own scratch database, not published data
-            and all(
-                not db.is_mutable
-                for name, db in self.datasette.databases.items()
-                if not name.startswith("_")
-            )
-            and not any(name == b"cookie" for name, _ in scope.get("headers", []))
-        )
-
-    async def __call__(self, scope, receive, send):
-        if not self._cacheable(scope):
-            return await self.app(scope, receive, send)
-        # Datasette writes absolute links from the Host header: one host's page is not
-        # another's (a request with a forged Host filled the cache with links elsewhere)
-        host = next((v for k, v in scope.get("headers", []) if k == b"host"), b"")
-        key = (scope["method"], scope["path"], scope.get("query_string", b""), host)
-        hit = self.entries.get(key)
-        if hit is not None:
-            self.entries.move_to_end(key)
-            start, body = hit
-            await send(dict(start, headers=[*start["headers"], (b"x-archive-cache", b"hit")]))
-            await send({"type": "http.response.body", "body": body})
-            return
-        captured: dict = {"start": None, "body": [], "size": 0, "ok": True}
-
-        async def capture(message):
-            if message["type"] == "http.response.start":
-                captured["start"] = message
-                # a cookie (Datasette's CSRF token) is one reader's: never replayed to others
-                captured["ok"] = message["status"] == 200 and not any(
-                    k.lower() == b"set-cookie" for k, _ in message.get("headers", [])
-                )
-            elif message["type"] == "http.response.body" and captured["ok"]:
-                captured["body"].append(message.get("body", b""))
-                captured["size"] += len(message.get("body", b""))
-                if captured["size"] > self.max_body:  # not kept: stop holding a long stream
-                    captured["ok"], captured["body"] = False, []
-            await send(message)
-
-        await self.app(scope, receive, capture)
-        if captured["ok"] and captured["start"]:
-            body = b"".join(captured["body"])
-            earlier = self.entries.pop(key, None)  # two readers missed at once
-            if earlier is not None:
-                self.bytes -= len(earlier[1])
-            self.entries[key] = (captured["start"], body)
-            self.bytes += len(body)
-            while self.entries and (
-                len(self.entries) > self.max_entries or self.bytes > self.max_bytes
-            ):
-                _, (_, dropped) = self.entries.popitem(last=False)
-                self.bytes -= len(dropped)
-
-
-#: Datasette's introspection pages that show where the database and the code sit on the server.
-HIDDEN_PATHS = {"/-/databases", "/-/databases.json", "/-/threads", "/-/threads.json"}
-#: Tables whose rows are an article's, in reading order by ``position``.
-IN_READING_ORDER = {"claims", "image_uses"}
-
-
-class ReaderRoutes:
-    """ASGI middleware for two things Datasette's routes do not do for a public archive:
-    hide the pages that name server paths (404), and show one article's claims or image uses in
-    reading order. Datasette orders a table by its primary key, and claim ids sort as text
-    (``…-1``, ``…-10``, ``…-2``); sorting the whole table by position would scan a million rows,
-    so only a page filtered by ``article_id`` and not sorted is sent to ``_sort=position``,
-    which the (article_id, position) index serves."""
-
-    def __init__(self, app):
-        self.app = app
-
-    async def __call__(self, scope, receive, send):
-        if scope["type"] == "http":
-            path = scope["path"]
-            if path in HIDDEN_PATHS:
-                return await Response.text("Not found", status=404).asgi_send(send)
-            table = path.rsplit("/", 1)[-1]
-            if table in IN_READING_ORDER and path.count("/") == 2:
-                query = scope.get("query_string", b"").decode("latin-1")
-                names = {part.split("=", 1)[0] for part in query.split("&")}
-                if "article_id" in names and not names & {"_sort", "_sort_desc"}:
-                    return await Response.redirect(f"{path}?{query}&_sort=position").asgi_send(send)
-        return await self.app(scope, receive, send)
 
 
 @hookimpl

@@ -544,6 +544,12 @@ def applied_migrations(db: sqlite_utils.Database) -> list[str]:
 
 def _refuse_unknown(applied: set[str], path) -> None:
     unknown = applied - {name for name, _ in MIGRATIONS}
+    odd = sorted(repr(name) for name in unknown if not isinstance(name, str))
+    if odd:  # a BLOB or a number where a name belongs: not something a version wrote
+        raise DatabaseError(
+            f"{path}: its migrations table holds {', '.join(odd)}, not a migration's name "
+            "(altered?); this archive cannot be read as it is"
+        )
     if unknown:
         raise DatabaseError(
             f"{path}: written by a newer version of archive (migrations this one does not "

@@ -85,6 +85,8 @@ class Ingester:
         # per capture file, reset by _write_capture
         self._capture_sha, self._path, self._source = "", Path(), Path()
         self.linker: Linker | None = None
+        #: the file being ingested: after an interrupt, what it had reached (see interrupted)
+        self.in_progress: FileResult | None = None
 
     # -- ingest ----------------------------------------------------------------------------
     def ingest(self, paths: Iterable[str | Path], on_file=None) -> list[FileResult]:
@@ -101,7 +103,7 @@ class Ingester:
         :class:`DatabaseError` when the archive database itself is damaged, and
         :class:`KeyFileError` when its key has been retired (a rotation while this ran)."""
         path = Path(path)
-        result = FileResult(path=str(path))
+        result = self.in_progress = FileResult(path=str(path))
         stored: Path | None = None
         created_copy = False
         try:
@@ -176,6 +178,17 @@ class Ingester:
         bytes). Not a defence against a compromised cluster worker: Dask unpickles its results
         here (docs/scaling.md)."""
         return self.executor is None or isinstance(self.executor, ProcessPoolExecutor)
+
+    def interrupted(self) -> FileResult | None:
+        """After an interrupt (KeyboardInterrupt out of :meth:`ingest_file`): the file it was
+        ingesting, status "ingested" if its COMMIT had already been made (an interrupt can land
+        just after it), else "failed"; None if no file was under way."""
+        result = self.in_progress
+        if result is None:
+            return None
+        committed = bool(result.sha256) and self._has_capture(result.sha256)
+        result.status = "ingested" if committed else "failed"
+        return result
 
     def _has_capture(self, sha: str) -> bool:
         return bool(self.conn.execute("SELECT 1 FROM captures WHERE sha256 = ?", (sha,)).fetchone())

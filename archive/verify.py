@@ -25,6 +25,7 @@ from .checks import (
     text_or_bytes,
 )
 from .db import SIGNED_TABLES
+from .errors import KeyFileError
 from .hashing import file_sha256
 from .keys import key_id_for, load_public_key_pem, verify_signature
 from .parallel import process_pool
@@ -463,6 +464,28 @@ def verify(
 ) -> Report:
     """Check everything in the archive database ``db`` (a sqlite_utils Database)."""
     return Verifier(db, public_key_pem, check_files, workers, check_sqlite).run(checkpoint_note)
+
+
+def stored_key_pem(db, key_id: str) -> str:
+    """The public key the database holds for ``key_id`` (``verify --trust``), checked: a keys
+    row altered to hold another key must not pin that other key."""
+    row = db.execute(
+        "SELECT CAST(public_key AS BLOB) FROM keys WHERE key_id = ?", (key_id,)
+    ).fetchone()
+    if row is None:
+        raise KeyFileError(f"--trust {key_id!r}: no such key in the database")
+    try:
+        pem = bytes(row[0] or b"").decode("utf-8")
+    except UnicodeDecodeError:
+        raise KeyFileError(
+            f"--trust {key_id}: the database's public key for it is not UTF-8 text (altered)"
+        ) from None
+    found = key_id_for(load_public_key_pem(pem, f"--trust {key_id}"))
+    if found != key_id:
+        raise KeyFileError(
+            f"--trust {key_id}: the database's public key for it is {found}'s (altered)"
+        )
+    return pem
 
 
 def _raw(key) -> bytes:

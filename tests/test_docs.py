@@ -119,8 +119,17 @@ def test_auditor_script_fails_damaged_rows_and_follows_rotations(tmp_path):
     assert ok.returncode == 0 and ok.stdout.strip() == "all claims verified", ok.stdout + ok.stderr
     conn = sqlite3.connect(db)
     first, second = [r[0] for r in conn.execute("SELECT id FROM claims ORDER BY rowid LIMIT 2")]
+    third, fourth = [r[0] for r in conn.execute("SELECT id FROM claims ORDER BY rowid LIMIT 2, 2")]
     conn.execute("UPDATE claims SET statement = '' WHERE id = ?", (first,))
     conn.execute("UPDATE claims SET text = CAST(X'ff41' AS TEXT) WHERE id = ?", (second,))
+    conn.execute("UPDATE claims SET statement = '[]' WHERE id = ?", (third,))  # second review
+    conn.execute("UPDATE claims SET statement = json_set(statement, '$.source', 'x') WHERE id = ?",
+                 (fourth,))  # fmt: skip
+    conn.execute("INSERT INTO key_rotations (id, old_key_id, new_key_id, new_public_key, "
+                 "new_key_signature, statement, signature, key_id) VALUES ('x', 'a', 'b', 'not "
+                 "a key', '', '', '', 'a')")  # fmt: skip
+    conn.execute("INSERT INTO ledger (seq, leaf_hash, record_table, record_id) VALUES "
+                 "((SELECT max(seq) + 1 FROM ledger), '00', 'key_rotations', 'x')")  # fmt: skip
     conn.execute("DELETE FROM articles WHERE id = (SELECT article_id FROM claims ORDER BY rowid "
                  "DESC LIMIT 1)")  # fmt: skip
     conn.commit()
@@ -128,7 +137,7 @@ def test_auditor_script_fails_damaged_rows_and_follows_rotations(tmp_path):
     bad = audit()
     assert bad.returncode == 1 and "Traceback" not in bad.stderr, bad.stdout + bad.stderr
     failed = [line.split()[1] for line in bad.stdout.splitlines() if line.startswith("FAILED")]
-    assert first in failed and second in failed and len(failed) > 2, bad.stdout
+    assert {first, second, third, fourth} <= set(failed) and len(failed) > 4, bad.stdout
     missing = tmp_path / "typo.db"
     assert audit(missing).returncode != 0 and not missing.exists()
 

@@ -382,3 +382,41 @@ def test_a_rotation_back_to_a_retired_key_is_refused(tmp_path):
         rotate_key(conn, db, load_key(key), load_key(retired))
     conn.close()
     assert db.read_bytes() == before
+
+
+def test_ctrl_c_at_a_passphrase_prompt_exits_130_and_writes_no_key(tmp_path):
+    """click's prompt turns Ctrl-C into its own Abort: "Aborted!" and status 1, where every
+    other interrupt is "Interrupted" and 130 (found in review)."""
+    import pty
+    import select
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    master, slave = pty.openpty()  # a terminal: the prompt is only made on one
+    key = tmp_path / "k.pem"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "archive", "keys", "generate", "--passphrase", "--key", str(key)],
+        stdin=slave, stdout=slave, stderr=slave, start_new_session=True,
+        env={**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parent.parent)},
+    )  # fmt: skip
+    os.close(slave)
+    seen, deadline = b"", time.monotonic() + 30
+
+    def read():
+        nonlocal seen
+        while select.select([master], [], [], 0.1)[0]:
+            try:
+                seen += os.read(master, 1024)
+            except OSError:  # the other end closed
+                return
+
+    while b"Passphrase" not in seen and time.monotonic() < deadline:
+        read()
+    os.kill(proc.pid, signal.SIGINT)
+    assert proc.wait(timeout=30) == 130
+    read()
+    os.close(master)
+    assert seen.decode().split()[-1] == "Interrupted", seen
+    assert not key.exists()

@@ -132,7 +132,7 @@ def test_the_response_cache_holds_a_bounded_number_of_bytes():
     import asyncio
     import threading
 
-    from archive.datasette_plugin import ResponseCache
+    from archive.datasette_asgi import ResponseCache
 
     def _raised(fn) -> list[BaseException]:
         try:
@@ -398,7 +398,9 @@ def test_pages_lead_on_to_the_questions(served):
     assert 'href="/archive/articles?_nocol=capture_sha256&amp;' in home
     assert 'href="/archive/image_uses?image_sha256__notblank=1&amp;' in home
     tables = page("/archive")
-    assert "claim_bands" not in tables.split("hidden tables")[0] and "/archive/claims" in tables
+    listed = tables.split("hidden tables")[0]
+    assert "/archive/claims" in listed
+    assert not {"claim_bands", "claim_minhash", "ledger_frontier"} & set(re.findall(r"\w+", listed))
 
 
 def test_a_bad_sort_in_a_url_is_the_reader_s_mistake(served):
@@ -451,6 +453,11 @@ def test_a_page_s_own_url_is_linked_only_when_it_is_a_web_address(sample_db, tmp
             assert 'href="https://northshore.example/' in html  # the real URL still a link
 
 
+class NoRedirect(urllib.request.HTTPRedirectHandler):
+    def redirect_request(self, *args, **kwargs):
+        return None
+
+
 def _status(url: str, method: str = "GET", headers: dict | None = None) -> tuple[int, str, dict]:
     request = urllib.request.Request(url, method=method, headers=headers or {})
     try:
@@ -468,11 +475,21 @@ def test_more_url_mistakes_are_the_reader_s_not_500s(served):
         ("/archive/claim_appearances?_next=x", 400, "_next must be a whole number"),
         ("/archive/claims?_timelimit=abc", 400, "_timelimit must be a whole number"),
         ("/archive/claims?_through=nope", 400, "_through must be JSON"),
-    ]:
+        # found in the second review: other _through and _next mistakes, the wrong name
+        ("/archive/claims?_through=%7B%7D", 400, "_through must be JSON"),
+        ("/archive/claims?_through=%5B1%5D", 400, "_through must be JSON"),
+        ("/archive/claims?_through=%7B%22table%22:%22no%22,%22column%22:%22x%22,%22value%22:1%7D",
+         400, "_through must be JSON"),
+        ("/archive/speakers?_next=99999999999999999999999", 400, "is not a place on this page"),
+        ("/archive/claims?_timelimit=12abc&_next=37988c58467bc4cf-10", 400,
+         "_timelimit must be a whole number, not &#39;12abc&#39;"),
+    ]:  # fmt: skip
         code, body, _ = _status(f"{base}{path}")
         assert code == status and says in body, (path, code, body[:300])
-    code, body, _ = _status(f"{base}/archive/claim_everywhere?claim_id=x", method="POST")
+    code, body, headers = _status(f"{base}/archive/claim_everywhere?claim_id=x", method="POST")
     assert code == 405 and "read-only" in body, (code, body[:300])
+    assert headers["allow"] == "GET, HEAD"
+    assert _status(f"{base}/archive/claims", method="POST")[0] == 405
 
 
 def test_no_page_names_where_the_database_sits_on_the_server(served):
@@ -497,6 +514,11 @@ def test_the_cache_keeps_each_host_s_page_and_no_cookie(served):
     _, body, headers = _status(url)
     assert "evil.example" not in body and headers.get("x-archive-cache") != "hit"
     assert _status(url)[2].get("x-archive-cache") == "hit"
+    # the scheme too: uvicorn takes X-Forwarded-Proto from a proxy on 127.0.0.1
+    _, https, headers = _status(url, headers={"X-Forwarded-Proto": "https"})
+    assert headers.get("x-archive-cache") != "hit"
+    assert json.loads(https)["next_url"].startswith("https://")
+    assert json.loads(_status(url)[1])["next_url"].startswith("http://127.0.0.1")
     first, second = (_status(f"{base}/-/messages")[2] for _ in range(2))
     assert "ds_csrftoken" in first.get("set-cookie", "")
     assert second.get("x-archive-cache") != "hit"
@@ -533,6 +555,15 @@ def test_an_article_s_claims_are_listed_in_reading_order(served):
     ids = re.findall(rf'href="/archive/claims/({article["id"]}-\d+)"', page)
     positions = [int(i.rsplit("-", 1)[1]) for i in dict.fromkeys(ids)]
     assert len(positions) > 10 and positions == sorted(positions), positions
+    # the redirect stays on the path asked for: an absolute one built from it led off the site
+    request = urllib.request.Request(f"{base}/%5Cevil.example/claims?article_id=1")
+    opener = urllib.request.build_opener(NoRedirect)
+    try:
+        response = opener.open(request, timeout=10)
+        code, location = response.status, response.headers.get("location")
+    except urllib.error.HTTPError as e:
+        code, location = e.code, e.headers.get("location")
+    assert location is None or location.startswith("?"), (code, location)
     # a page sorted or not filtered by article is left as asked
     with urllib.request.urlopen(f"{base}/archive/claims?_sort=text", timeout=10) as r:
         assert r.url.endswith("/archive/claims?_sort=text")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import re
 import shutil
@@ -424,6 +425,12 @@ def test_an_empty_or_wrong_pin_is_an_error_not_no_pin(sample_db, copy_db, tmp_pa
     assert "--trust ed25519:56475aa75463474c: the database's public key for it is ed25519:" in (
         result.output
     )
+    edit(db, "UPDATE keys SET public_key = CAST(X'ff41' AS TEXT)")  # second review: "damaged"
+    result = run_verify(db, "--trust", "ed25519:56475aa75463474c")
+    assert result.exit_code == 1 and result.output == (
+        "Error: --trust ed25519:56475aa75463474c: the database's public key for it is not UTF-8 "
+        "text (altered)\n"
+    ), result.output
 
 
 def _text_columns(db) -> list[tuple[str, str]]:
@@ -444,17 +451,21 @@ def test_bytes_that_are_not_utf8_in_any_column_are_named_not_fatal(sample_db, co
     """A BLOB in a signed column crashed verify with a traceback; TEXT that is not UTF-8
     anywhere stopped the whole run with "the database is damaged", naming no row, though
     SQLite's own check passes such a file (found in review). Every TEXT column of every table,
-    in turn: verify finishes, and a signed table's row is named."""
+    in turn, as bytes that are not UTF-8 and as a BLOB of its own bytes: verify finishes (a
+    BLOB in the migrations table with one line, the second review found a traceback), and a
+    signed table's row with bytes that are not UTF-8 is named."""
     signed = {"captures", "articles", "claims", "image_uses", "ledger", "checkpoints"}
     columns = _text_columns(sample_db)
     assert len(columns) > 60
-    for table, column in columns:
+    for (table, column), value in itertools.product(
+        columns, ["CAST(X'ff41' AS TEXT)", "CAST({column} AS BLOB)"]
+    ):
         db = copy_db(sample_db)
         conn = sqlite3.connect(db)
         try:
             with conn:
                 changed = conn.execute(
-                    f"UPDATE {table} SET \"{column}\" = CAST(X'ff41' AS TEXT) "
+                    f'UPDATE {table} SET "{column}" = {value.format(column=column)} '
                     f'WHERE "{column}" = (SELECT "{column}" FROM {table} LIMIT 1)'
                 ).rowcount
         except sqlite3.IntegrityError:  # a CHECK constraint keeps the column to a few words
@@ -469,7 +480,7 @@ def test_bytes_that_are_not_utf8_in_any_column_are_named_not_fatal(sample_db, co
             result.exception, (SystemExit, type(None))
         ), (table, column, result.output)
         assert "damaged" not in result.output, (table, column, result.output)
-        if table in signed and column not in ("created_at", "origin"):
+        if "ff41" in value and table in signed and column not in ("created_at", "origin"):
             assert result.exit_code == 1, (table, column, result.output)
             assert "\nFAILED " in result.output, (table, column, result.output)
         shutil.rmtree(db.parent)

@@ -1,0 +1,137 @@
+"""ASGI middleware around the published Datasette: a cache of whole responses (the archive
+does not change while it is served) and the routes a public archive needs that Datasette does
+not have (server paths hidden, an article's rows in reading order)."""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from urllib.parse import parse_qsl
+
+from datasette.utils.asgi import Response
+
+
+class ResponseCache:
+    """ASGI middleware: whole GET responses kept in memory, for immutable databases only.
+
+    A published archive does not change while it is served (``archive serve`` opens it
+    immutable), so every page and query result for a URL is the same for every reader. Serving
+    repeats from memory is what lets a small machine take a crowd of readers.
+    """
+
+    def __init__(
+        self,
+        app,
+        datasette,
+        max_entries: int = 2048,
+        max_body: int = 2 << 20,
+        max_bytes: int = 64 << 20,
+    ):
+        self.app = app
+        self.datasette = datasette
+        self.entries: OrderedDict = OrderedDict()
+        self.max_entries = max_entries
+        self.max_body = max_body
+        #: all bodies held, at most: each distinct query string is an entry, so without it a
+        #: reader could fill max_entries x max_body (4 GiB)
+        self.max_bytes = max_bytes
+        self.bytes = 0
+
+    def _cacheable(self, scope) -> bool:
+        config = self.datasette.plugin_config("archive") or {}
+        return (
+            config.get("response_cache", True)
+            and scope["type"] == "http"
+            and scope["method"] in ("GET", "HEAD")
+            # _internal is Datasette's own scratch database, not published data
+            and all(
+                not db.is_mutable
+                for name, db in self.datasette.databases.items()
+                if not name.startswith("_")
+            )
+            and not any(name == b"cookie" for name, _ in scope.get("headers", []))
+        )
+
+    async def __call__(self, scope, receive, send):
+        if not self._cacheable(scope):
+            return await self.app(scope, receive, send)
+        # Datasette writes absolute links from the Host header: one host's page is not
+        # another's (a request with a forged Host filled the cache with links elsewhere)
+        # and from the scheme (uvicorn takes X-Forwarded-Proto from a proxy on 127.0.0.1)
+        host = next((v for k, v in scope.get("headers", []) if k == b"host"), b"")
+        key = (
+            scope["method"],
+            scope.get("scheme"),
+            host,
+            scope["path"],
+            scope.get("query_string", b""),
+        )
+        hit = self.entries.get(key)
+        if hit is not None:
+            self.entries.move_to_end(key)
+            start, body = hit
+            await send(dict(start, headers=[*start["headers"], (b"x-archive-cache", b"hit")]))
+            await send({"type": "http.response.body", "body": body})
+            return
+        captured: dict = {"start": None, "body": [], "size": 0, "ok": True}
+
+        async def capture(message):
+            if message["type"] == "http.response.start":
+                captured["start"] = message
+                # a cookie (Datasette's CSRF token) is one reader's: never replayed to others
+                captured["ok"] = message["status"] == 200 and not any(
+                    k.lower() == b"set-cookie" for k, _ in message.get("headers", [])
+                )
+            elif message["type"] == "http.response.body" and captured["ok"]:
+                captured["body"].append(message.get("body", b""))
+                captured["size"] += len(message.get("body", b""))
+                if captured["size"] > self.max_body:  # not kept: stop holding a long stream
+                    captured["ok"], captured["body"] = False, []
+            await send(message)
+
+        await self.app(scope, receive, capture)
+        if captured["ok"] and captured["start"]:
+            body = b"".join(captured["body"])
+            earlier = self.entries.pop(key, None)  # two readers missed at once
+            if earlier is not None:
+                self.bytes -= len(earlier[1])
+            self.entries[key] = (captured["start"], body)
+            self.bytes += len(body)
+            while self.entries and (
+                len(self.entries) > self.max_entries or self.bytes > self.max_bytes
+            ):
+                _, (_, dropped) = self.entries.popitem(last=False)
+                self.bytes -= len(dropped)
+
+
+#: Datasette's introspection pages that show where the database and the code sit on the server.
+HIDDEN_PATHS = {"/-/databases", "/-/databases.json", "/-/threads", "/-/threads.json"}
+#: Tables whose rows are an article's, in reading order by ``position``.
+IN_READING_ORDER = {"claims", "image_uses"}
+
+
+class ReaderRoutes:
+    """ASGI middleware for two things Datasette's routes do not do for a public archive:
+    hide the pages that name server paths (404), and show one article's claims or image uses in
+    reading order. Datasette orders a table by its primary key, and claim ids sort as text
+    (``…-1``, ``…-10``, ``…-2``); sorting the whole table by position would scan a million rows,
+    so only an HTML page filtered by ``article_id`` and not sorted is sent to
+    ``_sort=position``, which the (article_id, position) index serves."""
+
+    def __init__(self, app):
+        self.app = app
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] == "http":
+            path = scope["path"]
+            if path in HIDDEN_PATHS:
+                return await Response.text("Not found", status=404).asgi_send(send)
+            parts = path.split("/")
+            if len(parts) == 3 and parts[2] in IN_READING_ORDER and not parts[1].startswith("-"):
+                query = scope.get("query_string", b"").decode("latin-1")
+                names = {name for name, _ in parse_qsl(query, keep_blank_values=True)}
+                if "article_id" in names and not names & {"_sort", "_sort_desc"}:
+                    # relative: the same path, whatever it held (an absolute Location built
+                    # from it could lead off the site: "/\\evil.example/claims")
+                    location = f"?{query}&_sort=position"
+                    return await Response.redirect(location).asgi_send(send)
+        return await self.app(scope, receive, send)
