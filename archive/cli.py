@@ -14,7 +14,7 @@ import click
 
 from . import __version__
 from .config import Limits, default_db_path, default_key_path
-from .db import BUSY, connect, is_locked
+from .db import BUSY, check_archive_file, connect, is_locked
 from .errors import ArchiveError, KeyFileError, one_line
 from .keys import generate_key, key_is_encrypted, load_key
 
@@ -131,7 +131,9 @@ def cli():
 @click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
 @db_option
 @key_option
-@click.option("--quiet", "-q", is_flag=True, help="No progress bar; only the summary.")
+@click.option(
+    "--quiet", "-q", is_flag=True, help="No progress bar; only warnings, errors and the summary."
+)
 @click.option(
     "--workers",
     type=click.IntRange(min=0),
@@ -166,9 +168,11 @@ def ingest(
     """Ingest WARC, ARC or WACZ capture files (or directories of them).
 
     Each file goes in whole, in one transaction, or not at all. Files already in the archive are
-    skipped. The first ingest without a key creates one and says where. Files that killed runs
-    left (temporary files of processes gone, stored copies no capture refers to) are removed,
-    and named.
+    skipped. A file that cannot be read fails alone; a problem with the archive itself (a full
+    disk, a database that cannot be written, its lock held by another command for a minute)
+    stops the run at that file. The first ingest without a key creates one and says where.
+    Files that killed runs left (temporary files of processes gone, stored copies no capture
+    refers to) are removed, and named.
 
     Example: archive ingest captures/*.warc.gz
     """
@@ -195,6 +199,8 @@ def ingest(
         raise click.ClickException("--scheduler: give the scheduler's address (tcp://HOST:PORT)")
     cluster = None
     try:
+        # first: a mistyped --db naming another program's file gets no key and no lock file
+        check_archive_file(db_path)
         if scheduler is not None:
             # first: a cluster that cannot work leaves nothing behind, not even a new key
             cluster = DaskExecutor(scheduler)
@@ -282,7 +288,7 @@ def ingest(
                 click.echo(f"Warning: {one_line(warning)}", err=True)
             if result.status == "failed":
                 click.echo(f"Error: {one_line(result.error)}", err=True)
-            elif result.status == "already":
+            elif result.status == "already" and not quiet:
                 click.echo(f"Already in the archive: {one_line(str(path))}", err=True)
     failed = sum(r.status == "failed" for r in results)
     done = [r for r in results if r.status == "ingested"]  # a failed file added nothing
@@ -555,6 +561,7 @@ def upgrade(db_path):
 
     db_path = db_path or default_db_path()
     try:
+        check_archive_file(db_path)  # no lock file left beside another program's database
         hold_while_writing(db_path)
         done = run_upgrade(db_path)
     except ArchiveError as e:

@@ -450,6 +450,30 @@ def connect(path: str | Path, create: bool = True, upgrade: bool = True) -> sqli
     return db
 
 
+def check_archive_file(path: str | Path) -> None:
+    """Raise :class:`DatabaseError` unless ``path`` is absent (a new archive) or an archive
+    database, read without writing: what ingest checks before it makes a key or takes a lock
+    beside the file (another program's database given by mistake got both)."""
+    path = Path(path)
+    if not path.exists():
+        return
+    if not path.is_file():
+        raise DatabaseError(f"{path}: not a file, so not an archive database")
+    _refuse_empty(path)
+    try:
+        conn = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True, timeout=60)
+        try:
+            db = sqlite_utils.Database(conn)
+            if not applied_migrations(db) and db.table_names():
+                raise _not_an_archive(path)
+        finally:
+            conn.close()
+    except sqlite3.DatabaseError as e:
+        if is_locked(e):
+            return  # an archive another command is writing: the ingest waits its turn
+        raise DatabaseError(f"{path}: not a usable SQLite database ({e})") from None
+
+
 def _refuse_empty(path: Path) -> None:
     if path.is_file() and path.stat().st_size == 0:
         # SQLite takes an empty file for an empty database, and an ingest would start a new

@@ -8,6 +8,7 @@ archive is exactly as before.
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import json
 import os
@@ -120,8 +121,10 @@ class Ingester:
             # everything below reads the stored copy, whose hash is checked as it is made: the
             # file given may change while it is ingested, the capture recorded may not
             created_copy = _store_copy(path, stored, sha)
-            self.writer.begin()
             try:
+                # in the try: a BEGIN that holds but a first write that fails (a read-only file)
+                # must be rolled back, or every later file meets a transaction left open
+                self.writer.begin()
                 self.writer.check_key()
                 if self._has_capture(sha):  # another ingest finished it while we waited
                     self.writer.rollback()
@@ -133,12 +136,8 @@ class Ingester:
                 # raises only before its COMMIT: after it, nothing undoes the capture
                 warning = self.writer.commit()
             except BaseException:
-                # removed while the write lock is held (see the check above), and never once
-                # committed: the transaction still open says so (an interrupt can land after
-                # the COMMIT returned but before the writer noted it, or while the checkpoint
-                # file is written; the capture then stands and needs its copy)
-                if created_copy and self.conn.in_transaction and not self.writer.committed:
-                    stored.unlink(missing_ok=True)
+                if created_copy and not self.writer.committed:
+                    self._drop_copy(stored, sha)
                 self.writer.rollback()
                 raise
             if warning:
@@ -155,8 +154,12 @@ class Ingester:
                     "ingested, and the files after it are not read (`archive verify` says "
                     "more; restore the database from a copy)"
                 ) from None
-            text = BUSY if is_locked(e) else f"{type(e).__name__}: {e}"
-            result.status, result.error = "failed", f"{path}: {text}"
+            problem = self._archive_problem(e)
+            if problem:  # no later file could go in either: stop, and say where
+                raise DatabaseError(
+                    f"{problem}; {path} was not ingested, and the files after it are not read"
+                ) from None
+            result.status, result.error = "failed", f"{path}: {type(e).__name__}: {e}"
         except MemoryError:
             result.status, result.error = (
                 "failed",
@@ -178,6 +181,47 @@ class Ingester:
         bytes). Not a defence against a compromised cluster worker: Dask unpickles its results
         here (docs/scaling.md)."""
         return self.executor is None or isinstance(self.executor, ProcessPoolExecutor)
+
+    def _archive_problem(self, e: OSError | sqlite3.Error) -> str | None:
+        """What is wrong with the archive itself, when that is why a file failed (a full disk,
+        a read-only database or directory, the write lock held elsewhere); None when the file
+        read was at fault. Such a failure was blamed on each file in turn, every one leaving
+        its stored copy behind on the full disk."""
+        home = self.db_path.parent
+        if is_locked(e):
+            return f"{self.db_path}: {BUSY}"
+        if isinstance(e, sqlite3.OperationalError):
+            text = str(e)
+            if any(m in text for m in ("full", "readonly", "I/O error", "unable to open")):
+                return f"{self.db_path}: cannot write the archive database ({text})"
+            return None
+        if not isinstance(e, OSError):
+            return None
+        name = Path(e.filename) if isinstance(e.filename, str) else None
+        ours = name is not None and name.resolve().is_relative_to(home.resolve())
+        if ours or e.errno in (errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EFBIG):
+            return f"{home}: cannot write the archive's files ({e.strerror or e})"
+        return None
+
+    def _drop_copy(self, stored: Path, sha: str) -> None:
+        """Remove the stored copy this ingest made for a capture it did not commit. Only while
+        the write lock is held: another ingest of the same file may have committed with the
+        copy. A transaction still open holds it; one SQLite ended itself (a full disk) or that
+        never began is taken again, briefly; if that fails the copy stays, for the next
+        ingest's sweep."""
+        conn = self.conn
+        try:
+            if conn.in_transaction:
+                stored.unlink(missing_ok=True)
+                return
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                if not self._has_capture(sha):
+                    stored.unlink(missing_ok=True)
+            finally:
+                conn.execute("ROLLBACK")
+        except (OSError, sqlite3.Error):
+            pass
 
     def interrupted(self) -> FileResult | None:
         """After an interrupt (KeyboardInterrupt out of :meth:`ingest_file`): the file it was

@@ -152,12 +152,14 @@ class SignedWriter:
         self.signed_at = ""
         self._note: str | None = None
         self.committed = False
+        self._saved: merkle.Frontier | None = None
         self._known_columns: dict[str, set[str]] = {}
 
     def begin(self) -> None:
         """Start the write transaction (waiting for any other writer) and sync the ledger."""
-        self.conn.execute("BEGIN IMMEDIATE")
         self.committed = False  # set once COMMIT has run: nothing may undo the work after it
+        self._saved = None  # a BEGIN that fails leaves nothing to restore
+        self.conn.execute("BEGIN IMMEDIATE")
         # next seq from the primary key: O(log n), where COUNT(*) would scan the ledger
         size = self.conn.execute("SELECT COALESCE(MAX(seq) + 1, 0) FROM ledger").fetchone()[0]
         if size != self.frontier.size:  # a new process, or another one appended since
@@ -295,7 +297,8 @@ class SignedWriter:
         # a failed COMMIT may have ended the transaction already
         if self.conn.in_transaction:
             self.conn.execute("ROLLBACK")
-        self.frontier = self._saved
+        if self._saved is not None:
+            self.frontier = self._saved
 
 
 def rotate_key(

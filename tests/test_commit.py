@@ -11,6 +11,7 @@ import pytest
 from click.testing import CliRunner
 
 from archive.cli import cli
+from archive.errors import DatabaseError
 
 from .conftest import DATA, SAMPLE
 from .test_ingest import file_hash, ingest
@@ -72,7 +73,9 @@ def test_an_ingest_that_gives_up_waiting_keeps_the_copy_another_committed(tmp_pa
         raise sqlite.OperationalError("database is locked")
 
     first.writer.begin = begin_after_the_other_committed
-    assert first.ingest_file(SAMPLE).status == "failed"
+    # a lock held for the whole wait stops the run (no later file could go in either)
+    with pytest.raises(DatabaseError, match="held this database's lock"):
+        first.ingest_file(SAMPLE)
     stored = tmp_path / "records" / "captures" / f"{file_hash(SAMPLE)}.warc.gz"
     assert stored.read_bytes() == SAMPLE.read_bytes()
     verify = CliRunner().invoke(cli, ["verify", "--db", str(db)])

@@ -350,6 +350,9 @@ def test_commands_that_read_never_migrate_an_older_archive(tmp_path, fixed_signe
         assert result.exit_code == 1 and "not an archive database" in result.output, args
         assert file_hash(other) == before, args
         assert not (tmp_path / "captures").exists(), args
+    # nor a key made (the next ingest into the real archive signed with it: second review), nor
+    # a lock file left beside the other program's database
+    assert not key.exists() and not (tmp_path / ".other.db.lock").exists()
 
 
 def test_band_rows_written_in_batches_give_the_same_links(tmp_path, fixed_signer, monkeypatch):
@@ -499,3 +502,42 @@ def test_an_archive_a_newer_version_wrote_is_refused_with_its_path(tmp_path, fix
             "know: 0099_future); use that version or a newer one"
         ), args
         assert file_hash(db) == before
+
+
+def test_http_held_in_a_record_for_another_scheme_is_read_as_http(tmp_path, fixed_signer):
+    """Scoop's WACZ holds `response` records for file:///screenshot.png whose Content-Type is
+    application/http: warcio reads HTTP headers only for http(s) URIs, so their status was
+    "None" (skipped) and their payload digest was checked over the whole block and failed,
+    though it was right (found in review). A record for a dns: URI stays as it was."""
+    import io
+
+    from PIL import Image
+    from warcio.statusandheaders import StatusAndHeaders
+    from warcio.warcwriter import WARCWriter
+
+    from archive.ingest import Ingester
+
+    png = io.BytesIO()
+    Image.new("RGB", (40, 30), "red").save(png, "PNG")
+    path = tmp_path / "scoop.warc.gz"
+    with open(path, "wb") as f:
+        writer = WARCWriter(f, gzip=True)
+        http = StatusAndHeaders("200 OK", [("Content-Type", "image/png")], protocol="HTTP/1.1")
+        writer.write_record(writer.create_warc_record(
+            "file:///screenshot.png", "response", payload=io.BytesIO(png.getvalue()),
+            http_headers=http,
+        ))  # fmt: skip
+        writer.write_record(writer.create_warc_record(
+            "dns:example.com", "response", payload=io.BytesIO(b"example.com. 60 IN A 1.2.3.4\n"),
+            warc_content_type="text/dns",
+        ))  # fmt: skip
+    db = tmp_path / "archive.db"
+    result = Ingester(db, fixed_signer).ingest_file(path)
+    assert result.status == "ingested" and result.digest_failures == 0, result
+    rows = (
+        sqlite3.connect(db)
+        .execute("SELECT url, status, mime_type, digest, role FROM capture_records ORDER BY offset")
+        .fetchall()
+    )
+    assert rows[0] == ("file:///screenshot.png", 200, "image/png", "passed", "image"), rows
+    assert rows[1][0] == "dns:example.com" and rows[1][3] == "passed", rows
