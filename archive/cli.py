@@ -183,7 +183,7 @@ def ingest(
 
     db_path = db_path or default_db_path()
     key_path = key_path or default_key_path()
-    files = find_captures(paths)
+    files, others = find_captures(paths)
     if not any(p.is_file() for p in files):
         # nothing to read: say so before a key or a database is created
         raise click.ClickException(
@@ -261,6 +261,13 @@ def ingest(
     else:
         ingester.executor = process_pool(default_workers() if workers is None else workers)
 
+    if others:
+        shown = ", ".join(one_line(str(p)) for p in others[:3]) + (", ..." if others[3:] else "")
+        click.echo(
+            f"Note: {len(others)} file(s) in the directories given are not captures by their "
+            f"names (.warc, .arc, .wacz, optionally .gz) and were not read: {shown}",
+            err=True,
+        )
     results, broken, interrupted = [], False, None
     with click.progressbar(
         length=len(files),
@@ -268,11 +275,17 @@ def ingest(
         file=sys.stderr,
         hidden=quiet or len(files) < 2 or not sys.stderr.isatty(),
     ) as bar:
+
+        def say(line: str) -> None:
+            if not bar.hidden:  # on the bar's own line it read "Ingesting [#--] 2%Error: ..."
+                click.echo("\r\x1b[2K", nl=False, err=True)
+            click.echo(line, err=True)
+
         for path in files:
             try:
                 result = ingester.ingest_file(path)
             except ArchiveError as e:  # the database, the key, the cluster: nothing more goes in
-                click.echo(f"Error: {e}", err=True)
+                say(f"Error: {e}")
                 broken = True
                 break
             except KeyboardInterrupt:  # its transaction was rolled back; the files before stay
@@ -285,15 +298,17 @@ def ingest(
             results.append(result)
             bar.update(1)
             for warning in result.warnings:
-                click.echo(f"Warning: {one_line(warning)}", err=True)
+                say(f"Warning: {one_line(warning)}")
             if result.status == "failed":
-                click.echo(f"Error: {one_line(result.error)}", err=True)
+                say(f"Error: {one_line(result.error)}")
             elif result.status == "already" and not quiet:
-                click.echo(f"Already in the archive: {one_line(str(path))}", err=True)
+                say(f"Already in the archive: {one_line(str(path))}")
     failed = sum(r.status == "failed" for r in results)
     done = [r for r in results if r.status == "ingested"]  # a failed file added nothing
+    # a run stopped early says how far it got
+    of = f" of {len(files)}" if len(results) < len(files) else ""
     click.echo(
-        f"{len(results)} files: {len(done)} ingested, "
+        f"{len(results)}{of} files: {len(done)} ingested, "
         f"{sum(r.status == 'already' for r in results)} already in the archive, {failed} failed; "
         f"{sum(r.articles for r in done)} articles, {sum(r.claims for r in done)} claims, "
         f"{sum(r.images for r in done)} images, {sum(r.skipped for r in done)} skipped"

@@ -109,7 +109,14 @@ class Ingester:
         created_copy = False
         try:
             if not path.is_file():
-                raise CaptureError(path, "no such file")
+                what = (
+                    "not a regular file (a pipe, a device or a directory)"
+                    if path.exists()
+                    else "a link to nothing"
+                    if path.is_symlink()
+                    else "no such file"
+                )
+                raise CaptureError(path, what)
             if path.stat().st_size == 0:
                 raise CaptureError(path, "empty file")
             fmt = sniff_format(path)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import io
+import os
 import re
 import zipfile
 import zlib
@@ -80,15 +81,33 @@ def _first_decompressed(data: bytes, size: int = 4096) -> bytes:
     return b""
 
 
-def find_captures(paths) -> list[Path]:
-    """Expand files and directories into capture files, in a stable order."""
+def find_captures(paths) -> tuple[list[Path], list[Path]]:
+    """Expand files and directories into capture files, in a stable order: (the captures, the
+    other files the directories hold, by name not captures). Linked directories are followed
+    (each real directory once); a link to nothing, or a pipe, named as a capture is returned
+    for the ingest to say what it is, not left out without a word."""
     found: list[Path] = []
+    other: list[Path] = []
     for p in map(Path, paths):
         if p.is_dir():
-            found.extend(sorted(q for q in p.rglob("*") if q.is_file() and capture_format(q)))
+            for q in _files_under(p):
+                (found if capture_format(q) else other).append(q)
         else:
             found.append(p)
-    return found
+    return found, other
+
+
+def _files_under(top: Path) -> list[Path]:
+    seen: set[str] = set()
+    files: list[Path] = []
+    for root, dirs, names in os.walk(top, followlinks=True):
+        real = os.path.realpath(root)
+        if real in seen:  # a link back up the tree, or to a directory already walked
+            dirs[:] = []
+            continue
+        seen.add(real)
+        files.extend(Path(root) / name for name in names)
+    return sorted(files)
 
 
 @dataclass

@@ -162,3 +162,77 @@ def test_damaged_inputs_are_named_for_what_they_are(isolated_env, tmp_path):
         f"Error: {five} at offset 0: not a WARC or ARC file: it begins 'one two three four "
         "five', not a WARC version line or an ARC file's filedesc:// header",
     ], out
+
+
+def test_directories_are_expanded_without_dropping_anything_silently(isolated_env, tmp_path):
+    """A directory's captures behind a linked subdirectory were ignored, and a link to nothing
+    or a pipe named as a capture was left out without a word, as were files that are not
+    captures by name (found in review). Linked directories are followed, once each (a link
+    back up the tree is no loop); the others are named."""
+    import os
+    import shutil
+
+    top = tmp_path / "collection"
+    (top / "real").mkdir(parents=True)
+    shutil.copy(SAMPLE, top / "real" / SAMPLE.name)
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    shutil.copy(DATA / "warc" / "example.warc.gz", elsewhere / "example.warc.gz")
+    (top / "linked").symlink_to(elsewhere, target_is_directory=True)
+    (top / "real" / "loop").symlink_to(top, target_is_directory=True)
+    (top / "gone.warc.gz").symlink_to(tmp_path / "nothing-here.warc.gz")
+    os.mkfifo(top / "pipe.warc")
+    (top / "index.cdxj").write_text("")
+    result = ingest(top)
+    assert result.exit_code == 1, result.output
+    lines = result.output.splitlines()
+    assert lines[1] == (
+        "Note: 1 file(s) in the directories given are not captures by their names (.warc, .arc, "
+        f".wacz, optionally .gz) and were not read: {top / 'index.cdxj'}"
+    ), result.output
+    assert f"Error: {top / 'gone.warc.gz'}: a link to nothing" in lines
+    assert f"Error: {top / 'pipe.warc'}: not a regular file (a pipe, a device or a directory)" in (
+        lines
+    )
+    assert "4 files: 2 ingested, 0 already in the archive, 2 failed;" in result.output
+
+
+def test_errors_start_their_own_line_under_a_progress_bar(isolated_env, tmp_path):
+    """On a terminal an error was written straight after the progress bar: "Ingesting [#---]
+    2%Error: ..." (found in review). The bar's line is cleared first."""
+    import os
+    import pty
+    import select
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    broken = tmp_path / "broken.warc"
+    broken.write_text("not a capture at all, just words here\n")
+    master, slave = pty.openpty()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "archive", "ingest", str(SAMPLE), str(broken), "--workers", "0"],
+        stdin=slave, stdout=slave, stderr=slave,
+        env={**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parent.parent)},
+    )  # fmt: skip
+    os.close(slave)
+    seen = b""
+    while True:
+        if select.select([master], [], [], 1)[0]:
+            try:
+                chunk = os.read(master, 4096)
+            except OSError:
+                chunk = b""
+            if not chunk:
+                break
+            seen += chunk
+        elif proc.poll() is not None:
+            break
+    proc.wait(timeout=60)
+    os.close(master)
+    text = seen.decode()
+    assert "Ingesting" in text, text  # the bar was shown
+    (line,) = [piece for piece in text.split("\n") if "Error:" in piece]
+    assert line.rstrip("\r").split("\r")[-1].replace("\x1b[2K", "").startswith("Error: "), repr(
+        line
+    )

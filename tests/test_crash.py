@@ -398,7 +398,7 @@ def test_ctrl_c_in_a_file_keeps_the_files_before_it_and_exits_130(captures, key,
     assert proc.returncode == 130, proc.stdout + proc.stderr
     assert "Traceback" not in proc.stderr, proc.stderr
     kept = 2 if where == "commit" else 1
-    assert proc.stdout.startswith(f"{kept} files: {kept} ingested"), proc.stdout
+    assert proc.stdout.startswith(f"{kept} of 3 files: {kept} ingested"), proc.stdout
     assert proc.stderr.strip().splitlines()[-1] == (
         f"Interrupted: {captures[1]} was ingested just before it (in the summary above)"
         if kept == 2
