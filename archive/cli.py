@@ -6,6 +6,7 @@ import contextlib
 import json
 import os
 import shutil
+import signal
 import sqlite3
 import sys
 from pathlib import Path
@@ -18,24 +19,49 @@ from .db import BUSY, check_archive_file, connect, is_locked
 from .errors import ArchiveError, KeyFileError, one_line
 from .keys import generate_key, key_is_encrypted, load_key
 
-EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
+EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM (``timeout``, systemd, ``kill``), stopping a command as Ctrl-C does: the file
+    being ingested rolled back, a summary of the others, one line. Without it the process died
+    where it stood, saying nothing."""
+
+    def __init__(self, *args):
+        super().__init__(*args)
+        self.status, self.word = 128 + signal.SIGTERM, "Terminated"
+
+
+def _terminate(signum, frame):
+    raise Terminated()
+
+
+def stop_status(e: KeyboardInterrupt) -> tuple[int, str]:
+    """The exit status and word for a stop: 130 and "Interrupted" for Ctrl-C (128 + SIGINT, as
+    shells report it), 143 and "Terminated" for SIGTERM."""
+    return (e.status, e.word) if isinstance(e, Terminated) else (128 + signal.SIGINT, "Interrupted")
 
 
 class ArchiveGroup(click.Group):
-    """Ctrl-C ends any command with status 130 (128 + SIGINT, as shells report it), not click's
-    "Aborted!" and 1: a script running many ingests can tell an interrupt from a failure."""
+    """Ctrl-C ends any command with status 130, SIGTERM with 143, and one word, not click's
+    "Aborted!" and 1: a script running many ingests can tell a stop from a failure."""
 
     def invoke(self, ctx):
+        previous = signal.signal(signal.SIGTERM, _terminate)
         try:
             return super().invoke(ctx)
-        except KeyboardInterrupt:
-            pass
+        except KeyboardInterrupt as e:
+            stop = e
         except click.Abort as e:
             # click's prompts turn Ctrl-C (and an end of input) into Abort themselves
             if not isinstance(e.__context__, KeyboardInterrupt):
                 raise
-        click.echo("Interrupted", err=True)
-        ctx.exit(EXIT_INTERRUPTED)
+            stop = e.__context__
+        finally:
+            signal.signal(signal.SIGTERM, previous)
+        status, word = stop_status(stop)
+        click.echo(word, err=True)
+        ctx.exit(status)
 
 
 @contextlib.contextmanager
@@ -237,7 +263,8 @@ def ingest(
     if ingester.swept:
         click.echo(
             f"Removed {len(ingester.swept)} file(s) that interrupted runs left: "
-            + ", ".join(str(p) for p in ingester.swept),
+            + ", ".join(one_line(str(p)) for p in ingester.swept[:3])
+            + (f", ... (in {ingester.swept[0].parent})" if ingester.swept[3:] else ""),
             err=True,
         )
     retired = retired_by(ingester.conn, signer.key_id)
@@ -288,7 +315,8 @@ def ingest(
                 say(f"Error: {e}")
                 broken = True
                 break
-            except KeyboardInterrupt:  # its transaction was rolled back; the files before stay
+            except KeyboardInterrupt as e:  # its transaction was rolled back; the files before stay
+                stop = e
                 interrupted = ingester.interrupted()
                 if interrupted is None or interrupted.path != str(path):  # before it began
                     interrupted = FileResult(path=str(path), status="failed")
@@ -313,10 +341,12 @@ def ingest(
         f"{sum(r.articles for r in done)} articles, {sum(r.claims for r in done)} claims, "
         f"{sum(r.images for r in done)} images, {sum(r.skipped for r in done)} skipped"
     )
-    digest = sum(r.digest_failures for r in done)
+    digest = [r for r in done if r.digest_failures]
     if digest:
+        files = ", ".join(f"{one_line(r.path)} ({r.digest_failures})" for r in digest[:5])
         click.echo(
-            f"Warning: {digest} records failed their WARC digest check (see capture_records)",
+            f"Warning: {sum(r.digest_failures for r in digest)} records failed their WARC digest "
+            f"check, in {files}{', ...' if digest[5:] else ''} (see capture_records.digest)",
             err=True,
         )
     if ingester.executor is not None:
@@ -324,13 +354,14 @@ def ingest(
         ingester.executor.shutdown(cancel_futures=interrupted is not None)
     if interrupted is not None:
         name = one_line(interrupted.path)
+        status, word = stop_status(stop)
         click.echo(
-            f"Interrupted: {name} was ingested just before it (in the summary above)"
+            f"{word}: {name} was ingested just before it (in the summary above)"
             if interrupted.status == "ingested"
-            else f"Interrupted: {name} was not ingested (nothing of it was kept)",
+            else f"{word}: {name} was not ingested (nothing of it was kept)",
             err=True,
         )
-        sys.exit(EXIT_INTERRUPTED)
+        sys.exit(status)
     sys.exit(EXIT_FAILED if failed or broken else EXIT_OK)
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import io
+import logging
 import os
 import re
 import zipfile
@@ -79,6 +80,10 @@ def _first_decompressed(data: bytes, size: int = 4096) -> bytes:
             return out
         data = member.unused_data
     return b""
+
+
+#: warcio's logger (it logs, for one, WARC-Target-URIs whose spaces it replaced)
+WARCIO_LOG = logging.getLogger("warcio")
 
 
 def find_captures(paths) -> tuple[list[Path], list[Path]]:
@@ -213,6 +218,16 @@ class CaptureReader:
                 if name.startswith("archive/") and capture_format(name) in ("warc", "arc"):
                     members.append(name)
             if not members:
+                inner = sorted(
+                    i.filename for i in zf.infolist() if capture_format(i.filename) == "wacz"
+                )
+                if inner:  # Browsertrix's multi-WACZ package: WACZ files, each with its WARCs
+                    shown = ", ".join(inner[:3]) + (", ..." if inner[3:] else "")
+                    raise CaptureError(
+                        self.name,
+                        f"a package of {len(inner)} WACZ files, not one WACZ ({shown}): unpack "
+                        "it (unzip) and ingest the WACZ files it holds",
+                    )
                 raise CaptureError(self.name, "WACZ holds no WARC files under archive/")
             for name in sorted(members):
                 try:
@@ -238,15 +253,26 @@ class CaptureReader:
         seen_digests: dict[str, int] = {}
         seen_ids: set[str] = set()
         warn = io.StringIO()
+        # warcio prints some warnings and logs others; collect both instead (the library never
+        # prints; a handler of its own also keeps logging's last-resort printer quiet)
+        logged = logging.StreamHandler(warn)
+        WARCIO_LOG.addHandler(logged)
         try:
-            # warcio prints its warnings; collect them instead (the library never prints).
             with contextlib.redirect_stderr(warn):
                 it = streams.RecordIterator(f, check_digests=True, arc2warc=True)
                 records = iter(it)
             member_end, last_start = None, 0  # the last record's gzip decompressor, offset
+            last_record = 0  # where the last record read begins (after any blank lines)
             while True:
                 with contextlib.redirect_stderr(warn):
                     rec = next(records, None)
+                said = self._said(warn)
+                if "Content-Length is invalid" in said:  # no blank line after the last record
+                    self.warnings.append(
+                        f"{where} at offset {last_record}: the record's Content-Length looks "
+                        "wrong (no blank line follows it)"
+                    )
+                with contextlib.redirect_stderr(warn):
                     if rec is None:
                         if member_end is not None and not member_end.eof:
                             # warcio stops quietly in a gzip member cut off after its payload
@@ -283,7 +309,12 @@ class CaptureReader:
                     # get_record_offset() reads the record to its end, so ask only after the
                     # payload is read; until then ``offset`` is where the last record ended.
                     record = self._make_record(rec, offset, member, where)
-                    offset = record.offset = it.get_record_offset()
+                    offset = record.offset = last_record = it.get_record_offset()
+                    if "Replacing spaces" in said:  # said as its headers were read
+                        self.warnings.append(
+                            f"{where} at offset {offset}: spaces in its WARC-Target-URI were "
+                            "replaced by %20"
+                        )
                     # warcio stops quietly where a cut-off file ends: the record then has
                     # fewer bytes than its Content-Length says (its reader's limit is left over)
                     missing = getattr(rec.raw_stream, "limit", 0) or 0
@@ -343,11 +374,16 @@ class CaptureReader:
                 offset,
             ) from None
         finally:
-            text = warn.getvalue()
-            if "Content-Length is invalid" in text:
-                self.warnings.append(f"{where}: a record's Content-Length looks wrong")
-            if "Replacing spaces" in text:
-                self.warnings.append(f"{where}: spaces in a WARC-Target-URI were replaced by %20")
+            WARCIO_LOG.removeHandler(logged)
+
+    @staticmethod
+    def _said(warn: io.StringIO) -> str:
+        """What warcio printed since the last call (it prints warnings; they are collected and
+        turned into warnings that name the record)."""
+        text = warn.getvalue()
+        warn.seek(0)
+        warn.truncate()
+        return text
 
     def _not_a_record(self, offset: int) -> str:
         """What is at ``offset``, where warcio found no record (its own message quotes the

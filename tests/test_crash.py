@@ -368,7 +368,7 @@ import os, signal, sys
 from archive import ingest, ledger
 from archive.cli import cli
 
-where = sys.argv.pop(1)
+where, sent = sys.argv.pop(1), getattr(signal, sys.argv.pop(1))
 owner = ingest.Ingester if where == "_write_capture" else ledger.SignedWriter
 real, calls = getattr(owner, where), []
 
@@ -377,7 +377,7 @@ def then_interrupt(self, *args):
     done = real(self, *args)
     calls.append(1)
     if len(calls) == 2:  # the second file: every row written, or its COMMIT made too
-        os.kill(os.getpid(), signal.SIGINT)
+        os.kill(os.getpid(), sent)
     return done
 
 
@@ -386,23 +386,32 @@ cli(sys.argv[1:], prog_name="archive")
 """
 
 
-@pytest.mark.parametrize("where", ["_write_capture", "commit"])
-def test_ctrl_c_in_a_file_keeps_the_files_before_it_and_exits_130(captures, key, tmp_path, where):
+@pytest.mark.parametrize(
+    "where, sent",
+    [("_write_capture", "SIGINT"), ("commit", "SIGINT"), ("_write_capture", "SIGTERM")],
+)
+def test_ctrl_c_in_a_file_keeps_the_files_before_it_and_exits_130(
+    captures, key, tmp_path, where, sent
+):
     """Ctrl-C exited 1 with click's "Aborted!", like a failure, and said nothing of what was
     kept. It now exits 130 after the summary of the files finished, naming the file it was in:
     rolled back (before its COMMIT), or ingested (an interrupt just after the COMMIT, which the
-    first version reported as not kept: found in review). Ingesting again finishes the job."""
+    first version reported as not kept: found in review). SIGTERM (timeout, systemd) killed the
+    run where it stood, saying nothing: it now stops as Ctrl-C does, with 143. Ingesting again
+    finishes the job."""
     db = tmp_path / "records" / "archive.db"
-    cmd = [sys.executable, "-c", _INTERRUPT_SECOND_FILE, where, *_ingest_cmd(db, captures[:3])[3:]]
+    cmd = [sys.executable, "-c", _INTERRUPT_SECOND_FILE, where, sent,
+           *_ingest_cmd(db, captures[:3])[3:]]  # fmt: skip
     proc = subprocess.run(cmd, env=_env(key), capture_output=True, text=True, timeout=120)
-    assert proc.returncode == 130, proc.stdout + proc.stderr
+    word = "Terminated" if sent == "SIGTERM" else "Interrupted"
+    assert proc.returncode == (143 if sent == "SIGTERM" else 130), proc.stdout + proc.stderr
     assert "Traceback" not in proc.stderr, proc.stderr
     kept = 2 if where == "commit" else 1
     assert proc.stdout.startswith(f"{kept} of 3 files: {kept} ingested"), proc.stdout
     assert proc.stderr.strip().splitlines()[-1] == (
-        f"Interrupted: {captures[1]} was ingested just before it (in the summary above)"
+        f"{word}: {captures[1]} was ingested just before it (in the summary above)"
         if kept == 2
-        else f"Interrupted: {captures[1]} was not ingested (nothing of it was kept)"
+        else f"{word}: {captures[1]} was not ingested (nothing of it was kept)"
     ), proc.stderr
     conn = sqlite3.connect(db)
     assert conn.execute("SELECT count(*) FROM captures").fetchone() == (kept,)

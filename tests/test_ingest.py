@@ -541,3 +541,40 @@ def test_http_held_in_a_record_for_another_scheme_is_read_as_http(tmp_path, fixe
     )
     assert rows[0] == ("file:///screenshot.png", 200, "image/png", "passed", "image"), rows
     assert rows[1][0] == "dns:example.com" and rows[1][3] == "passed", rows
+
+
+def test_warcio_s_warnings_name_the_record_they_are_about(tmp_path, fixed_signer):
+    """warcio prints a warning and names no record; "a record's Content-Length looks wrong"
+    left the archivist to find which (found in review: the record is at offset 1197)."""
+    from archive.ingest import Ingester
+
+    ingester = Ingester(tmp_path / "archive.db", fixed_signer)
+    trunc = DATA / "warc" / "example-trunc.warc"
+    spaces = DATA / "warc" / "example-space-in-target-uri.warc.gz"
+    assert ingester.ingest_file(trunc).warnings == [
+        f"{trunc} at offset 1197: the record's Content-Length looks wrong (no blank line "
+        "follows it)"
+    ]
+    assert ingester.ingest_file(spaces).warnings == [
+        f"{spaces} at offset 241: spaces in its WARC-Target-URI were replaced by %20"
+    ]
+
+
+def test_a_package_of_wacz_files_is_named_as_such(tmp_path, fixed_signer):
+    """Browsertrix's multi-WACZ package (WACZ files inside a ZIP) was "WACZ holds no WARC files
+    under archive/", which does not say what to do (found in review)."""
+    import zipfile
+
+    from archive.ingest import Ingester
+
+    package = tmp_path / "multi.wacz"
+    with zipfile.ZipFile(package, "w") as zf:
+        for name in ("one.wacz", "two.wacz"):
+            zf.writestr(name, b"PK\x05\x06" + bytes(18))
+        zf.writestr("datapackage.json", '{"profile": "multi-wacz-package", "resources": []}')
+    result = Ingester(tmp_path / "archive.db", fixed_signer).ingest_file(package)
+    assert result.status == "failed"
+    assert result.error == (
+        f"{package}: a package of 2 WACZ files, not one WACZ (one.wacz, two.wacz): unpack it "
+        "(unzip) and ingest the WACZ files it holds"
+    )
