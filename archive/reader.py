@@ -82,6 +82,15 @@ def _first_decompressed(data: bytes, size: int = 4096) -> bytes:
     return b""
 
 
+def _zlib_error(printed: str) -> str | None:
+    """zlib's message, when warcio printed one: it prints it and reads no further, so the
+    record looks cut short though the file goes on (damaged, not truncated)."""
+    for line in printed.splitlines():
+        if "while decompressing data" in line:
+            return line.strip()
+    return None
+
+
 #: warcio's logger (it logs, for one, WARC-Target-URIs whose spaces it replaced)
 WARCIO_LOG = logging.getLogger("warcio")
 
@@ -318,6 +327,15 @@ class CaptureReader:
                     # warcio stops quietly where a cut-off file ends: the record then has
                     # fewer bytes than its Content-Length says (its reader's limit is left over)
                     missing = getattr(rec.raw_stream, "limit", 0) or 0
+                    broken = _zlib_error(warn.getvalue())
+                    if missing > 0 and broken:  # warcio printed zlib's error and stopped there
+                        raise CaptureError(
+                            where,
+                            f"damaged gzip data ({broken}): the {record.type} record for "
+                            f"{record.uri or '-'} cannot be read past "
+                            f"{rec.length - missing} of its {rec.length} bytes",
+                            offset,
+                        )
                     if missing > 0:
                         cause = " (or its gzip members split records)" if ".gz" in where else ""
                         raise CaptureError(

@@ -578,3 +578,22 @@ def test_a_package_of_wacz_files_is_named_as_such(tmp_path, fixed_signer):
         f"{package}: a package of 2 WACZ files, not one WACZ (one.wacz, two.wacz): unpack it "
         "(unzip) and ingest the WACZ files it holds"
     )
+
+
+def test_a_flipped_byte_inside_a_gzip_member_is_damage_not_truncation(isolated_env, tmp_path):
+    """zlib's error in the middle of a record's gzip member made warcio stop reading there, and
+    the file was called "truncated ... ends N bytes short", though it went on (found in
+    review)."""
+    data = bytearray(SAMPLE.read_bytes())
+    members = [i for i in range(len(data) - 1) if data[i] == 0x1F and data[i + 1] == 0x8B]
+    # the largest member (a photo's response), damaged well past its record's headers
+    start, end = max(zip(members, [*members[1:], len(data)]), key=lambda m: m[1] - m[0])
+    data[start + (end - start) * 4 // 5] ^= 0xFF
+    bad = tmp_path / "flipped.warc.gz"
+    bad.write_bytes(bytes(data))
+    result = ingest(bad)
+    assert result.exit_code == 1
+    (line,) = [line for line in result.output.splitlines() if line.startswith("Error:")]
+    assert line.startswith(f"Error: {bad} at offset {start}: damaged gzip data (Error -3 while "
+                           "decompressing data"), line  # fmt: skip
+    assert "truncated" not in line
