@@ -461,7 +461,8 @@ def check_archive_file(path: str | Path) -> None:
         raise DatabaseError(f"{path}: not a file, so not an archive database")
     _refuse_empty(path)
     try:
-        conn = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True, timeout=60)
+        # a short wait: a locked file is an archive being written, and the command waits later
+        conn = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True, timeout=1)
         try:
             db = sqlite_utils.Database(conn)
             if not applied_migrations(db) and db.table_names():

@@ -103,3 +103,14 @@ def browser():
         )
         yield b
         b.close()
+
+
+@pytest.fixture(scope="module")
+def served(tmp_path_factory):
+    """``archive serve`` running on the sample capture's archive: (base URL, database)."""
+    from .server import serving
+
+    db = tmp_path_factory.mktemp("serve") / "archive.db"
+    Ingester(db, Signer(Ed25519PrivateKey.generate())).ingest_file(SAMPLE)
+    with serving(db) as base:
+        yield base, db

@@ -587,7 +587,8 @@ def test_a_flipped_byte_inside_a_gzip_member_is_damage_not_truncation(isolated_e
     data = bytearray(SAMPLE.read_bytes())
     members = [i for i in range(len(data) - 1) if data[i] == 0x1F and data[i + 1] == 0x8B]
     # the largest member (a photo's response), damaged well past its record's headers
-    start, end = max(zip(members, [*members[1:], len(data)]), key=lambda m: m[1] - m[0])
+    ends = [*members[1:], len(data)]
+    start, end = max(zip(members, ends, strict=True), key=lambda m: m[1] - m[0])
     data[start + (end - start) * 4 // 5] ^= 0xFF
     bad = tmp_path / "flipped.warc.gz"
     bad.write_bytes(bytes(data))

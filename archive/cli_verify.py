@@ -1,0 +1,178 @@
+"""``archive verify``, ``archive prove`` and ``archive verify-proof``: the auditor's commands."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import sys
+from pathlib import Path
+
+import click
+
+from .cli import EXIT_FAILED, EXIT_OK, cli, db_option, output_stream, read_text
+from .config import default_db_path
+from .db import connect
+from .errors import ArchiveError
+
+
+def _trusted_pem(public_key: Path | None, trust: str | None, db) -> str | None:
+    """The PEM to pin: a file, or a key id from the database the user has checked elsewhere
+    (an empty one is an error, never "nothing pinned")."""
+    from .keys import load_public_key_pem
+    from .verify import stored_key_pem
+
+    if public_key is not None:
+        pem = read_text(public_key, "--public-key")
+        load_public_key_pem(pem, f"--public-key {public_key}")
+        return pem
+    return None if trust is None else stored_key_pem(db, trust)
+
+
+@cli.command()
+@db_option
+@click.option(
+    "--public-key",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="Trust only this public key (PEM), and keys it rotated to.",
+)
+@click.option("--trust", metavar="KEY_ID", help="Trust only this key id (and its rotations).")
+@click.option(
+    "--checkpoint",
+    "checkpoint_file",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="A checkpoint kept earlier: check that the archive still extends it.",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
+@click.option("--no-files", is_flag=True, help="Skip re-hashing the stored capture files.")
+@click.option(
+    "--no-sqlite-check",
+    is_flag=True,
+    help="Skip SQLite's check of the database file's structure (PRAGMA quick_check: damaged "
+    "pages, also in the indexes the row checks do not read).",
+)
+@click.option(
+    "--workers",
+    type=click.IntRange(min=1),
+    default=None,
+    help="Processes checking signed rows [default: the number of cores].",
+)
+def verify(
+    db_path, public_key, trust, checkpoint_file, as_json, no_files, no_sqlite_check, workers
+):
+    """Re-derive every hash and statement and check every signature, the ledger and checkpoints.
+
+    Prints verified / failed / unsigned per table and names every failure. Exit code 0 only
+    when everything verifies. Notes (not failures) name stored files that no capture refers to,
+    as an interrupted ingest leaves them.
+
+    Example: archive verify --public-key archive-key.pub --checkpoint kept-checkpoint.txt
+    """
+    from .parallel import default_workers
+    from .verify import verify as run_verify
+
+    db_path = db_path or default_db_path()
+    try:
+        db = connect(db_path, upgrade=False)
+        pem = _trusted_pem(public_key, trust, db)
+        note = read_text(checkpoint_file, "--checkpoint") if checkpoint_file else None
+        report = run_verify(
+            db,
+            pem,
+            check_files=not no_files,
+            checkpoint_note=note,
+            workers=workers or default_workers(),
+            check_sqlite=not no_sqlite_check,
+        )
+    except ArchiveError as e:
+        raise click.ClickException(str(e)) from None
+    except sqlite3.DatabaseError as e:
+        raise click.ClickException(f"{db_path}: the database is damaged ({e})") from None
+    if as_json:
+        click.echo(json.dumps(report.as_dict(), indent=2))
+    else:
+        click.echo(f"Trust: {report.trust}")
+        for table, c in report.counts.items():
+            click.echo(
+                f"{table:14} {c['verified']:7} verified {c['failed']:5} failed "
+                f"{c['unsigned']:5} unsigned"
+            )
+        ledger = report.ledger
+        click.echo(f"Ledger: {ledger.get('entries', 0)} entries, root {ledger.get('root', '')}")
+        if "outside_checkpoint" in ledger:
+            click.echo(f"Kept checkpoint: {ledger['outside_checkpoint']}")
+        for failure in report.failures:
+            click.echo(f"FAILED {failure}")
+        for note in report.notes:
+            click.echo(f"Note: {note}")
+        click.echo("OK: everything verifies" if report.ok else f"{len(report.failures)} problems")
+    sys.exit(EXIT_OK if report.ok else EXIT_FAILED)
+
+
+@cli.command()
+@click.argument("record")
+@db_option
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Write the proof here instead of standard output.",
+)
+def prove(record, db_path, output):
+    """Write a self-contained proof for one record (claim, article, image use, capture).
+
+    The proof holds the statement, its signature, the public key, an inclusion proof, the
+    signed checkpoint and the archive's key rotations; `archive verify-proof` checks it without
+    the database.
+
+    Example: archive prove 37988c58467bc4cf-9 -o claim.proof.json
+    """
+    from .proofs import make_proof
+
+    try:
+        db = connect(db_path or default_db_path(), upgrade=False)
+        proof = make_proof(db.conn, record)
+    except ArchiveError as e:
+        raise click.ClickException(str(e)) from None
+    with output_stream(output) as out:
+        out.write(json.dumps(proof, indent=2, ensure_ascii=False) + "\n")
+
+
+@cli.command("verify-proof")
+@click.argument("proof_file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option(
+    "--public-key",
+    required=True,
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="The archive's public key (PEM), obtained from its owner.",
+)
+def verify_proof(proof_file, public_key):
+    """Check a proof from `archive prove`, with no database.
+
+    Example: archive verify-proof claim.proof.json --public-key archive-key.pub
+    """
+    from .keys import load_public_key_pem
+    from .proofs import check_proof, checkpoint_signer, trusted_keys
+
+    pem = read_text(public_key, "--public-key")
+    try:
+        load_public_key_pem(pem, f"--public-key {public_key}")  # the key's fault, not the proof's
+        proof = json.loads(read_text(proof_file, "proof"))
+    except ArchiveError as e:
+        raise click.ClickException(str(e)) from None
+    except ValueError as e:
+        raise click.ClickException(f"{proof_file}: not JSON ({e})") from None
+    problems = (
+        check_proof(proof, pem)
+        if isinstance(proof, dict)
+        else ["malformed proof: not a JSON object"]
+    )
+    for problem in problems:
+        click.echo(f"FAILED {problem}")
+    if problems:
+        sys.exit(EXIT_FAILED)
+    signer = checkpoint_signer(proof, trusted_keys(proof, load_public_key_pem(pem)))
+    click.echo(
+        f"OK: {proof['record_table']} {proof['record_id']} is entry {proof['leaf_index']} of "
+        f"{proof['tree_size']} in a checkpoint signed by {signer}"
+        + (f" (the record by {proof['key_id']})" if signer != proof["key_id"] else "")
+    )

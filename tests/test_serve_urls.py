@@ -1,0 +1,196 @@
+"""What a reader's URLs get from ``archive serve``: mistakes answered as mistakes (4xx, not
+500), nothing about the server shown, a cache that serves each reader their own page, an
+article's rows in reading order and links on to the questions (a real Datasette process)."""
+
+from __future__ import annotations
+
+import json
+import re
+import urllib.error
+import urllib.parse
+import urllib.request
+
+import pytest
+from markupsafe import escape
+
+from .server import get_json
+
+pytestmark = pytest.mark.slow
+
+
+def test_a_bad_sort_in_a_url_is_the_reader_s_mistake(served):
+    """Datasette 0.65 answered ``?_sort=nope`` with a 500 page (found in the UI review)."""
+    base, _ = served
+    for path in ("/archive/claims.json?_sort=nope", "/archive/speakers?_sort_desc=nope",
+                 "/archive/claims?_sort=text&_sort_desc=text"):  # fmt: skip
+        with pytest.raises(urllib.error.HTTPError) as e:
+            urllib.request.urlopen(f"{base}{path}", timeout=10)
+        assert e.value.code == 400, path
+        assert "Cannot " in e.value.read().decode(), path
+    assert get_json(f"{base}/archive/claims.json?_sort=position&_shape=array")
+
+
+def test_long_values_are_cut_on_table_pages_only(served):
+    """An article's whole text in the articles table made each row screens tall (UI review):
+    table pages cut it, its row page and the JSON keep it whole."""
+    base, _ = served
+    (article,) = get_json(f"{base}/archive/articles.json?_shape=array&_size=1")
+    text = article["text"]
+    assert len(text) > 600
+
+    def page(path: str) -> str:
+        with urllib.request.urlopen(f"{base}{path}", timeout=10) as r:
+            return r.read().decode()
+
+    cut = escape(text[:500]) + "\u2026"
+    assert cut in page("/archive/articles?_size=1")
+    assert escape(text) in page(f"/archive/articles/{article['id']}")
+
+
+class NoRedirect(urllib.request.HTTPRedirectHandler):
+    def redirect_request(self, *args, **kwargs):
+        return None
+
+
+def _status(url: str, method: str = "GET", headers: dict | None = None) -> tuple[int, str, dict]:
+    request = urllib.request.Request(url, method=method, headers=headers or {})
+    try:
+        with urllib.request.urlopen(request, timeout=10) as r:
+            return r.status, r.read().decode(), {k.lower(): v for k, v in r.headers.items()}
+    except urllib.error.HTTPError as e:
+        return e.code, e.read().decode(), {k.lower(): v for k, v in e.headers.items()}
+
+
+def test_more_url_mistakes_are_the_reader_s_not_500s(served):
+    """Datasette 0.65 answered these with its own failure page, a 500 (found in review)."""
+    base, _ = served
+    for path, status, says in [
+        ("/archive/speakers?_next=abc", 400, "_next must be a whole number"),
+        ("/archive/claim_appearances?_next=x", 400, "_next must be a whole number"),
+        ("/archive/claims?_timelimit=abc", 400, "_timelimit must be a whole number"),
+        ("/archive/claims?_through=nope", 400, "_through must be JSON"),
+        # found in the second review: other _through and _next mistakes, the wrong name
+        ("/archive/claims?_through=%7B%7D", 400, "_through must be JSON"),
+        ("/archive/claims?_through=%5B1%5D", 400, "_through must be JSON"),
+        ("/archive/claims?_through=%7B%22table%22:%22no%22,%22column%22:%22x%22,%22value%22:1%7D",
+         400, "_through must be JSON"),
+        ("/archive/speakers?_next=99999999999999999999999", 400, "is not a place on this page"),
+        ("/archive/claims?_timelimit=12abc&_next=37988c58467bc4cf-10", 400,
+         "_timelimit must be a whole number, not &#39;12abc&#39;"),
+    ]:  # fmt: skip
+        code, body, _ = _status(f"{base}{path}")
+        assert code == status and says in body, (path, code, body[:300])
+    code, body, headers = _status(f"{base}/archive/claim_everywhere?claim_id=x", method="POST")
+    assert code == 405 and "read-only" in body, (code, body[:300])
+    assert headers["allow"] == "GET, HEAD"
+    assert _status(f"{base}/archive/claims", method="POST")[0] == 405
+
+
+def test_no_page_names_where_the_database_sits_on_the_server(served):
+    """/-/databases.json and SQL over pragma_database_list gave the database's path, and
+    /-/threads.json the code's (found in review)."""
+    base, db = served
+    for path in ("/-/databases.json", "/-/databases", "/-/threads.json", "/-/threads"):
+        assert _status(f"{base}{path}")[0] == 404, path
+    sql = urllib.parse.quote("select * from pragma_database_list")
+    code, body, _ = _status(f"{base}/archive.json?sql={sql}")
+    assert code == 200 and json.loads(body)["rows"] == [] and str(db.parent) not in body
+    assert get_json(f"{base}/archive.json?sql=select+1&_shape=array") == [{"1": 1}]
+
+
+def test_the_cache_keeps_each_host_s_page_and_no_cookie(served):
+    """The cache answered every reader with the page made for the first one's Host header
+    (its absolute links), and replayed one reader's CSRF cookie to all (found in review)."""
+    base, _ = served
+    url = f"{base}/archive/claims.json?_size=2&_cachetest=1"
+    _, forged, _ = _status(url, headers={"Host": "evil.example"})
+    assert "evil.example" in forged
+    _, body, headers = _status(url)
+    assert "evil.example" not in body and headers.get("x-archive-cache") != "hit"
+    assert _status(url)[2].get("x-archive-cache") == "hit"
+    # the scheme too: uvicorn takes X-Forwarded-Proto from a proxy on 127.0.0.1
+    _, https, headers = _status(url, headers={"X-Forwarded-Proto": "https"})
+    assert headers.get("x-archive-cache") != "hit"
+    assert json.loads(https)["next_url"].startswith("https://")
+    assert json.loads(_status(url)[1])["next_url"].startswith("http://127.0.0.1")
+    first, second = (_status(f"{base}/-/messages")[2] for _ in range(2))
+    assert "ds_csrftoken" in first.get("set-cookie", "")
+    assert second.get("x-archive-cache") != "hit"
+
+
+def test_sql_hash_functions_take_text_or_bytes_only(served):
+    """archive_sha256(5) was the hash of five zero bytes (and of 10**9 a gigabyte held in
+    memory); archive_normalize(5) an error page (found in review): numbers are NULL."""
+    base, _ = served
+    sql = urllib.parse.quote(
+        "select archive_sha256(5) as n, archive_sha256(x'00') as b, archive_sha256('a') as t, "
+        "archive_normalize(5) as m, archive_text_sha256(1.5) as f"
+    )
+    (row,) = get_json(f"{base}/archive.json?sql={sql}&_shape=array")
+    assert row == {
+        "n": None,
+        "b": "6e340b9cffb37a989ca544e6bb780a2c78901d3fb33738768511a30617afa01d",
+        "t": "ca978112ca1bbdcafac231b39a23dc4da786eff8147c4e72b9807785afee48bb",
+        "m": None,
+        "f": None,
+    }
+
+
+def test_an_article_s_claims_are_listed_in_reading_order(served):
+    """The "rows from article_id in claims" link on an article's page listed its claims by id,
+    as text: 0, 1, 10, 11... (found in review). Such a page is sent to `_sort=position`."""
+    base, _ = served
+    (article,) = get_json(f"{base}/archive/articles.json?_shape=array&_size=1")
+    with urllib.request.urlopen(
+        f"{base}/archive/claims?article_id={article['id']}", timeout=10
+    ) as r:
+        assert r.url.endswith(f"article_id={article['id']}&_sort=position"), r.url
+        page = r.read().decode()
+    ids = re.findall(rf'href="/archive/claims/({article["id"]}-\d+)"', page)
+    positions = [int(i.rsplit("-", 1)[1]) for i in dict.fromkeys(ids)]
+    assert len(positions) > 10 and positions == sorted(positions), positions
+    # the redirect stays on the path asked for: an absolute one built from it led off the site
+    request = urllib.request.Request(f"{base}/%5Cevil.example/claims?article_id=1")
+    opener = urllib.request.build_opener(NoRedirect)
+    try:
+        response = opener.open(request, timeout=10)
+        code, location = response.status, response.headers.get("location")
+    except urllib.error.HTTPError as e:
+        code, location = e.code, e.headers.get("location")
+    assert location is None or location.startswith("?"), (code, location)
+    # a page sorted or not filtered by article is left as asked
+    with urllib.request.urlopen(f"{base}/archive/claims?_sort=text", timeout=10) as r:
+        assert r.url.endswith("/archive/claims?_sort=text")
+
+
+def test_an_article_leads_to_its_claims_and_their_check_and_ledger_ids_to_records(served):
+    """check_records and claims_of_article were reached only by pasting an article id, and a
+    ledger entry's record_id was plain text (found in review)."""
+    base, _ = served
+    (article,) = get_json(f"{base}/archive/articles.json?_shape=array&_size=1")
+    with urllib.request.urlopen(f"{base}/archive/articles/{article['id']}", timeout=10) as r:
+        page = r.read().decode()
+    for query in ("claims_of_article", "check_records"):
+        assert f'href="/archive/{query}?article_id={article["id"]}"' in page, query
+    with urllib.request.urlopen(f"{base}/archive/ledger?record_table=articles", timeout=10) as r:
+        page = r.read().decode()
+    assert f'href="/archive/articles/{article["id"]}"' in page
+
+
+def test_a_pasted_parameter_s_spaces_do_not_empty_the_answer(served):
+    """A name or id pasted with a space around it gave "0 results" and no hint (review)."""
+    base, _ = served
+    for query, params in [
+        ("speaker_quotes", {"speaker": "Elena Varga"}),
+        ("claim_everywhere", {"claim_id": "37988c58467bc4cf-3"}),
+        ("claims_of_article", {"article_id": "37988c58467bc4cf"}),
+        ("page_history", {"url": "https://northshore.example/2025/03/07/who-is-elena-varga.html"}),
+    ]:
+        exact = get_json(
+            f"{base}/archive/{query}.json?_shape=array&{urllib.parse.urlencode(params)}"
+        )
+        padded = {k: f" {v}\t" for k, v in params.items()}
+        pasted = get_json(
+            f"{base}/archive/{query}.json?_shape=array&{urllib.parse.urlencode(padded)}"
+        )
+        assert exact and pasted == exact, query
