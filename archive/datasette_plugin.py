@@ -133,7 +133,7 @@ def _onward(row, value: str, column: str, table: str | None, database: str, data
             datasette, database, "claims_of_article", "its claims", article_id=row["id"]
         )
         check = _query_link(
-            datasette, database, "check_records", "check them", article_id=row["id"]
+            datasette, database, "check_records", "check its records", article_id=row["id"]
         )
         return Markup(f"{escape(value)} <small>· {claims} · {check}</small>")
     target = _linked_table(row, table, column)
@@ -149,6 +149,10 @@ def _onward(row, value: str, column: str, table: str | None, database: str, data
 def _linked_table(row, table: str | None, column: str) -> str | None:
     """The table a record id names when another column of the row says which: a ledger entry's
     record, a change's claim or image use."""
+    if column == "record_id" and _has(row, "record"):  # check_records: what each row is
+        return {"article": "articles", "claim": "claims", "image use": "image_uses"}.get(
+            row["record"]
+        )
     if table == "ledger" and column == "record_id" and _has(row, "record_table"):
         return row["record_table"] if row["record_table"] in _LEDGER_TABLES else None
     if table == "changes" and column in ("old_id", "new_id") and _has(row, "target"):

@@ -97,7 +97,8 @@ def test_q4_what_changed_between_captures(browser, served):
 def test_q5_check_records_in_the_browser(browser, served):
     base, _ = served
     page, rows = open_query(browser, base, "check_records", "q5-check-records.png", article_id=A1)
-    assert len(rows) == 24
+    # the article, its claims, its image uses
+    assert [r[0] for r in rows] == ["article"] + ["claim"] * 24 + ["image use"] * 2, rows
     # hash_ok, matches_statement, verified
-    assert all(r[2] == "1" and r[3] == "1" and r[4] == "1" for r in rows), rows[:3]
+    assert all(r[3] == "1" and r[4] == "1" and r[5] == "1" for r in rows), rows[:3]
     page.close()

@@ -195,35 +195,54 @@ def test_check_records_shows_a_row_that_is_not_what_was_signed(sample_db, tmp_pa
         (Path(__file__).resolve().parent.parent / "datasette-metadata.json").read_text()
     )
     sql = meta["databases"]["archive"]["queries"]["check_records"]["sql"]
-    # the canned query holds verify's own statement check, as text: kept equal to it
-    assert f"coalesce({_statement_sql('claims')}, 0) as matches_statement" in sql
+    # the canned query holds verify's own statement checks, as text: kept equal to them
+    for table in ("articles", "claims", "image_uses"):
+        assert f"coalesce({_statement_sql(table)}, 0) as matches_statement" in sql, table
     db = tmp_path / "copy.db"
     shutil.copy(sample_db, db)
     conn = sqlite3.connect(db)
     prepare_connection(conn)
     article = "37988c58467bc4cf"
-    rows = conn.execute(sql, {"article_id": article}).fetchall()
-    assert len(rows) == 24 and all(r[2:5] == (1, 1, 1) for r in rows)
+
+    def checked() -> dict:
+        """record id -> (kind, text, hash_ok, matches_statement, verified)"""
+        rows = conn.execute(sql, {"article_id": article}).fetchall()
+        return {r[7]: (r[0], r[2], *r[3:6]) for r in rows}
+
+    rows = checked()
+    assert [kind for kind, *_ in rows.values()] == ["article"] + ["claim"] * 24 + ["image use"] * 2
+    assert all(r[2:] == (1, 1, 1) for r in rows.values())
     forged = "Varga told reporters she will sign the closure order."
     conn.execute(
         "UPDATE claims SET text = ?, text_sha256 = ? WHERE id = ?",
         (forged, text_sha256(forged), f"{article}-9"),
     )
-    row = conn.execute(sql, {"article_id": article}).fetchall()[9]
-    assert row[1] == forged and row[2:5] == (1, 0, 1)  # hash and signature fine, row is not
+    # hash and signature fine, row is not
+    assert checked()[f"{article}-9"] == ("claim", forged, 1, 0, 1)
     # the text edited, its hash left: the hash shows it too
     conn.execute("UPDATE claims SET text = text || '!' WHERE id = ?", (f"{article}-5",))
-    assert conn.execute(sql, {"article_id": article}).fetchall()[5][2:5] == (0, 0, 1)
+    assert checked()[f"{article}-5"][2:] == (0, 0, 1)
+    # the article's title and an image's credit were not checked in the browser at all (found
+    # in review); nor the image's bytes
+    conn.execute("UPDATE articles SET title = 'Another title' WHERE id = ?", (article,))
+    conn.execute("UPDATE image_uses SET credit = 'Someone else' WHERE id = ?", (f"{article}-i0",))
+    conn.execute(
+        "UPDATE images SET content = CAST(content || x'00' AS BLOB) WHERE sha256 = "
+        "(SELECT image_sha256 FROM image_uses WHERE id = ?)",
+        (f"{article}-i1",),
+    )
+    rows = checked()
+    assert rows[article] == ("article", "Another title", 1, 0, 1)
+    assert rows[f"{article}-i0"][2:] == (1, 0, 1) and rows[f"{article}-i1"][2:] == (0, 1, 1)
     # a row naming a key the archive does not hold is shown, as not verified (an inner join
     # on keys left it out, and the article looked whole: found in review)
     conn.execute(
         "UPDATE claims SET key_id = 'ed25519:ffffffffffffffff' WHERE id = ?", (f"{article}-3",)
     )
-    rows = conn.execute(sql, {"article_id": article}).fetchall()
-    assert len(rows) == 24 and rows[3][2:5] == (1, 0, 0)
+    rows = checked()
+    assert len(rows) == 27 and rows[f"{article}-3"][2:] == (1, 0, 0)
     conn.execute("DELETE FROM keys")
-    rows = conn.execute(sql, {"article_id": article}).fetchall()
-    assert len(rows) == 24 and {r[4] for r in rows} == {0}
+    assert {r[4] for r in checked().values()} == {0}
 
 
 def test_an_archive_being_served_is_not_ingested_into(sample_db, fixed_signer, tmp_path):
