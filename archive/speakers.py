@@ -180,6 +180,10 @@ class SpeakerResolver:
             # Headlines in title case: "Who Is Elena Varga" names Elena Varga
             while len(words) > 2 and words[0].lower() in _HEADLINE_WORDS:
                 words = words[1:]
+            # ... and "Elena Varga Is Refusing" too; "Republicans Are Following Trump" names no
+            # one (it stood for every "Trump" of the article)
+            cut = next((k for k, w in enumerate(words) if k and w.lower() in _HEADLINE_WORDS), None)
+            words = words[:cut]
             name = self.strip_title(" ".join(words))
             if len(name.split()) >= 2 and name.split()[0].lower() not in _STOP_START:
                 counts[name] += 1
@@ -249,7 +253,11 @@ class SpeakerResolver:
             return full
         name = self.strip_title(mention)
         words = name.split()
-        if len(words) == 1:
+        if len(words) == 1 and name.isupper() and len(name) > 1:
+            # an acronym stands for an organisation, not for a longer name it opens: "VW" is
+            # not "VW Atlas Cross Sport SUV", the car the article reviews
+            candidates = []
+        elif len(words) == 1:
             candidates = self._by_word.get(name, [])
         else:
             # "Eriksson Ek" -> "Joel Eriksson Ek": the longer name the article introduced
@@ -270,7 +278,8 @@ class SpeakerResolver:
         """Find a direct quote, a speech cue and its speaker in one sentence."""
         att = Attribution()
         spans = quoted_spans(sentence)
-        outside = strip_quotes(sentence)
+        # a dateline is not the subject: "BUFFALO, N.Y. — ..., Wild coach Bruce Boudreau ..."
+        outside = _DATELINE.sub("", strip_quotes(sentence), count=1)
         mention = cue = None
         m = _ACCORDING.search(outside)
         if m:
@@ -325,6 +334,10 @@ _ORG_WORDS = re.compile(
 
 def _looks_like_org(name: str) -> bool:
     return name.lower().startswith("the ") or name.isupper() or bool(_ORG_WORDS.search(name))
+
+
+#: A dateline opening a story: "BUFFALO, N.Y. — ", "KABUL (Reuters) - ".
+_DATELINE = re.compile(r"^[A-Z][A-Z .'\-]{2,}(?:,[^—–\-]{0,30})?(?:\([^)]{0,30}\))?\s*[—–\-]+\s")
 
 
 def _sentence_subject(text: str) -> str | None:

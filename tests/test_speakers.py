@@ -147,3 +147,25 @@ def test_an_embedded_tweet_is_its_author_s_and_its_byline_is_no_claim():
         ("We must protect ours", "Arvind Kejriwal"),
         ("“We will not stop,” ", "Josh Apte"),
     ]
+
+
+def test_headline_phrases_acronyms_and_datelines_are_not_speakers():
+    """Found in the researchers' review, in the `speakers` view of real pages: a title-case
+    headline ("Why Republicans Are Following Trump") was a name, and every "Trump" of the
+    article became it; "VW says" became "VW Atlas Cross Sport SUV", the car reviewed; a
+    dateline ("BUFFALO, N.Y. — ...") was the subject of a sentence about a coach."""
+    claims = split_claims(
+        [Block("paragraph", "Trump said at a rally that the inquiry was a hoax.")],
+        names_from=["Why Republicans Are Following Trump on Impeachment"],  # the page's title
+    )
+    assert claims[0].speaker == "Trump"
+    claims = _claims(
+        "Volkswagen calls the VW Atlas Cross Sport SUV its new five-seater.",
+        "VW says it hopes to put a production version on sale next year.",
+    )
+    assert claims[1].speaker == "VW"
+    claims = _claims(
+        "BUFFALO, N.Y. — Hours before the game, Wild coach Bruce Boudreau expressed confidence "
+        "in the veteran winger, saying he always finds his form."
+    )
+    assert claims[0].speaker != "BUFFALO"
