@@ -82,6 +82,11 @@ def _first_decompressed(data: bytes, size: int = 4096) -> bytes:
     return b""
 
 
+def _starts_as_zip(path: Path) -> bool:
+    with open(path, "rb") as f:
+        return f.read(4) == b"PK\x03\x04"
+
+
 def _zlib_error(printed: str) -> str | None:
     """zlib's message, when warcio printed one: it prints it and reads no further, so the
     record looks cut short though the file goes on (damaged, not truncated)."""
@@ -214,7 +219,11 @@ class CaptureReader:
                 raise CaptureError(self.name, f"not a WACZ: {too_many}")
             zf = zipfile.ZipFile(self.path)
         except (zipfile.BadZipFile, OSError) as e:
-            raise CaptureError(self.name, f"not a readable WACZ (ZIP) file: {e}") from None
+            why = str(e)
+            if why == "File is not a zip file" and _starts_as_zip(self.path):
+                # a ZIP's directory is at its end: a download cut short has none
+                why = "it starts as a ZIP but has no ZIP directory at its end (cut short?)"
+            raise CaptureError(self.name, f"not a readable WACZ (ZIP) file: {why}") from None
         with zf:
             members = []
             for info in zf.infolist():
@@ -475,6 +484,9 @@ class CaptureReader:
             )
         if record.type not in ("response", "resource", "revisit"):
             record.skip_reason = f"{record.type} record"
+        elif record.status is None and record.type == "response":
+            # dns:, whois: and the like: a response of another protocol, with no HTTP status
+            record.skip_reason = "not an HTTP response"
         elif record.status != 200 and record.type != "revisit":
             record.skip_reason = f"HTTP status {record.status}"
         elif record.type == "revisit" and record.status not in (0, 200, 304):

@@ -541,6 +541,12 @@ def test_http_held_in_a_record_for_another_scheme_is_read_as_http(tmp_path, fixe
     )
     assert rows[0] == ("file:///screenshot.png", 200, "image/png", "passed", "image"), rows
     assert rows[1][0] == "dns:example.com" and rows[1][3] == "passed", rows
+    (note,) = (
+        sqlite3.connect(db)
+        .execute("SELECT note FROM capture_records WHERE url = 'dns:example.com'")
+        .fetchone()
+    )
+    assert note == "not an HTTP response", note  # was "HTTP status None"
 
 
 def test_warcio_s_warnings_name_the_record_they_are_about(tmp_path, fixed_signer):
