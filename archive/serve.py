@@ -13,6 +13,9 @@ from pathlib import Path
 
 from .errors import ArchiveError, DatabaseError
 
+#: Template overrides (archive/templates), shipped with the package.
+TEMPLATES = Path(__file__).resolve().parent / "templates"
+
 #: Datasette settings for a public, read-only archive.
 SETTINGS = {
     "sql_time_limit_ms": "2000",
@@ -135,6 +138,9 @@ def datasette_command(
         str(db_path),
         "--metadata",
         str(path),
+        # overrides of a few of Datasette's templates, each extending the default one
+        "--template-dir",
+        str(TEMPLATES),
         "--host",
         host,
         "--port",

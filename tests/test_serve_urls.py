@@ -194,3 +194,19 @@ def test_a_pasted_parameter_s_spaces_do_not_empty_the_answer(served):
             f"{base}/archive/{query}.json?_shape=array&{urllib.parse.urlencode(padded)}"
         )
         assert exact and pasted == exact, query
+
+
+def test_a_canned_query_s_browser_tab_shows_its_title_not_its_sql(served):
+    """Datasette 0.65 titles a query page with its SQL, even a canned query with hide_sql: the
+    browser tab of every question read "archive: with me as (select ..." (found in review)."""
+    base, _ = served
+    with urllib.request.urlopen(
+        f"{base}/archive/claim_everywhere?claim_id=37988c58467bc4cf-3", timeout=10
+    ) as r:
+        page = r.read().decode()
+    (title,) = re.findall(r"<title>(.*?)</title>", page, re.S)
+    assert title.strip() == "archive: Where else does this claim appear, and where first?"
+    # a reader's own SQL keeps its SQL as the title
+    sql = urllib.parse.quote("select 1 as n")
+    with urllib.request.urlopen(f"{base}/archive?sql={sql}", timeout=10) as r:
+        assert "<title>archive: select 1 as n</title>" in r.read().decode()
