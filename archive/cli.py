@@ -8,6 +8,7 @@ import shutil
 import signal
 import sqlite3
 import sys
+import threading
 from pathlib import Path
 
 import click
@@ -46,7 +47,9 @@ class ArchiveGroup(click.Group):
     "Aborted!" and 1: a script running many ingests can tell a stop from a failure."""
 
     def invoke(self, ctx):
-        previous = signal.signal(signal.SIGTERM, _terminate)
+        # signal handlers can only be set in the main thread (the CLI run from a thread: none)
+        main = threading.current_thread() is threading.main_thread()
+        previous = signal.signal(signal.SIGTERM, _terminate) if main else None
         try:
             return super().invoke(ctx)
         except KeyboardInterrupt as e:
@@ -57,7 +60,8 @@ class ArchiveGroup(click.Group):
                 raise
             stop = e.__context__
         finally:
-            signal.signal(signal.SIGTERM, previous)
+            if main:
+                signal.signal(signal.SIGTERM, previous)
         status, word = stop_status(stop)
         click.echo(word, err=True)
         ctx.exit(status)
@@ -208,7 +212,7 @@ def ingest(
 
     db_path = db_path or default_db_path()
     key_path = key_path or default_key_path()
-    files, others = find_captures(paths)
+    files, others, unreadable = find_captures(paths)
     if not any(p.is_file() for p in files):
         # nothing to read: say so before a key or a database is created
         raise click.ClickException(
@@ -287,6 +291,12 @@ def ingest(
     else:
         ingester.executor = process_pool(default_workers() if workers is None else workers)
 
+    for directory, why in unreadable:
+        click.echo(
+            f"Warning: {one_line(str(directory))}: cannot be read ({why}); no captures were "
+            "looked for in it",
+            err=True,
+        )
     if others:
         shown = ", ".join(one_line(str(p)) for p in others[:3]) + (", ..." if others[3:] else "")
         click.echo(

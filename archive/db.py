@@ -7,6 +7,7 @@ table and column is described in ``datasette-metadata.json``.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sqlite3
 from pathlib import Path
@@ -460,19 +461,32 @@ def check_archive_file(path: str | Path) -> None:
     if not path.is_file():
         raise DatabaseError(f"{path}: not a file, so not an archive database")
     _refuse_empty(path)
+    with open(path, "rb") as f:
+        header = f.read(100)
+    if header.startswith(b"SQLite format 3\x00") and len(header) > 18 and header[18] == 2:
+        # WAL mode, which archive never uses: opening it would leave -wal and -shm files
+        raise _not_an_archive(path)
+    uri = f"{path.resolve().as_uri()}?mode=ro"
     try:
-        # a short wait: a locked file is an archive being written, and the command waits later
-        conn = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True, timeout=1)
-        try:
-            db = sqlite_utils.Database(conn)
-            if not applied_migrations(db) and db.table_names():
-                raise _not_an_archive(path)
-        finally:
-            conn.close()
+        # a short wait: a locked file is most likely an archive being written
+        _refuse_other_program(uri, path)
     except sqlite3.DatabaseError as e:
-        if is_locked(e):
-            return  # an archive another command is writing: the ingest waits its turn
-        raise DatabaseError(f"{path}: not a usable SQLite database ({e})") from None
+        if not is_locked(e):
+            raise DatabaseError(f"{path}: not a usable SQLite database ({e})") from None
+        # locked: read as it stands, without locking, only to tell another program's file (a
+        # page read in the middle of a commit is no reason to refuse: the command waits later)
+        with contextlib.suppress(sqlite3.DatabaseError):
+            _refuse_other_program(uri + "&immutable=1", path)
+
+
+def _refuse_other_program(uri: str, path: Path) -> None:
+    conn = sqlite3.connect(uri, uri=True, timeout=1)
+    try:
+        db = sqlite_utils.Database(conn)
+        if not applied_migrations(db) and db.table_names():
+            raise _not_an_archive(path)
+    finally:
+        conn.close()
 
 
 def _refuse_empty(path: Path) -> None:

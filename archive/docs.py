@@ -71,8 +71,8 @@ def cli_markdown() -> str:
         "",
         "Exit codes: 0 success; 1 something failed (a file did not ingest, a record did not",
         "verify, a bad key or passphrase); 2 usage error (an option's value unusable, such as",
-        "`--key` naming a directory); 130 interrupted (Ctrl-C: an ingest keeps the files it",
-        "finished, nothing of the one in progress).",
+        "`--key` naming a directory); 130 interrupted (Ctrl-C), 143 terminated (SIGTERM): an",
+        "ingest keeps the files it finished, nothing of the one in progress.",
         "",
     ]
     for name, cmd in [("archive", cli), *_commands(cli, "archive")]:

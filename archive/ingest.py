@@ -16,6 +16,7 @@ import sqlite3
 from collections import deque
 from collections.abc import Callable, Iterable
 from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -142,8 +143,10 @@ class Ingester:
                 self._write_capture(path, sha, fmt, stored, result)
                 # raises only before its COMMIT: after it, nothing undoes the capture
                 warning = self.writer.commit()
-            except BaseException:
-                if created_copy and not self.writer.committed:
+            except BaseException as e:
+                # after a wait for the lock that timed out, waiting again would double it: the
+                # copy stays, for the next ingest's sweep
+                if created_copy and not self.writer.committed and not is_locked(e):
                     self._drop_copy(stored, sha)
                 self.writer.rollback()
                 raise
@@ -175,6 +178,12 @@ class Ingester:
                     "machine; the caps are in docs/security.md)"
                 ),
             )
+        except BrokenProcessPool:
+            # a worker killed (out of memory, a signal): the pool is gone for every later file
+            raise ClusterError(
+                f"the extraction processes stopped (one was killed: out of memory?); {path} was "
+                "not ingested, and the files after it are not read"
+            ) from None
         except Exception as e:  # noqa: BLE001 - one line for the archivist, never a traceback
             result.status, result.error = "failed", f"{path}: unexpected {type(e).__name__}: {e}"
         # The stored copy is removed only while the write lock is held (above): here another
@@ -205,21 +214,37 @@ class Ingester:
         if not isinstance(e, OSError):
             return None
         name = Path(e.filename) if isinstance(e.filename, str) else None
-        ours = name is not None and name.resolve().is_relative_to(home.resolve())
-        if ours or e.errno in (errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EFBIG):
+        if name is not None and self._writes(name):
+            return f"{name}: cannot write the archive's files ({e.strerror or e})"
+        if e.errno in (errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EFBIG):
             return f"{home}: cannot write the archive's files ({e.strerror or e})"
         return None
 
+    def _writes(self, path: Path) -> bool:
+        """A file the archive writes: in ``captures/``, or beside the database under its name
+        (the database, its journal, its lock, a new one being made) or the checkpoint. Not any
+        file under the database's directory: a capture read from there is the input's."""
+        path = path.resolve()
+        home = self.db_path.parent.resolve()
+        if path.is_relative_to(captures_dir(self.db_path).resolve()):
+            return True
+        name = self.db_path.name
+        return path.parent == home and (
+            path.name.lstrip(".").startswith(name) or path.name == "checkpoint"
+        )
+
     def _drop_copy(self, stored: Path, sha: str) -> None:
-        """Remove the stored copy this ingest made for a capture it did not commit. Only while
-        the write lock is held: another ingest of the same file may have committed with the
-        copy. A transaction still open holds it; one SQLite ended itself (a full disk) or that
-        never began is taken again, briefly; if that fails the copy stays, for the next
-        ingest's sweep."""
+        """Remove the stored copy this ingest made for a capture it did not commit, unless
+        another ingest of the same file committed with it (it found the copy made and used
+        it). Decided while the write lock is held, so that none commits meanwhile: a
+        transaction still open holds it (and a reader's connection, which sees only committed
+        rows, asks); one SQLite ended itself (a full disk) is taken again. If anything fails,
+        the copy stays, for the next ingest's sweep."""
         conn = self.conn
         try:
             if conn.in_transaction:
-                stored.unlink(missing_ok=True)
+                if not self._committed_elsewhere(sha):
+                    stored.unlink(missing_ok=True)
                 return
             conn.execute("BEGIN IMMEDIATE")
             try:
@@ -229,6 +254,15 @@ class Ingester:
                 conn.execute("ROLLBACK")
         except (OSError, sqlite3.Error):
             pass
+
+    def _committed_elsewhere(self, sha: str) -> bool:
+        reader = sqlite3.connect(f"{self.db_path.resolve().as_uri()}?mode=ro", uri=True, timeout=1)
+        try:
+            return bool(
+                reader.execute("SELECT 1 FROM captures WHERE sha256 = ?", (sha,)).fetchone()
+            )
+        finally:
+            reader.close()
 
     def interrupted(self) -> FileResult | None:
         """After an interrupt (KeyboardInterrupt out of :meth:`ingest_file`): the file it was

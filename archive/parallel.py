@@ -98,6 +98,8 @@ def _worker_start(parent: int) -> None:
     # Ctrl-C in a terminal signals the whole process group: the parent stops the run, and each
     # worker's own KeyboardInterrupt traceback helped no one.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    # the parent's SIGTERM handler (forked with it) would print a traceback in each idle worker
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
     # A worker that outlives a killed parent keeps what it inherited, the lock that keeps
     # `archive serve` off a database being written among it: die with the parent (Linux).
     try:

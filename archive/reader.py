@@ -100,31 +100,38 @@ def _zlib_error(printed: str) -> str | None:
 WARCIO_LOG = logging.getLogger("warcio")
 
 
-def find_captures(paths) -> tuple[list[Path], list[Path]]:
+def find_captures(paths) -> tuple[list[Path], list[Path], list[tuple[Path, str]]]:
     """Expand files and directories into capture files, in a stable order: (the captures, the
-    other files the directories hold, by name not captures). Linked directories are followed
-    (each real directory once); a link to nothing, or a pipe, named as a capture is returned
-    for the ingest to say what it is, not left out without a word."""
+    other files the directories hold, by name not captures, the directories that could not be
+    read and why). Linked directories are followed, each real directory once however many
+    ways it is reached; a link to nothing, or a pipe, named as a capture is returned for the
+    ingest to say what it is, not left out without a word."""
     found: list[Path] = []
     other: list[Path] = []
+    unreadable: list[tuple[Path, str]] = []
+    seen: set[str] = set()
     for p in map(Path, paths):
         if p.is_dir():
-            for q in _files_under(p):
+            for q in _files_under(p, seen, unreadable):
                 (found if capture_format(q) else other).append(q)
         else:
             found.append(p)
-    return found, other
+    return found, other, unreadable
 
 
-def _files_under(top: Path) -> list[Path]:
-    seen: set[str] = set()
+def _files_under(top: Path, seen: set[str], unreadable: list) -> list[Path]:
     files: list[Path] = []
-    for root, dirs, names in os.walk(top, followlinks=True):
+
+    def cannot(e: OSError) -> None:
+        unreadable.append((Path(e.filename or top), e.strerror or str(e)))
+
+    for root, dirs, names in os.walk(top, followlinks=True, onerror=cannot):
         real = os.path.realpath(root)
         if real in seen:  # a link back up the tree, or to a directory already walked
             dirs[:] = []
             continue
         seen.add(real)
+        dirs.sort()  # walked in name order: the first way to a directory is always the same
         files.extend(Path(root) / name for name in names)
     return sorted(files)
 

@@ -35,6 +35,17 @@ class _CappedReader(DecompressingBufferedReader):
 
     _block = 0  # bytes of the header lines read since the last blank line or payload read
 
+    def starts_with(self, prefix: bytes) -> bool:
+        """Whether the bytes about to be read begin with ``prefix``, looked at in the buffer
+        without reading them."""
+        self._fillbuff()
+        if self.empty():
+            return False
+        at = self.buff.tell()
+        head = self.buff.read(len(prefix))
+        self.buff.seek(at)
+        return head == prefix
+
     def read(self, length=None):
         self._block = 0
         return super().read(length)
@@ -71,6 +82,7 @@ class RecordIterator(ArchiveIterator):
         # nothing has been read yet: the reader and the loader can be swapped whole
         self.reader = _CappedReader(self.fh, block_size=self.reader.block_size)
         self.loader = _HttpLoader(verify_http=False, arc2warc=kwargs.get("arc2warc", False))
+        self.loader.reader = self.reader
 
 
 class _HttpLoader(ArcWarcRecordLoader):
@@ -79,18 +91,26 @@ class _HttpLoader(ArcWarcRecordLoader):
     ``application/http``: without their headers the status was "None" (skipped) and the payload
     digest was checked over the whole block, a false failure. Such records are read as HTTP."""
 
-    _content_type = ""
+    _content_type = _format = ""
+    reader: _CappedReader | None = None
 
     def _detect_type_load_headers(self, *args, **kwargs):
         found = super()._detect_type_load_headers(*args, **kwargs)
+        self._format = found[0]
         self._content_type = (found[1].get_header("Content-Type") or "").lower()
         return found
 
     def load_http_headers(self, rec_type, uri, stream, length):
+        # Only a WARC record (an ARC record converted by warcio is always "application/http"),
+        # of no known other protocol (dns:), that says it holds HTTP and does: a body that is
+        # not HTTP (warcio's writer defaults every response to application/http) stays whole.
         if (
-            uri
-            and not uri.startswith(self.HTTP_SCHEMES)
+            self._format == "warc"
+            and uri
+            and not uri.startswith(self.HTTP_SCHEMES + self.NON_HTTP_SCHEMES)
             and self._content_type.startswith("application/http")
+            and self.reader is not None
+            and self.reader.starts_with(b"HTTP/")
         ):
             uri = "http:" + uri  # what warcio's scheme test looks for; the record keeps its own
         return super().load_http_headers(rec_type, uri, stream, length)

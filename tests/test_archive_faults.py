@@ -81,3 +81,76 @@ def test_a_write_that_fails_after_begin_leaves_no_transaction_open(
     assert _stored(db) == before
     monkeypatch.undo()
     assert ingester.ingest_file(OTHERS[0]).status == "ingested"  # the archive still works
+
+
+def test_a_capture_beside_the_database_that_cannot_be_read_fails_alone(
+    tmp_path, fixed_signer, monkeypatch
+):
+    """Any error naming a file under the database's directory was taken for the archive's own:
+    a capture there that could not be read stopped the whole run, naming "." (second review).
+    Only the files the archive writes count."""
+    import errno
+    import shutil
+
+    from archive import ingest
+
+    db = tmp_path / "archive.db"
+    here = tmp_path / SAMPLE.name
+    shutil.copy(SAMPLE, here)
+    ingester = ingest.Ingester(db, fixed_signer)
+
+    def unreadable(path):
+        raise PermissionError(errno.EACCES, "Permission denied", str(path))
+
+    monkeypatch.setattr(ingest, "sniff_format", unreadable)
+    result = ingester.ingest_file(here)
+    assert result.status == "failed" and "Permission denied" in result.error
+    monkeypatch.undo()
+    assert ingester.ingest_file(OTHERS[0]).status == "ingested"  # and the run goes on
+
+
+def test_a_lock_wait_that_timed_out_is_not_waited_for_again(tmp_path, fixed_signer, monkeypatch):
+    """After the wait for the write lock timed out (a minute), removing the stored copy took
+    the lock again, waiting another minute (second review). The copy is left for the next
+    ingest's sweep."""
+    from archive.ingest import Ingester
+
+    db = tmp_path / "records" / "archive.db"
+    ingester = Ingester(db, fixed_signer)
+    took = []
+    monkeypatch.setattr(Ingester, "_drop_copy", lambda self, stored, sha: took.append(stored))
+
+    def locked():
+        raise sqlite3.OperationalError("database is locked")
+
+    ingester.writer.begin = locked
+    with pytest.raises(DatabaseError, match="held this database's lock"):
+        ingester.ingest_file(SAMPLE)
+    assert took == []
+    assert len(_stored(db)) == 1  # the copy, for the next ingest (which reuses or sweeps it)
+
+
+def test_another_program_s_database_is_refused_as_it_is(tmp_path):
+    """A database in WAL mode got -wal and -shm files beside it from the check, and one held
+    locked by its program passed the check, and got a new key (second review)."""
+    key = tmp_path / "k.pem"
+    wal = tmp_path / "wal.db"
+    conn = sqlite3.connect(wal)
+    conn.execute("PRAGMA journal_mode = WAL")
+    conn.execute("CREATE TABLE t (x)")
+    conn.close()
+    before = sorted(p.name for p in tmp_path.iterdir())
+    code, output = run_cli("ingest", "--key", key, "--db", wal, SAMPLE)
+    assert code == 1 and "not an archive database" in output, output
+    assert sorted(p.name for p in tmp_path.iterdir()) == before and not key.exists()
+    busy = tmp_path / "busy.db"
+    holder = sqlite3.connect(busy, isolation_level=None)
+    holder.execute("CREATE TABLE t (x)")
+    holder.execute("BEGIN EXCLUSIVE")
+    try:
+        code, output = run_cli("ingest", "--key", key, "--db", busy, SAMPLE)
+    finally:
+        holder.execute("ROLLBACK")
+        holder.close()
+    assert code == 1 and "not an archive database" in output, output
+    assert not key.exists()

@@ -164,7 +164,9 @@ def test_damaged_inputs_are_named_for_what_they_are(isolated_env, tmp_path):
     ], out
 
 
-def test_directories_are_expanded_without_dropping_anything_silently(isolated_env, tmp_path):
+def test_directories_are_expanded_without_dropping_anything_silently(
+    isolated_env, tmp_path, monkeypatch
+):
     """A directory's captures behind a linked subdirectory were ignored, and a link to nothing
     or a pipe named as a capture was left out without a word, as were files that are not
     captures by name (found in review). Linked directories are followed, once each (a link
@@ -183,10 +185,20 @@ def test_directories_are_expanded_without_dropping_anything_silently(isolated_en
     (top / "gone.warc.gz").symlink_to(tmp_path / "nothing-here.warc.gz")
     os.mkfifo(top / "pipe.warc")
     (top / "index.cdxj").write_text("")
-    result = ingest(top)
+    (top / "secret").mkdir()
+    scandir = os.scandir
+
+    def unreadable(path="."):  # root reads every directory: a refusal is made up here
+        if str(path).endswith("secret"):
+            raise PermissionError(13, "Permission denied", str(path))
+        return scandir(path)
+
+    monkeypatch.setattr(os, "scandir", unreadable)
+    # the linked directory given again: its capture is read once (second review)
+    result = ingest(top, elsewhere)
     assert result.exit_code == 1, result.output
     lines = result.output.splitlines()
-    assert lines[1] == (
+    assert lines[2] == (
         "Note: 1 file(s) in the directories given are not captures by their names (.warc, .arc, "
         f".wacz, optionally .gz) and were not read: {top / 'index.cdxj'}"
     ), result.output
@@ -195,6 +207,10 @@ def test_directories_are_expanded_without_dropping_anything_silently(isolated_en
         lines
     )
     assert "4 files: 2 ingested, 0 already in the archive, 2 failed;" in result.output
+    assert (
+        f"Warning: {top / 'secret'}: cannot be read (Permission denied); no captures were "
+        "looked for in it"
+    ) in lines
 
 
 def test_errors_start_their_own_line_under_a_progress_bar(isolated_env, tmp_path):
@@ -236,3 +252,25 @@ def test_errors_start_their_own_line_under_a_progress_bar(isolated_env, tmp_path
     assert line.rstrip("\r").split("\r")[-1].replace("\x1b[2K", "").startswith("Error: "), repr(
         line
     )
+
+
+def test_a_command_run_from_a_thread_works(sample_db):
+    """The SIGTERM handler was set on every command, and Python allows that only in the main
+    thread: the CLI invoked from a thread (a test runner, a web app) failed (second review)."""
+    import threading
+
+    results = []
+    thread = threading.Thread(target=lambda: results.append(run_cli("verify", "--db", sample_db)))
+    thread.start()
+    thread.join(60)
+    assert results and results[0][0] == 0, results
+
+
+def test_quiet_leaves_out_the_files_already_in_the_archive(isolated_env):
+    """`-q` promised warnings, errors and the summary only, and still listed every file
+    already in the archive (33 lines when the corpus was given again: archivist review)."""
+    assert ingest(SAMPLE).exit_code == 0
+    quiet, loud = ingest("-q", SAMPLE), ingest(SAMPLE)
+    assert "Already in the archive" not in quiet.output
+    assert f"Already in the archive: {SAMPLE}" in loud.output
+    assert "1 files: 0 ingested, 1 already in the archive, 0 failed" in quiet.output

@@ -486,3 +486,36 @@ def test_ctrl_c_stops_verify_without_running_its_queued_chunks(captures, key, tm
     out, err = proc.communicate(timeout=120)
     assert proc.returncode == 130 and err.strip() == "Interrupted", out + err
     assert rows > 100 and len(list(marks.iterdir())) < rows / 2
+
+
+@pytest.mark.skipif(not Path("/proc/self/task").is_dir(), reason="reads /proc (Linux)")
+def test_sigterm_to_the_group_stops_quietly_and_a_killed_worker_stops_the_run(
+    captures, key, tmp_path
+):
+    """SIGTERM to the process group (a systemd stop) printed a traceback from each idle worker,
+    which had inherited the ingest's handler; a worker killed alone made every later file
+    fail in turn with "unexpected BrokenProcessPool" (second review). Now: 143 and one line; one
+    line naming the stopped extraction processes, and the archive as the last whole file left
+    it."""
+    db = tmp_path / "records" / "archive.db"
+    proc, _ = _started_with_workers(
+        _ingest_cmd(db, captures), _env(key), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        text=True, start_new_session=True,
+    )  # fmt: skip
+    time.sleep(0.3)
+    os.killpg(proc.pid, signal.SIGTERM)
+    out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 143, out + err
+    assert "Traceback" not in err and err.strip().splitlines()[-1].startswith("Terminated"), err
+    _check_archive(db)
+    db = tmp_path / "again" / "archive.db"
+    proc, workers = _started_with_workers(
+        _ingest_cmd(db, captures), _env(key), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        text=True,
+    )  # fmt: skip
+    os.kill(min(workers), signal.SIGKILL)
+    out, err = proc.communicate(timeout=60)
+    errors = [line for line in err.splitlines() if line.startswith("Error:")]
+    assert proc.returncode == 1 and len(errors) == 1, out + err
+    assert "the extraction processes stopped (one was killed: out of memory?)" in errors[0]
+    _check_archive(db)

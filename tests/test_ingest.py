@@ -531,6 +531,11 @@ def test_http_held_in_a_record_for_another_scheme_is_read_as_http(tmp_path, fixe
             "dns:example.com", "response", payload=io.BytesIO(b"example.com. 60 IN A 1.2.3.4\n"),
             warc_content_type="text/dns",
         ))  # fmt: skip
+        # warcio's writer calls every response application/http, HTTP or not (second review:
+        # this raw image was then read as HTTP headers, and its digest "failed")
+        writer.write_record(writer.create_warc_record(
+            "urn:x:raw-image", "response", payload=io.BytesIO(png.getvalue())
+        ))  # fmt: skip
     db = tmp_path / "archive.db"
     result = Ingester(db, fixed_signer).ingest_file(path)
     assert result.status == "ingested" and result.digest_failures == 0, result
@@ -547,6 +552,7 @@ def test_http_held_in_a_record_for_another_scheme_is_read_as_http(tmp_path, fixe
         .fetchone()
     )
     assert note == "not an HTTP response", note  # was "HTTP status None"
+    assert rows[2][0] == "urn:x:raw-image" and rows[2][1:4] == (None, None, "passed"), rows
 
 
 def test_warcio_s_warnings_name_the_record_they_are_about(tmp_path, fixed_signer):
