@@ -119,6 +119,16 @@ def read_text(path: Path, what: str) -> str:
         raise click.ClickException(f"{what} {path}: {e.strerror or e}") from None
 
 
+def output_option(what: str = ""):
+    """``-o/--output FILE``: written whole or not at all (``output_stream``)."""
+    return click.option(
+        "-o",
+        "--output",
+        type=click.Path(dir_okay=False, path_type=Path),
+        help=f"Write {what}here instead of standard output.",
+    )
+
+
 def db_option(fn):
     return click.option(
         "--db",

@@ -6,11 +6,18 @@ import datetime
 import os
 import shutil
 import sys
-from pathlib import Path
 
 import click
 
-from .cli import _passphrase, cli, db_option, hold_while_writing, key_option, output_stream
+from .cli import (
+    _passphrase,
+    cli,
+    db_option,
+    hold_while_writing,
+    key_option,
+    output_option,
+    output_stream,
+)
 from .config import default_db_path, default_key_path
 from .db import connect
 from .errors import ArchiveError, KeyFileError
@@ -94,12 +101,7 @@ def keys_show(key_path):
 
 @keys.command("export")
 @key_option
-@click.option(
-    "-o",
-    "--output",
-    type=click.Path(dir_okay=False, path_type=Path),
-    help="Write to this file instead of standard output.",
-)
+@output_option()
 def keys_export(key_path, output):
     """Export the public key as PEM, for auditors.
 

@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import click
 
-from .cli import cli, db_option, output_stream
+from .cli import cli, db_option, output_option, output_stream
 from .config import default_db_path
 from .db import connect
 from .errors import ArchiveError
@@ -148,12 +147,7 @@ def diff(url, db_path, old, new, as_json):
 @click.option(
     "--table", default="claims", show_default=True, help="Table to export (csv and jsonl)."
 )
-@click.option(
-    "-o",
-    "--output",
-    type=click.Path(dir_okay=False, path_type=Path),
-    help="Write here instead of standard output.",
-)
+@output_option()
 def export(db_path, fmt, table, output):
     """Export for other tools: W3C PROV-JSON, schema.org ClaimReview, CSV or JSON lines.
 

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import click
 
-from .cli import EXIT_FAILED, EXIT_OK, cli, db_option, output_stream, read_text
+from .cli import EXIT_FAILED, EXIT_OK, cli, db_option, output_option, output_stream, read_text
 from .config import default_db_path
 from .db import connect
 from .errors import ArchiveError
@@ -111,12 +111,7 @@ def verify(
 @cli.command()
 @click.argument("record")
 @db_option
-@click.option(
-    "-o",
-    "--output",
-    type=click.Path(dir_okay=False, path_type=Path),
-    help="Write the proof here instead of standard output.",
-)
+@output_option("the proof ")
 def prove(record, db_path, output):
     """Write a self-contained proof for one record (claim, article, image use, capture).
 

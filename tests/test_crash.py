@@ -308,6 +308,19 @@ def _started_with_workers(cmd, env, **kwargs):
     return proc, workers
 
 
+def _group_signalled(db: Path, captures, key: Path, sent: int):
+    """An ingest in a session of its own, ``sent`` to its whole process group once its workers
+    run, as a terminal's Ctrl-C or a service manager's stop does: (process, stdout, stderr)."""
+    proc, _ = _started_with_workers(
+        _ingest_cmd(db, captures), _env(key), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        text=True, start_new_session=True,
+    )  # fmt: skip
+    time.sleep(0.3)
+    os.killpg(proc.pid, sent)
+    out, err = proc.communicate(timeout=60)
+    return proc, out, err
+
+
 @pytest.mark.skipif(not Path("/proc/self/task").is_dir(), reason="reads /proc (Linux)")
 def test_workers_die_with_a_killed_ingest_and_release_the_serve_lock(captures, key, tmp_path):
     """SIGKILL to the ingest alone (not its process group): its workers lived on for as long as
@@ -350,13 +363,7 @@ def test_ctrl_c_stops_an_ingest_without_worker_tracebacks(captures, key, tmp_pat
     assert proc.returncode == 0 and "0 failed" in out, out + err
     _check_archive(db, complete_with=captures)
     db = tmp_path / "again" / "archive.db"
-    proc, _ = _started_with_workers(
-        _ingest_cmd(db, captures), _env(key), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-        text=True, start_new_session=True,
-    )  # fmt: skip
-    time.sleep(0.3)
-    os.killpg(proc.pid, signal.SIGINT)
-    out, err = proc.communicate(timeout=60)
+    proc, out, err = _group_signalled(db, captures, key, signal.SIGINT)
     assert proc.returncode == 130, out + err
     assert "Traceback" not in err and "KeyboardInterrupt" not in err, err
     assert err.strip().splitlines()[-1].startswith("Interrupted"), err
@@ -498,13 +505,7 @@ def test_sigterm_to_the_group_stops_quietly_and_a_killed_worker_stops_the_run(
     line naming the stopped extraction processes, and the archive as the last whole file left
     it."""
     db = tmp_path / "records" / "archive.db"
-    proc, _ = _started_with_workers(
-        _ingest_cmd(db, captures), _env(key), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-        text=True, start_new_session=True,
-    )  # fmt: skip
-    time.sleep(0.3)
-    os.killpg(proc.pid, signal.SIGTERM)
-    out, err = proc.communicate(timeout=60)
+    proc, out, err = _group_signalled(db, captures, key, signal.SIGTERM)
     assert proc.returncode == 143, out + err
     assert "Traceback" not in err and err.strip().splitlines()[-1].startswith("Terminated"), err
     _check_archive(db)

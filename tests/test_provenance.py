@@ -367,12 +367,10 @@ def test_q1_every_exact_copy_sees_the_near_copies(archive, tmp_path):
     assert sorted(exact) == sorted([f"{A1}-1", f"{B}-99"])
 
 
-def test_q4_page_changes_takes_the_url_a_page_was_captured_at(tmp_path):
-    """page_history, `archive history` and `archive diff` take a page's canonical URL or the URL
-    it was captured at; the page_changes canned query took only the first, and said "nothing
-    changed" for the second (found in review). Here both captures of page A were made at a URL
-    with a tracking parameter; the page names its canonical URL."""
-    import re
+def _page_a_captured_at(tmp_path, tracked: str, which=(0, 1)):
+    """The two captures of page A ingested into a new archive, those in ``which`` made at URL
+    ``tracked`` instead of A's own (the WARC header is not in Content-Length or the digests:
+    the records stay whole); the page names its canonical URL. (database, canned queries)"""
     from pathlib import Path
 
     from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
@@ -382,22 +380,27 @@ def test_q4_page_changes_takes_the_url_a_page_was_captured_at(tmp_path):
     meta = json.loads(
         (Path(__file__).resolve().parent.parent / "datasette-metadata.json").read_text()
     )
-    sql = meta["databases"]["archive"]["queries"]["page_changes"]["sql"]
-    tracked = URL + "?utm_source=feed"
     db = tmp_path / "archive.db"
     ingester = Ingester(db, Signer(Ed25519PrivateKey.from_private_bytes(bytes(32))))
     for n, source in enumerate(CAPTURES[:2]):
-        data = _redated(source, f"0{7 + n}", tmp_path / f"{n}.warc").read_bytes()  # plain
-        path = tmp_path / f"{n}.warc"
-        # the WARC header is not in Content-Length or the digests: the records stay whole
-        path.write_bytes(
-            re.sub(
-                rb"WARC-Target-URI: " + re.escape(URL.encode()) + rb"\r\n",
+        path = _redated(source, f"0{7 + n}", tmp_path / f"{n}.warc")
+        if n in which:
+            path.write_bytes(path.read_bytes().replace(
+                b"WARC-Target-URI: " + URL.encode() + b"\r\n",
                 b"WARC-Target-URI: " + tracked.encode() + b"\r\n",
-                data,
-            )
-        )
+            ))  # fmt: skip
         assert ingester.ingest_file(path).status == "ingested"
+    return db, meta["databases"]["archive"]["queries"]
+
+
+def test_q4_page_changes_takes_the_url_a_page_was_captured_at(tmp_path):
+    """page_history, `archive history` and `archive diff` take a page's canonical URL or the URL
+    it was captured at; the page_changes canned query took only the first, and said "nothing
+    changed" for the second (found in review). Here both captures of page A were made at a URL
+    with a tracking parameter; the page names its canonical URL."""
+    tracked = URL + "?utm_source=feed"
+    db, queries = _page_a_captured_at(tmp_path, tracked)
+    sql = queries["page_changes"]["sql"]
     conn = sqlite3.connect(db)
     assert {r for (r,) in conn.execute("SELECT url FROM articles")} == {tracked}
     assert len(cli_json(db, "history", tracked)) == 2
@@ -412,27 +415,10 @@ def test_q4_page_history_takes_the_url_of_any_capture(tmp_path):
     naming the same canonical URL: page_history, `archive history` and `archive diff` given the
     second URL found only its own capture (found in review)."""
     import re
-    from pathlib import Path
 
-    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-
-    from archive.keys import Signer
-
-    meta = json.loads(
-        (Path(__file__).resolve().parent.parent / "datasette-metadata.json").read_text()
-    )
-    sql = meta["databases"]["archive"]["queries"]["page_history"]["sql"]
     tracked = URL + "?mod=hp_lead_pos1"
-    db = tmp_path / "archive.db"
-    ingester = Ingester(db, Signer(Ed25519PrivateKey.from_private_bytes(bytes(32))))
-    for n, source in enumerate(CAPTURES[:2]):
-        path = _redated(source, f"0{7 + n}", tmp_path / f"{n}.warc")
-        if n:  # the WARC header is not in Content-Length or the digests: the records stay whole
-            path.write_bytes(path.read_bytes().replace(
-                b"WARC-Target-URI: " + URL.encode() + b"\r\n",
-                b"WARC-Target-URI: " + tracked.encode() + b"\r\n",
-            ))  # fmt: skip
-        assert ingester.ingest_file(path).status == "ingested"
+    db, queries = _page_a_captured_at(tmp_path, tracked, which=(1,))
+    sql = queries["page_history"]["sql"]
     conn = sqlite3.connect(db)
     assert sorted(r for (r,) in conn.execute("SELECT url FROM articles")) == [URL, tracked]
     for url in (URL, tracked):
