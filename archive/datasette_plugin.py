@@ -147,8 +147,8 @@ def _onward(row, value: str, column: str, table: str | None, database: str, data
 
 
 def _linked_table(row, table: str | None, column: str) -> str | None:
-    """The table a record id names when another column of the row says which: a ledger entry's
-    record, a change's claim or image use."""
+    """The table a record id names when another column of the row says which: a check_records
+    row's record, a ledger entry's record, a change's claim or image use."""
     if column == "record_id" and _has(row, "record"):  # check_records: what each row is
         return {"article": "articles", "claim": "claims", "image use": "image_uses"}.get(
             row["record"]

@@ -463,10 +463,16 @@ def check_archive_file(path: str | Path) -> None:
     _refuse_empty(path)
     with open(path, "rb") as f:
         header = f.read(100)
-    if header.startswith(b"SQLite format 3\x00") and len(header) > 18 and header[18] == 2:
-        # WAL mode, which archive never uses: opening it would leave -wal and -shm files
-        raise _not_an_archive(path)
     uri = f"{path.resolve().as_uri()}?mode=ro"
+    if header.startswith(b"SQLite format 3\x00") and len(header) > 18 and header[18] == 2:
+        # WAL mode, which archive never uses (a published file must be whole on its own):
+        # read without locking, which would leave -wal and -shm files beside another's file
+        with contextlib.suppress(sqlite3.DatabaseError):
+            _refuse_other_program(uri + "&immutable=1", path)
+        raise DatabaseError(
+            f"{path}: an archive database in WAL journal mode, which archive does not use; "
+            f"`sqlite3 {path} 'PRAGMA journal_mode=DELETE'` switches it back"
+        )
     try:
         # a short wait: a locked file is most likely an archive being written
         _refuse_other_program(uri, path)

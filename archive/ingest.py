@@ -12,6 +12,7 @@ import errno
 import hashlib
 import json
 import os
+import re
 import sqlite3
 from collections import deque
 from collections.abc import Callable, Iterable
@@ -221,17 +222,24 @@ class Ingester:
         return None
 
     def _writes(self, path: Path) -> bool:
-        """A file the archive writes: in ``captures/``, or beside the database under its name
-        (the database, its journal, its lock, a new one being made) or the checkpoint. Not any
-        file under the database's directory: a capture read from there is the input's."""
+        """A file the archive writes: in ``captures/``, or beside the database: the database,
+        its journal, its lock, a new one being made, the checkpoint. Not any other file there,
+        even one whose name begins like the database's: a capture read from there is the
+        input's."""
         path = path.resolve()
-        home = self.db_path.parent.resolve()
         if path.is_relative_to(captures_dir(self.db_path).resolve()):
             return True
+        if path.parent != self.db_path.parent.resolve():
+            return False
         name = self.db_path.name
-        return path.parent == home and (
-            path.name.lstrip(".").startswith(name) or path.name == "checkpoint"
-        )
+        return path.name in {
+            name,
+            f"{name}-journal",
+            f"{name}-wal",
+            f"{name}-shm",
+            f".{name}.lock",
+            "checkpoint",
+        } or bool(re.fullmatch(rf"\.{re.escape(name)}\.\d+\.new", path.name))
 
     def _drop_copy(self, stored: Path, sha: str) -> None:
         """Remove the stored copy this ingest made for a capture it did not commit, unless

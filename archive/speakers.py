@@ -182,7 +182,11 @@ class SpeakerResolver:
                 words = words[1:]
             # ... and "Elena Varga Is Refusing" too; "Republicans Are Following Trump" names no
             # one (it stood for every "Trump" of the article)
-            cut = next((k for k, w in enumerate(words) if k and w.lower() in _HEADLINE_WORDS), None)
+            # (only where the headline goes on: "George Will", "Anh Do" and "Emre Can" end so)
+            cut = next(
+                (k for k, w in enumerate(words[:-1]) if k and w.lower() in _HEADLINE_WORDS),
+                None,
+            )
             words = words[:cut]
             name = self.strip_title(" ".join(words))
             if len(name.split()) >= 2 and name.split()[0].lower() not in _STOP_START:
@@ -336,8 +340,13 @@ def _looks_like_org(name: str) -> bool:
     return name.lower().startswith("the ") or name.isupper() or bool(_ORG_WORDS.search(name))
 
 
-#: A dateline opening a story: "BUFFALO, N.Y. — ", "KABUL (Reuters) - ".
-_DATELINE = re.compile(r"^[A-Z][A-Z .'\-]{2,}(?:,[^—–\-]{0,30})?(?:\([^)]{0,30}\))?\s*[—–\-]+\s")
+#: A dateline opening a story: "BUFFALO, N.Y. — ", "KABUL (Reuters) - ", with its place or its
+#: agency (a bare "NASA — in a statement — ..." is a subject and an aside, not a dateline).
+_DATELINE = re.compile(
+    r"^[A-Z][A-Z.'\- ]{2,}"
+    r"(?:,\s[^—–\-(]{1,30}?(?:\s*\([^)]{1,30}\))?|\s*\([^)]{1,30}\))"
+    r"\s*[—–\-]+\s"
+)
 
 
 def _sentence_subject(text: str) -> str | None:

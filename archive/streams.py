@@ -44,7 +44,9 @@ class _CappedReader(DecompressingBufferedReader):
         at = self.buff.tell()
         head = self.buff.read(len(prefix))
         self.buff.seek(at)
-        return head == prefix
+        # the buffer may end inside the prefix (warcio fills it a block at a time and cannot
+        # be made to read on without consuming): what is there must begin it
+        return head == prefix or (len(head) < len(prefix) and prefix.startswith(head))
 
     def read(self, length=None):
         self._block = 0
@@ -101,13 +103,13 @@ class _HttpLoader(ArcWarcRecordLoader):
         return found
 
     def load_http_headers(self, rec_type, uri, stream, length):
-        # Only a WARC record (an ARC record converted by warcio is always "application/http"),
-        # of no known other protocol (dns:), that says it holds HTTP and does: a body that is
-        # not HTTP (warcio's writer defaults every response to application/http) stays whole.
+        # Only a WARC record (an ARC record converted by warcio is always "application/http")
+        # that says it holds HTTP and does: a body that is not HTTP (a dns: record, a raw
+        # image: warcio's writer defaults every response to application/http) stays whole.
         if (
             self._format == "warc"
             and uri
-            and not uri.startswith(self.HTTP_SCHEMES + self.NON_HTTP_SCHEMES)
+            and not uri.startswith(self.HTTP_SCHEMES)
             and self._content_type.startswith("application/http")
             and self.reader is not None
             and self.reader.starts_with(b"HTTP/")

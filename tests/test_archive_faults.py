@@ -154,3 +154,34 @@ def test_another_program_s_database_is_refused_as_it_is(tmp_path):
         holder.close()
     assert code == 1 and "not an archive database" in output, output
     assert not key.exists()
+
+
+def test_only_the_files_the_archive_writes_are_its_own(tmp_path, fixed_signer):
+    """A capture beside the database whose name began like the database's ("archive-2024...")
+    was taken for one of the archive's files (fourth review)."""
+    from archive.ingest import Ingester
+
+    ingester = Ingester(tmp_path / "archive", fixed_signer)
+    ours = [
+        "archive", "archive-journal", ".archive.lock", ".archive.123.new", "checkpoint",
+        "captures/x.warc.gz",
+    ]  # fmt: skip
+    assert all(ingester._writes(tmp_path / name) for name in ours)
+    theirs = ["archive-2024.warc.gz", "archive.warc", ".archive.notes", "sub/archive"]
+    assert not any(ingester._writes(tmp_path / name) for name in theirs)
+
+
+def test_an_archive_in_wal_mode_is_named_as_one(isolated_env, tmp_path, fixed_signer):
+    """A real archive switched to WAL mode was "not an archive database (no migrations are
+    recorded in it)", which is untrue (fourth review)."""
+    from archive.ingest import Ingester
+
+    db = tmp_path / "archive.db"
+    Ingester(db, fixed_signer).ingest_file(SAMPLE)
+    conn = sqlite3.connect(db)
+    conn.execute("PRAGMA journal_mode = WAL")
+    conn.close()
+    code, output = run_cli("ingest", "--db", db, SAMPLE)
+    assert code == 1, output
+    assert f"{db}: an archive database in WAL journal mode, which archive does not use" in output
+    assert "PRAGMA journal_mode=DELETE" in output

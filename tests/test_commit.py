@@ -291,3 +291,34 @@ def test_an_interrupt_just_after_the_commit_keeps_the_stored_copy(
         monkeypatch,
         lambda mp: mp.setattr(SignedWriter, "commit", commit_then_interrupted),
     )
+
+
+def test_a_copy_another_ingest_committed_with_is_kept_whatever_stops_this_one(
+    tmp_path, fixed_signer
+):
+    """Ingest 1 makes the stored copy and waits for the lock; ingest 2 of the same file commits
+    with that copy; ingest 1 then takes the lock and stops before it sees that (its key retired
+    by a rotation meanwhile). Its transaction was open, so it removed the copy the archive's
+    capture needs (fourth review). A reader's connection now asks first."""
+    from archive.errors import KeyFileError
+    from archive.ingest import Ingester
+
+    db = tmp_path / "records" / "archive.db"
+    first, second = Ingester(db, fixed_signer), Ingester(db, fixed_signer)
+    begin = first.writer.begin
+
+    def begin_after_the_other_committed():
+        assert second.ingest_file(SAMPLE).status == "ingested"
+        begin()
+
+    def retired():
+        raise KeyFileError("key retired meanwhile")
+
+    first.writer.begin = begin_after_the_other_committed
+    first.writer.check_key = retired
+    with pytest.raises(KeyFileError):
+        first.ingest_file(SAMPLE)
+    stored = tmp_path / "records" / "captures" / f"{file_hash(SAMPLE)}.warc.gz"
+    assert stored.read_bytes() == SAMPLE.read_bytes()
+    verify = CliRunner().invoke(cli, ["verify", "--db", str(db)])
+    assert verify.exit_code == 0, verify.output

@@ -610,3 +610,57 @@ def test_a_flipped_byte_inside_a_gzip_member_is_damage_not_truncation(isolated_e
     assert line.startswith(f"Error: {bad} at offset {start}: damaged gzip data (Error -3 while "
                            "decompressing data"), line  # fmt: skip
     assert "truncated" not in line
+
+
+def test_http_in_another_scheme_s_record_is_seen_across_a_buffer_boundary(tmp_path):
+    """The record's first bytes were compared with "HTTP/" in warcio's read buffer, which can
+    end inside them: at some sizes of what came before, the screenshot's record was "not an
+    HTTP response" and its digest failed (fourth review)."""
+    import io
+
+    from warcio.statusandheaders import StatusAndHeaders
+    from warcio.warcwriter import WARCWriter
+
+    from archive.reader import CaptureReader
+
+    seen = set()
+    for pad in range(15670, 15710):  # "HTTP/" crosses warcio's 16 KiB block near here
+        path = tmp_path / f"pad{pad}.warc"
+        with open(path, "wb") as f:
+            writer = WARCWriter(f, gzip=False)
+            writer.write_record(writer.create_warc_record(
+                "urn:x:pad", "resource", payload=io.BytesIO(b"x" * pad),
+                warc_content_type="text/plain",
+            ))  # fmt: skip
+            http = StatusAndHeaders("200 OK", [("Content-Type", "image/png")], protocol="HTTP/1.1")
+            writer.write_record(writer.create_warc_record(
+                "file:///screenshot.png", "response", payload=io.BytesIO(b"\x89PNG..."),
+                http_headers=http,
+            ))  # fmt: skip
+        seen.add(path.read_bytes().find(b"HTTP/1.1 200") % 16384)
+        shot = [r for r in CaptureReader(path) if r.uri == "file:///screenshot.png"]
+        assert [(r.status, r.digest) for r in shot] == [(200, "passed")], pad
+    assert any(16380 <= at < 16384 for at in seen), sorted(seen)  # the boundary was crossed
+
+
+def _arc(path, url: str, mime: str, body: bytes) -> None:
+    """A one-record ARC file (version 1 header block, then the record)."""
+    desc = b"1 0 Test\nURL IP-address Archive-date Content-type Archive-length\n"
+    head = b"filedesc://%s 0.0.0.0 20250101000000 text/plain %d\n" % (path.name.encode(), len(desc))
+    record = b"%s 1.2.3.4 20250101000000 %s %d\n" % (url.encode(), mime.encode(), len(body))
+    path.write_bytes(head + desc + b"\n" + record + body + b"\n")
+
+
+def test_an_arc_record_of_another_scheme_is_not_read_as_http(tmp_path):
+    """warcio calls every ARC record application/http: a dns: record, or an ftp: file whose
+    text happens to start with "HTTP/", was read as HTTP headers (fourth review)."""
+    from archive.reader import CaptureReader
+
+    for url, mime, body in [
+        ("dns:www.example.com", "text/dns", b"20250101000000\nwww.example.com. 60 IN A 1.2.3.4"),
+        ("ftp://example.com/notes.txt", "text/plain", b"HTTP/1.1 is a protocol, and so on."),
+    ]:
+        path = tmp_path / "one.arc"
+        _arc(path, url, mime, body)
+        (record,) = [r for r in CaptureReader(path) if r.uri == url]
+        assert (record.status, record.skip_reason) == (None, "not an HTTP response"), url

@@ -234,6 +234,10 @@ def test_check_records_shows_a_row_that_is_not_what_was_signed(sample_db, tmp_pa
     rows = checked()
     assert rows[article] == ("article", "Another title", 1, 0, 1)
     assert rows[f"{article}-i0"][2:] == (1, 0, 1) and rows[f"{article}-i1"][2:] == (0, 1, 1)
+    # an image gone from the archive is 0, not empty as an image never captured (fourth review)
+    conn.execute("DELETE FROM images WHERE sha256 = (SELECT image_sha256 FROM image_uses "
+                 "WHERE id = ?)", (f"{article}-i1",))  # fmt: skip
+    assert checked()[f"{article}-i1"][2] == 0
     # a row naming a key the archive does not hold is shown, as not verified (an inner join
     # on keys left it out, and the article looked whole: found in review)
     conn.execute(

@@ -170,8 +170,18 @@ def test_an_article_leads_to_its_claims_and_their_check_and_ledger_ids_to_record
     (article,) = get_json(f"{base}/archive/articles.json?_shape=array&_size=1")
     with urllib.request.urlopen(f"{base}/archive/articles/{article['id']}", timeout=10) as r:
         page = r.read().decode()
-    for query in ("claims_of_article", "check_records"):
-        assert f'href="/archive/{query}?article_id={article["id"]}"' in page, query
+    for query, text in (
+        ("claims_of_article", "its claims"),
+        ("check_records", "check its records"),
+    ):
+        assert f'href="/archive/{query}?article_id={article["id"]}">{text}</a>' in page, query
+    # each record check_records lists leads to its row (fourth review)
+    with urllib.request.urlopen(
+        f"{base}/archive/check_records?article_id={article['id']}", timeout=10
+    ) as r:
+        page = r.read().decode()
+    for table, rid in (("articles", ""), ("claims", "-0"), ("image_uses", "-i0")):
+        assert f'href="/archive/{table}/{article["id"]}{rid}"' in page, table
     with urllib.request.urlopen(f"{base}/archive/ledger?record_table=articles", timeout=10) as r:
         page = r.read().decode()
     assert f'href="/archive/articles/{article["id"]}"' in page

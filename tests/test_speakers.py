@@ -169,3 +169,20 @@ def test_headline_phrases_acronyms_and_datelines_are_not_speakers():
         "in the veteran winger, saying he always finds his form."
     )
     assert claims[0].speaker != "BUFFALO"
+
+
+def test_a_subject_with_an_aside_and_a_name_ending_in_a_headline_word_are_kept():
+    """The fourth review of the rules above: an all-caps subject with a dash aside ("NASA — in
+    a statement — delayed") was taken for a dateline and lost; "George Will", "Anh Do", "Emre
+    Can" were cut at their last word, a headline word."""
+    for sentence, speaker in [
+        ("NASA — in a statement Tuesday — delayed the launch, saying the weather was poor.",
+         "NASA"),
+        ("FEMA - facing criticism - defended its response, saying aid was on the way.", "FEMA"),
+        ("WHO - the UN health agency - raised its alert level, warning of a pandemic.", "WHO"),
+    ]:  # fmt: skip
+        assert _claims(sentence)[0].speaker == speaker, sentence
+    claims = _claims(
+        "The columnist George Will wrote that the plan failed.", "Will said the tax was unfair."
+    )
+    assert claims[1].speaker == "George Will"
