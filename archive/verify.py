@@ -437,7 +437,11 @@ class Verifier:
             used.add(path.name)
             if not path.exists():
                 self.report.count("capture files", "failed")
-                self.report.fail("capture files", sha, f"stored capture missing: {path}")
+                self.report.fail(
+                    "capture files",
+                    sha,
+                    f"stored capture missing: {path} (checking the database alone? add --no-files)",
+                )
             elif file_sha256(path) != sha:
                 self.report.count("capture files", "failed")
                 self.report.fail("capture files", sha, f"stored capture altered: {path}")

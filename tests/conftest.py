@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import os
 import shutil
+import signal
 from pathlib import Path
 
 import pytest
@@ -22,6 +24,12 @@ needs_shared = pytest.mark.skipif(not SCENARIO.exists(), reason="../shared is no
 
 FIXED_TIME = "2026-01-01T00:00:00Z"
 CHROMIUM = "/usr/bin/chromium"
+
+# A suite started in the background (`make test &`, nohup, some CI runners) inherits SIGINT
+# ignored, and so would every process the Ctrl-C tests start: they would not stop. A handler
+# set here is reset to the default in each child at exec (an ignored signal stays ignored).
+if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+    signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
 @pytest.fixture(autouse=True)
@@ -82,15 +90,23 @@ def copy_db(tmp_path):
 
 
 @pytest.fixture(scope="session")
-def browser():
+def browser(tmp_path_factory):
     """Debian's Chromium driven by playwright (no browser download), shared by the browser tests."""
     if not Path(CHROMIUM).exists():
         pytest.fail(f"{CHROMIUM} is missing: install Debian's chromium (make chromium)")
     from playwright.sync_api import sync_playwright
 
+    profile = tmp_path_factory.mktemp("chromium-home")
     with sync_playwright() as p:
         b = p.chromium.launch(
             executable_path=CHROMIUM,
+            # its crash reports and settings under the test's directory, not the user's home
+            env={
+                **os.environ,
+                "HOME": str(profile),
+                "XDG_CONFIG_HOME": str(profile / ".config"),
+                "XDG_CACHE_HOME": str(profile / ".cache"),
+            },  # fmt: skip
             # the machine has no network: background connections would only fail
             args=[
                 "--no-sandbox",

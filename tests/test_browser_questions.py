@@ -91,6 +91,11 @@ def test_q4_what_changed_between_captures(browser, served):
     page.close()
     page, rows = open_query(browser, base, "page_history", "q4-page-history.png", url=URL)
     assert [r[1] for r in rows] == [A1, A2]
+    # the second capture's count of changes leads to them (nothing led on to the changes:
+    # the newcomer's review)
+    page.click(f'a[href="/archive/changes?to_article_id={A2}"]')
+    page.wait_for_load_state()
+    assert "reportedly" in page.inner_text("table.rows-and-columns")
     page.close()
 
 

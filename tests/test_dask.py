@@ -33,7 +33,12 @@ def cluster(tmp_path_factory):
     port = free_port()
     address = f"tcp://127.0.0.1:{port}"
     logs = tmp_path_factory.mktemp("dask")
-    env = {**os.environ, "DASK_DISTRIBUTED__WORKER__DAEMON": "False"}
+    # scratch space in the test's directory: dask's default left /tmp/dask-scratch-space behind
+    env = {
+        **os.environ,
+        "DASK_DISTRIBUTED__WORKER__DAEMON": "False",
+        "DASK_TEMPORARY_DIRECTORY": str(logs),
+    }
     procs = [
         subprocess.Popen(
             [DASK, "scheduler", "--host", "127.0.0.1", "--port", str(port), "--no-dashboard"],
@@ -178,7 +183,12 @@ def _dask(logs: Path, name: str, *args, env=None) -> subprocess.Popen:
         [DASK, *args, "--no-dashboard"],
         stdout=open(logs / f"{name}.log", "w"),
         stderr=subprocess.STDOUT,
-        env={**os.environ, "DASK_DISTRIBUTED__WORKER__DAEMON": "False", **(env or {})},
+        env={
+            **os.environ,
+            "DASK_DISTRIBUTED__WORKER__DAEMON": "False",
+            "DASK_TEMPORARY_DIRECTORY": str(logs),
+            **(env or {}),
+        },
     )
 
 

@@ -505,3 +505,16 @@ def test_bytes_that_are_not_utf8_are_named_by_worker_processes_too(sample_db, co
         ("claims", "37988c58467bc4cf-3"),
         ("ledger", "5"),
     }
+
+
+def test_a_missing_capture_file_says_how_to_check_the_database_alone(sample_db, copy_db):
+    """An auditor given only the published database met "stored capture missing" and no hint
+    (the newcomer's review): the line names --no-files."""
+    db = copy_db(sample_db)
+    for stored in (db.parent / "captures").iterdir():
+        stored.unlink()
+    result = run_verify(db)
+    assert result.exit_code == 1
+    assert "stored capture missing:" in result.output
+    assert "(checking the database alone? add --no-files)" in result.output
+    assert run_verify(db, "--no-files").exit_code == 0
