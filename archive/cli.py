@@ -171,7 +171,10 @@ def cli():
 @db_option
 @key_option
 @click.option(
-    "--quiet", "-q", is_flag=True, help="No progress bar; only warnings, errors and the summary."
+    "--quiet",
+    "-q",
+    is_flag=True,
+    help="No progress bar and no line per file; only warnings, errors and the summary.",
 )
 @click.option(
     "--workers",
@@ -350,6 +353,12 @@ def ingest(
                 say(f"Error: {one_line(result.error)}")
             elif result.status == "already" and not quiet:
                 say(f"Already in the archive: {one_line(str(path))}")
+            elif result.status == "ingested" and not quiet and len(files) > 1:
+                # a log (cron, a service) shows which files went in, not only how many
+                say(
+                    f"Ingested: {one_line(str(path))} ({result.articles} articles, "
+                    f"{result.claims} claims, {result.images} images)"
+                )
     failed = sum(r.status == "failed" for r in results)
     done = [r for r in results if r.status == "ingested"]  # a failed file added nothing
     # a run stopped early says how far it got

@@ -11,7 +11,7 @@ from click.testing import CliRunner
 from archive.cli import cli
 from archive.similarity import PERMUTATIONS
 
-from .conftest import DATA, SAMPLE
+from .conftest import DATA, SAMPLE, SECOND
 from .test_ingest import ingest
 from .test_robustness import error_lines, run_cli
 
@@ -274,3 +274,17 @@ def test_quiet_leaves_out_the_files_already_in_the_archive(isolated_env):
     assert "Already in the archive" not in quiet.output
     assert f"Already in the archive: {SAMPLE}" in loud.output
     assert "1 files: 0 ingested, 1 already in the archive, 0 failed" in quiet.output
+
+
+def test_each_file_that_goes_in_is_named(isolated_env):
+    """Files that went in got no line of their own, only the summary's count, so a log (cron,
+    a service) could not show which did (archivist review); files already in the archive had
+    theirs. One file: the summary says it all."""
+    second = DATA / "warc" / "example.warc.gz"
+    loud = ingest(SAMPLE, second)
+    assert f"Ingested: {SAMPLE} (1 articles, 24 claims, 2 images)" in loud.output.splitlines()
+    assert f"Ingested: {second} (" in loud.output
+    quiet = ingest("-q", DATA / "provenance" / "lakeport-B-2025-03-08.warc.gz", SECOND)
+    assert quiet.exit_code == 0 and "Ingested:" not in quiet.output, quiet.output
+    single = ingest(DATA / "warc" / "example-resource.warc.gz")
+    assert "Ingested:" not in single.output
