@@ -371,10 +371,10 @@ def ingest(
     )
     digest = [r for r in done if r.digest_failures]
     if digest:
-        files = ", ".join(f"{one_line(r.path)} ({r.digest_failures})" for r in digest[:5])
+        named = ", ".join(f"{one_line(r.path)} ({r.digest_failures})" for r in digest[:5])
         click.echo(
             f"Warning: {sum(r.digest_failures for r in digest)} records failed their WARC digest "
-            f"check, in {files}{', ...' if digest[5:] else ''} (see capture_records.digest)",
+            f"check, in {named}{', ...' if digest[5:] else ''} (see capture_records.digest)",
             err=True,
         )
     if ingester.executor is not None:
