@@ -175,7 +175,12 @@ def render_cell(row, value, column, table, database, datasette):
     expanded = isinstance(value, dict)  # a foreign key with its label: Datasette links it
     if expanded:
         value = value.get("value")
-    if column == "changes_since_previous" and value and _has(row, "article_id"):
+    if (
+        column == "changes_since_previous"
+        and isinstance(value, int)
+        and value > 0
+        and _has(row, "article_id")
+    ):
         # page_history's count leads to the changes into that capture (question 4)
         href = f"{datasette.urls.table(database, 'changes')}?" + urlencode(
             {"to_article_id": row["article_id"]}

@@ -467,8 +467,16 @@ def check_archive_file(path: str | Path) -> None:
     if header.startswith(b"SQLite format 3\x00") and len(header) > 18 and header[18] == 2:
         # WAL mode, which archive never uses (a published file must be whole on its own):
         # read without locking, which would leave -wal and -shm files beside another's file
-        with contextlib.suppress(sqlite3.DatabaseError):
-            _refuse_other_program(uri + "&immutable=1", path)
+        try:
+            conn = sqlite3.connect(uri + "&immutable=1", uri=True)
+            try:
+                applied = applied_migrations(sqlite_utils.Database(conn))
+            finally:
+                conn.close()
+        except sqlite3.DatabaseError as e:
+            raise DatabaseError(f"{path}: not a usable SQLite database ({e})") from None
+        if not applied:
+            raise _not_an_archive(path)
         raise DatabaseError(
             f"{path}: an archive database in WAL journal mode, which archive does not use; "
             f"`sqlite3 {path} 'PRAGMA journal_mode=DELETE'` switches it back"

@@ -124,6 +124,13 @@ def _strip_lead(words: list[str], keep: frozenset = frozenset()) -> list[str]:
     return words
 
 
+def _title_case(text: str) -> bool:
+    """A headline written in title case ("What Trump Can and Cannot Do About Tariffs"): most of
+    its longer words capitalised, as a sentence's are not."""
+    longer = [w for w in re.findall(r"[^\W\d_][\w'’\-]*", text) if len(w) > 3]
+    return len(longer) >= 3 and sum(w[0].isupper() for w in longer) >= 0.7 * len(longer)
+
+
 def _names_in(texts: list[str]):
     """(text index, words, inside) for every name phrase of ``texts`` outside quotations;
     ``inside``: written inside a sentence (after a word or a comma, not at a sentence's start),
@@ -173,6 +180,7 @@ class SpeakerResolver:
         counts: Counter[str] = Counter()
         first_seen: dict[str, int] = {}
         found = list(_names_in(texts))
+        headline = [_title_case(t) for t in texts]
         # the first two words of names written inside a sentence: "Under Armour" is a name
         self._keep = frozenset((w[0], w[1]) for _, w, inside in found if inside and len(w) > 1)
         for i, words, _ in found:
@@ -180,11 +188,12 @@ class SpeakerResolver:
             # Headlines in title case: "Who Is Elena Varga" names Elena Varga
             while len(words) > 2 and words[0].lower() in _HEADLINE_WORDS:
                 words = words[1:]
-            # ... and "Elena Varga Is Refusing" too; "Republicans Are Following Trump" names no
-            # one (it stood for every "Trump" of the article)
-            # (only where the headline goes on: "George Will", "Anh Do" and "Emre Can" end so)
+            # ... and "Elena Varga Is Refusing" too; "Republicans Are Following Trump" and
+            # "Trump Can (and Cannot Do...)" name no one (each stood for every "Trump" of its
+            # page). In a sentence, a name may end in such a word: George Will, Anh Do, Emre Can.
+            last = len(words) if headline[i] else len(words) - 1
             cut = next(
-                (k for k, w in enumerate(words[:-1]) if k and w.lower() in _HEADLINE_WORDS),
+                (k for k, w in enumerate(words[:last]) if k and w.lower() in _HEADLINE_WORDS),
                 None,
             )
             words = words[:cut]
@@ -340,12 +349,13 @@ def _looks_like_org(name: str) -> bool:
     return name.lower().startswith("the ") or name.isupper() or bool(_ORG_WORDS.search(name))
 
 
-#: A dateline opening a story: "BUFFALO, N.Y. — ", "KABUL (Reuters) - ", with its place or its
-#: agency (a bare "NASA — in a statement — ..." is a subject and an aside, not a dateline).
+#: A dateline opening a story: "BUFFALO, N.Y. — ", "KABUL (Reuters) - ", or a bare "WASHINGTON
+#: — " before a sentence's capital ("NASA — in a statement — delayed" is a subject and an
+#: aside, not a dateline).
 _DATELINE = re.compile(
     r"^[A-Z][A-Z.'\- ]{2,}"
-    r"(?:,\s[^—–\-(]{1,30}?(?:\s*\([^)]{1,30}\))?|\s*\([^)]{1,30}\))"
-    r"\s*[—–\-]+\s"
+    r"(?:,\s[^—–\-(]{1,30}?(?:\s*\([^)]{1,30}\))?\s*[—–\-]+\s|\s*\([^)]{1,30}\)\s*[—–\-]+\s"
+    r"|\s*[—–\-]+\s(?=[A-Z\"“]))"
 )
 
 

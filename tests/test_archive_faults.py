@@ -185,3 +185,25 @@ def test_an_archive_in_wal_mode_is_named_as_one(isolated_env, tmp_path, fixed_si
     assert code == 1, output
     assert f"{db}: an archive database in WAL journal mode, which archive does not use" in output
     assert "PRAGMA journal_mode=DELETE" in output
+
+
+def test_a_wal_mode_file_is_called_an_archive_only_when_it_is_one(tmp_path):
+    """A damaged file, or an empty database, in WAL mode was "an archive database in WAL journal
+    mode" (final review)."""
+    key = tmp_path / "k.pem"
+    empty = tmp_path / "empty.db"
+    conn = sqlite3.connect(empty)
+    conn.execute("PRAGMA journal_mode = WAL")
+    conn.close()
+    damaged = tmp_path / "damaged.db"
+    conn = sqlite3.connect(damaged)
+    conn.execute("PRAGMA journal_mode = WAL")
+    conn.execute("CREATE TABLE t (x)")
+    conn.close()
+    data = damaged.read_bytes()
+    damaged.write_bytes(data[:100] + bytes(range(256)) * ((len(data) - 100) // 256 + 1))
+    for db, said in ((empty, "not an archive database"), (damaged, "not a usable SQLite database")):
+        code, output = run_cli("ingest", "--key", key, "--db", db, SAMPLE)
+        assert code == 1 and said in output, output
+        assert "WAL journal mode" not in output
+    assert not key.exists()

@@ -220,3 +220,15 @@ def test_a_canned_query_s_browser_tab_shows_its_title_not_its_sql(served):
     sql = urllib.parse.quote("select 1 as n")
     with urllib.request.urlopen(f"{base}/archive?sql={sql}", timeout=10) as r:
         assert "<title>archive: select 1 as n</title>" in r.read().decode()
+
+
+def test_only_a_count_of_changes_is_made_a_link(served):
+    """Any value in a column called changes_since_previous was made a link beside an
+    article_id, bytes and text included (final review): only page_history's counts are."""
+    base, _ = served
+    sql = urllib.parse.quote(
+        "select x'00ff' as changes_since_previous, 'abc' as article_id union all select 2, 'abc'"
+    )
+    with urllib.request.urlopen(f"{base}/archive?sql={sql}", timeout=10) as r:
+        page = r.read().decode()
+    assert page.count('href="/archive/changes?to_article_id=abc"') == 1, page

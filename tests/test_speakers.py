@@ -186,3 +186,16 @@ def test_a_subject_with_an_aside_and_a_name_ending_in_a_headline_word_are_kept()
         "The columnist George Will wrote that the plan failed.", "Will said the tax was unfair."
     )
     assert claims[1].speaker == "George Will"
+
+
+def test_title_case_headlines_and_bare_datelines_still_name_no_one():
+    """The fourth review's changes undid two fixes (final review): a headline name ending in a
+    headline word was whole again ("What Trump Can and Cannot Do" made every Trump "Trump
+    Can"), and a bare dateline ("WASHINGTON — The bill ...") was a speaker again."""
+    claims = split_claims(
+        [Block("paragraph", "Trump said at a rally that the inquiry was a hoax.")],
+        names_from=["What Trump Can and Cannot Do About Tariffs"],
+    )
+    assert claims[0].speaker == "Trump"
+    claims = _claims("WASHINGTON — The bill will fail in the Senate, saying it lacked the votes.")
+    assert claims[0].speaker != "WASHINGTON"
