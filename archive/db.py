@@ -467,15 +467,7 @@ def check_archive_file(path: str | Path) -> None:
     if header.startswith(b"SQLite format 3\x00") and len(header) > 18 and header[18] == 2:
         # WAL mode, which archive never uses (a published file must be whole on its own):
         # read without locking, which would leave -wal and -shm files beside another's file
-        try:
-            conn = sqlite3.connect(uri + "&immutable=1", uri=True)
-            try:
-                applied = applied_migrations(sqlite_utils.Database(conn))
-            finally:
-                conn.close()
-        except sqlite3.DatabaseError as e:
-            raise DatabaseError(f"{path}: not a usable SQLite database ({e})") from None
-        if not applied:
+        if not _migrations_in(path, uri + "&immutable=1", uri=True):
             raise _not_an_archive(path)
         raise DatabaseError(
             f"{path}: an archive database in WAL journal mode, which archive does not use; "
@@ -491,6 +483,19 @@ def check_archive_file(path: str | Path) -> None:
         # page read in the middle of a commit is no reason to refuse: the command waits later)
         with contextlib.suppress(sqlite3.DatabaseError):
             _refuse_other_program(uri + "&immutable=1", path)
+
+
+def _migrations_in(path: Path, target: str, **how) -> set[str]:
+    """The migrations recorded in the database at ``target`` (its path or a URI, opened with
+    ``how``), or one line saying it is not a usable SQLite database."""
+    try:
+        conn = sqlite3.connect(target, **how)
+        try:
+            return set(applied_migrations(sqlite_utils.Database(conn)))
+        finally:
+            conn.close()
+    except sqlite3.DatabaseError as e:
+        raise DatabaseError(f"{path}: not a usable SQLite database ({e})") from None
 
 
 def _refuse_other_program(uri: str, path: Path) -> None:
@@ -553,15 +558,8 @@ def upgrade(path: str | Path) -> list[str]:
     if not path.exists():
         raise DatabaseError(f"{path}: no archive database here")
     _refuse_empty(path)
-    try:
-        # read-write: a crashed write's journal is rolled back, as any writer does
-        conn = sqlite3.connect(str(path), timeout=60)
-        try:
-            before = set(applied_migrations(sqlite_utils.Database(conn)))
-        finally:
-            conn.close()
-    except sqlite3.DatabaseError as e:
-        raise DatabaseError(f"{path}: not a usable SQLite database ({e})") from None
+    # read-write: a crashed write's journal is rolled back, as any writer does
+    before = _migrations_in(path, str(path), timeout=60)
     if not before:
         raise _not_an_archive(path)
     connect(path, create=False).conn.close()
