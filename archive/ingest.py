@@ -8,11 +8,8 @@ archive is exactly as before.
 
 from __future__ import annotations
 
-import errno
-import hashlib
 import json
 import os
-import re
 import sqlite3
 from collections import deque
 from collections.abc import Callable, Iterable
@@ -23,7 +20,7 @@ from pathlib import Path
 
 from . import statements
 from .config import Limits, captures_dir
-from .db import BUSY, FTS_COLUMNS, connect, index_text, is_locked, max_rowid
+from .db import FTS_COLUMNS, connect, index_text, is_locked, max_rowid
 from .errors import ArchiveError, CaptureError, ClusterError, DatabaseError, KeyFileError
 from .hashing import NORMALIZATION, file_sha256, sha256_hex, text_sha256
 from .images import ImageInfo, ImageRef
@@ -34,6 +31,7 @@ from .links import Linker
 from .parallel import ordered_map
 from .reader import CaptureReader, Record, read_payload, sniff_format
 from .similarity import remember
+from .stored import archive_problem, drop_copy, has_capture, store_copy, stored_suffix
 from .wacz_check import check_wacz
 from .worker import (
     NOT_EXTRACTED,
@@ -123,24 +121,24 @@ class Ingester:
                 raise CaptureError(path, "empty file")
             fmt = sniff_format(path)
             result.sha256 = sha = file_sha256(path)
-            if self._has_capture(sha):
+            if has_capture(self.conn, sha):
                 result.status = "already"
                 return result
-            stored = captures_dir(self.db_path) / f"{sha}{_suffix(path, fmt)}"
+            stored = captures_dir(self.db_path) / f"{sha}{stored_suffix(path, fmt)}"
             # everything below reads the stored copy, whose hash is checked as it is made: the
             # file given may change while it is ingested, the capture recorded may not
-            created_copy = _store_copy(path, stored, sha)
+            created_copy = store_copy(path, stored, sha)
             try:
                 # in the try: a BEGIN that holds but a first write that fails (a read-only file)
                 # must be rolled back, or every later file meets a transaction left open
                 self.writer.begin()
                 self.writer.check_key()
-                if self._has_capture(sha):  # another ingest finished it while we waited
+                if has_capture(self.conn, sha):  # another ingest finished it while we waited
                     self.writer.rollback()
                     result.status = "already"
                     return result
                 if not stored.exists():  # another ingest of this file made it, then failed
-                    created_copy = _store_copy(path, stored, sha) or created_copy
+                    created_copy = store_copy(path, stored, sha) or created_copy
                 self._write_capture(path, sha, fmt, stored, result)
                 # raises only before its COMMIT: after it, nothing undoes the capture
                 warning = self.writer.commit()
@@ -148,7 +146,7 @@ class Ingester:
                 # after a wait for the lock that timed out, waiting again would double it: the
                 # copy stays, for the next ingest's sweep
                 if created_copy and not self.writer.committed and not is_locked(e):
-                    self._drop_copy(stored, sha)
+                    drop_copy(self.conn, self.db_path, stored, sha)
                 self.writer.rollback()
                 raise
             if warning:
@@ -165,7 +163,7 @@ class Ingester:
                     "ingested, and the files after it are not read (`archive verify` says "
                     "more; restore the database from a copy)"
                 ) from None
-            problem = self._archive_problem(e)
+            problem = archive_problem(self.db_path, e)
             if problem:  # no later file could go in either: stop, and say where
                 raise DatabaseError(
                     f"{problem}; {path} was not ingested, and the files after it are not read"
@@ -199,79 +197,6 @@ class Ingester:
         here (docs/scaling.md)."""
         return self.executor is None or isinstance(self.executor, ProcessPoolExecutor)
 
-    def _archive_problem(self, e: OSError | sqlite3.Error) -> str | None:
-        """What is wrong with the archive itself, when that is why a file failed (a full disk,
-        a read-only database or directory, the write lock held elsewhere); None when the file
-        read was at fault. Such a failure was blamed on each file in turn, every one leaving
-        its stored copy behind on the full disk."""
-        home = self.db_path.parent
-        if is_locked(e):
-            return f"{self.db_path}: {BUSY}"
-        if isinstance(e, sqlite3.OperationalError):
-            text = str(e)
-            if any(m in text for m in ("full", "readonly", "I/O error", "unable to open")):
-                return f"{self.db_path}: cannot write the archive database ({text})"
-            return None
-        if not isinstance(e, OSError):
-            return None
-        name = Path(e.filename) if isinstance(e.filename, str) else None
-        if name is not None and self._writes(name):
-            return f"{name}: cannot write the archive's files ({e.strerror or e})"
-        if e.errno in (errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EFBIG):
-            return f"{home}: cannot write the archive's files ({e.strerror or e})"
-        return None
-
-    def _writes(self, path: Path) -> bool:
-        """A file the archive writes: in ``captures/``, or beside the database: the database,
-        its journal, its lock, a new one being made, the checkpoint. Not any other file there,
-        even one whose name begins like the database's: a capture read from there is the
-        input's."""
-        path = path.resolve()
-        if path.is_relative_to(captures_dir(self.db_path).resolve()):
-            return True
-        if path.parent != self.db_path.parent.resolve():
-            return False
-        name = self.db_path.name
-        return path.name in {
-            name,
-            f"{name}-journal",
-            f"{name}-wal",
-            f"{name}-shm",
-            f".{name}.lock",
-            "checkpoint",
-        } or bool(re.fullmatch(rf"\.{re.escape(name)}\.\d+\.new", path.name))
-
-    def _drop_copy(self, stored: Path, sha: str) -> None:
-        """Remove the stored copy this ingest made for a capture it did not commit, unless
-        another ingest of the same file committed with it (it found the copy made and used
-        it). Decided while the write lock is held, so that none commits meanwhile: a
-        transaction still open holds it (and a reader's connection, which sees only committed
-        rows, asks); one SQLite ended itself (a full disk) is taken again. If anything fails,
-        the copy stays, for the next ingest's sweep."""
-        conn = self.conn
-        try:
-            if conn.in_transaction:
-                if not self._committed_elsewhere(sha):
-                    stored.unlink(missing_ok=True)
-                return
-            conn.execute("BEGIN IMMEDIATE")
-            try:
-                if not self._has_capture(sha):
-                    stored.unlink(missing_ok=True)
-            finally:
-                conn.execute("ROLLBACK")
-        except (OSError, sqlite3.Error):
-            pass
-
-    def _committed_elsewhere(self, sha: str) -> bool:
-        reader = sqlite3.connect(f"{self.db_path.resolve().as_uri()}?mode=ro", uri=True, timeout=1)
-        try:
-            return bool(
-                reader.execute("SELECT 1 FROM captures WHERE sha256 = ?", (sha,)).fetchone()
-            )
-        finally:
-            reader.close()
-
     def interrupted(self) -> FileResult | None:
         """After an interrupt (KeyboardInterrupt out of :meth:`ingest_file`): the file it was
         ingesting, status "ingested" if its COMMIT had already been made (an interrupt can land
@@ -279,12 +204,9 @@ class Ingester:
         result = self.in_progress
         if result is None:
             return None
-        committed = bool(result.sha256) and self._has_capture(result.sha256)
+        committed = bool(result.sha256) and has_capture(self.conn, result.sha256)
         result.status = "ingested" if committed else "failed"
         return result
-
-    def _has_capture(self, sha: str) -> bool:
-        return bool(self.conn.execute("SELECT 1 FROM captures WHERE sha256 = ?", (sha,)).fetchone())
 
     def _write_capture(self, path: Path, sha: str, fmt: str, stored: Path, result: FileResult):
         capture = {
@@ -591,38 +513,3 @@ class _PendingImages:
     def close(self) -> None:
         self.conn.execute("DELETE FROM pending_images")
         self.conn.execute("DELETE FROM pending_uses")
-
-
-def _suffix(path: Path, fmt: str) -> str:
-    """The stored copy's extension: the file's own, or one that says what it is."""
-    name = path.name.lower()
-    for suffix in (".warc.gz", ".arc.gz", ".warc", ".arc", ".wacz"):
-        if name.endswith(suffix):
-            return suffix
-    with open(path, "rb") as f:
-        gzipped = f.read(2) == b"\x1f\x8b"
-    return f".{fmt}.gz" if gzipped else f".{fmt}"
-
-
-def _store_copy(src: Path, dest: Path, sha256: str) -> bool:
-    """Copy the capture next to the database, unchanged, checking as it copies that its bytes
-    are the ones hashed as ``sha256``; True when this call created it. A copy already there
-    (another ingest's, or one a killed ingest left) is kept if its hash is right."""
-    if dest.exists():
-        if file_sha256(dest) == sha256:
-            return False
-        dest.unlink()  # damaged: made again
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    tmp = dest.with_name(f".{dest.name}.{os.getpid()}.tmp")
-    h = hashlib.sha256()
-    try:
-        with open(src, "rb") as f, open(tmp, "wb") as out:
-            while chunk := f.read(1 << 20):
-                h.update(chunk)
-                out.write(chunk)
-        if h.hexdigest() != sha256:
-            raise CaptureError(src, "the file changed while it was being ingested")
-        os.replace(tmp, dest)
-    finally:
-        tmp.unlink(missing_ok=True)
-    return True

@@ -18,7 +18,7 @@ import sqlite3
 from pathlib import Path
 
 _DATABASE = r"\.{name}\.(\d+)\.new(?:-journal)?"  # db._create's
-_COPY = re.compile(r"\.[0-9a-f]{64}[.a-z]*\.(\d+)\.tmp")  # ingest._store_copy's
+_COPY = re.compile(r"\.[0-9a-f]{64}[.a-z]*\.(\d+)\.tmp")  # stored.store_copy's
 _STORED = re.compile(r"[0-9a-f]{64}\.(?:warc|arc|wacz)(?:\.gz)?")  # a stored copy's name
 
 

@@ -113,12 +113,13 @@ def test_a_lock_wait_that_timed_out_is_not_waited_for_again(tmp_path, fixed_sign
     """After the wait for the write lock timed out (a minute), removing the stored copy took
     the lock again, waiting another minute (second review). The copy is left for the next
     ingest's sweep."""
+    from archive import ingest
     from archive.ingest import Ingester
 
     db = tmp_path / "records" / "archive.db"
     ingester = Ingester(db, fixed_signer)
     took = []
-    monkeypatch.setattr(Ingester, "_drop_copy", lambda self, stored, sha: took.append(stored))
+    monkeypatch.setattr(ingest, "drop_copy", lambda conn, db, stored, sha: took.append(stored))
 
     def locked():
         raise sqlite3.OperationalError("database is locked")
@@ -156,19 +157,19 @@ def test_another_program_s_database_is_refused_as_it_is(tmp_path):
     assert not key.exists()
 
 
-def test_only_the_files_the_archive_writes_are_its_own(tmp_path, fixed_signer):
+def test_only_the_files_the_archive_writes_are_its_own(tmp_path):
     """A capture beside the database whose name began like the database's ("archive-2024...")
     was taken for one of the archive's files (fourth review)."""
-    from archive.ingest import Ingester
+    from archive.stored import archive_writes
 
-    ingester = Ingester(tmp_path / "archive", fixed_signer)
+    db = tmp_path / "archive"
     ours = [
         "archive", "archive-journal", ".archive.lock", ".archive.123.new", "checkpoint",
         "captures/x.warc.gz",
     ]  # fmt: skip
-    assert all(ingester._writes(tmp_path / name) for name in ours)
+    assert all(archive_writes(db, tmp_path / name) for name in ours)
     theirs = ["archive-2024.warc.gz", "archive.warc", ".archive.notes", "sub/archive"]
-    assert not any(ingester._writes(tmp_path / name) for name in theirs)
+    assert not any(archive_writes(db, tmp_path / name) for name in theirs)
 
 
 def test_an_archive_in_wal_mode_is_named_as_one(isolated_env, tmp_path, fixed_signer):

@@ -1,0 +1,133 @@
+"""The archive's stored copies of capture files (``captures/<sha256>.<suffix>``), and which
+files are the archive's own: a failure writing one of those is the archive's, not the input's.
+
+A copy is made before its ingest's transaction, checked against the hash as it is written, and
+removed if that transaction does not commit, unless another ingest of the same file committed
+with it. What a killed process leaves is swept by ``leftovers``.
+"""
+
+from __future__ import annotations
+
+import errno
+import hashlib
+import os
+import re
+import sqlite3
+from pathlib import Path
+
+from .config import captures_dir
+from .db import BUSY, is_locked
+from .errors import CaptureError
+from .hashing import file_sha256
+
+
+def stored_suffix(path: Path, fmt: str) -> str:
+    """The stored copy's extension: the file's own, or one that says what it is."""
+    name = path.name.lower()
+    for suffix in (".warc.gz", ".arc.gz", ".warc", ".arc", ".wacz"):
+        if name.endswith(suffix):
+            return suffix
+    with open(path, "rb") as f:
+        gzipped = f.read(2) == b"\x1f\x8b"
+    return f".{fmt}.gz" if gzipped else f".{fmt}"
+
+
+def store_copy(src: Path, dest: Path, sha256: str) -> bool:
+    """Copy the capture next to the database, unchanged, checking as it copies that its bytes
+    are the ones hashed as ``sha256``; True when this call created it. A copy already there
+    (another ingest's, or one a killed ingest left) is kept if its hash is right."""
+    if dest.exists():
+        if file_sha256(dest) == sha256:
+            return False
+        dest.unlink()  # damaged: made again
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    tmp = dest.with_name(f".{dest.name}.{os.getpid()}.tmp")
+    h = hashlib.sha256()
+    try:
+        with open(src, "rb") as f, open(tmp, "wb") as out:
+            while chunk := f.read(1 << 20):
+                h.update(chunk)
+                out.write(chunk)
+        if h.hexdigest() != sha256:
+            raise CaptureError(src, "the file changed while it was being ingested")
+        os.replace(tmp, dest)
+    finally:
+        tmp.unlink(missing_ok=True)
+    return True
+
+
+def has_capture(conn, sha: str) -> bool:
+    """Whether the archive on ``conn`` holds the capture file hashed ``sha``."""
+    return bool(conn.execute("SELECT 1 FROM captures WHERE sha256 = ?", (sha,)).fetchone())
+
+
+def drop_copy(conn: sqlite3.Connection, db_path: Path, stored: Path, sha: str) -> None:
+    """Remove the stored copy an ingest made for a capture it did not commit, unless another
+    ingest of the same file committed with it (it found the copy made and used it). Decided
+    while the write lock is held, so that none commits meanwhile: a transaction still open on
+    ``conn`` holds it (and a reader's connection, which sees only committed rows, asks); one
+    SQLite ended itself (a full disk) is taken again. If anything fails, the copy stays, for the
+    next ingest's sweep."""
+    try:
+        if conn.in_transaction:
+            if not _committed_elsewhere(db_path, sha):
+                stored.unlink(missing_ok=True)
+            return
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            if not has_capture(conn, sha):
+                stored.unlink(missing_ok=True)
+        finally:
+            conn.execute("ROLLBACK")
+    except (OSError, sqlite3.Error):
+        pass
+
+
+def _committed_elsewhere(db_path: Path, sha: str) -> bool:
+    reader = sqlite3.connect(f"{db_path.resolve().as_uri()}?mode=ro", uri=True, timeout=1)
+    try:
+        return has_capture(reader, sha)
+    finally:
+        reader.close()
+
+
+def archive_writes(db_path: Path, path: Path) -> bool:
+    """A file the archive writes: in ``captures/``, or beside the database: the database, its
+    journal, its lock, a new one being made, the checkpoint. Not any other file there, even one
+    whose name begins like the database's: a capture read from there is the input's."""
+    path = path.resolve()
+    if path.is_relative_to(captures_dir(db_path).resolve()):
+        return True
+    if path.parent != db_path.parent.resolve():
+        return False
+    name = db_path.name
+    return path.name in {
+        name,
+        f"{name}-journal",
+        f"{name}-wal",
+        f"{name}-shm",
+        f".{name}.lock",
+        "checkpoint",
+    } or bool(re.fullmatch(rf"\.{re.escape(name)}\.\d+\.new", path.name))
+
+
+def archive_problem(db_path: Path, e: OSError | sqlite3.Error) -> str | None:
+    """What is wrong with the archive itself, when that is why a file failed (a full disk, a
+    read-only database or directory, the write lock held elsewhere); None when the file read
+    was at fault. Such a failure was blamed on each file in turn, every one leaving its stored
+    copy behind on the full disk."""
+    if is_locked(e):
+        return f"{db_path}: {BUSY}"
+    if isinstance(e, sqlite3.OperationalError):
+        text = str(e)
+        if any(m in text for m in ("full", "readonly", "I/O error", "unable to open")):
+            return f"{db_path}: cannot write the archive database ({text})"
+        return None
+    if not isinstance(e, OSError):
+        return None
+    name = Path(e.filename) if isinstance(e.filename, str) else None
+    if name is not None and archive_writes(db_path, name):
+        return f"{name}: cannot write the archive's files ({e.strerror or e})"
+    if e.errno in (errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EFBIG):
+        return f"{db_path.parent}: cannot write the archive's files ({e.strerror or e})"
+    return None
