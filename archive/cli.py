@@ -15,7 +15,8 @@ import click
 
 from . import __version__
 from .config import Limits, default_db_path, default_key_path
-from .db import BUSY, check_archive_file, connect, is_locked
+from .db import BUSY, connect, is_locked
+from .dbfile import check_archive_file
 from .errors import ArchiveError, KeyFileError, one_line
 from .keys import generate_key, key_is_encrypted, load_key
 

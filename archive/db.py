@@ -7,7 +7,6 @@ table and column is described in ``datasette-metadata.json``.
 
 from __future__ import annotations
 
-import contextlib
 import os
 import sqlite3
 from pathlib import Path
@@ -451,40 +450,6 @@ def connect(path: str | Path, create: bool = True, upgrade: bool = True) -> sqli
     return db
 
 
-def check_archive_file(path: str | Path) -> None:
-    """Raise :class:`DatabaseError` unless ``path`` is absent (a new archive) or an archive
-    database, read without writing: what ingest checks before it makes a key or takes a lock
-    beside the file (another program's database given by mistake got both)."""
-    path = Path(path)
-    if not path.exists():
-        return
-    if not path.is_file():
-        raise DatabaseError(f"{path}: not a file, so not an archive database")
-    _refuse_empty(path)
-    with open(path, "rb") as f:
-        header = f.read(100)
-    uri = f"{path.resolve().as_uri()}?mode=ro"
-    if header.startswith(b"SQLite format 3\x00") and len(header) > 18 and header[18] == 2:
-        # WAL mode, which archive never uses (a published file must be whole on its own):
-        # read without locking, which would leave -wal and -shm files beside another's file
-        if not _migrations_in(path, uri + "&immutable=1", uri=True):
-            raise _not_an_archive(path)
-        raise DatabaseError(
-            f"{path}: an archive database in WAL journal mode, which archive does not use; "
-            f"`sqlite3 {path} 'PRAGMA journal_mode=DELETE'` switches it back"
-        )
-    try:
-        # a short wait: a locked file is most likely an archive being written
-        _refuse_other_program(uri, path)
-    except sqlite3.DatabaseError as e:
-        if not is_locked(e):
-            raise DatabaseError(f"{path}: not a usable SQLite database ({e})") from None
-        # locked: read as it stands, without locking, only to tell another program's file (a
-        # page read in the middle of a commit is no reason to refuse: the command waits later)
-        with contextlib.suppress(sqlite3.DatabaseError):
-            _refuse_other_program(uri + "&immutable=1", path)
-
-
 def _migrations_in(path: Path, target: str, **how) -> set[str]:
     """The migrations recorded in the database at ``target`` (its path or a URI, opened with
     ``how``), or one line saying it is not a usable SQLite database."""
@@ -496,16 +461,6 @@ def _migrations_in(path: Path, target: str, **how) -> set[str]:
             conn.close()
     except sqlite3.DatabaseError as e:
         raise DatabaseError(f"{path}: not a usable SQLite database ({e})") from None
-
-
-def _refuse_other_program(uri: str, path: Path) -> None:
-    conn = sqlite3.connect(uri, uri=True, timeout=1)
-    try:
-        db = sqlite_utils.Database(conn)
-        if not applied_migrations(db) and db.table_names():
-            raise _not_an_archive(path)
-    finally:
-        conn.close()
 
 
 def _refuse_empty(path: Path) -> None:
