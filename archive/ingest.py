@@ -28,7 +28,7 @@ from .keys import Signer
 from .ledger import SignedWriter, prepare
 from .leftovers import sweep, sweep_copies
 from .links import Linker
-from .parallel import ordered_map
+from .parallel import kill_workers, ordered_map
 from .reader import CaptureReader, Record, read_payload, sniff_format
 from .similarity import remember
 from .stored import archive_problem, drop_copy, has_capture, store_copy, stored_suffix
@@ -179,6 +179,7 @@ class Ingester:
             )
         except BrokenProcessPool:
             # a worker killed (out of memory, a signal): the pool is gone for every later file
+            kill_workers(self.executor)
             raise ClusterError(
                 f"the extraction processes stopped (one was killed: out of memory?); {path} was "
                 "not ingested, and the files after it are not read"

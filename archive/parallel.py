@@ -91,6 +91,16 @@ def process_pool(workers: int) -> ProcessPoolExecutor | None:
     )
 
 
+def kill_workers(executor) -> None:
+    """Kill the processes left in a pool a worker's death broke. The others may wait forever on
+    a queue the dead one held locked, and Python 3.11's pool waits for them to exit before its
+    shutdown returns (3.12 kills them itself): the ingest hung."""
+    processes = getattr(executor, "_processes", None) or {}
+    for process in list(processes.values()):
+        with contextlib.suppress(Exception):
+            process.kill()
+
+
 _PR_SET_PDEATHSIG = 1  # linux/prctl.h
 
 
@@ -98,8 +108,10 @@ def _worker_start(parent: int) -> None:
     # Ctrl-C in a terminal signals the whole process group: the parent stops the run, and each
     # worker's own KeyboardInterrupt traceback helped no one.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-    # the parent's SIGTERM handler (forked with it) would print a traceback in each idle worker
-    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    # SIGTERM too (a service manager signals the whole group): the parent stops the run and
+    # shuts the pool down. Its handler, forked with it, printed a traceback in each idle worker;
+    # dying at once, a worker could leave the pool's queues locked and the parent hung.
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
     # A worker that outlives a killed parent keeps what it inherited, the lock that keeps
     # `archive serve` off a database being written among it: die with the parent (Linux).
     try:
