@@ -215,7 +215,8 @@ def ingest(
     disk, a database that cannot be written, its lock held by another command for a minute)
     stops the run at that file. The first ingest without a key creates one and says where.
     Files that killed runs left (temporary files of processes gone, stored copies no capture
-    refers to) are removed, and named.
+    refers to) are removed, and named. On a terminal a bar shows how far through the files'
+    bytes the ingest is, with the file being read.
 
     Example: archive ingest captures/*.warc.gz
     """
@@ -319,11 +320,13 @@ def ingest(
             err=True,
         )
     results, broken, interrupted = [], False, None
+    sizes = [_size(path) for path in files]
     with click.progressbar(
-        length=len(files),
+        length=max(1, sum(sizes)),  # bytes: a single large file shows its progress too
         label="Ingesting",
         file=sys.stderr,
-        hidden=quiet or len(files) < 2 or not sys.stderr.isatty(),
+        hidden=quiet or not sys.stderr.isatty(),
+        item_show_func=lambda name: name,
     ) as bar:
 
         def say(line: str) -> None:
@@ -331,7 +334,9 @@ def ingest(
                 click.echo("\r\x1b[2K", nl=False, err=True)
             click.echo(line, err=True)
 
-        for path in files:
+        for path, size in zip(files, sizes, strict=True):
+            progress = _FileProgress(bar, one_line(path.name), size)
+            ingester.on_progress = None if bar.hidden else progress
             try:
                 result = ingester.ingest_file(path)
             except ArchiveError as e:  # the database, the key, the cluster: nothing more goes in
@@ -347,7 +352,7 @@ def ingest(
                     results.append(interrupted)
                 break
             results.append(result)
-            bar.update(1)
+            progress.done()
             for warning in result.warnings:
                 say(f"Warning: {one_line(warning)}")
             if result.status == "failed":
@@ -392,6 +397,31 @@ def ingest(
         )
         sys.exit(status)
     sys.exit(EXIT_FAILED if failed or broken else EXIT_OK)
+
+
+class _FileProgress:
+    """Moves the bar through one file as its records are written: by bytes of the file, at
+    most a hundred steps a file, its name shown beside the bar."""
+
+    def __init__(self, bar, name: str, size: int):
+        self.bar, self.name, self.size, self.counted = bar, name, size, 0
+
+    def __call__(self, position: int) -> None:
+        step = min(position, self.size) - self.counted
+        if step > 0 and step * 100 >= self.size:
+            self.bar.update(step, self.name)
+            self.counted += step
+
+    def done(self) -> None:
+        self.bar.update(self.size - self.counted, self.name)
+        self.counted = self.size
+
+
+def _size(path: Path) -> int:
+    try:
+        return path.stat().st_size
+    except OSError:  # gone, or a link to nothing: the ingest says so
+        return 0
 
 
 #: How long a command waits for another one's lock on the database (as ``db.connect`` does).

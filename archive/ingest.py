@@ -74,6 +74,9 @@ class Ingester:
     ):
         """``executor``: where extraction runs (a process pool, a Dask client); None for here."""
         self.executor = executor
+        #: called with how many bytes of the capture file are read, after each record is written
+        #: (a progress bar within one large file)
+        self.on_progress: Callable[[int], None] | None = None
         self.db_path = Path(db_path)
         self.signer = signer
         self.limits = limits or Limits()
@@ -268,6 +271,8 @@ class Ingester:
                 payload_sha is not None and p.payload_sha256 != payload_sha
             ):
                 raise CaptureError(path, "a worker returned another record", expected[0])
+            if self.on_progress is not None:
+                self.on_progress(reader.position)
             record = p.record
             if record.problems:
                 p.note = "; ".join(filter(None, [p.note, *record.problems]))

@@ -209,6 +209,16 @@ class CaptureReader:
         self.warnings: list[str] = []
         self.records_seen = 0
         self._last_original: tuple = (None, None, None)
+        self._file = None  # the capture file as opened (a WACZ's ZIP file), for ``position``
+
+    @property
+    def position(self) -> int:
+        """How many bytes of the capture file have been read so far (its compressed bytes; a
+        WACZ's whole ZIP): how far through the file the records read so far reach."""
+        try:
+            return self._file.tell() if self._file is not None else 0
+        except (OSError, ValueError):  # closed: the whole file was read
+            return self.path.stat().st_size
 
     def __iter__(self) -> Iterator[Record]:
         streams.Brotli.limit = self.limits.max_payload_bytes
@@ -216,6 +226,7 @@ class CaptureReader:
             yield from self._iter_wacz()
         else:
             with open(self.path, "rb") as f:
+                self._file = f
                 yield from self._iter_stream(
                     streams.EndTracked(f), "", open_at=lambda at: streams.file_at(self.path, at)
                 )
@@ -232,6 +243,7 @@ class CaptureReader:
                 why = "it starts as a ZIP but has no ZIP directory at its end (cut short?)"
             raise CaptureError(self.name, f"not a readable WACZ (ZIP) file: {why}") from None
         with zf:
+            self._file = zf.fp  # the ZIP's one file: its members are read through it
             members = []
             for info in zf.infolist():
                 if info.is_dir():  # no data of its own (check_wacz fails one that has some)

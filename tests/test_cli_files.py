@@ -213,9 +213,8 @@ def test_directories_are_expanded_without_dropping_anything_silently(
     ) in lines
 
 
-def test_errors_start_their_own_line_under_a_progress_bar(isolated_env, tmp_path):
-    """On a terminal an error was written straight after the progress bar: "Ingesting [#---]
-    2%Error: ..." (found in review). The bar's line is cleared first."""
+def on_terminal(*args) -> str:
+    """What `archive ingest ARGS` writes to a terminal (a pseudo-terminal: the bar is shown)."""
     import os
     import pty
     import select
@@ -223,11 +222,9 @@ def test_errors_start_their_own_line_under_a_progress_bar(isolated_env, tmp_path
     import sys
     from pathlib import Path
 
-    broken = tmp_path / "broken.warc"
-    broken.write_text("not a capture at all, just words here\n")
     master, slave = pty.openpty()
     proc = subprocess.Popen(
-        [sys.executable, "-m", "archive", "ingest", str(SAMPLE), str(broken), "--workers", "0"],
+        [sys.executable, "-m", "archive", "ingest", *map(str, args)],
         stdin=slave, stdout=slave, stderr=slave,
         env={**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parent.parent)},
     )  # fmt: skip
@@ -246,12 +243,32 @@ def test_errors_start_their_own_line_under_a_progress_bar(isolated_env, tmp_path
             break
     proc.wait(timeout=60)
     os.close(master)
-    text = seen.decode()
+    return seen.decode()
+
+
+def test_errors_start_their_own_line_under_a_progress_bar(isolated_env, tmp_path):
+    """On a terminal an error was written straight after the progress bar: "Ingesting [#---]
+    2%Error: ..." (found in review). The bar's line is cleared first."""
+    broken = tmp_path / "broken.warc"
+    broken.write_text("not a capture at all, just words here\n")
+    text = on_terminal(SAMPLE, broken, "--workers", "0")
     assert "Ingesting" in text, text  # the bar was shown
     (line,) = [piece for piece in text.split("\n") if "Error:" in piece]
     assert line.rstrip("\r").split("\r")[-1].replace("\x1b[2K", "").startswith("Error: "), repr(
         line
     )
+
+
+def test_the_bar_moves_within_one_file(isolated_env):
+    """The bar counted files, so one large capture showed nothing until it was done (an hour,
+    for a large crawl). It counts the files' bytes now, as their records are written, with the
+    file's name beside it."""
+    import re
+
+    text = on_terminal(SAMPLE, "--workers", "0")
+    shown = [int(p) for p in re.findall(r"Ingesting\s+\[[#-]+\]\s+(\d+)%", text)]
+    assert shown[-1] == 100 and any(0 < p < 100 for p in shown), text
+    assert SAMPLE.name in text and "1 files: 1 ingested" in text, text
 
 
 def test_a_command_run_from_a_thread_works(sample_db):

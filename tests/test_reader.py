@@ -170,3 +170,21 @@ def test_an_arc_record_of_another_scheme_is_not_read_as_http(tmp_path):
         _arc(path, url, mime, body)
         (record,) = [r for r in CaptureReader(path) if r.uri == url]
         assert (record.status, record.skip_reason) == (None, "not an HTTP response"), url
+
+
+def test_position_says_how_far_through_the_file_the_records_reach():
+    """A progress bar within one large file needs how far the reading is: the bytes of the file
+    read so far, never going back, never past the file's end, and the whole file at the end."""
+    from archive.reader import CaptureReader
+
+    for path in (SAMPLE, DATA / "wacz" / "scoop-example.com.wacz"):
+        reader = CaptureReader(path)
+        size = path.stat().st_size
+        positions = [reader.position for _ in reader]
+        assert len(positions) > 2, path
+        assert positions == sorted(positions), positions
+        assert 0 < positions[0] and positions[-1] <= size, (positions, size)
+        assert reader.position == size
+    # the sample's first records are read before its end: the bar moves within the file
+    reader = CaptureReader(SAMPLE)
+    assert next(iter(reader)) and 0 < reader.position < SAMPLE.stat().st_size
