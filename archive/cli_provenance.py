@@ -45,17 +45,21 @@ def _open(db_path):
 def trace(record, db_path, as_json):
     """Where else a claim (by id) or an image (by SHA-256) appears, and where it appeared first.
 
+    An image may be named by the first digits of its SHA-256 (six or more), as pages show it.
+
     Exact reuse (same normalised text, same image bytes) and near reuse (a scored link: reworded
     or trimmed text, a quotation framed differently, a resized or recompressed photo).
 
     Example: archive trace 37988c58467bc4cf-9
     """
-    from .provenance import SHA256, trace_claim, trace_image
+    from .provenance import IMAGE_REF, trace_claim, trace_image
 
     db = _open(db_path)
     try:
         result = (
-            trace_image(db.conn, record) if SHA256.match(record) else trace_claim(db.conn, record)
+            trace_image(db.conn, record)
+            if IMAGE_REF.match(record)
+            else trace_claim(db.conn, record)
         )
     except ArchiveError as e:
         raise click.ClickException(str(e)) from None
@@ -66,7 +70,8 @@ def trace(record, db_path, as_json):
         click.echo(f"Claim {record}: {result['claim']['text']}")
         cols = ["match", "score", "captured_at", "site_name", "claim_id", "text"]
     else:
-        click.echo(f"Image {record} ({result['image']['width']}x{result['image']['height']})")
+        image = result["image"]
+        click.echo(f"Image {image['sha256']} ({image['width']}x{image['height']})")
         click.echo(f"Credits seen: {'; '.join(result['credits']) or 'none'}")
         cols = ["match", "distance", "captured_at", "site_name", "credit", "caption"]
     first = result["first_seen"]

@@ -11,7 +11,9 @@ import re
 from .errors import ArchiveError
 from .links import article_changes
 
-SHA256 = re.compile(r"^[0-9a-f]{64}$")
+#: What ``archive trace`` takes as an image: its SHA-256 or the start of it (six or more hex
+#: digits, as a page or a table shows them shortened); a claim id has a dash.
+IMAGE_REF = re.compile(r"^[0-9a-fA-F]{6,64}$")
 
 
 def _rows(conn, sql: str, params=()) -> list[dict]:
@@ -54,15 +56,33 @@ def trace_claim(conn, claim_id: str) -> dict:
     }
 
 
+def image_sha256(conn, ref: str) -> str:
+    """The SHA-256 of the one image whose hash is or starts with ``ref``."""
+    ref = ref.lower()
+    found = [
+        sha
+        for (sha,) in conn.execute(
+            # a range, not LIKE: the primary key's index finds it at any size
+            "SELECT sha256 FROM images WHERE sha256 >= ? AND sha256 < ? ORDER BY sha256 LIMIT 2",
+            (ref, ref + "g"),
+        )
+    ]
+    if not found:
+        raise ArchiveError(f"no image {ref}" + ("" if len(ref) == 64 else "..."))
+    if len(found) > 1:
+        raise ArchiveError(f"{ref}... names more than one image: give more of its SHA-256")
+    return found[0]
+
+
 def trace_image(conn, sha256: str) -> dict:
-    """Everywhere an image appears, exactly or as a near copy, with caption and credit."""
+    """Everywhere an image appears, exactly or as a near copy, with caption and credit.
+    ``sha256`` may be the start of the hash (see ``image_sha256``)."""
+    sha256 = image_sha256(conn, sha256)
     image = _rows(
         conn,
         "SELECT sha256, mime_type, width, height, bytes, phash FROM images WHERE sha256 = ?",
         (sha256,),
     )
-    if not image:
-        raise ArchiveError(f"no image {sha256}")
     rows = _rows(
         conn,
         "SELECT 'exact' AS match, 0 AS distance, a.captured_at AS captured_at, a.site_name, "

@@ -214,6 +214,35 @@ def test_order_of_ingest_does_not_matter(tmp_path):
     assert sorted(c for _, _, c in rows) == ["added", "changed", "removed", "removed"]
 
 
+def test_an_image_is_traced_by_the_start_of_its_hash(archive):
+    """`archive trace` took an image's full SHA-256 only: the 12 digits a table shows got "no
+    claim ..." (found in review). Six or more digits, either case, name the one image."""
+    conn = sqlite3.connect(archive)
+    shas = [sha for (sha,) in conn.execute("SELECT sha256 FROM images ORDER BY sha256")]
+    whole = cli_json(archive, "trace", shas[0])
+    assert cli_json(archive, "trace", shas[0][:12].upper()) == whole
+    assert whole["image"]["sha256"] == shas[0]
+    result = CliRunner().invoke(cli, ["trace", shas[0][:12], "--db", str(archive)])
+    assert result.exit_code == 0 and f"Image {shas[0]} (" in result.output, result.output
+    missing = next(
+        p for p in ("000000", "ffffff", "abcdef") if not any(s.startswith(p) for s in shas)
+    )
+    result = CliRunner().invoke(cli, ["trace", missing, "--db", str(archive)])
+    assert result.exit_code == 1 and result.output == f"Error: no image {missing}...\n"
+    # a start two images share
+    from archive.errors import ArchiveError
+    from archive.provenance import image_sha256
+
+    two = sqlite3.connect(":memory:")
+    two.execute("CREATE TABLE images (sha256 TEXT PRIMARY KEY)")
+    two.executemany(
+        "INSERT INTO images VALUES (?)", [("abcdef01" + "0" * 56,), ("abcdef02" + "0" * 56,)]
+    )
+    assert image_sha256(two, "abcdef02") == "abcdef02" + "0" * 56
+    with pytest.raises(ArchiveError, match="abcdef0... names more than one image"):
+        image_sha256(two, "abcdef0")
+
+
 def test_errors_are_one_line(archive):
     result = CliRunner().invoke(cli, ["trace", "nope", "--db", str(archive)])
     assert result.exit_code == 1 and result.output == "Error: no claim 'nope'\n"
