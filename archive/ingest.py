@@ -20,7 +20,7 @@ from pathlib import Path
 
 from . import statements
 from .config import Limits, captures_dir
-from .db import FTS_COLUMNS, connect, index_text, is_locked, max_rowid
+from .db import connect, is_locked
 from .errors import ArchiveError, CaptureError, ClusterError, DatabaseError, KeyFileError
 from .hashing import NORMALIZATION, file_sha256, sha256_hex, text_sha256
 from .images import ImageInfo, ImageRef
@@ -30,6 +30,7 @@ from .leftovers import sweep, sweep_copies
 from .links import Linker
 from .parallel import kill_workers, ordered_map
 from .reader import CaptureReader, Record, read_payload, sniff_format
+from .schema import FTS_COLUMNS, index_text, max_rowid
 from .similarity import remember
 from .stored import archive_problem, drop_copy, has_capture, store_copy, stored_suffix
 from .wacz_check import check_wacz

@@ -24,11 +24,11 @@ from .checks import (
     scan_ledger,
     text_or_bytes,
 )
-from .db import SIGNED_TABLES
 from .errors import KeyFileError
 from .hashing import file_sha256
 from .keys import key_id_for, load_public_key_pem, verify_signature
 from .parallel import process_pool
+from .schema import SIGNED_TABLES
 
 
 @dataclass

@@ -46,9 +46,10 @@ from make_corpus import POOL, Speakers, TextGen  # noqa: E402
 from perfutil import ARCHIVE_CLI, OUT, REPO, archive_env, free_port, machine, write_json  # noqa: E402
 
 sys.path.insert(0, str(REPO))
-from archive.db import FTS_COLUMNS, connect, index_text  # noqa: E402
+from archive.db import connect  # noqa: E402
 from archive.hashing import NORMALIZATION, text_sha256  # noqa: E402
 from archive.keys import Signer  # noqa: E402
+from archive.schema import FTS_COLUMNS, index_text  # noqa: E402
 
 TARGET_MS = 50
 KINDS = ["statement"] * 70 + ["quote"] * 20 + ["caption"] * 8 + ["note"] * 2

@@ -47,8 +47,9 @@ from ingest import NOLINKS  # noqa: E402
 from perfutil import ARCHIVE_CLI, OUT, PYTHON, REPO, archive_env, machine, run_measured, write_json  # noqa: E402
 
 sys.path.insert(0, str(REPO))
-from archive.db import SIGNED_TABLES, connect  # noqa: E402
+from archive.db import connect  # noqa: E402
 from archive.keys import load_public_key_pem  # noqa: E402
+from archive.schema import SIGNED_TABLES  # noqa: E402
 
 KEPT = OUT / "archive-for-verify" / "records" / "archive.db"
 

@@ -470,6 +470,7 @@ def test_migration_0007_leaves_current_band_keys_alone(tmp_path, fixed_signer, m
     """Recomputing every band key costs minutes at a million claims: an archive whose keys are
     current is only sampled."""
     import archive.db
+    import archive.schema
 
     db = older_archive(
         tmp_path / "new.db",
@@ -480,7 +481,7 @@ def test_migration_0007_leaves_current_band_keys_alone(tmp_path, fixed_signer, m
     def recompute(db):
         raise AssertionError("band keys recomputed")
 
-    monkeypatch.setattr(archive.db, "_v3", recompute)
+    monkeypatch.setattr(archive.schema, "_v3", recompute)
     assert archive.db.upgrade(db) == ["0007_band_keys_checked"]
 
 
