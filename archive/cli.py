@@ -18,7 +18,7 @@ from .config import Limits, default_db_path, default_key_path
 from .db import BUSY, connect, is_locked
 from .dbfile import check_archive_file
 from .errors import ArchiveError, KeyFileError, one_line
-from .keys import generate_key, key_is_encrypted, load_key
+from .keys import generate_key, key_is_encrypted, load_key, staged_by_rotation
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 
@@ -195,8 +195,9 @@ def cli():
     type=click.IntRange(min=1),
     default=32,
     show_default=True,
-    help="Largest decoded HTML or image payload read; larger ones are skipped "
-    "(decompression bombs, giant records).",
+    help="Largest decoded payload read (an image, a page); larger ones are skipped, with a "
+    "warning for a page (decompression bombs, giant records). HTML pages over 16 MB are "
+    "skipped whatever this is: extraction needs ~120 times a page's size in memory.",
 )
 @click.option(
     "--max-image-megapixels",
@@ -262,7 +263,9 @@ def ingest(
                 signer = generate_key(key_path, os.environ.get("ARCHIVE_KEY_PASSPHRASE"))
                 click.echo(f"Created a new signing key {signer.key_id} at {key_path}", err=True)
             except KeyFileError:
-                pass  # another ingest created it a moment ago: use that one
+                if not key_path.exists():  # not made by another ingest a moment ago: why not
+                    raise
+                # another ingest created it a moment ago: use that one
         if signer is None:
             signer = load_key(key_path, _passphrase(key_path, prompt=True))
         # taken once the key is in hand (a bad key leaves nothing behind), before the database
@@ -289,17 +292,35 @@ def ingest(
     if retired:
         if cluster is not None:
             cluster.shutdown()
+        staged = staged_by_rotation(key_path)
         raise click.ClickException(
             f"key {signer.key_id} was retired by a rotation to {retired}: sign with the "
-            "archive's current key (its file took the old one's path when it was rotated)"
+            "archive's current key "
+            + (
+                f"(the rotation stopped before putting it in place: it is at {staged[-1]}; "
+                f"move {key_path} aside, then that file to {key_path})"
+                if staged
+                else "(its file took the old one's path when it was rotated)"
+            )
         )
     current = current_key(ingester.conn)
     if current and current != signer.key_id:
-        click.echo(
-            f"Warning: signing with {signer.key_id}, not this archive's key {current}, and no "
-            f"rotation introduces it: an auditor who pins {current} will not trust what this "
-            "ingest signs (`archive keys rotate` introduces a new key)",
-            err=True,
+        if cluster is not None:
+            cluster.shutdown()
+        # What it signed would fail for an auditor who pins the archive's key, for good: refused
+        # (a warning, as it was, came with the records already signed). The usual cause: one key
+        # file shared by two archives, and `keys rotate` or `keys generate --force` in the other.
+        kept = key_path.with_name(f"{key_path.name}.retired-{current.split(':', 1)[1]}")
+        raise click.ClickException(
+            f"{key_path} holds key {signer.key_id}, not this archive's key {current}, and no "
+            f"rotation in this archive introduces it: an auditor who pins {current} could not "
+            "trust what it signed. Sign with the archive's key file"
+            + (
+                f" ({kept} holds {current}: another archive sharing the key file rotated it?)"
+                if kept.is_file()
+                else ""
+            )
+            + "; `archive keys rotate` with it introduces a new key"
         )
     if cluster is not None:
         ingester.executor = cluster

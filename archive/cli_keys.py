@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import datetime
 import os
-import shutil
 import sys
 
 import click
@@ -21,7 +20,7 @@ from .cli import (
 from .config import default_db_path, default_key_path
 from .db import connect
 from .errors import ArchiveError, KeyFileError
-from .keys import generate_key, key_is_encrypted, load_key
+from .keys import generate_key, key_is_encrypted, load_key, write_private
 
 
 @cli.group()
@@ -59,7 +58,9 @@ def keys_generate(key_path, passphrase, force):
         stamp = datetime.datetime.now(datetime.UTC).strftime("%Y%m%dT%H%M%S.%fZ")
         kept = key_path.with_name(f"{key_path.name}.replaced-{stamp}")
         try:
-            shutil.copy2(key_path, kept)  # keeps its 0600 mode
+            # a new file, 0600 from its creation (a copy made with the umask's mode, then
+            # chmod, was readable by others for a moment)
+            write_private(kept, key_path.read_bytes())
         except OSError as e:
             raise click.ClickException(f"{kept}: could not keep the old key ({e})") from None
     try:
@@ -119,7 +120,8 @@ def keys_export(key_path, output):
     "--passphrase/--no-passphrase",
     default=None,
     help="Encrypt the new key with a passphrase (ARCHIVE_NEW_KEY_PASSPHRASE or prompt), or not "
-    "[default: encrypted when ARCHIVE_NEW_KEY_PASSPHRASE is set].",
+    "[default: as the old key is: with ARCHIVE_NEW_KEY_PASSPHRASE if set, else the old key's "
+    "passphrase; not encrypted if the old key was not, unless ARCHIVE_NEW_KEY_PASSPHRASE is set].",
 )
 def keys_rotate(db_path, key_path, passphrase):
     """Replace the signing key: the old key signs a ledger entry introducing the new one.
@@ -137,11 +139,18 @@ def keys_rotate(db_path, key_path, passphrase):
     if key_path.is_symlink():
         # the new key goes beside the real file (in its directory), which the link still names
         key_path = key_path.resolve()
-    old = _load(key_path)
+    old_secret = _passphrase(key_path, prompt=True)
+    try:
+        old = load_key(key_path, old_secret)
+    except KeyFileError as e:
+        raise click.ClickException(str(e)) from None
     # an explicit --no-passphrase wins over the environment
     secret = None if passphrase is False else os.environ.get("ARCHIVE_NEW_KEY_PASSPHRASE")
     if passphrase and not secret:
         secret = _prompt_new("New passphrase", "ARCHIVE_NEW_KEY_PASSPHRASE")
+    if passphrase is None and not secret and key_is_encrypted(key_path):
+        # a protected key is not replaced by an unprotected one without being asked to
+        secret = old_secret
     # a name of this process's own: two rotations at once must not write each other's key
     staged = key_path.with_name(f"{key_path.name}.new-{os.getpid()}")
     try:
@@ -158,9 +167,10 @@ def keys_rotate(db_path, key_path, passphrase):
     click.echo(f"Rotated {old.key_id} -> {new.key_id}; old key kept at {retired}")
     if not secret and key_is_encrypted(retired):
         click.echo(
-            "Note: the new key is not passphrase-protected (the old one was): set "
-            "ARCHIVE_NEW_KEY_PASSPHRASE or use --passphrase to protect it",
+            "Note: the new key is not passphrase-protected (the old one was; --no-passphrase)",
             err=True,
         )
+    elif secret and secret == old_secret and passphrase is None:
+        click.echo("The new key is protected with the old key's passphrase", err=True)
     if warning:
         click.echo(f"Warning: {warning}", err=True)

@@ -156,6 +156,8 @@ def verify_proof(proof_file, public_key):
         raise click.ClickException(str(e)) from None
     except ValueError as e:
         raise click.ClickException(f"{proof_file}: not JSON ({e})") from None
+    except RecursionError:
+        raise click.ClickException(f"{proof_file}: JSON nested too deeply to be a proof") from None
     problems = (
         check_proof(proof, pem)
         if isinstance(proof, dict)

@@ -289,6 +289,12 @@ class Ingester:
                 pending.uses(p.source, p.images)
             elif p.role in ("skipped", "page"):
                 result.skipped += 1
+                if record.is_html and (p.note or "").endswith("-byte cap"):
+                    # a page, maybe an article, not read: the archivist should know, not count
+                    result.warnings.append(
+                        f"{path} at offset {record.offset}: {record.uri}: {p.note}; the page "
+                        "was not read (docs/security.md lists the caps)"
+                    )
                 if p.role == "page" and (p.note or "").startswith(NOT_EXTRACTED):
                     result.warnings.append(
                         f"{path} at offset {record.offset}: {record.uri}: {p.note}; the page is "

@@ -10,6 +10,7 @@ public key, so anyone holding the public key can recompute it.
 from __future__ import annotations
 
 import base64
+import glob
 import hashlib
 import os
 import stat
@@ -88,7 +89,8 @@ _EXISTS = (
 
 
 def generate_key(path: str | Path, passphrase: str | None = None, force: bool = False) -> Signer:
-    """Create a new Ed25519 key at ``path`` (mode 0600, parent directories 0700)."""
+    """Create a new Ed25519 key at ``path`` (mode 0600, parent directories 0700), on disk (synced)
+    before this returns: an archive may record the key as its own right after."""
     path = Path(path)
     if path.is_symlink() and not path.exists():
         raise KeyFileError(
@@ -97,35 +99,64 @@ def generate_key(path: str | Path, passphrase: str | None = None, force: bool = 
         )
     if path.exists() and not force:
         raise KeyFileError(f"{path}: {_EXISTS}")
-    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
     private_key = Ed25519PrivateKey.generate()
-    encryption = (
-        serialization.BestAvailableEncryption(passphrase.encode("utf-8"))
-        if passphrase
-        else serialization.NoEncryption()
-    )
     pem = private_key.private_bytes(
-        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, encryption
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, _encryption(passphrase)
     )
-    # Create with 0600 from the start so the key is never readable by others, even briefly.
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.unlink(missing_ok=True)  # a stale one (same pid): removed, never written through
-    # O_EXCL | O_NOFOLLOW: a file or link someone planted there is refused, not written into
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
-    with os.fdopen(fd, "wb") as f:
-        f.write(pem)
     try:
-        if force:
-            os.replace(tmp, path)
-        else:
-            # link() fails if the key appeared meanwhile (two first ingests at once): never
-            # overwrite a key something may already have signed with.
-            os.link(tmp, path)
-    except FileExistsError:
-        raise KeyFileError(f"{path}: {_EXISTS}") from None
-    finally:
-        tmp.unlink(missing_ok=True)
+        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+        tmp.unlink(missing_ok=True)  # a stale one (same pid): removed, never written through
+        write_private(tmp, pem)
+        try:
+            if force:
+                os.replace(tmp, path)
+            else:
+                # link() fails if the key appeared meanwhile (two first ingests at once): never
+                # overwrite a key something may already have signed with.
+                os.link(tmp, path)
+        except FileExistsError:
+            raise KeyFileError(f"{path}: {_EXISTS}") from None
+        finally:
+            tmp.unlink(missing_ok=True)
+        _sync_directory(path.parent)
+    except OSError as e:
+        why = e.strerror or str(e)
+        if isinstance(e, FileExistsError | NotADirectoryError) and not path.parent.is_dir():
+            why = "a file is where its directory would be"
+        raise KeyFileError(f"{path}: cannot write the key file ({why})") from None
     return Signer(private_key)
+
+
+def _encryption(passphrase: str | None) -> serialization.KeySerializationEncryption:
+    if not passphrase:
+        return serialization.NoEncryption()
+    try:
+        secret = passphrase.encode("utf-8")
+    except UnicodeEncodeError:  # bytes the environment held that are not UTF-8
+        raise KeyFileError("the passphrase is not UTF-8 text") from None
+    if len(secret) > 1023:  # OpenSSL's limit for PEM encryption
+        raise KeyFileError("the passphrase is longer than 1,023 bytes, the most PEM can use")
+    return serialization.BestAvailableEncryption(secret)
+
+
+def write_private(path: Path, data: bytes) -> None:
+    """Write a new file readable by its owner only, from its creation, and sync it: O_EXCL and
+    O_NOFOLLOW refuse a file or link someone planted there instead of writing into it."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
+    with os.fdopen(fd, "wb") as f:
+        f.write(data)
+        f.flush()
+        os.fsync(f.fileno())
+
+
+def _sync_directory(directory: Path) -> None:
+    """Make a file created or renamed in ``directory`` last a power loss (its entry is synced)."""
+    fd = os.open(directory, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
 
 
 def load_key(path: str | Path, passphrase: str | None = None) -> Signer:
@@ -152,23 +183,48 @@ def load_key(path: str | Path, passphrase: str | None = None) -> Signer:
         raise KeyFileError(f"{path}: a directory, not a key file") from None
     except OSError as e:
         raise KeyFileError(f"{path}: cannot read the key file ({e.strerror})") from None
-    if b"ENCRYPTED" in data and not passphrase:
+    if b"-----BEGIN PUBLIC KEY-----" in data and b"PRIVATE KEY-----" not in data:
+        raise KeyFileError(f"{path}: a public key; signing needs the private key file")
+    if b"-----BEGIN OPENSSH PRIVATE KEY-----" in data:
+        raise KeyFileError(
+            f"{path}: an OpenSSH key file; make a signing key with `archive keys generate`"
+        )
+    encrypted = b"ENCRYPTED" in data
+    if encrypted and not passphrase:
         raise KeyFileError(
             f"{path}: the key is passphrase-protected; set ARCHIVE_KEY_PASSPHRASE or enter it"
         )
     try:
-        key = serialization.load_pem_private_key(
-            data,
-            password=passphrase.encode("utf-8") if passphrase and b"ENCRYPTED" in data else None,
-        )
+        password = passphrase.encode("utf-8") if passphrase and encrypted else None
+    except UnicodeEncodeError:
+        raise KeyFileError(f"{path}: the passphrase given is not UTF-8 text") from None
+    try:
+        key = serialization.load_pem_private_key(data, password=password)
     except ValueError as e:
-        msg = "wrong passphrase" if b"ENCRYPTED" in data else f"not a PEM private key ({e})"
+        # (damage to the encrypted bytes themselves also reads as a wrong passphrase)
+        msg = (
+            "wrong passphrase"
+            if encrypted and "password" in str(e).lower()
+            else f"a damaged or unreadable key file ({e})"
+            if encrypted
+            else f"not a PEM private key ({e})"
+        )
         raise KeyFileError(f"{path}: {msg}") from None
     except TypeError as e:
         raise KeyFileError(f"{path}: {e}") from None
     if not isinstance(key, Ed25519PrivateKey):
         raise KeyFileError(f"{path}: not an Ed25519 private key")
     return Signer(key)
+
+
+def staged_by_rotation(path: str | Path) -> list[Path]:
+    """New key files a rotation left beside ``path`` (``<name>.new-<pid>``): one stopped after
+    its commit and before its renames put the new key in place."""
+    path = Path(path)
+    try:
+        return sorted(path.parent.glob(f"{glob.escape(path.name)}.new-*"))
+    except OSError:
+        return []
 
 
 def key_is_encrypted(path: str | Path) -> bool:

@@ -101,7 +101,8 @@ def store_frontier(conn: sqlite3.Connection, frontier: merkle.Frontier) -> None:
 
 
 def origin_for(conn: sqlite3.Connection, signer: Signer) -> str:
-    """The log's origin line: fixed by the first checkpoint, ``archive/<first key id>``."""
+    """The log's origin line, fixed by the first checkpoint: ``archive/`` and the 16 hex digits
+    of the first key's id."""
     row = conn.execute("SELECT origin FROM checkpoints ORDER BY id LIMIT 1").fetchone()
     return row[0] if row else f"archive/{signer.key_id.split(':', 1)[1]}"
 

@@ -125,8 +125,40 @@ _FIELDS = {
 }
 
 
+def _shape(proof: dict) -> str | None:
+    """What is wrong with the proof's fields' presence and types, named, if anything."""
+    for name in sorted(_FIELDS - {"rotations"}):
+        if name not in proof:
+            return f"no {name!r} field"
+        want = (
+            int
+            if name in ("leaf_index", "tree_size")
+            else list
+            if name == "inclusion_proof"
+            else str
+        )
+        value = proof[name]
+        # (JSON's 47.0 and true are not entry numbers)
+        if type(value) is not want:
+            return f"{name!r} is not {'an integer' if want is int else 'a ' + want.__name__}"
+    if not all(isinstance(h, str) for h in proof["inclusion_proof"]):
+        return "'inclusion_proof' holds a value that is not a string"
+    rotations = proof.get("rotations", [])
+    if not isinstance(rotations, list) or not all(
+        isinstance(r, dict)
+        and isinstance(r.get("statement"), str)
+        and isinstance(r.get("signature"), str)
+        for r in rotations
+    ):
+        return "'rotations' is not a list of {statement, signature} objects"
+    return None
+
+
 def check_proof(proof: dict, trusted_pem: str) -> list[str]:
     """Every problem with ``proof`` when checked against the trusted public key; [] when valid."""
+    shape = _shape(proof)
+    if shape:
+        return [f"malformed proof: {shape}"]
     problems = []
     try:
         key = load_public_key_pem(trusted_pem, "--public-key")
@@ -167,6 +199,8 @@ def check_proof(proof: dict, trusted_pem: str) -> list[str]:
             merkle.leaf_hash(data), proof["leaf_index"], checkpoint.size, path, checkpoint.root
         ):
             problems.append("the inclusion proof does not lead to the checkpoint's root")
+    except RecursionError:  # JSON nested thousands deep in a statement
+        problems.append("malformed proof: a statement nested too deeply to read")
     except (KeyError, TypeError, ValueError, AttributeError, ArchiveError) as e:
         problems.append(f"malformed proof: {e}")
     return problems

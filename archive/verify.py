@@ -448,7 +448,7 @@ class Verifier:
             else:
                 self.report.count("capture files", "verified")
         # A copy is made before its ingest's transaction and removed if that fails; a killed
-        # ingest leaves it behind (the next ingest of the same file reuses it).
+        # ingest leaves it behind (the next ingest removes it).
         stored = home / "captures"
         for path in sorted(stored.iterdir()) if stored.is_dir() else []:
             if path.is_file() and path.name not in used:

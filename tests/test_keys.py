@@ -140,10 +140,13 @@ def test_no_private_key_material_in_the_archive(isolated_env):
             assert base64.b64encode(raw) not in data, path
 
 
-def test_an_unrelated_key_is_warned_about_and_no_passphrase_means_none(tmp_path):
-    """Ingesting into an archive with a key it does not know (a wrong --key, or `keys generate
-    --force`) says so; after `keys rotate` the new key is the archive's. And an explicit
-    --no-passphrase wins over ARCHIVE_KEY_PASSPHRASE (found in review)."""
+def test_an_unrelated_key_is_refused_and_no_passphrase_means_none(tmp_path):
+    """Ingesting into an archive with a key it does not know (a wrong --key, `keys generate
+    --force`, or one key file shared by two archives and rotated in the other) was a warning,
+    with the records already signed by a key a pinned auditor fails: now it is refused, nothing
+    written, naming the file that holds the archive's key when a rotation moved it (key review).
+    After `keys rotate` the new key is the archive's. And an explicit --no-passphrase wins over
+    ARCHIVE_KEY_PASSPHRASE (found in review)."""
     from .conftest import DATA
 
     key, db = tmp_path / "k.pem", tmp_path / "records" / "archive.db"
@@ -154,11 +157,12 @@ def test_an_unrelated_key_is_warned_about_and_no_passphrase_means_none(tmp_path)
     assert first.exit_code == 0 and "Warning" not in first.output, first.output
     other = tmp_path / "other.pem"
     assert run("keys", "generate", "--key", other).exit_code == 0
+    before = db.read_bytes()
     second = run("ingest", "--key", other, "--db", db, DATA / "warc" / "example.warc.gz")
-    assert second.exit_code == 0
-    assert "Warning: signing with ed25519:" in second.output
-    assert "not this archive's key" in second.output
-    # the unrelated key did not become the archive's by signing once
+    assert second.exit_code == 1, second.output
+    assert f"Error: {other} holds key ed25519:" in second.output
+    assert "not this archive's key" in second.output and "rotate" in second.output
+    assert db.read_bytes() == before
     again = run("ingest", "--key", key, "--db", db, DATA / "warc" / "example-resource.warc.gz")
     assert again.exit_code == 0 and "Warning" not in again.output, again.output
     rotated = run("keys", "rotate", "--key", key, "--db", db, "--no-passphrase",
@@ -169,6 +173,12 @@ def test_an_unrelated_key_is_warned_about_and_no_passphrase_means_none(tmp_path)
         "ingest", "--key", key, "--db", db, DATA / "provenance" / "lakeport-B-2025-03-08.warc.gz"
     )
     assert third.exit_code == 0 and "Warning" not in third.output, third.output
+    # a second archive that shared the key file: its key was moved aside by that rotation
+    shared = tmp_path / "shared" / "archive.db"
+    (retired,) = tmp_path.glob("k.pem.retired-*")
+    assert run("ingest", "--key", retired, "--db", shared, SAMPLE).exit_code == 0
+    refused = run("ingest", "--key", key, "--db", shared, DATA / "warc" / "example.warc.gz")
+    assert refused.exit_code == 1 and f"({retired} holds ed25519:" in refused.output, refused.output
 
 
 def test_a_file_planted_where_the_key_is_written_is_not_written_through(tmp_path):

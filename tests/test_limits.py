@@ -140,6 +140,13 @@ def test_giant_record_and_giant_html_are_capped(tmp_path, fixed_signer):
         "HTML larger than the 262,144-byte cap",
     )
     assert notes["https://x.example/a.html"][0] == "article"
+    # pages not read are named, not only counted as skipped (a larger --max-payload-mb did not
+    # raise the HTML cap, and nothing said a page was left out: docs review)
+    warned = [w for w in result.warnings if "-byte cap; the page was not read" in w]
+    assert [w.split(": ")[1] for w in warned] == [
+        "https://x.example/giant.html",
+        "https://x.example/big.html",
+    ], result.warnings
 
 
 def _png_header(width: int, height: int) -> bytes:

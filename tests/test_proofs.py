@@ -58,7 +58,7 @@ def _doc_verifier(tmp_path) -> Path:
     """The standalone proof checker of docs/verification.md, as a script."""
     doc = (DATA.parent.parent / "docs" / "verification.md").read_text()
     code = re.findall(r"```python\n(.*?)```", doc, re.S)[0]
-    assert len(code.strip().splitlines()) <= 50
+    assert len(code.strip().splitlines()) <= 55
     script = tmp_path / "verify_proof.py"
     script.write_text(code)
     return script
@@ -80,10 +80,24 @@ def test_standalone_verifier_in_the_docs_agrees(ledger_archive, tmp_path, fixed_
         mine = subprocess.run([sys.executable, script, proof, pub], capture_output=True, text=True)
         assert mine.returncode == 0 and mine.stdout.strip() == "OK", (rid, mine.stdout, mine.stderr)
     data = json.loads(proof.read_text())
-    data["statement"] = data["statement"].replace('"', "'", 1)
-    proof.write_text(json.dumps(data))
-    mine = subprocess.run([sys.executable, script, proof, pub], capture_output=True, text=True)
-    assert mine.returncode == 1
+
+    def checked(changed: dict) -> int:
+        proof.write_text(json.dumps(changed))
+        return subprocess.run([sys.executable, script, proof, pub], capture_output=True).returncode
+
+    assert checked({**data, "statement": data["statement"].replace('"', "'", 1)}) == 1
+    # RFC 9162's "leaf_index < tree_size", and the tree size the checkpoint signs (key review:
+    # the first record's proof passed as entry 64, 128 or -64 of a 47-entry tree)
+    first = json.loads(run("prove", ids[0], "--db", db).output)
+    size = first["tree_size"]
+    for index in (size, 64, 128, -64):
+        assert checked({**first, "leaf_index": index}) == 1, index
+    assert checked({**first, "tree_size": size + 1}) == 1
+    # a checkpoint with a second signature line (a witness's) still verifies
+    body, _, lines = first["checkpoint"].partition("\n\n")
+    witnessed = f"{body}\n\n\u2014 witness.example AAAAAAAA\n{lines}"
+    assert checked({**first, "checkpoint": witnessed}) == 0
+    assert run("verify-proof", proof, "--public-key", pub).exit_code == 0
 
 
 def test_key_rotation(ledger_archive, fixed_signer, tmp_path):
