@@ -315,8 +315,12 @@ def _group_signalled(db: Path, captures, key: Path, sent: int):
         _ingest_cmd(db, captures), _env(key), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
         text=True, start_new_session=True,
     )  # fmt: skip
-    time.sleep(0.3)
+    # The ingest is held still while the signal is sent, so that it lands in the middle of the
+    # files however fast the machine is (after a sleep of 0.3 s, a quiet machine had finished
+    # all four and the signal found the process on its way out: a flaky test).
+    os.kill(proc.pid, signal.SIGSTOP)
     os.killpg(proc.pid, sent)
+    os.kill(proc.pid, signal.SIGCONT)
     out, err = proc.communicate(timeout=60)
     return proc, out, err
 
