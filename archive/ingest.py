@@ -395,12 +395,12 @@ class Ingester:
             p.source = {k: article[k] for k in ("id", *statements.SOURCE_FIELDS)}
         self.writer.append(rows)
         # claim_bands rows are written by the linker, in key order, a capture at a time
-        minhash = [(claim_id, len(h), sig) for claim_id, _, h, sig in p.hashed]
+        minhash = [(claim_id, size, sig) for claim_id, _, _, size, sig in p.hashed]
         self.conn.executemany(
             "INSERT INTO claim_minhash (claim_id, shingles, signature) VALUES (?, ?, ?)", minhash
         )
         # links to what the archive holds, in the same transaction, while workers extract on
-        for _, text, hashes, _ in p.hashed:
+        for _, text, hashes, _, _ in p.hashed:
             remember(text, hashes)
         self.linker.article(p.source["id"], p.bands, minhash)
 

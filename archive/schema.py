@@ -342,11 +342,11 @@ def _signed(conn):
 
     for batch in _claim_batches(conn):
         hashed = minhash_bands([text for _, text in batch])
-        for (claim_id, _), hashes, signature in zip(
-            batch, hashed.hashes, hashed.signatures, strict=True
+        for (claim_id, _), size, signature in zip(
+            batch, hashed.sizes, hashed.signatures, strict=True
         ):
             if signature is not None:
-                yield claim_id, len(hashes), signature
+                yield claim_id, size, signature
 
 
 def index_text(conn: sqlite3.Connection, table: str, after_rowid: int) -> None:
@@ -403,6 +403,50 @@ def _v7(db: sqlite_utils.Database) -> None:
                 return
 
 
+def _v8(db: sqlite_utils.Database) -> None:
+    """Claims' MinHash over their distinctive 5-grams: the common ones (" the ", "said "...,
+    ``common_shingles.py``) left out, so that unrelated sentences stop meeting in a band through
+    them (about 3 times fewer false candidates, the near pairs found as before). Both derived
+    tables, band keys and compact signatures, recomputed in one pass over the claims."""
+    from .similarity import minhash_bands
+
+    conn = db.conn
+    conn.execute("DELETE FROM claim_bands")
+    conn.execute("DELETE FROM claim_minhash")
+    conn.execute("CREATE TEMP TABLE fill_bands (band_key, claim_id)")
+    conn.execute("CREATE TEMP TABLE fill_minhash (claim_id, shingles, signature)")
+    try:
+        for batch in _claim_batches(conn):
+            hashed = minhash_bands([text for _, text in batch])
+            done = [
+                (claim_id, keys, size, signature)
+                for (claim_id, _), keys, size, signature in zip(
+                    batch, hashed.keys, hashed.sizes, hashed.signatures, strict=True
+                )
+                if signature is not None
+            ]
+            conn.executemany(
+                "INSERT INTO temp.fill_bands VALUES (?, ?)",
+                [(key, claim_id) for claim_id, keys, _, _ in done for key in keys],
+            )
+            conn.executemany(
+                "INSERT INTO temp.fill_minhash VALUES (?, ?, ?)",
+                [(claim_id, size, signature) for claim_id, _, size, signature in done],
+            )
+        # in key order: each index is built front to back (see _fill_in_key_order)
+        conn.execute(
+            "INSERT OR IGNORE INTO main.claim_bands (band_key, claim_id) "
+            "SELECT band_key, claim_id FROM temp.fill_bands ORDER BY band_key, claim_id"
+        )
+        conn.execute(
+            "INSERT INTO main.claim_minhash (claim_id, shingles, signature) "
+            "SELECT claim_id, shingles, signature FROM temp.fill_minhash ORDER BY claim_id"
+        )
+    finally:
+        conn.execute("DROP TABLE temp.fill_bands")
+        conn.execute("DROP TABLE temp.fill_minhash")
+
+
 #: (name, function) in order. Append only.
 MIGRATIONS = [
     ("0001_initial", _v1),
@@ -412,4 +456,5 @@ MIGRATIONS = [
     ("0005_claim_minhash", _v5),
     ("0006_ledger_frontier", _v6),
     ("0007_band_keys_checked", _v7),
+    ("0008_minhash_without_common_shingles", _v8),
 ]

@@ -45,8 +45,9 @@ class Processed:
     note: str | None = None
     rows: list[Unsigned] = field(default_factory=list)  # the article, then its claims
     bands: list[tuple[int, str]] = field(default_factory=list)  # (band key, claim id)
-    #: (claim id, text, shingle hashes, compact MinHash signature) of each claim long enough
-    hashed: list[tuple[str, str, np.ndarray, bytes]] = field(default_factory=list)
+    #: (claim id, text, shingle hashes, how many the MinHash is over, compact MinHash signature)
+    #: of each claim long enough
+    hashed: list[tuple[str, str, np.ndarray, int, bytes]] = field(default_factory=list)
     images: list[ImageRef] = field(default_factory=list)  # the article's image references
     source: dict | None = None  # the article's id and source fields, for its image uses
     image: ImageInfo | None = None  # an image's size, read from its header
@@ -145,7 +146,9 @@ def _prepare_article(out: Processed, a: Article, context: Context) -> None:
             out.bands.extend((key, claim["id"]) for key in hashed.keys[i])
             # the writer stores the signature and scores link candidates with the shingles:
             # sent, not computed again there
-            out.hashed.append((claim["id"], c.text, hashed.hashes[i], hashed.signatures[i]))
+            out.hashed.append(
+                (claim["id"], c.text, hashed.hashes[i], hashed.sizes[i], hashed.signatures[i])
+            )
     out.images = a.images
     # only what an image use's statement needs: not the article's text
     out.source = {k: row[k] for k in ("id", *statements.SOURCE_FIELDS)}

@@ -311,10 +311,15 @@ def _started_with_workers(cmd, env, **kwargs):
 def _group_signalled(db: Path, captures, key: Path, sent: int):
     """An ingest in a session of its own, ``sent`` to its whole process group once its workers
     run, as a terminal's Ctrl-C or a service manager's stop does: (process, stdout, stderr)."""
-    proc, _ = _started_with_workers(
+    proc, workers = _started_with_workers(
         _ingest_cmd(db, captures), _env(key), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
         text=True, start_new_session=True,
     )  # fmt: skip
+    # once the workers have set their signals: a worker forked a moment before, still in
+    # multiprocessing's start-up, printed a KeyboardInterrupt traceback (flaky under load)
+    deadline = time.monotonic() + 10
+    while not all(map(_ignores_sigint, workers)) and time.monotonic() < deadline:
+        time.sleep(0.01)
     # The ingest is held still while the signal is sent, so that it lands in the middle of the
     # files however fast the machine is (after a sleep of 0.3 s, a quiet machine had finished
     # all four and the signal found the process on its way out: a flaky test).

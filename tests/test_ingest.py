@@ -485,6 +485,30 @@ def test_migration_0007_leaves_current_band_keys_alone(tmp_path, fixed_signer, m
     assert archive.db.upgrade(db) == ["0007_band_keys_checked"]
 
 
+def test_migration_0008_recomputes_band_keys_and_signatures_in_one_pass(tmp_path, fixed_signer):
+    """The MinHash now leaves common 5-grams out: an older archive's band keys and compact
+    signatures (made over every 5-gram) are recomputed, and equal what an ingest now writes."""
+    import archive.db
+
+    fresh = sqlite3.connect(older_archive(tmp_path / "new.db", fixed_signer, ""))
+    bands = sorted(fresh.execute("SELECT band_key, claim_id FROM claim_bands"))
+    minhash = sorted(fresh.execute("SELECT claim_id, shingles, signature FROM claim_minhash"))
+    assert bands and minhash
+    db = older_archive(
+        tmp_path / "old.db",
+        fixed_signer,
+        "UPDATE claim_bands SET band_key = band_key / 2; "
+        "UPDATE claim_minhash SET shingles = shingles + 9, signature = zeroblob(126); "
+        "DELETE FROM migrations WHERE name = '0008_minhash_without_common_shingles';",
+    )
+    assert archive.db.upgrade(db) == ["0008_minhash_without_common_shingles"]
+    conn = sqlite3.connect(db)
+    assert sorted(conn.execute("SELECT band_key, claim_id FROM claim_bands")) == bands
+    assert sorted(conn.execute("SELECT claim_id, shingles, signature FROM claim_minhash")) == (
+        minhash
+    )
+
+
 def test_an_archive_a_newer_version_wrote_is_refused_with_its_path(tmp_path, fixed_signer):
     """ "database has migrations this version does not know (...); upgrade archive" named no
     file, and read like advice to run `archive upgrade` (upgrade review)."""

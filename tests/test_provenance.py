@@ -303,8 +303,8 @@ def test_an_exact_copy_gets_no_near_link_when_some_of_its_bands_are_hot(archive,
     hashed = minhash_bands([t for _, t in claims])
     bands = [(k, i) for (i, _), keys in zip(claims, hashed.keys, strict=True) for k in keys]
     minhash = [
-        (i, len(h), s)
-        for (i, _), h, s in zip(claims, hashed.hashes, hashed.signatures, strict=True)
+        (i, n, s)
+        for (i, _), n, s in zip(claims, hashed.sizes, hashed.signatures, strict=True)
         if s is not None
     ]
     copy_keys = [k for k, i in bands if i == copy_id]
