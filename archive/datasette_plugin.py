@@ -186,6 +186,11 @@ def render_cell(row, value, column, table, database, datasette):
             {"to_article_id": row["article_id"]}
         )
         return Markup(f'<a href="{escape(href)}">{escape(value)}</a>')
+    if column == "elsewhere" and isinstance(value, int) and value > 0 and _has(row, "claim_id"):
+        # speaker_quotes' count leads to where (question 1), as page_history's does to changes
+        return _query_link(
+            datasette, database, "claim_everywhere", str(value), claim_id=row["claim_id"]
+        )
     if not isinstance(value, str):
         return None
     if len(value) == 64 and (

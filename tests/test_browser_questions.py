@@ -61,6 +61,16 @@ def test_q2_what_a_person_is_quoted_as_saying(browser, served):
     assert "Closing this harbour is not something I will sign" in text
     assert "I am the daughter of Tomas Varga" in text
     assert {"Northshore Chronicle", "Daily Herald Wire"} <= {c for r in rows for c in r}
+    # how many times elsewhere: a link to where (it was a bare count: eighth round's review)
+    counts = page.locator('table.rows-and-columns td.col-elsewhere a[href*="claim_everywhere"]')
+    assert counts.count() > 0
+    assert int(counts.first.inner_text()) > 0
+    counts.first.click()
+    page.wait_for_load_state()
+    assert "/archive/claim_everywhere?claim_id=" in page.url
+    # the claim itself, then where else (claim_everywhere also follows its exact copies' links,
+    # so it may list more than the count)
+    assert page.locator("table.rows-and-columns tbody tr").count() > 1
     page.close()
 
 
