@@ -101,10 +101,16 @@ def store_frontier(conn: sqlite3.Connection, frontier: merkle.Frontier) -> None:
 
 
 def origin_for(conn: sqlite3.Connection, signer: Signer) -> str:
-    """The log's origin line, fixed by the first checkpoint: ``archive/`` and the 16 hex digits
-    of the first key's id."""
+    """The log's origin line, fixed by the first checkpoint: ``archive/``, the 16 hex digits of
+    the first key's id, ``/`` and the first 16 hex digits of the ledger's first leaf hash, which
+    tell two archives signed with one key apart (archives begun before the ninth round keep
+    their ``archive/<key digits>``)."""
     row = conn.execute("SELECT origin FROM checkpoints ORDER BY id LIMIT 1").fetchone()
-    return row[0] if row else f"archive/{signer.key_id.split(':', 1)[1]}"
+    if row:
+        return row[0]
+    first = conn.execute("SELECT leaf_hash FROM ledger ORDER BY seq LIMIT 1").fetchone()
+    key = signer.key_id.split(":", 1)[1]
+    return f"archive/{key}/{first[0][:16]}" if first else f"archive/{key}"
 
 
 def retired_by(conn, key_id: str) -> str | None:

@@ -373,7 +373,7 @@ class Verifier:
                 f"latest checkpoint covers {latest[1]} entries, the ledger has {entries}",
             )
         if checkpoint_note is not None:
-            self._outside_checkpoint(checkpoint_note, keys, root_at)
+            self._outside_checkpoint(checkpoint_note, keys, root_at, rows[0][1] if rows else None)
 
     def _signed_after_retired(self, key_id, tree_size: int) -> bool:
         """A checkpoint of ``tree_size`` entries signed by a key retired before the last of
@@ -381,13 +381,21 @@ class Verifier:
         last = self.retired.get(key_id)
         return last is not None and tree_size > last + 1
 
-    def _outside_checkpoint(self, note: str, keys, root_at) -> None:
+    def _outside_checkpoint(self, note: str, keys, root_at, origin: str | None) -> None:
         """Check the archive against a checkpoint an auditor kept earlier, outside it."""
         report = self.report
         try:
             parsed, _ = cp.parse(note)
         except ValueError as e:
             report.fail("--checkpoint", "file", str(e))
+            return
+        if origin is not None and parsed.origin != origin:
+            # another archive's (one key may sign several): its root would read as a rewrite
+            report.fail(
+                "--checkpoint",
+                parsed.size,
+                f"a checkpoint of another log ({parsed.origin}), not of this archive ({origin})",
+            )
             return
         signers = [k for k, key in keys.items() if cp.verify(note, parsed.origin, key)]
         if not signers:

@@ -160,3 +160,25 @@ def test_malformed_proofs_are_named_not_crashed_on(ledger_archive, tmp_path):
         assert f"FAILED malformed proof: {said}" in result.output, (said, result.output)
     proof.write_text(json.dumps(good))
     assert run("verify-proof", proof, "--public-key", pub).exit_code == 0
+
+
+def test_two_archives_signed_with_one_key_have_their_own_origins(tmp_path):
+    """Both archives' checkpoints began "archive/<key digits>": a proof or a kept checkpoint
+    did not say which archive it was of. The origin now ends with the archive's first ledger
+    entry's digits (archives begun before keep theirs)."""
+    import sqlite3
+
+    key = tmp_path / "k.pem"
+    origins = []
+    for name, capture in (("x", SAMPLE), ("y", DATA / "warc" / "example.warc.gz")):
+        db = tmp_path / name / "archive.db"
+        assert run("ingest", "--key", key, "--db", db, capture).exit_code == 0
+        (origin,) = sqlite3.connect(db).execute("SELECT origin FROM checkpoints").fetchone()
+        origins.append(origin)
+    key_digits = run("keys", "show", "--key", key).output.split()[0].split(":")[1]
+    assert all(o.startswith(f"archive/{key_digits}/") for o in origins), origins
+    assert origins[0] != origins[1]
+    kept = tmp_path / "y-checkpoint"
+    kept.write_text((tmp_path / "y" / "checkpoint").read_text())
+    result = run("verify", "--db", tmp_path / "x" / "archive.db", "--checkpoint", kept)
+    assert result.exit_code == 1 and "a checkpoint of another log" in result.output, result.output

@@ -56,8 +56,11 @@ def test_checkpoints_after_each_ingest(ledger_archive):
     note = (db.parent / "checkpoint").read_text()
     assert note == rows[-1][1]
     lines = note.split("\n")
-    assert lines[0] == "archive/56475aa75463474c" and lines[1] == str(total)
-    assert lines[3] == "" and lines[4].startswith("\u2014 archive/56475aa75463474c ")
+    # the key's digits, then the first leaf's: two archives signed by one key differ (key review)
+    (first_leaf,) = conn.execute("SELECT leaf_hash FROM ledger ORDER BY seq LIMIT 1").fetchone()
+    origin = f"archive/56475aa75463474c/{first_leaf[:16]}"
+    assert lines[0] == origin and lines[1] == str(total)
+    assert lines[3] == "" and lines[4].startswith(f"\u2014 {origin} ")
     result = run("verify", "--db", db, "--public-key", pub)
     assert result.exit_code == 0, result.output
     assert f"Ledger: {total} entries, root " in result.output
@@ -392,6 +395,15 @@ def test_kept_checkpoint_of_another_history_or_key_is_named(ledger_archive, fixe
     foreign.write_text(cp.sign(cp.parse(note)[0], origin, stranger))
     found = failures(db, "--public-key", pub, "--checkpoint", foreign)
     assert f"FAILED --checkpoint {size}: not signed by a trusted key" in found
+    # another archive's checkpoint, signed by the same key: named as such, not as a rewrite
+    elsewhere = tmp_path / "elsewhere"
+    other = "archive/56475aa75463474c/0123456789abcdef"
+    elsewhere.write_text(cp.sign(cp.Checkpoint(other, size, bytes(32)), other, fixed_signer))
+    found = failures(db, "--public-key", pub, "--checkpoint", elsewhere)
+    assert found == [
+        f"FAILED --checkpoint {size}: a checkpoint of another log ({other}), not of this "
+        f"archive ({origin})"
+    ]
 
 
 def test_an_edited_ledger_leaf_is_named(ledger_archive):
