@@ -222,8 +222,7 @@ def ingest(
     Example: archive ingest captures/*.warc.gz
     """
     from .ingest import FileResult, Ingester
-    from .ledger import current_key, retired_by
-    from .parallel import DaskExecutor, default_workers, process_pool
+    from .parallel import DaskExecutor, default_workers, process_pool, stop_pool
     from .reader import find_captures
 
     db_path = db_path or default_db_path()
@@ -268,6 +267,9 @@ def ingest(
                 # another ingest created it a moment ago: use that one
         if signer is None:
             signer = load_key(key_path, _passphrase(key_path, prompt=True))
+        refusal = _key_refusal(db_path, key_path, signer)
+        if refusal:  # before the archive is opened: a refused ingest changes nothing
+            raise KeyFileError(refusal)
         # taken once the key is in hand (a bad key leaves nothing behind), before the database
         # is opened or made
         hold_while_writing(db_path, creating=True)
@@ -287,40 +289,6 @@ def ingest(
             + ", ".join(one_line(str(p)) for p in ingester.swept[:3])
             + (f", ... (in {ingester.swept[0].parent})" if ingester.swept[3:] else ""),
             err=True,
-        )
-    retired = retired_by(ingester.conn, signer.key_id)
-    if retired:
-        if cluster is not None:
-            cluster.shutdown()
-        staged = staged_by_rotation(key_path)
-        raise click.ClickException(
-            f"key {signer.key_id} was retired by a rotation to {retired}: sign with the "
-            "archive's current key "
-            + (
-                f"(the rotation stopped before putting it in place: it is at {staged[-1]}; "
-                f"move {key_path} aside, then that file to {key_path})"
-                if staged
-                else "(its file took the old one's path when it was rotated)"
-            )
-        )
-    current = current_key(ingester.conn)
-    if current and current != signer.key_id:
-        if cluster is not None:
-            cluster.shutdown()
-        # What it signed would fail for an auditor who pins the archive's key, for good: refused
-        # (a warning, as it was, came with the records already signed). The usual cause: one key
-        # file shared by two archives, and `keys rotate` or `keys generate --force` in the other.
-        kept = key_path.with_name(f"{key_path.name}.retired-{current.split(':', 1)[1]}")
-        raise click.ClickException(
-            f"{key_path} holds key {signer.key_id}, not this archive's key {current}, and no "
-            f"rotation in this archive introduces it: an auditor who pins {current} could not "
-            "trust what it signed. Sign with the archive's key file"
-            + (
-                f" ({kept} holds {current}: another archive sharing the key file rotated it?)"
-                if kept.is_file()
-                else ""
-            )
-            + "; `archive keys rotate` with it introduces a new key"
         )
     if cluster is not None:
         ingester.executor = cluster
@@ -348,6 +316,7 @@ def ingest(
         file=sys.stderr,
         hidden=quiet or not sys.stderr.isatty(),
         item_show_func=lambda name: name,
+        width=16,
     ) as bar:
 
         def say(line: str) -> None:
@@ -356,7 +325,7 @@ def ingest(
             click.echo(line, err=True)
 
         for path, size in zip(files, sizes, strict=True):
-            progress = _FileProgress(bar, one_line(path.name), size)
+            progress = _FileProgress(bar, _fit(one_line(path.name)), size)
             ingester.on_progress = None if bar.hidden else progress
             try:
                 result = ingester.ingest_file(path)
@@ -406,7 +375,7 @@ def ingest(
         )
     if ingester.executor is not None:
         # after an interrupt, the records still queued for the workers are not wanted
-        ingester.executor.shutdown(cancel_futures=interrupted is not None)
+        stop_pool(ingester.executor, cancel=interrupted is not None)
     if interrupted is not None:
         name = one_line(interrupted.path)
         status, word = stop_status(stop)
@@ -438,6 +407,13 @@ class _FileProgress:
         self.counted = self.size
 
 
+def _fit(name: str) -> str:
+    """A file name cut to what the terminal has left beside a bar 16 wide (~48 columns): a
+    longer line wraps, and every redraw leaves a row behind."""
+    room = max(12, shutil.get_terminal_size().columns - 49)
+    return name if len(name) <= room else "…" + name[-(room - 1) :]
+
+
 def _size(path: Path) -> int:
     try:
         return path.stat().st_size
@@ -449,11 +425,59 @@ def _size(path: Path) -> int:
 LOCK_WAIT_SECONDS = 60
 
 
+def _key_refusal(db_path: Path, key_path: Path, signer) -> str | None:
+    """Why the archive at ``db_path`` must not be signed with ``signer``'s key, read without
+    changing anything; None when it may (or there is no archive yet). The writer checks again
+    in each file's transaction (``SignedWriter.check_key``): this is the early, explained one."""
+    from .ledger import current_key, retired_by
+
+    found = _read_archive(db_path, lambda c: (retired_by(c, signer.key_id), current_key(c)))
+    if found is None:
+        return None
+    retired, current = found
+    real = key_path.resolve()  # a link: what a rotation left is beside the file it names
+    if retired:
+        staged = staged_by_rotation(real)
+        return (
+            f"key {signer.key_id} was retired by a rotation to {retired}: sign with the "
+            "archive's current key "
+            + (
+                f"(the rotation stopped before putting it in place: it is at {staged[-1]}; "
+                f"move {real} aside, then that file to {real})"
+                if staged
+                else "(its file took the old one's path when it was rotated)"
+            )
+        )
+    if current and current != signer.key_id:
+        # What it signed would fail for an auditor who pins the archive's key, for good: refused
+        # (a warning, as it was, came with the records already signed). The usual cause: one key
+        # file shared by two archives, and `keys rotate` or `keys generate --force` in the other.
+        kept = real.with_name(f"{real.name}.retired-{current.split(':', 1)[1]}")
+        return (
+            f"{key_path} holds key {signer.key_id}, not this archive's key {current}, and no "
+            f"rotation in this archive introduces it: an auditor who pins {current} could not "
+            "trust what it signed. Sign with the archive's key file"
+            + (
+                f" ({kept} holds {current}: another archive sharing the key file rotated it?)"
+                if kept.is_file()
+                else ""
+            )
+            + "; `archive keys rotate` with it introduces a new key"
+        )
+    return None
+
+
 def _archive_key(db_path: Path) -> str | None:
     """The key an existing archive signs with now, read without changing anything (None for no
     archive, or one that cannot be read: the ingest that follows says why)."""
     from .ledger import current_key
 
+    return _read_archive(db_path, current_key)
+
+
+def _read_archive(db_path: Path, read):
+    """``read(connection)`` on the archive at ``db_path`` opened read-only; None when there is
+    no archive, or not one this can read (the ingest that follows says why)."""
     if not db_path.is_file():
         return None
     try:
@@ -461,7 +485,7 @@ def _archive_key(db_path: Path) -> str | None:
             f"{db_path.resolve().as_uri()}?mode=ro", uri=True, timeout=LOCK_WAIT_SECONDS
         )
         try:
-            return current_key(conn)
+            return read(conn)
         finally:
             conn.close()
     except sqlite3.Error as e:

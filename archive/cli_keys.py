@@ -74,6 +74,17 @@ def keys_generate(key_path, passphrase, force):
         click.echo(f"The old key is kept at {kept}", err=True)
 
 
+def _rotated(db, key_id: str) -> bool:
+    """Whether the rotation of ``key_id`` committed (an interrupt can land just after its
+    COMMIT: the staged file is then the archive's key and must stay); True when it cannot tell."""
+    from .ledger import retired_by
+
+    try:
+        return retired_by(db.conn, key_id) is not None
+    except Exception:  # noqa: BLE001 - in doubt, the key file stays
+        return True
+
+
 def _prompt_new(label: str, variable: str) -> str:
     if not sys.stdin.isatty():
         raise click.ClickException(f"--passphrase: no terminal to type it in; set {variable}")
@@ -148,19 +159,23 @@ def keys_rotate(db_path, key_path, passphrase):
     secret = None if passphrase is False else os.environ.get("ARCHIVE_NEW_KEY_PASSPHRASE")
     if passphrase and not secret:
         secret = _prompt_new("New passphrase", "ARCHIVE_NEW_KEY_PASSPHRASE")
-    if passphrase is None and not secret and key_is_encrypted(key_path):
-        # a protected key is not replaced by an unprotected one without being asked to
+    reused = passphrase is None and not secret and key_is_encrypted(key_path)
+    if reused:  # a protected key is not replaced by an unprotected one without being asked to
         secret = old_secret
     # a name of this process's own: two rotations at once must not write each other's key
     staged = key_path.with_name(f"{key_path.name}.new-{os.getpid()}")
+    db = None
     try:
         hold_while_writing(db_path or default_db_path())
         db = connect(db_path or default_db_path(), create=False)
         new = generate_key(staged, secret or None, force=True)
         _, warning = rotate_key(db.conn, db_path or default_db_path(), old, new)
-    except (ArchiveError, ValueError) as e:
-        staged.unlink(missing_ok=True)
-        raise click.ClickException(str(e)) from None
+    except BaseException as e:  # Ctrl-C too: no private key left behind that nothing names
+        if db is None or not _rotated(db, old.key_id):
+            staged.unlink(missing_ok=True)
+        if isinstance(e, ArchiveError | ValueError):
+            raise click.ClickException(str(e)) from None
+        raise
     retired = key_path.with_name(f"{key_path.name}.retired-{old.key_id.split(':')[1]}")
     os.replace(key_path, retired)
     os.replace(staged, key_path)
@@ -170,7 +185,7 @@ def keys_rotate(db_path, key_path, passphrase):
             "Note: the new key is not passphrase-protected (the old one was; --no-passphrase)",
             err=True,
         )
-    elif secret and secret == old_secret and passphrase is None:
+    elif reused:
         click.echo("The new key is protected with the old key's passphrase", err=True)
     if warning:
         click.echo(f"Warning: {warning}", err=True)

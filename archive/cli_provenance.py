@@ -54,11 +54,12 @@ def trace(record, db_path, as_json):
     """
     from .provenance import IMAGE_REF, trace_claim, trace_image
 
+    record = record.strip()  # pasted with a newline or spaces around it
     db = _open(db_path)
     try:
         result = (
             trace_image(db.conn, record)
-            if IMAGE_REF.match(record)
+            if IMAGE_REF.fullmatch(record)
             else trace_claim(db.conn, record)
         )
     except ArchiveError as e:

@@ -191,8 +191,8 @@ class Ingester:
         except Exception as e:  # noqa: BLE001 - one line for the archivist, never a traceback
             result.status, result.error = "failed", f"{path}: unexpected {type(e).__name__}: {e}"
         # The stored copy is removed only while the write lock is held (above): here another
-        # ingest of the same file may have committed with it. A copy left behind is reused by
-        # the next ingest of the file, and verify names it.
+        # ingest of the same file may have committed with it. A copy left behind is removed by
+        # the next ingest's sweep (``sweep_copies``), and verify names it meanwhile.
         return result
 
     def _trusted_workers(self) -> bool:

@@ -219,12 +219,20 @@ def load_key(path: str | Path, passphrase: str | None = None) -> Signer:
 
 def staged_by_rotation(path: str | Path) -> list[Path]:
     """New key files a rotation left beside ``path`` (``<name>.new-<pid>``): one stopped after
-    its commit and before its renames put the new key in place."""
+    its commit and before its renames put the new key in place. Oldest first (by the time
+    written, not the pid: the last is the latest rotation's)."""
     path = Path(path)
     try:
-        return sorted(path.parent.glob(f"{glob.escape(path.name)}.new-*"))
+        return sorted(path.parent.glob(f"{glob.escape(path.name)}.new-*"), key=_written)
     except OSError:
         return []
+
+
+def _written(path: Path) -> float:
+    try:
+        return path.stat().st_mtime
+    except OSError:  # gone meanwhile
+        return 0.0
 
 
 def key_is_encrypted(path: str | Path) -> bool:

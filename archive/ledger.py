@@ -177,13 +177,21 @@ class SignedWriter:
         self.ensure_key(self.signer)
 
     def check_key(self) -> None:
-        """Refuse to sign with a key a rotation retired: called in the transaction, so a
-        rotation that committed while this process worked (an ingest of many files) is seen."""
-        retired = retired_by(self.conn, self.signer.key_id)
+        """Refuse to sign with a key a rotation retired, or with one that is not the archive's:
+        called in the transaction, so what committed while this process worked (a rotation, the
+        first ingest of another process with another key) is seen."""
+        key_id = self.signer.key_id
+        retired = retired_by(self.conn, key_id)
         if retired:
             raise KeyFileError(
-                f"key {self.signer.key_id} was retired by a rotation to {retired}: nothing more "
+                f"key {key_id} was retired by a rotation to {retired}: nothing more "
                 "is signed with it (sign with the archive's current key)"
+            )
+        current = current_key(self.conn)
+        if current is not None and current != key_id:
+            raise KeyFileError(
+                f"key {key_id} is not this archive's key {current} (another ingest made it the "
+                "archive's key meanwhile?): nothing is signed with it"
             )
 
     def ensure_key(self, signer: Signer) -> None:

@@ -101,6 +101,16 @@ def kill_workers(executor) -> None:
             process.kill()
 
 
+def stop_pool(executor, cancel: bool = False) -> None:
+    """Shut ``executor`` down (``cancel``: drop the work still queued). A pool interrupted while
+    it started (Ctrl-C as its processes were forked, before its manager thread ran) cannot be:
+    Python 3.11 joins the thread it never started and raises; its processes are killed."""
+    try:
+        executor.shutdown(cancel_futures=cancel)
+    except RuntimeError:
+        kill_workers(executor)
+
+
 _PR_SET_PDEATHSIG = 1  # linux/prctl.h
 
 

@@ -13,7 +13,7 @@ from .links import article_changes
 
 #: What ``archive trace`` takes as an image: its SHA-256 or the start of it (six or more hex
 #: digits, as a page or a table shows them shortened); a claim id has a dash.
-IMAGE_REF = re.compile(r"^[0-9a-fA-F]{6,64}$")
+IMAGE_REF = re.compile(r"[0-9a-fA-F]{6,64}")  # whole: fullmatch (``$`` allows a newline)
 
 
 def _rows(conn, sql: str, params=()) -> list[dict]:
@@ -68,7 +68,12 @@ def image_sha256(conn, ref: str) -> str:
         )
     ]
     if not found:
-        raise ArchiveError(f"no image {ref}" + ("" if len(ref) == 64 else "..."))
+        article = conn.execute("SELECT 1 FROM articles WHERE id = ?", (ref,)).fetchone()
+        raise ArchiveError(
+            f"{ref} is an article id: trace takes a claim id ({ref}-N) or an image's SHA-256"
+            if article
+            else f"no image {ref}" + ("" if len(ref) == 64 else "...")
+        )
     if len(found) > 1:
         raise ArchiveError(f"{ref}... names more than one image: give more of its SHA-256")
     return found[0]

@@ -383,10 +383,16 @@ def _v7(db: sqlite_utils.Database) -> None:
     MinHash permutations (with 0005) changed every band key but added no migration for them,
     so an archive that already had 0003 kept keys no lookup finds: its claims silently got no
     near links (found in the seventh round's upgrade review). Checked on the first and last
-    claims (keys are a function of the text), recomputed only when one is missing."""
+    claims (keys are a function of the text), recomputed only when one is missing. Nothing
+    to do while 0008 is still to come: it recomputes every key (the two ran in turn, twice the
+    work, on an archive older than both)."""
     from .similarity import bands_many
 
     conn = db.conn
+    if "0008_minhash_without_common_shingles" not in {
+        name for (name,) in conn.execute("SELECT name FROM migrations")
+    }:
+        return
     sample = conn.execute(
         "SELECT id, text FROM (SELECT rowid, id, text FROM claims ORDER BY rowid LIMIT 50) "
         "UNION ALL SELECT id, text FROM (SELECT rowid, id, text FROM claims "

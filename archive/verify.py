@@ -27,7 +27,7 @@ from .checks import (
 from .errors import KeyFileError
 from .hashing import file_sha256
 from .keys import key_id_for, load_public_key_pem, verify_signature
-from .parallel import process_pool
+from .parallel import process_pool, stop_pool
 from .schema import SIGNED_TABLES
 
 
@@ -251,7 +251,7 @@ class Verifier:
         finally:
             # on success every task is done; after an interrupt or an error, the queued ones
             # would still run to the end (a minute on a large archive) before the exit
-            pool.shutdown(cancel_futures=True)
+            stop_pool(pool, cancel=True)
 
     def _structure(self, problems: list[str] | None) -> None:
         if problems is None:

@@ -6,7 +6,7 @@
 
 The database is created with ``archive.db.connect`` (the real schema, indexes, views and FTS
 triggers), then filled FAST by inserting rows directly with sqlite3 (full-text indexes filled at
-the end with ``archive.db.index_text``, as ingest does per capture): ~40,000 articles across 50
+the end with ``archive.schema.index_text``, as ingest does per capture): ~40,000 articles across 50
 sites (10% of them later captures of an earlier page, with ``changes`` rows), 25 claims per
 article on average, speakers drawn Zipf-like from a few hundred names, 10% of claims repeating
 the text of a claim in another article (same ``text_sha256``), ~2% of claims with ``near``

@@ -214,19 +214,25 @@ def test_directories_are_expanded_without_dropping_anything_silently(
 
 
 def on_terminal(*args) -> str:
-    """What `archive ingest ARGS` writes to a terminal (a pseudo-terminal: the bar is shown)."""
+    """What `archive ingest ARGS` writes to a terminal of 80 columns (a pseudo-terminal: the bar
+    is shown)."""
+    import fcntl
     import os
     import pty
     import select
+    import struct
     import subprocess
     import sys
+    import termios
     from pathlib import Path
 
     master, slave = pty.openpty()
+    fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 24, 80, 0, 0))
+    env = {k: v for k, v in os.environ.items() if k not in ("COLUMNS", "LINES")}
     proc = subprocess.Popen(
         [sys.executable, "-m", "archive", "ingest", *map(str, args)],
         stdin=slave, stdout=slave, stderr=slave,
-        env={**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parent.parent)},
+        env={**env, "PYTHONPATH": str(Path(__file__).resolve().parent.parent)},
     )  # fmt: skip
     os.close(slave)
     seen = b""
@@ -269,6 +275,24 @@ def test_the_bar_moves_within_one_file(isolated_env):
     shown = [int(p) for p in re.findall(r"Ingesting\s+\[[#-]+\]\s+(\d+)%", text)]
     assert shown[-1] == 100 and any(0 < p < 100 for p in shown), text
     assert SAMPLE.name in text and "1 files: 1 ingested" in text, text
+
+
+def test_the_bar_fits_the_terminal(isolated_env, tmp_path):
+    """A bar 36 wide, then the file's name: 86 columns for the sample's, 120 for a Common Crawl
+    file's, so on 80 columns each redraw wrapped and left a row behind (session review)."""
+    import re
+
+    long = tmp_path / "CC-MAIN-20250101000000-20250101030000-00000-of-a-long-crawl.warc.gz"
+    long.write_bytes(SAMPLE.read_bytes())
+    text = on_terminal(long, "--workers", "0")
+    drawn = [
+        re.sub(r"\x1b\[[0-9;?]*[A-Za-z]", "", piece)
+        for line in text.split("\n")
+        for piece in line.split("\r")
+        if "Ingesting" in piece
+    ]
+    assert drawn and max(len(d.rstrip()) for d in drawn) <= 80, drawn
+    assert any("…" in d and d.rstrip().endswith("long-crawl.warc.gz") for d in drawn), drawn
 
 
 def test_a_command_run_from_a_thread_works(sample_db):

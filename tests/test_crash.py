@@ -315,17 +315,15 @@ def _group_signalled(db: Path, captures, key: Path, sent: int):
         _ingest_cmd(db, captures), _env(key), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
         text=True, start_new_session=True,
     )  # fmt: skip
-    # once the workers have set their signals: a worker forked a moment before, still in
-    # multiprocessing's start-up, printed a KeyboardInterrupt traceback (flaky under load)
+    # At once, once the workers have set their signals (a worker forked a moment before, still
+    # in multiprocessing's start-up, printed a KeyboardInterrupt traceback), so that it lands in
+    # the middle of the files however fast the machine is (after a sleep of 0.3 s, a quiet
+    # machine had finished all four: a flaky test). It may land as the pool starts its thread:
+    # stop_pool's case (tests/test_parallel.py).
     deadline = time.monotonic() + 10
     while not all(map(_ignores_sigint, workers)) and time.monotonic() < deadline:
         time.sleep(0.01)
-    # The ingest is held still while the signal is sent, so that it lands in the middle of the
-    # files however fast the machine is (after a sleep of 0.3 s, a quiet machine had finished
-    # all four and the signal found the process on its way out: a flaky test).
-    os.kill(proc.pid, signal.SIGSTOP)
     os.killpg(proc.pid, sent)
-    os.kill(proc.pid, signal.SIGCONT)
     out, err = proc.communicate(timeout=60)
     return proc, out, err
 

@@ -509,6 +509,36 @@ def test_migration_0008_recomputes_band_keys_and_signatures_in_one_pass(tmp_path
     )
 
 
+def test_an_archive_older_than_0007_recomputes_its_band_keys_once(
+    tmp_path, fixed_signer, monkeypatch
+):
+    """0007 recomputed every band key (the keys it sampled were never the new ones), then 0008
+    recomputed them all again: 0007 now leaves them to 0008 (session review)."""
+    import archive.db
+    import archive.schema
+
+    fresh = sqlite3.connect(older_archive(tmp_path / "new.db", fixed_signer, ""))
+    bands = sorted(fresh.execute("SELECT band_key, claim_id FROM claim_bands"))
+    db = older_archive(
+        tmp_path / "old.db",
+        fixed_signer,
+        "UPDATE claim_bands SET band_key = band_key / 2; DELETE FROM migrations WHERE name IN "
+        "('0007_band_keys_checked', '0008_minhash_without_common_shingles');",
+    )
+
+    def recompute(db):
+        raise AssertionError("0007 recomputed the keys 0008 recomputes")
+
+    monkeypatch.setattr(archive.schema, "_v3", recompute)
+    assert archive.db.upgrade(db) == [
+        "0007_band_keys_checked",
+        "0008_minhash_without_common_shingles",
+    ]
+    assert sorted(sqlite3.connect(db).execute("SELECT band_key, claim_id FROM claim_bands")) == (
+        bands
+    )
+
+
 def test_an_archive_a_newer_version_wrote_is_refused_with_its_path(tmp_path, fixed_signer):
     """ "database has migrations this version does not know (...); upgrade archive" named no
     file, and read like advice to run `archive upgrade` (upgrade review)."""

@@ -48,3 +48,31 @@ def test_one_item_larger_than_the_budget_still_goes_through():
     ex = Counting()
     out = list(ordered_map(lambda x: x, [1, 2, 3], executor=ex, size=lambda x: 1 << 40))
     assert out == [1, 2, 3]
+
+
+def test_a_pool_interrupted_while_it_starts_is_stopped(monkeypatch):
+    """Ctrl-C as the pool forked its workers, before its manager thread started: the ingest's
+    shutdown raised "cannot join thread before it is started" (Python 3.11) and printed a
+    traceback instead of stopping with 130 (found in review). Its processes are killed."""
+    import concurrent.futures.process as cfp
+
+    import pytest
+
+    from archive.parallel import process_pool, stop_pool
+
+    def interrupted(self):
+        raise KeyboardInterrupt
+
+    pool = process_pool(2)
+    monkeypatch.setattr(cfp._ExecutorManagerThread, "start", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        pool.submit(abs, -1)
+    monkeypatch.undo()
+    workers = list(pool._processes.values())
+    assert workers and all(w.is_alive() for w in workers)
+    with pytest.raises(RuntimeError, match="cannot join thread"):
+        pool.shutdown(cancel_futures=True)  # what the ingest called
+    stop_pool(pool, cancel=True)
+    for worker in workers:
+        worker.join(timeout=10)
+    assert not any(w.is_alive() for w in workers)

@@ -221,6 +221,11 @@ def test_an_image_is_traced_by_the_start_of_its_hash(archive):
     shas = [sha for (sha,) in conn.execute("SELECT sha256 FROM images ORDER BY sha256")]
     whole = cli_json(archive, "trace", shas[0])
     assert cli_json(archive, "trace", shas[0][:12].upper()) == whole
+    assert cli_json(archive, "trace", shas[0][:12] + "\n") == whole  # pasted with its newline
+    # an article id is neither: say so, not "no image"
+    (article,) = sqlite3.connect(archive).execute("SELECT id FROM articles LIMIT 1").fetchone()
+    result = CliRunner().invoke(cli, ["trace", article, "--db", str(archive)])
+    assert result.exit_code == 1 and f"{article} is an article id" in result.output
     assert whole["image"]["sha256"] == shas[0]
     result = CliRunner().invoke(cli, ["trace", shas[0][:12], "--db", str(archive)])
     assert result.exit_code == 0 and f"Image {shas[0]} (" in result.output, result.output
