@@ -506,7 +506,14 @@ def _read_archive(db_path: Path, read):
 @click.option(
     "--no-cache", is_flag=True, help="Do not keep responses in memory (for measuring queries)."
 )
-def serve(db_path, host, port, metadata, no_cache):
+@click.option(
+    "--captures",
+    is_flag=True,
+    help="Also publish the stored capture files for download (a link beside each in the "
+    "captures table), so that readers can check them too. A capture holds every exchange its "
+    "crawler recorded, request headers (cookies) included: publish only what may be public.",
+)
+def serve(db_path, host, port, metadata, no_cache, captures):
     """Publish the archive read-only with Datasette.
 
     The database is opened immutable, with a SQL time limit and a row limit; no canned query
@@ -524,7 +531,7 @@ def serve(db_path, host, port, metadata, no_cache):
         check_port(host, port)
         hold_for_serving(db_path)  # kept by the Datasette process this one becomes
         args = datasette_command(
-            db_path, host=host, port=port, metadata=metadata, cache=not no_cache
+            db_path, host=host, port=port, metadata=metadata, cache=not no_cache, captures=captures
         )
     except ArchiveError as e:
         raise click.ClickException(str(e)) from None

@@ -24,7 +24,7 @@ from datasette.utils.asgi import BadRequest, Base400, Response
 from datasette.views.base import DatasetteError
 from markupsafe import Markup, escape
 
-from .datasette_asgi import ReaderRoutes, ResponseCache
+from .datasette_asgi import CAPTURE_DOWNLOADS, FileDownload, ReaderRoutes, ResponseCache
 from .hashing import normalize_text, text_sha256
 from .keys import load_public_key_pem, verify_signature
 
@@ -143,6 +143,14 @@ def _onward(row, value: str, column: str, table: str | None, database: str, data
     if table == "claim_appearances" and column == "text_sha256":
         href = f"{datasette.urls.table(database, 'claims')}?{urlencode({'text_sha256': value})}"
         return Markup(f'<a href="{escape(href)}">{escape(value)}</a>')
+    if (
+        table == "captures"
+        and column == "stored_path"
+        and _has(row, "sha256")
+        and _captures_published(datasette)
+    ):
+        href = datasette.urls.path(f"{CAPTURE_DOWNLOADS}{database}/{row['sha256']}")
+        return Markup(f'{escape(value)} <small>· <a href="{escape(href)}">download</a></small>')
     return None
 
 
@@ -236,6 +244,38 @@ async def _serve_image(request, datasette):
     )
 
 
+def _captures_published(datasette) -> bool:
+    return bool((datasette.plugin_config("archive") or {}).get("captures"))
+
+
+async def _serve_capture(request, datasette):
+    """A stored capture file (WARC, ARC or WACZ) as a download, when `archive serve --captures`
+    publishes them: only a file the captures table names, inside the database's captures/."""
+    sha = request.url_vars["sha256"]
+    try:
+        db = datasette.get_database(request.url_vars["database"])
+    except KeyError:
+        return Response.text("Not found", status=404)
+    if not _captures_published(datasette) or not db.path:
+        return Response.text("Not found", status=404)
+    row = (
+        await db.execute("select stored_path from captures where sha256 = :sha", {"sha": sha})
+    ).first()
+    stored = Path(db.path).resolve().parent / "captures"
+    path = (stored.parent / row["stored_path"]).resolve() if row else None
+    # a stored_path edited to lead elsewhere, or a link out of captures/: not served
+    if path is None or path.parent != stored or not path.is_file():
+        return Response.text("Not found", status=404)
+    return FileDownload(
+        path,
+        {
+            "content-type": "application/octet-stream",
+            "content-disposition": f'attachment; filename="{path.name}"',
+            "x-content-type-options": "nosniff",
+        },
+    )
+
+
 #: Mistakes in a URL that Datasette 0.65 answers as its own failure (500): the reader's, 400.
 _READER_MISTAKES = ("Cannot sort table by ", "Cannot use _sort and _sort_desc")
 
@@ -300,7 +340,13 @@ def handle_exception(datasette, request, exception):
 
 @hookimpl
 def register_routes():
-    return [(r"^/-/archive-image/(?P<database>[^/]+)/(?P<sha256>[0-9a-f]{64})$", _serve_image)]
+    return [
+        (r"^/-/archive-image/(?P<database>[^/]+)/(?P<sha256>[0-9a-f]{64})$", _serve_image),
+        (
+            f"^{CAPTURE_DOWNLOADS}" + r"(?P<database>[^/]+)/(?P<sha256>[0-9a-f]{64})$",
+            _serve_capture,
+        ),
+    ]
 
 
 @hookimpl

@@ -99,12 +99,19 @@ def check_port(host: str, port: int) -> None:
 
 
 def datasette_command(
-    db_path, host="127.0.0.1", port=8001, metadata=None, cache: bool = True
+    db_path,
+    host="127.0.0.1",
+    port=8001,
+    metadata=None,
+    cache: bool = True,
+    captures: bool = False,
 ) -> list[str]:
     """Arguments for ``python -m datasette serve``, with the metadata written to a file in the
-    user's cache directory (one per database and settings)."""
+    user's cache directory (one per database and settings). ``captures``: publish the stored
+    capture files for download."""
     meta = metadata_for(db_path, metadata)
-    meta.setdefault("plugins", {}).setdefault("archive", {})["response_cache"] = cache
+    config = meta.setdefault("plugins", {}).setdefault("archive", {})
+    config["response_cache"], config["captures"] = cache, captures
     stem = Path(db_path).stem
     if stem != "archive":
         # Links in the home page description point at /archive/...

@@ -21,11 +21,12 @@ def free_port() -> int:
 
 
 @contextmanager
-def serving(db: Path, timeout: float = 30.0):
-    """Yield the base URL of a running ``archive serve`` for ``db``; stop it afterwards."""
+def serving(db: Path, *options: str, timeout: float = 30.0):
+    """Yield the base URL of a running ``archive serve`` for ``db`` (with ``options``); stop it
+    afterwards."""
     port = free_port()
     proc = subprocess.Popen(
-        [sys.executable, "-m", "archive", "serve", "--db", str(db), "--port", str(port)],
+        [sys.executable, "-m", "archive", "serve", "--db", str(db), "--port", str(port), *options],
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         # its metadata file beside the test database, not in the user's cache

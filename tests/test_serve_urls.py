@@ -232,3 +232,47 @@ def test_only_a_count_of_changes_is_made_a_link(served):
     with urllib.request.urlopen(f"{base}/archive?sql={sql}", timeout=10) as r:
         page = r.read().decode()
     assert page.count('href="/archive/changes?to_article_id=abc"') == 1, page
+
+
+def test_capture_files_are_published_only_when_asked(served, tmp_path):
+    """`serve --captures` lets a reader download each stored capture (and check its SHA-256
+    against the captures table); without it, or for a file the table does not lead to inside
+    captures/, there is nothing to download."""
+    import hashlib
+    import shutil
+    import sqlite3
+
+    from .server import serving
+
+    base, db = served
+    (sha,) = sqlite3.connect(db).execute("SELECT sha256 FROM captures").fetchone()
+    with pytest.raises(urllib.error.HTTPError) as e:
+        urllib.request.urlopen(f"{base}/-/archive-capture/archive/{sha}", timeout=10)
+    assert e.value.code == 404
+    # copies: one archive is served by one process at a time
+    home, edited_home = tmp_path / "published", tmp_path / "edited"
+    for copy in (home, edited_home):
+        shutil.copytree(db.parent, copy, ignore=shutil.ignore_patterns(".*"))
+    with serving(home / "archive.db", "--captures") as published:
+        with urllib.request.urlopen(f"{published}/archive/captures", timeout=10) as r:
+            page = r.read().decode()
+        assert f'href="/-/archive-capture/archive/{sha}">download</a>' in page
+        with urllib.request.urlopen(
+            f"{published}/-/archive-capture/archive/{sha}", timeout=10
+        ) as r:
+            body, headers = r.read(), r.headers
+        assert hashlib.sha256(body).hexdigest() == sha
+        assert headers["Content-Type"] == "application/octet-stream"
+        assert headers["Content-Disposition"].startswith('attachment; filename="')
+        assert int(headers["Content-Length"]) == len(body)
+        with urllib.request.urlopen(f"{published}/-/archive-capture/archive/{sha}") as again:
+            assert "x-archive-cache" not in again.headers  # streamed from its file, not kept
+    # a stored_path edited to lead out of captures/ (to the database itself) is not served
+    edited = sqlite3.connect(edited_home / "archive.db")
+    edited.execute("UPDATE captures SET stored_path = 'captures/../archive.db'")
+    edited.commit()
+    edited.close()
+    with serving(edited_home / "archive.db", "--captures") as published:
+        with pytest.raises(urllib.error.HTTPError) as e:
+            urllib.request.urlopen(f"{published}/-/archive-capture/archive/{sha}", timeout=10)
+        assert e.value.code == 404
