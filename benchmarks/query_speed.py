@@ -504,6 +504,14 @@ def main() -> None:
         "/archive/speaker_quotes.json?"
         + urllib.parse.urlencode({"speaker": top, "_shape": "array"})
     ] * n
+    # a name typed in lower case: no exact match, so the NOCASE scan finds it (ninth round)
+    plan["speaker_quotes (name in lower case)"] = [
+        "/archive/speaker_quotes.json?"
+        + urllib.parse.urlencode(
+            {"speaker": rng.choice(data["speaker_samples"]).lower(), "_shape": "array"}
+        )
+        for _ in range(n)
+    ]
 
     port = free_port()
     home = OUT / "query-home"
