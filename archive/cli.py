@@ -410,7 +410,11 @@ class _FileProgress:
 def _fit(name: str) -> str:
     """A file name cut to what the terminal has left beside a bar 16 wide (~48 columns): a
     longer line wraps, and every redraw leaves a row behind."""
-    room = max(12, shutil.get_terminal_size().columns - 49)
+    try:  # the bar is drawn on stderr, whatever stdout is
+        columns = os.get_terminal_size(sys.stderr.fileno()).columns
+    except OSError:
+        columns = shutil.get_terminal_size().columns
+    room = max(12, columns - 49)
     return name if len(name) <= room else "…" + name[-(room - 1) :]
 
 

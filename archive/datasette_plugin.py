@@ -20,6 +20,7 @@ from urllib.parse import urlencode
 
 from datasette import hookimpl
 from datasette.handle_exception import handle_exception as render_error
+from datasette.utils import tilde_decode, tilde_encode
 from datasette.utils.asgi import BadRequest, Base400, Response
 from datasette.views.base import DatasetteError
 from markupsafe import Markup, escape
@@ -80,7 +81,7 @@ def prepare_connection(conn):
 
 def _thumb(datasette, database: str, sha: str, size: int = 120) -> Markup:
     href = datasette.urls.row(database, "images", sha)
-    src = datasette.urls.path(f"/-/archive-image/{database}/{sha}")
+    src = datasette.urls.path(f"/-/archive-image/{tilde_encode(database)}/{sha}")
     return Markup(
         f'<a href="{escape(href)}"><img src="{escape(src)}" alt="image {escape(sha[:12])}" '
         f'style="max-width:{size}px;max-height:{size}px"></a>'
@@ -149,7 +150,9 @@ def _onward(row, value: str, column: str, table: str | None, database: str, data
         and _has(row, "sha256")
         and _captures_published(datasette)
     ):
-        href = datasette.urls.path(f"{CAPTURE_DOWNLOADS}{database}/{row['sha256']}")
+        href = datasette.urls.path(
+            f"{CAPTURE_DOWNLOADS}{tilde_encode(database)}/{Path(value).name}"
+        )
         return Markup(f'{escape(value)} <small>· <a href="{escape(href)}">download</a></small>')
     return None
 
@@ -221,7 +224,7 @@ def render_cell(row, value, column, table, database, datasette):
 
 
 async def _serve_image(request, datasette):
-    database = request.url_vars["database"]
+    database = tilde_decode(request.url_vars["database"])
     sha = request.url_vars["sha256"]
     try:
         db = datasette.get_database(database)
@@ -248,31 +251,36 @@ def _captures_published(datasette) -> bool:
     return bool((datasette.plugin_config("archive") or {}).get("captures"))
 
 
-async def _serve_capture(request, datasette):
+async def _serve_capture(request, datasette, receive):
     """A stored capture file (WARC, ARC or WACZ) as a download, when `archive serve --captures`
-    publishes them: only a file the captures table names, inside the database's captures/."""
-    sha = request.url_vars["sha256"]
+    publishes them, at its stored name (`curl -O` keeps it: `verify` finds it by that name):
+    only a file the captures table names, inside the database's captures/."""
+    name = request.url_vars["name"]
     try:
-        db = datasette.get_database(request.url_vars["database"])
+        db = datasette.get_database(tilde_decode(request.url_vars["database"]))
     except KeyError:
         return Response.text("Not found", status=404)
     if not _captures_published(datasette) or not db.path:
         return Response.text("Not found", status=404)
     row = (
-        await db.execute("select stored_path from captures where sha256 = :sha", {"sha": sha})
+        await db.execute("select stored_path from captures where sha256 = :sha", {"sha": name[:64]})
     ).first()
-    stored = Path(db.path).resolve().parent / "captures"
-    path = (stored.parent / row["stored_path"]).resolve() if row else None
-    # a stored_path edited to lead elsewhere, or a link out of captures/: not served
-    if path is None or path.parent != stored or not path.is_file():
+    home = Path(db.path).resolve().parent
+    stored = (home / "captures").resolve()  # captures/ may be a link to a larger disk
+    path = (home / row["stored_path"]).resolve() if row else None
+    # a stored_path edited to lead elsewhere, a file that is a link out of captures/: not served
+    if path is None or path.parent != stored or path.name != name or not path.is_file():
         return Response.text("Not found", status=404)
     return FileDownload(
         path,
         {
             "content-type": "application/octet-stream",
-            "content-disposition": f'attachment; filename="{path.name}"',
+            # the name is the route's: hex digits and dots only, nothing to escape
+            "content-disposition": f'attachment; filename="{name}"',
             "x-content-type-options": "nosniff",
         },
+        receive,
+        head=request.method == "HEAD",
     )
 
 
@@ -343,7 +351,7 @@ def register_routes():
     return [
         (r"^/-/archive-image/(?P<database>[^/]+)/(?P<sha256>[0-9a-f]{64})$", _serve_image),
         (
-            f"^{CAPTURE_DOWNLOADS}" + r"(?P<database>[^/]+)/(?P<sha256>[0-9a-f]{64})$",
+            f"^{CAPTURE_DOWNLOADS}" + r"(?P<database>[^/]+)/(?P<name>[0-9a-f]{64}(\.[a-z0-9]+)*)$",
             _serve_capture,
         ),
     ]

@@ -104,11 +104,16 @@ def kill_workers(executor) -> None:
 def stop_pool(executor, cancel: bool = False) -> None:
     """Shut ``executor`` down (``cancel``: drop the work still queued). A pool interrupted while
     it started (Ctrl-C as its processes were forked, before its manager thread ran) cannot be:
-    Python 3.11 joins the thread it never started and raises; its processes are killed."""
-    try:
+    Python 3.11 joins the thread it never started and raises, or, interrupted between two
+    forks, forgets the processes forked so far, which then keep the exit waiting for ever. Any
+    process still alive after the shutdown is killed."""
+    processes = list((getattr(executor, "_processes", None) or {}).values())
+    with contextlib.suppress(RuntimeError):
         executor.shutdown(cancel_futures=cancel)
-    except RuntimeError:
-        kill_workers(executor)
+    for process in processes:
+        with contextlib.suppress(Exception):
+            if process.is_alive():
+                process.kill()
 
 
 _PR_SET_PDEATHSIG = 1  # linux/prctl.h

@@ -379,34 +379,12 @@ def _v6(db: sqlite_utils.Database) -> None:
 
 
 def _v7(db: sqlite_utils.Database) -> None:
-    """Band keys recomputed where an earlier hash family made them. The commit that fixed the
-    MinHash permutations (with 0005) changed every band key but added no migration for them,
-    so an archive that already had 0003 kept keys no lookup finds: its claims silently got no
-    near links (found in the seventh round's upgrade review). Checked on the first and last
-    claims (keys are a function of the text), recomputed only when one is missing. Nothing
-    to do while 0008 is still to come: it recomputes every key (the two ran in turn, twice the
-    work, on an archive older than both)."""
-    from .similarity import bands_many
-
-    conn = db.conn
-    if "0008_minhash_without_common_shingles" not in {
-        name for (name,) in conn.execute("SELECT name FROM migrations")
-    }:
-        return
-    sample = conn.execute(
-        "SELECT id, text FROM (SELECT rowid, id, text FROM claims ORDER BY rowid LIMIT 50) "
-        "UNION ALL SELECT id, text FROM (SELECT rowid, id, text FROM claims "
-        "ORDER BY rowid DESC LIMIT 50)"
-    ).fetchall()
-    keys = bands_many([text for _, text in sample])
-    for (claim_id, _), claim_keys in zip(sample, keys, strict=True):
-        for key in claim_keys:
-            found = conn.execute(
-                "SELECT 1 FROM claim_bands WHERE band_key = ? AND claim_id = ?", (key, claim_id)
-            ).fetchone()
-            if found is None:
-                _v3(db)
-                return
+    """Band keys recomputed where an earlier hash family made them (the commit that fixed the
+    MinHash permutations changed every key but added no migration, so an archive that had 0003
+    kept keys no lookup finds: found in the seventh round's upgrade review). It sampled the
+    keys and ran 0003's recomputation when one was missing. Nothing to do since 0008: migrations
+    run in order, so 0008 always follows it, and 0008 recomputes every key (the two ran in
+    turn, twice the work, on an archive older than both)."""
 
 
 def _v8(db: sqlite_utils.Database) -> None:

@@ -213,9 +213,9 @@ def test_directories_are_expanded_without_dropping_anything_silently(
     ) in lines
 
 
-def on_terminal(*args) -> str:
-    """What `archive ingest ARGS` writes to a terminal of 80 columns (a pseudo-terminal: the bar
-    is shown)."""
+def on_terminal(*args, columns: int = 80, stdout=None) -> str:
+    """What `archive ingest ARGS` writes to a terminal of ``columns`` (a pseudo-terminal: the bar
+    is shown); ``stdout``: where its standard output goes instead, if not there."""
     import fcntl
     import os
     import pty
@@ -227,11 +227,11 @@ def on_terminal(*args) -> str:
     from pathlib import Path
 
     master, slave = pty.openpty()
-    fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 24, 80, 0, 0))
+    fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 24, columns, 0, 0))
     env = {k: v for k, v in os.environ.items() if k not in ("COLUMNS", "LINES")}
     proc = subprocess.Popen(
         [sys.executable, "-m", "archive", "ingest", *map(str, args)],
-        stdin=slave, stdout=slave, stderr=slave,
+        stdin=slave, stdout=slave if stdout is None else stdout, stderr=slave,
         env={**env, "PYTHONPATH": str(Path(__file__).resolve().parent.parent)},
     )  # fmt: skip
     os.close(slave)
@@ -281,18 +281,28 @@ def test_the_bar_fits_the_terminal(isolated_env, tmp_path):
     """A bar 36 wide, then the file's name: 86 columns for the sample's, 120 for a Common Crawl
     file's, so on 80 columns each redraw wrapped and left a row behind (session review)."""
     import re
+    import subprocess
 
     long = tmp_path / "CC-MAIN-20250101000000-20250101030000-00000-of-a-long-crawl.warc.gz"
     long.write_bytes(SAMPLE.read_bytes())
-    text = on_terminal(long, "--workers", "0")
-    drawn = [
-        re.sub(r"\x1b\[[0-9;?]*[A-Za-z]", "", piece)
-        for line in text.split("\n")
-        for piece in line.split("\r")
-        if "Ingesting" in piece
-    ]
-    assert drawn and max(len(d.rstrip()) for d in drawn) <= 80, drawn
-    assert any("…" in d and d.rstrip().endswith("long-crawl.warc.gz") for d in drawn), drawn
+
+    def drawn(text: str) -> list[str]:
+        return [
+            re.sub(r"\x1b\[[0-9;?]*[A-Za-z]", "", piece).rstrip()
+            for line in text.split("\n")
+            for piece in line.split("\r")
+            if "Ingesting" in piece
+        ]
+
+    lines = drawn(on_terminal(long, "--workers", "0"))
+    assert lines and max(map(len, lines)) <= 80, lines
+    assert any("…" in d and d.endswith("long-crawl.warc.gz") for d in lines), lines
+    # the bar is on stderr: its width, not stdout's (redirected here), is what counts
+    lines = drawn(
+        on_terminal(long, "--workers", "0", "--db", tmp_path / "b" / "a.db", columns=60,
+                    stdout=subprocess.DEVNULL)
+    )  # fmt: skip
+    assert lines and max(map(len, lines)) <= 60, lines
 
 
 def test_a_command_run_from_a_thread_works(sample_db):

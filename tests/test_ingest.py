@@ -447,42 +447,24 @@ def test_arc_records_get_ids_derived_from_the_file(tmp_path, fixed_signer):
     assert ids and all(rid.startswith("<offset:") for (rid,) in ids)
 
 
-def test_migration_0007_recomputes_band_keys_an_earlier_hash_made(tmp_path, fixed_signer):
+def test_stale_band_keys_are_recomputed_by_the_upgrade(tmp_path, fixed_signer):
     """The MinHash fix changed every band key without a migration: an archive that had 0003
     kept keys no lookup finds, and its claims silently got no near links from later captures
-    (found in the seventh round's upgrade review). 0007 checks a sample and recomputes."""
+    (found in the seventh round's upgrade review). 0007 recomputed them; 0008 now does, for
+    every archive older than it."""
     from archive.ingest import Ingester
 
     db = older_archive(
         tmp_path / "old.db",
         fixed_signer,
-        "UPDATE claim_bands SET band_key = band_key / 2; "
-        "DELETE FROM migrations WHERE name = '0007_band_keys_checked';",
+        "UPDATE claim_bands SET band_key = band_key / 2; DELETE FROM migrations WHERE name IN "
+        "('0007_band_keys_checked', '0008_minhash_without_common_shingles');",
     )
     later = DATA / "provenance" / "lakeport-A-2025-03-08.warc.gz"
     assert Ingester(db, fixed_signer).ingest_file(later).status == "ingested"
     conn = sqlite3.connect(db)
     near = conn.execute("SELECT count(*) FROM claim_links WHERE relation = 'near'").fetchone()
     assert near[0] > 0
-
-
-def test_migration_0007_leaves_current_band_keys_alone(tmp_path, fixed_signer, monkeypatch):
-    """Recomputing every band key costs minutes at a million claims: an archive whose keys are
-    current is only sampled."""
-    import archive.db
-    import archive.schema
-
-    db = older_archive(
-        tmp_path / "new.db",
-        fixed_signer,
-        "DELETE FROM migrations WHERE name = '0007_band_keys_checked'",
-    )
-
-    def recompute(db):
-        raise AssertionError("band keys recomputed")
-
-    monkeypatch.setattr(archive.schema, "_v3", recompute)
-    assert archive.db.upgrade(db) == ["0007_band_keys_checked"]
 
 
 def test_migration_0008_recomputes_band_keys_and_signatures_in_one_pass(tmp_path, fixed_signer):

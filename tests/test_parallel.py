@@ -76,3 +76,30 @@ def test_a_pool_interrupted_while_it_starts_is_stopped(monkeypatch):
     for worker in workers:
         worker.join(timeout=10)
     assert not any(w.is_alive() for w in workers)
+
+
+def test_a_pool_interrupted_between_its_forks_is_stopped(monkeypatch):
+    """Ctrl-C between two of the pool's forks: shutdown forgot the process forked first, and
+    the exit waited for it for ever (found in review). stop_pool kills what is left."""
+    import pytest
+
+    from archive.parallel import process_pool, stop_pool
+
+    pool = process_pool(2)
+    real_spawn = type(pool)._spawn_process
+    forked = []
+
+    def second_interrupted(self):
+        if forked:
+            raise KeyboardInterrupt
+        real_spawn(self)
+        forked.extend(self._processes.values())
+
+    monkeypatch.setattr(type(pool), "_spawn_process", second_interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        pool.submit(abs, -1)
+    monkeypatch.undo()
+    assert len(forked) == 1 and forked[0].is_alive()
+    stop_pool(pool, cancel=True)
+    forked[0].join(timeout=10)
+    assert not forked[0].is_alive()

@@ -235,44 +235,117 @@ def test_only_a_count_of_changes_is_made_a_link(served):
 
 
 def test_capture_files_are_published_only_when_asked(served, tmp_path):
-    """`serve --captures` lets a reader download each stored capture (and check its SHA-256
-    against the captures table); without it, or for a file the table does not lead to inside
-    captures/, there is nothing to download."""
+    """`serve --captures` lets a reader download each stored capture at its stored name (so
+    that `curl -O` keeps the name `verify` looks for) and check its SHA-256; without it, or
+    for a file the table does not lead to inside captures/, there is nothing to download. The
+    archive here has a name to encode in URLs, and its captures/ is a link to another disk."""
     import hashlib
     import shutil
     import sqlite3
 
+    from datasette.utils import tilde_encode
+
     from .server import serving
 
     base, db = served
-    (sha,) = sqlite3.connect(db).execute("SELECT sha256 FROM captures").fetchone()
+    (sha, stored) = (
+        sqlite3.connect(db).execute("SELECT sha256, stored_path FROM captures").fetchone()
+    )
+    name = stored.split("/")[-1]
+    assert name.startswith(sha) and name != sha
     with pytest.raises(urllib.error.HTTPError) as e:
-        urllib.request.urlopen(f"{base}/-/archive-capture/archive/{sha}", timeout=10)
+        urllib.request.urlopen(f"{base}/-/archive-capture/archive/{name}", timeout=10)
     assert e.value.code == 404
     # copies: one archive is served by one process at a time
     home, edited_home = tmp_path / "published", tmp_path / "edited"
     for copy in (home, edited_home):
         shutil.copytree(db.parent, copy, ignore=shutil.ignore_patterns(".*"))
-    with serving(home / "archive.db", "--captures") as published:
-        with urllib.request.urlopen(f"{published}/archive/captures", timeout=10) as r:
+    (home / "archive.db").rename(home / "news archive.db")
+    shutil.move(home / "captures", tmp_path / "larger-disk")
+    (home / "captures").symlink_to(tmp_path / "larger-disk")
+    at = tilde_encode("news archive")
+    with serving(home / "news archive.db", "--captures") as published:
+        with urllib.request.urlopen(f"{published}/{at}/captures", timeout=10) as r:
             page = r.read().decode()
-        assert f'href="/-/archive-capture/archive/{sha}">download</a>' in page
-        with urllib.request.urlopen(
-            f"{published}/-/archive-capture/archive/{sha}", timeout=10
-        ) as r:
+        link = f"/-/archive-capture/{at}/{name}"
+        assert f'href="{link}">download</a>' in page, page
+        with urllib.request.urlopen(f"{published}{link}", timeout=10) as r:
             body, headers = r.read(), r.headers
         assert hashlib.sha256(body).hexdigest() == sha
         assert headers["Content-Type"] == "application/octet-stream"
-        assert headers["Content-Disposition"].startswith('attachment; filename="')
+        assert headers["Content-Disposition"] == f'attachment; filename="{name}"'
         assert int(headers["Content-Length"]) == len(body)
-        with urllib.request.urlopen(f"{published}/-/archive-capture/archive/{sha}") as again:
+        with urllib.request.urlopen(f"{published}{link}") as again:
             assert "x-archive-cache" not in again.headers  # streamed from its file, not kept
-    # a stored_path edited to lead out of captures/ (to the database itself) is not served
+        head = urllib.request.Request(f"{published}{link}", method="HEAD")
+        with urllib.request.urlopen(head, timeout=10) as r:
+            assert int(r.headers["Content-Length"]) == len(body) and r.read() == b""
+        for wrong in (sha, f"{sha}.warc"):  # not its stored name
+            with pytest.raises(urllib.error.HTTPError) as e:
+                urllib.request.urlopen(f"{published}/-/archive-capture/{at}/{wrong}", timeout=10)
+            assert e.value.code == 404
+    # a stored_path edited to lead out of captures/ (to the database itself), or the file a
+    # link out of it (to the database): not served
     edited = sqlite3.connect(edited_home / "archive.db")
     edited.execute("UPDATE captures SET stored_path = 'captures/../archive.db'")
     edited.commit()
     edited.close()
     with serving(edited_home / "archive.db", "--captures") as published:
         with pytest.raises(urllib.error.HTTPError) as e:
-            urllib.request.urlopen(f"{published}/-/archive-capture/archive/{sha}", timeout=10)
+            urllib.request.urlopen(f"{published}/-/archive-capture/archive/archive.db", timeout=10)
         assert e.value.code == 404
+    edited = sqlite3.connect(edited_home / "archive.db")
+    edited.execute("UPDATE captures SET stored_path = ?", (stored,))
+    edited.commit()
+    edited.close()
+    (edited_home / stored).unlink()
+    (edited_home / stored).symlink_to(edited_home / "archive.db")
+    with serving(edited_home / "archive.db", "--captures") as published:
+        with pytest.raises(urllib.error.HTTPError) as e:
+            urllib.request.urlopen(f"{published}/-/archive-capture/archive/{name}", timeout=10)
+        assert e.value.code == 404
+
+
+def test_a_download_reads_no_more_than_it_sends(tmp_path):
+    """A HEAD, or a reader who goes away, made the server read the whole file (1.5 GB for each
+    HEAD: the ASGI server's send returns quietly once the reader has gone). Driven here through
+    the ASGI calls the server makes."""
+    import asyncio
+    import threading
+
+    from archive.datasette_asgi import FileDownload
+
+    path = tmp_path / "big.warc.gz"
+    path.write_bytes(b"x" * (5 << 20))
+
+    def run(head: bool, leave_after: int) -> list[dict]:
+        sent: list[dict] = []
+        asked = asyncio.Event()
+
+        async def receive():
+            await asked.wait()
+            return {"type": "http.disconnect"}
+
+        async def send(message):
+            sent.append(message)
+            if sum(1 for m in sent if m["type"] == "http.response.body") >= leave_after:
+                asked.set()
+            await asyncio.sleep(0)
+
+        download = FileDownload(path, {"content-type": "application/octet-stream"}, receive, head)
+        # in a thread of its own: the browser tests' Playwright keeps a loop running in this one
+        worker = threading.Thread(target=asyncio.run, args=(download.asgi_send(send),))
+        worker.start()
+        worker.join(timeout=30)
+        return sent
+
+    head = run(head=True, leave_after=99)
+    assert [m["type"] for m in head] == ["http.response.start", "http.response.body"]
+    assert head[-1]["body"] == b"" and (b"content-length", b"5242880") in head[0]["headers"]
+    gone = run(head=False, leave_after=1)
+    bodies = [m for m in gone if m["type"] == "http.response.body"]
+    assert 1 <= len(bodies) <= 2, len(bodies)  # stopped within a chunk of the reader leaving
+    whole = run(head=False, leave_after=99)
+    assert b"".join(m["body"] for m in whole if m["type"] == "http.response.body") == (
+        path.read_bytes()
+    )
