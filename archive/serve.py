@@ -115,8 +115,11 @@ def datasette_command(
     stem = Path(db_path).stem
     if stem != "archive":
         # Links in the home page description point at /archive/...
+        # as Datasette writes a database's name in its URLs ("news archive": news~20archive)
+        from datasette.utils import tilde_encode
+
         meta["description_html"] = meta.get("description_html", "").replace(
-            'href="/archive', f'href="/{stem}'
+            'href="/archive', f'href="/{tilde_encode(stem)}'
         )
     # `archive serve` becomes Datasette (exec), so nothing is left to delete the file after it:
     # one file per database and settings in the user's cache, rewritten on each start, instead

@@ -265,6 +265,8 @@ def test_capture_files_are_published_only_when_asked(served, tmp_path):
     (home / "captures").symlink_to(tmp_path / "larger-disk")
     at = tilde_encode("news archive")
     with serving(home / "news archive.db", "--captures") as published:
+        with urllib.request.urlopen(f"{published}/", timeout=10) as r:  # the home page's links
+            assert f'href="/{at}/speakers"' in r.read().decode()
         with urllib.request.urlopen(f"{published}/{at}/captures", timeout=10) as r:
             page = r.read().decode()
         link = f"/-/archive-capture/{at}/{name}"
