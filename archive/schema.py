@@ -275,18 +275,11 @@ def _v3(db: sqlite_utils.Database) -> None:
     """Band keys made with FNV-1a in NumPy (shingles and bands), twice as fast as the CRC-32 per
     shingle and BLAKE2b per band they replace. Derived data: recomputed from the claims' text.
     Linking now looks bands up by key only, so the index by claim goes."""
-    from .similarity import bands_many
-
     conn = db.conn
     conn.execute("DROP INDEX IF EXISTS claim_bands_claim")
     conn.execute("DELETE FROM claim_bands")
-    rows = (
-        (key, claim_id)
-        for batch in _claim_batches(conn)
-        for (claim_id, _), keys in zip(batch, bands_many([t for _, t in batch]), strict=True)
-        for key in keys
-    )
-    _fill_in_key_order(conn, "claim_bands", ["band_key", "claim_id"], rows)
+    tables = {"claim_bands": _MINHASH_TABLES["claim_bands"]}
+    _fill_in_key_order(conn, tables, _minhashed(conn, tuple(tables)))
 
 
 def _claim_batches(conn, size: int = 2000):
@@ -295,20 +288,56 @@ def _claim_batches(conn, size: int = 2000):
         yield batch
 
 
-def _fill_in_key_order(conn, table: str, columns: list[str], rows) -> None:
-    """Insert ``rows`` into ``table`` in key order, through a temporary table: SQLite sorts on
-    disk, and the index is then built front to back instead of at random places (a million-claim
-    archive's 20 million band rows took minutes the other way)."""
-    cols = ", ".join(columns)
-    conn.execute(f"CREATE TEMP TABLE fill ({cols})")
+def _fill_in_key_order(conn, tables: dict[str, list[str]], batches) -> None:
+    """Insert the rows of ``batches`` (each a dict: table -> rows of its ``tables`` columns) into
+    their tables in key order, through a temporary table each: SQLite sorts on disk, and each
+    index is then built front to back instead of at random places (a million-claim archive's
+    20 million band rows took minutes the other way). Several tables fill in one pass over the
+    claims."""
+    for table, columns in tables.items():
+        conn.execute(f"CREATE TEMP TABLE fill_{table} ({', '.join(columns)})")
     try:
-        conn.executemany(f"INSERT INTO temp.fill VALUES ({', '.join('?' * len(columns))})", rows)
-        conn.execute(
-            f"INSERT OR IGNORE INTO main.{table} ({cols}) SELECT {cols} FROM temp.fill "
-            f"ORDER BY {cols}"
-        )
+        for batch in batches:
+            for table, rows in batch.items():
+                marks = ", ".join("?" * len(tables[table]))
+                conn.executemany(f"INSERT INTO temp.fill_{table} VALUES ({marks})", rows)
+        for table, columns in tables.items():
+            cols = ", ".join(columns)
+            conn.execute(
+                f"INSERT OR IGNORE INTO main.{table} ({cols}) SELECT {cols} FROM temp.fill_{table} "
+                f"ORDER BY {cols}"
+            )
     finally:
-        conn.execute("DROP TABLE temp.fill")
+        for table in tables:
+            conn.execute(f"DROP TABLE temp.fill_{table}")
+
+
+#: The derived tables of claims' MinHash: band keys and compact signatures.
+_MINHASH_TABLES = {
+    "claim_bands": ["band_key", "claim_id"],
+    "claim_minhash": ["claim_id", "shingles", "signature"],
+}
+
+
+def _minhashed(conn, tables: tuple[str, ...]):
+    """Batches of ``tables``' rows (of ``_MINHASH_TABLES``) for every claim long enough to have
+    them, each batch's MinHash computed once."""
+    from .similarity import minhash_bands
+
+    for batch in _claim_batches(conn):
+        hashed = minhash_bands([text for _, text in batch])
+        done = [
+            (claim_id, keys, size, signature)
+            for (claim_id, _), keys, size, signature in zip(
+                batch, hashed.keys, hashed.sizes, hashed.signatures, strict=True
+            )
+            if signature is not None
+        ]
+        rows = {
+            "claim_bands": [(key, claim_id) for claim_id, keys, _, _ in done for key in keys],
+            "claim_minhash": [(claim_id, size, sig) for claim_id, _, size, sig in done],
+        }
+        yield {table: rows[table] for table in tables}
 
 
 def _v4(db: sqlite_utils.Database) -> None:
@@ -333,20 +362,8 @@ def _v5(db: sqlite_utils.Database) -> None:
     before scoring it exactly (most band matches are not near). Derived from the claim's text."""
     conn = db.conn
     _run_script(db, _V5)
-    _fill_in_key_order(conn, "claim_minhash", ["claim_id", "shingles", "signature"], _signed(conn))
-
-
-def _signed(conn):
-    """(claim id, shingle count, compact signature) of every claim long enough to have one."""
-    from .similarity import minhash_bands
-
-    for batch in _claim_batches(conn):
-        hashed = minhash_bands([text for _, text in batch])
-        for (claim_id, _), size, signature in zip(
-            batch, hashed.sizes, hashed.signatures, strict=True
-        ):
-            if signature is not None:
-                yield claim_id, size, signature
+    tables = {"claim_minhash": _MINHASH_TABLES["claim_minhash"]}
+    _fill_in_key_order(conn, tables, _minhashed(conn, tuple(tables)))
 
 
 def index_text(conn: sqlite3.Connection, table: str, after_rowid: int) -> None:
@@ -392,43 +409,10 @@ def _v8(db: sqlite_utils.Database) -> None:
     ``common_shingles.py``) left out, so that unrelated sentences stop meeting in a band through
     them (about 3 times fewer false candidates, the near pairs found as before). Both derived
     tables, band keys and compact signatures, recomputed in one pass over the claims."""
-    from .similarity import minhash_bands
-
     conn = db.conn
     conn.execute("DELETE FROM claim_bands")
     conn.execute("DELETE FROM claim_minhash")
-    conn.execute("CREATE TEMP TABLE fill_bands (band_key, claim_id)")
-    conn.execute("CREATE TEMP TABLE fill_minhash (claim_id, shingles, signature)")
-    try:
-        for batch in _claim_batches(conn):
-            hashed = minhash_bands([text for _, text in batch])
-            done = [
-                (claim_id, keys, size, signature)
-                for (claim_id, _), keys, size, signature in zip(
-                    batch, hashed.keys, hashed.sizes, hashed.signatures, strict=True
-                )
-                if signature is not None
-            ]
-            conn.executemany(
-                "INSERT INTO temp.fill_bands VALUES (?, ?)",
-                [(key, claim_id) for claim_id, keys, _, _ in done for key in keys],
-            )
-            conn.executemany(
-                "INSERT INTO temp.fill_minhash VALUES (?, ?, ?)",
-                [(claim_id, size, signature) for claim_id, _, size, signature in done],
-            )
-        # in key order: each index is built front to back (see _fill_in_key_order)
-        conn.execute(
-            "INSERT OR IGNORE INTO main.claim_bands (band_key, claim_id) "
-            "SELECT band_key, claim_id FROM temp.fill_bands ORDER BY band_key, claim_id"
-        )
-        conn.execute(
-            "INSERT INTO main.claim_minhash (claim_id, shingles, signature) "
-            "SELECT claim_id, shingles, signature FROM temp.fill_minhash ORDER BY claim_id"
-        )
-    finally:
-        conn.execute("DROP TABLE temp.fill_bands")
-        conn.execute("DROP TABLE temp.fill_minhash")
+    _fill_in_key_order(conn, _MINHASH_TABLES, _minhashed(conn, tuple(_MINHASH_TABLES)))
 
 
 #: (name, function) in order. Append only.
