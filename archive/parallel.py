@@ -95,10 +95,7 @@ def kill_workers(executor) -> None:
     """Kill the processes left in a pool a worker's death broke. The others may wait forever on
     a queue the dead one held locked, and Python 3.11's pool waits for them to exit before its
     shutdown returns (3.12 kills them itself): the ingest hung."""
-    processes = getattr(executor, "_processes", None) or {}
-    for process in list(processes.values()):
-        with contextlib.suppress(Exception):
-            process.kill()
+    _kill(_processes_of(executor))
 
 
 def stop_pool(executor, cancel: bool = False) -> None:
@@ -107,11 +104,20 @@ def stop_pool(executor, cancel: bool = False) -> None:
     Python 3.11 joins the thread it never started and raises, or, interrupted between two
     forks, forgets the processes forked so far, which then keep the exit waiting for ever. Any
     process still alive after the shutdown is killed."""
-    processes = list((getattr(executor, "_processes", None) or {}).values())
+    processes = _processes_of(executor)  # the shutdown forgets them
     with contextlib.suppress(RuntimeError):
         executor.shutdown(cancel_futures=cancel)
+    _kill(processes)
+
+
+def _processes_of(executor) -> list:
+    """A local pool's worker processes (none for a Dask client)."""
+    return list((getattr(executor, "_processes", None) or {}).values())
+
+
+def _kill(processes) -> None:
     for process in processes:
-        with contextlib.suppress(Exception):
+        with contextlib.suppress(Exception):  # one gone already
             if process.is_alive():
                 process.kill()
 

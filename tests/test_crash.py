@@ -299,30 +299,29 @@ def _ignores_sigint(pid: int) -> bool:
 
 
 def _started_with_workers(cmd, env, **kwargs):
-    """An ingest started, once its worker processes exist: (process, worker pids)."""
+    """An ingest started, once its worker processes exist and have set their signals (a worker
+    forked a moment before, still in multiprocessing's start-up, printed a KeyboardInterrupt
+    traceback when signalled): (process, worker pids)."""
     proc = subprocess.Popen(cmd, env=env, **kwargs)
     deadline = time.monotonic() + 30
     while len(workers := _children(proc.pid)) < 2 and time.monotonic() < deadline:
         time.sleep(0.02)
     assert len(workers) >= 2, "the ingest started no workers"
+    while not all(map(_ignores_sigint, workers)) and time.monotonic() < deadline:
+        time.sleep(0.01)
     return proc, workers
 
 
 def _group_signalled(db: Path, captures, key: Path, sent: int):
     """An ingest in a session of its own, ``sent`` to its whole process group once its workers
     run, as a terminal's Ctrl-C or a service manager's stop does: (process, stdout, stderr)."""
-    proc, workers = _started_with_workers(
+    proc, _ = _started_with_workers(
         _ingest_cmd(db, captures), _env(key), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
         text=True, start_new_session=True,
     )  # fmt: skip
-    # At once, once the workers have set their signals (a worker forked a moment before, still
-    # in multiprocessing's start-up, printed a KeyboardInterrupt traceback), so that it lands in
-    # the middle of the files however fast the machine is (after a sleep of 0.3 s, a quiet
-    # machine had finished all four: a flaky test). It may land as the pool starts its thread:
-    # stop_pool's case (tests/test_parallel.py).
-    deadline = time.monotonic() + 10
-    while not all(map(_ignores_sigint, workers)) and time.monotonic() < deadline:
-        time.sleep(0.01)
+    # At once, so that it lands in the middle of the files however fast the machine is (after a
+    # sleep of 0.3 s, a quiet machine had finished all four: a flaky test). It may land as the
+    # pool starts its thread: stop_pool's case (tests/test_parallel.py).
     os.killpg(proc.pid, sent)
     out, err = proc.communicate(timeout=60)
     return proc, out, err
@@ -361,9 +360,6 @@ def test_ctrl_c_stops_an_ingest_without_worker_tracebacks(captures, key, tmp_pat
         _ingest_cmd(db, captures), _env(key), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
         text=True,
     )  # fmt: skip
-    deadline = time.monotonic() + 10  # until each worker has started (and set its signals)
-    while not all(map(_ignores_sigint, workers)) and time.monotonic() < deadline:
-        time.sleep(0.02)
     for worker in workers:
         os.kill(worker, signal.SIGINT)
     out, err = proc.communicate(timeout=120)
@@ -537,9 +533,6 @@ def test_sigterm_to_the_group_stops_quietly_and_a_killed_worker_stops_the_run(
         _ingest_cmd(db, captures), _env(key), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
         text=True,
     )  # fmt: skip
-    deadline = time.monotonic() + 10  # until each worker has started (and set its signals)
-    while not all(map(_ignores_sigint, workers)) and time.monotonic() < deadline:
-        time.sleep(0.02)
     for worker in workers:
         os.kill(worker, signal.SIGTERM)
     out, err = proc.communicate(timeout=120)
