@@ -312,6 +312,19 @@ def _started_with_workers(cmd, env, **kwargs):
     return proc, workers
 
 
+def _workers_signalled(db: Path, captures, key: Path, sent: int):
+    """An ingest whose workers alone are ``sent`` a signal once they run: (process, stdout,
+    stderr)."""
+    proc, workers = _started_with_workers(
+        _ingest_cmd(db, captures), _env(key), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        text=True,
+    )  # fmt: skip
+    for worker in workers:
+        os.kill(worker, sent)
+    out, err = proc.communicate(timeout=120)
+    return proc, out, err
+
+
 def _group_signalled(db: Path, captures, key: Path, sent: int):
     """An ingest in a session of its own, ``sent`` to its whole process group once its workers
     run, as a terminal's Ctrl-C or a service manager's stop does: (process, stdout, stderr)."""
@@ -356,14 +369,8 @@ def test_ctrl_c_stops_an_ingest_without_worker_tracebacks(captures, key, tmp_pat
     to the ingest: one sent to a worker alone changes nothing, and one sent to the group stops
     the ingest with one line, the archive as the last whole capture left it."""
     db = tmp_path / "records" / "archive.db"
-    proc, workers = _started_with_workers(
-        _ingest_cmd(db, captures), _env(key), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-        text=True,
-    )  # fmt: skip
-    for worker in workers:
-        os.kill(worker, signal.SIGINT)
-    out, err = proc.communicate(timeout=120)
-    assert proc.returncode == 0 and "0 failed" in out, out + err
+    proc, out, err = _workers_signalled(db, captures, key, signal.SIGINT)
+    assert proc.returncode == 0 and "0 failed" in out and "Traceback" not in err, out + err
     _check_archive(db, complete_with=captures)
     db = tmp_path / "again" / "archive.db"
     proc, out, err = _group_signalled(db, captures, key, signal.SIGINT)
@@ -529,12 +536,6 @@ def test_sigterm_to_the_group_stops_quietly_and_a_killed_worker_stops_the_run(
     # workers (with its handler, forked, a worker printed a traceback or stopped the ingest;
     # dying at once, one once left the pool hung on a group stop in CI)
     db = tmp_path / "termed" / "archive.db"
-    proc, workers = _started_with_workers(
-        _ingest_cmd(db, captures), _env(key), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-        text=True,
-    )  # fmt: skip
-    for worker in workers:
-        os.kill(worker, signal.SIGTERM)
-    out, err = proc.communicate(timeout=120)
+    proc, out, err = _workers_signalled(db, captures, key, signal.SIGTERM)
     assert proc.returncode == 0 and "0 failed" in out and "Traceback" not in err, out + err
     _check_archive(db, complete_with=captures)
