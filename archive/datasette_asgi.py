@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import re
 from collections import OrderedDict
 from pathlib import Path
 from urllib.parse import parse_qsl
@@ -144,33 +145,89 @@ class ReaderRoutes:
         return await self.app(scope, receive, send)
 
 
+#: One range of bytes (RFC 9110 14.1.2): "first-last", "first-" or "-suffix length"
+_BYTE_RANGE = re.compile(r"\s*bytes\s*=\s*([0-9]*)\s*-\s*([0-9]*)\s*", re.ASCII | re.IGNORECASE)
+
+
+def byte_range(header: str | None, size: int) -> tuple[int, int] | None | bool:
+    """The one byte range a ``Range`` header asks of a file of ``size`` bytes (RFC 9110 14.2),
+    as (first, last) inclusive; None: send the whole file (no header, one we do not read, or
+    several ranges, which a server may answer whole); False: not satisfiable (416)."""
+    match = _BYTE_RANGE.fullmatch(header or "")
+    if not match or not any(match.groups()):
+        return None
+    first, last = (int(g) if g else None for g in match.groups())
+    if first is None:  # "-n": the last n bytes
+        return (max(size - last, 0), size - 1) if last and size else False
+    if last is not None and last < first:  # not a valid range: the header is ignored
+        return None
+    if first >= size:
+        return False
+    return first, size - 1 if last is None else min(last, size - 1)
+
+
 class FileDownload:
     """A file sent as a download, 1 MiB at a time read in a thread (Datasette's own sends 4 KiB
     at a time: a gigabyte capture took 250,000 reads). At most the size it had when opened; no
     body for HEAD; the reading stops when the reader goes (the server's send returns quietly
-    then, and a HEAD or an abandoned download read the whole file: found in review)."""
+    then, and a HEAD or an abandoned download read the whole file: found in review).
 
-    def __init__(self, path: Path, headers: dict[str, str], receive, head: bool = False):
+    One byte range (``Range: bytes=...``) is sent as a 206, so that a download of a large
+    capture that stopped goes on where it stopped (``curl -C -``, browsers, ``wget -c``). The
+    files are immutable (named by their hash), so ``etag`` never changes for a name; an
+    ``If-Range`` that is not it gets the whole file, as RFC 9110 asks."""
+
+    def __init__(
+        self,
+        path: Path,
+        headers: dict[str, str],
+        receive,
+        head: bool = False,
+        range_header: str | None = None,
+        if_range: str | None = None,
+        etag: str | None = None,
+    ):
         self.path, self.headers, self.receive, self.head = path, headers, receive, head
+        self.range_header, self.if_range, self.etag = range_header, if_range, etag
 
     async def _gone(self) -> None:
         while (await self.receive())["type"] != "http.disconnect":
             pass
 
+    async def _start(self, send, status: int, headers: dict[str, str]) -> None:
+        await send(
+            {
+                "type": "http.response.start",
+                "status": status,
+                "headers": [(k.encode(), v.encode()) for k, v in headers.items()],
+            }
+        )
+
     async def asgi_send(self, send) -> None:
         with open(self.path, "rb") as f:
-            left = os.fstat(f.fileno()).st_size
-            headers = {**self.headers, "content-length": str(left)}
-            await send(
-                {
-                    "type": "http.response.start",
-                    "status": 200,
-                    "headers": [(k.encode(), v.encode()) for k, v in headers.items()],
-                }
-            )
+            size = os.fstat(f.fileno()).st_size
+            headers = {**self.headers, "accept-ranges": "bytes"}
+            if self.etag:
+                headers["etag"] = self.etag
+            wanted = None
+            if self.if_range is None or (self.etag and self.if_range.strip() == self.etag):
+                wanted = byte_range(self.range_header, size)
+            if wanted is False:
+                headers.update({"content-range": f"bytes */{size}", "content-length": "0"})
+                await self._start(send, 416, headers)
+                await send({"type": "http.response.body", "body": b"", "more_body": False})
+                return
+            status, start, left = 200, 0, size
+            if wanted:
+                start, end = wanted
+                status, left = 206, end - start + 1
+                headers["content-range"] = f"bytes {start}-{end}/{size}"
+            headers["content-length"] = str(left)
+            await self._start(send, status, headers)
             if self.head or not left:
                 await send({"type": "http.response.body", "body": b"", "more_body": False})
                 return
+            f.seek(start)
             gone = asyncio.ensure_future(self._gone())
             try:
                 while left and not gone.done():

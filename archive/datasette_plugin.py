@@ -281,6 +281,10 @@ async def _serve_capture(request, datasette, receive):
         },
         receive,
         head=request.method == "HEAD",
+        range_header=request.headers.get("range"),
+        if_range=request.headers.get("if-range"),
+        # the stored name holds the file's hash: the same name is always the same bytes
+        etag=f'"{name}"',
     )
 
 
