@@ -108,8 +108,15 @@ def history(url, db_path, as_json):
 @cli.command()
 @click.argument("url")
 @db_option
-@click.option("--from", "old", metavar="CAPTURE", help="Article id or capture SHA-256 (prefix).")
-@click.option("--to", "new", metavar="CAPTURE", help="Article id or capture SHA-256 (prefix).")
+@click.option(
+    "--from",
+    "old",
+    metavar="CAPTURE",
+    help="Article id or capture SHA-256, or the start of either.",
+)
+@click.option(
+    "--to", "new", metavar="CAPTURE", help="Article id or capture SHA-256, or the start of either."
+)
 @json_option
 def diff(url, db_path, old, new, as_json):
     """What changed between two captures of a page: claims and images added, removed, changed.

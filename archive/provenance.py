@@ -132,15 +132,23 @@ def history(conn, url: str) -> list[dict]:
 def _resolve(conn, url: str, ref: str | None, captures: list[dict], default: int) -> str:
     if ref is None:
         return captures[default]["article_id"]
+    ref = ref.strip().lower()  # ids are lower-case hex; a pasted one may not be
     exact = [c for c in captures if ref in (c["article_id"], c["capture_sha256"])]
-    found = exact or [c for c in captures if ref and c["capture_sha256"].startswith(ref)]
+    found = exact or [
+        c
+        for c in captures
+        if ref and (c["capture_sha256"].startswith(ref) or c["article_id"].startswith(ref))
+    ]
     if len(found) > 1:
         raise ArchiveError(
-            f"{ref!r} names {len(found)} captures of {url}: give more of a capture's hash, "
-            "or an article id"
+            f"{ref!r} names {len(found)} captures of {url}: give more of an article id or a "
+            "capture's hash"
         )
     if not found:
-        raise ArchiveError(f"{ref!r} is not a capture of {url}")
+        raise ArchiveError(
+            f"no capture of {url} matches {ref!r} (an article id or a capture's SHA-256, or the "
+            "start of either: `archive history URL` lists them)"
+        )
     return found[0]["article_id"]
 
 

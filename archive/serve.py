@@ -72,8 +72,18 @@ def metadata_path() -> Path:
 
 def metadata_for(db_path: str | Path, source: str | Path | None = None) -> dict:
     """The metadata, keyed by the database's name (Datasette names a database by its file stem)."""
-    metadata = json.loads(Path(source or metadata_path()).read_text(encoding="utf-8"))
-    databases = metadata.get("databases", {})
+    path = Path(source or metadata_path())
+    try:
+        metadata = json.loads(path.read_text(encoding="utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as e:
+        raise ArchiveError(f"--metadata {path}: not JSON ({e})") from None
+    except OSError as e:
+        raise ArchiveError(f"--metadata {path}: cannot be read ({e.strerror})") from None
+    databases = metadata.get("databases", {}) if isinstance(metadata, dict) else None
+    if not isinstance(databases, dict):
+        raise ArchiveError(
+            f"--metadata {path}: not Datasette metadata (a JSON object, its databases an object)"
+        )
     if "archive" in databases:
         databases[Path(db_path).stem] = databases.pop("archive")
     return metadata

@@ -154,3 +154,76 @@ def test_docs_link_targets_exist():
         for target in re.findall(r"\]\(((?:docs/)?[\w./-]+\.(?:md|png))\)", page.read_text()):
             base = ROOT if page.name == "README.md" else DOCS
             assert (base / target).exists() or (ROOT / target).exists(), (page, target)
+
+
+def test_ledger_script_from_the_docs(tmp_path):
+    """docs/verification.md's stock-tools ledger check: an auditor with the published database
+    and a public key sees a deleted row, a deleted ledger entry, an altered statement and a
+    checkpoint that does not match, across a key rotation (audit.py checks claims only: a
+    deletion passed it, found by a fresh user's walk through the docs)."""
+    import shutil
+
+    from click.testing import CliRunner
+
+    from archive.cli import cli
+
+    from .conftest import SAMPLE, SECOND
+
+    text = (DOCS / "verification.md").read_text()
+    code = next(c for c in re.findall(r"```python\n(.*?)```", text, re.S) if "check_ledger" in c
+                or "matches its checkpoint" in c)  # fmt: skip
+    assert len(code.splitlines()) <= 55
+    script = tmp_path / "check_ledger.py"
+    script.write_text(code)
+    db, key, pub = tmp_path / "records" / "archive.db", tmp_path / "k.pem", tmp_path / "k.pub"
+
+    def run(*args):
+        result = CliRunner().invoke(cli, list(map(str, args)))
+        assert result.exit_code == 0, result.output
+
+    def check(path=db):
+        done = subprocess.run([sys.executable, script, path, pub], capture_output=True, text=True)
+        assert "Traceback" not in done.stderr, done.stderr
+        return done.returncode, done.stdout
+
+    run("ingest", "--key", key, "--db", db, SAMPLE)
+    run("keys", "export", "--key", key, "-o", pub)
+    run("keys", "rotate", "--key", key, "--db", db, "--no-passphrase")
+    run("ingest", "--key", key, "--db", db, SECOND)
+    size = sqlite3.connect(db).execute("SELECT count(*) FROM ledger").fetchone()[0]
+    assert check() == (0, f"ledger of {size} entries matches its checkpoint\n")
+
+    def altered(*sql: str) -> tuple[int, str]:
+        copy = tmp_path / "altered.db"
+        shutil.copy(db, copy)
+        conn = sqlite3.connect(copy)
+        for statement in sql:
+            assert conn.execute(statement).rowcount >= 1, statement
+        conn.commit()
+        conn.close()
+        return check(copy)
+
+    claim = (
+        sqlite3.connect(db)
+        .execute(  # one in the middle of the ledger
+            "SELECT record_id FROM ledger WHERE record_table = 'claims' ORDER BY seq"
+        )
+        .fetchone()[0]
+    )
+    code, out = altered(f"DELETE FROM claims WHERE id = '{claim}'")
+    assert code == 1 and f"is not the statement of claims {claim}" in out, out
+    code, out = altered(
+        f"DELETE FROM claims WHERE id = '{claim}'",
+        f"DELETE FROM ledger WHERE record_id = '{claim}'",
+    )
+    assert code == 1 and "are missing" in out and "is not the root" in out, out
+    code, out = altered(
+        f'UPDATE claims SET statement = replace(statement, \'"kind":"\', \'"kind":"x\') '
+        f"WHERE id = '{claim}'"
+    )
+    assert code == 1 and "is not the statement of claims" in out, out
+    code, out = altered("UPDATE checkpoints SET note = replace(note, 'archive/', 'x/')")
+    assert code == 1 and "not signed by the pinned key" in out, out
+    # a rotation not signed by the key it retires: the new key is not trusted, nor what it signed
+    code, out = altered("UPDATE key_rotations SET signature = substr(signature, 2) || 'A'")
+    assert code == 1 and "is not signed by the key it retires" in out, out

@@ -378,6 +378,38 @@ def test_a_port_in_use_is_refused_before_serving(sample_db, monkeypatch):
     )
 
 
+@pytest.mark.parametrize(
+    "content, why",
+    [
+        (b"notes, not JSON", "not JSON"),
+        (b"[]", "not Datasette metadata"),
+        (b'{"databases": []}', "not Datasette metadata"),
+        (b"\xff\xfe{}", "not JSON"),
+    ],
+)
+def test_metadata_that_is_not_datasette_metadata_is_one_line(
+    sample_db, tmp_path, monkeypatch, content, why
+):
+    """`serve --metadata` given a file that is not JSON, or JSON that is not an object, gave a
+    Python traceback (found by a fresh user's walk through the docs)."""
+    from click.testing import CliRunner
+
+    from archive.cli import cli
+
+    def started(*args):
+        raise AssertionError("serve went on to start Datasette")
+
+    monkeypatch.setattr("os.execv", started)
+    bad = tmp_path / "notes.json"
+    bad.write_bytes(content)
+    result = CliRunner().invoke(
+        cli, ["serve", "--db", str(sample_db), "--port", "0", "--metadata", str(bad)]
+    )
+    assert result.exit_code == 1, result.output
+    assert result.output.startswith(f"Error: --metadata {bad}: {why}")
+    assert result.output.count("\n") == 1 and "Traceback" not in result.output
+
+
 def test_pages_lead_on_to_the_questions(served):
     """A researcher who does not write SQL clicks from a claim to everywhere it appears, from a
     speaker to what they said, from a page to its captures, from an image to where else it
