@@ -33,6 +33,7 @@ from .reader import CaptureReader, Record, read_payload, sniff_format
 from .schema import FTS_COLUMNS, index_text, max_rowid
 from .similarity import remember
 from .stored import archive_problem, drop_copy, has_capture, store_copy, stored_suffix
+from .summaries import Summaries
 from .wacz_check import check_wacz
 from .worker import (
     NOT_EXTRACTED,
@@ -90,6 +91,7 @@ class Ingester:
         # per capture file, reset by _write_capture
         self._capture_sha, self._path, self._source = "", Path(), Path()
         self.linker: Linker | None = None
+        self.summaries: Summaries | None = None
         #: the file being ingested: after an interrupt, what it had reached (see interrupted)
         self.in_progress: FileResult | None = None
 
@@ -238,6 +240,7 @@ class Ingester:
         self._capture_sha, self._path, self._source = sha, path, stored
         images_from = max_rowid(self.conn, "images")
         self.linker = Linker(self.conn, sha)
+        self.summaries = Summaries(self.conn, sha)
         text_from = {table: max_rowid(self.conn, table) for table in FTS_COLUMNS}
         reader = CaptureReader(stored, self.limits, name=path)
         # An article's image may come after it in the file: its image uses are written after
@@ -310,6 +313,7 @@ class Ingester:
             )
         ]
         self.linker.finish(new_images)
+        self.summaries.finish()
         for table, after in text_from.items():
             index_text(self.conn, table, after)
         result.warnings[:0] = wacz_warnings + reader.warnings  # before the pages' own
@@ -394,6 +398,7 @@ class Ingester:
             # what image uses' statements say of their article: from the row checked above
             p.source = {k: article[k] for k in ("id", *statements.SOURCE_FIELDS)}
         self.writer.append(rows)
+        self.summaries.article(rows[0].row, [u.row for u in rows[1:]])
         # claim_bands rows are written by the linker, in key order, a capture at a time
         minhash = [(claim_id, size, sig) for claim_id, _, _, size, sig in p.hashed]
         self.conn.executemany(

@@ -1,0 +1,158 @@
+"""The counts behind the speakers and claim_appearances views (archive/summaries.py): kept by
+each ingest, they must equal what the views counted from the claims before migration 0009, and
+the migration must compute the same from an older archive."""
+
+from __future__ import annotations
+
+import shutil
+import sqlite3
+from pathlib import Path
+
+import archive.db
+from archive.ingest import Ingester
+
+from .conftest import SAMPLE
+from .test_robustness import FILLER, article_html, http_response, warc_file
+
+# The views as they were (0001-0008): every claim counted when read.
+OLD_SPEAKERS = """
+    SELECT claims.speaker, COUNT(*) AS claims, SUM(claims.kind = 'quote') AS quotes,
+           COUNT(DISTINCT articles.site_name) AS outlets,
+           MIN(articles.captured_at) AS first_captured_at,
+           MAX(articles.captured_at) AS last_captured_at
+    FROM claims JOIN articles ON articles.id = claims.article_id
+    WHERE claims.speaker IS NOT NULL
+    GROUP BY claims.speaker ORDER BY 1"""
+OLD_APPEARANCES = """
+    SELECT claims.text_sha256, COUNT(*) AS appearances,
+           COUNT(DISTINCT articles.site_name) AS outlets,
+           MIN(articles.captured_at) AS first_captured_at
+    FROM claims JOIN articles ON articles.id = claims.article_id
+    GROUP BY claims.text_sha256 ORDER BY 1"""
+
+QUOTE = '"The terminal will open in May, whatever the weather does," said Marta Lind.'
+REPORTED = "Tomas Brandt said the council would meet again on Thursday to approve the budget."
+
+
+def _page(title: str, site: str | None, paragraphs: list[str]) -> bytes:
+    html = article_html(title, paragraphs)
+    if site:
+        html = html.replace(
+            b"</head>", f'<meta property="og:site_name" content="{site}"></head>'.encode()
+        )
+    return html
+
+
+def _capture(path: Path, pages: list[tuple[str, str | None, list[str]]], date: str) -> Path:
+    responses = [
+        http_response(url, _page(url.rsplit("/", 1)[-1], site, paragraphs))
+        for url, site, paragraphs in pages
+    ]
+    headers = {url: {"WARC-Date": date} for url, _, _ in pages}
+    return warc_file(path, responses, warc_headers=headers)
+
+
+def _captures(tmp_path: Path) -> list[Path]:
+    """Three captures: two outlets, a page with no site name, a recapture, shared sentences."""
+    one = [QUOTE, FILLER[0], FILLER[1], REPORTED]
+    two = [REPORTED, FILLER[2], FILLER[3]]
+    return [
+        _capture(tmp_path / "a.warc.gz", [
+            ("https://harbour.example/news/terminal", "Harbour Times", one),
+            ("https://harbour.example/news/budget", "Harbour Times", two),
+        ], "2025-03-07T09:00:00Z"),
+        _capture(tmp_path / "b.warc.gz", [
+            ("https://coast.example/terminal", "Coast Daily", [FILLER[0], QUOTE, FILLER[3]]),
+            ("https://blog.example/terminal", None, [FILLER[1], QUOTE, FILLER[2]]),
+        ], "2025-03-06T09:00:00Z"),  # captured earlier than a, ingested after it
+        _capture(tmp_path / "c.warc.gz", [
+            ("https://harbour.example/news/terminal", "Harbour Times", one + [FILLER[2]]),
+        ], "2025-03-09T09:00:00Z"),
+    ]  # fmt: skip
+
+
+def _state(db: Path) -> dict:
+    conn = sqlite3.connect(db)
+    return {
+        "speakers": conn.execute("SELECT * FROM speakers ORDER BY 1").fetchall(),
+        "appearances": conn.execute(
+            "SELECT text_sha256, appearances, outlets, first_captured_at FROM claim_appearances "
+            "ORDER BY 1"
+        ).fetchall(),
+        "speaker_sites": conn.execute("SELECT * FROM speaker_sites ORDER BY 1, 2").fetchall(),
+        "claim_texts": conn.execute("SELECT * FROM claim_texts ORDER BY 1").fetchall(),
+        "old_speakers": conn.execute(OLD_SPEAKERS).fetchall(),
+        "old_appearances": conn.execute(OLD_APPEARANCES).fetchall(),
+    }
+
+
+def test_counts_kept_by_ingest_are_what_the_views_counted(tmp_path, fixed_signer):
+    db = tmp_path / "archive.db"
+    ingester = Ingester(db, fixed_signer)
+    for capture in [*_captures(tmp_path), SAMPLE]:
+        assert ingester.ingest_file(capture).status == "ingested"
+    state = _state(db)
+    assert state["speakers"] == state["old_speakers"]
+    assert state["appearances"] == state["old_appearances"]
+    # not a test of nothing: a quote carried by three outlets (one named by its host) and
+    # recaptured, its speaker quoted by them, the earliest capture ingested second
+    speakers = {row[0]: row for row in state["speakers"]}
+    assert speakers["Marta Lind"][1:4] == (4, 4, 3)
+    assert speakers["Marta Lind"][4] == "2025-03-06T09:00:00Z"
+    conn = sqlite3.connect(db)
+    sha = conn.execute("SELECT text_sha256 FROM claims WHERE text = ?", (QUOTE,)).fetchone()[0]
+    assert (sha, 4, 3, "2025-03-06T09:00:00Z") in state["appearances"]
+    texts = conn.execute("SELECT text FROM claim_appearances WHERE text_sha256 = ?", (sha,))
+    assert texts.fetchall() == [(QUOTE,)]
+    # sorted as published (by appearances): read through the index, not by counting claims
+    plan = " ".join(
+        row[-1]
+        for row in conn.execute(
+            "EXPLAIN QUERY PLAN SELECT * FROM claim_appearances ORDER BY appearances DESC LIMIT 51"
+        )
+    )
+    assert "claim_texts_appearances" in plan and "claims_text_sha256" not in plan, plan
+
+
+def test_migration_0009_counts_an_older_archive(tmp_path, fixed_signer):
+    db = tmp_path / "archive.db"
+    ingester = Ingester(db, fixed_signer)
+    for capture in [*_captures(tmp_path), SAMPLE]:
+        assert ingester.ingest_file(capture).status == "ingested"
+    ingester.db.conn.close()
+    kept = _state(db)
+    older = tmp_path / "older.db"
+    shutil.copy(db, older)
+    conn = sqlite3.connect(older)
+    conn.executescript(
+        "DROP VIEW speakers; DROP VIEW claim_appearances; DROP TABLE speaker_sites; "
+        "DROP TABLE claim_texts; "
+        f"CREATE VIEW speakers AS {OLD_SPEAKERS.replace('ORDER BY 1', '')}; "
+        f"CREATE VIEW claim_appearances AS {OLD_APPEARANCES.replace('ORDER BY 1', '')}; "
+        "DELETE FROM migrations WHERE name = '0009_speaker_and_text_counts';"
+    )
+    conn.close()
+    assert archive.db.upgrade(older) == ["0009_speaker_and_text_counts"]
+    assert _state(older) == kept
+
+
+def test_an_article_without_a_site_name_is_counted_once(tmp_path, fixed_signer):
+    """site_name may be NULL (no site name found): its counts add up in one row, and it is not
+    an outlet, as COUNT(DISTINCT site_name) had it."""
+    from archive.summaries import Summaries
+
+    db = tmp_path / "archive.db"
+    conn = Ingester(db, fixed_signer).conn
+    claim = {"id": "x-0", "speaker": "Ana Ruiz", "kind": "quote", "text_sha256": "ab" * 32}
+    for n, at in enumerate(["2025-01-02T00:00:00Z", "2025-01-01T00:00:00Z"]):
+        counts = Summaries(conn, f"capture-{n}")
+        counts.article({"site_name": None, "captured_at": at}, [claim])
+        counts.finish()
+    assert conn.execute("SELECT * FROM speaker_sites").fetchall() == [
+        ("Ana Ruiz", None, 2, 2, "2025-01-01T00:00:00Z", "2025-01-02T00:00:00Z")
+    ]
+    assert conn.execute("SELECT * FROM speakers").fetchall() == [
+        ("Ana Ruiz", 2, 2, 0, "2025-01-01T00:00:00Z", "2025-01-02T00:00:00Z")
+    ]
+    assert conn.execute("SELECT appearances, outlets, first_captured_at FROM claim_texts")\
+        .fetchall() == [(2, 0, "2025-01-01T00:00:00Z")]  # fmt: skip
