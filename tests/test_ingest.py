@@ -290,6 +290,9 @@ def test_migration_0002_fills_captured_at_on_an_old_archive(tmp_path, fixed_sign
     db = older_archive(
         tmp_path / "old.db",
         fixed_signer,
+        # quotes read claims.captured_at since 0009: here it reads the article's, as before
+        "DROP VIEW quotes; CREATE VIEW quotes AS SELECT claims.id AS claim_id, "
+        "articles.captured_at FROM claims JOIN articles ON articles.id = claims.article_id; "
         "DROP INDEX claims_speaker_time; ALTER TABLE claims DROP COLUMN captured_at; "
         "DELETE FROM migrations WHERE name = '0002_claims_captured_at';",
     )

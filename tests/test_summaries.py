@@ -30,6 +30,12 @@ OLD_APPEARANCES = """
     FROM claims JOIN articles ON articles.id = claims.article_id
     GROUP BY claims.text_sha256 ORDER BY 1"""
 
+OLD_QUOTES = """
+    SELECT claims.id AS claim_id, claims.speaker, claims.quote, claims.text, claims.cue,
+           articles.site_name, articles.url, articles.captured_at, articles.id AS article_id
+    FROM claims JOIN articles ON articles.id = claims.article_id
+    WHERE claims.quote IS NOT NULL ORDER BY 1"""
+
 QUOTE = '"The terminal will open in May, whatever the weather does," said Marta Lind.'
 REPORTED = "Tomas Brandt said the council would meet again on Thursday to approve the budget."
 
@@ -81,6 +87,8 @@ def _state(db: Path) -> dict:
         ).fetchall(),
         "speaker_sites": conn.execute("SELECT * FROM speaker_sites ORDER BY 1, 2").fetchall(),
         "claim_texts": conn.execute("SELECT * FROM claim_texts ORDER BY 1").fetchall(),
+        "quotes": conn.execute("SELECT * FROM quotes ORDER BY 1").fetchall(),
+        "old_quotes": conn.execute(OLD_QUOTES).fetchall(),
         "old_speakers": conn.execute(OLD_SPEAKERS).fetchall(),
         "old_appearances": conn.execute(OLD_APPEARANCES).fetchall(),
     }
@@ -94,6 +102,7 @@ def test_counts_kept_by_ingest_are_what_the_views_counted(tmp_path, fixed_signer
     state = _state(db)
     assert state["speakers"] == state["old_speakers"]
     assert state["appearances"] == state["old_appearances"]
+    assert state["quotes"] == state["old_quotes"] and len(state["quotes"]) >= 4
     # not a test of nothing: a quote carried by three outlets (one named by its host) and
     # recaptured, its speaker quoted by them, the earliest capture ingested second
     speakers = {row[0]: row for row in state["speakers"]}
@@ -112,6 +121,16 @@ def test_counts_kept_by_ingest_are_what_the_views_counted(tmp_path, fixed_signer
         )
     )
     assert "claim_texts_appearances" in plan and "claims_text_sha256" not in plan, plan
+    # a count of each view (every table page shows one) reads one index, joins nothing
+    for view, index in [
+        ("claim_appearances", "claim_texts_appearances"),
+        ("quotes", "claims_quoted"),
+        ("speakers", "speaker_sites_speaker"),
+    ]:
+        plan = " ".join(
+            row[-1] for row in conn.execute(f"EXPLAIN QUERY PLAN SELECT count(*) FROM {view}")
+        )
+        assert index in plan and "SEARCH" not in plan, (view, plan)
 
 
 def test_migration_0009_counts_an_older_archive(tmp_path, fixed_signer):
@@ -125,8 +144,9 @@ def test_migration_0009_counts_an_older_archive(tmp_path, fixed_signer):
     shutil.copy(db, older)
     conn = sqlite3.connect(older)
     conn.executescript(
-        "DROP VIEW speakers; DROP VIEW claim_appearances; DROP TABLE speaker_sites; "
-        "DROP TABLE claim_texts; "
+        "DROP VIEW speakers; DROP VIEW claim_appearances; DROP VIEW quotes; "
+        "DROP TABLE speaker_sites; DROP TABLE claim_texts; DROP INDEX claims_quoted; "
+        f"CREATE VIEW quotes AS {OLD_QUOTES.replace('ORDER BY 1', '')}; "
         f"CREATE VIEW speakers AS {OLD_SPEAKERS.replace('ORDER BY 1', '')}; "
         f"CREATE VIEW claim_appearances AS {OLD_APPEARANCES.replace('ORDER BY 1', '')}; "
         "DELETE FROM migrations WHERE name = '0009_speaker_and_text_counts';"
