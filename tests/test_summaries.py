@@ -176,3 +176,30 @@ def test_an_article_without_a_site_name_is_counted_once(tmp_path, fixed_signer):
     ]
     assert conn.execute("SELECT appearances, outlets, first_captured_at FROM claim_texts")\
         .fetchall() == [(2, 0, "2025-01-01T00:00:00Z")]  # fmt: skip
+
+
+def test_speaker_quotes_finds_a_name_by_a_part_only_one_name_holds(tmp_path, fixed_signer):
+    """speaker_quotes looks names up in speaker_sites (a row per speaker and publication, not
+    per claim): exactly, in any case, then by a part that only one speaker's name holds."""
+    import json
+
+    db = tmp_path / "archive.db"
+    ingester = Ingester(db, fixed_signer)
+    for capture in [*_captures(tmp_path), SAMPLE]:
+        assert ingester.ingest_file(capture).status == "ingested"
+    meta = json.loads((Path(__file__).resolve().parents[1] / "datasette-metadata.json").read_text())
+    sql = meta["databases"]["archive"]["queries"]["speaker_quotes"]["sql"]
+    conn = sqlite3.connect(db)
+
+    def said(typed: str) -> list[str]:
+        return [row[4] for row in conn.execute(sql, {"speaker": typed, "from": ""})]
+
+    lind = said("Marta Lind")
+    assert lind and all("Marta Lind" in text for text in lind)
+    for typed in ("marta lind", "LIND", " lind\t", "Marta"):
+        assert said(typed) == lind, typed
+    assert said("Brandt") == said("Tomas Brandt") != []
+    names = [row[0] for row in conn.execute("SELECT speaker FROM speakers")]
+    assert sum("a" in name.lower() for name in names) > 1
+    for typed in ("a", "", "nobody"):  # a part several names hold, or none
+        assert said(typed) == [], typed
