@@ -462,9 +462,9 @@ def _v9(db: sqlite_utils.Database) -> None:
     """The speakers and claim_appearances views read counts an ingest keeps
     (``summaries.py``) instead of counting every claim when read: at a million claims they took
     1-5 s, and claim_appearances passed the server's time limit; quotes has an index of its
-    own. Same columns, same numbers;
-    claim_appearances' text is now the first claim's with that hash (it was the least, and
-    claims of one hash have the same text but for spacing, case and quote marks)."""
+    own. Same columns, same numbers; claim_appearances' text is now the first claim's with
+    that hash (it was the least, and claims of one hash have the same text but for spacing,
+    case and quote marks)."""
     from .summaries import rebuild
 
     # The views' other columns by subqueries, not joins: a count of a view (every table page
