@@ -82,11 +82,16 @@ def metadata_for(db_path: str | Path, source: str | Path | None = None) -> dict:
         raise ArchiveError(f"--metadata {path}: not JSON ({e})") from None
     except OSError as e:
         raise ArchiveError(f"--metadata {path}: cannot be read ({e.strerror})") from None
-    databases = metadata.get("databases", {}) if isinstance(metadata, dict) else None
-    if not isinstance(databases, dict):
+    if (
+        not isinstance(metadata, dict)
+        or not all(isinstance(metadata.get(name, {}), dict) for name in ("databases", "plugins"))
+        or not isinstance(metadata.get("plugins", {}).get("archive", {}), dict)
+    ):
         raise ArchiveError(
-            f"--metadata {path}: not Datasette metadata (a JSON object, its databases an object)"
+            f"--metadata {path}: not Datasette metadata (a JSON object, its databases and "
+            "plugins objects)"
         )
+    databases = metadata.get("databases", {})
     if "archive" in databases:
         databases[Path(db_path).stem] = databases.pop("archive")
     return metadata

@@ -10,6 +10,7 @@ views counted, which ``rebuild`` (migration 0009) computes from the claims.
 
 from __future__ import annotations
 
+import json
 import sqlite3
 from dataclasses import dataclass, field
 
@@ -86,31 +87,37 @@ class Summaries:
                     row,
                 )
         for sha, t in self.texts.items():
-            known = conn.execute("SELECT 1 FROM claim_texts WHERE text_sha256 = ?", (sha,))
-            if known.fetchone() is None:
+            known = conn.execute(
+                "SELECT site_names FROM claim_texts WHERE text_sha256 = ?", (sha,)
+            ).fetchone()
+            if known is None:
                 conn.execute(
                     "INSERT INTO claim_texts (text_sha256, appearances, outlets, "
-                    "first_captured_at, claim_id) VALUES (?, ?, ?, ?, ?)",
-                    (sha, t.appearances, len(t.sites), t.first, t.claim_id),
+                    "first_captured_at, claim_id, site_names) VALUES (?, ?, ?, ?, ?, ?)",
+                    (sha, t.appearances, len(t.sites), t.first, t.claim_id, site_list(t.sites)),
                 )
                 continue
-            # an outlet is new to this text unless an earlier capture had the text there
-            new_sites = sum(
-                conn.execute(
-                    "SELECT 1 FROM claims c JOIN articles a ON a.id = c.article_id "
-                    "WHERE c.text_sha256 = ? AND a.site_name = ? AND a.capture_sha256 != ? "
-                    "LIMIT 1",
-                    (sha, site, self.capture),
-                ).fetchone()
-                is None
-                for site in t.sites
-            )
+            # the text's publications so far are on its row: a new one is known without
+            # reading the text's other claims (a wire story's thousands: found in review)
+            names = set(json.loads(known[0]))
             conn.execute(
-                "UPDATE claim_texts SET appearances = appearances + :n, outlets = outlets + "
-                ":sites, first_captured_at = min(coalesce(first_captured_at, :first), "
-                "coalesce(:first, first_captured_at)) WHERE text_sha256 = :sha",
-                {"n": t.appearances, "sites": new_sites, "first": t.first, "sha": sha},
+                "UPDATE claim_texts SET appearances = appearances + :n, outlets = :outlets, "
+                "site_names = :names, first_captured_at = min(coalesce(first_captured_at, "
+                ":first), coalesce(:first, first_captured_at)) WHERE text_sha256 = :sha",
+                {
+                    "n": t.appearances,
+                    "outlets": len(names | t.sites),
+                    "names": site_list(names | t.sites),
+                    "first": t.first,
+                    "sha": sha,
+                },
             )
+
+
+def site_list(names) -> str:
+    """``claim_texts.site_names``: the publications as a JSON array, sorted, as SQLite's JSON
+    functions write it (compact, UTF-8)."""
+    return json.dumps(sorted(names), ensure_ascii=False, separators=(",", ":"))
 
 
 def rebuild(conn: sqlite3.Connection) -> None:
@@ -125,8 +132,15 @@ def rebuild(conn: sqlite3.Connection) -> None:
     )
     conn.execute(
         "INSERT INTO claim_texts (text_sha256, appearances, outlets, first_captured_at, "
-        "claim_id) SELECT g.*, (SELECT id FROM claims WHERE text_sha256 = g.text_sha256 "
-        "ORDER BY rowid LIMIT 1) FROM (SELECT c.text_sha256, count(*), "
-        "count(DISTINCT a.site_name), min(a.captured_at) FROM claims c JOIN articles a "
-        "ON a.id = c.article_id GROUP BY c.text_sha256) g"
+        "site_names, claim_id) SELECT g.*, (SELECT id FROM claims WHERE text_sha256 = "
+        "g.text_sha256 ORDER BY rowid LIMIT 1) FROM (SELECT c.text_sha256, count(*), "
+        "count(DISTINCT a.site_name), min(a.captured_at), "
+        "json_group_array(DISTINCT a.site_name) FILTER (WHERE a.site_name IS NOT NULL) "
+        "FROM claims c JOIN articles a ON a.id = c.article_id GROUP BY c.text_sha256) g"
+    )
+    # json_group_array's order is the rows'; several names are sorted as ingest keeps them
+    several = conn.execute("SELECT text_sha256, site_names FROM claim_texts WHERE outlets > 1")
+    conn.executemany(
+        "UPDATE claim_texts SET site_names = ? WHERE text_sha256 = ?",
+        [(site_list(json.loads(names)), sha) for sha, names in several.fetchall()],
     )

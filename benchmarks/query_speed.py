@@ -520,6 +520,10 @@ def main() -> None:
     # tenth round: speakers took 1-5 s and claim_appearances passed the 2 s time limit
     for view in ("speakers", "claim_appearances", "quotes"):
         plan[f"view page: {view}"] = [f"/archive/{view}"] * n
+    # the claims table as the home page links it, and filtered by kind (its facets: kind, cue
+    # and speaker over a million claims; tenth round, indexes for kind and cue)
+    plan["table page: claims"] = ["/archive/claims"] * n
+    plan["table page: claims?kind=quote"] = ["/archive/claims?kind=quote"] * n
 
     port = free_port()
     home = OUT / "query-home"

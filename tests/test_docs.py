@@ -117,6 +117,34 @@ def test_auditor_script_fails_damaged_rows_and_follows_rotations(tmp_path):
     run("ingest", "--key", key, "--db", db, SECOND)
     ok = audit()
     assert ok.returncode == 0 and ok.stdout.strip() == "all claims verified", ok.stdout + ok.stderr
+    # a key of one's own in the rotation's columns (not signed), a claim re-signed with it: the
+    # script trusted the columns and passed it (found in review)
+    import shutil
+
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+    from archive.keys import Signer
+
+    forged = tmp_path / "forged.db"
+    shutil.copy(db, forged)
+    evil = Signer(Ed25519PrivateKey.generate())
+    conn = sqlite3.connect(forged)
+    conn.execute(
+        "UPDATE key_rotations SET new_public_key = ?, new_key_id = ?",
+        (evil.public_key_pem, evil.key_id),
+    )
+    claim, statement, real = conn.execute(
+        "SELECT id, statement, key_id FROM claims ORDER BY rowid DESC LIMIT 1"
+    ).fetchone()
+    statement = statement.replace(real, evil.key_id)
+    conn.execute(
+        "UPDATE claims SET statement = ?, key_id = ?, signature = ? WHERE id = ?",
+        (statement, evil.key_id, evil.sign(statement.encode()), claim),
+    )
+    conn.commit()
+    conn.close()
+    bad = audit(forged)
+    assert bad.returncode == 1 and f"FAILED {claim} signature" in bad.stdout, bad.stdout
     conn = sqlite3.connect(db)
     first, second = [r[0] for r in conn.execute("SELECT id FROM claims ORDER BY rowid LIMIT 2")]
     third, fourth = [r[0] for r in conn.execute("SELECT id FROM claims ORDER BY rowid LIMIT 2, 2")]
@@ -161,11 +189,16 @@ def test_ledger_script_from_the_docs(tmp_path):
     and a public key sees a deleted row, a deleted ledger entry, an altered statement and a
     checkpoint that does not match, across a key rotation (audit.py checks claims only: a
     deletion passed it, found by a fresh user's walk through the docs)."""
+    import base64
+    import hashlib
     import shutil
 
     from click.testing import CliRunner
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+    from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
     from archive.cli import cli
+    from archive.merkle import root as merkle_root
 
     from .conftest import SAMPLE, SECOND
 
@@ -227,3 +260,33 @@ def test_ledger_script_from_the_docs(tmp_path):
     # a rotation not signed by the key it retires: the new key is not trusted, nor what it signed
     code, out = altered("UPDATE key_rotations SET signature = substr(signature, 2) || 'A'")
     assert code == 1 and "is not signed by the key it retires" in out, out
+    # a key of one's own in the rotation's columns (not signed: its statement names the real
+    # one), a claim rewritten, its leaf and the root recomputed, the checkpoint signed with it:
+    # the script took the key from the columns and passed this (found in review)
+    forged = tmp_path / "forged.db"
+    shutil.copy(db, forged)
+    conn = sqlite3.connect(forged)
+    evil = Ed25519PrivateKey.generate()
+    pem = evil.public_key().public_bytes(Encoding.PEM, PublicFormat.SubjectPublicKeyInfo)
+    conn.execute("UPDATE key_rotations SET new_public_key = ?", (pem.decode(),))
+    rewritten = conn.execute("SELECT statement FROM claims WHERE id = ?", (claim,)).fetchone()[0]
+    rewritten = rewritten.replace('"text":"', '"text":"FORGED ', 1)
+    conn.execute("UPDATE claims SET statement = ? WHERE id = ?", (rewritten, claim))
+    leaf = hashlib.sha256(b"\x00" + rewritten.encode()).hexdigest()
+    conn.execute("UPDATE ledger SET leaf_hash = ? WHERE record_id = ?", (leaf, claim))
+    leaves = [
+        bytes.fromhex(h) for (h,) in conn.execute("SELECT leaf_hash FROM ledger ORDER BY seq")
+    ]
+    root = merkle_root(leaves)
+    note = conn.execute("SELECT note FROM checkpoints ORDER BY tree_size DESC").fetchone()[0]
+    body = f"{note.splitlines()[0]}\n{len(leaves)}\n{base64.b64encode(root).decode()}\n"
+    line = base64.b64encode(b"\0\0\0\0" + evil.sign(body.encode())).decode()
+    conn.execute(
+        "UPDATE checkpoints SET note = ? "
+        "WHERE tree_size = (SELECT max(tree_size) FROM checkpoints)",
+        (f"{body}\n\u2014 {note.splitlines()[0]} {line}\n",),
+    )
+    conn.commit()
+    conn.close()
+    code, out = check(forged)
+    assert code == 1 and "not signed by the pinned key or one it rotated to" in out, out

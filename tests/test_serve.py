@@ -390,6 +390,8 @@ def test_a_port_in_use_is_refused_before_serving(sample_db, monkeypatch):
         (b"notes, not JSON", "not JSON"),
         (b"[]", "not Datasette metadata"),
         (b'{"databases": []}', "not Datasette metadata"),
+        (b'{"plugins": 3}', "not Datasette metadata"),
+        (b'{"plugins": {"archive": []}}', "not Datasette metadata"),
         (b"\xff\xfe{}", "not JSON"),
     ],
 )

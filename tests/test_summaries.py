@@ -113,6 +113,8 @@ def test_counts_kept_by_ingest_are_what_the_views_counted(tmp_path, fixed_signer
     assert (sha, 4, 3, "2025-03-06T09:00:00Z") in state["appearances"]
     texts = conn.execute("SELECT text FROM claim_appearances WHERE text_sha256 = ?", (sha,))
     assert texts.fetchall() == [(QUOTE,)]
+    names = conn.execute("SELECT site_names FROM claim_texts WHERE text_sha256 = ?", (sha,))
+    assert names.fetchall() == [('["Coast Daily","Harbour Times","blog.example"]',)]
     # sorted as published (by appearances): read through the index, not by counting claims
     plan = " ".join(
         row[-1]
@@ -146,6 +148,7 @@ def test_migration_0009_counts_an_older_archive(tmp_path, fixed_signer):
     conn.executescript(
         "DROP VIEW speakers; DROP VIEW claim_appearances; DROP VIEW quotes; "
         "DROP TABLE speaker_sites; DROP TABLE claim_texts; DROP INDEX claims_quoted; "
+        "DROP INDEX claims_kind; DROP INDEX claims_cue; "
         f"CREATE VIEW quotes AS {OLD_QUOTES.replace('ORDER BY 1', '')}; "
         f"CREATE VIEW speakers AS {OLD_SPEAKERS.replace('ORDER BY 1', '')}; "
         f"CREATE VIEW claim_appearances AS {OLD_APPEARANCES.replace('ORDER BY 1', '')}; "
@@ -164,18 +167,25 @@ def test_an_article_without_a_site_name_is_counted_once(tmp_path, fixed_signer):
     db = tmp_path / "archive.db"
     conn = Ingester(db, fixed_signer).conn
     claim = {"id": "x-0", "speaker": "Ana Ruiz", "kind": "quote", "text_sha256": "ab" * 32}
+    statements: list[str] = []
     for n, at in enumerate(["2025-01-02T00:00:00Z", "2025-01-01T00:00:00Z"]):
         counts = Summaries(conn, f"capture-{n}")
         counts.article({"site_name": None, "captured_at": at}, [claim])
+        conn.set_trace_callback(statements.append)
         counts.finish()
+        conn.set_trace_callback(None)
+    # a text seen before costs a lookup of its own row, not a walk through its other claims
+    # (a wire story's thousands of copies took seconds: found in review)
+    assert statements and not any("FROM claims" in sql for sql in statements), statements
     assert conn.execute("SELECT * FROM speaker_sites").fetchall() == [
         ("Ana Ruiz", None, 2, 2, "2025-01-01T00:00:00Z", "2025-01-02T00:00:00Z")
     ]
     assert conn.execute("SELECT * FROM speakers").fetchall() == [
         ("Ana Ruiz", 2, 2, 0, "2025-01-01T00:00:00Z", "2025-01-02T00:00:00Z")
     ]
-    assert conn.execute("SELECT appearances, outlets, first_captured_at FROM claim_texts")\
-        .fetchall() == [(2, 0, "2025-01-01T00:00:00Z")]  # fmt: skip
+    assert conn.execute(
+        "SELECT appearances, outlets, first_captured_at, site_names FROM claim_texts"
+    ).fetchall() == [(2, 0, "2025-01-01T00:00:00Z", "[]")]
 
 
 def test_speaker_quotes_finds_a_name_by_a_part_only_one_name_holds(tmp_path, fixed_signer):
