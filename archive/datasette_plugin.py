@@ -115,7 +115,7 @@ def _onward(row, value: str, column: str, table: str | None, database: str, data
             datasette, database, "claim_everywhere", "where else?", claim_id=row["id"]
         )
         return Markup(f"{escape(value)} <small>· {where}</small>")
-    if table in ("speakers", "quotes") and column == "speaker":
+    if table in ("speakers", "quotes", "speaker_sites") and column == "speaker":
         return _query_link(datasette, database, "speaker_quotes", value, speaker=value)
     if table == "articles" and column in ("url", "canonical_url"):
         history = _query_link(

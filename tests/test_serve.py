@@ -438,6 +438,9 @@ def test_pages_lead_on_to_the_questions(served):
     assert 'href="/archive/claim_everywhere?claim_id=37988c58467bc4cf-3"' in claim
     assert 'href="/archive/articles/37988c58467bc4cf"' in claim
     assert 'href="/archive/speaker_quotes?speaker=Elena+Varga"' in page("/archive/speakers")
+    # the counts' own tables lead on as their views do
+    assert 'href="/archive/speaker_quotes?speaker=Elena+Varga"' in page("/archive/speaker_sites")
+    assert 'href="/archive/claims/' in page("/archive/claim_texts")  # its first claim
     article = page("/archive/articles/37988c58467bc4cf")
     assert f'href="/archive/captures/{hashlib.sha256(SAMPLE.read_bytes()).hexdigest()}"' in article
     assert "/archive/page_history?url=https%3A%2F%2Fnorthshore.example%2F" in article
