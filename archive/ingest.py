@@ -240,7 +240,7 @@ class Ingester:
         self._capture_sha, self._path, self._source = sha, path, stored
         images_from = max_rowid(self.conn, "images")
         self.linker = Linker(self.conn, sha)
-        self.summaries = Summaries(self.conn, sha)
+        self.summaries = Summaries(self.conn)
         text_from = {table: max_rowid(self.conn, table) for table in FTS_COLUMNS}
         reader = CaptureReader(stored, self.limits, name=path)
         # An article's image may come after it in the file: its image uses are written after

@@ -43,8 +43,8 @@ class Summaries:
     """One capture's counts, gathered as its articles are written and added at ``finish``, in
     the capture's transaction."""
 
-    def __init__(self, conn: sqlite3.Connection, capture_sha256: str):
-        self.conn, self.capture = conn, capture_sha256
+    def __init__(self, conn: sqlite3.Connection):
+        self.conn = conn
         self.speakers: dict[tuple[str, str | None], _Speaker] = {}
         self.texts: dict[str, _Text] = {}
 

@@ -168,8 +168,8 @@ def test_an_article_without_a_site_name_is_counted_once(tmp_path, fixed_signer):
     conn = Ingester(db, fixed_signer).conn
     claim = {"id": "x-0", "speaker": "Ana Ruiz", "kind": "quote", "text_sha256": "ab" * 32}
     statements: list[str] = []
-    for n, at in enumerate(["2025-01-02T00:00:00Z", "2025-01-01T00:00:00Z"]):
-        counts = Summaries(conn, f"capture-{n}")
+    for at in ["2025-01-02T00:00:00Z", "2025-01-01T00:00:00Z"]:
+        counts = Summaries(conn)
         counts.article({"site_name": None, "captured_at": at}, [claim])
         conn.set_trace_callback(statements.append)
         counts.finish()
