@@ -55,6 +55,14 @@ class ArchiveGroup(click.Group):
             return super().invoke(ctx)
         except KeyboardInterrupt as e:
             stop = e
+        except (OSError, UnicodeError, OverflowError) as e:
+            # what the commands do not expect of their input (a name too long for the file
+            # system, a path under a file, bytes that are not text, a number too large): one
+            # line, not a traceback (found in review)
+            if isinstance(e, BrokenPipeError):  # `archive export | head`: the reader is done
+                sys.stderr.close()
+                ctx.exit(1)
+            raise click.ClickException(_unexpected(e)) from None
         except click.Abort as e:
             # click's prompts turn Ctrl-C (and an end of input) into Abort themselves
             if not isinstance(e.__context__, KeyboardInterrupt):
@@ -68,6 +76,20 @@ class ArchiveGroup(click.Group):
         ctx.exit(status)
 
 
+def _unexpected(e: BaseException) -> str:
+    if isinstance(e, FileExistsError | NotADirectoryError) and e.filename is not None:
+        if Path(e.filename).is_file() or not Path(e.filename).parent.is_dir():
+            return f"{e.filename}: a file is where a directory would be"
+    if isinstance(e, OSError) and e.strerror:
+        where = f"{e.filename}: " if e.filename is not None else ""
+        return f"{where}{e.strerror}"
+    if isinstance(e, UnicodeError):
+        return f"a value that is not text ({type(e).__name__}: {str(e)[:200]})"
+    if isinstance(e, OverflowError):
+        return f"a number too large ({str(e)[:200]})"
+    return str(e)[:300]
+
+
 @contextlib.contextmanager
 def output_stream(path: Path | None):
     """Standard output, or ``path`` written whole or not at all: a temporary file beside it,
@@ -75,6 +97,10 @@ def output_stream(path: Path | None):
     if path is None:
         yield sys.stdout
         return
+    if not path.name:
+        raise click.ClickException("-o: an empty path")
+    if refusal := _precious(path):
+        raise click.ClickException(f"{path}: {refusal}; not overwritten (choose another -o)")
     if path.is_symlink() or (path.exists() and not path.is_file()):
         # a pipe, a device, /dev/fd/N, a link: written through, as a shell would
         try:
@@ -95,6 +121,24 @@ def output_stream(path: Path | None):
             raise click.ClickException(f"{path}: {e.strerror or e}") from None
     finally:
         tmp.unlink(missing_ok=True)
+
+
+def _precious(path: Path) -> str | None:
+    """What ``path`` holds that an output must never replace: an SQLite database (an archive)
+    or a private key (`export -o archive.db`, `keys export -o signing-key.pem` replaced them:
+    found in review)."""
+    from .keys import holds_private_key
+
+    if holds_private_key(path):
+        return "a private key file"
+    try:
+        if path.is_file():  # never opened otherwise: a FIFO would wait for a writer
+            with open(path, "rb") as f:
+                if f.read(16) == b"SQLite format 3\x00":
+                    return "an SQLite database"
+    except OSError:
+        pass
+    return None
 
 
 def hold_while_writing(db_path: Path, creating: bool = False) -> None:
@@ -120,12 +164,30 @@ def read_text(path: Path, what: str) -> str:
         raise click.ClickException(f"{what} {path}: {e.strerror or e}") from None
 
 
+class FilePath(click.Path):
+    """A path option or argument: never empty (``Path("")`` is the current directory, so
+    `ingest ""` ingested it), and, where the command reads the file whole (``regular``), a
+    regular file (a FIFO made the command wait forever). Both found in review."""
+
+    def __init__(self, *args, regular: bool = False, **kwargs):
+        super().__init__(*args, path_type=Path, **kwargs)
+        self.regular = regular
+
+    def convert(self, value, param, ctx):
+        if isinstance(value, str) and not value.strip():
+            self.fail("an empty path", param, ctx)
+        path = super().convert(value, param, ctx)
+        if self.regular and path.exists() and not path.is_file():
+            self.fail(f"{path}: not a regular file", param, ctx)
+        return path
+
+
 def output_option(what: str = ""):
     """``-o/--output FILE``: written whole or not at all (``output_stream``)."""
     return click.option(
         "-o",
         "--output",
-        type=click.Path(dir_okay=False, path_type=Path),
+        type=FilePath(dir_okay=False),
         help=f"Write {what}here instead of standard output.",
     )
 
@@ -134,7 +196,7 @@ def db_option(fn):
     return click.option(
         "--db",
         "db_path",
-        type=click.Path(dir_okay=False, path_type=Path),
+        type=FilePath(dir_okay=False, regular=True),
         default=None,
         help="Archive database [env ARCHIVE_DB; default: $ARCHIVE_HOME/archive.db, else "
         "records/archive.db]",
@@ -145,7 +207,7 @@ def key_option(fn):
     return click.option(
         "--key",
         "key_path",
-        type=click.Path(dir_okay=False, path_type=Path),
+        type=FilePath(dir_okay=False, regular=True),
         default=None,
         help="Private signing key [env ARCHIVE_KEY; default: ~/.config/archive/signing-key.pem]",
     )(fn)
@@ -168,7 +230,7 @@ def cli():
 
 
 @cli.command()
-@click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.argument("paths", nargs=-1, required=True, type=FilePath())
 @db_option
 @key_option
 @click.option(
@@ -504,7 +566,7 @@ def _read_archive(db_path: Path, read):
 @click.option("--port", default=8001, show_default=True, type=int, help="Port to listen on.")
 @click.option(
     "--metadata",
-    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    type=FilePath(exists=True, dir_okay=False, regular=True),
     help="Datasette metadata file [default: the project's datasette-metadata.json].",
 )
 @click.option(

@@ -9,7 +9,16 @@ from pathlib import Path
 
 import click
 
-from .cli import EXIT_FAILED, EXIT_OK, cli, db_option, output_option, output_stream, read_text
+from .cli import (
+    EXIT_FAILED,
+    EXIT_OK,
+    FilePath,
+    cli,
+    db_option,
+    output_option,
+    output_stream,
+    read_text,
+)
 from .config import default_db_path
 from .db import connect
 from .errors import ArchiveError
@@ -21,6 +30,10 @@ def _trusted_pem(public_key: Path | None, trust: str | None, db) -> str | None:
     from .keys import load_public_key_pem
     from .verify import stored_key_pem
 
+    if public_key is not None and trust is not None:
+        # one key is pinned: a --trust beside a --public-key was ignored, and a mistyped id
+        # passed unnoticed (found in review)
+        raise click.UsageError("give --public-key or --trust, not both")
     if public_key is not None:
         pem = read_text(public_key, "--public-key")
         load_public_key_pem(pem, f"--public-key {public_key}")
@@ -32,14 +45,14 @@ def _trusted_pem(public_key: Path | None, trust: str | None, db) -> str | None:
 @db_option
 @click.option(
     "--public-key",
-    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    type=FilePath(exists=True, dir_okay=False, regular=True),
     help="Trust only this public key (PEM), and keys it rotated to.",
 )
 @click.option("--trust", metavar="KEY_ID", help="Trust only this key id (and its rotations).")
 @click.option(
     "--checkpoint",
     "checkpoint_file",
-    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    type=FilePath(exists=True, dir_okay=False, regular=True),
     help="A checkpoint kept earlier: check that the archive still extends it.",
 )
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
@@ -133,11 +146,11 @@ def prove(record, db_path, output):
 
 
 @cli.command("verify-proof")
-@click.argument("proof_file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.argument("proof_file", type=FilePath(exists=True, dir_okay=False, regular=True))
 @click.option(
     "--public-key",
     required=True,
-    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    type=FilePath(exists=True, dir_okay=False, regular=True),
     help="The archive's public key (PEM), obtained from its owner.",
 )
 def verify_proof(proof_file, public_key):

@@ -97,8 +97,14 @@ def generate_key(path: str | Path, passphrase: str | None = None, force: bool = 
             f"{path}: a link to {os.readlink(path)}, which does not exist; remove the link or "
             "point it at the key file"
         )
+    if not path.name:
+        raise KeyFileError("an empty key path")
     if path.exists() and not force:
         raise KeyFileError(f"{path}: {_EXISTS}")
+    if force and path.exists() and not holds_private_key(path):
+        # --force replaces a key, never a database, a device or anything else (it replaced
+        # /dev/null and an archive's database: found in review)
+        raise KeyFileError(f"{path}: not a private key file; not replaced (choose another path)")
     private_key = Ed25519PrivateKey.generate()
     pem = private_key.private_bytes(
         serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, _encryption(passphrase)
@@ -233,6 +239,19 @@ def _written(path: Path) -> float:
         return path.stat().st_mtime
     except OSError:  # gone meanwhile
         return 0.0
+
+
+def holds_private_key(path: str | Path) -> bool:
+    """Whether ``path`` is a regular file that holds a PEM private key (what --force may
+    replace, and what an output must not overwrite)."""
+    path = Path(path)
+    try:
+        if not path.is_file():
+            return False
+        with open(path, "rb") as f:
+            return b"PRIVATE KEY-----" in f.read(1 << 16)
+    except OSError:
+        return False
 
 
 def key_is_encrypted(path: str | Path) -> bool:

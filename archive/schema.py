@@ -443,7 +443,7 @@ CREATE VIEW speakers AS
     FROM speaker_sites
     GROUP BY speaker;
 CREATE INDEX claims_quoted ON claims(speaker) WHERE quote IS NOT NULL;
-CREATE INDEX claims_kind ON claims(kind);
+CREATE INDEX claims_kind ON claims(kind, id, speaker, cue);
 CREATE INDEX claims_cue ON claims(cue);
 DROP VIEW quotes;
 CREATE VIEW quotes AS

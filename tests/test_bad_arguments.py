@@ -1,0 +1,133 @@
+"""Odd arguments on the command line: one line, a non-zero exit, nothing lost, nothing waited
+for. Found by a sweep of every command with odd values (tenth round): outputs that replaced the
+archive or the private key, `keys generate --force` that replaced a database or /dev/null,
+`ingest ""` that ingested the current directory, FIFOs that made commands wait forever, and
+tracebacks for long names, paths under a file, bytes that are not text and huge numbers."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from .conftest import SAMPLE
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def archive(*args, cwd=None) -> subprocess.CompletedProcess:
+    """The CLI as a user runs it (argv as bytes the shell passes), never waiting long."""
+    return subprocess.run(
+        [sys.executable, "-m", "archive", *args],
+        capture_output=True,
+        timeout=60,
+        cwd=cwd or ROOT,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+    )
+
+
+def one_error_line(done: subprocess.CompletedProcess, code: int = 1) -> str:
+    err = done.stderr.decode("utf-8", "replace")
+    assert done.returncode == code, (done.returncode, err, done.stdout[:300])
+    assert "Traceback" not in err and "Error" in err, err
+    return err
+
+
+@pytest.fixture
+def home(tmp_path) -> Path:
+    """An archive of the sample, its key exported: (records dir)."""
+    done = archive("ingest", "-q", str(SAMPLE))
+    assert done.returncode == 0, done.stderr
+    return tmp_path / "records"
+
+
+def digest(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def test_outputs_never_replace_the_archive_or_a_private_key(home, tmp_path):
+    db = home / "archive.db"
+    key = tmp_path / "config" / "archive" / "signing-key.pem"
+    before = {db: digest(db), key: digest(key)}
+    for args in (
+        ["export", "--format", "csv", "-o", str(db)],
+        ["keys", "export", "-o", str(db)],
+        ["keys", "export", "-o", str(key)],
+        ["export", "--format", "jsonl", "-o", str(key)],
+    ):
+        err = one_error_line(archive(*args))
+        assert "not overwritten" in err, (args, err)
+    assert {path: digest(path) for path in before} == before
+    # an ordinary file is replaced, as before
+    notes = tmp_path / "claims.csv"
+    notes.write_text("old")
+    assert archive("export", "--format", "csv", "-o", str(notes)).returncode == 0
+    assert notes.read_text().startswith("id,")
+
+
+def test_keys_generate_force_replaces_only_a_key(home, tmp_path):
+    db = home / "archive.db"
+    fifo = tmp_path / "fifo"
+    os.mkfifo(fifo)
+    before = digest(db)
+    for target, code, said in [
+        (db, 1, "not a private key file; not replaced"),
+        (fifo, 2, "not a regular file"),
+        (tmp_path, 2, "is a directory"),
+    ]:
+        err = one_error_line(archive("keys", "generate", "--force", "--key", str(target)), code)
+        assert said in err, err
+    assert digest(db) == before and fifo.is_fifo()
+    key = tmp_path / "config" / "archive" / "signing-key.pem"
+    done = archive("keys", "generate", "--force", "--key", str(key))
+    assert done.returncode == 0, done.stderr  # a key is replaced (and kept beside it)
+    assert list(key.parent.glob("signing-key.pem.replaced-*"))
+
+
+def test_an_empty_path_is_not_the_current_directory(tmp_path):
+    (tmp_path / "work").mkdir()
+    (tmp_path / "work" / "capture.warc.gz").write_bytes(SAMPLE.read_bytes())
+    err = one_error_line(archive("ingest", "", cwd=tmp_path / "work"), code=2)
+    assert "an empty path" in err
+    assert not (tmp_path / "records").exists()  # nothing ingested, no archive made
+
+
+def test_a_fifo_where_a_file_is_read_is_refused_not_waited_on(home, tmp_path):
+    fifo = tmp_path / "fifo"
+    os.mkfifo(fifo)
+    for args in (
+        ["keys", "show", "--key", str(fifo)],
+        ["verify", "--public-key", str(fifo)],
+        ["verify", "--checkpoint", str(fifo)],
+        ["verify-proof", str(fifo)],
+        ["serve", "--metadata", str(fifo)],
+        ["ingest", "--key", str(fifo), str(SAMPLE)],
+    ):
+        err = one_error_line(archive(*args), code=2)  # within the 60 s timeout
+        assert "not a regular file" in err, (args, err)
+
+
+def test_unexpected_values_are_one_line(home, tmp_path):
+    (tmp_path / "a-file").write_text("x")
+    for args, said in [
+        (["verify", "--db", f"/tmp/{'x' * 300}/a.db"], "File name too long"),
+        (["ingest", "--db", str(tmp_path / "a-file" / "x.db"), str(SAMPLE)], "a file is where"),
+        (["export", "--format", "csv", "-o", str(tmp_path / "a-file" / "out.csv")], "a-file"),
+        (["trace", os.fsdecode(b"\xff\xfe")], "not text"),
+        (["history", os.fsdecode(b"https://example.com/\xff")], "not text"),
+        (["ingest", "--workers", "9" * 30, str(SAMPLE)], "too large"),
+    ]:
+        assert said in one_error_line(archive(*args)), args
+
+
+def test_trust_and_public_key_together_are_refused(home, tmp_path):
+    pub = tmp_path / "pub.pem"
+    assert archive("keys", "export", "-o", str(pub)).returncode == 0
+    err = one_error_line(
+        archive("verify", "--public-key", str(pub), "--trust", "ed25519:0000000000000000"), code=2
+    )
+    assert "not both" in err
