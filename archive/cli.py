@@ -563,7 +563,13 @@ def _read_archive(db_path: Path, read):
 @cli.command()
 @db_option
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to bind to.")
-@click.option("--port", default=8001, show_default=True, type=int, help="Port to listen on.")
+@click.option(
+    "--port",
+    default=8001,
+    show_default=True,
+    type=click.IntRange(1, 65535),
+    help="Port to listen on.",
+)
 @click.option(
     "--metadata",
     type=FilePath(exists=True, dir_okay=False, regular=True),
@@ -601,7 +607,8 @@ def serve(db_path, host, port, metadata, no_cache, captures):
         )
     except ArchiveError as e:
         raise click.ClickException(str(e)) from None
-    click.echo(f"Serving {db_path} read-only at http://{host}:{port}/", err=True)
+    shown = f"[{host}]" if ":" in host else host  # an IPv6 address, as URLs write it
+    click.echo(f"Serving {db_path} read-only at http://{shown}:{port}/", err=True)
     os.execv(args[0], args)
 
 

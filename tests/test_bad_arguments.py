@@ -131,3 +131,11 @@ def test_trust_and_public_key_together_are_refused(home, tmp_path):
         archive("verify", "--public-key", str(pub), "--trust", "ed25519:0000000000000000"), code=2
     )
     assert "not both" in err
+
+
+def test_serve_takes_only_a_port_it_can_listen_on(home):
+    """--port -5 blamed --host, 65536 printed "Serving ... :65536" before Datasette's own usage
+    error, and 0 advertised http://127.0.0.1:0/ (found by the sweep)."""
+    for port in ("-5", "0", "65536", "99999999999999999999"):
+        err = one_error_line(archive("serve", "--port", port), code=2)
+        assert "--port" in err and "Serving" not in err, (port, err)

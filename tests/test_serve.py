@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from .server import get_json, serving
+from .server import free_port, get_json, serving
 
 pytestmark = pytest.mark.slow
 
@@ -411,7 +411,7 @@ def test_metadata_that_is_not_datasette_metadata_is_one_line(
     bad = tmp_path / "notes.json"
     bad.write_bytes(content)
     result = CliRunner().invoke(
-        cli, ["serve", "--db", str(sample_db), "--port", "0", "--metadata", str(bad)]
+        cli, ["serve", "--db", str(sample_db), "--port", str(free_port()), "--metadata", str(bad)]
     )
     assert result.exit_code == 1, result.output
     assert result.output.startswith(f"Error: --metadata {bad}: {why}")
