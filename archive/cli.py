@@ -59,9 +59,8 @@ class ArchiveGroup(click.Group):
             # what the commands do not expect of their input (a name too long for the file
             # system, a path under a file, bytes that are not text, a number too large): one
             # line, not a traceback (found in review)
-            if isinstance(e, BrokenPipeError):  # `archive export | head`: the reader is done
-                sys.stderr.close()
-                ctx.exit(1)
+            if isinstance(e, BrokenPipeError):  # `archive export | head`: click's main
+                raise  # quiets the pipe and exits 1, as before
             raise click.ClickException(_unexpected(e)) from None
         except click.Abort as e:
             # click's prompts turn Ctrl-C (and an end of input) into Abort themselves
