@@ -126,17 +126,12 @@ def _precious(path: Path) -> str | None:
     """What ``path`` holds that an output must never replace: an SQLite database (an archive)
     or a private key (`export -o archive.db`, `keys export -o signing-key.pem` replaced them:
     found in review)."""
-    from .keys import holds_private_key
+    from .keys import file_head, holds_private_key
 
+    if (file_head(path, 16) or b"") == b"SQLite format 3\x00":
+        return "an SQLite database"
     if holds_private_key(path):
         return "a private key file"
-    try:
-        if path.is_file():  # never opened otherwise: a FIFO would wait for a writer
-            with open(path, "rb") as f:
-                if f.read(16) == b"SQLite format 3\x00":
-                    return "an SQLite database"
-    except OSError:
-        pass
     return None
 
 
@@ -173,10 +168,13 @@ class FilePath(click.Path):
         self.regular = regular
 
     def convert(self, value, param, ctx):
-        if isinstance(value, str) and not value.strip():
+        from .keys import anonymous_pipe
+
+        if value == "":
             self.fail("an empty path", param, ctx)
         path = super().convert(value, param, ctx)
-        if self.regular and path.exists() and not path.is_file():
+        # a pipe a process hands over (<(cat key.pub), /dev/stdin) has a writer: read it
+        if self.regular and path.exists() and not path.is_file() and not anonymous_pipe(path):
             self.fail(f"{path}: not a regular file", param, ctx)
         return path
 
@@ -566,8 +564,8 @@ def _read_archive(db_path: Path, read):
     "--port",
     default=8001,
     show_default=True,
-    type=click.IntRange(1, 65535),
-    help="Port to listen on.",
+    type=click.IntRange(0, 65535),
+    help="Port to listen on (0: one the system chooses, printed by the server as it starts).",
 )
 @click.option(
     "--metadata",
@@ -607,7 +605,8 @@ def serve(db_path, host, port, metadata, no_cache, captures):
     except ArchiveError as e:
         raise click.ClickException(str(e)) from None
     shown = f"[{host}]" if ":" in host else host  # an IPv6 address, as URLs write it
-    click.echo(f"Serving {db_path} read-only at http://{shown}:{port}/", err=True)
+    where = f"http://{shown}:{port}/" if port else f"{shown}, on a port the system chooses"
+    click.echo(f"Serving {db_path} read-only at {where}", err=True)
     os.execv(args[0], args)
 
 

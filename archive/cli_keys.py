@@ -20,7 +20,13 @@ from .cli import (
 from .config import default_db_path, default_key_path
 from .db import connect
 from .errors import ArchiveError, KeyFileError
-from .keys import generate_key, holds_private_key, key_is_encrypted, load_key, write_private
+from .keys import (
+    generate_key,
+    key_is_encrypted,
+    load_key,
+    replaceable_key_file,
+    write_private,
+)
 
 
 @cli.group()
@@ -53,9 +59,9 @@ def keys_generate(key_path, passphrase, force):
     if passphrase and not secret:
         secret = _prompt_new("Passphrase", "ARCHIVE_KEY_PASSPHRASE")
     kept = None
-    if force and key_path.exists() and not holds_private_key(key_path):
+    if force and key_path.exists() and not replaceable_key_file(key_path):
         raise click.ClickException(
-            f"{key_path}: not a private key file; not replaced (choose another path)"
+            f"{key_path}: not a key file; not replaced (choose another path)"
         )
     if force and key_path.is_file():
         # nothing is lost: the key an archive signed with may be needed to rotate from

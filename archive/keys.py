@@ -101,10 +101,8 @@ def generate_key(path: str | Path, passphrase: str | None = None, force: bool = 
         raise KeyFileError("an empty key path")
     if path.exists() and not force:
         raise KeyFileError(f"{path}: {_EXISTS}")
-    if force and path.exists() and not holds_private_key(path):
-        # --force replaces a key, never a database, a device or anything else (it replaced
-        # /dev/null and an archive's database: found in review)
-        raise KeyFileError(f"{path}: not a private key file; not replaced (choose another path)")
+    if force and path.exists() and not replaceable_key_file(path):
+        raise KeyFileError(f"{path}: not a key file; not replaced (choose another path)")
     private_key = Ed25519PrivateKey.generate()
     pem = private_key.private_bytes(
         serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, _encryption(passphrase)
@@ -178,7 +176,13 @@ def load_key(path: str | Path, passphrase: str | None = None) -> Signer:
         raise KeyFileError(
             f"{path}: no signing key here (create one: archive keys generate)"
         ) from None
-    if mode & (stat.S_IRWXG | stat.S_IRWXO):
+    if stat.S_ISDIR(mode):
+        raise KeyFileError(f"{path}: a directory, not a key file")
+    if not stat.S_ISREG(mode) and not anonymous_pipe(path):
+        # a named FIFO waits for a writer forever, a device is no key file; ARCHIVE_KEY is not
+        # checked by the option's type (found in review)
+        raise KeyFileError(f"{path}: not a regular file")
+    if mode & (stat.S_IRWXG | stat.S_IRWXO) and stat.S_ISREG(mode):
         raise KeyFileError(
             f"{path}: permissions {stat.S_IMODE(mode):04o} are too open; a private key must be "
             f"readable by its owner only (fix: chmod 600 {path})"
@@ -241,21 +245,42 @@ def _written(path: Path) -> float:
         return 0.0
 
 
-def holds_private_key(path: str | Path) -> bool:
-    """Whether ``path`` is a regular file that holds a PEM private key (what --force may
-    replace, and what an output must not overwrite)."""
-    path = Path(path)
+def anonymous_pipe(path: str | Path) -> bool:
+    """Whether ``path`` is a pipe a process hands over (``<(...)``, ``/dev/stdin`` in a pipeline:
+    Linux names them ``pipe:[N]``), which has a writer, unlike a named FIFO nobody writes to."""
     try:
-        if not path.is_file():
-            return False
-        with open(path, "rb") as f:
-            return b"PRIVATE KEY-----" in f.read(1 << 16)
+        return stat.S_ISFIFO(os.stat(path).st_mode) and "pipe:[" in os.path.realpath(path)
     except OSError:
         return False
+
+
+def file_head(path: Path, size: int) -> bytes | None:
+    """The first bytes of a regular file (never opened otherwise: a FIFO would wait)."""
+    try:
+        if not path.is_file():
+            return None
+        with open(path, "rb") as f:
+            return f.read(size)
+    except OSError:
+        return None
+
+
+def holds_private_key(path: str | Path) -> bool:
+    """Whether ``path`` is a regular file that begins as a PEM private key (what an output must
+    not overwrite). The first line decides: a text quoting a key further on is not one."""
+    head = file_head(Path(path), 200)
+    first = head.lstrip().split(b"\n", 1)[0] if head else b""
+    return first.startswith(b"-----BEGIN ") and first.rstrip().endswith(b"PRIVATE KEY-----")
+
+
+def replaceable_key_file(path: str | Path) -> bool:
+    """What ``keys generate --force`` may replace (keeping it beside): a regular file that is
+    empty or begins as PEM (a key, or one damaged or cut short), never a database, a device or
+    anything else (it replaced /dev/null and an archive's database: found in review)."""
+    head = file_head(Path(path), 200)
+    return head is not None and (not head.strip() or head.lstrip().startswith(b"-----BEGIN "))
 
 
 def key_is_encrypted(path: str | Path) -> bool:
-    try:
-        return b"ENCRYPTED" in Path(path).read_bytes()
-    except OSError:
-        return False
+    # only a regular file is looked into: a FIFO would wait here, before load_key refuses it
+    return b"ENCRYPTED" in (file_head(Path(path), 1 << 16) or b"")
