@@ -135,6 +135,21 @@ def _precious(path: Path) -> str | None:
     return None
 
 
+def _unwritable_directory(db_path: Path) -> str | None:
+    """Why the directory of a database to be made cannot be: its nearest existing ancestor is
+    a file, or one this user may not write in. None when it exists or can be made."""
+    if db_path.exists():
+        return None
+    ancestor = db_path.parent.absolute()
+    while not ancestor.exists() and ancestor != ancestor.parent:
+        ancestor = ancestor.parent
+    if not ancestor.is_dir():
+        return f"{ancestor}: a file is where a directory would be"
+    if not os.access(ancestor, os.W_OK | os.X_OK):
+        return f"{ancestor}: no permission to write there"
+    return None
+
+
 def hold_while_writing(db_path: Path, creating: bool = False) -> None:
     """Keep ``archive serve`` off the archive until this command ends: it writes. ``creating``:
     the command may make the archive (the first ingest), so the lock is taken even before the
@@ -304,6 +319,9 @@ def ingest(
     try:
         # first: a mistyped --db naming another program's file gets no key and no lock file
         check_archive_file(db_path)
+        if problem := _unwritable_directory(db_path):
+            # before a key is made: a --db that cannot be made left a new key behind (sweep)
+            raise click.ClickException(f"--db {db_path}: {problem}")
         if scheduler is not None:
             # first: a cluster that cannot work leaves nothing behind, not even a new key
             cluster = DaskExecutor(scheduler)

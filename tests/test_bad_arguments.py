@@ -175,3 +175,14 @@ def test_serve_takes_only_a_port_it_can_listen_on(home):
     for port in ("-5", "65536", "99999999999999999999"):
         err = one_error_line(archive("serve", "--port", port), code=2)
         assert "--port" in err and "Serving" not in err, (port, err)
+
+
+def test_a_database_that_cannot_be_made_gets_no_new_key(tmp_path):
+    """`ingest --db a-file/x.db` made a signing key, then failed on the database (sweep)."""
+    (tmp_path / "a-file").write_text("x")
+    key = tmp_path / "new.pem"
+    err = one_error_line(
+        archive("ingest", "--db", str(tmp_path / "a-file" / "x.db"), "--key", str(key), str(SAMPLE))
+    )
+    assert "a file is where a directory would be" in err
+    assert not key.exists() and not (tmp_path / "a-file").is_dir()
