@@ -308,6 +308,9 @@ def ingest(
             "; ".join(
                 f"{p}: no capture files (.warc, .arc, .wacz, optionally .gz) in it"
                 if p.is_dir()
+                # a FIFO or a device exists: "no such file" said otherwise (the sweep)
+                else f"{p}: not a regular file"
+                if p.exists()
                 else f"{p}: no such file"
                 for p in paths
             )

@@ -118,6 +118,8 @@ def test_a_fifo_where_a_file_is_read_is_refused_not_waited_on(home, tmp_path):
         env={**os.environ, "PYTHONPATH": str(ROOT), "ARCHIVE_KEY": str(fifo)},
     )
     assert "not a regular file" in one_error_line(env_key)
+    err = one_error_line(archive("ingest", str(fifo)))  # a capture that is a FIFO: named so
+    assert "not a regular file" in err and "no such file" not in err, err
     for args in (
         ["keys", "show", "--key", str(fifo)],
         ["verify", "--public-key", str(fifo)],
