@@ -1,0 +1,381 @@
+"""`archive ingest`: the command, its progress bar, and the checks made before an archive is
+opened or a key is made (a key the archive does not know, a database that cannot be made)."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import sqlite3
+import sys
+from pathlib import Path
+
+import click
+
+from .cli import (
+    EXIT_FAILED,
+    EXIT_OK,
+    FilePath,
+    _passphrase,
+    cli,
+    db_option,
+    hold_while_writing,
+    key_option,
+    stop_status,
+)
+from .config import Limits, default_db_path, default_key_path
+from .db import BUSY, is_locked
+from .dbfile import check_archive_file
+from .errors import ArchiveError, KeyFileError, one_line
+from .keys import generate_key, load_key, staged_by_rotation
+
+
+def _unwritable_directory(db_path: Path) -> str | None:
+    """Why the directory of a database to be made cannot be: its nearest existing ancestor is
+    a file, or one this user may not write in. None when it exists or can be made."""
+    if db_path.exists():
+        return None
+    ancestor = db_path.parent.absolute()
+    while not ancestor.exists() and ancestor != ancestor.parent:
+        ancestor = ancestor.parent
+    if not ancestor.is_dir():
+        return f"{ancestor}: a file is where a directory would be"
+    if not os.access(ancestor, os.W_OK | os.X_OK):
+        return f"{ancestor}: no permission to write there"
+    return None
+
+
+@cli.command()
+@click.argument("paths", nargs=-1, required=True, type=FilePath())
+@db_option
+@key_option
+@click.option(
+    "--quiet",
+    "-q",
+    is_flag=True,
+    help="No progress bar and no line per file; only warnings, errors and the summary.",
+)
+@click.option(
+    "--workers",
+    type=click.IntRange(min=0),
+    default=None,
+    help="Extraction processes beside the one that signs and writes; 0 does everything in one "
+    "process [default: the number of cores].",
+)
+@click.option(
+    "--scheduler",
+    metavar="ADDRESS",
+    help="Run extraction on a Dask cluster (e.g. tcp://10.0.0.5:8786); signing and writing "
+    "stay here.",
+)
+@click.option(
+    "--max-payload-mb",
+    type=click.IntRange(min=1),
+    default=32,
+    show_default=True,
+    help="Largest decoded payload read (an image, a page); larger ones are skipped, with a "
+    "warning for a page (decompression bombs, giant records). HTML pages over 16 MB are "
+    "skipped whatever this is: extraction needs ~120 times a page's size in memory.",
+)
+@click.option(
+    "--max-image-megapixels",
+    type=click.IntRange(min=1),
+    default=64,
+    show_default=True,
+    help="Images with more pixels are stored but not decoded.",
+)
+def ingest(
+    paths, db_path, key_path, quiet, workers, scheduler, max_payload_mb, max_image_megapixels
+):
+    """Ingest WARC, ARC or WACZ capture files (or directories of them).
+
+    Each file goes in whole, in one transaction, or not at all. Files already in the archive are
+    skipped. A file that cannot be read fails alone; a problem with the archive itself (a full
+    disk, a database that cannot be written, its lock held by another command for a minute)
+    stops the run at that file. The first ingest without a key creates one and says where.
+    Files that killed runs left (temporary files of processes gone, stored copies no capture
+    refers to) are removed, and named. On a terminal a bar shows how far through the files'
+    bytes the ingest is, with the file being read.
+
+    Example: archive ingest captures/*.warc.gz
+    """
+    from .ingest import FileResult, Ingester
+    from .parallel import DaskExecutor, default_workers, process_pool, stop_pool
+    from .reader import find_captures
+
+    db_path = db_path or default_db_path()
+    key_path = key_path or default_key_path()
+    files, others, unreadable = find_captures(paths)
+    if not any(p.is_file() for p in files):
+        # nothing to read: say so before a key or a database is created
+        raise click.ClickException(
+            "; ".join(
+                f"{p}: no capture files (.warc, .arc, .wacz, optionally .gz) in it"
+                if p.is_dir()
+                # a FIFO or a device exists: "no such file" said otherwise (the sweep)
+                else f"{p}: not a regular file"
+                if p.exists()
+                else f"{p}: no such file"
+                for p in paths
+            )
+        )
+    if scheduler is not None and not scheduler.strip():
+        # an unset variable ("--scheduler $ADDRESS") must not turn into a local ingest
+        raise click.ClickException("--scheduler: give the scheduler's address (tcp://HOST:PORT)")
+    cluster = None
+    try:
+        # first: a mistyped --db naming another program's file gets no key and no lock file
+        check_archive_file(db_path)
+        if problem := _unwritable_directory(db_path):
+            # before a key is made: a --db that cannot be made left a new key behind (sweep)
+            raise click.ClickException(f"--db {db_path}: {problem}")
+        if scheduler is not None:
+            # first: a cluster that cannot work leaves nothing behind, not even a new key
+            cluster = DaskExecutor(scheduler)
+        signer = None
+        if not key_path.exists():
+            existing = _archive_key(db_path)
+            if existing:
+                # a mistyped --key or ARCHIVE_KEY must not start signing with a new key
+                raise click.ClickException(
+                    f"no signing key at {key_path}, and this archive is signed by {existing}: "
+                    "give its key file with --key or ARCHIVE_KEY (a new key comes in with "
+                    "`archive keys rotate`)"
+                )
+            try:
+                signer = generate_key(key_path, os.environ.get("ARCHIVE_KEY_PASSPHRASE"))
+                click.echo(f"Created a new signing key {signer.key_id} at {key_path}", err=True)
+            except KeyFileError:
+                if not key_path.exists():  # not made by another ingest a moment ago: why not
+                    raise
+                # another ingest created it a moment ago: use that one
+        if signer is None:
+            signer = load_key(key_path, _passphrase(key_path, prompt=True))
+        refusal = _key_refusal(db_path, key_path, signer)
+        if refusal:  # before the archive is opened: a refused ingest changes nothing
+            raise KeyFileError(refusal)
+        # taken once the key is in hand (a bad key leaves nothing behind), before the database
+        # is opened or made
+        hold_while_writing(db_path, creating=True)
+        limits = Limits(
+            max_payload_bytes=max_payload_mb << 20,
+            max_image_pixels=max_image_megapixels * 1_000_000,
+            max_html_bytes=min(Limits().max_html_bytes, max_payload_mb << 20),
+        )
+        ingester = Ingester(db_path, signer, limits)
+    except ArchiveError as e:
+        if cluster is not None:
+            cluster.shutdown()
+        raise click.ClickException(str(e)) from None
+    if ingester.swept:
+        click.echo(
+            f"Removed {len(ingester.swept)} file(s) that interrupted runs left: "
+            + ", ".join(one_line(str(p)) for p in ingester.swept[:3])
+            + (f", ... (in {ingester.swept[0].parent})" if ingester.swept[3:] else ""),
+            err=True,
+        )
+    if cluster is not None:
+        ingester.executor = cluster
+    else:
+        ingester.executor = process_pool(default_workers() if workers is None else workers)
+
+    for directory, why in unreadable:
+        click.echo(
+            f"Warning: {one_line(str(directory))}: cannot be read ({why}); no captures were "
+            "looked for in it",
+            err=True,
+        )
+    if others:
+        shown = ", ".join(one_line(str(p)) for p in others[:3]) + (", ..." if others[3:] else "")
+        click.echo(
+            f"Note: {len(others)} file(s) in the directories given are not captures by their "
+            f"names (.warc, .arc, .wacz, optionally .gz) and were not read: {shown}",
+            err=True,
+        )
+    results, broken, interrupted = [], False, None
+    sizes = [_size(path) for path in files]
+    with click.progressbar(
+        length=max(1, sum(sizes)),  # bytes: a single large file shows its progress too
+        label="Ingesting",
+        file=sys.stderr,
+        hidden=quiet or not sys.stderr.isatty(),
+        item_show_func=lambda name: name,
+        width=16,
+    ) as bar:
+
+        def say(line: str) -> None:
+            if not bar.hidden:  # on the bar's own line it read "Ingesting [#--] 2%Error: ..."
+                click.echo("\r\x1b[2K", nl=False, err=True)
+            click.echo(line, err=True)
+
+        for path, size in zip(files, sizes, strict=True):
+            progress = _FileProgress(bar, _fit(one_line(path.name)), size)
+            ingester.on_progress = None if bar.hidden else progress
+            try:
+                result = ingester.ingest_file(path)
+            except ArchiveError as e:  # the database, the key, the cluster: nothing more goes in
+                say(f"Error: {e}")
+                broken = True
+                break
+            except KeyboardInterrupt as e:  # its transaction was rolled back; the files before stay
+                stop = e
+                interrupted = ingester.interrupted()
+                if interrupted is None or interrupted.path != str(path):  # before it began
+                    interrupted = FileResult(path=str(path), status="failed")
+                elif interrupted.status == "ingested":  # committed just before the interrupt
+                    results.append(interrupted)
+                break
+            results.append(result)
+            progress.done()
+            for warning in result.warnings:
+                say(f"Warning: {one_line(warning)}")
+            if result.status == "failed":
+                say(f"Error: {one_line(result.error)}")
+            elif result.status == "already" and not quiet:
+                say(f"Already in the archive: {one_line(str(path))}")
+            elif result.status == "ingested" and not quiet and len(files) > 1:
+                # a log (cron, a service) shows which files went in, not only how many
+                say(
+                    f"Ingested: {one_line(str(path))} ({result.articles} articles, "
+                    f"{result.claims} claims, {result.images} images)"
+                )
+    failed = sum(r.status == "failed" for r in results)
+    done = [r for r in results if r.status == "ingested"]  # a failed file added nothing
+    # a run stopped early says how far it got
+    of = f" of {len(files)}" if len(results) < len(files) else ""
+    click.echo(
+        f"{len(results)}{of} files: {len(done)} ingested, "
+        f"{sum(r.status == 'already' for r in results)} already in the archive, {failed} failed; "
+        f"{sum(r.articles for r in done)} articles, {sum(r.claims for r in done)} claims, "
+        f"{sum(r.images for r in done)} images, {sum(r.skipped for r in done)} skipped"
+    )
+    digest = [r for r in done if r.digest_failures]
+    if digest:
+        named = ", ".join(f"{one_line(r.path)} ({r.digest_failures})" for r in digest[:5])
+        click.echo(
+            f"Warning: {sum(r.digest_failures for r in digest)} records failed their WARC digest "
+            f"check, in {named}{', ...' if digest[5:] else ''} (see capture_records.digest)",
+            err=True,
+        )
+    if ingester.executor is not None:
+        # after an interrupt, the records still queued for the workers are not wanted
+        stop_pool(ingester.executor, cancel=interrupted is not None)
+    if interrupted is not None:
+        name = one_line(interrupted.path)
+        status, word = stop_status(stop)
+        click.echo(
+            f"{word}: {name} was ingested just before it (in the summary above)"
+            if interrupted.status == "ingested"
+            else f"{word}: {name} was not ingested (nothing of it was kept)",
+            err=True,
+        )
+        sys.exit(status)
+    sys.exit(EXIT_FAILED if failed or broken else EXIT_OK)
+
+
+class _FileProgress:
+    """Moves the bar through one file as its records are written: by bytes of the file, at
+    most a hundred steps a file, its name shown beside the bar."""
+
+    def __init__(self, bar, name: str, size: int):
+        self.bar, self.name, self.size, self.counted = bar, name, size, 0
+
+    def __call__(self, position: int) -> None:
+        step = min(position, self.size) - self.counted
+        if step > 0 and step * 100 >= self.size:
+            self.bar.update(step, self.name)
+            self.counted += step
+
+    def done(self) -> None:
+        self.bar.update(self.size - self.counted, self.name)
+        self.counted = self.size
+
+
+def _fit(name: str) -> str:
+    """A file name cut to what the terminal has left beside a bar 16 wide (~48 columns): a
+    longer line wraps, and every redraw leaves a row behind."""
+    try:  # the bar is drawn on stderr, whatever stdout is
+        columns = os.get_terminal_size(sys.stderr.fileno()).columns
+    except OSError:
+        columns = shutil.get_terminal_size().columns
+    room = max(12, columns - 49)
+    return name if len(name) <= room else "…" + name[-(room - 1) :]
+
+
+def _size(path: Path) -> int:
+    try:
+        return path.stat().st_size
+    except OSError:  # gone, or a link to nothing: the ingest says so
+        return 0
+
+
+#: How long a command waits for another one's lock on the database (as ``db.connect`` does).
+LOCK_WAIT_SECONDS = 60
+
+
+def _key_refusal(db_path: Path, key_path: Path, signer) -> str | None:
+    """Why the archive at ``db_path`` must not be signed with ``signer``'s key, read without
+    changing anything; None when it may (or there is no archive yet). The writer checks again
+    in each file's transaction (``SignedWriter.check_key``): this is the early, explained one."""
+    from .ledger import current_key, retired_by
+
+    found = _read_archive(db_path, lambda c: (retired_by(c, signer.key_id), current_key(c)))
+    if found is None:
+        return None
+    retired, current = found
+    real = key_path.resolve()  # a link: what a rotation left is beside the file it names
+    if retired:
+        staged = staged_by_rotation(real)
+        return (
+            f"key {signer.key_id} was retired by a rotation to {retired}: sign with the "
+            "archive's current key "
+            + (
+                f"(the rotation stopped before putting it in place: it is at {staged[-1]}; "
+                f"move {real} aside, then that file to {real})"
+                if staged
+                else "(its file took the old one's path when it was rotated)"
+            )
+        )
+    if current and current != signer.key_id:
+        # What it signed would fail for an auditor who pins the archive's key, for good: refused
+        # (a warning, as it was, came with the records already signed). The usual cause: one key
+        # file shared by two archives, and `keys rotate` or `keys generate --force` in the other.
+        kept = real.with_name(f"{real.name}.retired-{current.split(':', 1)[1]}")
+        return (
+            f"{key_path} holds key {signer.key_id}, not this archive's key {current}, and no "
+            f"rotation in this archive introduces it: an auditor who pins {current} could not "
+            "trust what it signed. Sign with the archive's key file"
+            + (
+                f" ({kept} holds {current}: another archive sharing the key file rotated it?)"
+                if kept.is_file()
+                else ""
+            )
+            + "; `archive keys rotate` with it introduces a new key"
+        )
+    return None
+
+
+def _archive_key(db_path: Path) -> str | None:
+    """The key an existing archive signs with now, read without changing anything (None for no
+    archive, or one that cannot be read: the ingest that follows says why)."""
+    from .ledger import current_key
+
+    return _read_archive(db_path, current_key)
+
+
+def _read_archive(db_path: Path, read):
+    """``read(connection)`` on the archive at ``db_path`` opened read-only; None when there is
+    no archive, or not one this can read (the ingest that follows says why)."""
+    if not db_path.is_file():
+        return None
+    try:
+        conn = sqlite3.connect(
+            f"{db_path.resolve().as_uri()}?mode=ro", uri=True, timeout=LOCK_WAIT_SECONDS
+        )
+        try:
+            return read(conn)
+        finally:
+            conn.close()
+    except sqlite3.Error as e:
+        if is_locked(e):  # busy for a minute: not a reason to start signing with a new key
+            raise click.ClickException(f"{db_path}: {BUSY}") from None
+        return None
