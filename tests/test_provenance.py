@@ -8,8 +8,6 @@ of A's first photo under its own credit.
 
 from __future__ import annotations
 
-import csv
-import io
 import json
 import re
 import sqlite3
@@ -27,17 +25,23 @@ URL = "https://northshore.example/2025/03/07/who-is-elena-varga.html"
 A1, A2, B = "37988c58467bc4cf", "73438c7e28b08581", "9c04345c7b0c6857"
 
 
-@pytest.fixture(scope="module")
-def archive(tmp_path_factory):
+def provenance_archive(directory):
+    """The test archive of the module docstring, made in ``directory`` (tests/test_export.py
+    reads it too)."""
     from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
     from archive.keys import Signer
 
-    db = tmp_path_factory.mktemp("prov") / "archive.db"
+    db = directory / "archive.db"
     ingester = Ingester(db, Signer(Ed25519PrivateKey.from_private_bytes(bytes(32))))
     for capture in CAPTURES:
         assert ingester.ingest_file(capture).status == "ingested"
     return db
+
+
+@pytest.fixture(scope="module")
+def archive(tmp_path_factory):
+    return provenance_archive(tmp_path_factory.mktemp("prov"))
 
 
 def cli_json(db, *args):
@@ -146,56 +150,6 @@ def test_nothing_unrelated_is_linked(archive):
         (f"{A2}-9", f"{B}-3"),
     }
     assert conn.execute("SELECT COUNT(*) FROM image_links").fetchone()[0] == 2  # one pair
-
-
-def test_exports(archive, tmp_path):
-    prov = cli_json_export(archive, "prov-json")
-    assert f"archive:claim/{B}-3" in prov["entity"]
-    assert any(
-        r["prov:agent"] == "archive:speaker/Elena%20Varga" for r in prov["wasAttributedTo"].values()
-    )
-    # a speaker is an agent of no stated type: the archive does not know a person from an
-    # institution (every speaker was a prov:Person: found in review); no nulls in PROV-JSON
-    assert prov["agent"]["archive:speaker/Elena%20Varga"] == {"prov:label": "Elena Varga"}
-    publisher = prov["agent"]["archive:publisher/Northshore%20Chronicle"]
-    assert publisher["prov:type"] == {"$": "prov:Organization", "type": "prov:QUALIFIED_NAME"}
-    article = prov["entity"][f"archive:article/{A1}"]
-    assert article["archive:captured_at"]["type"] == "xsd:dateTime"
-    assert "null" not in json.dumps(prov)
-    reviews = cli_json_export(archive, "claimreview")
-    reused = next(r for r in reviews if r["claimReviewed"].startswith("Despite the regional"))
-    appearances = reused["itemReviewed"]["appearance"]
-    # each page once, at its first capture (page A's recapture repeated it: found in review)
-    assert [a["publisher"]["name"] for a in appearances] == [
-        "Northshore Chronicle",
-        "Daily Herald Wire",
-    ]
-    assert len({a["url"] for a in appearances}) == len(appearances)
-    # dated by the page's publication, not by its capture
-    published = (
-        sqlite3.connect(archive)
-        .execute("SELECT published_at FROM articles WHERE id = ?", (A1,))
-        .fetchone()[0]
-    )
-    assert appearances[0]["datePublished"] == published
-    assert all("dateCreated" not in a for a in appearances)
-    out = CliRunner().invoke(cli, ["export", "--db", str(archive), "--format", "csv"]).output
-    rows = list(csv.DictReader(io.StringIO(out)))
-    assert (
-        len(rows) == sqlite3.connect(archive).execute("SELECT COUNT(*) FROM claims").fetchone()[0]
-    )
-    jl = (
-        CliRunner()
-        .invoke(cli, ["export", "--db", str(archive), "--format", "jsonl", "--table", "image_uses"])
-        .output
-    )
-    assert len(jl.splitlines()) == 5 and json.loads(jl.splitlines()[0])["credit"]
-
-
-def cli_json_export(db, fmt):
-    result = CliRunner().invoke(cli, ["export", "--db", str(db), "--format", fmt])
-    assert result.exit_code == 0, result.output
-    return json.loads(result.output)
 
 
 def test_order_of_ingest_does_not_matter(tmp_path):
@@ -327,7 +281,6 @@ def _redated(source, day: str, path):
     """``source`` as a plain WARC with every record's WARC-Date on another day (same length;
     payloads and their digests untouched)."""
     import gzip
-    import re
 
     data = gzip.decompress(source.read_bytes())
     path.write_bytes(
@@ -448,7 +401,6 @@ def test_q4_page_history_takes_the_url_of_any_capture(tmp_path):
     """Two captures of page A, one at its URL, one at that URL with a tracking parameter, both
     naming the same canonical URL: page_history, `archive history` and `archive diff` given the
     second URL found only its own capture (found in review)."""
-    import re
 
     tracked = URL + "?mod=hp_lead_pos1"
     db, queries = _page_a_captured_at(tmp_path, tracked, which=(1,))
@@ -491,39 +443,6 @@ def test_q2_speaker_quotes_counts_where_else_each_claim_appears(archive):
     assert seen >= 2  # some of them appear elsewhere
 
 
-def test_exports_say_only_what_the_archive_knows(archive, tmp_path):
-    """Found in review: the ClaimReview export named the first speaker as the author of words
-    others were also quoted as saying, passed on a page's date as written ("1 May 2025,
-    08:00"), and PROV ids made by replacing spaces merged distinct publishers."""
-    import shutil
-
-    db = tmp_path / "copy.db"
-    shutil.copy(archive, db)
-    conn = sqlite3.connect(db)
-    sha, text = conn.execute(
-        "SELECT text_sha256, text FROM claims WHERE id = ?", (f"{A1}-0",)
-    ).fetchone()
-    others = conn.execute(
-        "SELECT id FROM claims WHERE text_sha256 = ? AND article_id = ?", (sha, B)
-    ).fetchall()
-    assert others, "the fixture reuses this sentence in B"
-    conn.execute("UPDATE claims SET speaker = 'Alice Marsh' WHERE text_sha256 = ?", (sha,))
-    conn.execute("UPDATE claims SET speaker = 'Beth Quarry' WHERE id = ?", others[0])
-    conn.execute("UPDATE articles SET published_at = '1 May 2025, 08:00' WHERE id = ?", (B,))
-    conn.execute("UPDATE articles SET site_name = 'Smith & Sons (Wire), Inc.' WHERE id = ?", (A1,))
-    conn.execute("UPDATE articles SET site_name = 'Smith_&_Sons_(Wire),_Inc.' WHERE id = ?", (B,))
-    conn.commit()
-    review = next(r for r in cli_json_export(db, "claimreview") if r["claimReviewed"] == text)
-    assert "author" not in review["itemReviewed"]  # two speakers: neither is the author
-    dates = [a.get("datePublished") for a in review["itemReviewed"]["appearance"]]
-    assert len(dates) == 2 and dates[1] is None  # not an ISO 8601 date: left out
-    prov = cli_json_export(db, "prov-json")
-    publishers = {k: v["prov:label"] for k, v in prov["agent"].items() if "publisher/" in k}
-    assert {"Smith & Sons (Wire), Inc.", "Smith_&_Sons_(Wire),_Inc."} <= set(publishers.values())
-    assert len(set(publishers.values())) == len(publishers)  # one id per name, none merged
-    assert all(re.fullmatch(r"archive:publisher/[A-Za-z0-9%._~-]+", k) for k in publishers)
-
-
 def test_q4_history_is_in_one_order_everywhere_and_diff_refs_are_exact(tmp_path):
     """Two captures of a page made in the same second: `archive history` and the page_history
     canned query listed them in different orders (found in review); and `diff --from ''`
@@ -559,16 +478,6 @@ def test_q4_history_is_in_one_order_everywhere_and_diff_refs_are_exact(tmp_path)
     )  # fmt: skip
     assert result.exit_code == 0, result.output
     assert (json.loads(result.output)["from"], json.loads(result.output)["to"]) == (first, second)
-
-
-def test_only_real_iso_dates_are_published():
-    from archive.export import _iso_date
-
-    assert _iso_date(" 2025-03-07 ") == "2025-03-07"
-    assert _iso_date("2025-03-07T09:30:00+00:00") == "2025-03-07T09:30:00+00:00"
-    for bad in ("۱۴۰۳-۱۲-۱۷", "2025-13-45", "1 May 2025, 08:00", "Friday", "", None,
-                "2025-03-07T99:99:99+99:99", "2025-03-07T24:61Z", "2025-03-07 10:00"):  # fmt: skip
-        assert _iso_date(bad) is None, bad
 
 
 def test_q4_a_long_diff_pairs_changed_sentences_without_scoring_every_pair(monkeypatch):

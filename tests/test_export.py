@@ -1,0 +1,115 @@
+"""Issue 5's exports (PROV-JSON, ClaimReview, CSV, JSONL) of the multi-capture test archive
+of tests/test_provenance.py: what they say, and only what the archive knows."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import re
+import sqlite3
+
+import pytest
+from click.testing import CliRunner
+
+from archive.cli import cli
+
+from .test_provenance import A1, B, provenance_archive
+
+
+@pytest.fixture(scope="module")
+def archive(tmp_path_factory):
+    return provenance_archive(tmp_path_factory.mktemp("prov"))
+
+
+def test_exports(archive, tmp_path):
+    prov = cli_json_export(archive, "prov-json")
+    assert f"archive:claim/{B}-3" in prov["entity"]
+    assert any(
+        r["prov:agent"] == "archive:speaker/Elena%20Varga" for r in prov["wasAttributedTo"].values()
+    )
+    # a speaker is an agent of no stated type: the archive does not know a person from an
+    # institution (every speaker was a prov:Person: found in review); no nulls in PROV-JSON
+    assert prov["agent"]["archive:speaker/Elena%20Varga"] == {"prov:label": "Elena Varga"}
+    publisher = prov["agent"]["archive:publisher/Northshore%20Chronicle"]
+    assert publisher["prov:type"] == {"$": "prov:Organization", "type": "prov:QUALIFIED_NAME"}
+    article = prov["entity"][f"archive:article/{A1}"]
+    assert article["archive:captured_at"]["type"] == "xsd:dateTime"
+    assert "null" not in json.dumps(prov)
+    reviews = cli_json_export(archive, "claimreview")
+    reused = next(r for r in reviews if r["claimReviewed"].startswith("Despite the regional"))
+    appearances = reused["itemReviewed"]["appearance"]
+    # each page once, at its first capture (page A's recapture repeated it: found in review)
+    assert [a["publisher"]["name"] for a in appearances] == [
+        "Northshore Chronicle",
+        "Daily Herald Wire",
+    ]
+    assert len({a["url"] for a in appearances}) == len(appearances)
+    # dated by the page's publication, not by its capture
+    published = (
+        sqlite3.connect(archive)
+        .execute("SELECT published_at FROM articles WHERE id = ?", (A1,))
+        .fetchone()[0]
+    )
+    assert appearances[0]["datePublished"] == published
+    assert all("dateCreated" not in a for a in appearances)
+    out = CliRunner().invoke(cli, ["export", "--db", str(archive), "--format", "csv"]).output
+    rows = list(csv.DictReader(io.StringIO(out)))
+    assert (
+        len(rows) == sqlite3.connect(archive).execute("SELECT COUNT(*) FROM claims").fetchone()[0]
+    )
+    jl = (
+        CliRunner()
+        .invoke(cli, ["export", "--db", str(archive), "--format", "jsonl", "--table", "image_uses"])
+        .output
+    )
+    assert len(jl.splitlines()) == 5 and json.loads(jl.splitlines()[0])["credit"]
+
+
+def cli_json_export(db, fmt):
+    result = CliRunner().invoke(cli, ["export", "--db", str(db), "--format", fmt])
+    assert result.exit_code == 0, result.output
+    return json.loads(result.output)
+
+
+def test_exports_say_only_what_the_archive_knows(archive, tmp_path):
+    """Found in review: the ClaimReview export named the first speaker as the author of words
+    others were also quoted as saying, passed on a page's date as written ("1 May 2025,
+    08:00"), and PROV ids made by replacing spaces merged distinct publishers."""
+    import shutil
+
+    db = tmp_path / "copy.db"
+    shutil.copy(archive, db)
+    conn = sqlite3.connect(db)
+    sha, text = conn.execute(
+        "SELECT text_sha256, text FROM claims WHERE id = ?", (f"{A1}-0",)
+    ).fetchone()
+    others = conn.execute(
+        "SELECT id FROM claims WHERE text_sha256 = ? AND article_id = ?", (sha, B)
+    ).fetchall()
+    assert others, "the fixture reuses this sentence in B"
+    conn.execute("UPDATE claims SET speaker = 'Alice Marsh' WHERE text_sha256 = ?", (sha,))
+    conn.execute("UPDATE claims SET speaker = 'Beth Quarry' WHERE id = ?", others[0])
+    conn.execute("UPDATE articles SET published_at = '1 May 2025, 08:00' WHERE id = ?", (B,))
+    conn.execute("UPDATE articles SET site_name = 'Smith & Sons (Wire), Inc.' WHERE id = ?", (A1,))
+    conn.execute("UPDATE articles SET site_name = 'Smith_&_Sons_(Wire),_Inc.' WHERE id = ?", (B,))
+    conn.commit()
+    review = next(r for r in cli_json_export(db, "claimreview") if r["claimReviewed"] == text)
+    assert "author" not in review["itemReviewed"]  # two speakers: neither is the author
+    dates = [a.get("datePublished") for a in review["itemReviewed"]["appearance"]]
+    assert len(dates) == 2 and dates[1] is None  # not an ISO 8601 date: left out
+    prov = cli_json_export(db, "prov-json")
+    publishers = {k: v["prov:label"] for k, v in prov["agent"].items() if "publisher/" in k}
+    assert {"Smith & Sons (Wire), Inc.", "Smith_&_Sons_(Wire),_Inc."} <= set(publishers.values())
+    assert len(set(publishers.values())) == len(publishers)  # one id per name, none merged
+    assert all(re.fullmatch(r"archive:publisher/[A-Za-z0-9%._~-]+", k) for k in publishers)
+
+
+def test_only_real_iso_dates_are_published():
+    from archive.export import _iso_date
+
+    assert _iso_date(" 2025-03-07 ") == "2025-03-07"
+    assert _iso_date("2025-03-07T09:30:00+00:00") == "2025-03-07T09:30:00+00:00"
+    for bad in ("۱۴۰۳-۱۲-۱۷", "2025-13-45", "1 May 2025, 08:00", "Friday", "", None,
+                "2025-03-07T99:99:99+99:99", "2025-03-07T24:61Z", "2025-03-07 10:00"):  # fmt: skip
+        assert _iso_date(bad) is None, bad
