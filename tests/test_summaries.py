@@ -4,37 +4,31 @@ the migration must compute the same from an older archive."""
 
 from __future__ import annotations
 
+import re
 import shutil
 import sqlite3
 from pathlib import Path
 
 import archive.db
+from archive import schema
 from archive.ingest import Ingester
 
 from .conftest import SAMPLE
 from .test_robustness import FILLER, article_html, http_response, warc_file
 
-# The views as they were (0001-0008): every claim counted when read.
-OLD_SPEAKERS = """
-    SELECT claims.speaker, COUNT(*) AS claims, SUM(claims.kind = 'quote') AS quotes,
-           COUNT(DISTINCT articles.site_name) AS outlets,
-           MIN(articles.captured_at) AS first_captured_at,
-           MAX(articles.captured_at) AS last_captured_at
-    FROM claims JOIN articles ON articles.id = claims.article_id
-    WHERE claims.speaker IS NOT NULL
-    GROUP BY claims.speaker ORDER BY 1"""
-OLD_APPEARANCES = """
-    SELECT claims.text_sha256, COUNT(*) AS appearances,
-           COUNT(DISTINCT articles.site_name) AS outlets,
-           MIN(articles.captured_at) AS first_captured_at
-    FROM claims JOIN articles ON articles.id = claims.article_id
-    GROUP BY claims.text_sha256 ORDER BY 1"""
 
-OLD_QUOTES = """
-    SELECT claims.id AS claim_id, claims.speaker, claims.quote, claims.text, claims.cue,
-           articles.site_name, articles.url, articles.captured_at, articles.id AS article_id
-    FROM claims JOIN articles ON articles.id = claims.article_id
-    WHERE claims.quote IS NOT NULL ORDER BY 1"""
+def _old_view(name: str) -> str:
+    """A view as migration 0001 made it and 0009 replaced it: every claim counted when read (the
+    reference the counts kept at ingest must equal)."""
+    return re.search(rf"CREATE VIEW {name} AS\n(.*?);", schema._V1, re.S).group(1)
+
+
+OLD_SPEAKERS = f"SELECT * FROM ({_old_view('speakers')}) ORDER BY 1"
+OLD_APPEARANCES = (
+    "SELECT text_sha256, appearances, outlets, first_captured_at "
+    f"FROM ({_old_view('claim_appearances')}) ORDER BY 1"
+)
+OLD_QUOTES = f"SELECT * FROM ({_old_view('quotes')}) ORDER BY 1"
 
 QUOTE = '"The terminal will open in May, whatever the weather does," said Marta Lind.'
 REPORTED = "Tomas Brandt said the council would meet again on Thursday to approve the budget."
@@ -149,9 +143,9 @@ def test_migration_0009_counts_an_older_archive(tmp_path, fixed_signer):
         "DROP VIEW speakers; DROP VIEW claim_appearances; DROP VIEW quotes; "
         "DROP TABLE speaker_sites; DROP TABLE claim_texts; DROP INDEX claims_quoted; "
         "DROP INDEX claims_kind; DROP INDEX claims_cue; "
-        f"CREATE VIEW quotes AS {OLD_QUOTES.replace('ORDER BY 1', '')}; "
-        f"CREATE VIEW speakers AS {OLD_SPEAKERS.replace('ORDER BY 1', '')}; "
-        f"CREATE VIEW claim_appearances AS {OLD_APPEARANCES.replace('ORDER BY 1', '')}; "
+        f"CREATE VIEW quotes AS {_old_view('quotes')}; "
+        f"CREATE VIEW speakers AS {_old_view('speakers')}; "
+        f"CREATE VIEW claim_appearances AS {_old_view('claim_appearances')}; "
         "DELETE FROM migrations WHERE name = '0009_speaker_and_text_counts';"
     )
     conn.close()
