@@ -21,10 +21,10 @@ from .config import default_db_path, default_key_path
 from .db import connect
 from .errors import ArchiveError, KeyFileError
 from .keys import (
+    check_replaceable,
     generate_key,
     key_is_encrypted,
     load_key,
-    replaceable_key_file,
     write_private,
 )
 
@@ -59,10 +59,11 @@ def keys_generate(key_path, passphrase, force):
     if passphrase and not secret:
         secret = _prompt_new("Passphrase", "ARCHIVE_KEY_PASSPHRASE")
     kept = None
-    if force and key_path.exists() and not replaceable_key_file(key_path):
-        raise click.ClickException(
-            f"{key_path}: not a key file; not replaced (choose another path)"
-        )
+    if force:
+        try:  # before the old file is kept beside: what would not be replaced is not copied
+            check_replaceable(key_path)
+        except KeyFileError as e:
+            raise click.ClickException(str(e)) from None
     if force and key_path.is_file():
         # nothing is lost: the key an archive signed with may be needed to rotate from
         stamp = datetime.datetime.now(datetime.UTC).strftime("%Y%m%dT%H%M%S.%fZ")

@@ -101,8 +101,8 @@ def generate_key(path: str | Path, passphrase: str | None = None, force: bool = 
         raise KeyFileError("an empty key path")
     if path.exists() and not force:
         raise KeyFileError(f"{path}: {_EXISTS}")
-    if force and path.exists() and not replaceable_key_file(path):
-        raise KeyFileError(f"{path}: not a key file; not replaced (choose another path)")
+    if force:
+        check_replaceable(path)
     private_key = Ed25519PrivateKey.generate()
     pem = private_key.private_bytes(
         serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, _encryption(passphrase)
@@ -273,12 +273,17 @@ def holds_private_key(path: str | Path) -> bool:
     return first.startswith(b"-----BEGIN ") and first.rstrip().endswith(b"PRIVATE KEY-----")
 
 
-def replaceable_key_file(path: str | Path) -> bool:
-    """What ``keys generate --force`` may replace (keeping it beside): a regular file that is
-    empty or begins as PEM (a key, or one damaged or cut short), never a database, a device or
-    anything else (it replaced /dev/null and an archive's database: found in review)."""
-    head = file_head(Path(path), 200)
-    return head is not None and (not head.strip() or head.lstrip().startswith(b"-----BEGIN "))
+def check_replaceable(path: str | Path) -> None:
+    """Refuse what ``keys generate --force`` must not replace: it replaces (keeping it beside)
+    nothing or a regular file that is empty or begins as PEM (a key, or one damaged or cut
+    short), never a database, a device or anything else (it replaced /dev/null and an
+    archive's database: found in review)."""
+    path = Path(path)
+    if not path.exists():
+        return
+    head = file_head(path, 200)
+    if head is None or (head.strip() and not head.lstrip().startswith(b"-----BEGIN ")):
+        raise KeyFileError(f"{path}: not a key file; not replaced (choose another path)")
 
 
 def key_is_encrypted(path: str | Path) -> bool:
