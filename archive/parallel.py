@@ -83,12 +83,46 @@ def process_pool(workers: int) -> ProcessPoolExecutor | None:
     if workers <= 0:
         return None
     # fork: workers start in milliseconds and inherit the imported extractor
-    return ProcessPoolExecutor(
+    return _ForkingPool(
         workers,
         mp_context=multiprocessing.get_context("fork"),
         initializer=_worker_start,
         initargs=(os.getpid(),),
     )
+
+
+class _ForkingPool(ProcessPoolExecutor):
+    """Forks its workers with Ctrl-C and SIGTERM held back until all are forked. A signal that
+    arrived during a fork ran its handler in the fork's after-fork hooks (logging's), where
+    Python ignores exceptions: the ingest went on to its end as if never stopped (seen in a
+    test on a busy machine). Held, it is raised once every process is forked and known."""
+
+    def _launch_processes(self):
+        with signals_held():
+            super()._launch_processes()
+
+
+@contextlib.contextmanager
+def signals_held(signals=(signal.SIGINT, signal.SIGTERM)):
+    """Hold ``signals`` back while the block runs, then act on the first that came (its
+    handler, or its default action). Only the main thread can set handlers: elsewhere, nothing
+    is held."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    held: list[int] = []
+    previous = {s: signal.signal(s, lambda signum, frame: held.append(signum)) for s in signals}
+    try:
+        yield
+    finally:
+        for s, handler in previous.items():
+            signal.signal(s, handler)
+    if held:
+        handler = previous[held[0]]
+        if callable(handler):
+            handler(held[0], None)
+        elif handler == signal.SIG_DFL:
+            signal.raise_signal(held[0])
 
 
 def kill_workers(executor) -> None:
