@@ -140,15 +140,17 @@ def check_structure(conn) -> list[str]:
     return [] if found == ["ok"] else found
 
 
-def check_images(conn) -> tuple[int, list[str]]:
-    """Each stored image against its SHA-256: (how many match, the hashes of those that
-    don't)."""
+def check_images(conn) -> tuple[int, list[tuple[str, str]]]:
+    """Each stored image against its SHA-256 and its length: (how many match, (hash, problem)
+    for those that don't)."""
     verified, altered = 0, []
-    for sha, content in conn.execute("SELECT sha256, content FROM images"):
-        if isinstance(content, bytes) and sha256_hex(content) == sha:
-            verified += 1
+    for sha, content, size in conn.execute("SELECT sha256, content, bytes FROM images"):
+        if not isinstance(content, bytes) or sha256_hex(content) != sha:
+            altered.append((sha, "content does not match sha256"))
+        elif size != len(content):
+            altered.append((sha, f"bytes is {size}, the content's length {len(content)}"))
         else:
-            altered.append(sha)
+            verified += 1
     return verified, altered
 
 

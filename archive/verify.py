@@ -27,6 +27,7 @@ from .checks import (
 from .errors import KeyFileError
 from .hashing import file_sha256
 from .keys import key_id_for, load_public_key_pem, verify_signature
+from .ledger import PRIMARY_KEYS
 from .parallel import process_pool, stop_pool
 from .schema import SIGNED_TABLES
 
@@ -146,54 +147,64 @@ class Verifier:
                 report.fail("keys", key_id, "key_id does not match the stored public key")
                 continue
             stored[key_id] = key
-        if self.pinned is None:
-            report.trust = (
-                "trusting the key(s) found in the database: "
-                + (", ".join(sorted(stored)) or "none")
-                + " (pin one with --public-key)"
-            )
-            trusted = stored
-        else:
-            pinned = load_public_key_pem(self.pinned, "--public-key")
-            pinned_id = key_id_for(pinned)
-            trusted = {pinned_id: pinned}
-            report.trust = f"pinned key {pinned_id}"
-            # a wrong pin fails every row: say why once, before the long list
-            introduced = self.db.execute(
-                "SELECT old_key_id FROM key_rotations WHERE new_key_id = ?", (pinned_id,)
-            ).fetchone()
-            if pinned_id not in stored:
-                report.trust += (
-                    " (not one of this archive's keys: "
-                    + (", ".join(sorted(stored)) or "none")
-                    + ")"
-                )
-            elif introduced:
-                report.trust += (
-                    f" (a rotation from {introduced[0]} introduced it: it vouches only for what "
-                    "was signed after; pin the archive's first key to check it all)"
-                )
-        retired: dict[str, int] = {}
-        # Trust follows rotations signed by a trusted key, in ledger order.
-        for rid, old, new, pem, stmt, sig, seq in self.db.execute(
+        self.has_keys = bool(stored)
+        rotations = self.db.execute(
             "SELECT r.id, old_key_id, new_key_id, new_public_key, statement, signature, l.seq "
             "FROM key_rotations r JOIN ledger l ON l.record_table = 'key_rotations' "
             "AND l.record_id = r.id ORDER BY l.seq"
-        ):
-            data = stmt if isinstance(stmt, bytes) else (stmt or "").encode("utf-8")
-            if old not in trusted or not verify_signature(trusted[old], sig, data):
-                continue
-            retired.setdefault(old, seq)
-            if self.pinned is None:
-                continue
-            try:
-                key = load_public_key_pem(pem)
-            except Exception:  # noqa: BLE001 - the row check reports it
-                continue
-            if key_id_for(key) == new:  # else the row check says new_key_id does not match
-                trusted[new] = key
-                report.trust += f", then {new} (rotation {rid})"
+        ).fetchall()
+        # The archive's own keys: its first key and those its rotations introduced, in turn (an
+        # ingest refuses any other key). A key row beside them was put there, not rotated to.
+        first = self._first_key_id()
+        own, own_retired, own_followed = _follow(
+            {first: stored[first]} if first in stored else {}, rotations
+        )
+        for key_id in sorted(set(stored) - set(own)):
+            report.fail(
+                "keys", key_id, "not the archive's first key, and no rotation from it introduced it"
+            )
+        if self.pinned is None:
+            report.trust = (
+                "trusting the archive's first key as the database holds it: "
+                + (first if first in own else "none")
+                + "".join(own_followed)
+                + " (pin one with --public-key)"
+            )
+            return own, own_retired
+        pinned = load_public_key_pem(self.pinned, "--public-key")
+        pinned_id = key_id_for(pinned)
+        report.trust = f"pinned key {pinned_id}"
+        # a wrong pin fails every row: say why once, before the long list
+        introduced = self.db.execute(
+            "SELECT old_key_id FROM key_rotations WHERE new_key_id = ?", (pinned_id,)
+        ).fetchone()
+        if pinned_id not in stored:
+            report.trust += (
+                " (not one of this archive's keys: " + (", ".join(sorted(stored)) or "none") + ")"
+            )
+        elif introduced:
+            report.trust += (
+                f" (a rotation from {introduced[0]} introduced it: it vouches only for what "
+                "was signed after; pin the archive's first key to check it all)"
+            )
+        trusted, retired, followed = _follow({pinned_id: pinned}, rotations)
+        report.trust += "".join(followed)
         return trusted, retired
+
+    def _first_key_id(self) -> str | None:
+        """The key of the archive's first checkpoint (the one that fixed its origin), else of
+        its first ledger entry's row."""
+        row = self.db.execute("SELECT key_id FROM checkpoints ORDER BY id LIMIT 1").fetchone()
+        if row is None:
+            first = self.db.execute(
+                "SELECT record_table, record_id FROM ledger ORDER BY seq LIMIT 1"
+            ).fetchone()
+            if first is not None and first[0] in SIGNED_TABLES:
+                row = self.db.execute(
+                    f'SELECT key_id FROM {first[0]} WHERE "{PRIMARY_KEYS[first[0]]}" = ?',
+                    (first[1],),
+                ).fetchone()
+        return row[0] if row and isinstance(row[0], str) else None
 
     # -- the work: signed rows, the ledger's leaves, images ----------------------------------
     def _check(self, keys, sizes: set[int]) -> tuple[list[Chunk], LedgerScan, tuple, list | None]:
@@ -327,11 +338,18 @@ class Verifier:
 
         by_size: dict[int, str] = {}
         latest = None
+        first_origin = rows[0][1] if rows else None
         for cid, origin, size, root_hex, note, key_id in rows:
             latest = (cid, size)
             if any(isinstance(v, bytes) for v in (origin, root_hex, note, key_id)):
                 report.fail("checkpoints", cid, "not UTF-8 text (a BLOB, or bytes altered)")
                 continue
+            if origin != first_origin:  # the first checkpoint fixed the log's name
+                report.fail(
+                    "checkpoints",
+                    cid,
+                    f"a checkpoint of another log ({origin}), not of this archive ({first_origin})",
+                )
             key = keys.get(key_id)
             parsed = cp.verify(note, origin, key) if key else None
             if key is None:
@@ -366,6 +384,13 @@ class Verifier:
         if latest is None:
             if entries:
                 report.fail("checkpoints", "-", "the ledger has entries but no checkpoint")
+            elif self.has_keys:  # the first ingest writes its key, entries and checkpoint at once
+                report.fail(
+                    "checkpoints",
+                    "-",
+                    "the archive has a signing key but no ledger entries and no checkpoint: "
+                    "its history was removed",
+                )
         elif latest[1] != entries:
             report.fail(
                 "checkpoints",
@@ -424,13 +449,13 @@ class Verifier:
             report.ledger["outside_checkpoint"] = f"consistent at size {parsed.size}"
 
     # -- images and stored files ---------------------------------------------------------------
-    def _images(self, verified: int, altered: list[str]) -> None:
+    def _images(self, verified: int, altered: list[tuple[str, str]]) -> None:
         if verified:
             self.report.counts.setdefault("images", {"verified": 0, "failed": 0, "unsigned": 0})
             self.report.counts["images"]["verified"] += verified
-        for sha in altered:
+        for sha, problem in altered:
             self.report.count("images", "failed")
-            self.report.fail("images", sha, "content does not match sha256")
+            self.report.fail("images", sha, problem)
 
     def _files(self) -> None:
         db_file = _file_of(self.db.conn)
@@ -443,7 +468,15 @@ class Verifier:
                 continue
             path = home / stored
             used.add(path.name)
-            if not path.exists():
+            if not _in_captures(home, path, sha):
+                # where ingest keeps it and serve --captures finds it: nowhere else
+                self.report.count("capture files", "failed")
+                self.report.fail(
+                    "capture files",
+                    sha,
+                    f"stored_path {stored!r} is not a file named by its hash in captures/",
+                )
+            elif not path.exists():
                 self.report.count("capture files", "failed")
                 self.report.fail(
                     "capture files",
@@ -498,6 +531,32 @@ def stored_key_pem(db, key_id: str) -> str:
             f"--trust {key_id}: the database's public key for it is {found}'s (altered)"
         )
     return pem
+
+
+def _in_captures(home: Path, path: Path, sha: str) -> bool:
+    """``path`` is in ``home``'s captures/ (which may be a link to a larger disk), itself no
+    link out of it, and named by the capture's hash."""
+    stored = (home / "captures").resolve()
+    return isinstance(sha, str) and path.resolve().parent == stored and path.name.startswith(sha)
+
+
+def _follow(trusted: dict, rotations: list) -> tuple[dict, dict[str, int], list[str]]:
+    """Trust followed forward along the rotations a trusted key signed, in ledger order: the
+    keys then trusted, each retired key's rotation entry, and what was followed, as text."""
+    trusted, retired, followed = dict(trusted), {}, []
+    for rid, old, new, pem, stmt, sig, seq in rotations:
+        data = stmt if isinstance(stmt, bytes) else (stmt or "").encode("utf-8")
+        if old not in trusted or not verify_signature(trusted[old], sig, data):
+            continue
+        retired.setdefault(old, seq)
+        try:
+            key = load_public_key_pem(pem)
+        except Exception:  # noqa: BLE001 - the row check reports it
+            continue
+        if key_id_for(key) == new and new not in trusted:  # else the row check says why
+            trusted[new] = key
+            followed.append(f", then {new} (rotation {rid})")
+    return trusted, retired, followed
 
 
 def _raw(key) -> bytes:

@@ -111,6 +111,14 @@ def test_key_rotation(ledger_archive, fixed_signer, tmp_path):
     assert result.exit_code == 0, result.output
     assert f"then {new.key_id} (rotation {new.key_id})" in result.output
     assert "key_rotations        1 verified" in result.output
+    # unpinned, trust follows the rotation from the archive's first key the same way
+    result = run("verify", "--db", db)
+    assert result.exit_code == 0, result.output
+    assert result.output.splitlines()[0] == (
+        f"Trust: trusting the archive's first key as the database holds it: "
+        f"{fixed_signer.key_id}, then {new.key_id} (rotation {new.key_id}) (pin one with "
+        "--public-key)"
+    )
     # proofs follow the rotation too: the latest checkpoint is the new key's, so a record signed
     # before the rotation was provable by no key (found in review); each checks with the old key
     script = _doc_verifier(tmp_path)

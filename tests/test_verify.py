@@ -41,7 +41,7 @@ def test_clean_archive_verifies(sample_db):
     result = run_verify(sample_db)
     assert result.exit_code == 0, result.output
     assert "claims              24 verified     0 failed     0 unsigned" in result.output
-    assert "trusting the key(s) found in the database" in result.output
+    assert "trusting the archive's first key as the database holds it" in result.output
 
 
 def test_json_report(sample_db):

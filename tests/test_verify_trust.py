@@ -1,0 +1,170 @@
+"""What an archive says about itself that verify now holds it to (found by an auditor's review):
+its keys are its first key and those its rotations introduced, its history cannot be emptied,
+its checkpoints are of one log, its capture files are where ingest keeps them, and its images'
+stored sizes are theirs."""
+
+from __future__ import annotations
+
+import hashlib
+import shutil
+import sqlite3
+
+from click.testing import CliRunner
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+from archive import checkpoint as cp
+from archive import statements
+from archive.cli import cli
+from archive.hashing import text_sha256
+from archive.keys import Signer
+
+CLAIM = "37988c58467bc4cf-0"
+
+
+def run_verify(db, *extra):
+    return CliRunner().invoke(cli, ["verify", "--db", str(db), *extra])
+
+
+def _checkpoint(conn, signer: Signer, origin: str | None = None) -> None:
+    """A checkpoint of the ledger as it stands, signed by ``signer`` (of ``origin``, else the
+    archive's own)."""
+    size, root, own = conn.execute(
+        "SELECT tree_size, root_hash, origin FROM checkpoints ORDER BY tree_size DESC LIMIT 1"
+    ).fetchone()
+    n = conn.execute("SELECT count(*) FROM ledger").fetchone()[0]
+    assert n == size  # the forgery below adds no entry
+    origin = origin or own
+    note = cp.sign(cp.Checkpoint(origin, size, bytes.fromhex(root)), origin, signer)
+    conn.execute(
+        "INSERT INTO checkpoints (origin, tree_size, root_hash, note, key_id, created_at) "
+        "VALUES (?, ?, ?, ?, ?, '2026-01-02T00:00:00Z')",
+        (origin, size, root, note, signer.key_id),
+    )
+
+
+def _add_key(conn, signer: Signer) -> None:
+    conn.execute(
+        "INSERT INTO keys (key_id, algorithm, public_key, created_at) VALUES (?, ?, ?, ?)",
+        (signer.key_id, "ed25519", signer.public_key_pem, "2026-01-02T00:00:00Z"),
+    )
+
+
+def test_a_key_put_beside_the_archive_s_own_is_not_trusted_unpinned(sample_db, copy_db):
+    """Without a pinned key, verify trusted every key in the keys table: a key added there
+    signed a claim and a checkpoint, and everything verified. It now trusts the archive's
+    first key (its first checkpoint's) and the keys its rotations introduced."""
+    db = copy_db(sample_db)
+    conn = sqlite3.connect(db)
+    conn.row_factory = sqlite3.Row
+    forger = Signer(Ed25519PrivateKey.generate())
+    _add_key(conn, forger)
+    row = dict(conn.execute("SELECT * FROM claims WHERE id = ?", (CLAIM,)).fetchone())
+    article = dict(conn.execute("SELECT * FROM articles").fetchone())
+    row["text"] = row["text"] + " And a sentence the forger added."
+    row["text_sha256"] = text_sha256(row["text"])
+    stmt = statements.canonical(
+        statements.build(
+            "claims", row, key_id=forger.key_id, signed_at="2026-01-02T00:00:00Z", article=article
+        )
+    )
+    conn.execute(
+        "UPDATE claims SET text = ?, text_sha256 = ?, statement = ?, signature = ?, key_id = ? "
+        "WHERE id = ?",
+        (row["text"], row["text_sha256"], stmt.decode(), forger.sign(stmt), forger.key_id, CLAIM),
+    )
+    conn.execute(
+        "UPDATE ledger SET leaf_hash = ? WHERE record_id = ?",
+        (hashlib.sha256(b"\x00" + stmt).hexdigest(), CLAIM),
+    )
+    conn.commit()
+    conn.close()
+    result = run_verify(db, "--no-files")
+    assert result.exit_code == 1, result.output
+    first = result.output.splitlines()[0]
+    assert first.startswith("Trust: trusting the archive's first key as the database holds it: ")
+    assert forger.key_id not in first, first
+    assert (
+        f"FAILED keys {forger.key_id}: not the archive's first key, and no rotation from it "
+        "introduced it" in result.output
+    )
+    assert f"FAILED claims {CLAIM}: signed by an unknown or untrusted key {forger.key_id}" in (
+        result.output
+    )
+
+
+def test_a_checkpoint_signed_by_a_key_beside_the_archive_s_fails(sample_db, copy_db):
+    db = copy_db(sample_db)
+    conn = sqlite3.connect(db)
+    forger = Signer(Ed25519PrivateKey.generate())
+    _add_key(conn, forger)
+    _checkpoint(conn, forger)
+    conn.commit()
+    conn.close()
+    result = run_verify(db, "--no-files")
+    assert result.exit_code == 1, result.output
+    assert f"signed by an unknown or untrusted key {forger.key_id}" in result.output
+
+
+def test_an_emptied_archive_fails_pinned_or_not(sample_db, copy_db, fixed_signer, tmp_path):
+    """Every signed row, the ledger and the checkpoints deleted, the key kept: pinned, verify
+    said "Ledger: 0 entries ... OK". An archive with a key has a history."""
+    db = copy_db(sample_db)
+    conn = sqlite3.connect(db)
+    for table in ("image_uses", "claims", "articles", "capture_records", "images", "captures"):
+        conn.execute(f"DELETE FROM {table}")
+    conn.execute("DELETE FROM ledger")
+    conn.execute("DELETE FROM checkpoints")
+    conn.commit()
+    conn.close()
+    pub = tmp_path / "pub.pem"
+    pub.write_text(fixed_signer.public_key_pem)
+    for extra in (("--public-key", str(pub)), ()):
+        result = run_verify(db, "--no-files", *extra)
+        assert result.exit_code == 1, result.output
+        assert (
+            "FAILED checkpoints -: the archive has a signing key but no ledger entries and no "
+            "checkpoint: its history was removed" in result.output
+        )
+
+
+def test_a_checkpoint_of_another_log_fails(sample_db, copy_db, fixed_signer):
+    """Signed by the archive's key, with the right root, but of another origin: the first
+    checkpoint fixed the log's name (docs/verification.md)."""
+    db = copy_db(sample_db)
+    conn = sqlite3.connect(db)
+    _checkpoint(conn, fixed_signer, origin="other/log")
+    conn.commit()
+    conn.close()
+    result = run_verify(db, "--no-files")
+    assert result.exit_code == 1, result.output
+    assert "a checkpoint of another log (other/log), not of this archive (" in result.output
+
+
+def test_a_capture_file_outside_captures_fails(sample_db, copy_db):
+    """A stored_path edited to name a file elsewhere, holding the same bytes: verify passed
+    what serve --captures refuses to deliver."""
+    db = copy_db(sample_db)
+    stored = next((db.parent / "captures").iterdir())
+    shutil.move(stored, db.parent / "outside.warc.gz")
+    conn = sqlite3.connect(db)
+    conn.execute("UPDATE captures SET stored_path = 'outside.warc.gz'")
+    conn.commit()
+    conn.close()
+    result = run_verify(db)
+    assert result.exit_code == 1, result.output
+    assert (
+        "stored_path 'outside.warc.gz' is not a file named by its hash in captures/"
+        in result.output
+    )
+
+
+def test_an_image_s_stored_size_is_checked(sample_db, copy_db):
+    db = copy_db(sample_db)
+    conn = sqlite3.connect(db)
+    sha, size = conn.execute("SELECT sha256, bytes FROM images LIMIT 1").fetchone()
+    conn.execute("UPDATE images SET bytes = 1 WHERE sha256 = ?", (sha,))
+    conn.commit()
+    conn.close()
+    result = run_verify(db, "--no-files")
+    assert result.exit_code == 1, result.output
+    assert f"FAILED images {sha}: bytes is 1, the content's length {size}" in result.output
