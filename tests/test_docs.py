@@ -72,7 +72,7 @@ def _audit_script() -> str:
 def test_auditor_script_from_the_docs(sample_db, fixed_signer, tmp_path):
     script = tmp_path / "audit.py"
     script.write_text(_audit_script())
-    assert len(script.read_text().splitlines()) <= 60
+    assert len(script.read_text().splitlines()) <= 66
     pub = tmp_path / "pub.pem"
     pub.write_text(fixed_signer.public_key_pem)
     ok = subprocess.run([sys.executable, script, sample_db, pub], capture_output=True, text=True)
@@ -145,6 +145,35 @@ def test_auditor_script_fails_damaged_rows_and_follows_rotations(tmp_path):
     conn.close()
     bad = audit(forged)
     assert bad.returncode == 1 and f"FAILED {claim} signature" in bad.stdout, bad.stdout
+    # the retired key, leaked, re-signs a claim written after the rotation: it passed the script
+    # (auditor's review); a retired key signs nothing after its rotation's ledger entry
+    from archive.keys import load_key
+
+    old = load_key(next(key.parent.glob(f"{key.name}.retired-*")))
+    leaked = tmp_path / "leaked.db"
+    shutil.copy(db, leaked)
+    conn = sqlite3.connect(leaked)
+    claim, statement, real = conn.execute(
+        "SELECT id, statement, key_id FROM claims ORDER BY rowid DESC LIMIT 1"
+    ).fetchone()
+    statement = statement.replace(real, old.key_id)
+    conn.execute(
+        "UPDATE claims SET statement = ?, key_id = ?, signature = ? WHERE id = ?",
+        (statement, old.key_id, old.sign(statement.encode()), claim),
+    )
+    conn.commit()
+    conn.close()
+    bad = audit(leaked)
+    assert bad.returncode == 1, bad.stdout
+    assert bad.stdout.splitlines() == [
+        f"FAILED {claim} signed by a retired key, or no ledger entry",
+        "1 failed",
+    ], bad.stdout
+    damaged = tmp_path / "damaged.db"
+    damaged.write_bytes(db.read_bytes()[: db.stat().st_size // 2])
+    bad = audit(damaged)
+    assert bad.returncode == 1 and bad.stdout.startswith("FAILED DatabaseError: "), bad.stdout
+    assert "Traceback" not in bad.stderr, bad.stderr
     conn = sqlite3.connect(db)
     first, second = [r[0] for r in conn.execute("SELECT id FROM claims ORDER BY rowid LIMIT 2")]
     third, fourth = [r[0] for r in conn.execute("SELECT id FROM claims ORDER BY rowid LIMIT 2, 2")]
@@ -191,6 +220,7 @@ def test_ledger_script_from_the_docs(tmp_path):
     deletion passed it, found by a fresh user's walk through the docs)."""
     import base64
     import hashlib
+    import json
     import shutil
 
     from click.testing import CliRunner
@@ -205,7 +235,7 @@ def test_ledger_script_from_the_docs(tmp_path):
     text = (DOCS / "verification.md").read_text()
     code = next(c for c in re.findall(r"```python\n(.*?)```", text, re.S) if "check_ledger" in c
                 or "matches its checkpoint" in c)  # fmt: skip
-    assert len(code.splitlines()) <= 55
+    assert len(code.splitlines()) <= 62
     script = tmp_path / "check_ledger.py"
     script.write_text(code)
     db, key, pub = tmp_path / "records" / "archive.db", tmp_path / "k.pem", tmp_path / "k.pub"
@@ -290,3 +320,53 @@ def test_ledger_script_from_the_docs(tmp_path):
     conn.close()
     code, out = check(forged)
     assert code == 1 and "not signed by the pinned key or one it rotated to" in out, out
+    # a leaked retired key still signs: a row (its key_id) and the latest checkpoint after the
+    # rotation passed the script (auditor's review); the rotation's own checkpoint is the old key's
+    from archive.keys import load_key
+
+    old = load_key(next(key.parent.glob(f"{key.name}.retired-*")))
+    new = load_key(key)
+    after = (
+        sqlite3.connect(db)
+        .execute("SELECT id FROM claims WHERE key_id = ? LIMIT 1", (new.key_id,))
+        .fetchone()[0]
+    )
+    code, out = altered(f"UPDATE claims SET key_id = '{old.key_id}' WHERE id = '{after}'")
+    assert code == 1 and f"is signed by {old.key_id}, which a rotation retired" in out, out
+    conn = sqlite3.connect(db)
+    note = conn.execute("SELECT note FROM checkpoints ORDER BY tree_size DESC").fetchone()[0]
+    conn.close()
+    body = note.partition("\n\n")[0] + "\n"
+    line = base64.b64encode(b"\0\0\0\0" + old.private_key.sign(body.encode())).decode()
+    resigned = f"{body}\n\u2014 {note.splitlines()[0]} {line}\n"
+    code, out = altered(
+        f"UPDATE checkpoints SET note = '{resigned}', key_id = '{old.key_id}' "
+        "WHERE tree_size = (SELECT max(tree_size) FROM checkpoints)"
+    )
+    assert code == 1 and "not signed by the pinned key or one it rotated to" in out, out
+    # a rotation the old key signed whose new key never signed its proof of possession
+    conn = sqlite3.connect(forged)
+    conn.execute("DELETE FROM checkpoints")
+    rid, statement = conn.execute("SELECT id, statement FROM key_rotations").fetchone()
+    said = json.loads(statement)
+    said["new_key_signature"] = base64.b64encode(new.private_key.sign(b"something else")).decode()
+    from archive.statements import canonical
+
+    statement = canonical(said)
+    conn.execute(
+        "UPDATE key_rotations SET statement = ?, signature = ?, new_public_key = ? WHERE id = ?",
+        (statement.decode(), old.sign(statement), new.public_key_pem, rid),
+    )
+    conn.execute(
+        "UPDATE ledger SET leaf_hash = ? WHERE record_id = ?",
+        (hashlib.sha256(b"\x00" + statement).hexdigest(), rid),
+    )
+    conn.commit()
+    conn.close()
+    code, out = check(forged)
+    assert code == 1 and f"key rotation {rid} is not signed by the key it retires" in out, out
+    # a file too damaged to read: one FAILED line, no traceback (check() asserts none)
+    damaged = tmp_path / "damaged.db"
+    damaged.write_bytes(db.read_bytes()[: db.stat().st_size // 2])
+    code, out = check(damaged)
+    assert code == 1 and out.startswith("FAILED DatabaseError: "), out
