@@ -26,6 +26,7 @@ from datasette.views.base import DatasetteError
 from markupsafe import Markup, escape
 
 from .datasette_asgi import CAPTURE_DOWNLOADS, FileDownload, ReaderRoutes, ResponseCache
+from .datasette_paging import tie_first_pages
 from .hashing import normalize_text, text_sha256
 from .keys import load_public_key_pem, verify_signature
 
@@ -348,6 +349,14 @@ def handle_exception(datasette, request, exception):
         return response
 
     return with_allow
+
+
+@hookimpl
+def startup(datasette):
+    async def tie():
+        await tie_first_pages(datasette)
+
+    return tie
 
 
 @hookimpl
