@@ -29,6 +29,8 @@ def test_canned_queries(served):
     q = urllib.parse.urlencode({"speaker": "Elena Varga", "_shape": "array"})
     rows = get_json(f"{base}/archive/speaker_quotes.json?{q}")
     assert {r["cue"] for r in rows} >= {"said", "says"}
+    # whom the name typed was resolved to is shown (a part showed claims and no name: review)
+    assert {r["speaker"] for r in rows} == {"Elena Varga"}
     # a name typed in another case finds the same person (it found nothing: eighth round)
     for typed in ("elena varga", "ELENA VARGA", " Elena varga "):
         q = urllib.parse.urlencode({"speaker": typed, "_shape": "array"})

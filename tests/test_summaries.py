@@ -196,7 +196,7 @@ def test_speaker_quotes_finds_a_name_by_a_part_only_one_name_holds(tmp_path, fix
     conn = sqlite3.connect(db)
 
     def said(typed: str) -> list[str]:
-        return [row[4] for row in conn.execute(sql, {"speaker": typed, "from": ""})]
+        return [row[5] for row in conn.execute(sql, {"speaker": typed, "from": ""})]
 
     lind = said("Marta Lind")
     assert lind and all("Marta Lind" in text for text in lind)
