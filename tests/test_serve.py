@@ -261,6 +261,17 @@ def test_check_records_shows_a_row_that_is_not_what_was_signed(sample_db, tmp_pa
     assert len(rows) == 27 and rows[f"{article}-3"][2:] == (1, 0, 0)
     conn.execute("DELETE FROM keys")
     assert {r[4] for r in checked().values()} == {0}
+    # a claim and an image use deleted: their positions just skipped a number (a researcher's
+    # review); the ledger still names them, and they show as missing
+    conn.execute("DELETE FROM claims WHERE id = ?", (f"{article}-11",))
+    conn.execute("DELETE FROM image_uses WHERE id = ?", (f"{article}-i0",))
+    rows = checked()
+    assert rows[f"{article}-11"][0] == "missing claim"
+    assert rows[f"{article}-i0"][0] == "missing image use"
+    assert rows[f"{article}-11"][2:] == rows[f"{article}-i0"][2:] == (0, 0, 0)
+    assert len(rows) == 27
+    conn.execute("DELETE FROM articles WHERE id = ?", (article,))
+    assert checked()[article][0] == "missing article"
 
 
 def test_an_archive_being_served_is_not_ingested_into(sample_db, fixed_signer, tmp_path):
