@@ -54,11 +54,25 @@ def make_proof(conn, record: str) -> dict:
     path = merkle.inclusion_path(
         row[0], checkpoint.size, lambda a, b: merkle.root(ledger_leaves(conn, a, b))
     )
+    # each rotation with its place in the same tree: a checker then knows from when the key it
+    # retired signs nothing (a record a leaked retired key signed later fails)
     rotations = [
-        {"statement": statement, "signature": signature}
-        for statement, signature in conn.execute(
-            "SELECT r.statement, r.signature FROM key_rotations r JOIN ledger l ON "
-            "l.record_table = 'key_rotations' AND l.record_id = r.id ORDER BY l.seq"
+        {
+            "statement": statement,
+            "signature": signature,
+            "leaf_index": seq,
+            "inclusion_proof": [
+                base64.b64encode(h).decode()
+                for h in merkle.inclusion_path(
+                    seq, checkpoint.size, lambda a, b: merkle.root(ledger_leaves(conn, a, b))
+                )
+            ],
+        }
+        for statement, signature, seq in conn.execute(
+            "SELECT r.statement, r.signature, l.seq FROM key_rotations r JOIN ledger l ON "
+            "l.record_table = 'key_rotations' AND l.record_id = r.id WHERE l.seq < ? "
+            "ORDER BY l.seq",
+            (checkpoint.size,),
         )
     ]
     return {
@@ -97,6 +111,36 @@ def trusted_keys(proof: dict, pinned) -> dict:
         ):
             trusted[new] = key
     return trusted
+
+
+def retired_keys(proof: dict, trusted: dict) -> dict[str, int]:
+    """Key id -> the leaf index of the rotation that retired it, for each rotation a trusted key
+    signed that the proof shows in its checkpoint's tree (proofs made before rotations carried
+    their place show none)."""
+    checkpoint, _ = cp.parse(proof["checkpoint"])
+    retired: dict[str, int] = {}
+    for rotation in proof.get("rotations", []):
+        index, path = rotation.get("leaf_index"), rotation.get("inclusion_proof")
+        if type(index) is not int or not isinstance(path, list):
+            continue
+        stmt = statements.parse(rotation["statement"])
+        old = stmt.get("old_key_id")
+        data = rotation["statement"].encode()
+        if (
+            stmt.get("type") == "key_rotation"
+            and stmt.get("key_id") == old
+            and old in trusted
+            and verify_signature(trusted[old], rotation["signature"], data)
+            and merkle.verify_inclusion(
+                merkle.leaf_hash(data),
+                index,
+                checkpoint.size,
+                [base64.b64decode(h, validate=True) for h in path],
+                checkpoint.root,
+            )
+        ):
+            retired.setdefault(old, index)
+    return retired
 
 
 def checkpoint_signer(proof: dict, trusted: dict) -> str | None:
@@ -148,9 +192,15 @@ def _shape(proof: dict) -> str | None:
         isinstance(r, dict)
         and isinstance(r.get("statement"), str)
         and isinstance(r.get("signature"), str)
+        and type(r.get("leaf_index", 0)) is int
+        and isinstance(r.get("inclusion_proof", []), list)
+        and all(isinstance(h, str) for h in r.get("inclusion_proof", []))
         for r in rotations
     ):
-        return "'rotations' is not a list of {statement, signature} objects"
+        return (
+            "'rotations' is not a list of {statement, signature[, leaf_index, inclusion_proof]} "
+            "objects"
+        )
     return None
 
 
@@ -190,8 +240,21 @@ def check_proof(proof: dict, trusted_pem: str) -> list[str]:
         if signer is not None and not verify_signature(signer, proof["signature"], data):
             problems.append("the statement's signature does not verify")
         checkpoint, _ = cp.parse(proof["checkpoint"])
-        if checkpoint_signer(proof, trusted) is None:
+        checkpoint_key = checkpoint_signer(proof, trusted)
+        if checkpoint_key is None:
             problems.append("the checkpoint's signature does not verify")
+        retired = retired_keys(proof, trusted)
+        if proof["key_id"] in retired and proof["leaf_index"] > retired[proof["key_id"]]:
+            problems.append(
+                f"signed by {proof['key_id']} after the rotation that retired it "
+                f"(ledger entry {retired[proof['key_id']]})"
+            )
+        # the rotation's own checkpoint is the old key's; every later one the new key's
+        if checkpoint_key in retired and checkpoint.size > retired[checkpoint_key] + 1:
+            problems.append(
+                f"the checkpoint is signed by {checkpoint_key} after the rotation that retired "
+                f"it (ledger entry {retired[checkpoint_key]})"
+            )
         path = [base64.b64decode(h, validate=True) for h in proof["inclusion_proof"]]
         if checkpoint.size != proof["tree_size"]:
             problems.append("tree_size differs from the checkpoint's")

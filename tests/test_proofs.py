@@ -58,7 +58,7 @@ def _doc_verifier(tmp_path) -> Path:
     """The standalone proof checker of docs/verification.md, as a script."""
     doc = (DATA.parent.parent / "docs" / "verification.md").read_text()
     code = next(c for c in re.findall(r"```python\n(.*?)```", doc, re.S) if "leaf_index" in c)
-    assert len(code.strip().splitlines()) <= 55
+    assert len(code.strip().splitlines()) <= 66
     script = tmp_path / "verify_proof.py"
     script.write_text(code)
     return script
@@ -227,3 +227,75 @@ def test_a_rotation_signed_by_the_new_key_itself_is_named(ledger_archive, fixed_
         and "a rotation must be signed by the key it retires" in f
         for f in found
     ), found
+
+
+def test_a_proof_of_what_a_retired_key_signed_after_its_rotation_fails(
+    ledger_archive, fixed_signer, tmp_path
+):
+    """The retired key, leaked, signs a new claim and a checkpoint of it: `archive prove` made a
+    proof that `verify-proof` and the docs' verify_proof.py accepted with the first key pinned,
+    though the proof held the rotation (an auditor's review). A proof's rotations now carry
+    their place in the tree, and nothing their old key signed after it passes."""
+    from archive import checkpoint as cp
+    from archive import merkle
+
+    db, pub = ledger_archive
+    conn = sqlite3.connect(db)
+    new = Signer(Ed25519PrivateKey.generate())
+    rotate_key(conn, db, fixed_signer, new, clock=lambda: "2026-01-02T00:00:00Z")
+    conn.close()
+    Ingester(db, new, clock=lambda: "2026-01-03T00:00:00Z").ingest_file(
+        DATA / "warc" / "example.warc.gz"
+    )
+    script = _doc_verifier(tmp_path)
+    conn = sqlite3.connect(db)
+    conn.row_factory = sqlite3.Row
+    row = dict(conn.execute("SELECT * FROM claims WHERE id = '37988c58467bc4cf-0'").fetchone())
+    article = dict(
+        conn.execute("SELECT * FROM articles WHERE id = ?", (row["article_id"],)).fetchone()
+    )
+    row.update(id="37988c58467bc4cf-99", position=99)
+    old = fixed_signer
+    stmt = statements.canonical(
+        statements.build(
+            "claims", row, key_id=old.key_id, signed_at="2026-01-04T00:00:00Z", article=article
+        )
+    )
+    row.update(statement=stmt.decode(), signature=old.sign(stmt), key_id=old.key_id)
+    conn.execute(
+        f"INSERT INTO claims ({', '.join(row)}) VALUES ({', '.join('?' * len(row))})",
+        list(row.values()),
+    )
+    seq = conn.execute("SELECT count(*) FROM ledger").fetchone()[0]
+    conn.execute(
+        "INSERT INTO ledger (seq, leaf_hash, record_table, record_id) VALUES (?, ?, 'claims', ?)",
+        (seq, merkle.leaf_hash(stmt).hex(), row["id"]),
+    )
+    leaves = [
+        bytes.fromhex(h) for (h,) in conn.execute("SELECT leaf_hash FROM ledger ORDER BY seq")
+    ]
+    origin = conn.execute("SELECT origin FROM checkpoints ORDER BY id LIMIT 1").fetchone()[0]
+    root = merkle.root(leaves)
+    conn.execute(
+        "INSERT INTO checkpoints (origin, tree_size, root_hash, note, key_id, created_at) "
+        "VALUES (?, ?, ?, ?, ?, '2026-01-04T00:00:00Z')",
+        (origin, seq + 1, root.hex(), cp.sign(cp.Checkpoint(origin, seq + 1, root), origin, old),
+         old.key_id),
+    )  # fmt: skip
+    conn.commit()
+    conn.close()
+    proof = tmp_path / "leaked.json"
+    assert run("prove", row["id"], "--db", db, "-o", proof).exit_code == 0
+    result = run("verify-proof", proof, "--public-key", pub)
+    assert result.exit_code == 1, result.output
+    assert f"signed by {old.key_id} after the rotation that retired it (ledger entry " in (
+        result.output
+    )
+    assert f"the checkpoint is signed by {old.key_id} after the rotation" in result.output
+    mine = subprocess.run([sys.executable, script, proof, pub], capture_output=True, text=True)
+    assert mine.returncode == 1 and "retired" in mine.stdout, mine.stdout + mine.stderr
+    # a record the old key signed before its rotation still proves, by the new key's checkpoint
+    good = tmp_path / "good.json"
+    assert run("prove", "37988c58467bc4cf-9", "--db", db, "-o", good).exit_code == 0
+    data = json.loads(good.read_text())
+    assert all("leaf_index" in r and "inclusion_proof" in r for r in data["rotations"])
