@@ -7,7 +7,6 @@ reported as passed unless it was checked.
 
 from __future__ import annotations
 
-import sqlite3
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -19,7 +18,9 @@ from .checks import (
     LedgerScan,
     check_images,
     check_rows,
+    check_search_indexes,
     check_structure,
+    database_file,
     in_worker,
     scan_ledger,
     text_or_bytes,
@@ -122,8 +123,9 @@ class Verifier:
                 sizes.add(cp.parse(checkpoint_note)[0].size)
             except ValueError:
                 pass  # reported by _outside_checkpoint
-        chunks, ledger, images, structure = self._check(keys, sizes)
+        chunks, ledger, images, structure, indexes = self._check(keys, sizes)
         self._structure(structure)
+        self._search_indexes(indexes)
         self._ledger(chunks, ledger)
         self._checkpoints(checkpoints, ledger, keys, checkpoint_note)
         self._images(*images)
@@ -207,11 +209,12 @@ class Verifier:
         return row[0] if row and isinstance(row[0], str) else None
 
     # -- the work: signed rows, the ledger's leaves, images ----------------------------------
-    def _check(self, keys, sizes: set[int]) -> tuple[list[Chunk], LedgerScan, tuple, list | None]:
+    def _check(self, keys, sizes: set[int]) -> tuple:
         """Check every signed row, in chunks of rowids: each row whole (statement, content
         hashes, signature, its ledger entry); hash the ledger's Merkle tree; hash the images;
-        SQLite's check of the file. For a large archive all of it runs in worker processes
-        that read the database themselves, so every part of the work is spread over the cores.
+        SQLite's checks of the file and of the search indexes. For a large archive all of it
+        runs in worker processes that read the database themselves, so every part of the work
+        is spread over the cores.
         """
         raw_keys = {key_id: _raw(key) for key_id, key in keys.items()}
         units = []
@@ -235,7 +238,7 @@ class Verifier:
             for i, start in enumerate(starts):
                 end = starts[i + 1] - 1 if i + 1 < len(starts) else hi
                 units.append((table, start, end))
-        path = _file_of(self.db.conn)
+        path = database_file(self.db.conn)
         if self.workers <= 1 or total < self.parallel_from or path is None:
             conn = self.db.conn
             return (
@@ -243,11 +246,13 @@ class Verifier:
                 scan_ledger(conn, sizes),
                 check_images(conn),
                 check_structure(conn) if self.check_sqlite else None,
+                check_search_indexes(conn) if self.check_sqlite else None,
             )
         pool = process_pool(self.workers)
         try:
             # the file, the ledger and the images first: they are one task each, the rows many
             structure = self.check_sqlite and pool.submit(in_worker, path, check_structure)
+            indexes = self.check_sqlite and pool.submit(in_worker, path, check_search_indexes)
             ledger = pool.submit(in_worker, path, scan_ledger, sizes)
             images = pool.submit(in_worker, path, check_images)
             rows = [
@@ -258,6 +263,7 @@ class Verifier:
                 ledger.result(),
                 images.result(),
                 structure.result() if structure else None,
+                indexes.result() if indexes else None,
             )
         finally:
             # on success every task is done; after an interrupt or an error, the queued ones
@@ -269,8 +275,18 @@ class Verifier:
             return
         self.report.count("database file", "failed" if problems else "verified")
         for problem in problems:
-            name = _file_of(self.db.conn) or "-"
+            name = database_file(self.db.conn) or "-"
             self.report.fail("database file", name, f"SQLite's quick_check: {problem}")
+
+    def _search_indexes(self, found: tuple[int, list[str]] | None) -> None:
+        if found is None:
+            return
+        verified, problems = found
+        for _ in range(verified):
+            self.report.count("search indexes", "verified")
+        for problem in problems:
+            self.report.count("search indexes", "failed")
+            self.report.fail("search indexes", problem.split()[0], problem)
 
     # -- ledger, Merkle root, checkpoints -----------------------------------------------------
     def _ledger(self, chunks: list[Chunk], ledger: LedgerScan) -> None:
@@ -458,7 +474,7 @@ class Verifier:
             self.report.fail("images", sha, problem)
 
     def _files(self) -> None:
-        db_file = _file_of(self.db.conn)
+        db_file = database_file(self.db.conn)
         home = Path(db_file).parent if db_file else Path(".")
         used = set()
         for sha, stored in self.db.execute("SELECT sha256, stored_path FROM captures"):
@@ -561,11 +577,3 @@ def _follow(trusted: dict, rotations: list) -> tuple[dict, dict[str, int], list[
 
 def _raw(key) -> bytes:
     return key.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
-
-
-def _file_of(conn: sqlite3.Connection) -> str | None:
-    """The database file behind ``conn`` (None in memory): worker processes open it read-only."""
-    for _, name, file in conn.execute("PRAGMA database_list"):
-        if name == "main":
-            return file or None
-    return None

@@ -6,6 +6,7 @@ stored sizes are theirs."""
 from __future__ import annotations
 
 import hashlib
+import re
 import shutil
 import sqlite3
 
@@ -168,3 +169,44 @@ def test_an_image_s_stored_size_is_checked(sample_db, copy_db):
     result = run_verify(db, "--no-files")
     assert result.exit_code == 1, result.output
     assert f"FAILED images {sha}: bytes is 1, the content's length {size}" in result.output
+
+
+def test_a_search_index_written_on_purpose_fails(sample_db, copy_db, monkeypatch):
+    """A claim's full-text entry replaced with words it does not hold: a search for them found
+    it, and verify (SQLite's page check included) said OK (an auditor's review). FTS5's own
+    integrity-check now compares each index with its table, on a copy of the index in the
+    read-only connection's temporary database; in worker processes too."""
+    from archive.verify import Verifier
+
+    db = copy_db(sample_db)
+    conn = sqlite3.connect(db)
+    conn.execute(
+        "INSERT INTO claims_fts (claims_fts, rowid, text, speaker, quote) "
+        "SELECT 'delete', rowid, text, speaker, quote FROM claims WHERE id = ?",
+        (CLAIM,),
+    )
+    conn.execute(
+        "INSERT INTO claims_fts (rowid, text) SELECT rowid, 'Varga confessed to bribery' "
+        "FROM claims WHERE id = ?",
+        (CLAIM,),
+    )
+    conn.commit()
+    assert conn.execute(
+        "SELECT count(*) FROM claims_fts WHERE claims_fts MATCH 'bribery'"
+    ).fetchone() == (1,)
+    conn.close()
+    before = db.read_bytes()
+    for parallel_from in (Verifier.parallel_from, 0):
+        monkeypatch.setattr(Verifier, "parallel_from", parallel_from)
+        result = run_verify(db, "--no-files", "--workers", "2")
+        assert result.exit_code == 1, result.output
+        assert re.search(r"^search indexes\s+1 verified\s+1 failed", result.output, re.M)
+        assert (
+            "FAILED search indexes claims_fts: claims_fts does not match claims: a search finds "
+            "rows under words they do not hold, or misses rows" in result.output
+        )
+    assert db.read_bytes() == before  # checked without writing
+    clean = run_verify(sample_db, "--no-files")
+    assert re.search(r"^search indexes\s+2 verified\s+0 failed", clean.output, re.M), clean.output
+    skipped = run_verify(db, "--no-files", "--no-sqlite-check")
+    assert skipped.exit_code == 0 and "search indexes" not in skipped.output
