@@ -85,7 +85,7 @@ def _thumb(datasette, database: str, sha: str, size: int = 120) -> Markup:
     src = datasette.urls.path(f"/-/archive-image/{tilde_encode(database)}/{sha}")
     return Markup(
         f'<a href="{escape(href)}"><img src="{escape(src)}" alt="image {escape(sha[:12])}" '
-        f'style="max-width:{size}px;max-height:{size}px"></a>'
+        f'loading="lazy" style="max-width:{size}px;max-height:{size}px"></a>'
         f"<br><code>{escape(sha[:12])}…</code>"
     )
 
@@ -116,7 +116,10 @@ def _onward(row, value: str, column: str, table: str | None, database: str, data
             datasette, database, "claim_everywhere", "where else?", claim_id=row["id"]
         )
         return Markup(f"{escape(value)} <small>· {where}</small>")
-    if table in ("speakers", "quotes", "speaker_sites") and column == "speaker":
+    # (claim_everywhere and speaker_quotes name the speaker too: their rows have no table)
+    if (table in ("speakers", "quotes", "speaker_sites", "claims") or table is None) and (
+        column == "speaker"
+    ):
         return _query_link(datasette, database, "speaker_quotes", value, speaker=value)
     if table == "articles" and column in ("url", "canonical_url"):
         history = _query_link(

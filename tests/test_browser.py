@@ -56,7 +56,9 @@ def test_image_uses_render_thumbnails(browser, served):
     page.goto(f"{served}/archive/image_uses")
     images = page.locator("table.rows-and-columns img")
     assert images.count() >= 2
-    # every thumbnail actually decoded (naturalWidth > 0), served by the plugin's route
+    # every thumbnail actually decoded (naturalWidth > 0), served by the plugin's route; they
+    # load lazily, as they are scrolled to
+    images.evaluate_all("els => els.forEach(e => e.scrollIntoView())")
     page.wait_for_function(
         "() => [...document.querySelectorAll('table.rows-and-columns img')].every(i => i.complete)"
     )

@@ -454,6 +454,14 @@ def test_pages_lead_on_to_the_questions(served):
     # the counts' own tables lead on as their views do
     assert 'href="/archive/speaker_quotes?speaker=Elena+Varga"' in page("/archive/speaker_sites")
     assert 'href="/archive/claims/' in page("/archive/claim_texts")  # its first claim
+    # who said it, from the claim itself and from where else it appears (a researcher's review:
+    # plain text there); the images of a long list load as they are scrolled to
+    assert 'href="/archive/speaker_quotes?speaker=Elena+Varga"' in page(
+        "/archive/claims/37988c58467bc4cf-9"
+    )
+    everywhere = page("/archive/claim_everywhere?claim_id=37988c58467bc4cf-9")
+    assert 'href="/archive/speaker_quotes?speaker=Elena+Varga"' in everywhere
+    assert 'loading="lazy"' in page("/archive/image_uses")
     article = page("/archive/articles/37988c58467bc4cf")
     assert f'href="/archive/captures/{hashlib.sha256(SAMPLE.read_bytes()).hexdigest()}"' in article
     assert "/archive/page_history?url=https%3A%2F%2Fnorthshore.example%2F" in article
