@@ -98,7 +98,7 @@ def ingest(
 
     Example: archive ingest captures/*.warc.gz
     """
-    from .ingest import FileResult, Ingester
+    from .ingest import Ingester
     from .parallel import DaskExecutor, default_workers, process_pool, stop_pool
     from .reader import find_captures
 
@@ -191,7 +191,54 @@ def ingest(
             f"names (.warc, .arc, .wacz, optionally .gz) and were not read: {shown}",
             err=True,
         )
-    results, broken, interrupted = [], False, None
+    results: list = []
+    stop = interrupted = None
+    try:
+        broken, stop, interrupted = _ingest_files(ingester, files, results, quiet)
+    finally:
+        # stopped however the loop ended (after an interrupt or an error, the records still
+        # queued for the workers are not wanted): a second Ctrl-C that escaped it left the
+        # workers alive, and the exit waited for them for ever (found in review)
+        if ingester.executor is not None:
+            stop_pool(ingester.executor, cancel=interrupted is not None or _raising())
+
+    failed = sum(r.status == "failed" for r in results)
+    done = [r for r in results if r.status == "ingested"]  # a failed file added nothing
+    # a run stopped early says how far it got
+    of = f" of {len(files)}" if len(results) < len(files) else ""
+    click.echo(
+        f"{len(results)}{of} files: {len(done)} ingested, "
+        f"{sum(r.status == 'already' for r in results)} already in the archive, {failed} failed; "
+        f"{sum(r.articles for r in done)} articles, {sum(r.claims for r in done)} claims, "
+        f"{sum(r.images for r in done)} images, {sum(r.skipped for r in done)} skipped"
+    )
+    digest = [r for r in done if r.digest_failures]
+    if digest:
+        named = ", ".join(f"{one_line(r.path)} ({r.digest_failures})" for r in digest[:5])
+        click.echo(
+            f"Warning: {sum(r.digest_failures for r in digest)} records failed their WARC digest "
+            f"check, in {named}{', ...' if digest[5:] else ''} (see capture_records.digest)",
+            err=True,
+        )
+    if interrupted is not None:
+        name = one_line(interrupted.path)
+        status, word = stop_status(stop)
+        click.echo(
+            f"{word}: {name} was ingested just before it (in the summary above)"
+            if interrupted.status == "ingested"
+            else f"{word}: {name} was not ingested (nothing of it was kept)",
+            err=True,
+        )
+        sys.exit(status)
+    sys.exit(EXIT_FAILED if failed or broken else EXIT_OK)
+
+
+def _ingest_files(ingester, files: list[Path], results: list, quiet: bool):
+    """Ingest ``files`` in turn, saying how each went, into ``results``: (whether the archive
+    broke off the run, the interrupt that stopped it, and what it interrupted)."""
+    from .ingest import FileResult
+
+    broken, stop, interrupted = False, None, None
     sizes = [_size(path) for path in files]
     with click.progressbar(
         length=max(1, sum(sizes)),  # bytes: a single large file shows its progress too
@@ -238,38 +285,12 @@ def ingest(
                     f"Ingested: {one_line(str(path))} ({result.articles} articles, "
                     f"{result.claims} claims, {result.images} images)"
                 )
-    failed = sum(r.status == "failed" for r in results)
-    done = [r for r in results if r.status == "ingested"]  # a failed file added nothing
-    # a run stopped early says how far it got
-    of = f" of {len(files)}" if len(results) < len(files) else ""
-    click.echo(
-        f"{len(results)}{of} files: {len(done)} ingested, "
-        f"{sum(r.status == 'already' for r in results)} already in the archive, {failed} failed; "
-        f"{sum(r.articles for r in done)} articles, {sum(r.claims for r in done)} claims, "
-        f"{sum(r.images for r in done)} images, {sum(r.skipped for r in done)} skipped"
-    )
-    digest = [r for r in done if r.digest_failures]
-    if digest:
-        named = ", ".join(f"{one_line(r.path)} ({r.digest_failures})" for r in digest[:5])
-        click.echo(
-            f"Warning: {sum(r.digest_failures for r in digest)} records failed their WARC digest "
-            f"check, in {named}{', ...' if digest[5:] else ''} (see capture_records.digest)",
-            err=True,
-        )
-    if ingester.executor is not None:
-        # after an interrupt, the records still queued for the workers are not wanted
-        stop_pool(ingester.executor, cancel=interrupted is not None)
-    if interrupted is not None:
-        name = one_line(interrupted.path)
-        status, word = stop_status(stop)
-        click.echo(
-            f"{word}: {name} was ingested just before it (in the summary above)"
-            if interrupted.status == "ingested"
-            else f"{word}: {name} was not ingested (nothing of it was kept)",
-            err=True,
-        )
-        sys.exit(status)
-    sys.exit(EXIT_FAILED if failed or broken else EXIT_OK)
+    return broken, stop, interrupted
+
+
+def _raising() -> bool:
+    """Whether an exception is on its way out of the ``finally`` block this is called from."""
+    return sys.exc_info()[0] is not None
 
 
 class _FileProgress:

@@ -102,22 +102,33 @@ class _ForkingPool(ProcessPoolExecutor):
             super()._launch_processes()
 
 
+_STOPS = (signal.SIGINT, signal.SIGTERM)
+
+
 @contextlib.contextmanager
-def signals_held(signals=(signal.SIGINT, signal.SIGTERM)):
-    """Hold ``signals`` back while the block runs, then act on the first that came (its
-    handler, or its default action). Only the main thread can set handlers: elsewhere, nothing
-    is held."""
+def _on_signals(act: Callable[[int], object]):
+    """While the block runs, Ctrl-C and SIGTERM call ``act(signal number)`` instead of their
+    handlers; yields those handlers (None outside the main thread, the only one that can set
+    handlers: nothing changes there)."""
     if threading.current_thread() is not threading.main_thread():
-        yield
+        yield None
         return
-    held: list[int] = []
-    previous = {s: signal.signal(s, lambda signum, frame: held.append(signum)) for s in signals}
+    previous = {s: signal.signal(s, lambda signum, frame: act(signum)) for s in _STOPS}
     try:
-        yield
+        yield previous
     finally:
         for s, handler in previous.items():
             signal.signal(s, handler)
-    if held:
+
+
+@contextlib.contextmanager
+def signals_held():
+    """Hold Ctrl-C and SIGTERM back while the block runs, then act on the first that came (its
+    handler, or its default action)."""
+    held: list[int] = []
+    with _on_signals(held.append) as previous:
+        yield
+    if held and previous:
         handler = previous[held[0]]
         if callable(handler):
             handler(held[0], None)
@@ -139,9 +150,15 @@ def stop_pool(executor, cancel: bool = False) -> None:
     forks, forgets the processes forked so far, which then keep the exit waiting for ever. Any
     process still alive after the shutdown is killed."""
     processes = _processes_of(executor)  # the shutdown forgets them
-    with contextlib.suppress(RuntimeError):
-        executor.shutdown(cancel_futures=cancel)
-    _kill(processes)
+    # A second Ctrl-C (or a SIGTERM) while the pool stops means "now": the workers are killed,
+    # not waited for. It used to escape the shutdown before the workers were killed, and the
+    # exit then waited for ever for workers that ignore both signals.
+    try:
+        with _on_signals(lambda signum: _kill(processes)):
+            with contextlib.suppress(RuntimeError):
+                executor.shutdown(cancel_futures=cancel)
+    finally:
+        _kill(processes)
 
 
 def _processes_of(executor) -> list:

@@ -146,3 +146,40 @@ def test_ctrl_c_during_a_fork_stops_the_run():
     )
     assert proc.stdout.strip() == "interrupted", proc.stdout + proc.stderr
     assert "Traceback" not in proc.stderr, proc.stderr
+
+
+_SECOND_CTRL_C_WHILE_STOPPING = """
+import os, signal, threading, time
+from archive.parallel import process_pool, stop_pool
+
+pool = process_pool(2)
+busy = pool.submit(time.sleep, 60)  # a worker in the middle of a long record
+time.sleep(0.5)
+workers = list(pool._processes.values())
+threading.Timer(0.5, os.kill, (os.getpid(), signal.SIGINT)).start()  # Ctrl-C again, stopping
+start = time.monotonic()
+try:
+    stop_pool(pool, cancel=True)
+except KeyboardInterrupt:
+    print("escaped")
+print("stopped", round(time.monotonic() - start), [w.is_alive() for w in workers])
+"""
+
+
+def test_a_second_ctrl_c_while_the_pool_stops_kills_its_workers():
+    """Two Ctrl-C a moment apart: the second landed in the pool's shutdown, which waits for the
+    records in hand, and escaped it before the workers (which ignore Ctrl-C) were killed; the
+    exit then waited for them for ever (an archivist's review: 9 hangs in 20 tries). A signal
+    while the pool stops now kills its workers at once."""
+    import subprocess
+    import sys
+
+    proc = subprocess.run(
+        [sys.executable, "-c", _SECOND_CTRL_C_WHILE_STOPPING],
+        capture_output=True,
+        text=True,
+        timeout=50,  # the worker's record takes 60 s: waited for, this fails
+    )
+    out = proc.stdout.strip()
+    assert out.startswith("stopped ") and out.endswith("[False, False]"), out + proc.stderr
+    assert int(out.split()[1]) < 10 and "Traceback" not in proc.stderr, out + proc.stderr
