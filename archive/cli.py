@@ -6,6 +6,7 @@ import contextlib
 import os
 import shutil
 import signal
+import sqlite3
 import sys
 import threading
 from pathlib import Path
@@ -54,10 +55,11 @@ class ArchiveGroup(click.Group):
             return super().invoke(ctx)
         except KeyboardInterrupt as e:
             stop = e
-        except (OSError, UnicodeError, OverflowError) as e:
+        except (OSError, UnicodeError, OverflowError, sqlite3.Error) as e:
             # what the commands do not expect of their input (a name too long for the file
             # system, a path under a file, bytes that are not text, a number too large): one
-            # line, not a traceback (found in review)
+            # line, not a traceback (found in review); a database error no command expected
+            # (a full disk under `keys rotate`: an archivist's review)
             if isinstance(e, BrokenPipeError):  # `archive export | head`: click's main
                 raise  # quiets the pipe and exits 1, as before
             raise click.ClickException(_unexpected(e)) from None
@@ -81,6 +83,8 @@ def _unexpected(e: BaseException) -> str:
     if isinstance(e, OSError) and e.strerror:
         where = f"{e.filename}: " if e.filename is not None else ""
         return f"{where}{e.strerror}"
+    if isinstance(e, sqlite3.Error):  # the commands name the file where it matters
+        return f"the archive database: {e}"
     if isinstance(e, UnicodeError):
         return f"a value that is not text ({type(e).__name__}: {str(e)[:200]})"
     if isinstance(e, OverflowError):

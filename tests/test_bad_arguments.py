@@ -188,3 +188,55 @@ def test_a_database_that_cannot_be_made_gets_no_new_key(tmp_path):
     )
     assert "a file is where a directory would be" in err
     assert not key.exists() and not (tmp_path / "a-file").is_dir()
+
+
+def test_a_database_error_no_command_expected_is_one_line():
+    """`keys rotate` on a full disk printed a 30-line traceback ending in sqlite3's "database or
+    disk is full" (an archivist's review); any command's unexpected database error is one line."""
+    import sqlite3
+
+    import click
+    from click.testing import CliRunner
+
+    from archive.cli import ArchiveGroup
+
+    @click.group(cls=ArchiveGroup)
+    def group():
+        pass
+
+    @group.command()
+    def fill():
+        raise sqlite3.OperationalError("database or disk is full")
+
+    result = CliRunner().invoke(group, ["fill"])
+    assert result.exit_code == 1
+    assert result.output == "Error: the archive database: database or disk is full\n"
+
+
+_CTRL_C_WHILE_STARTING = """
+import sys
+
+
+class CtrlC:  # Ctrl-C while the command's modules are imported
+    def find_spec(self, name, path=None, target=None):
+        if name == "archive.cli":
+            raise KeyboardInterrupt
+
+
+sys.meta_path.insert(0, CtrlC())
+from archive.__main__ import main
+
+main()
+"""
+
+
+def test_ctrl_c_while_the_command_starts_is_one_word():
+    """Ctrl-C in the first moments printed Python's 20-line KeyboardInterrupt traceback from
+    the imports (an archivist's review); it says "Interrupted" and exits 130, as later."""
+    import subprocess
+    import sys
+
+    proc = subprocess.run(
+        [sys.executable, "-c", _CTRL_C_WHILE_STARTING], capture_output=True, text=True
+    )
+    assert (proc.returncode, proc.stderr) == (130, "Interrupted\n")
