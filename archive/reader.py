@@ -82,6 +82,27 @@ def _first_decompressed(data: bytes, size: int = 4096) -> bytes:
     return b""
 
 
+def _gzip_damage(path: Path, offset: int, limit: int = 1 << 30) -> str | None:
+    """What is wrong with the gzip member at ``offset``, read to its end (its first bytes may
+    be whole and its checksum not: "holds no record" was said of a member whose CRC byte was
+    flipped), or None; only the first ``limit`` bytes are looked at."""
+    member, read = zlib.decompressobj(31), 0
+    with open(path, "rb") as f:
+        f.seek(offset)
+        while not member.eof and read < limit:
+            chunk = f.read(1 << 20)
+            if not chunk:
+                return "the file ends inside it"
+            read += len(chunk)
+            try:
+                while chunk and not member.eof:
+                    member.decompress(chunk, 1 << 20)
+                    chunk = member.unconsumed_tail
+            except zlib.error as e:
+                return str(e).removeprefix("Error -3 while decompressing data: ")
+    return None
+
+
 def _starts_as_zip(path: Path) -> bool:
     with open(path, "rb") as f:
         return f.read(4) == b"PK\x03\x04"
@@ -438,10 +459,9 @@ class CaptureReader:
             f.seek(offset)
             head = f.read(1 << 16)
         if head[:2] == b"\x1f\x8b":
-            try:
-                _first_decompressed(head, 64)
-            except zlib.error:
-                return "the gzip data here is damaged (it does not decompress)"
+            damage = _gzip_damage(self.path, offset)
+            if damage:
+                return f"the gzip data here is damaged ({damage})"
             return "the gzip data here holds no WARC or ARC record"
         return f"no WARC or ARC record starts here (it begins {_first_line(head)!r})"
 

@@ -188,3 +188,23 @@ def test_position_says_how_far_through_the_file_the_records_reach():
     # the sample's first records are read before its end: the bar moves within the file
     reader = CaptureReader(SAMPLE)
     assert next(iter(reader)) and 0 < reader.position < SAMPLE.stat().st_size
+
+
+def test_a_gzip_member_with_a_wrong_checksum_is_called_damaged(tmp_path):
+    """A flipped byte in a member's CRC-32 or length trailer (its data whole): the member was
+    said to hold "no WARC or ARC record" (an archivist's review); zlib's own reason is given."""
+    import zlib
+
+    data = SAMPLE.read_bytes()
+    member = zlib.decompressobj(31)
+    member.decompress(data)
+    assert member.eof and member.unused_data  # (several members)
+    end = len(data)  # the last member's trailer: CRC-32, then the length
+    for where, reason in ((end - 8, "incorrect data check"), (end - 3, "incorrect length check")):
+        damaged = bytearray(data)
+        damaged[where] ^= 0xFF
+        path = tmp_path / f"flip-{where}.warc.gz"
+        path.write_bytes(bytes(damaged))
+        result = ingest("--db", tmp_path / "archive.db", path)
+        assert result.exit_code == 1
+        assert f"the gzip data here is damaged ({reason})" in result.output, result.output
