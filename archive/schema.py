@@ -478,6 +478,19 @@ def _v9(db: sqlite_utils.Database) -> None:
     rebuild(db.conn)
 
 
+def _v10(db: sqlite_utils.Database) -> None:
+    """The claims sorted by speaker open at a million claims: Datasette's pages order the
+    speaker's ties by claim id (the first page too, since archive/datasette_paging.py), which
+    the index on the speaker alone could not give: 1.8 s for the first page, 0.7 s for the next,
+    sorting the 730,000 claims with no speaker. The index holds the id too, and still serves
+    every lookup by speaker."""
+    _run_script(
+        db,
+        "DROP INDEX IF EXISTS claims_speaker;\n"
+        "CREATE INDEX claims_speaker ON claims(speaker, id);\n",
+    )
+
+
 #: (name, function) in order. Append only.
 MIGRATIONS = [
     ("0001_initial", _v1),
@@ -489,4 +502,5 @@ MIGRATIONS = [
     ("0007_band_keys_checked", _v7),
     ("0008_minhash_without_common_shingles", _v8),
     ("0009_speaker_and_text_counts", _v9),
+    ("0010_claims_by_speaker_and_id", _v10),
 ]

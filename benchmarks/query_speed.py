@@ -524,6 +524,12 @@ def main() -> None:
     # and speaker over a million claims; tenth round, indexes for kind and cue)
     plan["table page: claims"] = ["/archive/claims"] * n
     plan["table page: claims?kind=quote"] = ["/archive/claims?kind=quote"] * n
+    # sorted by a column with many ties, first page and the next (eleventh round: the first
+    # page orders ties by id as the next pages do, and migration 0010 indexes that order)
+    plan["table page: claims?_sort=speaker"] = ["/archive/claims?_sort=speaker"] * n
+    plan["table page: claims?_sort=speaker, page 2"] = [
+        "/archive/claims?_sort=speaker&_next=%24null%2C" + data["claim_ids"][0]
+    ] * n
 
     port = free_port()
     home = OUT / "query-home"

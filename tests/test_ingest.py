@@ -542,3 +542,17 @@ def test_an_archive_a_newer_version_wrote_is_refused_with_its_path(tmp_path, fix
             "know: 0099_future); use that version or a newer one"
         ), args
         assert file_hash(db) == before
+
+
+def test_claims_sorted_by_speaker_read_an_index(sample_db):
+    """Datasette orders a sorted table's ties by the key (archive/datasette_paging.py makes the
+    first page do so too): sorted by speaker, the claims are read in the order of an index
+    (migration 0010), not sorted whole (1.8 s at a million claims)."""
+    conn = sqlite3.connect(sample_db)
+    for sql in (
+        "SELECT id FROM claims ORDER BY speaker, id LIMIT 51",
+        "SELECT id FROM claims WHERE (speaker > 'A' OR (speaker = 'A' AND id > 'x')) "
+        "ORDER BY speaker, id LIMIT 51",
+    ):
+        plan = " ".join(row[3] for row in conn.execute(f"EXPLAIN QUERY PLAN {sql}"))
+        assert "claims_speaker" in plan and "TEMP B-TREE" not in plan, plan
