@@ -206,8 +206,13 @@ def ingest(
     done = [r for r in results if r.status == "ingested"]  # a failed file added nothing
     # a run stopped early says how far it got
     of = f" of {len(files)}" if len(results) < len(files) else ""
+    # what went in with a warning (a WACZ that failed its own check, a record's length that
+    # looks wrong, digests that failed) is counted: a batch's summary said nothing of them
+    warned = sum(bool(r.warnings or r.digest_failures) for r in done)
     click.echo(
-        f"{len(results)}{of} files: {len(done)} ingested, "
+        f"{len(results)}{of} files: {len(done)} ingested"
+        + (f" ({warned} with warnings)" if warned else "")
+        + ", "
         f"{sum(r.status == 'already' for r in results)} already in the archive, {failed} failed; "
         f"{sum(r.articles for r in done)} articles, {sum(r.claims for r in done)} claims, "
         f"{sum(r.images for r in done)} images, {sum(r.skipped for r in done)} skipped"

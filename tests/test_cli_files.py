@@ -154,7 +154,7 @@ def test_damaged_inputs_are_named_for_what_they_are(isolated_env, tmp_path):
     assert code == 1
     assert error_lines(out) == [
         f"Error: {flipped} at offset 0: not a valid WARC/ARC: the gzip data here is damaged "
-        "(it does not decompress)",
+        "(invalid literal/lengths set)",
         f"Error: {html} at offset 0: not a WARC or ARC file: it begins '<html><body>not a "
         "capture</body></html>', not a WARC version line or an ARC file's filedesc:// header",
         f"Error: {wacz}!{first.filename}: a damaged WACZ (ZIP) member: Bad magic number for "

@@ -163,6 +163,12 @@ def test_digest_failure_is_recorded(isolated_env):
     result = ingest(DATA / "warc" / "example-trunc.warc")
     assert result.exit_code == 0
     assert "records failed their WARC digest check" in result.output
+    # the summary counts what went in with warnings (a batch's said "0 failed" and no more:
+    # an archivist's review), a WACZ that failed its own check among them
+    assert "1 files: 1 ingested (1 with warnings), " in result.output
+    both = ingest(DATA / "wacz" / "invalid_signed_example_1.wacz", SAMPLE)
+    assert both.exit_code == 0
+    assert "2 files: 2 ingested (1 with warnings), " in both.output, both.output
     db = sqlite_utils.Database(isolated_env / "records" / "archive.db")
     assert (
         db.execute("select count(*) from capture_records where digest = 'failed'").fetchone()[0]
