@@ -49,6 +49,18 @@ def test_canned_queries(served):
     claim_id = claims[0]["claim_id"]
     everywhere = get_json(f"{base}/archive/claim_everywhere.json?claim_id={claim_id}&_shape=array")
     assert [(r["match"], r["claim_id"]) for r in everywhere] == [("exact", claim_id)]
+    # an id or a hash as people paste them: in upper case, or a hash by the 12 digits shown
+    # under its thumbnail (found nothing: a researcher's review)
+    upper = f"{base}/archive/claim_everywhere.json?claim_id={claim_id.upper()}&_shape=array"
+    assert get_json(upper) == everywhere
+    sha = get_json(f"{base}/archive/images.json?_shape=array")[0]["sha256"]
+    uses = get_json(f"{base}/archive/image_everywhere.json?image_sha256={sha}&_shape=array")
+    assert uses
+    for typed in (sha.upper(), sha[:12], f" {sha[:12].upper()} "):
+        q = urllib.parse.urlencode({"image_sha256": typed, "_shape": "array"})
+        assert get_json(f"{base}/archive/image_everywhere.json?{q}") == uses, typed
+    q = urllib.parse.urlencode({"image_sha256": sha[:7], "_shape": "array"})
+    assert get_json(f"{base}/archive/image_everywhere.json?{q}") == []  # too short to say
 
 
 def test_sql_functions_verify_in_the_browser(served):
