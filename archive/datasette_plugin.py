@@ -328,6 +328,12 @@ def _reader_mistake(request, exception) -> Base400 | None:
         and (args.get("_next") or "").isdigit()
     ):  # an offset past SQLite's 64-bit integers
         return BadRequest(f"_next {args['_next']!r} is not a place on this page's list")
+    if "_search" in args and "fts5: syntax error" in str(exception):
+        # a lone quote mark (pasted with a quotation): Datasette's "Invalid SQL" page
+        return BadRequest(
+            "_search: give words to look for (quote marks alone find nothing; a phrase goes "
+            'between them: "harbour closure")'
+        )
     return None
 
 

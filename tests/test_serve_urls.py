@@ -78,6 +78,9 @@ def test_more_url_mistakes_are_the_reader_s_not_500s(served):
         ("/archive/speakers?_next=99999999999999999999999", 400, "is not a place on this page"),
         ("/archive/claims?_timelimit=12abc&_next=37988c58467bc4cf-10", 400,
          "_timelimit must be a whole number, not &#39;12abc&#39;"),
+        # a quote mark alone, as pasted with a quotation: "Invalid SQL" (a researcher's review)
+        ("/archive/claims?_search=%22", 400, "_search: give words to look for"),
+        ("/archive/articles?_search=%22%22", 400, "_search: give words to look for"),
     ]:  # fmt: skip
         code, body, _ = _status(f"{base}{path}")
         assert code == status and says in body, (path, code, body[:300])
