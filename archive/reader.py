@@ -433,6 +433,10 @@ class CaptureReader:
             raise CaptureError(where, f"{type(e).__name__}: {e}", offset) from None
         except MemoryError:
             raise  # ingest says "out of memory", not "damaged"
+        except OverflowError:  # a Content-Length of 20 digits: it said "(OverflowError)"
+            raise CaptureError(
+                where, "not a valid WARC/ARC: a record's length is too large to be true", offset
+            ) from None
         except Exception as e:  # noqa: BLE001 - warcio raises anything on malformed input
             # (its own message, e.g. "'NoneType' object has no attribute ...", helps no one)
             raise CaptureError(

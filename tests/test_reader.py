@@ -208,3 +208,21 @@ def test_a_gzip_member_with_a_wrong_checksum_is_called_damaged(tmp_path):
         result = ingest("--db", tmp_path / "archive.db", path)
         assert result.exit_code == 1
         assert f"the gzip data here is damaged ({reason})" in result.output, result.output
+
+
+def test_a_content_length_too_large_to_be_true_is_named(tmp_path):
+    """A response record whose Content-Length has 20 digits: "a damaged or cut-off record
+    (OverflowError)" (an archivist's review)."""
+    import gzip
+    import re
+
+    data = gzip.decompress(SAMPLE.read_bytes())
+    response = data.index(b"WARC-Type: response")
+    length = re.compile(rb"Content-Length: \d+").search(data, response)
+    path = tmp_path / "huge.warc"
+    path.write_bytes(
+        data[: length.start()] + b"Content-Length: " + b"9" * 20 + data[length.end() :]
+    )
+    result = ingest("--db", tmp_path / "archive.db", path)
+    assert result.exit_code == 1
+    assert "a record's length is too large to be true" in result.output, result.output
