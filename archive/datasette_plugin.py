@@ -196,9 +196,11 @@ def render_cell(row, value, column, table, database, datasette):
         and value > 0
         and _has(row, "article_id")
     ):
-        # page_history's count leads to the changes into that capture (question 4)
+        # page_history's count leads to the changes into that capture (question 4), with the
+        # columns that say what changed: the whole table put the texts off screen (review)
         href = f"{datasette.urls.table(database, 'changes')}?" + urlencode(
-            {"to_article_id": row["article_id"]}
+            [("to_article_id", row["article_id"])]
+            + [("_col", c) for c in ("change", "target", "old_text", "new_text", "score")]
         )
         return Markup(f'<a href="{escape(href)}">{escape(value)}</a>')
     if column == "elsewhere" and isinstance(value, int) and value > 0 and _has(row, "claim_id"):

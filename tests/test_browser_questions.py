@@ -103,9 +103,13 @@ def test_q4_what_changed_between_captures(browser, served):
     assert [r[1] for r in rows] == [A1, A2]
     # the second capture's count of changes leads to them (nothing led on to the changes:
     # the newcomer's review)
-    page.click(f'a[href="/archive/changes?to_article_id={A2}"]')
+    page.click(f'a[href^="/archive/changes?to_article_id={A2}&"]')
     page.wait_for_load_state()
     assert "reportedly" in page.inner_text("table.rows-and-columns")
+    # what changed, on screen: the old and new texts sat past 1,264 px (a researcher's review)
+    headers = page.locator("table.rows-and-columns th").all_inner_texts()
+    names = [h.split()[0] for h in headers if h.strip()]
+    assert names[:5] == ["id", "change", "target", "old_text", "new_text"], headers
     page.close()
 
 

@@ -235,7 +235,7 @@ def test_only_a_count_of_changes_is_made_a_link(served):
     )
     with urllib.request.urlopen(f"{base}/archive?sql={sql}", timeout=10) as r:
         page = r.read().decode()
-    assert page.count('href="/archive/changes?to_article_id=abc"') == 1, page
+    assert page.count('href="/archive/changes?to_article_id=abc&amp;_col=change&amp;') == 1, page
 
 
 def test_capture_files_are_published_only_when_asked(served, tmp_path):
