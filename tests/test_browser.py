@@ -85,3 +85,22 @@ def test_home_page_tells_how_to_start(browser, served):
     assert "/archive/claim_everywhere?claim_id=" in page.url
     assert "exact" in page.inner_text("table.rows-and-columns")
     page.close()
+
+
+def test_a_record_s_page_fits_the_screen(browser, served):
+    """A row page was one row as wide as all its columns: an article's page 6,166 px wide at
+    1280 px, its title and links 1,837 px to the right, a claim's text in a column 83 px wide (a
+    researcher's review). Each column is now a line, its name beside its value."""
+    for width in (1280, 390):
+        page = browser.new_page(viewport={"width": width, "height": 900})
+        page.goto(f"{served}/archive/articles/37988c58467bc4cf")
+        claims = page.locator('a[href^="/archive/claims_of_article?"]')
+        box = claims.bounding_box()
+        assert box is not None and box["x"] + box["width"] <= width, (width, box)
+        assert page.evaluate("document.documentElement.scrollWidth") <= width + 20, width
+        page.goto(f"{served}/archive/claims/37988c58467bc4cf-9")
+        text = page.locator("table.archive-record td.col-text")
+        assert "I am the daughter of Tomas Varga" in text.inner_text()
+        assert text.bounding_box()["width"] > width / 2 - 40, width
+        page.screenshot(path=str(SCREENSHOTS / f"claim-row-{width}.png"), full_page=True)
+        page.close()
