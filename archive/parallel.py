@@ -106,29 +106,27 @@ _STOPS = (signal.SIGINT, signal.SIGTERM)
 
 
 @contextlib.contextmanager
-def _on_signals(act: Callable[[int], object]):
-    """While the block runs, Ctrl-C and SIGTERM call ``act(signal number)`` instead of their
-    handlers; yields those handlers (None outside the main thread, the only one that can set
-    handlers: nothing changes there)."""
+def signals_held(meanwhile: Callable[[int], object] | None = None):
+    """Hold Ctrl-C and SIGTERM back while the block runs (calling ``meanwhile(signal number)``
+    as each comes), then act on the first that came: its handler, or its default action. Only
+    the main thread can set handlers: elsewhere, nothing is held."""
     if threading.current_thread() is not threading.main_thread():
-        yield None
+        yield
         return
-    previous = {s: signal.signal(s, lambda signum, frame: act(signum)) for s in _STOPS}
+    held: list[int] = []
+
+    def hold(signum, frame):
+        held.append(signum)
+        if meanwhile is not None:
+            meanwhile(signum)
+
+    previous = {s: signal.signal(s, hold) for s in _STOPS}
     try:
-        yield previous
+        yield
     finally:
         for s, handler in previous.items():
             signal.signal(s, handler)
-
-
-@contextlib.contextmanager
-def signals_held():
-    """Hold Ctrl-C and SIGTERM back while the block runs, then act on the first that came (its
-    handler, or its default action)."""
-    held: list[int] = []
-    with _on_signals(held.append) as previous:
-        yield
-    if held and previous:
+    if held:
         handler = previous[held[0]]
         if callable(handler):
             handler(held[0], None)
@@ -150,11 +148,12 @@ def stop_pool(executor, cancel: bool = False) -> None:
     forks, forgets the processes forked so far, which then keep the exit waiting for ever. Any
     process still alive after the shutdown is killed."""
     processes = _processes_of(executor)  # the shutdown forgets them
-    # A second Ctrl-C (or a SIGTERM) while the pool stops means "now": the workers are killed,
-    # not waited for. It used to escape the shutdown before the workers were killed, and the
-    # exit then waited for ever for workers that ignore both signals.
+    # A Ctrl-C (or a SIGTERM) while the pool stops means "now": the workers are killed, not
+    # waited for, and the signal is acted on once they are. It used to escape the shutdown
+    # before the workers were killed, and the exit then waited for ever for workers that ignore
+    # both signals.
     try:
-        with _on_signals(lambda signum: _kill(processes)):
+        with signals_held(meanwhile=lambda signum: _kill(processes)):
             with contextlib.suppress(RuntimeError):
                 executor.shutdown(cancel_futures=cancel)
     finally:

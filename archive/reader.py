@@ -82,21 +82,22 @@ def _first_decompressed(data: bytes, size: int = 4096) -> bytes:
     return b""
 
 
-def _gzip_damage(path: Path, offset: int, limit: int = 1 << 30) -> str | None:
+def _gzip_damage(path: Path, offset: int, limit: int = 256 << 20) -> str | None:
     """What is wrong with the gzip member at ``offset``, read to its end (its first bytes may
     be whole and its checksum not: "holds no record" was said of a member whose CRC byte was
-    flipped), or None; only the first ``limit`` bytes are looked at."""
-    member, read = zlib.decompressobj(31), 0
+    flipped), or None; no more than ``limit`` bytes are read or inflated (a member of zeros
+    inflating a thousandfold took seconds a megabyte: a review)."""
+    member, read, inflated = zlib.decompressobj(31), 0, 0
     with open(path, "rb") as f:
         f.seek(offset)
-        while not member.eof and read < limit:
+        while not member.eof and read < limit and inflated < limit:
             chunk = f.read(1 << 20)
             if not chunk:
                 return "the file ends inside it"
             read += len(chunk)
             try:
-                while chunk and not member.eof:
-                    member.decompress(chunk, 1 << 20)
+                while chunk and not member.eof and inflated < limit:
+                    inflated += len(member.decompress(chunk, 1 << 20))
                     chunk = member.unconsumed_tail
             except zlib.error as e:
                 return str(e).removeprefix("Error -3 while decompressing data: ")

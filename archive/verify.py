@@ -278,15 +278,15 @@ class Verifier:
             name = database_file(self.db.conn) or "-"
             self.report.fail("database file", name, f"SQLite's quick_check: {problem}")
 
-    def _search_indexes(self, found: tuple[int, list[str]] | None) -> None:
+    def _search_indexes(self, found: tuple[int, list[tuple[str, str]]] | None) -> None:
         if found is None:
             return
         verified, problems = found
         for _ in range(verified):
             self.report.count("search indexes", "verified")
-        for problem in problems:
+        for name, problem in problems:
             self.report.count("search indexes", "failed")
-            self.report.fail("search indexes", problem.split()[0], problem)
+            self.report.fail("search indexes", name, problem)
 
     # -- ledger, Merkle root, checkpoints -----------------------------------------------------
     def _ledger(self, chunks: list[Chunk], ledger: LedgerScan) -> None:
@@ -406,6 +406,13 @@ class Verifier:
                     "-",
                     "the archive has a signing key but no ledger entries and no checkpoint: "
                     "its history was removed",
+                )
+            elif self.pinned is not None:  # its keys removed too: the pinned key signed nothing
+                report.fail(
+                    "checkpoints",
+                    "-",
+                    "the archive holds nothing the pinned key signed: no ledger entries, no "
+                    "checkpoint",
                 )
         elif latest[1] != entries:
             report.fail(
@@ -552,8 +559,13 @@ def stored_key_pem(db, key_id: str) -> str:
 def _in_captures(home: Path, path: Path, sha: str) -> bool:
     """``path`` is in ``home``'s captures/ (which may be a link to a larger disk), itself no
     link out of it, and named by the capture's hash."""
-    stored = (home / "captures").resolve()
-    return isinstance(sha, str) and path.resolve().parent == stored and path.name.startswith(sha)
+    try:
+        stored = (home / "captures").resolve()
+        return (
+            isinstance(sha, str) and path.resolve().parent == stored and path.name.startswith(sha)
+        )
+    except (OSError, ValueError):  # a NUL byte in it, a loop of links: not where ingest keeps it
+        return False
 
 
 def _follow(trusted: dict, rotations: list) -> tuple[dict, dict[str, int], list[str]]:

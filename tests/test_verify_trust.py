@@ -126,6 +126,17 @@ def test_an_emptied_archive_fails_pinned_or_not(sample_db, copy_db, fixed_signer
             "FAILED checkpoints -: the archive has a signing key but no ledger entries and no "
             "checkpoint: its history was removed" in result.output
         )
+    # the keys deleted too (a review): pinned, the key signed nothing here; unpinned, the file
+    # is an archive nothing was ingested into (docs/verification.md says verify cannot tell)
+    edit = sqlite3.connect(db)
+    edit.execute("DELETE FROM keys")
+    edit.commit()
+    edit.close()
+    result = run_verify(db, "--no-files", "--public-key", str(pub))
+    assert result.exit_code == 1 and "the archive holds nothing the pinned key signed" in (
+        result.output
+    )
+    assert run_verify(db, "--no-files").exit_code == 0
 
 
 def test_a_checkpoint_of_another_log_fails(sample_db, copy_db, fixed_signer):
@@ -202,11 +213,65 @@ def test_a_search_index_written_on_purpose_fails(sample_db, copy_db, monkeypatch
         assert result.exit_code == 1, result.output
         assert re.search(r"^search indexes\s+1 verified\s+1 failed", result.output, re.M)
         assert (
-            "FAILED search indexes claims_fts: claims_fts does not match claims: a search finds "
-            "rows under words they do not hold, or misses rows" in result.output
+            "FAILED search indexes claims_fts: does not match claims: a search finds rows under "
+            "words they do not hold, or misses rows" in result.output
         )
     assert db.read_bytes() == before  # checked without writing
     clean = run_verify(sample_db, "--no-files")
     assert re.search(r"^search indexes\s+2 verified\s+0 failed", clean.output, re.M), clean.output
     skipped = run_verify(db, "--no-files", "--no-sqlite-check")
     assert skipped.exit_code == 0 and "search indexes" not in skipped.output
+
+
+def test_a_stored_path_holding_a_nul_byte_is_a_finding_not_a_crash(sample_db, copy_db):
+    """The check of where a capture file is resolved the path, which raised on a NUL byte and
+    stopped verify with a traceback (a review of this round's commits)."""
+    db = copy_db(sample_db)
+    conn = sqlite3.connect(db)
+    conn.execute("UPDATE captures SET stored_path = stored_path || char(0) || 'x'")
+    conn.commit()
+    conn.close()
+    result = run_verify(db)
+    assert result.exit_code == 1 and isinstance(result.exception, SystemExit), result.output
+    assert "is not a file named by its hash in captures/" in result.output, result.output
+    assert "claims              24 verified" in result.output
+
+
+def test_a_search_index_the_archive_does_not_make_fails(sample_db, copy_db):
+    """A second index over the claims, made before the real one (dropped and made again):
+    Datasette searched the first it found, the forged one, and verify checked the real one (a
+    review of this round). The metadata names each table's index, and verify names any other
+    virtual table; an index's configuration is checked too."""
+    import json
+    from pathlib import Path
+
+    meta = json.loads((Path(__file__).resolve().parents[1] / "datasette-metadata.json").read_text())
+    tables = meta["databases"]["archive"]["tables"]
+    assert (tables["claims"]["fts_table"], tables["articles"]["fts_table"]) == (
+        "claims_fts",
+        "articles_fts",
+    )
+    db = copy_db(sample_db)
+    conn = sqlite3.connect(db)
+    conn.executescript(
+        """
+        DROP TABLE claims_fts;
+        CREATE VIRTUAL TABLE claims_evil USING fts5(text, speaker, quote, content=[claims]);
+        INSERT INTO claims_evil (claims_evil) VALUES ('rebuild');
+        CREATE VIRTUAL TABLE claims_fts USING fts5(text, speaker, quote, content=[claims]);
+        INSERT INTO claims_fts (claims_fts) VALUES ('rebuild');
+        UPDATE articles_fts_config SET v = 99 WHERE k = 'version';
+        """
+    )
+    conn.commit()
+    conn.close()
+    result = run_verify(db, "--no-files")
+    assert result.exit_code == 1, result.output
+    assert "FAILED search indexes claims_evil: a virtual table the archive does not make" in (
+        result.output
+    )
+    assert (
+        "FAILED search indexes articles_fts: its configuration is not that of the index ingest "
+        "makes" in result.output
+    )
+    assert re.search(r"^search indexes\s+1 verified\s+2 failed", result.output, re.M)
