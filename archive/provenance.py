@@ -28,7 +28,7 @@ def _rows(conn, sql: str, params=()) -> list[dict]:
 #: equal).
 CLAIM_EVERYWHERE = (
     "with me as (select text_sha256 as sha from claims "
-    "where id = trim(:claim_id, char(32, 9, 10, 13, 160))), "
+    "where id = lower(trim(:claim_id, char(32, 9, 10, 13, 160)))), "
     "same as (select id from claims where text_sha256 = (select sha from me)) "
     "select 'exact' as match, 1.0 as score, a.captured_at as captured_at, a.site_name, a.url, "
     "c.text, c.speaker, c.id as claim_id, a.id as article_id from claims c "
