@@ -133,16 +133,25 @@ def test_auditor_script_fails_damaged_rows_and_follows_rotations(tmp_path):
         "UPDATE key_rotations SET new_public_key = ?, new_key_id = ?",
         (evil.public_key_pem, evil.key_id),
     )
-    claim, statement, real = conn.execute(
-        "SELECT id, statement, key_id FROM claims ORDER BY rowid DESC LIMIT 1"
-    ).fetchone()
-    statement = statement.replace(real, evil.key_id)
-    conn.execute(
-        "UPDATE claims SET statement = ?, key_id = ?, signature = ? WHERE id = ?",
-        (statement, evil.key_id, evil.sign(statement.encode()), claim),
-    )
     conn.commit()
     conn.close()
+
+    def resign_last_claim(path, signer) -> str:
+        """The last claim's statement re-signed by ``signer``, as if its own: its id."""
+        conn = sqlite3.connect(path)
+        claim, statement, real = conn.execute(
+            "SELECT id, statement, key_id FROM claims ORDER BY rowid DESC LIMIT 1"
+        ).fetchone()
+        statement = statement.replace(real, signer.key_id)
+        conn.execute(
+            "UPDATE claims SET statement = ?, key_id = ?, signature = ? WHERE id = ?",
+            (statement, signer.key_id, signer.sign(statement.encode()), claim),
+        )
+        conn.commit()
+        conn.close()
+        return claim
+
+    claim = resign_last_claim(forged, evil)
     bad = audit(forged)
     assert bad.returncode == 1 and f"FAILED {claim} signature" in bad.stdout, bad.stdout
     # the retired key, leaked, re-signs a claim written after the rotation: it passed the script
@@ -152,17 +161,7 @@ def test_auditor_script_fails_damaged_rows_and_follows_rotations(tmp_path):
     old = load_key(next(key.parent.glob(f"{key.name}.retired-*")))
     leaked = tmp_path / "leaked.db"
     shutil.copy(db, leaked)
-    conn = sqlite3.connect(leaked)
-    claim, statement, real = conn.execute(
-        "SELECT id, statement, key_id FROM claims ORDER BY rowid DESC LIMIT 1"
-    ).fetchone()
-    statement = statement.replace(real, old.key_id)
-    conn.execute(
-        "UPDATE claims SET statement = ?, key_id = ?, signature = ? WHERE id = ?",
-        (statement, old.key_id, old.sign(statement.encode()), claim),
-    )
-    conn.commit()
-    conn.close()
+    claim = resign_last_claim(leaked, old)
     bad = audit(leaked)
     assert bad.returncode == 1, bad.stdout
     assert bad.stdout.splitlines() == [

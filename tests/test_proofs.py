@@ -20,6 +20,7 @@ from archive.ledger import rotate_key
 
 from .conftest import DATA, SAMPLE, SCENARIO, SECOND
 from .test_ledger import edit, failures, run
+from .test_verify import insert, signed_claim
 
 
 def test_proof_round_trip_without_the_database(ledger_archive, tmp_path):
@@ -249,27 +250,13 @@ def test_a_proof_of_what_a_retired_key_signed_after_its_rotation_fails(
     )
     script = _doc_verifier(tmp_path)
     conn = sqlite3.connect(db)
-    conn.row_factory = sqlite3.Row
-    row = dict(conn.execute("SELECT * FROM claims WHERE id = '37988c58467bc4cf-0'").fetchone())
-    article = dict(
-        conn.execute("SELECT * FROM articles WHERE id = ?", (row["article_id"],)).fetchone()
-    )
-    row.update(id="37988c58467bc4cf-99", position=99)
     old = fixed_signer
-    stmt = statements.canonical(
-        statements.build(
-            "claims", row, key_id=old.key_id, signed_at="2026-01-04T00:00:00Z", article=article
-        )
-    )
-    row.update(statement=stmt.decode(), signature=old.sign(stmt), key_id=old.key_id)
-    conn.execute(
-        f"INSERT INTO claims ({', '.join(row)}) VALUES ({', '.join('?' * len(row))})",
-        list(row.values()),
-    )
+    row = signed_claim(conn, old, "2026-01-04T00:00:00Z", id="37988c58467bc4cf-99", position=99)
+    insert(conn, "claims", row)
     seq = conn.execute("SELECT count(*) FROM ledger").fetchone()[0]
     conn.execute(
         "INSERT INTO ledger (seq, leaf_hash, record_table, record_id) VALUES (?, ?, 'claims', ?)",
-        (seq, merkle.leaf_hash(stmt).hex(), row["id"]),
+        (seq, merkle.leaf_hash(row["statement"].encode()).hex(), row["id"]),
     )
     leaves = [
         bytes.fromhex(h) for (h,) in conn.execute("SELECT leaf_hash FROM ledger ORDER BY seq")

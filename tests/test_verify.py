@@ -115,24 +115,38 @@ def test_deleted_row(sample_db, copy_db):
     assert "entry for claims 37988c58467bc4cf-5, which is not in the archive" in result.output
 
 
+def signed_claim(conn, signer, signed_at: str, **changes) -> dict:
+    """Claim 37988c58467bc4cf-0 with ``changes`` (its text hash recomputed), its statement
+    rebuilt and signed by ``signer``: a row to insert as another claim, or to write over it."""
+    from archive.hashing import text_sha256
+
+    def one(sql, *params) -> dict:
+        cursor = conn.execute(sql, params)
+        return dict(zip([d[0] for d in cursor.description], cursor.fetchone(), strict=True))
+
+    row = one("SELECT * FROM claims WHERE id = '37988c58467bc4cf-0'")
+    article = one("SELECT * FROM articles WHERE id = ?", row["article_id"])
+    row.update(changes, text_sha256=text_sha256(changes.get("text", row["text"])))
+    statement = statements.canonical(
+        statements.build("claims", row, key_id=signer.key_id, signed_at=signed_at, article=article)
+    )
+    row.update(statement=statement.decode(), signature=signer.sign(statement), key_id=signer.key_id)
+    return row
+
+
+def insert(conn, table: str, row: dict) -> None:
+    conn.execute(
+        f"INSERT INTO {table} ({', '.join(row)}) VALUES ({', '.join('?' * len(row))})",
+        list(row.values()),
+    )
+
+
 def test_forged_row_signed_with_another_key(sample_db, copy_db):
     db = copy_db(sample_db)
     conn = sqlite3.connect(db)
-    conn.row_factory = sqlite3.Row
-    row = dict(conn.execute("SELECT * FROM claims WHERE id = '37988c58467bc4cf-0'").fetchone())
-    article = dict(conn.execute("SELECT * FROM articles").fetchone())
     forger = Signer(Ed25519PrivateKey.generate())
-    row.update(id="37988c58467bc4cf-99", position=99)
-    stmt = statements.canonical(
-        statements.build(
-            "claims", row, key_id=forger.key_id, signed_at="2026-01-02T00:00:00Z", article=article
-        )
-    )
-    row.update(statement=stmt.decode(), signature=forger.sign(stmt), key_id=forger.key_id)
-    conn.execute(
-        f"INSERT INTO claims ({', '.join(row)}) VALUES ({', '.join('?' * len(row))})",
-        list(row.values()),
-    )
+    row = signed_claim(conn, forger, "2026-01-02T00:00:00Z", id="37988c58467bc4cf-99", position=99)
+    insert(conn, "claims", row)
     conn.commit()
     conn.close()
     out = run_verify(db).output

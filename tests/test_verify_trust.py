@@ -14,10 +14,10 @@ from click.testing import CliRunner
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from archive import checkpoint as cp
-from archive import statements
 from archive.cli import cli
-from archive.hashing import text_sha256
 from archive.keys import Signer
+
+from .test_verify import signed_claim
 
 CLAIM = "37988c58467bc4cf-0"
 
@@ -56,26 +56,18 @@ def test_a_key_put_beside_the_archive_s_own_is_not_trusted_unpinned(sample_db, c
     first key (its first checkpoint's) and the keys its rotations introduced."""
     db = copy_db(sample_db)
     conn = sqlite3.connect(db)
-    conn.row_factory = sqlite3.Row
     forger = Signer(Ed25519PrivateKey.generate())
     _add_key(conn, forger)
-    row = dict(conn.execute("SELECT * FROM claims WHERE id = ?", (CLAIM,)).fetchone())
-    article = dict(conn.execute("SELECT * FROM articles").fetchone())
-    row["text"] = row["text"] + " And a sentence the forger added."
-    row["text_sha256"] = text_sha256(row["text"])
-    stmt = statements.canonical(
-        statements.build(
-            "claims", row, key_id=forger.key_id, signed_at="2026-01-02T00:00:00Z", article=article
-        )
-    )
+    text = conn.execute("SELECT text FROM claims WHERE id = ?", (CLAIM,)).fetchone()[0]
+    row = signed_claim(conn, forger, "2026-01-02T00:00:00Z", text=f"{text} And the forger's.")
+    changed = ("text", "text_sha256", "statement", "signature", "key_id")
     conn.execute(
-        "UPDATE claims SET text = ?, text_sha256 = ?, statement = ?, signature = ?, key_id = ? "
-        "WHERE id = ?",
-        (row["text"], row["text_sha256"], stmt.decode(), forger.sign(stmt), forger.key_id, CLAIM),
+        f"UPDATE claims SET {', '.join(f'{c} = ?' for c in changed)} WHERE id = ?",
+        [*(row[c] for c in changed), CLAIM],
     )
     conn.execute(
         "UPDATE ledger SET leaf_hash = ? WHERE record_id = ?",
-        (hashlib.sha256(b"\x00" + stmt).hexdigest(), CLAIM),
+        (hashlib.sha256(b"\x00" + row["statement"].encode()).hexdigest(), CLAIM),
     )
     conn.commit()
     conn.close()
