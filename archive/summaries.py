@@ -120,24 +120,32 @@ def site_list(names) -> str:
     return json.dumps(sorted(names), ensure_ascii=False, separators=(",", ":"))
 
 
+#: Each table's columns and their counts from every claim (the views' old queries): what
+#: migration 0009 filled the tables with, and what ``verify --derived`` compares them with
+#: (``site_names`` in the order of the rows: sorted apart).
+RECOUNTS = {
+    "speaker_sites": (
+        "speaker, site_name, claims, quotes, first_captured_at, last_captured_at",
+        "SELECT c.speaker, a.site_name, count(*), sum(c.kind = 'quote'), min(a.captured_at), "
+        "max(a.captured_at) FROM claims c JOIN articles a ON a.id = c.article_id "
+        "WHERE c.speaker IS NOT NULL GROUP BY c.speaker, a.site_name",
+    ),
+    "claim_texts": (
+        "text_sha256, appearances, outlets, first_captured_at, site_names, claim_id",
+        "SELECT g.*, (SELECT id FROM claims WHERE text_sha256 = g.text_sha256 ORDER BY rowid "
+        "LIMIT 1) FROM (SELECT c.text_sha256, count(*), count(DISTINCT a.site_name), "
+        "min(a.captured_at), json_group_array(DISTINCT a.site_name) FILTER "
+        "(WHERE a.site_name IS NOT NULL) FROM claims c JOIN articles a ON a.id = c.article_id "
+        "GROUP BY c.text_sha256) g",
+    ),
+}
+
+
 def rebuild(conn: sqlite3.Connection) -> None:
     """Both tables computed from every claim (migration 0009; the views' old queries)."""
-    conn.execute("DELETE FROM speaker_sites")
-    conn.execute("DELETE FROM claim_texts")
-    conn.execute(
-        "INSERT INTO speaker_sites (speaker, site_name, claims, quotes, first_captured_at, "
-        "last_captured_at) SELECT c.speaker, a.site_name, count(*), sum(c.kind = 'quote'), "
-        "min(a.captured_at), max(a.captured_at) FROM claims c JOIN articles a "
-        "ON a.id = c.article_id WHERE c.speaker IS NOT NULL GROUP BY c.speaker, a.site_name"
-    )
-    conn.execute(
-        "INSERT INTO claim_texts (text_sha256, appearances, outlets, first_captured_at, "
-        "site_names, claim_id) SELECT g.*, (SELECT id FROM claims WHERE text_sha256 = "
-        "g.text_sha256 ORDER BY rowid LIMIT 1) FROM (SELECT c.text_sha256, count(*), "
-        "count(DISTINCT a.site_name), min(a.captured_at), "
-        "json_group_array(DISTINCT a.site_name) FILTER (WHERE a.site_name IS NOT NULL) "
-        "FROM claims c JOIN articles a ON a.id = c.article_id GROUP BY c.text_sha256) g"
-    )
+    for table, (columns, recount) in RECOUNTS.items():
+        conn.execute(f"DELETE FROM {table}")
+        conn.execute(f"INSERT INTO {table} ({columns}) {recount}")
     # json_group_array's order is the rows'; several names are sorted as ingest keeps them
     several = conn.execute("SELECT text_sha256, site_names FROM claim_texts WHERE outlets > 1")
     conn.executemany(

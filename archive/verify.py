@@ -16,6 +16,7 @@ from . import checkpoint as cp
 from .checks import (
     Chunk,
     LedgerScan,
+    check_derived_counts,
     check_images,
     check_rows,
     check_search_indexes,
@@ -86,8 +87,10 @@ class Verifier:
         check_files: bool = True,
         workers: int = 1,
         check_sqlite: bool = True,
+        check_derived: bool = False,
     ):
         self.workers = workers
+        self.check_derived = check_derived
         self.db = db
         self.report = Report()
         self.pinned = public_key_pem
@@ -123,9 +126,14 @@ class Verifier:
                 sizes.add(cp.parse(checkpoint_note)[0].size)
             except ValueError:
                 pass  # reported by _outside_checkpoint
-        chunks, ledger, images, structure, indexes = self._check(keys, sizes)
+        chunks, ledger, images, structure, indexes, derived = self._check(keys, sizes)
         self._structure(structure)
         self._search_indexes(indexes)
+        for table, verified, problems in derived or []:
+            self.report.counts[table] = {"verified": verified, "failed": 0, "unsigned": 0}
+            for row, problem in problems:
+                self.report.count(table, "failed")
+                self.report.fail(table, row, problem)
         self._ledger(chunks, ledger)
         self._checkpoints(checkpoints, ledger, keys, checkpoint_note)
         self._images(*images)
@@ -247,12 +255,14 @@ class Verifier:
                 check_images(conn),
                 check_structure(conn) if self.check_sqlite else None,
                 check_search_indexes(conn) if self.check_sqlite else None,
+                check_derived_counts(conn) if self.check_derived else None,
             )
         pool = process_pool(self.workers)
         try:
             # the file, the ledger and the images first: they are one task each, the rows many
             structure = self.check_sqlite and pool.submit(in_worker, path, check_structure)
             indexes = self.check_sqlite and pool.submit(in_worker, path, check_search_indexes)
+            derived = self.check_derived and pool.submit(in_worker, path, check_derived_counts)
             ledger = pool.submit(in_worker, path, scan_ledger, sizes)
             images = pool.submit(in_worker, path, check_images)
             rows = [
@@ -264,6 +274,7 @@ class Verifier:
                 images.result(),
                 structure.result() if structure else None,
                 indexes.result() if indexes else None,
+                derived.result() if derived else None,
             )
         finally:
             # on success every task is done; after an interrupt or an error, the queued ones
@@ -529,9 +540,13 @@ def verify(
     checkpoint_note: str | None = None,
     workers: int = 1,
     check_sqlite: bool = True,
+    check_derived: bool = False,
 ) -> Report:
-    """Check everything in the archive database ``db`` (a sqlite_utils Database)."""
-    return Verifier(db, public_key_pem, check_files, workers, check_sqlite).run(checkpoint_note)
+    """Check everything in the archive database ``db`` (a sqlite_utils Database); with
+    ``check_derived``, also the counts the views read, recounted from the claims."""
+    return Verifier(db, public_key_pem, check_files, workers, check_sqlite, check_derived).run(
+        checkpoint_note
+    )
 
 
 def stored_key_pem(db, key_id: str) -> str:
