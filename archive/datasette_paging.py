@@ -35,14 +35,18 @@ def tie_breaks(conn) -> dict[str, str]:
 
 
 def _from_table_view() -> bool:
-    """Whether Datasette's table view asked for this query (a few calls up the stack): a
-    reader's own SQL, however alike, is run as written (a review found a UNION of theirs
-    broken by the tie-break)."""
+    """Whether Datasette's table view built this query (a few calls up the stack, with no
+    query view between: the table view runs canned queries through it): a reader's own SQL,
+    however alike, is run as written (reviews found a UNION of theirs broken by the
+    tie-break, through ?sql= and then through a canned query)."""
     frame = sys._getframe(2)
-    for _ in range(8):
+    for _ in range(10):
         if frame is None:
             return False
-        if Path(frame.f_code.co_filename).parts[-2:] == ("views", "table.py"):
+        where = Path(frame.f_code.co_filename).parts[-2:]
+        if where == ("views", "database.py"):
+            return False
+        if where == ("views", "table.py"):
             return True
         frame = frame.f_back
     return False

@@ -120,7 +120,8 @@ def signals_held(meanwhile: Callable[[int], object] | None = None):
         if meanwhile is not None:
             meanwhile(signum)
 
-    previous = {s: signal.signal(s, hold) for s in _STOPS}
+    # a signal the process ignores (an ingest started in the background by a script) stays so
+    previous = {s: signal.signal(s, hold) for s in _STOPS if signal.getsignal(s) != signal.SIG_IGN}
     try:
         yield
     finally:

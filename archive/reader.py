@@ -96,9 +96,12 @@ def _gzip_damage(path: Path, offset: int, limit: int = 256 << 20) -> str | None:
                 return "the file ends inside it"
             read += len(chunk)
             try:
-                while chunk and not member.eof and inflated < limit:
-                    inflated += len(member.decompress(chunk, 1 << 20))
+                while not member.eof and inflated < limit:
+                    out = member.decompress(chunk, 1 << 20)
+                    inflated += len(out)
                     chunk = member.unconsumed_tail
+                    if not chunk and not out:  # this input used up, nothing left pending
+                        break
             except zlib.error as e:
                 return str(e).removeprefix("Error -3 while decompressing data: ")
     return None

@@ -184,3 +184,20 @@ def test_a_second_ctrl_c_while_the_pool_stops_kills_its_workers():
     out = proc.stdout.strip()
     assert out.startswith("interrupted ") and out.endswith("[False, False]"), out + proc.stderr
     assert int(out.split()[1]) < 10 and "Traceback" not in proc.stderr, out + proc.stderr
+
+
+def test_a_signal_the_process_ignores_stays_ignored():
+    """An ingest a script starts in the background ignores Ctrl-C: stopping its pool took the
+    signal over and killed the workers on one sent to the group (a review)."""
+    import signal
+
+    from archive.parallel import signals_held
+
+    called = []
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        with signals_held(meanwhile=called.append):
+            signal.raise_signal(signal.SIGINT)
+        assert called == [] and signal.getsignal(signal.SIGINT) == signal.SIG_IGN
+    finally:
+        signal.signal(signal.SIGINT, previous)

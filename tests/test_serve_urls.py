@@ -6,10 +6,12 @@ from __future__ import annotations
 
 import json
 import re
+import shutil
 import sqlite3
 import urllib.error
 import urllib.parse
 import urllib.request
+from pathlib import Path
 
 import pytest
 from markupsafe import escape
@@ -463,7 +465,7 @@ def test_every_page_of_a_sorted_table_holds_each_row_once(served, table, order):
     assert len(csv_rows) == expected
 
 
-def test_a_reader_s_own_sql_is_run_as_written(served):
+def test_a_reader_s_own_sql_is_run_as_written(served, tmp_path):
     """The tie-break went into any query shaped like a table page's, a reader's own too: a
     UNION of theirs failed ("2nd ORDER BY term does not match", a review of this round)."""
     base, db = served
@@ -474,6 +476,16 @@ def test_a_reader_s_own_sql_is_run_as_written(served):
     q = urllib.parse.urlencode({"sql": sql, "_shape": "array"})
     rows = get_json(f"{base}/archive.json?{q}")
     assert [r["speaker"] for r in rows] == [r[0] for r in sqlite3.connect(db).execute(sql)] != []
+    # a canned query of one's own too: the table view runs those (a second review)
+    from .server import serving
+
+    meta = json.loads((Path(__file__).resolve().parents[1] / "datasette-metadata.json").read_text())
+    meta["databases"]["archive"]["queries"]["mine"] = {"sql": sql}
+    path = tmp_path / "mine.json"
+    path.write_text(json.dumps(meta))
+    shutil.copy(db, tmp_path / "archive.db")  # (one serve per database)
+    with serving(tmp_path / "archive.db", "--metadata", str(path)) as other:
+        assert get_json(f"{other}/archive/mine.json?_shape=array") == rows
 
 
 def _csv_rows(url: str) -> list:

@@ -248,3 +248,46 @@ def test_verify_derived_recounts_the_counts(tmp_path, fixed_signer):
     assert f"FAILED speaker_sites Elena Varga / {site}: differs from the claims' recount" in out
     assert "FAILED speaker_sites Nobody / X: is not in the claims' recount" in out
     assert f"FAILED claim_texts {sha}: differs from the claims' recount" in out
+
+
+def test_verify_derived_names_duplicates_and_damage_without_stopping(tmp_path, fixed_signer):
+    """A speaker_sites row stored twice (a NULL site_name escapes its unique index) doubled the
+    speaker's counts and passed, as sets compare equal; malformed JSON in site_names, or a
+    table dropped, stopped verify as "the database is damaged" with no report (a review)."""
+    from click.testing import CliRunner
+
+    from archive.cli import cli
+
+    db = tmp_path / "archive.db"
+    ingester = Ingester(db, fixed_signer)
+    for capture in _captures(tmp_path):
+        assert ingester.ingest_file(capture).status == "ingested"
+
+    def verify() -> tuple[int, str]:
+        args = ["verify", "--db", str(db), "--no-files", "--derived"]
+        result = CliRunner().invoke(cli, args)
+        return result.exit_code, result.output
+
+    conn = sqlite3.connect(db)
+    conn.execute("DROP INDEX speaker_sites_speaker")  # (a NULL site_name needs no such step)
+    speaker, site = conn.execute("SELECT speaker, site_name FROM speaker_sites").fetchone()
+    conn.execute(
+        "INSERT INTO speaker_sites (speaker, site_name, claims, quotes, first_captured_at, "
+        "last_captured_at) SELECT speaker, site_name, claims, quotes, first_captured_at, "
+        "last_captured_at FROM speaker_sites WHERE speaker = ? AND site_name IS ?",
+        (speaker, site),
+    )
+    sha = conn.execute("SELECT text_sha256 FROM claim_texts WHERE outlets > 1").fetchone()[0]
+    conn.execute("UPDATE claim_texts SET site_names = 'not json' WHERE text_sha256 = ?", (sha,))
+    conn.commit()
+    code, out = verify()
+    assert code == 1, out
+    assert f"FAILED speaker_sites {speaker} / {site}: differs from the claims' recount" in out
+    assert f"FAILED claim_texts {sha}: differs from the claims' recount" in out
+    conn.execute("DROP VIEW claim_appearances")
+    conn.execute("DROP TABLE claim_texts")
+    conn.commit()
+    conn.close()
+    code, out = verify()
+    assert code == 1 and "FAILED claim_texts -: could not be recounted and compared" in out, out
+    assert re.search(r"^claims\s+\d+ verified\s+0 failed", out, re.M), out  # the rest reported
