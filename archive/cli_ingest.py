@@ -98,9 +98,9 @@ def ingest(
 
     Example: archive ingest captures/*.warc.gz
     """
+    from .capture_files import find_captures
     from .ingest import Ingester
     from .parallel import DaskExecutor, default_workers, process_pool, stop_pool
-    from .reader import find_captures
 
     db_path = db_path or default_db_path()
     key_path = key_path or default_key_path()

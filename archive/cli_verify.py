@@ -28,7 +28,7 @@ def _trusted_pem(public_key: Path | None, trust: str | None, db) -> str | None:
     """The PEM to pin: a file, or a key id from the database the user has checked elsewhere
     (an empty one is an error, never "nothing pinned")."""
     from .keys import load_public_key_pem
-    from .verify import stored_key_pem
+    from .trust import stored_key_pem
 
     if public_key is not None and trust is not None:
         # one key is pinned: a --trust beside a --public-key was ignored, and a mistyped id

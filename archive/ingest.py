@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from . import statements
+from .capture_files import sniff_format
 from .config import Limits, captures_dir
 from .db import connect, is_locked
 from .errors import ArchiveError, CaptureError, ClusterError, DatabaseError, KeyFileError
@@ -29,7 +30,7 @@ from .ledger import SignedWriter, prepare
 from .leftovers import sweep, sweep_copies
 from .links import Linker
 from .parallel import kill_workers, ordered_map
-from .reader import CaptureReader, Record, read_payload, sniff_format
+from .reader import CaptureReader, Record, read_payload
 from .schema import FTS_COLUMNS, index_text, max_rowid
 from .similarity import remember
 from .stored import archive_problem, drop_copy, has_capture, store_copy, stored_suffix

@@ -26,12 +26,10 @@ from .checks import (
     scan_ledger,
     text_or_bytes,
 )
-from .errors import KeyFileError
 from .hashing import file_sha256
-from .keys import key_id_for, load_public_key_pem, verify_signature
-from .ledger import PRIMARY_KEYS
 from .parallel import process_pool, stop_pool
 from .schema import SIGNED_TABLES
+from .trust import archive_trust
 
 
 @dataclass
@@ -144,77 +142,13 @@ class Verifier:
     # -- keys ------------------------------------------------------------------------------
     def _keys(self) -> tuple[dict, dict[str, int]]:
         """The trusted keys by id, and for each key a rotation retired, the rotation's ledger
-        entry: a retired key signs nothing more, so what it signed after that entry fails."""
-        report = self.report
-        stored = {}
-        for key_id, pem in self.db.execute("SELECT key_id, public_key FROM keys"):
-            try:
-                key = load_public_key_pem(pem, f"keys table, key {key_id}")
-            except Exception as e:  # noqa: BLE001 - a damaged key row is a finding
-                report.fail("keys", key_id, str(e))
-                continue
-            if key_id_for(key) != key_id:
-                report.fail("keys", key_id, "key_id does not match the stored public key")
-                continue
-            stored[key_id] = key
-        self.has_keys = bool(stored)
-        rotations = self.db.execute(
-            "SELECT r.id, old_key_id, new_key_id, new_public_key, statement, signature, l.seq "
-            "FROM key_rotations r JOIN ledger l ON l.record_table = 'key_rotations' "
-            "AND l.record_id = r.id ORDER BY l.seq"
-        ).fetchall()
-        # The archive's own keys: its first key and those its rotations introduced, in turn (an
-        # ingest refuses any other key). A key row beside them was put there, not rotated to.
-        first = self._first_key_id()
-        own, own_retired, own_followed = _follow(
-            {first: stored[first]} if first in stored else {}, rotations
-        )
-        for key_id in sorted(set(stored) - set(own)):
-            report.fail(
-                "keys", key_id, "not the archive's first key, and no rotation from it introduced it"
-            )
-        if self.pinned is None:
-            report.trust = (
-                "trusting the archive's first key as the database holds it: "
-                + (first if first in own else "none")
-                + "".join(own_followed)
-                + " (pin one with --public-key)"
-            )
-            return own, own_retired
-        pinned = load_public_key_pem(self.pinned, "--public-key")
-        pinned_id = key_id_for(pinned)
-        report.trust = f"pinned key {pinned_id}"
-        # a wrong pin fails every row: say why once, before the long list
-        introduced = self.db.execute(
-            "SELECT old_key_id FROM key_rotations WHERE new_key_id = ?", (pinned_id,)
-        ).fetchone()
-        if pinned_id not in stored:
-            report.trust += (
-                " (not one of this archive's keys: " + (", ".join(sorted(stored)) or "none") + ")"
-            )
-        elif introduced:
-            report.trust += (
-                f" (a rotation from {introduced[0]} introduced it: it vouches only for what "
-                "was signed after; pin the archive's first key to check it all)"
-            )
-        trusted, retired, followed = _follow({pinned_id: pinned}, rotations)
-        report.trust += "".join(followed)
-        return trusted, retired
-
-    def _first_key_id(self) -> str | None:
-        """The key of the archive's first checkpoint (the one that fixed its origin), else of
-        its first ledger entry's row."""
-        row = self.db.execute("SELECT key_id FROM checkpoints ORDER BY id LIMIT 1").fetchone()
-        if row is None:
-            first = self.db.execute(
-                "SELECT record_table, record_id FROM ledger ORDER BY seq LIMIT 1"
-            ).fetchone()
-            if first is not None and first[0] in SIGNED_TABLES:
-                row = self.db.execute(
-                    f'SELECT key_id FROM {first[0]} WHERE "{PRIMARY_KEYS[first[0]]}" = ?',
-                    (first[1],),
-                ).fetchone()
-        return row[0] if row and isinstance(row[0], str) else None
+        entry (archive/trust.py); what is wrong with the keys table, reported."""
+        trust = archive_trust(self.db, self.pinned)
+        self.report.trust = trust.line
+        for key_id, problem in trust.problems:
+            self.report.fail("keys", key_id, problem)
+        self.has_keys = trust.has_keys
+        return trust.keys, trust.retired
 
     # -- the work: signed rows, the ledger's leaves, images ----------------------------------
     def _check(self, keys, sizes: set[int]) -> tuple:
@@ -549,28 +483,6 @@ def verify(
     )
 
 
-def stored_key_pem(db, key_id: str) -> str:
-    """The public key the database holds for ``key_id`` (``verify --trust``), checked: a keys
-    row altered to hold another key must not pin that other key."""
-    row = db.execute(
-        "SELECT CAST(public_key AS BLOB) FROM keys WHERE key_id = ?", (key_id,)
-    ).fetchone()
-    if row is None:
-        raise KeyFileError(f"--trust {key_id!r}: no such key in the database")
-    try:
-        pem = bytes(row[0] or b"").decode("utf-8")
-    except UnicodeDecodeError:
-        raise KeyFileError(
-            f"--trust {key_id}: the database's public key for it is not UTF-8 text (altered)"
-        ) from None
-    found = key_id_for(load_public_key_pem(pem, f"--trust {key_id}"))
-    if found != key_id:
-        raise KeyFileError(
-            f"--trust {key_id}: the database's public key for it is {found}'s (altered)"
-        )
-    return pem
-
-
 def _in_captures(home: Path, path: Path, sha: str) -> bool:
     """``path`` is in ``home``'s captures/ (which may be a link to a larger disk), itself no
     link out of it, and named by the capture's hash."""
@@ -581,25 +493,6 @@ def _in_captures(home: Path, path: Path, sha: str) -> bool:
         )
     except (OSError, ValueError):  # a NUL byte in it, a loop of links: not where ingest keeps it
         return False
-
-
-def _follow(trusted: dict, rotations: list) -> tuple[dict, dict[str, int], list[str]]:
-    """Trust followed forward along the rotations a trusted key signed, in ledger order: the
-    keys then trusted, each retired key's rotation entry, and what was followed, as text."""
-    trusted, retired, followed = dict(trusted), {}, []
-    for rid, old, new, pem, stmt, sig, seq in rotations:
-        data = stmt if isinstance(stmt, bytes) else (stmt or "").encode("utf-8")
-        if old not in trusted or not verify_signature(trusted[old], sig, data):
-            continue
-        retired.setdefault(old, seq)
-        try:
-            key = load_public_key_pem(pem)
-        except Exception:  # noqa: BLE001 - the row check reports it
-            continue
-        if key_id_for(key) == new and new not in trusted:  # else the row check says why
-            trusted[new] = key
-            followed.append(f", then {new} (rotation {rid})")
-    return trusted, retired, followed
 
 
 def _raw(key) -> bytes:

@@ -1,0 +1,131 @@
+"""Capture files before they are read: found among the paths given (directories walked), and
+their format told by name and by their first bytes, whatever the name says; the damage at a
+gzip member's start described for a message."""
+
+from __future__ import annotations
+
+import os
+import zlib
+from pathlib import Path
+
+from .errors import CaptureError
+
+CAPTURE_SUFFIXES = (".warc", ".warc.gz", ".arc", ".arc.gz", ".wacz")
+
+
+def capture_format(path: str | Path) -> str | None:
+    """``warc``, ``arc`` or ``wacz`` from the file name, or None when it is not a capture."""
+    name = Path(path).name.lower()
+    for suffix in CAPTURE_SUFFIXES:
+        if name.endswith(suffix):
+            return suffix.strip(".").split(".")[0]
+    return None
+
+
+def sniff_format(path: str | Path) -> str:
+    """``wacz``, ``warc`` or ``arc`` by what the file begins with, whatever its name says: a ZIP,
+    a WARC record's version line, an ARC file's ``filedesc://`` version block (gzipped or not).
+    Anything else is not a capture (warcio reads any line of five words as an ARC record
+    header: a text file was ingested as one)."""
+    with open(path, "rb") as f:
+        head = f.read(1 << 16)
+    if head[:4] == b"PK\x03\x04" or capture_format(path) == "wacz":
+        return "wacz"  # a ZIP, or named as one (reading it says what is wrong)
+    if head[:2] == b"\x1f\x8b":
+        try:
+            head = first_decompressed(head)
+        except zlib.error:
+            return "warc"  # damaged: reading it says where
+    head = head.lstrip(b"\r\n")
+    if head.startswith(b"filedesc://"):
+        return "arc"
+    if head.startswith(b"WARC/") or not head:
+        return "warc"
+    raise CaptureError(
+        path,
+        f"not a WARC or ARC file: it begins {first_line(head)!r}, not a WARC version line or "
+        "an ARC file's filedesc:// header",
+        0,
+    )
+
+
+def first_line(head: bytes) -> str:
+    """The start of the first line of ``head``, as text, for a message."""
+    return head.split(b"\n", 1)[0][:60].decode("utf-8", "replace")
+
+
+def first_decompressed(data: bytes, size: int = 4096) -> bytes:
+    """The first bytes ``data``'s gzip members decompress to (an empty member may come first)."""
+    while data[:2] == b"\x1f\x8b":
+        member = zlib.decompressobj(31)
+        out = member.decompress(data, size)
+        if out or not member.eof:
+            return out
+        data = member.unused_data
+    return b""
+
+
+def gzip_damage(path: Path, offset: int, limit: int = 256 << 20) -> str | None:
+    """What is wrong with the gzip member at ``offset``, read to its end (its first bytes may
+    be whole and its checksum not: "holds no record" was said of a member whose CRC byte was
+    flipped), or None; no more than ``limit`` bytes are read or inflated (a member of zeros
+    inflating a thousandfold took seconds a megabyte: a review)."""
+    member, read, inflated = zlib.decompressobj(31), 0, 0
+    with open(path, "rb") as f:
+        f.seek(offset)
+        while not member.eof and read < limit and inflated < limit:
+            chunk = f.read(1 << 20)
+            if not chunk:
+                return "the file ends inside it"
+            read += len(chunk)
+            try:
+                while not member.eof and inflated < limit:
+                    out = member.decompress(chunk, 1 << 20)
+                    inflated += len(out)
+                    chunk = member.unconsumed_tail
+                    if not chunk and not out:  # this input used up, nothing left pending
+                        break
+            except zlib.error as e:
+                return str(e).removeprefix("Error -3 while decompressing data: ")
+    return None
+
+
+def starts_as_zip(path: Path) -> bool:
+    with open(path, "rb") as f:
+        return f.read(4) == b"PK\x03\x04"
+
+
+def find_captures(paths) -> tuple[list[Path], list[Path], list[tuple[Path, str]]]:
+    """Expand files and directories into capture files, in a stable order: (the captures, the
+    other files the directories hold, by name not captures, the directories that could not be
+    read and why). Linked directories are followed, each real directory once however many
+    ways it is reached; a link to nothing, or a pipe, named as a capture is returned for the
+    ingest to say what it is, not left out without a word."""
+    found: list[Path] = []
+    other: list[Path] = []
+    unreadable: list[tuple[Path, str]] = []
+    seen: set[str] = set()
+    for p in map(Path, paths):
+        if p.is_dir():
+            for q in _files_under(p, seen, unreadable):
+                (found if capture_format(q) else other).append(q)
+        else:
+            found.append(p)
+    return found, other, unreadable
+
+
+def _files_under(top: Path, seen: set[str], unreadable: list) -> list[Path]:
+    files: list[Path] = []
+
+    def cannot(e: OSError) -> None:
+        unreadable.append((Path(e.filename or top), e.strerror or str(e)))
+
+    for root, dirs, names in os.walk(top, followlinks=True, onerror=cannot):
+        real = os.path.realpath(root)
+        if real in seen:  # a link back up the tree, or to a directory already walked
+            dirs[:] = []
+            continue
+        seen.add(real)
+        dirs.sort()  # walked in name order: the first way to a directory is always the same
+        files.extend(Path(root) / name for name in names)
+    return sorted(files)

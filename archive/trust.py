@@ -1,0 +1,141 @@
+"""Which keys an archive's records may be signed by: the archive's own (its first key and the
+keys its rotations introduced, in turn), or a pinned key and the keys it rotated to; and from
+which ledger entry each retired key signs nothing more."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from .errors import KeyFileError
+from .keys import key_id_for, load_public_key_pem, verify_signature
+from .ledger import PRIMARY_KEYS
+from .schema import SIGNED_TABLES
+
+
+@dataclass
+class Trust:
+    #: the trusted keys by id
+    keys: dict
+    #: for each key a rotation retired, the rotation's ledger entry
+    retired: dict[str, int]
+    #: what is trusted and why, as verify's first line says it
+    line: str
+    #: (key id, what is wrong) for rows of the keys table
+    problems: list[tuple[str, str]] = field(default_factory=list)
+    #: whether the keys table holds a sound key
+    has_keys: bool = False
+
+
+def archive_trust(db, pinned_pem: str | None) -> Trust:
+    """The keys to trust in archive ``db`` (a connection or sqlite_utils Database): with
+    ``pinned_pem``, that key and those it rotated to; without, the archive's own keys as the
+    database holds them. A retired key signs nothing more: what it signed after its rotation's
+    ledger entry fails."""
+    problems = []
+    stored = {}
+    for key_id, pem in db.execute("SELECT key_id, public_key FROM keys"):
+        try:
+            key = load_public_key_pem(pem, f"keys table, key {key_id}")
+        except Exception as e:  # noqa: BLE001 - a damaged key row is a finding
+            problems.append((key_id, str(e)))
+            continue
+        if key_id_for(key) != key_id:
+            problems.append((key_id, "key_id does not match the stored public key"))
+            continue
+        stored[key_id] = key
+    rotations = db.execute(
+        "SELECT r.id, old_key_id, new_key_id, new_public_key, statement, signature, l.seq "
+        "FROM key_rotations r JOIN ledger l ON l.record_table = 'key_rotations' "
+        "AND l.record_id = r.id ORDER BY l.seq"
+    ).fetchall()
+    # The archive's own keys: its first key and those its rotations introduced, in turn (an
+    # ingest refuses any other key). A key row beside them was put there, not rotated to.
+    first = _first_key_id(db)
+    own, own_retired, own_followed = _follow(
+        {first: stored[first]} if first in stored else {}, rotations
+    )
+    for key_id in sorted(set(stored) - set(own)):
+        problems.append(
+            (key_id, "not the archive's first key, and no rotation from it introduced it")
+        )
+    if pinned_pem is None:
+        line = (
+            "trusting the archive's first key as the database holds it: "
+            + (first if first in own else "none")
+            + "".join(own_followed)
+            + " (pin one with --public-key)"
+        )
+        return Trust(own, own_retired, line, problems, bool(stored))
+    pinned = load_public_key_pem(pinned_pem, "--public-key")
+    pinned_id = key_id_for(pinned)
+    line = f"pinned key {pinned_id}"
+    # a wrong pin fails every row: say why once, before the long list
+    introduced = db.execute(
+        "SELECT old_key_id FROM key_rotations WHERE new_key_id = ?", (pinned_id,)
+    ).fetchone()
+    if pinned_id not in stored:
+        line += " (not one of this archive's keys: " + (", ".join(sorted(stored)) or "none") + ")"
+    elif introduced:
+        line += (
+            f" (a rotation from {introduced[0]} introduced it: it vouches only for what "
+            "was signed after; pin the archive's first key to check it all)"
+        )
+    trusted, retired, followed = _follow({pinned_id: pinned}, rotations)
+    return Trust(trusted, retired, line + "".join(followed), problems, bool(stored))
+
+
+def _first_key_id(db) -> str | None:
+    """The key of the archive's first checkpoint (the one that fixed its origin), else of its
+    first ledger entry's row."""
+    row = db.execute("SELECT key_id FROM checkpoints ORDER BY id LIMIT 1").fetchone()
+    if row is None:
+        first = db.execute(
+            "SELECT record_table, record_id FROM ledger ORDER BY seq LIMIT 1"
+        ).fetchone()
+        if first is not None and first[0] in SIGNED_TABLES:
+            row = db.execute(
+                f'SELECT key_id FROM {first[0]} WHERE "{PRIMARY_KEYS[first[0]]}" = ?',
+                (first[1],),
+            ).fetchone()
+    return row[0] if row and isinstance(row[0], str) else None
+
+
+def _follow(trusted: dict, rotations: list) -> tuple[dict, dict[str, int], list[str]]:
+    """Trust followed forward along the rotations a trusted key signed, in ledger order: the
+    keys then trusted, each retired key's rotation entry, and what was followed, as text."""
+    trusted, retired, followed = dict(trusted), {}, []
+    for rid, old, new, pem, stmt, sig, seq in rotations:
+        data = stmt if isinstance(stmt, bytes) else (stmt or "").encode("utf-8")
+        if old not in trusted or not verify_signature(trusted[old], sig, data):
+            continue
+        retired.setdefault(old, seq)
+        try:
+            key = load_public_key_pem(pem)
+        except Exception:  # noqa: BLE001 - the row check reports it
+            continue
+        if key_id_for(key) == new and new not in trusted:  # else the row check says why
+            trusted[new] = key
+            followed.append(f", then {new} (rotation {rid})")
+    return trusted, retired, followed
+
+
+def stored_key_pem(db, key_id: str) -> str:
+    """The public key the database holds for ``key_id`` (``verify --trust``), checked: a keys
+    row altered to hold another key must not pin that other key."""
+    row = db.execute(
+        "SELECT CAST(public_key AS BLOB) FROM keys WHERE key_id = ?", (key_id,)
+    ).fetchone()
+    if row is None:
+        raise KeyFileError(f"--trust {key_id!r}: no such key in the database")
+    try:
+        pem = bytes(row[0] or b"").decode("utf-8")
+    except UnicodeDecodeError:
+        raise KeyFileError(
+            f"--trust {key_id}: the database's public key for it is not UTF-8 text (altered)"
+        ) from None
+    found = key_id_for(load_public_key_pem(pem, f"--trust {key_id}"))
+    if found != key_id:
+        raise KeyFileError(
+            f"--trust {key_id}: the database's public key for it is {found}'s (altered)"
+        )
+    return pem
