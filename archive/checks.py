@@ -21,6 +21,7 @@ from .hashing import NORMALIZATION, sha256_hex, text_sha256
 from .keys import key_id_for, load_public_key_pem, verify_signature
 from .ledger import PRIMARY_KEYS
 from .schema import FTS_COLUMNS
+from .summaries import RECOUNTS
 
 
 def rotation_message(old_key_id: str, new_key_id: str) -> bytes:
@@ -225,7 +226,6 @@ def check_derived_counts(conn) -> list[tuple[str, int, list[tuple[str, str]]]]:
     and ``claim_appearances`` views show), recounted from the signed claims and compared: for
     each table, (its name, how many rows match, (row, what is wrong) for the others). Derived,
     not signed: without this, one altered count passed verify (6.6 s at 690,000 claims)."""
-    from .summaries import RECOUNTS
 
     found = []
     for table, (columns, recount) in RECOUNTS.items():

@@ -95,42 +95,27 @@ def trusted_keys(proof: dict, pinned) -> dict:
     """The pinned key and every key it rotated to, by key id: a rotation counts when its
     statement is signed by a key already trusted and the new key proves possession, in the
     proof's order (the ledger's)."""
-    trusted = {key_id_for(pinned): pinned}
+    return follow_rotations(proof, pinned)[0]
+
+
+def follow_rotations(proof: dict, pinned) -> tuple[dict, dict[str, int]]:
+    """(The trusted keys, as ``trusted_keys``; for each key a rotation retired, the rotation's
+    leaf index, where the proof shows the rotation in its checkpoint's tree: proofs made before
+    rotations carried their place show none.)"""
+    checkpoint, _ = cp.parse(proof["checkpoint"])
+    trusted, retired = {key_id_for(pinned): pinned}, {}
     for rotation in proof.get("rotations", []):
         stmt = statements.parse(rotation["statement"])
         old, new = stmt.get("old_key_id"), stmt.get("new_key_id")
+        data = rotation["statement"].encode()
         if stmt.get("type") != "key_rotation" or stmt.get("key_id") != old or old not in trusted:
             continue
-        if not verify_signature(
-            trusted[old], rotation["signature"], rotation["statement"].encode()
-        ):
+        if not verify_signature(trusted[old], rotation["signature"], data):
             continue
-        key = load_public_key_pem(stmt["new_public_key"], "a rotation's new key")
-        if key_id_for(key) == new and verify_signature(
-            key, stmt["new_key_signature"], rotation_message(old, new)
-        ):
-            trusted[new] = key
-    return trusted
-
-
-def retired_keys(proof: dict, trusted: dict) -> dict[str, int]:
-    """Key id -> the leaf index of the rotation that retired it, for each rotation a trusted key
-    signed that the proof shows in its checkpoint's tree (proofs made before rotations carried
-    their place show none)."""
-    checkpoint, _ = cp.parse(proof["checkpoint"])
-    retired: dict[str, int] = {}
-    for rotation in proof.get("rotations", []):
         index, path = rotation.get("leaf_index"), rotation.get("inclusion_proof")
-        if type(index) is not int or not isinstance(path, list):
-            continue
-        stmt = statements.parse(rotation["statement"])
-        old = stmt.get("old_key_id")
-        data = rotation["statement"].encode()
         if (
-            stmt.get("type") == "key_rotation"
-            and stmt.get("key_id") == old
-            and old in trusted
-            and verify_signature(trusted[old], rotation["signature"], data)
+            type(index) is int
+            and isinstance(path, list)
             and merkle.verify_inclusion(
                 merkle.leaf_hash(data),
                 index,
@@ -140,7 +125,12 @@ def retired_keys(proof: dict, trusted: dict) -> dict[str, int]:
             )
         ):
             retired.setdefault(old, index)
-    return retired
+        key = load_public_key_pem(stmt["new_public_key"], "a rotation's new key")
+        if key_id_for(key) == new and verify_signature(
+            key, stmt["new_key_signature"], rotation_message(old, new)
+        ):
+            trusted[new] = key
+    return trusted, retired
 
 
 def checkpoint_signer(proof: dict, trusted: dict) -> str | None:
@@ -218,7 +208,7 @@ def check_proof(proof: dict, trusted_pem: str) -> list[str]:
         unknown = set(proof) - _FIELDS
         if unknown:
             problems.append(f"fields a proof does not have: {', '.join(sorted(unknown))}")
-        trusted = trusted_keys(proof, key)
+        trusted, retired = follow_rotations(proof, key)
         signer = trusted.get(proof["key_id"])
         if signer is None:
             problems.append(
@@ -243,7 +233,6 @@ def check_proof(proof: dict, trusted_pem: str) -> list[str]:
         checkpoint_key = checkpoint_signer(proof, trusted)
         if checkpoint_key is None:
             problems.append("the checkpoint's signature does not verify")
-        retired = retired_keys(proof, trusted)
         if proof["key_id"] in retired and proof["leaf_index"] > retired[proof["key_id"]]:
             problems.append(
                 f"signed by {proof['key_id']} after the rotation that retired it "
