@@ -226,7 +226,6 @@ def check_derived_counts(conn) -> list[tuple[str, int, list[tuple[str, str]]]]:
     and ``claim_appearances`` views show), recounted from the signed claims and compared: for
     each table, (its name, how many rows match, (row, what is wrong) for the others). Derived,
     not signed: without this, one altered count passed verify (6.6 s at 690,000 claims)."""
-
     found = []
     for table, (columns, recount) in RECOUNTS.items():
         key = columns.split(",")[0] if table == "claim_texts" else "speaker, site_name"

@@ -127,11 +127,7 @@ class Verifier:
         chunks, ledger, images, structure, indexes, derived = self._check(keys, sizes)
         self._structure(structure)
         self._search_indexes(indexes)
-        for table, verified, problems in derived or []:
-            self.report.counts[table] = {"verified": verified, "failed": 0, "unsigned": 0}
-            for row, problem in problems:
-                self.report.count(table, "failed")
-                self.report.fail(table, row, problem)
+        self._derived(derived or [])
         self._ledger(chunks, ledger)
         self._checkpoints(checkpoints, ledger, keys, checkpoint_note)
         self._images(*images)
@@ -232,6 +228,13 @@ class Verifier:
         for name, problem in problems:
             self.report.count("search indexes", "failed")
             self.report.fail("search indexes", name, problem)
+
+    def _derived(self, found: list[tuple[str, int, list[tuple[str, str]]]]) -> None:
+        for table, verified, problems in found:
+            self.report.counts[table] = {"verified": verified, "failed": 0, "unsigned": 0}
+            for row, problem in problems:
+                self.report.count(table, "failed")
+                self.report.fail(table, row, problem)
 
     # -- ledger, Merkle root, checkpoints -----------------------------------------------------
     def _ledger(self, chunks: list[Chunk], ledger: LedgerScan) -> None:
