@@ -125,14 +125,19 @@ class ReaderRoutes:
     so only an HTML page filtered by ``article_id`` and not sorted is sent to
     ``_sort=position``, which the (article_id, position) index serves."""
 
-    def __init__(self, app):
+    def __init__(self, app, reject=None):
         self.app = app
+        #: ``await reject(scope, receive, send, message)`` answers a reader's mistake (a 400)
+        self.reject = reject
 
     async def __call__(self, scope, receive, send):
         if scope["type"] == "http":
             path = scope["path"]
             if path in HIDDEN_PATHS:
                 return await Response.text("Not found", status=404).asgi_send(send)
+            mistake = self.reject and bad_date_parameter(path, scope.get("query_string", b""))
+            if mistake:
+                return await self.reject(scope, receive, send, mistake)
             parts = path.split("/")
             if len(parts) == 3 and parts[2] in IN_READING_ORDER and not parts[1].startswith("-"):
                 query = scope.get("query_string", b"").decode("latin-1")
@@ -143,6 +148,37 @@ class ReaderRoutes:
                     location = f"?{query}&_sort=position"
                     return await Response.redirect(location).asgi_send(send)
         return await self.app(scope, receive, send)
+
+
+#: The canned queries' parameters that are compared with ISO 8601 times (``captured_at``) as
+#: text: a date typed otherwise, such as 08/03/2025, would compare as text and show every row.
+DATE_PARAMETERS = {"speaker_quotes": ("from",)}
+#: A time as the archive writes them, or its beginning: 2025, 2025-03, 2025-03-08,
+#: 2025-03-08T14, 2025-03-08T14:30, 2025-03-08T14:30:05 and 2025-03-08T14:30:05Z. Not a
+#: fraction of a second: as text, 14:30:05.5Z sorts after the 14:30:05Z it follows.
+_ISO_TIME_PREFIX = re.compile(
+    r"[0-9]{4}(-[0-9]{2}(-[0-9]{2}(T[0-9]{2}(:[0-9]{2}(:[0-9]{2}Z?)?)?)?)?)?"
+)
+
+
+def bad_date_parameter(path: str, query_string: bytes) -> str | None:
+    """What is wrong with a date a canned query's URL gives (see DATE_PARAMETERS), or None."""
+    parts = path.split("/")
+    if len(parts) != 3:
+        return None
+    name = parts[2].removesuffix(".json").removesuffix(".csv")
+    wanted = DATE_PARAMETERS.get(name)
+    if not wanted:
+        return None
+    for key, value in parse_qsl(query_string.decode("latin-1"), keep_blank_values=True):
+        # the query trims the value as it trims its other parameters
+        typed = value.strip(" \t\n\r\xa0")
+        if key in wanted and typed and not _ISO_TIME_PREFIX.fullmatch(typed):
+            return (
+                f"{key}: give a date or time year first, as the archive stores them "
+                f"(2025-03-08, or 2025-03-08T14:30:00Z), not {typed!r}"
+            )
+    return None
 
 
 #: One range of bytes (RFC 9110 14.1.2): "first-last", "first-" or "-suffix length"

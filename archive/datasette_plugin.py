@@ -21,7 +21,7 @@ from urllib.parse import urlencode
 from datasette import hookimpl
 from datasette.handle_exception import handle_exception as render_error
 from datasette.utils import tilde_decode, tilde_encode
-from datasette.utils.asgi import BadRequest, Base400, Response
+from datasette.utils.asgi import BadRequest, Base400, Request, Response
 from datasette.views.base import DatasetteError
 from markupsafe import Markup, escape
 
@@ -383,7 +383,12 @@ def register_routes():
 
 @hookimpl
 def asgi_wrapper(datasette):
+    async def reject(scope, receive, send, message: str) -> None:
+        # Datasette's own error page (or JSON, for a .json URL), as for its own 400s
+        respond = render_error(datasette, Request(scope, receive), BadRequest(message))
+        await (await respond()).asgi_send(send)
+
     def wrap(app):
-        return ReaderRoutes(ResponseCache(app, datasette))
+        return ReaderRoutes(ResponseCache(app, datasette), reject)
 
     return wrap

@@ -92,6 +92,39 @@ def test_more_url_mistakes_are_the_reader_s_not_500s(served):
     assert _status(f"{base}/archive/claims", method="POST")[0] == 405
 
 
+def test_a_date_typed_day_first_is_refused_not_read_as_text(served):
+    """speaker_quotes compares `from` with the capture times as text: 08/03/2025 came before
+    every ISO time and showed every claim, as if no date were given (a researcher's review).
+    A date the times can be compared with is taken, trimmed; anything else is a 400 saying so."""
+    base, _ = served
+    who = "speaker=Elena+Varga&_shape=array"
+    every = get_json(f"{base}/archive/speaker_quotes.json?{who}")
+    assert every
+    first = min(row["captured_at"] for row in every)  # as 2025-03-07T09:30:00Z
+    day_after = f"{first[:8]}{int(first[8:10]) + 1:02d}"
+    for typed, expected in [
+        ("", every), ("2025", every), (first[:7], every), (first[:10], every), (first, every),
+        (f" {first} ", every), (first[:16], every),
+        (day_after, []), (f"{first[:17]}01Z", []),
+    ]:  # fmt: skip
+        q = urllib.parse.urlencode({"from": typed})
+        assert get_json(f"{base}/archive/speaker_quotes.json?{who}&{q}") == expected, typed
+    for typed in (
+        "08/03/2025",
+        "2025-3-8",
+        "March 2025",
+        "2025-03-08 12:00",
+        "2025-03-08T12:00:00.5Z",
+    ):
+        q = urllib.parse.urlencode({"from": typed})
+        for suffix in (".json", "", ".csv"):
+            code, body, _ = _status(f"{base}/archive/speaker_quotes{suffix}?{who}&{q}")
+            assert code == 400 and "from: give a date or time year first" in body, (typed, body)
+    # another query's parameters are not looked at
+    code, _, _ = _status(f"{base}/archive/claim_everywhere.json?claim_id=x&from=08/03/2025")
+    assert code == 200
+
+
 def test_no_page_names_where_the_database_sits_on_the_server(served):
     """/-/databases.json and SQL over pragma_database_list gave the database's path, and
     /-/threads.json the code's (found in review)."""
