@@ -243,6 +243,17 @@ def test_a_pasted_parameter_s_spaces_do_not_empty_the_answer(served):
             f"{base}/archive/{query}.json?_shape=array&{urllib.parse.urlencode(padded)}"
         )
         assert exact and pasted == exact, query
+    # an article id in capitals, or one of its claims' ids, where an article id is asked for
+    # found nothing (a researcher's review)
+    for query in ("claims_of_article", "check_records"):
+        exact = get_json(f"{base}/archive/{query}.json?_shape=array&article_id=37988c58467bc4cf")
+        assert len(exact) > 20, query
+        for typed in ("37988C58467BC4CF", "37988c58467bc4cf-3", " 37988C58467BC4CF-12 "):
+            q = urllib.parse.urlencode({"article_id": typed})
+            assert get_json(f"{base}/archive/{query}.json?_shape=array&{q}") == exact, typed
+        for typed in ("37988c58467bc4c", "37988c58467bc4cf3", "x-37988c58467bc4cf"):
+            q = urllib.parse.urlencode({"article_id": typed})
+            assert get_json(f"{base}/archive/{query}.json?_shape=array&{q}") == [], typed
 
 
 def test_a_canned_query_s_browser_tab_shows_its_title_not_its_sql(served):
