@@ -491,6 +491,29 @@ def _v10(db: sqlite_utils.Database) -> None:
     )
 
 
+def _v11(db: sqlite_utils.Database) -> None:
+    """``speaker_sites`` holds one row per speaker and publication, a NULL ``site_name`` too:
+    the unique index on ``(speaker, site_name)`` let rows with no site name repeat, as SQLite's
+    NULLs are distinct, so a repeated row inflated the speakers view unrefused. Indexed by the
+    name with NULL as the empty string instead. An archive that holds a repeat (ingest never
+    writes one) has its counts recomputed from the claims first."""
+    from .summaries import rebuild
+
+    conn = db.conn
+    repeated = conn.execute(
+        "SELECT 1 FROM speaker_sites GROUP BY speaker, coalesce(site_name, '') "
+        "HAVING count(*) > 1 LIMIT 1"
+    ).fetchone()
+    if repeated:
+        rebuild(conn)
+    _run_script(
+        db,
+        "DROP INDEX speaker_sites_speaker;\n"
+        "CREATE UNIQUE INDEX speaker_sites_speaker\n"
+        "    ON speaker_sites(speaker, coalesce(site_name, ''));\n",
+    )
+
+
 #: (name, function) in order. Append only.
 MIGRATIONS = [
     ("0001_initial", _v1),
@@ -503,4 +526,5 @@ MIGRATIONS = [
     ("0008_minhash_without_common_shingles", _v8),
     ("0009_speaker_and_text_counts", _v9),
     ("0010_claims_by_speaker_and_id", _v10),
+    ("0011_speaker_sites_one_row_without_site", _v11),
 ]

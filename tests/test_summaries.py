@@ -9,6 +9,8 @@ import shutil
 import sqlite3
 from pathlib import Path
 
+import pytest
+
 import archive.db
 from archive import schema
 from archive.ingest import Ingester
@@ -151,6 +153,45 @@ def test_migration_0009_counts_an_older_archive(tmp_path, fixed_signer):
     conn.close()
     assert archive.db.upgrade(older) == ["0009_speaker_and_text_counts"]
     assert _state(older) == kept
+
+
+def test_a_speaker_without_a_site_name_has_one_row_and_0011_recounts_repeats(
+    tmp_path, fixed_signer
+):
+    """The unique index on (speaker, site_name) let rows with a NULL site_name repeat (SQLite's
+    NULLs are distinct), and the speakers view added them up. Migration 0011 indexes the name
+    with NULL as ''; an archive holding a repeat is recounted from its claims first."""
+    db = tmp_path / "archive.db"
+    ingester = Ingester(db, fixed_signer)
+    for capture in _captures(tmp_path):
+        assert ingester.ingest_file(capture).status == "ingested"
+    ingester.db.conn.close()
+    kept = _state(db)
+    conn = sqlite3.connect(db)
+    repeat = (
+        "INSERT INTO speaker_sites (speaker, site_name, claims, quotes) "
+        "VALUES ('Ana Ruiz', NULL, 1, 1)"
+    )
+    conn.execute(repeat)
+    with pytest.raises(sqlite3.IntegrityError):
+        conn.execute(repeat)
+    conn.rollback()
+    # an archive from before 0011, where the repeat went in
+    conn.executescript(
+        "DROP INDEX speaker_sites_speaker; "
+        "CREATE UNIQUE INDEX speaker_sites_speaker ON speaker_sites(speaker, site_name); "
+        f"{repeat}; {repeat}; "
+        "DELETE FROM migrations WHERE name = '0011_speaker_sites_one_row_without_site';"
+    )
+    conn.close()
+    assert _state(db) != kept
+    assert archive.db.upgrade(db) == ["0011_speaker_sites_one_row_without_site"]
+    assert _state(db) == kept
+    conn = sqlite3.connect(db)
+    with pytest.raises(sqlite3.IntegrityError):
+        conn.execute(repeat)
+        conn.execute(repeat)
+    conn.close()
 
 
 def test_an_article_without_a_site_name_is_counted_once(tmp_path, fixed_signer):
