@@ -18,15 +18,10 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from . import merkle, statements
 from .hashing import NORMALIZATION, sha256_hex, text_sha256
-from .keys import key_id_for, load_public_key_pem, verify_signature
+from .keys import key_id_for, load_public_key_pem, rotation_message, verify_signature
 from .ledger import PRIMARY_KEYS
 from .schema import FTS_COLUMNS
 from .summaries import RECOUNTS
-
-
-def rotation_message(old_key_id: str, new_key_id: str) -> bytes:
-    """What a new key signs to prove possession when it is introduced."""
-    return f"archive-key-rotation/1\n{old_key_id}\n{new_key_id}\n".encode()
 
 
 def _content_problems(table: str, row: dict, db, articles: dict) -> list[str]:

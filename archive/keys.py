@@ -59,6 +59,11 @@ def verify_signature(public_key: Ed25519PublicKey, signature_b64: str, message: 
     return True
 
 
+def rotation_message(old_key_id: str, new_key_id: str) -> bytes:
+    """What a new key signs to prove possession when a rotation introduces it."""
+    return f"archive-key-rotation/1\n{old_key_id}\n{new_key_id}\n".encode()
+
+
 @dataclass
 class Signer:
     """Holds the private key. Signing happens here and nowhere else (one signer, one writer)."""

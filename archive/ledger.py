@@ -17,7 +17,7 @@ from pathlib import Path
 from . import checkpoint as cp
 from . import merkle, statements
 from .errors import KeyFileError
-from .keys import ALGORITHM, Signer
+from .keys import ALGORITHM, Signer, rotation_message
 
 _MARKER = f'"statement":"{statements.VERSION}"'.encode()
 
@@ -323,7 +323,6 @@ def rotate_key(
     new key's proof of possession. Records signed by ``old`` stay verifiable. Returns the
     key_rotations row and a warning if the checkpoint file could not be written (see
     :meth:`SignedWriter.commit`)."""
-    from .checks import rotation_message
 
     writer = SignedWriter(conn, old, db_path, clock)
     writer.begin()

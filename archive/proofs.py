@@ -13,8 +13,7 @@ from __future__ import annotations
 import base64
 
 from . import checkpoint as cp
-from . import merkle, statements
-from .checks import rotation_message
+from . import merkle, statements, trust
 from .errors import ArchiveError
 from .keys import key_id_for, load_public_key_pem, verify_signature
 from .ledger import PRIMARY_KEYS, ledger_leaves
@@ -101,35 +100,27 @@ def trusted_keys(proof: dict, pinned) -> dict:
 def follow_rotations(proof: dict, pinned) -> tuple[dict, dict[str, int]]:
     """(The trusted keys, as ``trusted_keys``; for each key a rotation retired, the rotation's
     leaf index, where the proof shows the rotation in its checkpoint's tree: proofs made before
-    rotations carried their place show none.)"""
+    rotations carried their place show none.) The walk is ``archive verify``'s
+    (``trust.follow_rotations``)."""
     checkpoint, _ = cp.parse(proof["checkpoint"])
-    trusted, retired = {key_id_for(pinned): pinned}, {}
-    for rotation in proof.get("rotations", []):
-        stmt = statements.parse(rotation["statement"])
-        old, new = stmt.get("old_key_id"), stmt.get("new_key_id")
-        data = rotation["statement"].encode()
-        if stmt.get("type") != "key_rotation" or stmt.get("key_id") != old or old not in trusted:
-            continue
-        if not verify_signature(trusted[old], rotation["signature"], data):
-            continue
+    rotations = []
+    for n, rotation in enumerate(proof.get("rotations", [])):
         index, path = rotation.get("leaf_index"), rotation.get("inclusion_proof")
-        if (
+        shown = (
             type(index) is int
             and isinstance(path, list)
             and merkle.verify_inclusion(
-                merkle.leaf_hash(data),
+                merkle.leaf_hash(rotation["statement"].encode("utf-8")),
                 index,
                 checkpoint.size,
                 [base64.b64decode(h, validate=True) for h in path],
                 checkpoint.root,
             )
-        ):
-            retired.setdefault(old, index)
-        key = load_public_key_pem(stmt["new_public_key"], "a rotation's new key")
-        if key_id_for(key) == new and verify_signature(
-            key, stmt["new_key_signature"], rotation_message(old, new)
-        ):
-            trusted[new] = key
+        )
+        rotations.append(
+            (n, rotation["statement"], rotation["signature"], index if shown else None)
+        )
+    trusted, retired, _ = trust.follow_rotations({key_id_for(pinned): pinned}, rotations)
     return trusted, retired
 
 

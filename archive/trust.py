@@ -6,8 +6,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from . import statements
 from .errors import KeyFileError
-from .keys import key_id_for, load_public_key_pem, verify_signature
+from .keys import key_id_for, load_public_key_pem, rotation_message, verify_signature
 from .ledger import PRIMARY_KEYS
 from .schema import SIGNED_TABLES
 
@@ -44,14 +45,13 @@ def archive_trust(db, pinned_pem: str | None) -> Trust:
             continue
         stored[key_id] = key
     rotations = db.execute(
-        "SELECT r.id, old_key_id, new_key_id, new_public_key, statement, signature, l.seq "
-        "FROM key_rotations r JOIN ledger l ON l.record_table = 'key_rotations' "
-        "AND l.record_id = r.id ORDER BY l.seq"
+        "SELECT r.id, statement, signature, l.seq FROM key_rotations r JOIN ledger l "
+        "ON l.record_table = 'key_rotations' AND l.record_id = r.id ORDER BY l.seq"
     ).fetchall()
     # The archive's own keys: its first key and those its rotations introduced, in turn (an
     # ingest refuses any other key). A key row beside them was put there, not rotated to.
     first = _first_key_id(db)
-    own, own_retired, own_followed = _follow(
+    own, own_retired, own_followed = follow_rotations(
         {first: stored[first]} if first in stored else {}, rotations
     )
     for key_id in sorted(set(stored) - set(own)):
@@ -80,7 +80,7 @@ def archive_trust(db, pinned_pem: str | None) -> Trust:
             f" (a rotation from {introduced[0]} introduced it: it vouches only for what "
             "was signed after; pin the archive's first key to check it all)"
         )
-    trusted, retired, followed = _follow({pinned_id: pinned}, rotations)
+    trusted, retired, followed = follow_rotations({pinned_id: pinned}, rotations)
     return Trust(trusted, retired, line + "".join(followed), problems, bool(stored))
 
 
@@ -100,22 +100,46 @@ def _first_key_id(db) -> str | None:
     return row[0] if row and isinstance(row[0], str) else None
 
 
-def _follow(trusted: dict, rotations: list) -> tuple[dict, dict[str, int], list[str]]:
-    """Trust followed forward along the rotations a trusted key signed, in ledger order: the
-    keys then trusted, each retired key's rotation entry, and what was followed, as text."""
+def follow_rotations(trusted: dict, rotations) -> tuple[dict, dict[str, int], list[str]]:
+    """Trust followed forward along the rotations a trusted key signed, in ledger order: one
+    walk for ``archive verify`` (rotations from the database) and ``verify-proof`` (from a
+    proof), so that both trust the same keys.
+
+    ``rotations``: ``(name, statement, signature, place)``, where place is the rotation's
+    place in the ledger (a ledger seq, or a proof's leaf index), None where it is not shown. A
+    rotation counts when its statement is a ``key_rotation`` by its old key, signed by that key
+    while trusted; it retires the old key from its place on; it adds the new key when the
+    stated public key has the stated id and signed ``rotation_message`` (proof of possession).
+    Returns the trusted keys by id, each retired key's place, and the rotations followed (", then
+    <key> (rotation <name>)", as verify's first line says it)."""
     trusted, retired, followed = dict(trusted), {}, []
-    for rid, old, new, pem, stmt, sig, seq in rotations:
-        data = stmt if isinstance(stmt, bytes) else (stmt or "").encode("utf-8")
-        if old not in trusted or not verify_signature(trusted[old], sig, data):
-            continue
-        retired.setdefault(old, seq)
+    for name, text, signature, place in rotations:
         try:
-            key = load_public_key_pem(pem)
+            data = text if isinstance(text, bytes) else text.encode("utf-8")
+            stmt = statements.parse(data.decode("utf-8"))
+        except (AttributeError, ValueError):  # not text, or not JSON: the row check says so
+            continue
+        if not isinstance(stmt, dict):
+            continue
+        old, new = stmt.get("old_key_id"), stmt.get("new_key_id")
+        if stmt.get("type") != "key_rotation" or stmt.get("key_id") != old:
+            continue
+        if not isinstance(old, str) or old not in trusted:
+            continue
+        if not verify_signature(trusted[old], signature, data):
+            continue
+        if place is not None:
+            retired.setdefault(old, place)
+        try:
+            key = load_public_key_pem(stmt.get("new_public_key"))
         except Exception:  # noqa: BLE001 - the row check reports it
             continue
-        if key_id_for(key) == new and new not in trusted:  # else the row check says why
+        possession = isinstance(new, str) and verify_signature(
+            key, stmt.get("new_key_signature"), rotation_message(old, new)
+        )
+        if possession and key_id_for(key) == new and new not in trusted:
             trusted[new] = key
-            followed.append(f", then {new} (rotation {rid})")
+            followed.append(f", then {new} (rotation {name})")
     return trusted, retired, followed
 
 

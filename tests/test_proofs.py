@@ -286,3 +286,47 @@ def test_a_proof_of_what_a_retired_key_signed_after_its_rotation_fails(
     assert run("prove", "37988c58467bc4cf-9", "--db", db, "-o", good).exit_code == 0
     data = json.loads(good.read_text())
     assert all("leaf_index" in r and "inclusion_proof" in r for r in data["rotations"])
+
+
+def test_verify_and_verify_proof_follow_the_same_rotations(ledger_archive, fixed_signer):
+    """A rotation signed by the archive's key whose new key did not prove possession (its
+    new_key_signature is not over the rotation message): verify-proof did not trust the new key
+    and verify did, so what the new key signed verified in one and failed in the other (found
+    in review: two walks of the rotations). One walk now, in archive/trust.py."""
+    from archive.db import connect
+    from archive.keys import load_public_key_pem
+    from archive.ledger import SignedWriter
+    from archive.proofs import follow_rotations, make_proof
+    from archive.trust import archive_trust
+
+    db, pub = ledger_archive
+    new = Signer(Ed25519PrivateKey.generate())
+    archive = connect(db)
+    writer = SignedWriter(archive.conn, fixed_signer, db, clock=lambda: "2026-01-02T00:00:00Z")
+    writer.begin()
+    writer.ensure_key(new)
+    writer.insert(
+        "key_rotations",
+        {
+            "id": new.key_id,
+            "old_key_id": fixed_signer.key_id,
+            "new_key_id": new.key_id,
+            "new_public_key": new.public_key_pem,
+            "new_key_signature": new.sign(b"not the rotation message"),
+        },
+    )
+    writer.commit()
+    pinned = load_public_key_pem(fixed_signer.public_key_pem)
+    for pem in (None, fixed_signer.public_key_pem):
+        trust = archive_trust(archive.conn, pem)
+        assert set(trust.keys) == {fixed_signer.key_id}, trust.line
+        assert trust.retired == {fixed_signer.key_id: trust.retired[fixed_signer.key_id]}
+    trusted, retired = follow_rotations(make_proof(archive.conn, new.key_id), pinned)
+    assert set(trusted) == {fixed_signer.key_id} and set(retired) == {fixed_signer.key_id}
+    archive.conn.close()
+    found = failures(db, "--public-key", pub)
+    assert any(
+        f.startswith(f"FAILED key_rotations {new.key_id}:") and "possession" in f for f in found
+    ), found
+    out = run("verify", "--db", db, "--public-key", pub).output
+    assert f"then {new.key_id}" not in out.splitlines()[0], out
