@@ -11,6 +11,7 @@ after the rotation's own).
 from __future__ import annotations
 
 import base64
+import binascii
 
 from . import checkpoint as cp
 from . import merkle, statements, trust
@@ -30,23 +31,47 @@ def find_record(conn, record: str) -> tuple[str, str]:
 
 
 def make_proof(conn, record: str) -> dict:
+    """The proof of one record (see the module's docstring), from the latest checkpoint. An
+    archive too damaged to prove it from raises ArchiveError saying what is wrong."""
+    try:
+        return _make_proof(conn, record)
+    except (ValueError, TypeError, binascii.Error) as e:
+        # a ledger leaf or a checkpoint altered into something unreadable
+        raise ArchiveError(
+            f"cannot prove {record}: the archive's ledger or checkpoints are damaged ({e}); "
+            "archive verify names what"
+        ) from None
+
+
+def _make_proof(conn, record: str) -> dict:
     table, rid = find_record(conn, record)
     pk = PRIMARY_KEYS[table]
     statement, signature, key_id = conn.execute(
         f"SELECT statement, signature, key_id FROM {table} WHERE {pk} = ?", (rid,)
     ).fetchone()
-    (public_key,) = conn.execute(
-        "SELECT public_key FROM keys WHERE key_id = ?", (key_id,)
-    ).fetchone()
+    key = conn.execute("SELECT public_key FROM keys WHERE key_id = ?", (key_id,)).fetchone()
+    if key is None:
+        raise ArchiveError(
+            f"{table} {rid} is signed by {key_id}, which the keys table does not hold; "
+            "archive verify names what is wrong"
+        )
+    (public_key,) = key
     row = conn.execute(
         "SELECT seq FROM ledger WHERE record_table = ? AND record_id = ?", (table, rid)
     ).fetchone()
     if row is None:
         raise ArchiveError(f"{table} {rid} has no ledger entry")
-    note = conn.execute("SELECT note FROM checkpoints ORDER BY id DESC LIMIT 1").fetchone()
-    if note is None:
+    latest = conn.execute("SELECT id, note FROM checkpoints ORDER BY id DESC LIMIT 1").fetchone()
+    if latest is None:
         raise ArchiveError("the archive has no checkpoint yet")
-    checkpoint, _ = cp.parse(note[0])
+    checkpoint_id, note = latest
+    try:
+        checkpoint, _ = cp.parse(note)
+    except (ValueError, TypeError, AttributeError) as e:
+        raise ArchiveError(
+            f"cannot prove {record}: the latest checkpoint ({checkpoint_id}) is not a signed "
+            f"note ({e}); archive verify names what is wrong"
+        ) from None
     if row[0] >= checkpoint.size:
         raise ArchiveError(f"{table} {rid} is not covered by the latest checkpoint")
     # each sibling subtree's leaves streamed from the ledger: memory stays flat in its size
@@ -85,7 +110,7 @@ def make_proof(conn, record: str) -> dict:
         "leaf_index": row[0],
         "tree_size": checkpoint.size,
         "inclusion_proof": [base64.b64encode(h).decode() for h in path],
-        "checkpoint": note[0],
+        "checkpoint": note,
         "rotations": rotations,
     }
 

@@ -11,6 +11,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from archive import statements
@@ -42,6 +43,27 @@ def test_proof_round_trip_without_the_database(ledger_archive, tmp_path):
         tampered.write_bytes(bytes(data))
         bad = run("verify-proof", tampered, "--public-key", pub)
         assert bad.exit_code != 0, (i, bad.output)
+
+
+@pytest.mark.parametrize(
+    "damage, says",
+    [
+        ("UPDATE checkpoints SET note = replace(note, char(10) || char(10), char(10))",
+         "the latest checkpoint (2) is not a signed note"),
+        ("DELETE FROM keys", "which the keys table does not hold"),
+        ("UPDATE ledger SET leaf_hash = 'not hex' WHERE seq = 0",
+         "the archive's ledger or checkpoints are damaged"),
+    ],
+)  # fmt: skip
+def test_prove_on_a_damaged_archive_says_what_in_one_line(ledger_archive, damage, says):
+    """prove ended in a traceback when the latest checkpoint or the signing key's row was
+    damaged (found in review)."""
+    db, _ = ledger_archive
+    edit(db, damage)
+    result = run("prove", "37988c58467bc4cf-9", "--db", db)
+    assert result.exit_code == 1 and isinstance(result.exception, SystemExit), result.output
+    (line,) = result.output.splitlines()
+    assert line.startswith("Error: ") and says in line and "archive verify" in line, line
 
 
 def test_proof_with_another_key_fails(ledger_archive, tmp_path):
