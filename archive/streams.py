@@ -148,6 +148,11 @@ class EndTracked:
 BLANK = b"\r\n\t \x00"
 
 
+#: The longest chunk-size line read as one: a longer first line is not a chunk header, and the
+#: payload passes through as it is (a page sent as plain text under a chunked header).
+CHUNK_LINE_BYTES = 4096
+
+
 class Dechunked:
     """HTTP's chunked transfer coding undone as a stream, a bounded step at a time: warcio's
     reader takes a whole chunk into memory (up to 2 GiB: 600 MB of "a" in a 612 KB capture took
@@ -167,7 +172,9 @@ class Dechunked:
         if self._done:
             return b""
         if not self._left:
-            line = self._raw.readline(64)
+            # room for chunk extensions (RFC 9112 7.1.1: "5;name=value"): cut at 64 bytes, a
+            # chunked payload with a long one passed through with its framing
+            line = self._raw.readline(CHUNK_LINE_BYTES)
             try:
                 self._left = int(line[:-2].split(b";")[0], 16) if line.endswith(b"\r\n") else -1
             except ValueError:

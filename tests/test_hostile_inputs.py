@@ -141,9 +141,12 @@ def test_one_huge_chunk_is_read_in_steps_and_capped(tmp_path):
     assert grew_mb < 100, f"RSS grew by {grew_mb} MB"
 
 
-def test_a_chunked_gzipped_page_is_decoded(tmp_path, fixed_signer):
+@pytest.mark.parametrize("extension", [b"", b";name=" + b"x" * 70])
+def test_a_chunked_gzipped_page_is_decoded(tmp_path, fixed_signer, extension):
+    """A chunk-size line with an extension longer than 64 bytes was taken for no chunk at
+    all: the page was stored and hashed with its framing (found in review)."""
     page = zlib.compress(_page(), wbits=31)
-    chunks = b"".join(b"%x\r\n%s\r\n" % (len(page[i : i + 700]), page[i : i + 700])
+    chunks = b"".join(b"%x%s\r\n%s\r\n" % (len(page[i : i + 700]), extension, page[i : i + 700])
                       for i in range(0, len(page), 700)) + b"0\r\n\r\n"  # fmt: skip
     http = (
         b"HTTP/1.1 200 OK\r\nContent-Type: text/html\r\nContent-Encoding: gzip\r\n"
@@ -153,6 +156,8 @@ def test_a_chunked_gzipped_page_is_decoded(tmp_path, fixed_signer):
     warc.write_bytes(_record(b"https://x.example/a.html", http))
     ingester = Ingester(tmp_path / "a.db", fixed_signer, clock=lambda: FIXED_TIME)
     assert ingester.ingest_file(warc).articles == 1
+    (stored,) = ingester.conn.execute("SELECT html_sha256 FROM articles").fetchone()
+    assert stored == hashlib.sha256(_page()).hexdigest()
 
 
 def test_many_header_lines_are_refused(tmp_path):
