@@ -125,7 +125,6 @@ class CaptureReader:
             return self.path.stat().st_size
 
     def __iter__(self) -> Iterator[Record]:
-        streams.Brotli.limit = self.limits.max_payload_bytes
         if self.format == "wacz":
             yield from self._iter_wacz()
         else:
@@ -423,7 +422,9 @@ class CaptureReader:
         elif record.type != "revisit":
             try:
                 record.payload = _read_capped(
-                    streams.content_stream(rec), self.limits.max_payload_bytes, where
+                    streams.content_stream(rec, self.limits.max_payload_bytes),
+                    self.limits.max_payload_bytes,
+                    where,
                 )
             except LimitExceeded as e:
                 record.skip_reason = e.reason
@@ -470,7 +471,9 @@ class CaptureReader:
             if _wanted(mime_type or _content_type(content_type)[0]):
                 try:
                     payload = _read_capped(
-                        streams.content_stream(original), self.limits.max_payload_bytes, where
+                        streams.content_stream(original, self.limits.max_payload_bytes),
+                        self.limits.max_payload_bytes,
+                        where,
                     )
                 except LimitExceeded as e:
                     payload = e
@@ -495,6 +498,10 @@ def read_payload(path: str | Path, member: str, offset: int, limits: Limits | No
             else:
                 f = stack.enter_context(streams.file_at(path, offset))
             rec = next(iter(streams.RecordIterator(f, arc2warc=True)))
-            return _read_capped(streams.content_stream(rec), limits.max_payload_bytes, where)
+            return _read_capped(
+                streams.content_stream(rec, limits.max_payload_bytes),
+                limits.max_payload_bytes,
+                where,
+            )
     except (OSError, ValueError, EOFError, StopIteration, ArchiveLoadFailed) as e:
         raise CaptureError(where, f"cannot re-read record: {e}", offset) from None

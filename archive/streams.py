@@ -195,10 +195,10 @@ class Dechunked:
         return data
 
 
-def content_stream(rec):
+def content_stream(rec, limit: int):
     """The record's payload with its transfer and content codings undone (warcio's
     ``content_stream``, with chunks read in bounded steps, so every decoder sees at most one
-    block at a time)."""
+    block at a time); brotli stops decoding past ``limit`` bytes (the reader's payload cap)."""
     headers = rec.http_headers
     if not headers:
         return rec.raw_stream
@@ -208,7 +208,12 @@ def content_stream(rec):
     raw = rec.raw_stream
     if headers.get_header("transfer-encoding") == "chunked":
         raw = Dechunked(raw)
-    return BufferedReader(raw, decomp_type=encoding) if encoding else raw
+    if not encoding:
+        return raw
+    reader = BufferedReader(raw, decomp_type=encoding)
+    if encoding == "br":  # the reader's own cap: warcio makes its decoders without arguments
+        reader.decompressor = Brotli(limit)
+    return reader
 
 
 class Brotli:
@@ -217,22 +222,27 @@ class Brotli:
     warcio's own hook uses an older API and fails on every brotli payload."""
 
     unused_data = None
-    limit = Limits().max_payload_bytes
 
-    def __init__(self):
+    def __init__(self, limit: int = Limits().max_payload_bytes):
         import brotli
 
         self._decompressor = brotli.Decompressor()
         self._total = 0
+        self.limit = limit
 
     def decompress(self, data: bytes) -> bytes:
         if self._total > self.limit:
             return b""  # past the cap: the reader has already stopped, the rest is dropped
         out = [self._decompressor.process(data, output_buffer_limit=1 << 20)]
         self._total += len(out[0])
-        while not self._decompressor.can_accept_more_data() and self._total <= self.limit:
-            out.append(self._decompressor.process(b"", output_buffer_limit=1 << 20))
-            self._total += len(out[-1])
+        # Drained until it gives nothing: can_accept_more_data() says True while output is
+        # still pending (brotli 1.2), and a payload over 2 MiB came out cut short, silently.
+        while self._total <= self.limit and not self._decompressor.is_finished():
+            more = self._decompressor.process(b"", output_buffer_limit=1 << 20)
+            if not more:
+                break
+            out.append(more)
+            self._total += len(more)
         return b"".join(out)
 
     def flush(self) -> bytes:

@@ -114,6 +114,33 @@ def test_brotli_page_is_decoded(tmp_path, fixed_signer):
     assert _notes(rows)["https://x.example/a.html"][:2] == ("article", len(page))
 
 
+def test_each_reader_caps_brotli_at_its_own_limit(tmp_path):
+    """The brotli decoder's cap was one value for the whole process, set by the last reader
+    that started: a payload re-read afterwards with larger limits came back cut short, with no
+    note (found in review). And any brotli payload over 2 MiB came out cut short: the decoder
+    was not drained of its pending output."""
+    import brotli
+
+    from archive.reader import CaptureReader, read_payload
+
+    payload = bytes(3 << 20)  # over SMALL's 1 MiB cap, under the default 32 MiB
+    warc = warc_file(
+        tmp_path / "br.warc.gz",
+        [
+            http_response(
+                "https://x.example/z.html",
+                brotli.compress(payload),
+                headers=[("Content-Encoding", "br")],
+            )
+        ],
+    )
+    (small,) = [r for r in CaptureReader(warc, limits=SMALL) if r.type == "response"]
+    assert small.payload is None and "cap" in small.skip_reason
+    assert read_payload(warc, "", small.offset, Limits()) == payload
+    (whole,) = [r for r in CaptureReader(warc, limits=Limits()) if r.type == "response"]
+    assert whole.payload == payload
+
+
 def test_giant_record_and_giant_html_are_capped(tmp_path, fixed_signer):
     giant = b"<html><body>" + b"<p>word </p>" * ((2 << 20) // 12) + b"</body></html>"
     big_html = article_html("Big", FILLER * 1200)  # ~600 kB: under the payload cap, over HTML cap
