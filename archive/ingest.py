@@ -420,12 +420,15 @@ class Ingester:
             )
             self._store_image(found, path)
         else:
-            # an image captured earlier, in a capture already in the archive
+            # the image in a capture already in the archive: what the page showed is best
+            # known from the latest capture at or before the page's, else from the first after
+            # (not the latest of all: a photo replaced later is not what the page showed)
             row = self.conn.execute(
                 "SELECT payload_sha256, warc_record_id, captured_at FROM capture_records "
-                "WHERE url = ? AND role = 'image' AND payload_sha256 IN (SELECT sha256 FROM images)"
-                " ORDER BY captured_at DESC LIMIT 1",
-                (ref.url,),
+                "WHERE url = :url AND role = 'image' AND payload_sha256 IN "
+                "(SELECT sha256 FROM images) ORDER BY coalesce(captured_at > :at, 1), "
+                "CASE WHEN captured_at <= :at THEN captured_at END DESC, captured_at LIMIT 1",
+                {"url": ref.url, "at": article_row["captured_at"]},
             ).fetchone()
             if row:
                 image_sha, record_id, captured_at = row

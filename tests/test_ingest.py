@@ -562,3 +562,59 @@ def test_claims_sorted_by_speaker_read_an_index(sample_db):
     ):
         plan = " ".join(row[3] for row in conn.execute(f"EXPLAIN QUERY PLAN {sql}"))
         assert "claims_speaker" in plan and "TEMP B-TREE" not in plan, plan
+
+
+def test_an_image_captured_elsewhere_is_the_capture_nearest_before_the_page(tmp_path, fixed_signer):
+    """A page whose capture lacks its image takes the image from a capture already in the
+    archive: the latest one at or before the page's capture, else the first after. It took the
+    latest of all, so a page's signed image use could name a photo captured after it, and
+    depended on the order the captures came in (found in review)."""
+    import io
+
+    from PIL import Image
+
+    from archive.ingest import Ingester
+
+    from .test_robustness import FILLER, article_html, http_response, warc_file
+
+    def png(shade: int) -> bytes:
+        buf = io.BytesIO()
+        Image.new("RGB", (40, 30), (shade, 90, 160)).save(buf, "PNG")
+        return buf.getvalue()
+
+    src = "https://x.example/photo.png"
+    page = article_html("Ferry terminal", FILLER, figures=[(src, "The terminal", "A. Photo")])
+    url = "https://x.example/a.html"
+
+    def capture(name: str, at: str, responses) -> Path:
+        dates = {uri: {"WARC-Date": at} for uri, *_ in responses}
+        return warc_file(tmp_path / name, responses, warc_headers=dates)
+
+    # the photo with a page that shows it (an image no page uses is not kept)
+    early = capture(
+        "early.warc.gz",
+        "2025-03-01T00:00:00Z",
+        [http_response(url + "?e", page), http_response(src, png(10), "image/png")],
+    )
+    late = capture(
+        "late.warc.gz",
+        "2025-03-20T00:00:00Z",
+        [http_response(url + "?l", page), http_response(src, png(200), "image/png")],
+    )
+    page_at = capture("page.warc.gz", "2025-03-10T00:00:00Z", [http_response(url, page)])
+    before = capture("before.warc.gz", "2025-02-01T00:00:00Z", [http_response(url + "?b", page)])
+    ingester = Ingester(tmp_path / "a.db", fixed_signer)
+    for path in (early, late, page_at, before):
+        assert ingester.ingest_file(path).status == "ingested"
+    uses = dict(
+        ingester.conn.execute(
+            "SELECT a.captured_at, u.image_captured_at FROM image_uses u "
+            "JOIN articles a ON a.id = u.article_id"
+        ).fetchall()
+    )
+    assert uses == {
+        "2025-03-01T00:00:00Z": "2025-03-01T00:00:00Z",  # their own captures' photos
+        "2025-03-20T00:00:00Z": "2025-03-20T00:00:00Z",
+        "2025-03-10T00:00:00Z": "2025-03-01T00:00:00Z",  # not the later capture of the 20th
+        "2025-02-01T00:00:00Z": "2025-03-01T00:00:00Z",  # none before: the first after
+    }
