@@ -55,7 +55,8 @@ class Record:
     charset: str | None = None
     payload: bytes | None = field(default=None, repr=False)
     payload_bytes: int | None = None
-    digest: str = "absent"  # passed | failed | absent (no digest header) | not-checked
+    #: passed | failed | absent (no digest header) | not-checked (a revisit's: its original's)
+    digest: str = "absent"
     skip_reason: str | None = None
     refers_to: str | None = None
     #: what is wrong with the record itself (recorded in capture_records.note)
@@ -293,6 +294,9 @@ class CaptureReader:
                         record.digest = "passed"
                     elif rec.digest_checker.passed is False:
                         record.digest = "failed"
+                    elif digest or rec.rec_headers.get_header("WARC-Block-Digest"):
+                        # a revisit's digest is its original's payload's: nothing here to hash
+                        record.digest = "not-checked"
                     offset = record.offset + max(it.get_record_length() or 0, 0)
                 self.records_seen += 1
                 yield record

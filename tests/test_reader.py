@@ -226,3 +226,23 @@ def test_a_content_length_too_large_to_be_true_is_named(tmp_path):
     result = ingest("--db", tmp_path / "archive.db", path)
     assert result.exit_code == 1
     assert "a record's length is too large to be true" in result.output, result.output
+
+
+def test_each_record_s_digest_check_says_what_was_checked():
+    """A revisit's digest is its original's payload's, with nothing in the revisit to hash: it
+    was said "absent" (no digest in the record), as for a record that has none."""
+    from archive.reader import CaptureReader
+
+    from .conftest import DATA
+
+    seen = [(r.type, r.digest) for r in CaptureReader(DATA / "warc" / "example.warc.gz")]
+    assert seen == [
+        ("warcinfo", "absent"),
+        ("warcinfo", "absent"),
+        ("response", "passed"),
+        ("request", "passed"),
+        ("revisit", "not-checked"),
+        ("request", "passed"),
+    ]
+    digests = [r.digest for r in CaptureReader(DATA / "warc" / "example-digest.warc")]
+    assert digests == ["failed", "passed", "passed", "passed"]
