@@ -39,11 +39,14 @@ def _raw(public_key: Ed25519PublicKey) -> bytes:
 
 
 def key_hash(name: str, public_key: Ed25519PublicKey) -> bytes:
+    """A signed note's key hash (C2SP signed-note): the first 4 bytes of SHA-256 over the key
+    name, a newline, 0x01 (Ed25519) and the raw public key."""
     return hashlib.sha256(name.encode() + b"\n\x01" + _raw(public_key)).digest()[:4]
 
 
 def verifier_key(name: str, public_key: Ed25519PublicKey) -> str:
-    """The signed-note verifier key string: ``name+hexkeyhash+base64(0x01 || key)``."""
+    """The signed-note verifier key string: ``name+hexkeyhash+base64(0x01 || key)``, as C2SP
+    signed-note tools take a key (the archive itself checks notes with :func:`verify`)."""
     blob = base64.b64encode(b"\x01" + _raw(public_key)).decode()
     return f"{name}+{key_hash(name, public_key).hex()}+{blob}"
 

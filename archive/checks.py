@@ -17,7 +17,7 @@ from pathlib import Path
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from . import merkle, statements
-from .hashing import NORMALIZATION, sha256_hex, text_sha256
+from .hashing import NORMALIZATION, article_text_sha256, sha256_hex, text_sha256
 from .keys import key_id_for, load_public_key_pem, rotation_message, verify_signature
 from .ledger import PRIMARY_KEYS
 from .schema import FTS_COLUMNS
@@ -28,7 +28,7 @@ def _content_problems(table: str, row: dict, db, articles: dict) -> list[str]:
     """Hashes re-derived from the stored content."""
     problems = []
     if table == "articles":
-        if sha256_hex(row["text"].encode("utf-8")) != row["text_sha256"]:
+        if article_text_sha256(row["text"]) != row["text_sha256"]:
             problems.append("text does not match text_sha256")
         rec = db.execute(
             "SELECT payload_sha256 FROM capture_records WHERE capture_sha256 = ? AND member = ? "
@@ -346,10 +346,6 @@ def _query(conn, sql: str, table: str, params) -> list[tuple]:
         return conn.execute(sql.replace("{same}", "NULL"), params).fetchall()
 
 
-def _article_text_sha256(text: str) -> str:
-    return sha256_hex(text.encode("utf-8"))
-
-
 #: The fast path's per-table content checks (see ``_content_problems`` for the same checks
 #: with every problem named): columns (text, its hash), an SQL condition, the hash function.
 _FAST = {
@@ -363,7 +359,7 @@ _FAST = {
         "EXISTS (SELECT 1 FROM capture_records r WHERE r.capture_sha256 = t.capture_sha256 AND "
         'r.member = t.warc_member AND r."offset" = t.warc_offset '
         "AND r.payload_sha256 = t.html_sha256)",
-        _article_text_sha256,
+        article_text_sha256,
     ),
     "image_uses": (
         "NULL, NULL",

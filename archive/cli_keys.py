@@ -184,7 +184,7 @@ def keys_rotate(db_path, key_path, passphrase):
     except BaseException as e:  # Ctrl-C too: no private key left behind that nothing names
         if db is None or not _rotated(db, old.key_id):
             staged.unlink(missing_ok=True)
-        if isinstance(e, ArchiveError | ValueError):
+        if isinstance(e, ArchiveError):
             raise click.ClickException(str(e)) from None
         raise
     retired = key_path.with_name(f"{key_path.name}.retired-{old.key_id.split(':')[1]}")

@@ -172,5 +172,5 @@ def export(db_path, fmt, table, output):
     try:
         with output_stream(output) as out:
             write(db.conn, fmt, out, table)
-    except ValueError as e:
+    except ArchiveError as e:
         raise click.ClickException(str(e)) from None

@@ -10,6 +10,8 @@ import re
 from collections.abc import Iterator
 from urllib.parse import quote
 
+from .errors import ArchiveError
+
 FORMATS = ("prov-json", "claimreview", "csv", "jsonl")
 
 
@@ -218,7 +220,7 @@ def write(conn, fmt: str, out, table: str = "claims") -> None:
             )
         }
         if table not in known:
-            raise ValueError(f"no table {table!r}")
+            raise ArchiveError(f"no table {table!r}")
         cols = [r[1] for r in conn.execute("SELECT * FROM pragma_table_info(?)", (table,))]
         cols = [c for c in cols if c != "content"]  # image bytes do not belong in text exports
         quoted = ", ".join(f'"{c}"' for c in cols)

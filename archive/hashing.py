@@ -49,12 +49,19 @@ def normalize_text(text: str) -> str:
 
 
 def sha256_hex(data: bytes) -> str:
+    """SHA-256 of ``data``, as lowercase hex: every content hash the archive stores."""
     return hashlib.sha256(data).hexdigest()
 
 
 def text_sha256(text: str) -> str:
     """Hash of claim text: SHA-256 of the UTF-8 bytes of ``normalize_text(text)``."""
     return sha256_hex(normalize_text(text).encode("utf-8"))
+
+
+def article_text_sha256(text: str) -> str:
+    """Hash of an article's text (``articles.text_sha256``): SHA-256 of its UTF-8 bytes exactly
+    as stored, not normalised (the text is the extraction's, blocks joined by newlines)."""
+    return sha256_hex(text.encode("utf-8"))
 
 
 def file_sha256(path, chunk_size: int = 1 << 20) -> str:

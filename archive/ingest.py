@@ -23,7 +23,7 @@ from .capture_files import sniff_format
 from .config import Limits, captures_dir
 from .db import connect, is_locked
 from .errors import ArchiveError, CaptureError, ClusterError, DatabaseError, KeyFileError
-from .hashing import NORMALIZATION, file_sha256, sha256_hex, text_sha256
+from .hashing import NORMALIZATION, article_text_sha256, file_sha256, sha256_hex, text_sha256
 from .images import ImageInfo, ImageRef
 from .keys import Signer
 from .ledger import SignedWriter, prepare
@@ -383,7 +383,7 @@ class Ingester:
                 raise CaptureError(
                     self._path, "a worker sent rows of another record", p.record.offset
                 )
-            if sha256_hex(article["text"].encode("utf-8")) != article["text_sha256"] or any(
+            if article_text_sha256(article["text"]) != article["text_sha256"] or any(
                 u.row["normalization"] != NORMALIZATION
                 or text_sha256(u.row["text"]) != u.row["text_sha256"]
                 for u in rows[1:]

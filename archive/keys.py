@@ -27,6 +27,7 @@ ALGORITHM = "ed25519"
 
 
 def key_id_for(public_key: Ed25519PublicKey) -> str:
+    """A key's id: ``ed25519:`` and the first 16 hex digits of SHA-256 over its 32 raw bytes."""
     raw = public_key.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
     return f"{ALGORITHM}:{hashlib.sha256(raw).hexdigest()[:16]}"
 
@@ -89,7 +90,8 @@ class Signer:
 
 _EXISTS = (
     "a key already exists here (an archive's signing key is changed with `archive keys "
-    "rotate`; --force makes a new key file, keeping the old one beside it)"
+    "rotate`; `archive keys generate --force` makes a new key file, keeping the old one beside "
+    "it)"
 )
 
 

@@ -16,7 +16,7 @@ from pathlib import Path
 
 from . import checkpoint as cp
 from . import merkle, statements
-from .errors import KeyFileError
+from .errors import ArchiveError, KeyFileError
 from .keys import ALGORITHM, Signer, rotation_message
 
 _MARKER = f'"statement":"{statements.VERSION}"'.encode()
@@ -144,6 +144,10 @@ def checkpoint_path(db_path: str | Path) -> Path:
 
 
 class SignedWriter:
+    """Writes signed rows in one transaction: each row's canonical statement signed by the
+    one signer, appended to the ledger, and a checkpoint over the new tree signed at commit.
+    ``begin``, then ``insert`` or ``append``, then ``commit`` (or ``rollback``)."""
+
     def __init__(
         self,
         conn: sqlite3.Connection,
@@ -330,14 +334,16 @@ def rotate_key(
         if conn.execute(
             "SELECT 1 FROM key_rotations WHERE old_key_id = ?", (old.key_id,)
         ).fetchone():
-            raise ValueError(f"key {old.key_id} was already rotated")
+            raise ArchiveError(f"key {old.key_id} was already rotated")
         if retired_by(conn, new.key_id):
             # it could sign nothing here: verify fails what a retired key signs after it
-            raise ValueError(f"key {new.key_id} was retired by an earlier rotation: use a new key")
+            raise ArchiveError(
+                f"key {new.key_id} was retired by an earlier rotation: use a new key"
+            )
         current = current_key(conn)
         if current is not None and current != old.key_id:
             # a rotation from another key would start a chain no pinned auditor can follow
-            raise ValueError(
+            raise ArchiveError(
                 f"key {old.key_id} is not this archive's signing key ({current}): rotate from "
                 "that key's file (--key)"
             )

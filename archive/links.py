@@ -527,6 +527,7 @@ def diff_articles(conn, url: str, old_id: str, new_id: str) -> None:
     for c in article_changes(conn, old_id, new_id):
         conn.execute(
             "INSERT INTO changes (url, from_article_id, to_article_id, target, change, old_id, "
-            "new_id, old_text, new_text, score) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            (url, *c.values()),
+            "new_id, old_text, new_text, score) VALUES (:url, :from_article_id, "
+            ":to_article_id, :target, :change, :old_id, :new_id, :old_text, :new_text, :score)",
+            {"url": url, **c},
         )

@@ -9,10 +9,12 @@ from collections.abc import Callable, Iterable, Sequence
 
 
 def leaf_hash(data: bytes) -> bytes:
+    """RFC 9162 leaf hash: SHA-256 of 0x00 and the leaf's bytes (a record's statement)."""
     return hashlib.sha256(b"\x00" + data).digest()
 
 
 def node_hash(left: bytes, right: bytes) -> bytes:
+    """RFC 9162 interior node hash: SHA-256 of 0x01 and the two children's hashes."""
     return hashlib.sha256(b"\x01" + left + right).digest()
 
 

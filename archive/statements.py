@@ -167,4 +167,5 @@ def _plain(value) -> bool:
 
 
 def parse(statement_text: str) -> dict:
+    """A stored statement's fields (JSON); what it says is checked by whoever reads them."""
     return json.loads(statement_text)

@@ -53,6 +53,7 @@ class Report:
 
     @property
     def ok(self) -> bool:
+        """Nothing failed and nothing is unsigned: ``archive verify`` exits 0."""
         return not self.failures and not any(c["unsigned"] for c in self.counts.values())
 
     def count(self, table: str, outcome: str) -> None:
@@ -73,6 +74,9 @@ class Report:
 
 
 class Verifier:
+    """``archive verify``: every signed row's hashes, statement and signature, the ledger and
+    its checkpoints, against the trusted keys; in worker processes for large archives."""
+
     #: below this many signed rows, starting processes costs more than it saves
     parallel_from = 4000
     #: rowids per unit of work

@@ -16,7 +16,7 @@ import numpy as np
 from . import statements
 from .config import Limits
 from .extract import Article, decode_html, extract_article
-from .hashing import NORMALIZATION, sha256_hex, text_sha256
+from .hashing import NORMALIZATION, article_text_sha256, sha256_hex, text_sha256
 from .images import ImageInfo, ImageRef, image_info
 from .ledger import Unsigned, prepare
 from .reader import Record
@@ -118,7 +118,7 @@ def _prepare_article(out: Processed, a: Article, context: Context) -> None:
         "section": a.section,
         "text": a.text,
         "html_sha256": out.payload_sha256,
-        "text_sha256": sha256_hex(a.text.encode("utf-8")),
+        "text_sha256": article_text_sha256(a.text),
     }
     sign_as = {"key_id": context.key_id, "signed_at": context.signed_at}
     make = prepare if context.statements else _unprepared
@@ -174,6 +174,8 @@ def identity(record: Record) -> tuple:
 
 
 def article_id(capture_sha256: str, record: Record) -> str:
+    """An article's id: the first 16 hex digits of SHA-256 over its capture's hash, the WACZ
+    member and the record's offset, joined by newlines."""
     # By position, not WARC-Record-ID: real files repeat record ids.
     key = f"{capture_sha256}\n{record.member}\n{record.offset}"
     return hashlib.sha256(key.encode("utf-8")).hexdigest()[:16]

@@ -10,6 +10,7 @@ import pytest
 from click.testing import CliRunner
 
 from archive.cli import cli
+from archive.errors import ArchiveError
 
 from .conftest import SAMPLE
 
@@ -388,7 +389,7 @@ def test_a_rotation_back_to_a_retired_key_is_refused(tmp_path):
     key, db, first, retired = _archive_with_rotation(tmp_path)
     before = db.read_bytes()
     conn = connect(db).conn
-    with pytest.raises(ValueError, match=f"key {first} was retired by an earlier rotation"):
+    with pytest.raises(ArchiveError, match=f"key {first} was retired by an earlier rotation"):
         rotate_key(conn, db, load_key(key), load_key(retired))
     conn.close()
     assert db.read_bytes() == before
