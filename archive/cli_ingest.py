@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import sqlite3
 import sys
 from pathlib import Path
 
@@ -23,25 +22,10 @@ from .cli import (
     stop_status,
 )
 from .config import Limits, default_db_path, default_key_path
-from .db import BUSY, is_locked
-from .dbfile import check_archive_file
+from .dbfile import check_archive_file, unwritable_directory
 from .errors import ArchiveError, KeyFileError, one_line
-from .keys import generate_key, load_key, staged_by_rotation
-
-
-def _unwritable_directory(db_path: Path) -> str | None:
-    """Why the directory of a database to be made cannot be: its nearest existing ancestor is
-    a file, or one this user may not write in. None when it exists or can be made."""
-    if db_path.exists():
-        return None
-    ancestor = db_path.parent.absolute()
-    while not ancestor.exists() and ancestor != ancestor.parent:
-        ancestor = ancestor.parent
-    if not ancestor.is_dir():
-        return f"{ancestor}: a file is where a directory would be"
-    if not os.access(ancestor, os.W_OK | os.X_OK):
-        return f"{ancestor}: no permission to write there"
-    return None
+from .keys import generate_key, load_key
+from .trust import archive_signing_key, signing_refusal
 
 
 @cli.command()
@@ -125,7 +109,7 @@ def ingest(
     try:
         # first: a mistyped --db naming another program's file gets no key and no lock file
         check_archive_file(db_path)
-        if problem := _unwritable_directory(db_path):
+        if problem := unwritable_directory(db_path):
             # before a key is made: a --db that cannot be made left a new key behind (sweep)
             raise click.ClickException(f"--db {db_path}: {problem}")
         if scheduler is not None:
@@ -133,7 +117,7 @@ def ingest(
             cluster = DaskExecutor(scheduler)
         signer = None
         if not key_path.exists():
-            existing = _archive_key(db_path)
+            existing = archive_signing_key(db_path)
             if existing:
                 # a mistyped --key or ARCHIVE_KEY must not start signing with a new key
                 raise click.ClickException(
@@ -150,7 +134,7 @@ def ingest(
                 # another ingest created it a moment ago: use that one
         if signer is None:
             signer = load_key(key_path, _passphrase(key_path, prompt=True))
-        refusal = _key_refusal(db_path, key_path, signer)
+        refusal = signing_refusal(db_path, key_path, signer)
         if refusal:  # before the archive is opened: a refused ingest changes nothing
             raise KeyFileError(refusal)
         # taken once the key is in hand (a bad key leaves nothing behind), before the database
@@ -332,76 +316,3 @@ def _size(path: Path) -> int:
         return path.stat().st_size
     except OSError:  # gone, or a link to nothing: the ingest says so
         return 0
-
-
-#: How long a command waits for another one's lock on the database (as ``db.connect`` does).
-LOCK_WAIT_SECONDS = 60
-
-
-def _key_refusal(db_path: Path, key_path: Path, signer) -> str | None:
-    """Why the archive at ``db_path`` must not be signed with ``signer``'s key, read without
-    changing anything; None when it may (or there is no archive yet). The writer checks again
-    in each file's transaction (``SignedWriter.check_key``): this is the early, explained one."""
-    from .ledger import current_key, retired_by
-
-    found = _read_archive(db_path, lambda c: (retired_by(c, signer.key_id), current_key(c)))
-    if found is None:
-        return None
-    retired, current = found
-    real = key_path.resolve()  # a link: what a rotation left is beside the file it names
-    if retired:
-        staged = staged_by_rotation(real)
-        return (
-            f"key {signer.key_id} was retired by a rotation to {retired}: sign with the "
-            "archive's current key "
-            + (
-                f"(the rotation stopped before putting it in place: it is at {staged[-1]}; "
-                f"move {real} aside, then that file to {real})"
-                if staged
-                else "(its file took the old one's path when it was rotated)"
-            )
-        )
-    if current and current != signer.key_id:
-        # What it signed would fail for an auditor who pins the archive's key, for good: refused
-        # (a warning, as it was, came with the records already signed). The usual cause: one key
-        # file shared by two archives, and `keys rotate` or `keys generate --force` in the other.
-        kept = real.with_name(f"{real.name}.retired-{current.split(':', 1)[1]}")
-        return (
-            f"{key_path} holds key {signer.key_id}, not this archive's key {current}, and no "
-            f"rotation in this archive introduces it: an auditor who pins {current} could not "
-            "trust what it signed. Sign with the archive's key file"
-            + (
-                f" ({kept} holds {current}: another archive sharing the key file rotated it?)"
-                if kept.is_file()
-                else ""
-            )
-            + "; `archive keys rotate` with it introduces a new key"
-        )
-    return None
-
-
-def _archive_key(db_path: Path) -> str | None:
-    """The key an existing archive signs with now, read without changing anything (None for no
-    archive, or one that cannot be read: the ingest that follows says why)."""
-    from .ledger import current_key
-
-    return _read_archive(db_path, current_key)
-
-
-def _read_archive(db_path: Path, read):
-    """``read(connection)`` on the archive at ``db_path`` opened read-only; None when there is
-    no archive, or not one this can read (the ingest that follows says why)."""
-    if not db_path.is_file():
-        return None
-    try:
-        conn = sqlite3.connect(
-            f"{db_path.resolve().as_uri()}?mode=ro", uri=True, timeout=LOCK_WAIT_SECONDS
-        )
-        try:
-            return read(conn)
-        finally:
-            conn.close()
-    except sqlite3.Error as e:
-        if is_locked(e):  # busy for a minute: not a reason to start signing with a new key
-            raise click.ClickException(f"{db_path}: {BUSY}") from None
-        return None

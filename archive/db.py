@@ -13,6 +13,9 @@ from .errors import DatabaseError
 from .schema import MIGRATIONS
 from .statements import now_utc
 
+#: How long a command waits for another one's lock on the database.
+LOCK_WAIT_SECONDS = 60
+
 
 def connect(path: str | Path, create: bool = True, upgrade: bool = True) -> sqlite_utils.Database:
     """Open (and if needed create and migrate) the archive database at ``path``.
@@ -27,7 +30,7 @@ def connect(path: str | Path, create: bool = True, upgrade: bool = True) -> sqli
         _create(path)
     _refuse_empty(path)
     try:
-        conn = sqlite3.connect(str(path), timeout=60, isolation_level=None)
+        conn = sqlite3.connect(str(path), timeout=LOCK_WAIT_SECONDS, isolation_level=None)
         conn.execute("PRAGMA foreign_keys = ON")
         db = sqlite_utils.Database(conn)
         if upgrade:
@@ -108,7 +111,7 @@ def upgrade(path: str | Path) -> list[str]:
         raise DatabaseError(f"{path}: no archive database here")
     _refuse_empty(path)
     # read-write: a crashed write's journal is rolled back, as any writer does
-    before = _migrations_in(path, str(path), timeout=60)
+    before = _migrations_in(path, str(path), timeout=LOCK_WAIT_SECONDS)
     if not before:
         raise _not_an_archive(path)
     connect(path, create=False).conn.close()

@@ -5,6 +5,7 @@ before it makes a key or takes a lock there."""
 from __future__ import annotations
 
 import contextlib
+import os
 import sqlite3
 from pathlib import Path
 
@@ -56,3 +57,18 @@ def _refuse_other_program(uri: str, path: Path) -> None:
             raise _not_an_archive(path)
     finally:
         conn.close()
+
+
+def unwritable_directory(db_path: Path) -> str | None:
+    """Why the directory of a database to be made cannot be: its nearest existing ancestor is
+    a file, or one this user may not write in. None when it exists or can be made."""
+    if db_path.exists():
+        return None
+    ancestor = db_path.parent.absolute()
+    while not ancestor.exists() and ancestor != ancestor.parent:
+        ancestor = ancestor.parent
+    if not ancestor.is_dir():
+        return f"{ancestor}: a file is where a directory would be"
+    if not os.access(ancestor, os.W_OK | os.X_OK):
+        return f"{ancestor}: no permission to write there"
+    return None

@@ -1,15 +1,26 @@
 """Which keys an archive's records may be signed by: the archive's own (its first key and the
 keys its rotations introduced, in turn), or a pinned key and the keys it rotated to; and from
-which ledger entry each retired key signs nothing more."""
+which ledger entry each retired key signs nothing more. For ``archive verify`` and
+``verify-proof`` (the same walk of the rotations), and for ``archive ingest``, which asks before
+it opens the archive whether the key it holds may sign there."""
 
 from __future__ import annotations
 
+import sqlite3
 from dataclasses import dataclass, field
+from pathlib import Path
 
+from . import db as database
 from . import statements
-from .errors import KeyFileError
-from .keys import key_id_for, load_public_key_pem, rotation_message, verify_signature
-from .ledger import PRIMARY_KEYS
+from .errors import DatabaseError, KeyFileError
+from .keys import (
+    key_id_for,
+    load_public_key_pem,
+    rotation_message,
+    staged_by_rotation,
+    verify_signature,
+)
+from .ledger import PRIMARY_KEYS, current_key, retired_by
 from .schema import SIGNED_TABLES
 
 
@@ -163,3 +174,68 @@ def stored_key_pem(db, key_id: str) -> str:
             f"--trust {key_id}: the database's public key for it is {found}'s (altered)"
         )
     return pem
+
+
+def signing_refusal(db_path: Path, key_path: Path, signer) -> str | None:
+    """Why the archive at ``db_path`` must not be signed with ``signer``'s key, read without
+    changing anything; None when it may (or there is no archive yet). The writer checks again
+    in each file's transaction (``SignedWriter.check_key``): this is the early, explained one."""
+    found = _read_archive(db_path, lambda c: (retired_by(c, signer.key_id), current_key(c)))
+    if found is None:
+        return None
+    retired, current = found
+    real = key_path.resolve()  # a link: what a rotation left is beside the file it names
+    if retired:
+        staged = staged_by_rotation(real)
+        return (
+            f"key {signer.key_id} was retired by a rotation to {retired}: sign with the "
+            "archive's current key "
+            + (
+                f"(the rotation stopped before putting it in place: it is at {staged[-1]}; "
+                f"move {real} aside, then that file to {real})"
+                if staged
+                else "(its file took the old one's path when it was rotated)"
+            )
+        )
+    if current and current != signer.key_id:
+        # What it signed would fail for an auditor who pins the archive's key, for good: refused
+        # (a warning, as it was, came with the records already signed). The usual cause: one key
+        # file shared by two archives, and `keys rotate` or `keys generate --force` in the other.
+        kept = real.with_name(f"{real.name}.retired-{current.split(':', 1)[1]}")
+        return (
+            f"{key_path} holds key {signer.key_id}, not this archive's key {current}, and no "
+            f"rotation in this archive introduces it: an auditor who pins {current} could not "
+            "trust what it signed. Sign with the archive's key file"
+            + (
+                f" ({kept} holds {current}: another archive sharing the key file rotated it?)"
+                if kept.is_file()
+                else ""
+            )
+            + "; `archive keys rotate` with it introduces a new key"
+        )
+    return None
+
+
+def archive_signing_key(db_path: Path) -> str | None:
+    """The key an existing archive signs with now, read without changing anything (None for no
+    archive, or one that cannot be read: the ingest that follows says why)."""
+    return _read_archive(db_path, current_key)
+
+
+def _read_archive(db_path: Path, read):
+    """``read(connection)`` on the archive at ``db_path`` opened read-only; None when there is
+    no archive, or not one this can read (the ingest that follows says why)."""
+    if not db_path.is_file():
+        return None
+    try:
+        conn = sqlite3.connect(
+            f"{db_path.resolve().as_uri()}?mode=ro", uri=True, timeout=database.LOCK_WAIT_SECONDS
+        )
+        try:
+            return read(conn)
+        finally:
+            conn.close()
+    except sqlite3.Error as e:
+        if database.is_locked(e):  # busy for a minute: no reason to sign with a new key
+            raise DatabaseError(f"{db_path}: {database.BUSY}") from None
+        return None

@@ -225,11 +225,11 @@ def test_a_busy_archive_is_not_a_reason_to_make_a_new_key(tmp_path, monkeypatch)
     counted as "no archive": a new key was made and signed with (found in review)."""
     import sqlite3
 
-    from archive import cli_ingest
+    import archive.db
 
     key, db = tmp_path / "k.pem", tmp_path / "records" / "archive.db"
     assert run("ingest", "--key", key, "--db", db, SAMPLE).exit_code == 0
-    monkeypatch.setattr(cli_ingest, "LOCK_WAIT_SECONDS", 0.2)
+    monkeypatch.setattr(archive.db, "LOCK_WAIT_SECONDS", 0.2)
     holder = sqlite3.connect(db, isolation_level=None)
     holder.execute("BEGIN EXCLUSIVE")
     try:
