@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import datetime
 import os
 import sys
 
@@ -20,13 +19,7 @@ from .cli import (
 from .config import default_db_path, default_key_path
 from .db import connect
 from .errors import ArchiveError, KeyFileError
-from .keys import (
-    check_replaceable,
-    generate_key,
-    key_is_encrypted,
-    load_key,
-    write_private,
-)
+from .keys import generate_key, key_is_encrypted, load_key, replace_key_file
 
 
 @cli.group()
@@ -59,41 +52,16 @@ def keys_generate(key_path, passphrase, force):
     if passphrase and not secret:
         secret = _prompt_new("Passphrase", "ARCHIVE_KEY_PASSPHRASE")
     kept = None
-    if force:
-        try:  # before the old file is kept beside: what would not be replaced is not copied
-            check_replaceable(key_path)
-        except KeyFileError as e:
-            raise click.ClickException(str(e)) from None
-    if force and key_path.is_file():
-        # nothing is lost: the key an archive signed with may be needed to rotate from
-        stamp = datetime.datetime.now(datetime.UTC).strftime("%Y%m%dT%H%M%S.%fZ")
-        kept = key_path.with_name(f"{key_path.name}.replaced-{stamp}")
-        try:
-            # a new file, 0600 from its creation (a copy made with the umask's mode, then
-            # chmod, was readable by others for a moment)
-            write_private(kept, key_path.read_bytes())
-        except OSError as e:
-            raise click.ClickException(f"{kept}: could not keep the old key ({e})") from None
     try:
-        signer = generate_key(key_path, secret or None, force=force)
+        if force:
+            signer, kept = replace_key_file(key_path, secret or None)
+        else:
+            signer = generate_key(key_path, secret or None)
     except ArchiveError as e:
-        if kept:
-            kept.unlink()
         raise click.ClickException(str(e)) from None
     click.echo(f"{signer.key_id} {key_path}")
     if kept:
         click.echo(f"The old key is kept at {kept}", err=True)
-
-
-def _rotated(db, key_id: str) -> bool:
-    """Whether the rotation of ``key_id`` committed (an interrupt can land just after its
-    COMMIT: the staged file is then the archive's key and must stay); True when it cannot tell."""
-    from .ledger import retired_by
-
-    try:
-        return retired_by(db.conn, key_id) is not None
-    except Exception:  # noqa: BLE001 - in doubt, the key file stays
-        return True
 
 
 def _prompt_new(label: str, variable: str) -> str:
@@ -155,7 +123,7 @@ def keys_rotate(db_path, key_path, passphrase):
 
     Example: archive keys rotate
     """
-    from .ledger import rotate_key
+    from .ledger import rotate_key_file
 
     key_path = key_path or default_key_path()
     if key_path.is_symlink():
@@ -173,23 +141,14 @@ def keys_rotate(db_path, key_path, passphrase):
     reused = passphrase is None and not secret and key_is_encrypted(key_path)
     if reused:  # a protected key is not replaced by an unprotected one without being asked to
         secret = old_secret
-    # a name of this process's own: two rotations at once must not write each other's key
-    staged = key_path.with_name(f"{key_path.name}.new-{os.getpid()}")
-    db = None
     try:
         hold_while_writing(db_path or default_db_path())
         db = connect(db_path or default_db_path(), create=False)
-        new = generate_key(staged, secret or None, force=True)
-        _, warning = rotate_key(db.conn, db_path or default_db_path(), old, new)
-    except BaseException as e:  # Ctrl-C too: no private key left behind that nothing names
-        if db is None or not _rotated(db, old.key_id):
-            staged.unlink(missing_ok=True)
-        if isinstance(e, ArchiveError):
-            raise click.ClickException(str(e)) from None
-        raise
-    retired = key_path.with_name(f"{key_path.name}.retired-{old.key_id.split(':')[1]}")
-    os.replace(key_path, retired)
-    os.replace(staged, key_path)
+        new, retired, warning = rotate_key_file(
+            db.conn, db_path or default_db_path(), key_path, old, secret or None
+        )
+    except ArchiveError as e:
+        raise click.ClickException(str(e)) from None
     click.echo(f"Rotated {old.key_id} -> {new.key_id}; old key kept at {retired}")
     if not secret and key_is_encrypted(retired):
         click.echo(

@@ -10,6 +10,7 @@ public key, so anyone holding the public key can recompute it.
 from __future__ import annotations
 
 import base64
+import datetime
 import glob
 import hashlib
 import os
@@ -137,6 +138,31 @@ def generate_key(path: str | Path, passphrase: str | None = None, force: bool = 
             why = "a file is where its directory would be"
         raise KeyFileError(f"{path}: cannot write the key file ({why})") from None
     return Signer(private_key)
+
+
+def replace_key_file(path: str | Path, passphrase: str | None = None) -> tuple[Signer, Path | None]:
+    """A new key at ``path`` (``archive keys generate --force``), the key there before kept
+    beside it as ``<name>.replaced-<UTC time>``, 0600 from its creation: nothing is lost, as
+    the key an archive signed with may be needed to rotate from. Returns the new key and where
+    the old one is kept (None when there was none)."""
+    path = Path(path)
+    check_replaceable(path)  # first: what would not be replaced is not copied
+    kept = None
+    if path.is_file():
+        stamp = datetime.datetime.now(datetime.UTC).strftime("%Y%m%dT%H%M%S.%fZ")
+        kept = path.with_name(f"{path.name}.replaced-{stamp}")
+        try:
+            # a new file, 0600 from its creation (a copy made with the umask's mode, then
+            # chmod, was readable by others for a moment)
+            write_private(kept, path.read_bytes())
+        except OSError as e:
+            raise KeyFileError(f"{kept}: could not keep the old key ({e})") from None
+    try:
+        return generate_key(path, passphrase, force=True), kept
+    except KeyFileError:
+        if kept:
+            kept.unlink()
+        raise
 
 
 def _encryption(passphrase: str | None) -> serialization.KeySerializationEncryption:

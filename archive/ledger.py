@@ -361,3 +361,38 @@ def rotate_key(
         writer.rollback()
         raise
     return row, warning
+
+
+def rotate_key_file(
+    conn, db_path, key_path: Path, old: Signer, passphrase: str | None
+) -> tuple[Signer, Path, str | None]:
+    """``archive keys rotate`` with its files: the new key made beside the old one's file
+    (under a name of this process's own: two rotations at once must not write each other's
+    key), the rotation signed into the archive (:func:`rotate_key`), then the old file kept as
+    ``<name>.retired-<the key id's 16 hex digits>`` and the new one put in its place. Refused or
+    interrupted (Ctrl-C too), no private key is left behind that nothing names: the new file
+    goes unless the rotation committed. Returns the new key, where the old one is kept, and
+    :func:`rotate_key`'s warning."""
+    from .keys import generate_key
+
+    staged = key_path.with_name(f"{key_path.name}.new-{os.getpid()}")
+    try:
+        new = generate_key(staged, passphrase, force=True)
+        _, warning = rotate_key(conn, db_path, old, new)
+    except BaseException:
+        if not _rotated(conn, old.key_id):
+            staged.unlink(missing_ok=True)
+        raise
+    retired = key_path.with_name(f"{key_path.name}.retired-{old.key_id.split(':')[1]}")
+    os.replace(key_path, retired)
+    os.replace(staged, key_path)
+    return new, retired, warning
+
+
+def _rotated(conn, key_id: str) -> bool:
+    """Whether the rotation of ``key_id`` committed (an interrupt can land just after its
+    COMMIT: the staged file is then the archive's key and must stay); True when it cannot tell."""
+    try:
+        return retired_by(conn, key_id) is not None
+    except Exception:  # noqa: BLE001 - in doubt, the key file stays
+        return True
