@@ -4,19 +4,20 @@
   containment) and the same quotation framed differently (``quote``: one speaker's quoted words
   contained in another's). Exact reuse needs no link: equal ``claims.text_sha256``.
 - ``image_links``: near copies of an image by pHash distance. Exact reuse: equal SHA-256.
-- ``changes``: what changed between consecutive captures of one page (by canonical URL).
+- ``changes``: what changed between consecutive captures of one page (archive/changes.py,
+  run from here).
 
 Links are derived data: not signed, and recomputable from the signed rows.
 """
 
 from __future__ import annotations
 
-import itertools
 import sqlite3
-from collections import Counter, OrderedDict, defaultdict
+from collections import OrderedDict, defaultdict
 
 import numpy as np
 
+from .changes import link_versions
 from .hashing import normalize_text
 from .similarity import (
     BANDS,
@@ -27,12 +28,10 @@ from .similarity import (
     MAYBE_CONTAINMENT,
     MAYBE_JACCARD,
     NEAR_PHASH_DISTANCE,
-    bands_many,
     estimate,
     forget,
     is_near,
     score_sets,
-    scores,
     shingle_hashes,
     shingles,
 )
@@ -91,7 +90,7 @@ class Linker:
             "SELECT id FROM articles WHERE capture_sha256 = ? ORDER BY rowid",
             (self.capture_sha256,),
         ).fetchall()
-        _link_versions(self.conn, [article_id for (article_id,) in articles])
+        link_versions(self.conn, [article_id for (article_id,) in articles])
         if image_shas:
             _link_images(self.conn, image_shas)
         forget()  # the next capture's texts are others
@@ -375,159 +374,3 @@ def _link_images(conn, shas: list[str], chunk: int = 1 << 14) -> None:
 
 def _image_shas(conn, rowids: list[int]) -> dict[int, str]:
     return dict(_select_in(conn, "SELECT rowid, sha256 FROM images WHERE rowid IN ({})", rowids))
-
-
-# -- changes between captures of one page -------------------------------------------------------
-def _page_key(conn, article_id: str) -> tuple[str, str]:
-    return conn.execute(
-        "SELECT COALESCE(canonical_url, url), captured_at FROM articles WHERE id = ?", (article_id,)
-    ).fetchone()
-
-
-#: Articles of one page: by canonical URL, or by URL when there is none. Written so that the
-#: indexes on canonical_url and url serve it (COALESCE(...) = ? would scan every article).
-SAME_PAGE = "(canonical_url = :url OR (canonical_url IS NULL AND url = :url))"
-
-
-def _link_versions(conn, article_ids: list[str]) -> None:
-    """Fit a capture's new articles into their pages' timelines. Each page's captures, in time
-    order, are diffed pair by consecutive pair, once; a pair that a new capture now sits between
-    is no longer consecutive, and its rows go. (A capture may hold several versions of a page.)"""
-    new = set(article_ids)
-    pages = dict.fromkeys(_page_key(conn, article_id)[0] for article_id in article_ids)
-    for url in pages:
-        timeline = [
-            a
-            for (a,) in conn.execute(
-                f"SELECT id FROM articles WHERE {SAME_PAGE} ORDER BY captured_at, id", {"url": url}
-            )
-        ]
-        pairs = list(itertools.pairwise(timeline))
-        consecutive = set(pairs)
-        stale = [
-            pair
-            for pair in conn.execute(
-                "SELECT DISTINCT from_article_id, to_article_id FROM changes WHERE url = ?", (url,)
-            )
-            if pair not in consecutive
-        ]
-        for old, later in stale:
-            conn.execute(
-                "DELETE FROM changes WHERE url = ? AND from_article_id = ? AND to_article_id = ?",
-                (url, old, later),
-            )
-        for old, later in pairs:
-            if old in new or later in new:
-                diff_articles(conn, url, old, later)
-
-
-#: Removed x added sentences scored pair by pair at most, in one diff; past it, the pairs come
-#: from LSH bands, as links do (a live blog's two captures with 1,200 changed sentences each
-#: took 40 s pair by pair; a sentence under ``MIN_CHARS`` is then never paired).
-EXHAUSTIVE_PAIRS = 40_000
-
-
-def _changes(old: list[tuple], new: list[tuple]):
-    """(change, old, new, score) for two lists of (id, text, key): unchanged keys drop out,
-    counted (a sentence the page had twice and now has once was removed once), and the rest pair
-    up as 'changed' when similar, else 'removed' / 'added'."""
-    gone, came = _unmatched(old, new), _unmatched(new, old)
-    candidates = _pair_candidates(gone, came)
-    paired = set()
-    for o in gone:
-        best, best_score = None, 0.0
-        for n in candidates(o):
-            if n[0] in paired or not o[1] or not n[1]:
-                continue
-            jaccard, containment = scores(o[1], n[1])
-            if is_near(jaccard, containment) and max(jaccard, containment) > best_score:
-                best, best_score = n, max(jaccard, containment)
-        if best:
-            paired.add(best[0])
-            yield "changed", o, best, round(best_score, 3)
-        else:
-            yield "removed", o, None, None
-    for n in came:
-        if n[0] not in paired:
-            yield "added", None, n, None
-
-
-def _pair_candidates(gone: list[tuple], came: list[tuple]):
-    """For each removed item, the added ones worth scoring, in their order: all of them, or in
-    a long diff those that share an LSH band with it."""
-    if len(gone) * len(came) <= EXHAUSTIVE_PAIRS:
-        return lambda o: came
-    by_key: defaultdict[int, list[int]] = defaultdict(list)
-    for i, keys in enumerate(bands_many([n[1] or "" for n in came])):
-        for key in keys:
-            by_key[key].append(i)
-    gone_keys = dict(zip((o[0] for o in gone), bands_many([o[1] or "" for o in gone]), strict=True))
-
-    def candidates(o):
-        return [came[i] for i in sorted({i for key in gone_keys[o[0]] for i in by_key[key]})]
-
-    return candidates
-
-
-def _unmatched(these: list[tuple], others: list[tuple]) -> list[tuple]:
-    """The items of ``these`` whose key ``others`` has fewer times (the later ones go)."""
-    left = Counter(o[2] for o in others)
-    out = []
-    for item in these:
-        if left[item[2]]:
-            left[item[2]] -= 1
-        else:
-            out.append(item)
-    return out
-
-
-def article_changes(conn, old_id: str, new_id: str) -> list[dict]:
-    """What changed from one capture of a page (article ``old_id``) to another (``new_id``)."""
-
-    def claims(aid):
-        return conn.execute(
-            "SELECT id, text, text_sha256 FROM claims WHERE article_id = ? ORDER BY position",
-            (aid,),
-        ).fetchall()
-
-    def uses(aid):
-        return [
-            (i, " / ".join(filter(None, [cap, credit])), f"{img}|{cap}|{credit}")
-            for i, cap, credit, img in conn.execute(
-                "SELECT id, caption, credit, COALESCE(image_sha256, url) FROM image_uses "
-                "WHERE article_id = ? ORDER BY position",
-                (aid,),
-            )
-        ]
-
-    found = []
-    for target, old, new in (
-        ("claim", claims(old_id), claims(new_id)),
-        ("image", uses(old_id), uses(new_id)),
-    ):
-        for change, o, n, score in _changes(old, new):
-            found.append(
-                {
-                    "from_article_id": old_id,
-                    "to_article_id": new_id,
-                    "target": target,
-                    "change": change,
-                    "old_id": o and o[0],
-                    "new_id": n and n[0],
-                    "old_text": o and o[1],
-                    "new_text": n and n[1],
-                    "score": score,
-                }
-            )
-    return found
-
-
-def diff_articles(conn, url: str, old_id: str, new_id: str) -> None:
-    """Store the changes between two consecutive captures of the page ``url``."""
-    for c in article_changes(conn, old_id, new_id):
-        conn.execute(
-            "INSERT INTO changes (url, from_article_id, to_article_id, target, change, old_id, "
-            "new_id, old_text, new_text, score) VALUES (:url, :from_article_id, "
-            ":to_article_id, :target, :change, :old_id, :new_id, :old_text, :new_text, :score)",
-            {"url": url, **c},
-        )

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import re
 
+from .changes import article_changes
 from .errors import ArchiveError
-from .links import article_changes
 
 #: What ``archive trace`` takes as an image: its SHA-256 or the start of it (six or more hex
 #: digits, as a page or a table shows them shortened); a claim id has a dash.
