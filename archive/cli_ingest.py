@@ -83,8 +83,9 @@ def ingest(
     Example: archive ingest captures/*.warc.gz
     """
     from .capture_files import find_captures
+    from .cluster import DaskExecutor
     from .ingest import Ingester
-    from .parallel import DaskExecutor, default_workers, process_pool, stop_pool
+    from .parallel import default_workers, process_pool, stop_pool
 
     db_path = db_path or default_db_path()
     key_path = key_path or default_key_path()

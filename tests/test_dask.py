@@ -254,7 +254,7 @@ def test_a_scheduler_address_that_cannot_work_is_one_line(isolated_env, address,
 
 def test_a_scheduler_without_workers_is_refused(isolated_env, lone_scheduler, monkeypatch):
     """With no worker the ingest waited forever, holding the archive's write lock."""
-    from archive.parallel import DaskExecutor
+    from archive.cluster import DaskExecutor
 
     monkeypatch.setattr(DaskExecutor, "WAIT_SECONDS", 3)
     address, _, _ = lone_scheduler
@@ -285,8 +285,8 @@ def test_a_worker_on_other_code_is_refused(isolated_env, lone_scheduler, tmp_pat
 def test_losing_the_scheduler_is_an_error_not_a_wait(lone_scheduler, monkeypatch):
     """The scheduler killed mid-ingest: two files failed with a two-line "unexpected
     FutureCancelledError", then the next waited forever."""
+    from archive.cluster import DaskExecutor
     from archive.errors import ClusterError
-    from archive.parallel import DaskExecutor
 
     monkeypatch.setattr(DaskExecutor, "POLL_SECONDS", 1)
     address, procs, start_worker = lone_scheduler
@@ -305,11 +305,11 @@ def test_losing_the_scheduler_is_an_error_not_a_wait(lone_scheduler, monkeypatch
 def test_code_loaded_before_its_files_changed_is_still_other_code(tmp_path, monkeypatch):
     """A worker that stays up keeps the modules it loaded: hashing the files on disk when asked
     said "same code" after the shared checkout was updated (Dask review)."""
-    import archive.parallel as parallel
+    import archive.cluster as cluster
 
-    loaded = parallel.code_fingerprint()
-    monkeypatch.setattr(parallel, "_source_fingerprint", lambda: "changed on disk")
-    assert parallel.code_fingerprint() == loaded
+    loaded = cluster.code_fingerprint()
+    monkeypatch.setattr(cluster, "_source_fingerprint", lambda: "changed on disk")
+    assert cluster.code_fingerprint() == loaded
 
 
 def test_a_record_that_kills_workers_fails_its_file_not_the_run(tmp_path, fixed_signer):
@@ -317,8 +317,8 @@ def test_a_record_that_kills_workers_fails_its_file_not_the_run(tmp_path, fixed_
     the file's failure, not the cluster's, and the next file goes in."""
     from distributed import KilledWorker
 
+    from archive.cluster import DaskExecutor
     from archive.errors import ArchiveError, ClusterError
-    from archive.parallel import DaskExecutor
 
     class Dead:
         def result(self, timeout=None):

@@ -1,0 +1,212 @@
+"""Extraction on a Dask distributed cluster (``archive ingest --scheduler``): the executor the
+ingest hands records to, which checks the cluster before use (its address, a worker, the same
+``archive`` code on every worker) and watches it while waiting (a lost scheduler, or no
+workers for a minute, is a :class:`ClusterError`)."""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import logging
+import re
+import socket
+import threading
+import time
+from concurrent.futures import CancelledError
+from pathlib import Path
+
+from .errors import ArchiveError, ClusterError
+
+
+def _source_fingerprint() -> str:
+    digest = hashlib.sha256()
+    for path in sorted(Path(__file__).parent.glob("*.py")):
+        digest.update(path.name.encode() + b"\0" + path.read_bytes() + b"\0")
+    return digest.hexdigest()
+
+
+#: taken when this module is imported: a worker that stays up keeps the code it loaded, whatever
+#: its files say later
+_FINGERPRINT = _source_fingerprint()
+
+
+def code_fingerprint() -> str:
+    """SHA-256 over the source of this ``archive`` package as this process loaded it: a
+    cluster worker must run the same code as the coordinator (a worker one commit behind
+    dropped a paragraph, and nothing said so; the version number had not changed)."""
+    return _FINGERPRINT
+
+
+class DaskExecutor:
+    """Extraction on a Dask distributed cluster: workers extract and hash, nothing else.
+
+    Records go to the workers and plain data comes back; the key and the database stay in this
+    process, which signs and writes. Every failure of the cluster is a :class:`ClusterError`:
+    one line, and the run stops (a cluster without workers waited forever, holding the
+    archive's write lock).
+    """
+
+    #: how long to wait for a first worker, and for one to come back when all are gone
+    WAIT_SECONDS = 60
+    #: how often a wait for a result looks at the cluster
+    POLL_SECONDS = 5
+
+    def __init__(self, address: str):
+        try:
+            from distributed import Client
+        except ImportError as e:
+            raise ClusterError("--scheduler needs Dask: pip install 'archive[cluster]'") from e
+        self.address = address
+        _check_address(address)
+        # its own log lines (a lost connection, a closed client) would break the one-line
+        # errors: every failure here is a ClusterError that says what happened
+        for name in ["distributed", *logging.root.manager.loggerDict]:
+            if name.startswith("distributed"):
+                logging.getLogger(name).setLevel(logging.CRITICAL)
+        self.client = _connect(Client, address, self.WAIT_SECONDS)
+        try:
+            self.client.wait_for_workers(1, timeout=self.WAIT_SECONDS)
+        except Exception:  # noqa: BLE001 - distributed's TimeoutError, or the scheduler gone
+            self.shutdown()
+            raise ClusterError(
+                f"--scheduler {address}: no worker joined in {self.WAIT_SECONDS} s"
+            ) from None
+        self._check_code()
+
+    def _check_code(self) -> None:
+        mine = code_fingerprint()
+        try:
+            theirs = self.client.run(code_fingerprint)
+        except Exception as e:  # noqa: BLE001 - a worker that cannot import archive
+            self.shutdown()
+            raise ClusterError(
+                f"--scheduler {self.address}: a worker cannot run archive ({_reason(e)})"
+            ) from None
+        other = sorted(worker for worker, found in theirs.items() if found != mine)
+        if other:
+            self.shutdown()
+            raise ClusterError(
+                f"--scheduler {self.address}: worker {other[0]} runs other archive code than "
+                f"this process (source {theirs[other[0]][:12]}, here {mine[:12]}); install the "
+                "same version on every worker"
+            )
+
+    def submit(self, fn, *args):
+        # pure=False: no hashing of large payloads into task keys
+        try:
+            return _ClusterFuture(self, self.client.submit(fn, *args, pure=False))
+        except Exception as e:  # noqa: BLE001 - a closed client after the scheduler was lost
+            raise ClusterError(f"--scheduler {self.address}: {_reason(e)}") from None
+
+    def wait(self, future):
+        """``future``'s result; a :class:`ClusterError` when the cluster cannot give it."""
+        from distributed import KilledWorker
+
+        alone_since = None
+        while True:
+            try:
+                return future.result(timeout=self.POLL_SECONDS)
+            except TimeoutError:
+                if future.done():
+                    raise  # the task's own
+            except KilledWorker:
+                # the record, not the cluster: the file fails, the run goes on
+                raise ArchiveError(
+                    f"--scheduler {self.address}: a record of this file made every cluster "
+                    "worker that took it die (a page the extractor crashes on)"
+                ) from None
+            except CancelledError as e:
+                raise ClusterError(f"--scheduler {self.address}: {_reason(e)}") from None
+            workers = None
+            if self.client.status == "running":
+                # a scheduler that stops answering (stopped, not gone) must not hang the run
+                answer = _within(self.WAIT_SECONDS, self.client.nthreads)
+                workers = answer[0] if answer and isinstance(answer[0], dict) else None
+            if workers is None:
+                raise ClusterError(f"--scheduler {self.address}: lost the scheduler")
+            if workers:
+                alone_since = None
+            elif alone_since is None:
+                alone_since = time.monotonic()
+            elif time.monotonic() - alone_since > self.WAIT_SECONDS:
+                raise ClusterError(
+                    f"--scheduler {self.address}: no workers left for {self.WAIT_SECONDS} s"
+                )
+
+    def shutdown(self, wait: bool = True, cancel_futures: bool = False) -> None:
+        """As ``Executor.shutdown``; closing the client cancels whatever it still runs."""
+        with contextlib.suppress(Exception):
+            self.client.close(timeout=10)
+
+
+def _within(seconds: float, fn) -> list:
+    """``[fn()]``, ``[the exception it raised]``, or ``[]`` when it took longer than
+    ``seconds``: it runs in a thread of its own, left behind (distributed's calls can wait
+    without end on a scheduler that stopped, or on a server that is not one)."""
+    found: list = []
+
+    def run():
+        try:
+            found.append(fn())
+        except Exception as e:  # noqa: BLE001 - the caller says what failed
+            found.append(e)
+
+    thread = threading.Thread(target=run, daemon=True, name="archive-dask-call")
+    thread.start()
+    thread.join(seconds)
+    return found
+
+
+def _connect(client_class, address: str, seconds: float):
+    """A client of the scheduler at ``address``, with a deadline: against a server that is not
+    a Dask scheduler, distributed's own timeout never fires (it waited 11 minutes on an HTTP
+    server)."""
+    made = _within(seconds, lambda: client_class(address, set_as_default=False, timeout="10s"))
+    if not made:
+        raise ClusterError(f"--scheduler {address}: no Dask scheduler answered in {seconds} s")
+    if isinstance(made[0], Exception):
+        raise ClusterError(f"--scheduler {address}: cannot connect ({_reason(made[0])})")
+    return made[0]
+
+
+#: What ``--scheduler`` takes: Dask's tcp:// or tls:// address, or host:port (tcp)
+_ADDRESS = re.compile(
+    r"^(?:(?P<scheme>tcp|tls)://)?(?P<host>\[[0-9a-fA-F:]+\]|[\w.\-]+):(?P<port>\d{1,5})$"
+)
+
+
+def _check_address(address: str) -> None:
+    """Refuse what distributed's client would fail on slowly or with a traceback (a malformed
+    address, an unreachable host, tls:// without certificates), before making one."""
+    m = _ADDRESS.match(address)
+    if not m:
+        raise ClusterError(
+            f"--scheduler {address}: not a scheduler address (tcp://HOST:PORT or tls://HOST:PORT)"
+        )
+    if m["scheme"] == "tls":
+        import dask
+
+        if not dask.config.get("distributed.comm.tls.client.cert", None):
+            raise ClusterError(
+                f"--scheduler {address}: tls:// needs the client's certificate, key and CA in "
+                "Dask's configuration (DASK_DISTRIBUTED__COMM__TLS__CLIENT__CERT, "
+                "..._CLIENT__KEY, DASK_DISTRIBUTED__COMM__TLS__CA_FILE; docs/scaling.md)"
+            )
+    try:
+        socket.create_connection((m["host"].strip("[]"), int(m["port"])), timeout=10).close()
+    except (OSError, UnicodeError, ValueError) as e:  # "a..b": IDNA refuses the empty label
+        raise ClusterError(f"--scheduler {address}: cannot connect ({e})") from None
+
+
+class _ClusterFuture:
+    def __init__(self, executor: DaskExecutor, future):
+        self._executor, self._future = executor, future
+
+    def result(self):
+        return self._executor.wait(self._future)
+
+
+def _reason(e: BaseException) -> str:
+    """An exception in one line, without the traceback distributed attaches to some."""
+    text = " ".join(str(e).split()) or type(e).__name__
+    return text[:200]
