@@ -1,10 +1,12 @@
 """Capture files before they are read: found among the paths given (directories walked), and
 their format told by name and by their first bytes, whatever the name says; the damage at a
-gzip member's start described for a message."""
+gzip member's start described for a message; a WACZ's ZIP directory sized before zipfile reads
+it."""
 
 from __future__ import annotations
 
 import os
+import struct
 import zlib
 from pathlib import Path
 
@@ -129,3 +131,51 @@ def _files_under(top: Path, seen: set[str], unreadable: list) -> list[Path]:
         dirs.sort()  # walked in name order: the first way to a directory is always the same
         files.extend(Path(root) / name for name in names)
     return sorted(files)
+
+
+#: A WACZ holds a handful of files and its WARCs: more members than this is not one (and each
+#: costs time to check)
+MAX_MEMBERS = 100_000
+
+
+def zip_directory(path) -> tuple[int, int] | None:
+    """(members, bytes) of a ZIP file's central directory, as its end record says, read from
+    the file's last 64 KiB: zipfile reads the whole directory before anyone can count it (4
+    million empty members, a 350 MB file, took all the memory). zipfile reads exactly the
+    bytes the record gives, so those bound it even when the count is forged. None when there is
+    no end record."""
+    with open(path, "rb") as f:
+        size = f.seek(0, 2)
+        f.seek(max(0, size - (1 << 16) - 22))
+        tail = f.read()
+        at = tail.rfind(b"PK\x05\x06")
+        if at < 0 or len(tail) - at < 22:
+            return None
+        count, directory = struct.unpack("<HI", tail[at + 10 : at + 16])
+        locator = at - 20  # ZIP64: the figures are in the ZIP64 record its locator points at
+        if locator >= 0 and tail[locator : locator + 4] == b"PK\x06\x07":
+            (offset,) = struct.unpack("<Q", tail[locator + 8 : locator + 16])
+            f.seek(offset)
+            record = f.read(48)
+            if len(record) == 48 and record[:4] == b"PK\x06\x06":
+                count, directory = struct.unpack("<QQ", record[32:48])
+    return count, directory
+
+
+#: Central directory bytes per member allowed, on average: an entry is 46 bytes and its name,
+#: and a WACZ's names are short (zipfile keeps ~500 bytes per member it reads).
+_ENTRY_BYTES = 100
+
+
+def too_many_members(path) -> str | None:
+    """Why a WACZ is not read as one: more than ``MAX_MEMBERS`` members, or a directory
+    larger than that many would take."""
+    found = zip_directory(path)
+    if found is None:
+        return None
+    count, directory = found
+    if count > MAX_MEMBERS:
+        return f"{count:,} ZIP members, more than the {MAX_MEMBERS:,} read"
+    if directory > MAX_MEMBERS * _ENTRY_BYTES:
+        return f"a ZIP directory of {directory:,} bytes, more than {MAX_MEMBERS:,} members' worth"
+    return None

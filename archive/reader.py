@@ -19,10 +19,16 @@ from pathlib import Path, PurePosixPath
 from warcio.exceptions import ArchiveLoadFailed
 
 from . import streams
-from .capture_files import capture_format, first_line, gzip_damage, sniff_format, starts_as_zip
+from .capture_files import (
+    capture_format,
+    first_line,
+    gzip_damage,
+    sniff_format,
+    starts_as_zip,
+    too_many_members,
+)
 from .config import Limits
 from .errors import CaptureError, LimitExceeded
-from .wacz_check import too_many_members
 
 HTML_TYPES = {"text/html", "application/xhtml+xml"}
 

@@ -19,7 +19,6 @@ import functools
 import hashlib
 import json
 import re
-import struct
 import zipfile
 from collections import Counter
 from dataclasses import dataclass, field
@@ -32,6 +31,9 @@ from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
 from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
 from cryptography.x509.oid import ExtendedKeyUsageOID, ExtensionOID, NameOID
 from cryptography.x509.verification import DNSName, PolicyBuilder, Store, VerificationError
+
+from . import capture_files
+from .capture_files import too_many_members
 
 # SHA-256 fingerprints of the pinned roots. Let's Encrypt production only (ISRG Root X1, X2);
 # the staging roots are deliberately absent. The TSA root is freetsa.org's, as authsign pins it.
@@ -48,9 +50,6 @@ STAMP_WINDOW = dt.timedelta(minutes=10)
 RESOURCE_HASHES = {"sha256", "sha384", "sha512"}  # weaker ones cannot vouch for content
 MAX_JSON = 16 * 1024 * 1024  # metadata files are small; refuse to inflate a bomb into memory
 CHUNK = 1 << 16
-#: A WACZ holds a handful of files and its WARCs: more members than this is not one (and each
-#: costs time to check)
-MAX_MEMBERS = 100_000
 
 _HASH_OIDS = {
     "2.16.840.1.101.3.4.2.1": "sha256",
@@ -94,49 +93,6 @@ def check_wacz(path: str | Path) -> WaczCheck:
     return WaczCheck(status, signer if status == "verified" else None, problems, details)
 
 
-def zip_directory(path) -> tuple[int, int] | None:
-    """(members, bytes) of a ZIP file's central directory, as its end record says, read from
-    the file's last 64 KiB: zipfile reads the whole directory before anyone can count it (4
-    million empty members, a 350 MB file, took all the memory). zipfile reads exactly the
-    bytes the record gives, so those bound it even when the count is forged. None when there is
-    no end record."""
-    with open(path, "rb") as f:
-        size = f.seek(0, 2)
-        f.seek(max(0, size - (1 << 16) - 22))
-        tail = f.read()
-        at = tail.rfind(b"PK\x05\x06")
-        if at < 0 or len(tail) - at < 22:
-            return None
-        count, directory = struct.unpack("<HI", tail[at + 10 : at + 16])
-        locator = at - 20  # ZIP64: the figures are in the ZIP64 record its locator points at
-        if locator >= 0 and tail[locator : locator + 4] == b"PK\x06\x07":
-            (offset,) = struct.unpack("<Q", tail[locator + 8 : locator + 16])
-            f.seek(offset)
-            record = f.read(48)
-            if len(record) == 48 and record[:4] == b"PK\x06\x06":
-                count, directory = struct.unpack("<QQ", record[32:48])
-    return count, directory
-
-
-#: Central directory bytes per member allowed, on average: an entry is 46 bytes and its name,
-#: and a WACZ's names are short (zipfile keeps ~500 bytes per member it reads).
-_ENTRY_BYTES = 100
-
-
-def too_many_members(path) -> str | None:
-    """Why a WACZ is not read as one: more than ``MAX_MEMBERS`` members, or a directory
-    larger than that many would take."""
-    found = zip_directory(path)
-    if found is None:
-        return None
-    count, directory = found
-    if count > MAX_MEMBERS:
-        return f"{count:,} ZIP members, more than the {MAX_MEMBERS:,} read"
-    if directory > MAX_MEMBERS * _ENTRY_BYTES:
-        return f"a ZIP directory of {directory:,} bytes, more than {MAX_MEMBERS:,} members' worth"
-    return None
-
-
 def _check(path: Path, problems: list[str], details: dict[str, Any]) -> str | None:
     if too_many := too_many_members(path):
         problems.append(too_many)
@@ -148,8 +104,9 @@ def _check(path: Path, problems: list[str], details: dict[str, Any]) -> str | No
         return None
     with zf:
         infos = zf.infolist()
-        if len(infos) > MAX_MEMBERS:
-            problems.append(f"{len(infos):,} ZIP members, more than the {MAX_MEMBERS:,} read")
+        most = capture_files.MAX_MEMBERS
+        if len(infos) > most:
+            problems.append(f"{len(infos):,} ZIP members, more than the {most:,} read")
             return None
         names = [i.filename for i in infos]
         for name in filter(_unsafe_name, names):

@@ -343,8 +343,9 @@ def test_a_wacz_of_too_many_members_is_refused_before_its_directory_is_read(tmp_
     record is read first (here a forged count, and a lower limit, stand in for millions)."""
     import struct
 
-    import archive.wacz_check
-    from archive.wacz_check import check_wacz, zip_directory
+    import archive.capture_files
+    from archive.capture_files import zip_directory
+    from archive.wacz_check import check_wacz
 
     wacz = tmp_path / "many.wacz"
     with zipfile.ZipFile(wacz, "w") as zf:
@@ -354,7 +355,7 @@ def test_a_wacz_of_too_many_members_is_refused_before_its_directory_is_read(tmp_
     at = whole.rfind(b"PK\x05\x06")
     (directory,) = struct.unpack("<I", whole[at + 12 : at + 16])
     assert zip_directory(wacz) == (2, directory)
-    monkeypatch.setattr(archive.wacz_check, "MAX_MEMBERS", 50_000)
+    monkeypatch.setattr(archive.capture_files, "MAX_MEMBERS", 50_000)
     db = tmp_path / "records" / "archive.db"
 
     def forged(count: int, size: int) -> None:

@@ -337,9 +337,9 @@ def test_a_directory_entry_holding_a_warc_fails_and_is_not_read(tmp_path):
 
 
 def test_a_zip_of_very_many_members_is_refused_before_it_is_read(tmp_path, monkeypatch):
-    from archive import wacz_check
+    from archive import capture_files
 
-    monkeypatch.setattr(wacz_check, "MAX_MEMBERS", 10)
+    monkeypatch.setattr(capture_files, "MAX_MEMBERS", 10)
     many = tmp_path / "many.wacz"
     with zipfile.ZipFile(many, "w") as z:
         z.writestr("datapackage.json", json.dumps({"resources": []}))
