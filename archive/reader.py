@@ -321,7 +321,15 @@ class CaptureReader:
                     "`warcio recompress` can fix the file)"
                 )
             raise CaptureError(where, f"not a valid WARC/ARC: {text[:200]}", offset) from None
-        except (OSError, EOFError, ValueError, zipfile.BadZipFile) as e:
+        except zipfile.BadZipFile as e:
+            if "CRC" in str(e):  # found at the member's end: it covers the whole member
+                raise CaptureError(
+                    where,
+                    "a damaged WACZ (ZIP) member: its bytes do not match the CRC-32 checksum "
+                    "the ZIP holds for them (changed or damaged after the package was made)",
+                ) from None
+            raise CaptureError(where, f"a damaged WACZ (ZIP) member: {e}", offset) from None
+        except (OSError, EOFError, ValueError) as e:
             raise CaptureError(where, f"{type(e).__name__}: {e}", offset) from None
         except MemoryError:
             raise  # ingest says "out of memory", not "damaged"

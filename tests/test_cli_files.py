@@ -147,10 +147,18 @@ def test_damaged_inputs_are_named_for_what_they_are(isolated_env, tmp_path):
         first = zf.infolist()[0]
         assert first.filename.startswith("archive/") and first.header_offset == 0
     wacz.write_bytes(bytes(30) + source.read_bytes()[30:])  # the member's local header
+    # a member's bytes changed after packing: "at offset 0: BadZipFile: Bad CRC-32 for file"
+    crc = tmp_path / "crc.wacz"
+    with zipfile.ZipFile(source) as zf, zipfile.ZipFile(crc, "w", zipfile.ZIP_STORED) as out:
+        for info in zf.infolist():
+            out.writestr(info.filename, zf.read(info.filename))
+    packed = bytearray(crc.read_bytes())
+    packed[first.compress_size // 2 + 100] ^= 0x01  # inside the first member's data
+    crc.write_bytes(bytes(packed))
     # warcio reads any line of five words as an ARC record header: this was "ingested"
     five = tmp_path / "notes.warc"
     five.write_text("one two three four five")
-    code, out = run_cli("ingest", flipped, html, wacz, five)
+    code, out = run_cli("ingest", flipped, html, wacz, crc, five)
     assert code == 1
     assert error_lines(out) == [
         f"Error: {flipped} at offset 0: not a valid WARC/ARC: the gzip data here is damaged "
@@ -159,6 +167,9 @@ def test_damaged_inputs_are_named_for_what_they_are(isolated_env, tmp_path):
         "capture</body></html>', not a WARC version line or an ARC file's filedesc:// header",
         f"Error: {wacz}!{first.filename}: a damaged WACZ (ZIP) member: Bad magic number for "
         "file header",
+        f"Error: {crc}!{first.filename}: a damaged WACZ (ZIP) member: its bytes do not match "
+        "the CRC-32 checksum the ZIP holds for them (changed or damaged after the package was "
+        "made)",
         f"Error: {five} at offset 0: not a WARC or ARC file: it begins 'one two three four "
         "five', not a WARC version line or an ARC file's filedesc:// header",
     ], out
