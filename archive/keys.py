@@ -248,9 +248,9 @@ def load_key(path: str | Path, passphrase: str | None = None) -> Signer:
         msg = (
             "wrong passphrase"
             if encrypted and "password" in str(e).lower()
-            else f"a damaged or unreadable key file ({e})"
+            else f"a damaged or unreadable key file ({_unreadable(e)})"
             if encrypted
-            else f"not a PEM private key ({e})"
+            else f"not a PEM private key ({_unreadable(e)})"
         )
         raise KeyFileError(f"{path}: {msg}") from None
     except TypeError as e:
@@ -258,6 +258,17 @@ def load_key(path: str | Path, passphrase: str | None = None) -> Signer:
     if not isinstance(key, Ed25519PrivateKey):
         raise KeyFileError(f"{path}: not an Ed25519 private key")
     return Signer(key)
+
+
+def _unreadable(e: ValueError) -> str:
+    """Why cryptography could not load a key file, in a few words: its messages run to a
+    paragraph and a URL."""
+    text = str(e)
+    if "MalformedFraming" in text or "Unable to load PEM" in text:
+        return "no complete -----BEGIN/-----END block in it"
+    if "ASN.1" in text or "deserialize" in text:
+        return "the key data between its BEGIN and END lines is damaged"
+    return text.split(". ")[0][:120]
 
 
 def staged_by_rotation(path: str | Path) -> list[Path]:

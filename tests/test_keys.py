@@ -115,7 +115,18 @@ def test_not_a_key(tmp_path):
     os.chmod(key, 0o600)
     result = run("keys", "show", "--key", key)
     assert result.exit_code == 1
-    assert f"Error: {key}: not a PEM private key" in result.output
+    # in a few words: cryptography's own message ran to a paragraph and a URL (review)
+    assert result.output.splitlines()[0] == (
+        f"Error: {key}: not a PEM private key (no complete -----BEGIN/-----END block in it)"
+    )
+    damaged = tmp_path / "damaged.pem"
+    damaged.write_text("-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n")
+    damaged.chmod(0o600)
+    said = run("keys", "show", "--key", damaged).output
+    assert said == (
+        f"Error: {damaged}: not a PEM private key (the key data between its BEGIN and END lines "
+        "is damaged)\n"
+    )
     # a first ingest that fails on its key creates nothing (it made records/ and a lock file)
     db = tmp_path / "records" / "archive.db"
     result = run("ingest", "--key", key, "--db", db, SAMPLE)
