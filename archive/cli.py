@@ -14,7 +14,7 @@ from pathlib import Path
 import click
 
 from . import __version__
-from .config import default_db_path
+from .config import archive_db_path, default_db_path
 from .db import connect
 from .dbfile import check_archive_file
 from .errors import ArchiveError
@@ -198,6 +198,7 @@ def db_option(fn):
         "db_path",
         type=FilePath(dir_okay=False, regular=True),
         default=None,
+        callback=lambda ctx, param, value: archive_db_path(value),
         help="Archive database [env ARCHIVE_DB; default: $ARCHIVE_HOME/archive.db, else "
         "records/archive.db]",
     )(fn)

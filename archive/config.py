@@ -17,7 +17,17 @@ def data_home() -> Path:
 
 
 def default_db_path() -> Path:
+    """The database a command uses without ``--db``: ``ARCHIVE_DB``, else the data home's."""
     return Path(os.environ.get("ARCHIVE_DB") or data_home() / "archive.db")
+
+
+def archive_db_path(given: str | Path | None = None) -> Path:
+    """The database at ``given`` (else the default), a link to it followed: what lies beside it
+    (captures/, the checkpoint file, the lock that keeps serve and writers apart) is beside the
+    real file, where SQLite and verify look (an ingest through a link put them beside the link,
+    and took a lock serve did not see)."""
+    path = Path(given) if given is not None else default_db_path()
+    return path.resolve() if path.is_symlink() else path
 
 
 def captures_dir(db_path: str | Path) -> Path:

@@ -350,3 +350,34 @@ def test_each_file_that_goes_in_is_named(isolated_env):
     assert quiet.exit_code == 0 and "Ingested:" not in quiet.output, quiet.output
     single = ingest(DATA / "warc" / "example-resource.warc.gz")
     assert "Ingested:" not in single.output
+
+
+def test_an_archive_reached_through_a_link_keeps_its_files_beside_the_real_one(
+    isolated_env, tmp_path, monkeypatch
+):
+    """An ingest through a link to archive.db put the stored capture and the checkpoint file
+    beside the link, where verify (which asks SQLite where the file is) did not find them: an
+    ingest that said OK left an archive that failed verify. Its lock file was beside the link
+    too, so serve, locking beside the real file, did not keep it out (a review)."""
+    import os
+
+    from archive.serve import hold_for_serving
+
+    real = tmp_path / "real" / "archive.db"
+    assert run_cli("ingest", "--db", real, SAMPLE)[0] == 0
+    alias = tmp_path / "alias" / "archive.db"
+    alias.parent.mkdir()
+    alias.symlink_to(real)
+    code, out = run_cli("ingest", "--db", alias, SECOND)
+    assert code == 0 and "1 ingested" in out, out
+    monkeypatch.setenv("ARCHIVE_DB", str(alias))  # the environment's path is followed too
+    code, out = run_cli("verify")
+    assert code == 0 and "FAILED" not in out, out
+    assert sorted(os.listdir(alias.parent)) == ["archive.db"]
+    assert len(os.listdir(real.parent / "captures")) == 2
+    lock = hold_for_serving(real)
+    try:
+        code, out = run_cli("ingest", DATA / "warc" / "example.warc.gz")
+    finally:
+        os.close(lock)
+    assert code == 1 and "archive serve is serving it" in out, out
