@@ -135,6 +135,7 @@ class Ingester:
             # everything below reads the stored copy, whose hash is checked as it is made: the
             # file given may change while it is ingested, the capture recorded may not
             created_copy = store_copy(path, stored, sha)
+            checked = False  # in the transaction, the capture found not in the archive
             try:
                 # in the try: a BEGIN that holds but a first write that fails (a read-only file)
                 # must be rolled back, or every later file meets a transaction left open
@@ -144,6 +145,7 @@ class Ingester:
                     self.writer.rollback()
                     result.status = "already"
                     return result
+                checked = True
                 if not stored.exists():  # another ingest of this file made it, then failed
                     created_copy = store_copy(path, stored, sha) or created_copy
                 self._write_capture(path, sha, fmt, stored, result)
@@ -153,7 +155,7 @@ class Ingester:
                 # after a wait for the lock that timed out, waiting again would double it: the
                 # copy stays, for the next ingest's sweep
                 if created_copy and not self.writer.committed and not is_locked(e):
-                    drop_copy(self.conn, self.db_path, stored, sha)
+                    drop_copy(self.conn, stored, sha, checked)
                 self.writer.rollback()
                 raise
             if warning:

@@ -16,7 +16,7 @@ import sqlite3
 from pathlib import Path
 
 from .config import captures_dir
-from .db import BUSY, is_locked
+from .db import BUSY, LOCK_WAIT_SECONDS, is_locked
 from .errors import CaptureError
 from .hashing import file_sha256
 
@@ -61,19 +61,26 @@ def has_capture(conn, sha: str) -> bool:
     return bool(conn.execute("SELECT 1 FROM captures WHERE sha256 = ?", (sha,)).fetchone())
 
 
-def drop_copy(conn: sqlite3.Connection, db_path: Path, stored: Path, sha: str) -> None:
+def drop_copy(conn: sqlite3.Connection, stored: Path, sha: str, checked: bool) -> None:
     """Remove the stored copy an ingest made for a capture it did not commit, unless another
     ingest of the same file committed with it (it found the copy made and used it). Decided
-    while the write lock is held, so that none commits meanwhile: a transaction still open on
-    ``conn`` holds it (and a reader's connection, which sees only committed rows, asks); one
-    SQLite ended itself (a full disk) is taken again. If anything fails, the copy stays, for the
-    next ingest's sweep."""
+    while the write lock is held, so that none commits meanwhile. ``checked``: the transaction
+    open on ``conn`` got past finding the capture not in the archive; it has held the lock
+    since, so no other ingest can have committed with the copy (the capture row ``conn`` sees
+    is its own: asking a second connection instead failed once the transaction had written
+    pages to the file, which keeps readers out, and the copy stayed). A transaction SQLite ended
+    itself (a full disk) is begun again, waiting a second at most. If anything fails, the copy
+    stays, for the next ingest's sweep."""
     try:
         if conn.in_transaction:
-            if not _committed_elsewhere(db_path, sha):
+            if checked or not has_capture(conn, sha):
                 stored.unlink(missing_ok=True)
             return
-        conn.execute("BEGIN IMMEDIATE")
+        conn.execute("PRAGMA busy_timeout = 1000")
+        try:
+            conn.execute("BEGIN IMMEDIATE")
+        finally:
+            conn.execute(f"PRAGMA busy_timeout = {LOCK_WAIT_SECONDS * 1000}")
         try:
             if not has_capture(conn, sha):
                 stored.unlink(missing_ok=True)
@@ -81,14 +88,6 @@ def drop_copy(conn: sqlite3.Connection, db_path: Path, stored: Path, sha: str) -
             conn.execute("ROLLBACK")
     except (OSError, sqlite3.Error):
         pass
-
-
-def _committed_elsewhere(db_path: Path, sha: str) -> bool:
-    reader = sqlite3.connect(f"{db_path.resolve().as_uri()}?mode=ro", uri=True, timeout=1)
-    try:
-        return has_capture(reader, sha)
-    finally:
-        reader.close()
 
 
 def archive_writes(db_path: Path, path: Path) -> bool:
