@@ -8,6 +8,7 @@ is also written next to the database (``checkpoint``) as text an auditor can kee
 
 from __future__ import annotations
 
+import fcntl
 import os
 import sqlite3
 from collections.abc import Callable, Iterable, Iterator
@@ -298,8 +299,19 @@ class SignedWriter:
         path = checkpoint_path(self.db_path)
         tmp = path.with_name(f".checkpoint.{os.getpid()}.tmp")
         try:
-            tmp.write_text(self._note, encoding="utf-8")
-            os.replace(tmp, path)
+            # after the COMMIT, so outside the database's lock: another ingest's commit may
+            # publish between this one's and here. The file only ever moves forward: written
+            # with the directory locked, and not over a checkpoint of a larger tree (an older
+            # one could replace a newer one: a review).
+            directory = os.open(path.parent, os.O_RDONLY)
+            try:
+                fcntl.flock(directory, fcntl.LOCK_EX)
+                if _tree_size(path) > self.frontier.size:
+                    return None
+                tmp.write_text(self._note, encoding="utf-8")
+                os.replace(tmp, path)
+            finally:
+                os.close(directory)
         except OSError as e:
             try:
                 tmp.unlink(missing_ok=True)
@@ -318,6 +330,14 @@ class SignedWriter:
             self.conn.execute("ROLLBACK")
         if self._saved is not None:
             self.frontier = self._saved
+
+
+def _tree_size(path: Path) -> int:
+    """The tree size of the checkpoint in file ``path``; -1 when there is none to read."""
+    try:
+        return cp.parse(path.read_text(encoding="utf-8"))[0].size
+    except (OSError, ValueError, UnicodeDecodeError):
+        return -1
 
 
 def rotate_key(

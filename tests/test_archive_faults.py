@@ -234,3 +234,31 @@ def test_a_failed_capture_s_copy_goes_when_its_transaction_wrote_to_the_file(
     assert any(sql.startswith("INSERT INTO claims") for sql in spilled)
     assert len(_stored(db)) == 1  # the first capture's copy alone
     assert ingester.ingest_file(SAMPLE).status == "already"
+
+
+def test_the_checkpoint_file_never_goes_back_to_a_smaller_tree(tmp_path, fixed_signer):
+    """The file is written after the COMMIT, outside the database's lock: an ingest that
+    committed first could write it last, over the newer checkpoint of the ingest that
+    committed after it (a review, with the second rename delayed). A file holding a larger
+    tree is left as it is."""
+    import shutil
+
+    from archive import checkpoint as cp
+    from archive.ingest import Ingester
+
+    db = tmp_path / "records" / "archive.db"
+    ingester = Ingester(db, fixed_signer)
+    assert ingester.ingest_file(SECOND).status == "ingested"
+    ingester.conn.close()
+    shutil.copy(db, tmp_path / "before.db")
+    assert Ingester(db, fixed_signer).ingest_file(SAMPLE).status == "ingested"
+    newer = (db.parent / "checkpoint").read_text()
+    # the same archive as it was before SAMPLE went in, taking a smaller file (the state an
+    # ingest that committed before SAMPLE's had when it came to write the file)
+    shutil.copy(tmp_path / "before.db", db)
+    small = DATA / "warc" / "example.warc.gz"
+    later = Ingester(db, fixed_signer)
+    assert later.ingest_file(small).status == "ingested"
+    (mine,) = later.conn.execute("SELECT max(tree_size) FROM checkpoints").fetchone()
+    assert mine < cp.parse(newer)[0].size
+    assert (db.parent / "checkpoint").read_text() == newer
