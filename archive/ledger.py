@@ -19,6 +19,7 @@ from . import checkpoint as cp
 from . import merkle, statements
 from .errors import ArchiveError, KeyFileError
 from .keys import ALGORITHM, Signer, rotation_message
+from .turns import Turns
 
 _MARKER = f'"statement":"{statements.VERSION}"'.encode()
 
@@ -159,6 +160,7 @@ class SignedWriter:
         self.conn = conn
         self.signer = signer
         self.db_path = Path(db_path)
+        self.turns = Turns(self.db_path)
         self.clock = clock
         self.frontier = merkle.Frontier()
         self.signed_at = ""
@@ -171,7 +173,7 @@ class SignedWriter:
         """Start the write transaction (waiting for any other writer) and sync the ledger."""
         self.committed = False  # set once COMMIT has run: nothing may undo the work after it
         self._saved = None  # a BEGIN that fails leaves nothing to restore
-        self.conn.execute("BEGIN IMMEDIATE")
+        self.turns.begin(self.conn)  # after any writer already waiting: see turns.py
         # next seq from the primary key: O(log n), where COUNT(*) would scan the ledger
         size = self.conn.execute("SELECT COALESCE(MAX(seq) + 1, 0) FROM ledger").fetchone()[0]
         if size != self.frontier.size:  # a new process, or another one appended since

@@ -1,0 +1,56 @@
+"""Writers take turns at the archive's write lock (archive/turns.py): real processes."""
+
+from __future__ import annotations
+
+import sqlite3
+import subprocess
+import sys
+import time
+
+import pytest
+
+from .test_robustness import FILLER, article_html, http_response, run_cli, warc_file
+
+pytestmark = pytest.mark.slow
+
+
+def test_a_second_ingest_gets_in_between_another_s_files(isolated_env, tmp_path, monkeypatch):
+    """An ingest of file after file kept a second ingest out until its minute of waiting ran
+    out, though it committed every few seconds (SQLite's wait lets a writer in only by chance
+    between another's transactions: a review). The second now goes in at the first's next
+    commit, and a wait runs out only after a minute without a commit by anyone."""
+    import archive.db
+
+    db = tmp_path / "records" / "archive.db"
+    files = []
+    for i in range(12):  # each file's transaction long beside the moment between two
+        pages = [
+            http_response(
+                f"https://x.example/{i}/{j}.html",
+                article_html(f"Ferry terminal, part {i}.{j}", [f"Part {i}.{j} of it.", *FILLER]),
+            )
+            for j in range(25)
+        ]
+        files.append(warc_file(tmp_path / f"f{i:02d}.warc.gz", pages))
+    assert run_cli("ingest", "--workers", "0", files[0])[0] == 0  # the key and the archive
+    first = subprocess.Popen(
+        [sys.executable, "-m", "archive", "ingest", "--workers", "0", "-q", *files[1:-1]],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+    )
+    try:
+        conn = sqlite3.connect(db, timeout=30)
+        while conn.execute("SELECT count(*) FROM captures").fetchone()[0] < 3:
+            assert first.poll() is None, first.communicate()[0]
+            time.sleep(0.05)
+        # a wait of a second without the turns: it ran out between two of the first's files
+        monkeypatch.setattr(archive.db, "LOCK_WAIT_SECONDS", 1)
+        code, out = run_cli("ingest", "--workers", "0", files[-1])
+        assert code == 0, out
+    finally:
+        output = first.communicate(timeout=120)[0].decode()
+    assert first.returncode == 0, output
+    order = [name for (name,) in conn.execute("SELECT filename FROM captures ORDER BY rowid")]
+    assert len(order) == 12
+    # it went in while the first ingest still had files to go
+    assert order.index(files[-1].name) < order.index(files[-2].name), order
