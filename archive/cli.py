@@ -271,7 +271,8 @@ def serve(db_path, host, port, metadata, no_cache, captures):
     try:
         connect(db_path, upgrade=False).conn.close()
         check_port(host, port)
-        hold_for_serving(db_path)  # kept by the Datasette process this one becomes
+        # kept by the Datasette process this one becomes
+        unlocked = hold_for_serving(db_path) is None
         args = datasette_command(
             db_path, host=host, port=port, metadata=metadata, cache=not no_cache, captures=captures
         )
@@ -280,6 +281,12 @@ def serve(db_path, host, port, metadata, no_cache, captures):
     shown = f"[{host}]" if ":" in host else host  # an IPv6 address, as URLs write it
     where = f"http://{shown}:{port}/" if port else f"{shown}, on a port the system chooses"
     click.echo(f"Serving {db_path} read-only at {where}", err=True)
+    if unlocked:
+        click.echo(
+            f"Note: {db_path.parent} cannot be written from here, so no lock keeps ingests out "
+            "while it is served (none can write it from here either)",
+            err=True,
+        )
     os.execv(args[0], args)
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import fcntl
 import hashlib
 import json
@@ -29,11 +30,11 @@ SETTINGS = {
 }
 
 
-def _hold(db_path, how: int, refused: str) -> int:
+def _hold(db_path, how: int, refused: str, flags: int = os.O_RDWR | os.O_CREAT) -> int:
     """Lock ``.<db name>.lock`` beside the database (flock ``how``, not waiting); the open
     descriptor holds it. ``refused``: why, when another process holds it the other way."""
     db_path = Path(db_path)
-    fd = os.open(db_path.with_name(f".{db_path.name}.lock"), os.O_RDWR | os.O_CREAT, 0o600)
+    fd = os.open(db_path.with_name(f".{db_path.name}.lock"), flags, 0o600)
     try:
         fcntl.flock(fd, how | fcntl.LOCK_NB)
     except BlockingIOError:
@@ -42,16 +43,33 @@ def _hold(db_path, how: int, refused: str) -> int:
     return fd
 
 
-def hold_for_serving(db_path) -> int:
+def hold_for_serving(db_path) -> int | None:
     """Lock the archive for ``archive serve``, which opens it immutable: no command may write it
     while it is served (readers would get errors and stale pages). The descriptor is inherited
-    by the Datasette process serve becomes, and the lock released when it exits."""
-    fd = _hold(
-        db_path,
-        fcntl.LOCK_EX,
-        "an ingest is writing it, or another archive serve is serving it; serve it when that "
-        "has finished",
-    )
+    by the Datasette process serve becomes, and the lock released when it exits. None when no
+    lock file is there and none can be made: the directory is read-only (a read-only mount, or
+    one this user may not write), and nothing that cannot write there can ingest there."""
+    db_path = Path(db_path)
+    lock = db_path.with_name(f".{db_path.name}.lock")
+    try:
+        fd = _hold(
+            db_path,
+            fcntl.LOCK_EX,
+            "an ingest is writing it, or another archive serve is serving it; serve it when "
+            "that has finished",
+        )
+    except OSError as e:
+        if e.errno not in (errno.EROFS, errno.EACCES, errno.EPERM):
+            raise
+        if not lock.exists():  # (read-only media: serving them was refused)
+            return None
+        fd = _hold(  # flock needs no write access: a lock file already there is used
+            db_path,
+            fcntl.LOCK_EX,
+            "an ingest is writing it, or another archive serve is serving it; serve it when "
+            "that has finished",
+            flags=os.O_RDONLY,
+        )
     os.set_inheritable(fd, True)
     return fd
 

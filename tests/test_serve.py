@@ -511,3 +511,47 @@ def test_a_page_s_own_url_is_linked_only_when_it_is_a_web_address(sample_db, tmp
             assert 'href="javascript:' not in html, path
             assert "javascript:alert(document.domain)" in html  # shown, as text
             assert 'href="https://northshore.example/' in html  # the real URL still a link
+
+
+def test_an_archive_on_read_only_storage_is_served(sample_db, tmp_path, monkeypatch):
+    """serve made its lock file beside the database, and on a read-only mount it stopped with
+    "Read-only file system" (every other reading command worked there: a review). A lock file
+    already there is locked read-only; with none, nothing can write there, and serve says so."""
+    import errno
+    import shutil
+
+    from click.testing import CliRunner
+
+    import archive.serve
+    from archive.cli import cli
+    from archive.errors import DatabaseError
+    from archive.serve import hold_for_serving, hold_for_writing
+
+    db = tmp_path / "published" / "archive.db"
+    db.parent.mkdir()
+    shutil.copy(sample_db, db)
+    real_open = os.open
+
+    def read_only(path, flags, *args):  # what a read-only mount answers
+        if flags & (os.O_CREAT | os.O_RDWR | os.O_WRONLY):
+            raise OSError(errno.EROFS, "Read-only file system", str(path))
+        return real_open(path, flags, *args)
+
+    started = []
+    monkeypatch.setattr("os.execv", lambda *args: started.append(args))
+    monkeypatch.setattr(archive.serve.os, "open", read_only)
+    result = CliRunner().invoke(cli, ["serve", "--db", str(db), "--port", "0"])
+    assert result.exit_code == 0 and started, result.output
+    assert "Serving " in result.output
+    assert f"Note: {db.parent} cannot be written from here" in result.output
+    monkeypatch.setattr(archive.serve.os, "open", real_open)
+    os.close(hold_for_writing(db))  # makes the lock file, as a writer's mount would have
+    monkeypatch.setattr(archive.serve.os, "open", read_only)
+    held = hold_for_serving(db)
+    try:
+        assert held is not None
+        monkeypatch.setattr(archive.serve.os, "open", real_open)
+        with pytest.raises(DatabaseError, match="archive serve is serving it"):
+            hold_for_writing(db)
+    finally:
+        os.close(held)
