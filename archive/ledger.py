@@ -192,7 +192,8 @@ class SignedWriter:
         if retired:
             raise KeyFileError(
                 f"key {key_id} was retired by a rotation to {retired}: nothing more "
-                "is signed with it (sign with the archive's current key)"
+                "is signed with it (sign with the archive's current key: after a rotation that "
+                "ran while this ingest did, its key file holds it now; run the ingest again)"
             )
         current = current_key(self.conn)
         if current is not None and current != key_id:
