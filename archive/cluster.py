@@ -7,15 +7,25 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import importlib.metadata
 import logging
+import platform
 import re
 import socket
 import threading
 import time
+import unicodedata
 from concurrent.futures import CancelledError
 from pathlib import Path
 
 from .errors import ArchiveError, ClusterError
+
+#: The libraries whose versions change what a worker extracts from a page or an image: the
+#: extractor and what it parses, dates and decodes with; the image decoder and the pHash's maths
+RESULT_LIBRARIES = (
+    "trafilatura", "lxml", "lxml_html_clean", "htmldate", "dateparser", "justext", "courlan",
+    "charset-normalizer", "Pillow", "imagehash", "numpy", "scipy", "PyWavelets",
+)  # fmt: skip
 
 
 def _source_fingerprint() -> str:
@@ -25,16 +35,32 @@ def _source_fingerprint() -> str:
     return digest.hexdigest()
 
 
+def _fingerprint() -> dict[str, str]:
+    found = {
+        "archive source": _source_fingerprint(),
+        # NFKC (the claim text normalisation) follows Python's Unicode data
+        "Python": f"{platform.python_version()} (Unicode {unicodedata.unidata_version})",
+    }
+    for name in RESULT_LIBRARIES:
+        try:
+            found[name] = importlib.metadata.version(name)
+        except importlib.metadata.PackageNotFoundError:
+            found[name] = "not installed"
+    return found
+
+
 #: taken when this module is imported: a worker that stays up keeps the code it loaded, whatever
 #: its files say later
-_FINGERPRINT = _source_fingerprint()
+_FINGERPRINT = _fingerprint()
 
 
-def code_fingerprint() -> str:
-    """SHA-256 over the source of this ``archive`` package as this process loaded it: a
-    cluster worker must run the same code as the coordinator (a worker one commit behind
-    dropped a paragraph, and nothing said so; the version number had not changed)."""
-    return _FINGERPRINT
+def code_fingerprint() -> dict[str, str]:
+    """What a worker's results depend on, as this process loaded it: SHA-256 over this
+    ``archive`` package's source, and the versions of Python and of ``RESULT_LIBRARIES``. A
+    cluster worker must match the coordinator: a worker one commit behind dropped a paragraph,
+    and one with an older trafilatura (which the project's requirements allow) signed 150
+    claims where the others found 184, and nothing said so."""
+    return dict(_FINGERPRINT)
 
 
 class DaskExecutor:
@@ -82,13 +108,20 @@ class DaskExecutor:
             raise ClusterError(
                 f"--scheduler {self.address}: a worker cannot run archive ({_reason(e)})"
             ) from None
-        other = sorted(worker for worker, found in theirs.items() if found != mine)
-        if other:
+        for worker, found in sorted(theirs.items()):
+            if found == mine:
+                continue
             self.shutdown()
+            if not isinstance(found, dict):  # an archive from before versions were compared
+                found = {"archive source": str(found)}
+            what = next(k for k in mine if found.get(k) != mine[k])
+            there, here = found.get(what, "unknown"), mine[what]
+            if what == "archive source":
+                there, here = there[:12], here[:12]
             raise ClusterError(
-                f"--scheduler {self.address}: worker {other[0]} runs other archive code than "
-                f"this process (source {theirs[other[0]][:12]}, here {mine[:12]}); install the "
-                "same version on every worker"
+                f"--scheduler {self.address}: worker {worker} runs other code than this "
+                f"process ({what} {there}, here {here}); install the same versions on every "
+                "worker (what a worker extracts depends on them)"
             )
 
     def submit(self, fn, *args):

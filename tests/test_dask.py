@@ -278,7 +278,28 @@ def test_a_worker_on_other_code_is_refused(isolated_env, lone_scheduler, tmp_pat
     start_worker({"PYTHONPATH": str(other)})
     code, errors = _ingest_here("--scheduler", address)
     assert code == 1 and len(errors) == 1, errors
-    assert "runs other archive code than this process" in errors[0]
+    assert "runs other code than this process (archive source " in errors[0]
+    assert not (isolated_env / "records" / "archive.db").exists()
+
+
+def test_a_worker_with_another_version_of_the_extractor_is_refused(
+    isolated_env, lone_scheduler, tmp_path
+):
+    """A worker with the same archive code and an older trafilatura (which the requirements
+    allow) signed 150 claims where the others found 184, and the check of the code passed (a
+    review). The versions of the libraries extraction uses are compared too."""
+    import importlib.metadata
+
+    other = tmp_path / "older"
+    info = other / "trafilatura-2.0.0.dist-info"  # found first on the worker's path
+    info.mkdir(parents=True)
+    (info / "METADATA").write_text("Metadata-Version: 2.1\nName: trafilatura\nVersion: 2.0.0\n")
+    address, _, start_worker = lone_scheduler
+    start_worker({"PYTHONPATH": str(other)})
+    code, errors = _ingest_here("--scheduler", address)
+    here = importlib.metadata.version("trafilatura")
+    assert code == 1 and len(errors) == 1, errors
+    assert f"runs other code than this process (trafilatura 2.0.0, here {here})" in errors[0]
     assert not (isolated_env / "records" / "archive.db").exists()
 
 
