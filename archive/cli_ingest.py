@@ -106,6 +106,12 @@ def ingest(
     if scheduler is not None and not scheduler.strip():
         # an unset variable ("--scheduler $ADDRESS") must not turn into a local ingest
         raise click.ClickException("--scheduler: give the scheduler's address (tcp://HOST:PORT)")
+    if scheduler is not None and workers is not None:
+        # (it was ignored without a word)
+        raise click.ClickException(
+            "--workers and --scheduler: the cluster's workers extract with --scheduler; give "
+            "one or the other"
+        )
     cluster = None
     try:
         # first: a mistyped --db naming another program's file gets no key and no lock file

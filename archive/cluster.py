@@ -82,13 +82,26 @@ class DaskExecutor:
             from distributed import Client
         except ImportError as e:
             raise ClusterError("--scheduler needs Dask: pip install 'archive[cluster]'") from e
+        import dask
+
         self.address = address
         _check_address(address)
-        # its own log lines (a lost connection, a closed client) would break the one-line
-        # errors: every failure here is a ClusterError that says what happened
-        for name in ["distributed", *logging.root.manager.loggerDict]:
-            if name.startswith("distributed"):
+        # its own log lines (a lost connection, a closed client; asyncio's "Task exception was
+        # never retrieved" after the workers were lost) would break the one-line errors: every
+        # failure here is a ClusterError that says what happened
+        for name in ["distributed", "asyncio", *logging.root.manager.loggerDict]:
+            if name.startswith(("distributed", "asyncio")):
                 logging.getLogger(name).setLevel(logging.CRITICAL)
+        dask.config.set(
+            {
+                # distributed keeps the last 1,000 messages sent on each connection, for its
+                # developers: the records' payloads, ~1 GB at most (the coordinator grew with
+                # the file: a review). The scheduler and workers keep theirs: docs/scaling.md
+                "distributed.admin.low-level-log-length": 0,
+                # a record is up to the payload cap (32 MiB): a page, not a graph to warn of
+                "distributed.admin.large-graph-warning-threshold": "1GiB",
+            }
+        )
         self.client = _connect(Client, address, self.WAIT_SECONDS)
         try:
             self.client.wait_for_workers(1, timeout=self.WAIT_SECONDS)
@@ -134,6 +147,7 @@ class DaskExecutor:
     def wait(self, future):
         """``future``'s result; a :class:`ClusterError` when the cluster cannot give it."""
         from distributed import KilledWorker
+        from distributed.comm import CommClosedError
 
         alone_since = None
         while True:
@@ -150,6 +164,10 @@ class DaskExecutor:
                 ) from None
             except CancelledError as e:
                 raise ClusterError(f"--scheduler {self.address}: {_reason(e)}") from None
+            except CommClosedError:
+                # the scheduler's connection reset mid-gather: the cluster's failure, not the
+                # file's (it was counted a failed file, then "lost the scheduler" followed)
+                raise ClusterError(f"--scheduler {self.address}: lost the scheduler") from None
             workers = None
             if self.client.status == "running":
                 # a scheduler that stops answering (stopped, not gone) must not hang the run
@@ -212,19 +230,30 @@ def _check_address(address: str) -> None:
     """Refuse what distributed's client would fail on slowly or with a traceback (a malformed
     address, an unreachable host, tls:// without certificates), before making one."""
     m = _ADDRESS.match(address)
-    if not m:
+    if not m or not 0 < int(m["port"]) < 65536:  # a larger port wrapped round to another
         raise ClusterError(
             f"--scheduler {address}: not a scheduler address (tcp://HOST:PORT or tls://HOST:PORT)"
         )
     if m["scheme"] == "tls":
         import dask
 
-        if not dask.config.get("distributed.comm.tls.client.cert", None):
-            raise ClusterError(
-                f"--scheduler {address}: tls:// needs the client's certificate, key and CA in "
-                "Dask's configuration (DASK_DISTRIBUTED__COMM__TLS__CLIENT__CERT, "
-                "..._CLIENT__KEY, DASK_DISTRIBUTED__COMM__TLS__CA_FILE; docs/scaling.md)"
-            )
+        for setting, variable, needed in [
+            ("client.cert", "DASK_DISTRIBUTED__COMM__TLS__CLIENT__CERT", True),
+            ("ca-file", "DASK_DISTRIBUTED__COMM__TLS__CA_FILE", True),
+            # (the key may be in the certificate's file)
+            ("client.key", "DASK_DISTRIBUTED__COMM__TLS__CLIENT__KEY", False),
+        ]:
+            # each named and checked here: the CA missing gave a 20 s wait and a traceback
+            named = dask.config.get(f"distributed.comm.tls.{setting}", None)
+            if not named and not needed:
+                continue
+            if not named:
+                raise ClusterError(
+                    f"--scheduler {address}: tls:// needs the client's certificate, key and CA "
+                    f"in Dask's configuration: {variable} is not set (docs/scaling.md)"
+                )
+            if not Path(named).is_file():
+                raise ClusterError(f"--scheduler {address}: {variable}: no file at {named}")
     try:
         socket.create_connection((m["host"].strip("[]"), int(m["port"])), timeout=10).close()
     except (OSError, UnicodeError, ValueError) as e:  # "a..b": IDNA refuses the empty label

@@ -242,6 +242,9 @@ def _ingest_here(*args) -> tuple[int, list[str]]:
         ("http://127.0.0.1:8786", "not a scheduler address"),
         ("tls://127.0.0.1:8786", "tls:// needs the client's certificate"),
         ("tcp://a..b:8786", "--scheduler tcp://a..b:8786: cannot connect"),
+        # a port past 65535 wrapped round to another one (74226 reached 8690: a review)
+        ("tcp://127.0.0.1:74226", "not a scheduler address"),
+        ("tcp://127.0.0.1:0", "not a scheduler address"),
     ],
 )
 def test_a_scheduler_address_that_cannot_work_is_one_line(isolated_env, address, why):
@@ -249,6 +252,36 @@ def test_a_scheduler_address_that_cannot_work_is_one_line(isolated_env, address,
     20 s."""
     code, errors = _ingest_here("--scheduler", address)
     assert code == 1 and len(errors) == 1 and why in errors[0], errors
+    assert not (isolated_env / "records").exists() and not (isolated_env / "config").exists()
+
+
+def test_tls_settings_and_workers_that_cannot_work_are_one_line(isolated_env, tmp_path):
+    """tls:// with a certificate and no CA waited 20 s, then printed a traceback; a CA path
+    mistyped said "No such file or directory" without naming it; --workers beside --scheduler
+    was ignored without a word (a review)."""
+    import dask
+
+    cert = tmp_path / "client.pem"
+    cert.write_text("not checked here")
+    address = "tls://127.0.0.1:8786"
+    with dask.config.set({"distributed.comm.tls.client.cert": str(cert)}):
+        code, errors = _ingest_here("--scheduler", address)
+        assert code == 1 and errors == [
+            f"Error: --scheduler {address}: tls:// needs the client's certificate, key and CA "
+            "in Dask's configuration: DASK_DISTRIBUTED__COMM__TLS__CA_FILE is not set "
+            "(docs/scaling.md)"
+        ], errors
+        with dask.config.set({"distributed.comm.tls.ca-file": str(tmp_path / "ca.pem")}):
+            code, errors = _ingest_here("--scheduler", address)
+    assert code == 1 and errors == [
+        f"Error: --scheduler {address}: DASK_DISTRIBUTED__COMM__TLS__CA_FILE: no file at "
+        f"{tmp_path / 'ca.pem'}"
+    ], errors
+    code, errors = _ingest_here("--scheduler", "tcp://127.0.0.1:8786", "--workers", "7")
+    assert code == 1 and errors == [
+        "Error: --workers and --scheduler: the cluster's workers extract with --scheduler; give "
+        "one or the other"
+    ], errors
     assert not (isolated_env / "records").exists() and not (isolated_env / "config").exists()
 
 
@@ -354,3 +387,25 @@ def test_a_record_that_kills_workers_fails_its_file_not_the_run(tmp_path, fixed_
         executor.wait(Dead())
     assert not isinstance(e.value, ClusterError)
     assert "a record of this file made every cluster worker that took it die" in str(e.value)
+
+
+def test_a_connection_reset_while_gathering_is_the_cluster_s_failure():
+    """The scheduler killed while a result was on its way: distributed's CommClosedError (an
+    OSError) was counted as the file's failure, with its own error line, before "lost the
+    scheduler" (a review). It is the cluster's, one line."""
+    from distributed.comm import CommClosedError
+
+    from archive.cluster import DaskExecutor
+    from archive.errors import ClusterError
+
+    class Reset:
+        def result(self, timeout=None):
+            raise CommClosedError("in <TCP (closed) ConnectionPool.gather>: Connection reset")
+
+        def done(self):
+            return True
+
+    executor = DaskExecutor.__new__(DaskExecutor)
+    executor.address = "tcp://127.0.0.1:1"
+    with pytest.raises(ClusterError, match="^--scheduler tcp://127.0.0.1:1: lost the scheduler$"):
+        executor.wait(Reset())
