@@ -13,6 +13,7 @@ from pathlib import Path
 from cryptography.hazmat.primitives import serialization
 
 from . import checkpoint as cp
+from .capture_check import check_capture, stored_file
 from .checks import (
     Chunk,
     LedgerScan,
@@ -90,9 +91,11 @@ class Verifier:
         workers: int = 1,
         check_sqlite: bool = True,
         check_derived: bool = False,
+        check_captures: bool = False,
     ):
         self.workers = workers
         self.check_derived = check_derived
+        self.check_captures = check_captures
         self.db = db
         self.report = Report()
         self.pinned = public_key_pem
@@ -137,6 +140,8 @@ class Verifier:
         self._images(*images)
         if self.check_files:
             self._files()
+        if self.check_captures:
+            self._captures()
         return self.report
 
     # -- keys ------------------------------------------------------------------------------
@@ -432,6 +437,36 @@ class Verifier:
             self.report.count("images", "failed")
             self.report.fail("images", sha, problem)
 
+    def _captures(self) -> None:
+        """Each stored capture read again, and its capture_records rows and counts compared
+        (archive/capture_check.py); a file that is missing or outside captures/ is ``_files``'
+        to report."""
+        db_file = database_file(self.db.conn)
+        home = Path(db_file).parent if db_file else Path(".")
+        todo = []
+        for sha, stored in self.db.execute(
+            "SELECT sha256, stored_path FROM captures ORDER BY rowid"
+        ):
+            path = stored_file(home, stored)
+            if path is not None and isinstance(sha, str):
+                todo.append((sha, str(path)))
+        if self.workers > 1 and len(todo) > 1 and db_file:
+            pool = process_pool(min(self.workers, len(todo)))
+            try:
+                tasks = [pool.submit(in_worker, db_file, check_capture, p, sha) for sha, p in todo]
+                found = [task.result() for task in tasks]
+            finally:
+                stop_pool(pool, cancel=True)
+        else:
+            found = [check_capture(self.db.conn, p, sha) for sha, p in todo]
+        self.report.counts.setdefault(
+            "capture records", {"verified": 0, "failed": 0, "unsigned": 0}
+        )
+        for (sha, _), problems in zip(todo, found, strict=True):
+            self.report.count("capture records", "failed" if problems else "verified")
+            for problem in problems:
+                self.report.fail("capture records", sha, problem)
+
     def _files(self) -> None:
         db_file = database_file(self.db.conn)
         home = Path(db_file).parent if db_file else Path(".")
@@ -482,12 +517,14 @@ def verify(
     workers: int = 1,
     check_sqlite: bool = True,
     check_derived: bool = False,
+    check_captures: bool = False,
 ) -> Report:
     """Check everything in the archive database ``db`` (a sqlite_utils Database); with
-    ``check_derived``, also the counts the views read, recounted from the claims."""
-    return Verifier(db, public_key_pem, check_files, workers, check_sqlite, check_derived).run(
-        checkpoint_note
-    )
+    ``check_derived``, also the counts the views read, recounted from the claims; with
+    ``check_captures``, also what ingest recorded of each capture's records, against the file."""
+    return Verifier(
+        db, public_key_pem, check_files, workers, check_sqlite, check_derived, check_captures
+    ).run(checkpoint_note)
 
 
 def _in_captures(home: Path, path: Path, sha: str) -> bool:

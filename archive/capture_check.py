@@ -1,0 +1,98 @@
+"""``archive verify --captures``: each stored capture file read again, and what ingest recorded
+of its records compared with what the file says.
+
+``capture_records`` (every record's type, id, URL, time, HTTP status, media type, payload size
+and hash, and digest check) and the captures' record counts are derived from the file at
+ingest and not signed: edited, nothing else would show it. The file itself is checked against
+its signed hash by ``archive verify``; re-reading it here re-derives the rest. The role and note
+of a record (what extraction made of it) are not: re-extracting is the ingest's work.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+from .config import Limits
+from .errors import ArchiveError
+from .hashing import sha256_hex
+from .reader import CaptureReader
+
+#: What is compared of each record: capture_records' columns, and the reader's fields.
+COLUMNS = (
+    "warc_record_id", "type", "url", "captured_at", "status", "mime_type", "digest",
+)  # fmt: skip
+#: At most this many differences are named per capture (then how many more).
+MAX_NAMED = 5
+
+
+def check_capture(conn: sqlite3.Connection, path: str, sha: str) -> list[str]:
+    """What differs between the stored capture file at ``path`` and the rows ingest wrote for
+    capture ``sha``: [] when they agree. A payload hash and size are compared where ingest
+    recorded one (a payload over the cap it ran with has none)."""
+    rows = conn.execute(
+        f'SELECT member, "offset", {", ".join(COLUMNS)}, payload_bytes, payload_sha256 '
+        "FROM capture_records WHERE capture_sha256 = ?",
+        (sha,),
+    )
+    recorded = {(r[0], r[1]): r[2:] for r in rows}
+    records, failures = conn.execute(
+        "SELECT records, digest_failures FROM captures WHERE sha256 = ?", (sha,)
+    ).fetchone()
+    # the largest payload ingest held is read again whole (its cap may have been raised)
+    largest = max((r[-2] or 0 for r in recorded.values() if r[-1] is not None), default=0)
+    limits = Limits(max_payload_bytes=max(Limits().max_payload_bytes, largest))
+    problems: list[str] = []
+    seen = failed = 0
+    reader = CaptureReader(path, limits)
+    try:
+        for record in reader:
+            seen += 1
+            failed += record.digest == "failed"
+            where = f"{record.member}!{record.offset}" if record.member else str(record.offset)
+            kept = recorded.pop((record.member, record.offset), None)
+            if kept is None:
+                problems.append(f"record at {where}: in the file, not in capture_records")
+                continue
+            found = (
+                record.record_id,
+                record.type,
+                record.uri or None,
+                record.date,
+                record.status,
+                record.mime_type,
+                record.digest,
+            )
+            for name, was, now in zip(COLUMNS, kept[: len(COLUMNS)], found, strict=True):
+                if was != now:
+                    problems.append(f"record at {where}: {name} is {was!r}, the file says {now!r}")
+            size, payload_sha = kept[len(COLUMNS) :]
+            if payload_sha is not None:
+                now_sha = sha256_hex(record.payload) if record.payload is not None else None
+                if (size, payload_sha) != (record.payload_bytes, now_sha):
+                    problems.append(f"record at {where}: payload_sha256 or payload_bytes differ")
+            record.payload = None  # one payload at a time
+    except ArchiveError as e:
+        return [f"the stored file cannot be read again: {e}"]
+    for member, offset in sorted(recorded, key=lambda k: (k[0], k[1])):
+        where = f"{member}!{offset}" if member else str(offset)
+        problems.append(f"record at {where}: in capture_records, not in the file")
+    if records != seen:
+        problems.append(f"captures.records is {records!r}, the file holds {seen} records")
+    if failures != failed:
+        problems.append(f"captures.digest_failures is {failures!r}, the file's is {failed}")
+    if len(problems) > MAX_NAMED:
+        problems[MAX_NAMED:] = [f"... and {len(problems) - MAX_NAMED} more"]
+    return problems
+
+
+def stored_file(home: Path, stored_path) -> Path | None:
+    """The stored capture a ``captures.stored_path`` names, when it is a file in ``captures/``."""
+    if not isinstance(stored_path, str) or "\0" in stored_path:
+        return None
+    path = home / stored_path
+    try:
+        inside = path.resolve().parent == (home / "captures").resolve()
+    except (OSError, ValueError):
+        return None
+    return path if inside and path.is_file() else None
