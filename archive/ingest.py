@@ -219,26 +219,9 @@ class Ingester:
         return result
 
     def _write_capture(self, path: Path, sha: str, fmt: str, stored: Path, result: FileResult):
-        capture = {
-            "sha256": sha,
-            # UTF-8 text for the signed statement: a name in another encoding (bytes Python
-            # keeps as surrogates) is written with \x escapes
-            "filename": os.fsencode(path.name).decode("utf-8", "backslashreplace"),
-            "format": fmt,
-            "bytes": stored.stat().st_size,
-            "stored_path": str(Path("captures") / stored.name),
-            "ingested_at": self.writer.signed_at,
-        }
-        wacz_warnings = []
-        if fmt == "wacz":
-            # The package's own integrity and signature, recorded (and signed) whatever it is:
-            # an auditor must see a failed or unsigned WACZ, not have it silently accepted.
-            check = check_wacz(stored)
-            capture["wacz_signature"] = check.status
-            capture["wacz_signer"] = check.signer
-            capture["wacz_problems"] = "; ".join(check.problems) or None
-            if check.status == "failed":
-                wacz_warnings.append(f"{path}: WACZ check failed: {check.problems[0]}")
+        """The capture's rows, in the open transaction: its own, then every record's as the
+        workers return them in file order, then its image uses, links and counts."""
+        capture, wacz_warnings = self._capture_row(path, sha, fmt, stored)
         self.writer.insert("captures", capture)
         self._capture_sha, self._path, self._source = sha, path, stored
         images_from = max_rowid(self.conn, "images")
@@ -280,32 +263,7 @@ class Ingester:
                 raise CaptureError(path, "a worker returned another record", expected[0])
             if self.on_progress is not None:
                 self.on_progress(reader.position)
-            record = p.record
-            if record.problems:
-                p.note = "; ".join(filter(None, [p.note, *record.problems]))
-            self._write_record_row(sha, p)
-            if p.record.digest == "failed":
-                result.digest_failures += 1
-            if p.role == "image":
-                pending.image(p)
-            elif p.role == "article":
-                self._write_article(p)
-                result.articles += 1
-                result.claims += len(p.rows) - 1
-                pending.uses(p.source, p.images)
-            elif p.role in ("skipped", "page"):
-                result.skipped += 1
-                if record.is_html and (p.note or "").endswith("-byte cap"):
-                    # a page, maybe an article, not read: the archivist should know, not count
-                    result.warnings.append(
-                        f"{path} at offset {record.offset}: {record.uri}: {p.note}; the page "
-                        "was not read (docs/security.md lists the caps)"
-                    )
-                if p.role == "page" and (p.note or "").startswith(NOT_EXTRACTED):
-                    result.warnings.append(
-                        f"{path} at offset {record.offset}: {record.uri}: {p.note}; the page is "
-                        "kept as a page, without its article"
-                    )
+            self._take(p, pending, path, result)
         for article_row, position, ref in pending.all_uses():
             self._write_image_use(article_row, position, ref, pending.found(ref.url), path, result)
         pending.close()
@@ -333,6 +291,59 @@ class Ingester:
                 sha,
             ),
         )
+
+    def _capture_row(self, path: Path, sha: str, fmt: str, stored: Path) -> tuple[dict, list]:
+        """The capture's own row (its counts come at the end), and a WACZ's check's warning."""
+        capture = {
+            "sha256": sha,
+            # UTF-8 text for the signed statement: a name in another encoding (bytes Python
+            # keeps as surrogates) is written with \x escapes
+            "filename": os.fsencode(path.name).decode("utf-8", "backslashreplace"),
+            "format": fmt,
+            "bytes": stored.stat().st_size,
+            "stored_path": str(Path("captures") / stored.name),
+            "ingested_at": self.writer.signed_at,
+        }
+        warnings = []
+        if fmt == "wacz":
+            # The package's own integrity and signature, recorded (and signed) whatever it is:
+            # an auditor must see a failed or unsigned WACZ, not have it silently accepted.
+            check = check_wacz(stored)
+            capture["wacz_signature"] = check.status
+            capture["wacz_signer"] = check.signer
+            capture["wacz_problems"] = "; ".join(check.problems) or None
+            if check.status == "failed":
+                warnings.append(f"{path}: WACZ check failed: {check.problems[0]}")
+        return capture, warnings
+
+    def _take(self, p: Processed, pending: _PendingImages, path: Path, result: FileResult):
+        """One record's result (checked to be about the record sent): its row, and its part."""
+        record = p.record
+        if record.problems:
+            p.note = "; ".join(filter(None, [p.note, *record.problems]))
+        self._write_record_row(self._capture_sha, p)
+        if record.digest == "failed":
+            result.digest_failures += 1
+        if p.role == "image":
+            pending.image(p)
+        elif p.role == "article":
+            self._write_article(p)
+            result.articles += 1
+            result.claims += len(p.rows) - 1
+            pending.uses(p.source, p.images)
+        elif p.role in ("skipped", "page"):
+            result.skipped += 1
+            if record.is_html and (p.note or "").endswith("-byte cap"):
+                # a page, maybe an article, not read: the archivist should know, not count
+                result.warnings.append(
+                    f"{path} at offset {record.offset}: {record.uri}: {p.note}; the page "
+                    "was not read (docs/security.md lists the caps)"
+                )
+            if p.role == "page" and (p.note or "").startswith(NOT_EXTRACTED):
+                result.warnings.append(
+                    f"{path} at offset {record.offset}: {record.uri}: {p.note}; the page is "
+                    "kept as a page, without its article"
+                )
 
     def _write_record_row(self, sha: str, p: Processed) -> None:
         r = p.record
