@@ -235,24 +235,7 @@ class CaptureReader:
                         break
                     member_end = getattr(it.reader, "decompressor", None)
                     last_start = offset
-                    if not rec.rec_type:
-                        raise CaptureError(
-                            where, "not a valid WARC/ARC: a record has no type", offset
-                        )
-                    if rec.length is None:
-                        # without it warcio reads on into the next record
-                        raise CaptureError(
-                            where, "not a valid WARC/ARC: a record has no Content-Length", offset
-                        )
-                    declared = (rec.rec_headers.get_header("Content-Length") or "").strip()
-                    if not (declared.isascii() and declared.isdigit()):
-                        # warcio reads such a record as empty and goes on
-                        raise CaptureError(
-                            where,
-                            f"not a valid WARC/ARC: a record's length {declared[:20]!r} is not "
-                            "a number of bytes",
-                            offset,
-                        )
+                    _check_header(rec, where, offset)
                     # get_record_offset() reads the record to its end, so ask only after the
                     # payload is read; until then ``offset`` is where the last record ended.
                     record = self._make_record(rec, offset, member, where)
@@ -262,27 +245,7 @@ class CaptureReader:
                             f"{where} at offset {offset}: spaces in its WARC-Target-URI were "
                             "replaced by %20"
                         )
-                    # warcio stops quietly where a cut-off file ends: the record then has
-                    # fewer bytes than its Content-Length says (its reader's limit is left over)
-                    missing = getattr(rec.raw_stream, "limit", 0) or 0
-                    broken = _zlib_error(warn.getvalue())
-                    if missing > 0 and broken:  # warcio printed zlib's error and stopped there
-                        raise CaptureError(
-                            where,
-                            f"damaged gzip data ({broken}): the {record.type} record for "
-                            f"{record.uri or '-'} cannot be read past "
-                            f"{rec.length - missing} of its {rec.length} bytes",
-                            offset,
-                        )
-                    if missing > 0:
-                        cause = " (or its gzip members split records)" if ".gz" in where else ""
-                        raise CaptureError(
-                            where,
-                            f"truncated{cause}: the {record.type} record for "
-                            f"{record.uri or '-'} ends {missing} bytes short of its "
-                            f"Content-Length {rec.length}",
-                            offset,
-                        )
+                    _check_whole(rec, record, where, warn.getvalue())
                     if record.record_id in seen_ids:
                         # wget writes such files; ids are not keys here, so this is a finding
                         record.problems.append("duplicate WARC-Record-ID")
@@ -296,13 +259,7 @@ class CaptureReader:
                         seen_digests.setdefault(digest, offset)
                     if record.type == "revisit" and record.skip_reason is None:
                         self._resolve_revisit(record, digest, seen_digests, open_at, where)
-                    if rec.digest_checker.passed is True:
-                        record.digest = "passed"
-                    elif rec.digest_checker.passed is False:
-                        record.digest = "failed"
-                    elif digest or rec.rec_headers.get_header("WARC-Block-Digest"):
-                        # a revisit's digest is its original's payload's: nothing here to hash
-                        record.digest = "not-checked"
+                    record.digest = _digest_result(rec)
                     offset = record.offset + max(it.get_record_length() or 0, 0)
                 self.records_seen += 1
                 yield record
@@ -497,6 +454,58 @@ class CaptureReader:
                     payload = e
         self._last_original = ((where, target), content_type, payload)
         return content_type, payload
+
+
+def _check_header(rec, where: str, offset: int) -> None:
+    """Refuse a record whose headers warcio would read on past: no type, no Content-Length, or
+    one that is not a number (warcio reads the record as empty and goes on)."""
+    if not rec.rec_type:
+        raise CaptureError(where, "not a valid WARC/ARC: a record has no type", offset)
+    if rec.length is None:  # without it warcio reads on into the next record
+        raise CaptureError(where, "not a valid WARC/ARC: a record has no Content-Length", offset)
+    declared = (rec.rec_headers.get_header("Content-Length") or "").strip()
+    if not (declared.isascii() and declared.isdigit()):
+        raise CaptureError(
+            where,
+            f"not a valid WARC/ARC: a record's length {declared[:20]!r} is not a number of bytes",
+            offset,
+        )
+
+
+def _check_whole(rec, record: Record, where: str, said: str) -> None:
+    """Refuse a record read short: warcio stops quietly where a cut-off file ends, the record
+    then having fewer bytes than its Content-Length says (its reader's limit is left over), and
+    where gzip data is damaged (it printed zlib's error, in ``said``)."""
+    missing = getattr(rec.raw_stream, "limit", 0) or 0
+    if missing <= 0:
+        return
+    broken = _zlib_error(said)
+    if broken:
+        raise CaptureError(
+            where,
+            f"damaged gzip data ({broken}): the {record.type} record for {record.uri or '-'} "
+            f"cannot be read past {rec.length - missing} of its {rec.length} bytes",
+            record.offset,
+        )
+    cause = " (or its gzip members split records)" if ".gz" in where else ""
+    raise CaptureError(
+        where,
+        f"truncated{cause}: the {record.type} record for {record.uri or '-'} ends {missing} "
+        f"bytes short of its Content-Length {rec.length}",
+        record.offset,
+    )
+
+
+def _digest_result(rec) -> str:
+    """``capture_records.digest``: passed, failed, absent (no digest header), or not-checked
+    (a revisit's digest is its original's payload's: nothing in it to hash)."""
+    passed = rec.digest_checker.passed
+    if passed is not None:
+        return "passed" if passed else "failed"
+    headers = rec.rec_headers
+    if headers.get_header("WARC-Payload-Digest") or headers.get_header("WARC-Block-Digest"):
+        return "not-checked"
+    return "absent"
 
 
 def _wanted(mime_type: str | None) -> bool:
