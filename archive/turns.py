@@ -11,6 +11,7 @@ and a wait runs out only after a minute in which no other writer committed.
 
 from __future__ import annotations
 
+import errno
 import fcntl
 import os
 import sqlite3
@@ -23,34 +24,46 @@ from . import db as database
 WAITING_BYTE = 1 << 20
 #: How often a waiting writer tries the lock (SQLite's own wait tries every 100 ms at most).
 POLL_MS = 20
-#: How long a writer about to begin again lets waiting writers go first, at most.
-LET_IN_SECONDS = 2.0
+#: How long a writer about to begin again lets waiting writers go first, at most (a waiting
+#: writer takes the lock within ``POLL_MS``; this is for a loaded machine).
+LET_IN_SECONDS = 0.5
 
 
 class Turns:
-    """One writer's side of the turns (a :class:`~archive.ledger.SignedWriter` holds one)."""
+    """One writer's side of the turns (a :class:`~archive.ledger.SignedWriter` holds one).
+
+    Between processes only: POSIX locks belong to a process, so writers in one process (threads)
+    do not see each other wait. Where locks are emulated over one another (``flock`` on NFS is
+    a whole-file POSIX lock) or not supported, a writer may give way when none waits, at most
+    once until another writer commits."""
 
     def __init__(self, db_path: str | Path):
         db_path = Path(db_path)
         self.path = db_path.with_name(f".{db_path.name}.lock")
-        self._fd: int | None = None
-
-    def _lock_file(self) -> int:
-        # Kept open while the writer lives: closing any descriptor of a file drops the process's
-        # POSIX locks on it. -1 when it cannot be opened (turns are then not taken).
-        if self._fd is None:
-            try:
-                self._fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
-            except OSError:
-                self._fd = -1
-        return self._fd
+        #: the data_version at which a waiter was let in and did not come (stopped, say):
+        #: not waited for again until another writer commits
+        self._ignored: int | None = None
+        self._supported = True
 
     def begin(self, conn: sqlite3.Connection) -> None:
         """``BEGIN IMMEDIATE`` on ``conn`` in turn: after any writer already waiting, and
         waiting as long as other writers commit (``LOCK_WAIT_SECONDS`` without a commit
         raises SQLite's "database is locked")."""
-        self._let_in()
-        fd = self._lock_file()
+        try:
+            # opened for this call only (no descriptor kept per writer); closing it drops this
+            # process's POSIX locks on the file, which are all this call's own
+            fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600) if self._supported else -1
+        except OSError:
+            fd = -1  # turns are not taken
+        try:
+            self._begin(conn, fd)
+        finally:
+            if fd >= 0:
+                os.close(fd)
+
+    def _begin(self, conn: sqlite3.Connection, fd: int) -> None:
+        if fd >= 0:
+            self._let_in(conn, fd)
         waiting = False
         wait = database.LOCK_WAIT_SECONDS
         deadline = time.monotonic() + wait
@@ -67,7 +80,7 @@ class Turns:
                         raise
                     locked = e
                 if not waiting and fd >= 0:
-                    waiting = _lock(fd, fcntl.LOCK_SH)
+                    waiting = self._lock(fd, fcntl.LOCK_SH)
                 version = _data_version(conn)
                 if version is not None and version != seen:  # another writer committed
                     seen, deadline = version, time.monotonic() + wait
@@ -78,31 +91,35 @@ class Turns:
             if waiting:
                 fcntl.lockf(fd, fcntl.LOCK_UN, 1, WAITING_BYTE)
 
-    def _let_in(self) -> None:
+    def _let_in(self, conn: sqlite3.Connection, fd: int) -> None:
         """Before beginning again: while another writer says it waits, give it the lock (it
-        takes it within ``POLL_MS``), for ``LET_IN_SECONDS`` at most."""
-        fd = self._lock_file()
-        if fd < 0:
+        takes it within ``POLL_MS``), for ``LET_IN_SECONDS`` at most. A waiter that did not
+        come in that time (a stopped process) is not waited for again until a writer commits:
+        it cost every other writer the wait before each of its transactions (a review)."""
+        version = _data_version(conn)
+        if self._ignored is not None and self._ignored == version:
             return
+        self._ignored = None
         until = time.monotonic() + LET_IN_SECONDS
         while time.monotonic() < until:
-            if _lock(fd, fcntl.LOCK_EX):  # no one waits
+            if self._lock(fd, fcntl.LOCK_EX):  # no one waits
                 fcntl.lockf(fd, fcntl.LOCK_UN, 1, WAITING_BYTE)
                 return
+            if not self._supported:
+                return
             time.sleep(POLL_MS / 1000)
+        self._ignored = version
 
-    def close(self) -> None:
-        if self._fd is not None and self._fd >= 0:
-            os.close(self._fd)
-        self._fd = None
-
-
-def _lock(fd: int, how: int) -> bool:
-    try:
-        fcntl.lockf(fd, how | fcntl.LOCK_NB, 1, WAITING_BYTE)
-    except OSError:  # held the other way (EAGAIN, EACCES), or locks not supported
-        return False
-    return True
+    def _lock(self, fd: int, how: int) -> bool:
+        """Take the waiting byte's lock without waiting: False when it is held the other way
+        (or locks are not supported here: turns are then no longer taken)."""
+        try:
+            fcntl.lockf(fd, how | fcntl.LOCK_NB, 1, WAITING_BYTE)
+        except OSError as e:
+            if e.errno not in (errno.EAGAIN, errno.EACCES):
+                self._supported = False
+            return False
+        return True
 
 
 def _data_version(conn: sqlite3.Connection) -> int | None:

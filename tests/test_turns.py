@@ -54,3 +54,40 @@ def test_a_second_ingest_gets_in_between_another_s_files(isolated_env, tmp_path,
     assert len(order) == 12
     # it went in while the first ingest still had files to go
     assert order.index(files[-1].name) < order.index(files[-2].name), order
+
+
+def test_a_stopped_waiter_is_given_way_once_not_before_every_file(
+    tmp_path, fixed_signer, monkeypatch
+):
+    """A waiting writer that never comes (a process stopped with Ctrl-Z) made every other writer
+    give way for the whole let-in time before each of its transactions: 2 s a file (a review).
+    It is given way once, then not until another writer commits."""
+    import archive.turns as turns
+    from archive.ingest import Ingester
+
+    db = tmp_path / "records" / "archive.db"
+    ingester = Ingester(db, fixed_signer)
+    waiter = subprocess.Popen(  # holds the waiting byte, as a stopped waiter does
+        [sys.executable, "-c", (
+            "import fcntl, os, sys, time\n"
+            f"fd = os.open({str(db.with_name('.archive.db.lock'))!r}, os.O_RDWR | os.O_CREAT)\n"
+            f"fcntl.lockf(fd, fcntl.LOCK_SH, 1, {turns.WAITING_BYTE})\n"
+            "print('held', flush=True)\n"
+            "time.sleep(60)\n"
+        )],
+        stdout=subprocess.PIPE,
+    )  # fmt: skip
+    try:
+        assert waiter.stdout.readline() == b"held\n"
+        naps = []
+        real_sleep = time.sleep
+        monkeypatch.setattr(turns.time, "sleep", lambda s: naps.append(s) or real_sleep(s))
+        for i in range(4):
+            page = article_html(f"Ferry terminal, part {i}", [f"Part {i} of it.", *FILLER])
+            capture = warc_file(tmp_path / f"f{i}.warc.gz", [http_response(f"https://x/{i}", page)])
+            assert ingester.ingest_file(capture).status == "ingested"
+    finally:
+        waiter.kill()
+        waiter.wait()
+    episode = turns.LET_IN_SECONDS / (turns.POLL_MS / 1000)
+    assert 0 < len(naps) <= episode + 2, len(naps)
