@@ -283,8 +283,8 @@ def serve(db_path, host, port, metadata, no_cache, captures):
     click.echo(f"Serving {db_path} read-only at {where}", err=True)
     if unlocked:
         click.echo(
-            f"Note: {db_path.parent} cannot be written from here, so no lock keeps ingests out "
-            "while it is served (none can write it from here either)",
+            f"Note: {db_path.parent} is on a read-only file system: served without the lock "
+            "that keeps ingests out (none can write it there)",
             err=True,
         )
     os.execv(args[0], args)

@@ -46,30 +46,28 @@ def _hold(db_path, how: int, refused: str, flags: int = os.O_RDWR | os.O_CREAT) 
 def hold_for_serving(db_path) -> int | None:
     """Lock the archive for ``archive serve``, which opens it immutable: no command may write it
     while it is served (readers would get errors and stale pages). The descriptor is inherited
-    by the Datasette process serve becomes, and the lock released when it exits. None when no
-    lock file is there and none can be made: the directory is read-only (a read-only mount, or
-    one this user may not write), and nothing that cannot write there can ingest there."""
+    by the Datasette process serve becomes, and the lock released when it exits. None on a
+    read-only file system with no lock file there: nothing can write the archive there."""
     db_path = Path(db_path)
     lock = db_path.with_name(f".{db_path.name}.lock")
+    refused = (
+        "an ingest is writing it, or another archive serve is serving it; serve it when that "
+        "has finished"
+    )
     try:
-        fd = _hold(
-            db_path,
-            fcntl.LOCK_EX,
-            "an ingest is writing it, or another archive serve is serving it; serve it when "
-            "that has finished",
-        )
+        fd = _hold(db_path, fcntl.LOCK_EX, refused)
     except OSError as e:
-        if e.errno not in (errno.EROFS, errno.EACCES, errno.EPERM):
-            raise
-        if not lock.exists():  # (read-only media: serving them was refused)
+        if e.errno != errno.EROFS:
+            # a directory this user may not write is another's to write: serving it unlocked
+            # would let their ingest change it under the readers (found in review)
+            raise DatabaseError(
+                f"{lock}: {e.strerror or e}; serve needs this lock to keep ingests out while "
+                f"it serves: run it as a user who may write {lock.parent}, or serve a copy"
+            ) from None
+        try:  # flock needs no write access: a lock file already there is used
+            fd = _hold(db_path, fcntl.LOCK_EX, refused, flags=os.O_RDONLY)
+        except OSError:  # none there, or not ours to read: nothing can write here either
             return None
-        fd = _hold(  # flock needs no write access: a lock file already there is used
-            db_path,
-            fcntl.LOCK_EX,
-            "an ingest is writing it, or another archive serve is serving it; serve it when "
-            "that has finished",
-            flags=os.O_RDONLY,
-        )
     os.set_inheritable(fd, True)
     return fd
 

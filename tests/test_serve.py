@@ -543,7 +543,7 @@ def test_an_archive_on_read_only_storage_is_served(sample_db, tmp_path, monkeypa
     result = CliRunner().invoke(cli, ["serve", "--db", str(db), "--port", "0"])
     assert result.exit_code == 0 and started, result.output
     assert "Serving " in result.output
-    assert f"Note: {db.parent} cannot be written from here" in result.output
+    assert f"Note: {db.parent} is on a read-only file system" in result.output
     monkeypatch.setattr(archive.serve.os, "open", real_open)
     os.close(hold_for_writing(db))  # makes the lock file, as a writer's mount would have
     monkeypatch.setattr(archive.serve.os, "open", read_only)
@@ -555,3 +555,13 @@ def test_an_archive_on_read_only_storage_is_served(sample_db, tmp_path, monkeypa
             hold_for_writing(db)
     finally:
         os.close(held)
+    # a directory another user may write: serving it unlocked would let their ingest in
+
+    def not_ours(path, flags, *args):
+        if str(path).endswith(".lock"):
+            raise OSError(errno.EACCES, "Permission denied", str(path))
+        return real_open(path, flags, *args)
+
+    monkeypatch.setattr(archive.serve.os, "open", not_ours)
+    with pytest.raises(DatabaseError, match="serve needs this lock to keep ingests out"):
+        hold_for_serving(db)
