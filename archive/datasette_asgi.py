@@ -11,6 +11,7 @@ from collections import OrderedDict
 from pathlib import Path
 from urllib.parse import parse_qsl
 
+from datasette.utils import tilde_decode
 from datasette.utils.asgi import Response
 
 
@@ -153,11 +154,12 @@ class ReaderRoutes:
 #: The canned queries' parameters that are compared with ISO 8601 times (``captured_at``) as
 #: text: a date typed otherwise, such as 08/03/2025, would compare as text and show every row.
 DATE_PARAMETERS = {"speaker_quotes": ("from",)}
-#: A time as the archive writes them, or its beginning: 2025, 2025-03, 2025-03-08,
-#: 2025-03-08T14, 2025-03-08T14:30, 2025-03-08T14:30:05 and 2025-03-08T14:30:05Z. Not a
-#: fraction of a second: as text, 14:30:05.5Z sorts after the 14:30:05Z it follows.
+#: A time as the archive writes them (WARC-Dates), or its beginning: 2025, 2025-03,
+#: 2025-03-08, 2025-03-08T14, 2025-03-08T14:30, 2025-03-08T14:30:05, 2025-03-08T14:30:05Z and
+#: 2025-03-08T14:30:05.250Z (WARC/1.1 allows fractions; the times shown are asked for again to
+#: page on, so they are taken as shown)
 _ISO_TIME_PREFIX = re.compile(
-    r"[0-9]{4}(-[0-9]{2}(-[0-9]{2}(T[0-9]{2}(:[0-9]{2}(:[0-9]{2}Z?)?)?)?)?)?"
+    r"[0-9]{4}(-[0-9]{2}(-[0-9]{2}(T[0-9]{2}(:[0-9]{2}(:[0-9]{2}(\.[0-9]+)?Z?)?)?)?)?)?"
 )
 
 
@@ -166,7 +168,8 @@ def bad_date_parameter(path: str, query_string: bytes) -> str | None:
     parts = path.split("/")
     if len(parts) != 3:
         return None
-    name = parts[2].removesuffix(".json").removesuffix(".csv")
+    # the name as Datasette reads it: "speaker~5Fquotes" is speaker_quotes (found in review)
+    name = tilde_decode(parts[2].removesuffix(".json").removesuffix(".csv"))
     wanted = DATE_PARAMETERS.get(name)
     if not wanted:
         return None
