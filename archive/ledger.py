@@ -309,8 +309,19 @@ class SignedWriter:
             directory = os.open(path.parent, os.O_RDONLY)
             try:
                 fcntl.flock(directory, fcntl.LOCK_EX)
-                if _tree_size(path) > self.frontier.size:
-                    return None
+                size, note = _published(path)
+                if size > self.frontier.size:
+                    known = self.conn.execute(
+                        "SELECT 1 FROM checkpoints WHERE note = ?", (note,)
+                    ).fetchone()
+                    if known:  # another ingest's, committed after this one
+                        return None
+                    return (
+                        f"{path} holds a checkpoint of {size} entries that this database does "
+                        f"not have (it has {self.frontier.size}: restored from an older copy?); "
+                        "it is left as it is: keep it as evidence, then remove it, and the next "
+                        "ingest writes this database's"
+                    )
                 tmp.write_text(self._note, encoding="utf-8")
                 os.replace(tmp, path)
             finally:
@@ -335,12 +346,13 @@ class SignedWriter:
             self.frontier = self._saved
 
 
-def _tree_size(path: Path) -> int:
-    """The tree size of the checkpoint in file ``path``; -1 when there is none to read."""
+def _published(path: Path) -> tuple[int, str]:
+    """The tree size and text of the checkpoint in file ``path``; -1 when there is none."""
     try:
-        return cp.parse(path.read_text(encoding="utf-8"))[0].size
+        note = path.read_text(encoding="utf-8")
+        return cp.parse(note)[0].size, note
     except (OSError, ValueError, UnicodeDecodeError):
-        return -1
+        return -1, ""
 
 
 def rotate_key(
