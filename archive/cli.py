@@ -198,7 +198,6 @@ def db_option(fn):
         "db_path",
         type=FilePath(dir_okay=False, regular=True),
         default=None,
-        callback=lambda ctx, param, value: archive_db_path(value),
         help="Archive database [env ARCHIVE_DB; default: $ARCHIVE_HOME/archive.db, else "
         "records/archive.db]",
     )(fn)
@@ -272,7 +271,9 @@ def serve(db_path, host, port, metadata, no_cache, captures):
         connect(db_path, upgrade=False).conn.close()
         check_port(host, port)
         # kept by the Datasette process this one becomes
-        unlocked = hold_for_serving(db_path) is None
+        # beside the real file, which writers reaching it through a link lock too; Datasette
+        # is given the path as given, whose name is the site's (/archive/...)
+        unlocked = hold_for_serving(archive_db_path(db_path)) is None
         args = datasette_command(
             db_path, host=host, port=port, metadata=metadata, cache=not no_cache, captures=captures
         )
@@ -304,7 +305,7 @@ def upgrade(db_path):
     """
     from .db import upgrade as run_upgrade
 
-    db_path = db_path or default_db_path()
+    db_path = archive_db_path(db_path)
     try:
         check_archive_file(db_path)  # no lock file left beside another program's database
         hold_while_writing(db_path)

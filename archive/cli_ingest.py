@@ -21,7 +21,7 @@ from .cli import (
     key_option,
     stop_status,
 )
-from .config import Limits, default_db_path, default_key_path
+from .config import Limits, archive_db_path, default_key_path
 from .dbfile import check_archive_file, unwritable_directory
 from .errors import ArchiveError, KeyFileError, one_line
 from .keys import generate_key, load_key
@@ -87,7 +87,7 @@ def ingest(
     from .ingest import Ingester
     from .parallel import default_workers, process_pool, stop_pool
 
-    db_path = db_path or default_db_path()
+    db_path = archive_db_path(db_path)  # a link followed: what lies beside it is the real file's
     key_path = key_path or default_key_path()
     files, others, unreadable = find_captures(paths)
     if not any(p.is_file() for p in files):

@@ -16,7 +16,7 @@ from .cli import (
     output_option,
     output_stream,
 )
-from .config import default_db_path, default_key_path
+from .config import archive_db_path, default_key_path
 from .db import connect
 from .errors import ArchiveError, KeyFileError
 from .keys import generate_key, key_is_encrypted, load_key, replace_key_file
@@ -141,12 +141,11 @@ def keys_rotate(db_path, key_path, passphrase):
     reused = passphrase is None and not secret and key_is_encrypted(key_path)
     if reused:  # a protected key is not replaced by an unprotected one without being asked to
         secret = old_secret
+    db_path = archive_db_path(db_path)  # a link followed: its checkpoint file is beside it
     try:
-        hold_while_writing(db_path or default_db_path())
-        db = connect(db_path or default_db_path(), create=False)
-        new, retired, warning = rotate_key_file(
-            db.conn, db_path or default_db_path(), key_path, old, secret or None
-        )
+        hold_while_writing(db_path)
+        db = connect(db_path, create=False)
+        new, retired, warning = rotate_key_file(db.conn, db_path, key_path, old, secret or None)
     except ArchiveError as e:
         raise click.ClickException(str(e)) from None
     click.echo(f"Rotated {old.key_id} -> {new.key_id}; old key kept at {retired}")

@@ -6,6 +6,7 @@ from __future__ import annotations
 import base64
 import json
 
+import pytest
 from click.testing import CliRunner
 
 from archive.cli import cli
@@ -381,3 +382,18 @@ def test_an_archive_reached_through_a_link_keeps_its_files_beside_the_real_one(
     finally:
         os.close(lock)
     assert code == 1 and "archive serve is serving it" in out, out
+    # serve locks beside the real file too, and publishes the archive under the link's name
+    # (following the link renamed the site: /real/... for /archive/..., found in review)
+    started = []
+    monkeypatch.setattr("os.execv", lambda *args: started.append(args[1]))
+    code, out = run_cli("serve", "--db", alias, "--port", "0")
+    assert code == 0 and str(alias) in started[0], out
+    import fcntl
+
+    lock = os.open(real.with_name(".archive.db.lock"), os.O_RDWR)
+    try:  # held by serve (its descriptor is the Datasette process's, here this one's)
+        with pytest.raises(BlockingIOError):
+            fcntl.flock(lock, fcntl.LOCK_SH | fcntl.LOCK_NB)
+    finally:
+        os.close(lock)
+    assert not alias.with_name(".archive.db.lock").exists()
