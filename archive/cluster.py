@@ -38,8 +38,10 @@ def _source_fingerprint() -> str:
 def _fingerprint() -> dict[str, str]:
     found = {
         "archive source": _source_fingerprint(),
-        # NFKC (the claim text normalisation) follows Python's Unicode data
-        "Python": f"{platform.python_version()} (Unicode {unicodedata.unidata_version})",
+        # NFKC (the claim text normalisation) follows Python's Unicode data; a patch release
+        # changes neither it nor what extraction does (3.11.2 and 3.11.7 were refused)
+        "Python": f"{'.'.join(platform.python_version_tuple()[:2])} "
+        f"(Unicode {unicodedata.unidata_version})",
     }
     for name in RESULT_LIBRARIES:
         try:

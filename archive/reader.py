@@ -61,7 +61,8 @@ class Record:
     charset: str | None = None
     payload: bytes | None = field(default=None, repr=False)
     payload_bytes: int | None = None
-    #: passed | failed | absent (no digest header) | not-checked (a revisit's: its original's)
+    #: passed | failed | absent (no digest header) | not-checked (one warcio cannot check, as
+    #: a revisit's: its original's payload's)
     digest: str = "absent"
     skip_reason: str | None = None
     refers_to: str | None = None
