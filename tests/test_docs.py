@@ -234,7 +234,7 @@ def test_ledger_script_from_the_docs(tmp_path):
     text = (DOCS / "verification.md").read_text()
     code = next(c for c in re.findall(r"```python\n(.*?)```", text, re.S) if "check_ledger" in c
                 or "matches its checkpoint" in c)  # fmt: skip
-    assert len(code.splitlines()) <= 62
+    assert len(code.splitlines()) <= 66
     script = tmp_path / "check_ledger.py"
     script.write_text(code)
     db, key, pub = tmp_path / "records" / "archive.db", tmp_path / "k.pem", tmp_path / "k.pub"
@@ -253,7 +253,7 @@ def test_ledger_script_from_the_docs(tmp_path):
     run("keys", "rotate", "--key", key, "--db", db, "--no-passphrase")
     run("ingest", "--key", key, "--db", db, SECOND)
     size = sqlite3.connect(db).execute("SELECT count(*) FROM ledger").fetchone()[0]
-    assert check() == (0, f"ledger of {size} entries matches its checkpoint\n")
+    assert check() == (0, f"ledger of {size} entries matches its checkpoints\n")
 
     def altered(*sql: str) -> tuple[int, str]:
         copy = tmp_path / "altered.db"
@@ -286,6 +286,14 @@ def test_ledger_script_from_the_docs(tmp_path):
     assert code == 1 and "is not the statement of claims" in out, out
     code, out = altered("UPDATE checkpoints SET note = replace(note, 'archive/', 'x/')")
     assert code == 1 and "not signed by the pinned key" in out, out
+    # an earlier checkpoint replaced by another signed note: the script read the latest only
+    first = sqlite3.connect(db).execute("SELECT min(id), tree_size FROM checkpoints").fetchone()
+    code, out = altered(
+        "UPDATE checkpoints SET note = (SELECT note FROM checkpoints ORDER BY id DESC LIMIT 1) "
+        f"WHERE id = {first[0]}"
+    )
+    assert code == 1, out
+    assert f"checkpoint {first[1]} is not the root of the ledger's first {first[1]} entries" in out
     # a rotation not signed by the key it retires: the new key is not trusted, nor what it signed
     code, out = altered("UPDATE key_rotations SET signature = substr(signature, 2) || 'A'")
     assert code == 1 and "is not signed by the key it retires" in out, out
