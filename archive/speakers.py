@@ -61,6 +61,21 @@ _SUBJ_CUE = re.compile(
     rf"({SUBJECT})(?:(?:,[^,]{{1,100}}){{1,2}},)?\s+(?:has\s+|had\s+|have\s+|also\s+|later\s+|then\s+|"
     rf"has also\s+|had also\s+|once\s+|reportedly\s+|previously\s+)*({CUES})\b"
 )
+
+
+def _by_first_letter(words: str) -> str:
+    """``words`` ("said|says|...") as an alternation grouped by first letter ("s(?:aid|ays)|..."):
+    Python's re tries an alternation's branches one by one, so a letter that starts no word is
+    rejected once, not once per word."""
+    groups: dict[str, list[str]] = {}
+    for word in words.split("|"):
+        groups.setdefault(word[0], []).append(word[1:])
+    return "|".join(f"{first}(?:{'|'.join(rests)})" for first, rests in groups.items())
+
+
+# A cue word after a space, which every _SUBJ_CUE match has: most sentences have none, and
+# this finds that ~10 x faster than _SUBJ_CUE's subject pattern tried at every position.
+_CUE_WORD = re.compile(rf"\s(?:{_by_first_letter(CUES)})\b")
 # Cue words that also take a plain object or are nouns: "X added three assists", "reported a
 # loss", "maintains its own monitor", "posted an elite grade", "U.S. states where ..."
 _OBJECT_CUES = frozenset(
@@ -294,15 +309,16 @@ class SpeakerResolver:
         # a dateline is not the subject: "BUFFALO, N.Y. — ..., Wild coach Bruce Boudreau ..."
         outside = _DATELINE.sub("", strip_quotes(sentence), count=1)
         mention = cue = None
-        m = _ACCORDING.search(outside)
+        # (each search only where its fixed words are: the patterns are slow to fail)
+        m = _ACCORDING.search(outside) if "according to" in outside else None
         if m:
             mention, cue = m.group(1), "according to"
         else:
-            m = _CUE_SUBJ.search(sentence)
-            if m and spans:
+            m = _CUE_SUBJ.search(sentence) if spans else None
+            if m:
                 cue, mention = m.group(1), m.group(2)
             else:
-                m = _SUBJ_CUE.search(outside)
+                m = _SUBJ_CUE.search(outside) if _CUE_WORD.search(outside) else None
                 if m and _OBJECT_AFTER.match(outside, m.end(2)) and m.group(2) in _OBJECT_CUES:
                     m = None  # "added three assists", "reported a loss": no speech here
                     mention = cue = None
