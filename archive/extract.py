@@ -70,30 +70,65 @@ def decode_html(payload: bytes, charset: str | None) -> str:
     return payload.decode("cp1252", errors="replace")
 
 
-def _meta(tree, *names: str) -> str | None:
-    for name in names:
-        for el in tree.xpath(f'//meta[@property="{name}" or @name="{name}" or @itemprop="{name}"]'):
-            value = (el.get("content") or "").strip()
-            if value:
-                return value
-    return None
+@dataclass
+class _Marked:
+    """What the page says about itself in its markup, found in one pass over the elements (an
+    XPath per ``<meta>`` name walked the whole tree each time: ~0.1 ms a walk, a dozen a page).
+    """
+
+    meta: dict[str, str] = field(default_factory=dict)  # name: the first non-empty content
+    json_ld: list[dict] = field(default_factory=list)
+    canonical: str | None = None
+    articles: list = field(default_factory=list)  # the <article> elements
 
 
-def _json_ld(tree) -> list[dict]:
+def _marked(tree) -> _Marked:
+    """As XPath's ``//meta[@property=name or @name=name or @itemprop=name]`` (the first with
+    content), ``//script[@type="application/ld+json"]``, ``//link[@rel="canonical"]/@href`` and
+    ``//article``: in document order, from the document's root (``//`` is not ``tree.iter``
+    when lxml returned a fragment's element)."""
+    found = _Marked()
+    root = tree.getroottree().getroot()
+    for el in root.iter("meta", "script", "link", "article"):
+        tag = el.tag
+        if tag == "meta":
+            content = (el.get("content") or "").strip()
+            if content:
+                for attr in ("property", "name", "itemprop"):
+                    name = el.get(attr)
+                    if name is not None:
+                        found.meta.setdefault(name, content)
+        elif tag == "script":
+            if el.get("type") == "application/ld+json":
+                found.json_ld.extend(_json_ld(el.text))
+        elif tag == "link":
+            if found.canonical is None and el.get("rel") == "canonical":
+                found.canonical = el.get("href")
+        else:
+            found.articles.append(el)
+    return found
+
+
+def _meta(marked: _Marked, *names: str) -> str | None:
+    """The content of the first ``<meta>`` of the first of ``names`` the page has."""
+    return next((marked.meta[name] for name in names if name in marked.meta), None)
+
+
+def _json_ld(text: str | None) -> list[dict]:
+    """The objects of one JSON-LD script, each ``@graph`` item included."""
+    try:
+        data = json.loads(text or "")
+    except ValueError:
+        return []
     found = []
-    for el in tree.xpath('//script[@type="application/ld+json"]'):
-        try:
-            data = json.loads(el.text or "")
-        except ValueError:
-            continue
-        stack = data if isinstance(data, list) else [data]
-        while stack:
-            item = stack.pop()
-            if isinstance(item, dict):
-                found.append(item)
-                graph = item.get("@graph")
-                if isinstance(graph, list):
-                    stack.extend(v for v in graph if isinstance(v, dict))
+    stack = data if isinstance(data, list) else [data]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, dict):
+            found.append(item)
+            graph = item.get("@graph")
+            if isinstance(graph, list):
+                stack.extend(v for v in graph if isinstance(v, dict))
     return found
 
 
@@ -244,26 +279,27 @@ def extract_article(html_text: str, url: str) -> Article | None:
                 doc = doc if doc is not None else loose
     if doc is None or _body_chars(blocks) < MIN_ARTICLE_CHARS:
         return None
-    ld = next((d for d in _json_ld(tree) if "Article" in str(d.get("@type", ""))), {})
-    marked = bool(ld) or _meta(tree, "og:type") == "article" or bool(tree.xpath("//article"))
+    marks = _marked(tree)
+    ld = next((d for d in marks.json_ld if "Article" in str(d.get("@type", ""))), {})
+    marked = bool(ld) or _meta(marks, "og:type") == "article" or bool(marks.articles)
     # A single paragraph is an article only where the page says it is one.
     if not marked and sum(b.kind != "heading" for b in blocks) < MIN_ARTICLE_BLOCKS:
         return None
 
     article = Article(url=url)
-    article.title = _meta(tree, "og:title") or doc.title or _ld_text(ld, "headline")
-    article.site_name = _meta(tree, "og:site_name", "application-name") or doc.sitename
-    canonical = tree.xpath('//link[@rel="canonical"]/@href')
-    article.canonical_url = canonical[0].strip() if canonical else _meta(tree, "og:url")
+    article.title = _meta(marks, "og:title") or doc.title or _ld_text(ld, "headline")
+    article.site_name = _meta(marks, "og:site_name", "application-name") or doc.sitename
+    canonical = marks.canonical
+    article.canonical_url = canonical.strip() if canonical is not None else _meta(marks, "og:url")
     article.published_at = (
-        _meta(tree, "article:published_time", "datePublished", "pubdate", "date")
+        _meta(marks, "article:published_time", "datePublished", "pubdate", "date")
         or _ld_text(ld, "datePublished")
         or doc.date
     )
-    article.section = _meta(tree, "article:section") or (
+    article.section = _meta(marks, "article:section") or (
         doc.categories[0] if doc.categories else None
     )
-    lang = tree.get("lang") or _meta(tree, "og:locale", "language", "content-language")
+    lang = tree.get("lang") or _meta(marks, "og:locale", "language", "content-language")
     article.language = lang.replace("_", "-").split("-")[0].lower() if lang else None
     if doc.author:
         article.authors = [a.strip() for a in doc.author.split(";") if a.strip()]
@@ -277,7 +313,7 @@ def extract_article(html_text: str, url: str) -> Article | None:
     ):
         blocks = blocks[1:]
 
-    article.images = article_images(_containers(tree), url)
+    article.images = article_images(marks.articles or _containers(tree), url)
 
     offset = 0
     parts = []
@@ -293,8 +329,7 @@ def extract_article(html_text: str, url: str) -> Article | None:
     return article
 
 
-_CONTAINERS = (
-    "//article",
+_CONTAINERS = (  # after //article (found by _marked)
     '//*[@itemprop="articleBody"]',
     '//*[@role="main"]',
     "//main",
