@@ -142,8 +142,21 @@ def _strip_lead(words: list[str], keep: frozenset = frozenset()) -> list[str]:
 def _title_case(text: str) -> bool:
     """A headline written in title case ("What Trump Can and Cannot Do About Tariffs"): most of
     its longer words capitalised, as a sentence's are not."""
-    longer = [w for w in re.findall(r"[^\W\d_][\w'’\-]*", text) if len(w) > 3]
+    longer = _LONGER_WORD.findall(text)
     return len(longer) >= 3 and sum(w[0].isupper() for w in longer) >= 0.7 * len(longer)
+
+
+# A word of more than three characters: a letter, then three or more of these. (A word with
+# fewer has no later letter that starts a longer one: the same words as finding every word and
+# keeping the longer ones, without building the others.)
+_LONGER_WORD = re.compile(r"[^\W\d_][\w'’\-]{3,}")
+_NAME = re.compile(NAME)
+_NAME_AT_WORD = re.compile(rf"\b{NAME}")
+# A possessive ending: as ``['’]s$`` on text without a newline (before which "$" also matches).
+_POSSESSIVE = ("'s", "’s")
+_DESCRIPTION = re.compile(r"(the|an?)\s")
+_LEADER = re.compile(r"leader|spokes|commander|president|minister")
+_THE = re.compile(r"^the\s+", re.I)
 
 
 def _names_in(texts: list[str]):
@@ -152,7 +165,7 @@ def _names_in(texts: list[str]):
     where a capital says it is a name."""
     for i, text in enumerate(texts):
         text = strip_quotes(text)
-        for m in re.finditer(rf"\b{NAME}", text):
+        for m in _NAME_AT_WORD.finditer(text):
             j = m.start() - 1
             while j >= 0 and text[j].isspace():
                 j -= 1
@@ -229,7 +242,7 @@ class SpeakerResolver:
 
     def observe(self, sentence: str) -> None:
         """Remember the first known person a sentence names (outside quotes): "he" in the next."""
-        for m in re.finditer(NAME, strip_quotes(sentence)):
+        for m in _NAME.finditer(strip_quotes(sentence)):
             name = self.resolve(" ".join(_strip_lead(m.group().split(), self._keep)))
             if name in self.counts:
                 self.last_subject = name
@@ -248,7 +261,7 @@ class SpeakerResolver:
             words = words[1:]
         # "NASA's Steve Clarke": the possessive is the organisation, the name follows it
         for i in range(len(words) - 2, -1, -1):
-            if re.search(r"['’]s$", words[i]) and len(words) - i - 1 >= 2:
+            if words[i].endswith(_POSSESSIVE) and len(words) - i - 1 >= 2:
                 words = words[i + 1 :]
                 break
         for i in range(len(words) - 3, -1, -1):
@@ -256,7 +269,8 @@ class SpeakerResolver:
                 words = words[i + 1 :]
                 break
         name = " ".join(words)
-        name = re.sub(r"['’]s$", "", name)  # "Michelle Hege’s response"
+        if name.endswith(_POSSESSIVE):  # "Michelle Hege’s response"
+            name = name[:-2]
         return name if name.split()[-1].lower() in _SUFFIXES else name.rstrip(".,")
 
     def most_salient(self) -> str | None:
@@ -268,15 +282,15 @@ class SpeakerResolver:
         lower = mention.lower()
         if lower in ("he", "she"):
             return self.last_subject or self.last_person or self.most_salient() or mention
-        if re.match(r"(the|an?)\s", lower) and not mention.split()[-1][:1].isupper():
+        if _DESCRIPTION.match(lower) and not mention.split()[-1][:1].isupper():
             # a description: "the resistance leader" -> the article's main person
-            if re.search(r"leader|spokes|commander|president|minister", lower):
+            if _LEADER.search(lower):
                 return self.last_person or self.most_salient() or mention
             return mention[0].upper() + mention[1:]
         if lower in ("it", "they"):
             # an organisation spoken of as "it": the last one the article quoted, if any
             return self.last_org
-        bare = re.sub(r"^the\s+", "", mention, flags=re.I)
+        bare = _THE.sub("", mention)
         if bare.isupper() and 2 <= len(bare) <= 6 and (full := self._expand(bare)):
             return full
         name = self.strip_title(mention)
@@ -377,7 +391,7 @@ _DATELINE = re.compile(
 
 def _sentence_subject(text: str) -> str | None:
     """The first proper name of a sentence ("Now his son, Ahmad Massoud, ..." -> Ahmad Massoud)."""
-    for m in re.finditer(NAME, text):
+    for m in _NAME.finditer(text):
         words = m.group().split()
         if len(words) == 1 and words[0].lower() in _STOP_START:
             continue
