@@ -46,6 +46,12 @@ _NOT_ARTICLE_IMAGE = re.compile(
 )
 _CLASS_CREDIT = re.compile(r"credit|copyright|source|author|photographer", re.I)
 _CLASS_CAPTION = re.compile(r"caption|description|desc|text", re.I)
+# Compiled once: these run for every element near an image, where re.search's own lookup of
+# its compiled pattern cost more than the search.
+_CLASS_CREDIT_LINE = re.compile(r"credit|copyright", re.I)
+_CLASS_CAPTION_LINE = re.compile(r"caption", re.I)
+_CLASS_NOT_CAPTION_LINE = re.compile(r"credit|truncated|remote", re.I)
+_IMAGE_FILE = re.compile(r"\.(?:jpe?g|png|gif|webp)\b", re.I)
 
 
 @dataclass
@@ -135,12 +141,12 @@ def _nearby_caption(img) -> tuple[str | None, str | None]:
             cls = el.get("class") or ""
             if _HIDDEN.search(cls) or "more" in cls.split("-"):
                 continue
-            if credit is None and re.search(r"credit|copyright", cls, re.I):
+            if credit is None and _CLASS_CREDIT_LINE.search(cls):
                 credit = clean_credit(_text(el))
             elif (
                 caption is None
-                and re.search(r"caption", cls, re.I)
-                and not re.search(r"credit|truncated|remote", cls, re.I)
+                and _CLASS_CAPTION_LINE.search(cls)
+                and not _CLASS_NOT_CAPTION_LINE.search(cls)
             ):
                 cap_el = el.find('.//*[@class="caption-full"]')
                 caption, inner_credit = caption_and_credit(cap_el if cap_el is not None else el)
@@ -207,7 +213,7 @@ def article_images(containers, page_url: str) -> list[ImageRef]:
                 url = _img_url(source, page_url) if source is not None else None
             if not url or url in refs or _looks_decorative(img, url):
                 continue
-            if img.tag != "img" and not re.search(r"\.(?:jpe?g|png|gif|webp)\b", url, re.I):
+            if img.tag != "img" and not _IMAGE_FILE.search(url):
                 continue
             ref = ImageRef(
                 url=url, alt=(img.get("alt") or img.get("data-alt") or "").strip() or None
@@ -221,7 +227,7 @@ def article_images(containers, page_url: str) -> list[ImageRef]:
                     # a credit line in the figure but outside its caption
                     for el in figure.iter():
                         cls = el.get("class") or "" if isinstance(el.tag, str) else ""
-                        if re.search(r"credit|copyright", cls, re.I) and not _HIDDEN.search(cls):
+                        if _CLASS_CREDIT_LINE.search(cls) and not _HIDDEN.search(cls):
                             if not any(a.tag == "figcaption" for a in el.iterancestors()):
                                 ref.credit = clean_credit(_text(el))
                                 break
