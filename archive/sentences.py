@@ -43,11 +43,9 @@ _ANY_QUOTE = re.compile('[„«“”»"]')
 
 def _quote_open(text: str) -> bool:
     """Is a double quotation still open at the end of ``text``?"""
-    if not _ANY_QUOTE.search(text):  # most sentences: no need to walk every character
-        return False
     stack: list[str] = []
     straight = False
-    for c in text:
+    for c in _ANY_QUOTE.findall(text):  # the quotation marks only: no other character counts
         if c == "„" or c == "«":
             stack.append(c)
         elif c == "“":
