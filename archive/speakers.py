@@ -8,6 +8,7 @@ who shares the surname; names inside quotations do not count as mentions.
 
 from __future__ import annotations
 
+import functools
 import re
 from collections import Counter
 from dataclasses import dataclass
@@ -249,6 +250,7 @@ class SpeakerResolver:
                 return
 
     @staticmethod
+    @functools.lru_cache(maxsize=4096)  # pure, and three calls in four repeat a mention
     def strip_title(mention: str) -> str:
         words = mention.split()
         while (
