@@ -11,6 +11,7 @@ import re
 from dataclasses import asdict, dataclass, field
 
 import trafilatura
+from lxml import etree
 from lxml import html as lxml_html
 from trafilatura.utils import load_html
 
@@ -329,20 +330,29 @@ def extract_article(html_text: str, url: str) -> Article | None:
     return article
 
 
-_CONTAINERS = (  # after //article (found by _marked)
-    '//*[@itemprop="articleBody"]',
-    '//*[@role="main"]',
-    "//main",
-    '//*[contains(concat(" ", normalize-space(@class), " "), " article-body ")'
-    ' or contains(@class, "post-content") or contains(@class, "entry-content")'
-    ' or contains(@class, "article__body") or contains(@class, "story-body")]',
-)
+#: A class that marks the article's body (also a word of it: "article-body").
+_BODY_CLASS = re.compile("post-content|entry-content|article__body|story-body")
+_XML_SPACE = re.compile(r"[ \t\n\r]+")  # what XPath's normalize-space collapses
 
 
 def _containers(tree) -> list:
-    """The elements that hold the article, where the page marks them; else its figures."""
-    for xpath in _CONTAINERS:
-        found = tree.xpath(xpath)
-        if found:
-            return found
-    return tree.xpath("//figure")
+    """The elements that hold the article where the page marks them, after its ``<article>``
+    elements (``_marked``): the first of ``//*[@itemprop="articleBody"]``,
+    ``//*[@role="main"]``, ``//main`` and the elements of a body class that finds any; else the
+    page's figures. One pass for the four: as XPaths, each walked the whole tree (~1.4 ms on a
+    page with none of them)."""
+    itemprop, role, main, body = [], [], [], []
+    for el in tree.getroottree().getroot().iter(etree.Element):
+        if el.get("itemprop") == "articleBody":
+            itemprop.append(el)
+        if el.get("role") == "main":
+            role.append(el)
+        if el.tag == "main":
+            main.append(el)
+        cls = el.get("class")
+        if cls is not None and (
+            _BODY_CLASS.search(cls)
+            or ("article-body" in cls and "article-body" in _XML_SPACE.split(cls))
+        ):
+            body.append(el)
+    return itemprop or role or main or body or tree.xpath("//figure")
