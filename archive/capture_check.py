@@ -72,9 +72,9 @@ def check_capture(conn: sqlite3.Connection, path: str, sha: str) -> list[str]:
                 if (size, payload_sha) != (record.payload_bytes, now_sha):
                     problems.append(f"record at {where}: payload_sha256 or payload_bytes differ")
             record.payload = None  # one payload at a time
-    except ArchiveError as e:
+    except (ArchiveError, OSError) as e:
         return [f"the stored file cannot be read again: {e}"]
-    for member, offset in sorted(recorded, key=lambda k: (k[0], k[1])):
+    for member, offset in sorted(recorded, key=str):  # (edited keys may be of any type)
         where = f"{member}!{offset}" if member else str(offset)
         problems.append(f"record at {where}: in capture_records, not in the file")
     if records != seen:

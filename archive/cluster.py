@@ -129,8 +129,9 @@ class DaskExecutor:
             self.shutdown()
             if not isinstance(found, dict):  # an archive from before versions were compared
                 found = {"archive source": str(found)}
-            what = next(k for k in mine if found.get(k) != mine[k])
-            there, here = found.get(what, "unknown"), mine[what]
+            # (a worker on a later version may compare more than this one does)
+            what = next(k for k in [*mine, *found] if found.get(k) != mine.get(k))
+            there, here = found.get(what, "not compared"), mine.get(what, "not compared")
             if what == "archive source":
                 there, here = there[:12], here[:12]
             raise ClusterError(

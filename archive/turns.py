@@ -5,7 +5,8 @@ transactions, and its busy wait tries less and less often: an ingest committing 
 file kept a second ingest (or a key rotation) out until its minute of waiting ran out, though
 the first committed every few seconds. Here a waiting writer says that it waits (a shared POSIX
 lock on one byte of the archive's lock file, which ``archive serve`` and the writers also
-``flock``: the two kinds of lock do not meet), a writer about to begin again lets it in first,
+``flock``: on a local file system the two kinds of lock do not meet), a writer about to begin
+again lets it in first,
 and a wait runs out only after a minute in which no other writer committed.
 """
 
@@ -20,7 +21,7 @@ from pathlib import Path
 
 from . import db as database
 
-#: The byte of the lock file a waiting writer locks shared (far past any flock use: none).
+#: The byte of the lock file a waiting writer locks shared (the file itself is empty).
 WAITING_BYTE = 1 << 20
 #: How often a waiting writer tries the lock (SQLite's own wait tries every 100 ms at most).
 POLL_MS = 20
