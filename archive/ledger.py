@@ -18,7 +18,7 @@ from pathlib import Path
 from . import checkpoint as cp
 from . import merkle, statements
 from .errors import ArchiveError, KeyFileError
-from .keys import ALGORITHM, Signer, rotation_message
+from .keys import ALGORITHM, Signer, generate_key, rotation_message
 from .turns import Turns
 
 _MARKER = f'"statement":"{statements.VERSION}"'.encode()
@@ -408,8 +408,6 @@ def rotate_key_file(
     interrupted (Ctrl-C too), no private key is left behind that nothing names: the new file
     goes unless the rotation committed. Returns the new key, where the old one is kept, and
     :func:`rotate_key`'s warning."""
-    from .keys import generate_key
-
     staged = key_path.with_name(f"{key_path.name}.new-{os.getpid()}")
     try:
         new = generate_key(staged, passphrase, force=True)

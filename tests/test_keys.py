@@ -335,7 +335,7 @@ def test_a_concurrent_rotation_s_staged_key_is_not_taken(tmp_path, monkeypatch):
     7 times in 20). Each rotation stages under a name of its own."""
     import sqlite3
 
-    import archive.keys
+    import archive.ledger
     from archive.keys import generate_key as real_generate
 
     key, db = tmp_path / "keys" / "k.pem", tmp_path / "records" / "archive.db"
@@ -348,7 +348,7 @@ def test_a_concurrent_rotation_s_staged_key_is_not_taken(tmp_path, monkeypatch):
             real_generate(key.with_name(name), force=True)
         return mine
 
-    monkeypatch.setattr(archive.keys, "generate_key", generate_then_another_process_stages)
+    monkeypatch.setattr(archive.ledger, "generate_key", generate_then_another_process_stages)
     result = run("keys", "rotate", "--key", key, "--db", db, "--no-passphrase")
     assert result.exit_code == 0, result.output
     (introduced,) = sqlite3.connect(db).execute("SELECT new_key_id FROM key_rotations").fetchone()
