@@ -95,20 +95,18 @@ def test_brotli_bomb_is_capped(tmp_path, fixed_signer):
     )
 
 
-def test_brotli_page_is_decoded(tmp_path, fixed_signer):
+def _brotli_warc(path: Path, url: str, payload: bytes) -> Path:
+    """A capture of one response sent with ``Content-Encoding: br``."""
     import brotli
 
+    body = brotli.compress(payload)
+    return warc_file(path, [http_response(url, body, headers=[("Content-Encoding", "br")])])
+
+
+def test_brotli_page_is_decoded(tmp_path, fixed_signer):
+
     page = article_html("Ferry terminal", FILLER)
-    warc = warc_file(
-        tmp_path / "br.warc.gz",
-        [
-            http_response(
-                "https://x.example/a.html",
-                brotli.compress(page),
-                headers=[("Content-Encoding", "br")],
-            )
-        ],
-    )
+    warc = _brotli_warc(tmp_path / "br.warc.gz", "https://x.example/a.html", page)
     result, rows = _ingest_with(Limits(), warc, tmp_path / "r" / "a.db", fixed_signer)
     assert result.status == "ingested", result.error
     assert _notes(rows)["https://x.example/a.html"][:2] == ("article", len(page))
@@ -119,21 +117,11 @@ def test_each_reader_caps_brotli_at_its_own_limit(tmp_path):
     that started: a payload re-read afterwards with larger limits came back cut short, with no
     note (found in review). And any brotli payload over 2 MiB came out cut short: the decoder
     was not drained of its pending output."""
-    import brotli
 
     from archive.reader import CaptureReader, read_payload
 
     payload = bytes(3 << 20)  # over SMALL's 1 MiB cap, under the default 32 MiB
-    warc = warc_file(
-        tmp_path / "br.warc.gz",
-        [
-            http_response(
-                "https://x.example/z.html",
-                brotli.compress(payload),
-                headers=[("Content-Encoding", "br")],
-            )
-        ],
-    )
+    warc = _brotli_warc(tmp_path / "br.warc.gz", "https://x.example/z.html", payload)
     (small,) = [r for r in CaptureReader(warc, limits=SMALL) if r.type == "response"]
     assert small.payload is None and "cap" in small.skip_reason
     assert read_payload(warc, "", small.offset, Limits()) == payload
