@@ -83,14 +83,25 @@ class _Marked:
     articles: list = field(default_factory=list)  # the <article> elements
 
 
+def _document(tree, *tags):
+    """The elements of the whole document with these tags, in document order, as XPath's
+    ``//`` walks them: markup after ``</html>`` (trackers append scripts there) makes the
+    parser a second top-level element beside the root, which the root's own ``iter`` misses
+    (a page marked as an article only there was not one: found in review)."""
+    root = tree.getroottree().getroot()
+    tops = [*reversed(list(root.itersiblings(preceding=True))), root, *root.itersiblings()]
+    for top in tops:
+        if isinstance(top.tag, str):  # not a comment or processing instruction beside it
+            yield from top.iter(*tags)
+
+
 def _marked(tree) -> _Marked:
     """As XPath's ``//meta[@property=name or @name=name or @itemprop=name]`` (the first with
     content), ``//script[@type="application/ld+json"]``, ``//link[@rel="canonical"]/@href`` and
     ``//article``: in document order, from the document's root (``//`` is not ``tree.iter``
     when lxml returned a fragment's element)."""
     found = _Marked()
-    root = tree.getroottree().getroot()
-    for el in root.iter("meta", "script", "link", "article"):
+    for el in _document(tree, "meta", "script", "link", "article"):
         tag = el.tag
         if tag == "meta":
             content = (el.get("content") or "").strip()
@@ -342,7 +353,7 @@ def _containers(tree) -> list:
     page's figures. One pass for the four: as XPaths, each walked the whole tree (~1.4 ms on a
     page with none of them)."""
     itemprop, role, main, body = [], [], [], []
-    for el in tree.getroottree().getroot().iter(etree.Element):
+    for el in _document(tree, etree.Element):
         if el.get("itemprop") == "articleBody":
             itemprop.append(el)
         if el.get("role") == "main":

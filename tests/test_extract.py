@@ -54,3 +54,28 @@ def test_short_link_labels_go_and_sentences_that_open_with_the_word_stay():
                  "More “Questions” for your opponent", "More and more people take the ferry",
                  "Recommended doses fell sharply last year, the agency said."):  # fmt: skip
         assert not _is_pointer(text), text
+
+
+def test_markup_after_the_closing_html_tag_is_read_as_part_of_the_page():
+    """Scripts and tags appended after </html> (trackers do) become a second top-level element
+    beside the root: a one-pass walk of the root missed the JSON-LD, canonical link and
+    <meta> there, which the XPath walks it replaced had read (found in review)."""
+    from archive.extract import extract_article
+
+    said = "The council voted on Tuesday to raise the water budget by ten percent, the mayor said."
+    one = f"<p>{' '.join([said] * 4)}</p>"
+    marked_after = (
+        f"<html><body>{one}</body></html>"
+        '<script type="application/ld+json">{"@type": "NewsArticle"}</script>'
+    )
+    # a single paragraph is an article only where the page says so: here, after </html>
+    assert extract_article(marked_after, "https://n.example/a") is not None
+    assert extract_article(f"<html><body>{one}</body></html>", "https://n.example/a") is None
+    six = "".join(f"<p>{said} Part {i}.</p>" for i in range(6))
+    trailing = (
+        f"<html><head><title>T</title></head><body>{six}</body></html>"
+        '<link rel="canonical" href="https://c.example/x">'
+        '<meta property="og:title" content="Trailing Title">'
+    )
+    article = extract_article(trailing, "https://n.example/a")
+    assert (article.canonical_url, article.title) == ("https://c.example/x", "Trailing Title")
