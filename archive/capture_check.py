@@ -24,6 +24,9 @@ COLUMNS = (
 )  # fmt: skip
 #: At most this many differences are named per capture (then how many more).
 MAX_NAMED = 5
+#: The smallest payload cap ingest takes (``--max-payload-mb 1``): a payload the file holds
+#: within it was read and hashed by any ingest, so a row without its hash was edited.
+READ_AT_ANY_CAP = 1 << 20
 
 
 def check_capture(conn: sqlite3.Connection, path: str, sha: str) -> list[str]:
@@ -39,8 +42,12 @@ def check_capture(conn: sqlite3.Connection, path: str, sha: str) -> list[str]:
     records, failures = conn.execute(
         "SELECT records, digest_failures FROM captures WHERE sha256 = ?", (sha,)
     ).fetchone()
-    # the largest payload ingest held is read again whole (its cap may have been raised)
-    largest = max((r[-2] or 0 for r in recorded.values() if r[-1] is not None), default=0)
+    # the largest payload ingest held is read again whole (its cap may have been raised); an
+    # edited size of another type is compared below, not used here
+    largest = max(
+        (r[-2] for r in recorded.values() if r[-1] is not None and type(r[-2]) is int),
+        default=0,
+    )
     limits = Limits(max_payload_bytes=max(Limits().max_payload_bytes, largest))
     problems: list[str] = []
     seen = failed = 0
@@ -67,10 +74,18 @@ def check_capture(conn: sqlite3.Connection, path: str, sha: str) -> list[str]:
                 if was != now:
                     problems.append(f"record at {where}: {name} is {was!r}, the file says {now!r}")
             size, payload_sha = kept[len(COLUMNS) :]
+            read = record.payload is not None
             if payload_sha is not None:
-                now_sha = sha256_hex(record.payload) if record.payload is not None else None
+                now_sha = sha256_hex(record.payload) if read else None
                 if (size, payload_sha) != (record.payload_bytes, now_sha):
                     problems.append(f"record at {where}: payload_sha256 or payload_bytes differ")
+            elif read and len(record.payload) <= READ_AT_ANY_CAP:
+                problems.append(
+                    f"record at {where}: no payload_sha256, though every ingest reads its "
+                    f"{len(record.payload):,}-byte payload"
+                )
+            elif size is not None and size != record.payload_bytes:
+                problems.append(f"record at {where}: payload_bytes differs")
             record.payload = None  # one payload at a time
     except (ArchiveError, OSError) as e:
         return [f"the stored file cannot be read again: {e}"]

@@ -587,3 +587,32 @@ def test_verify_captures_reads_each_file_again_and_names_what_ingest_recorded_ot
     assert re.search(r"^capture records\s+1 verified\s+1 failed", out, re.M), out
     code, out = verify("--captures", "--no-files")
     assert code == 1 and "--captures reads the stored capture files" in out, out
+    # a hash removed where any ingest would have made one (it passed), and a size of another
+    # type (a traceback): found in review
+    other = copy_db(ledger_archive[0])
+    conn = sqlite3.connect(other)
+    sha, offset, size = conn.execute(
+        'SELECT capture_sha256, "offset", payload_bytes FROM capture_records '
+        "WHERE payload_sha256 IS NOT NULL AND role != 'article' ORDER BY rowid LIMIT 1"
+    ).fetchone()
+    conn.execute(
+        "UPDATE capture_records SET payload_sha256 = NULL, payload_bytes = NULL "
+        'WHERE capture_sha256 = ? AND "offset" = ?',
+        (sha, offset),
+    )
+    conn.execute(
+        "UPDATE capture_records SET payload_bytes = 'abc' WHERE rowid = (SELECT min(rowid) "
+        "FROM capture_records WHERE payload_sha256 IS NOT NULL AND capture_sha256 != ?)",
+        (sha,),
+    )
+    conn.commit()
+    conn.close()
+    db = other
+    code, out = verify("--captures")
+    assert code == 1 and "Traceback" not in out, out
+    said = "\n".join(line for line in out.splitlines() if line.startswith("FAILED"))
+    assert (
+        f"record at {offset}: no payload_sha256, though every ingest reads its {size:,}-byte "
+        "payload" in said
+    ), out
+    assert "payload_sha256 or payload_bytes differ" in said, out
