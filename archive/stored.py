@@ -92,7 +92,7 @@ def drop_copy(conn: sqlite3.Connection, stored: Path, sha: str, checked: bool) -
 
 def archive_writes(db_path: Path, path: Path) -> bool:
     """A file the archive writes: in ``captures/``, or beside the database: the database, its
-    journal, its lock, a new one being made, the checkpoint. Not any other file there, even one
+    journal, its locks, a new one being made, the checkpoint. Not any other file there, even one
     whose name begins like the database's: a capture read from there is the input's."""
     path = path.resolve()
     if path.is_relative_to(captures_dir(db_path).resolve()):
@@ -106,6 +106,7 @@ def archive_writes(db_path: Path, path: Path) -> bool:
         f"{name}-wal",
         f"{name}-shm",
         f".{name}.lock",
+        f".{name}.turns",
         "checkpoint",
     } or bool(re.fullmatch(rf"\.{re.escape(name)}\.\d+\.new", path.name))
 

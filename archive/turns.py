@@ -4,9 +4,10 @@ SQLite lets a waiting writer in only if it happens to try between two of another
 transactions, and its busy wait tries less and less often: an ingest committing file after
 file kept a second ingest (or a key rotation) out until its minute of waiting ran out, though
 the first committed every few seconds. Here a waiting writer says that it waits (a shared POSIX
-lock on one byte of the archive's lock file, which ``archive serve`` and the writers also
-``flock``: on a local file system the two kinds of lock do not meet), a writer about to begin
-again lets it in first,
+lock on a byte of ``.<db name>.turns`` beside the database: a file of its own, as closing any
+descriptor of a file drops the process's POSIX locks on it, and where ``flock`` is a POSIX lock
+(NFS) that would drop the serve lock on ``.<db name>.lock``), a writer about to begin again
+lets it in first,
 and a wait runs out only after a minute in which no other writer committed.
 """
 
@@ -21,13 +22,17 @@ from pathlib import Path
 
 from . import db as database
 
-#: The byte of the lock file a waiting writer locks shared (the file itself is empty).
+#: The byte of the turns file a waiting writer locks shared (the file itself is empty).
 WAITING_BYTE = 1 << 20
 #: How often a waiting writer tries the lock (SQLite's own wait tries every 100 ms at most).
 POLL_MS = 20
 #: How long a writer about to begin again lets waiting writers go first, at most (a waiting
 #: writer takes the lock within ``POLL_MS``; this is for a loaded machine).
 LET_IN_SECONDS = 0.5
+#: After a waiter did not come in ``LET_IN_SECONDS``, how long it is not waited for again
+#: (unless another writer commits meanwhile): a stopped process then costs 5% of the time,
+#: and a slow one gets its turn again.
+IGNORE_SECONDS = 10.0
 
 
 class Turns:
@@ -40,10 +45,10 @@ class Turns:
 
     def __init__(self, db_path: str | Path):
         db_path = Path(db_path)
-        self.path = db_path.with_name(f".{db_path.name}.lock")
-        #: the data_version at which a waiter was let in and did not come (stopped, say):
-        #: not waited for again until another writer commits
-        self._ignored: int | None = None
+        self.path = db_path.with_name(f".{db_path.name}.turns")
+        #: (data_version, until when) after a waiter was let in and did not come (stopped,
+        #: say): not waited for again until another writer commits, or for IGNORE_SECONDS
+        self._ignored: tuple[int | None, float] | None = None
         self._supported = True
 
     def begin(self, conn: sqlite3.Connection) -> None:
@@ -96,10 +101,13 @@ class Turns:
         """Before beginning again: while another writer says it waits, give it the lock (it
         takes it within ``POLL_MS``), for ``LET_IN_SECONDS`` at most. A waiter that did not
         come in that time (a stopped process) is not waited for again until a writer commits:
-        it cost every other writer the wait before each of its transactions (a review)."""
+        it cost every other writer the wait before each of its transactions (a review); nor
+        for ``IGNORE_SECONDS``, after which a slow waiter is let in again."""
         version = _data_version(conn)
-        if self._ignored is not None and self._ignored == version:
-            return
+        if self._ignored is not None:
+            since, until = self._ignored
+            if since == version and time.monotonic() < until:
+                return
         self._ignored = None
         until = time.monotonic() + LET_IN_SECONDS
         while time.monotonic() < until:
@@ -109,7 +117,7 @@ class Turns:
             if not self._supported:
                 return
             time.sleep(POLL_MS / 1000)
-        self._ignored = version
+        self._ignored = (version, time.monotonic() + IGNORE_SECONDS)
 
     def _lock(self, fd: int, how: int) -> bool:
         """Take the waiting byte's lock without waiting: False when it is held the other way

@@ -70,7 +70,7 @@ def test_a_stopped_waiter_is_given_way_once_not_before_every_file(
     waiter = subprocess.Popen(  # holds the waiting byte, as a stopped waiter does
         [sys.executable, "-c", (
             "import fcntl, os, sys, time\n"
-            f"fd = os.open({str(db.with_name('.archive.db.lock'))!r}, os.O_RDWR | os.O_CREAT)\n"
+            f"fd = os.open({str(db.with_name('.archive.db.turns'))!r}, os.O_RDWR | os.O_CREAT)\n"
             f"fcntl.lockf(fd, fcntl.LOCK_SH, 1, {turns.WAITING_BYTE})\n"
             "print('held', flush=True)\n"
             "time.sleep(60)\n"
