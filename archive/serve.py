@@ -62,7 +62,7 @@ def hold_for_serving(db_path) -> int | None:
             # would let their ingest change it under the readers (found in review)
             raise DatabaseError(
                 f"{lock}: {e.strerror or e}; serve needs this lock to keep ingests out while "
-                f"it serves: run it as a user who may write {lock.parent}, or serve a copy"
+                "it serves: run it as the user who writes the archive, or serve a copy"
             ) from None
         try:  # flock needs no write access: a lock file already there is used
             fd = _hold(db_path, fcntl.LOCK_EX, refused, flags=os.O_RDONLY)

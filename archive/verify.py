@@ -466,6 +466,12 @@ class Verifier:
             self.report.count("capture records", "failed" if problems else "verified")
             for problem in problems:
                 self.report.fail("capture records", sha, problem)
+        for sha, rows in self.db.execute(
+            "SELECT capture_sha256, count(*) FROM capture_records WHERE capture_sha256 "
+            "NOT IN (SELECT sha256 FROM captures) GROUP BY capture_sha256"
+        ):  # no file to compare them with: rows no ingest left
+            self.report.count("capture records", "failed")
+            self.report.fail("capture records", str(sha), f"{rows} rows of a capture not held")
 
     def _files(self) -> None:
         db_file = database_file(self.db.conn)
