@@ -6,6 +6,7 @@ it."""
 from __future__ import annotations
 
 import os
+import re
 import struct
 import zlib
 from pathlib import Path
@@ -13,6 +14,11 @@ from pathlib import Path
 from .errors import CaptureError
 
 CAPTURE_SUFFIXES = (".warc", ".warc.gz", ".arc", ".arc.gz", ".wacz")
+
+
+#: Common Crawl's derived WARC files, by name: WAT (metadata) and WET (extracted text)
+_DERIVED = re.compile(r"\.(wat|wet)(\.gz)?$")
+_DERIVED_WHAT = {"WAT": "metadata", "WET": "plain text"}
 
 
 def capture_format(path: str | Path) -> str | None:
@@ -29,6 +35,17 @@ def sniff_format(path: str | Path) -> str:
     a WARC record's version line, an ARC file's ``filedesc://`` version block (gzipped or not).
     Anything else is not a capture (warcio reads any line of five words as an ARC record
     header: a text file was ingested as one)."""
+    derived = _DERIVED.search(Path(path).name.lower())
+    if derived:
+        # WARC files too, of what a capture's records were turned into: a directory's walk
+        # leaves them out by name, so one named on the command line is refused the same way
+        # (it was ingested, to no article)
+        kind = derived.group(1).upper()
+        raise CaptureError(
+            path,
+            f"a {kind} file ({_DERIVED_WHAT[kind]} derived from a capture), not a capture: "
+            "ingest the WARC it was made from",
+        )
     with open(path, "rb") as f:
         head = f.read(1 << 16)
     if head[:4] == b"PK\x03\x04" or capture_format(path) == "wacz":

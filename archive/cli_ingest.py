@@ -72,13 +72,15 @@ def ingest(
 ):
     """Ingest WARC, ARC or WACZ capture files (or directories of them).
 
-    Each file goes in whole, in one transaction, or not at all. Files already in the archive are
-    skipped. A file that cannot be read fails alone; a problem with the archive itself (a full
-    disk, a database that cannot be written, its lock held by another command for a minute)
-    stops the run at that file. The first ingest without a key creates one and says where.
-    Files that killed runs left (temporary files of processes gone, stored copies no capture
-    refers to) are removed, and named. On a terminal a bar shows how far through the files'
-    bytes the ingest is, with the file being read.
+    A directory's files are read by name (.warc, .arc, .wacz, optionally .gz); WAT and WET
+    files, derived from captures, are refused wherever given. Each file goes in whole, in one
+    transaction, or not at all. Files already in the archive are skipped. A file that cannot be
+    read fails alone; a problem with the archive itself (a full disk, a database that cannot be
+    written, its lock held a minute by a command that commits nothing) stops the run there. The
+    first ingest without a key creates one and says where. Files that killed runs left
+    (temporary files of processes gone, stored copies no capture refers to) are removed, and
+    named. On a terminal a bar shows how far through the files' bytes the ingest is, with the
+    file being read.
 
     Example: archive ingest captures/*.warc.gz
     """

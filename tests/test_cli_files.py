@@ -397,3 +397,29 @@ def test_an_archive_reached_through_a_link_keeps_its_files_beside_the_real_one(
     finally:
         os.close(lock)
     assert not alias.with_name(".archive.db.lock").exists()
+
+
+def test_wat_and_wet_files_are_refused_by_name_as_a_directory_walk_leaves_them(
+    isolated_env, tmp_path
+):
+    """WAT and WET files (Common Crawl's metadata and text derived from captures) are WARC
+    files: named on the command line one was ingested, to no article, while a directory's walk
+    left it out by name (left from the eleventh round). Both now leave it out, named."""
+    import shutil
+
+    (tmp_path / "cc").mkdir()
+    wat = tmp_path / "cc" / "CC-MAIN-1.warc.wat.gz"
+    wet = tmp_path / "cc" / "CC-MAIN-1.warc.WET"
+    shutil.copy(SAMPLE, wat)
+    shutil.copy(SAMPLE, wet)
+    code, out = run_cli("ingest", wat, wet, SAMPLE)
+    assert code == 1, out
+    assert error_lines(out) == [
+        f"Error: {wat}: a WAT file (metadata derived from a capture), not a capture: ingest the "
+        "WARC it was made from",
+        f"Error: {wet}: a WET file (plain text derived from a capture), not a capture: ingest "
+        "the WARC it was made from",
+    ]
+    assert "1 ingested, 0 already in the archive, 2 failed" in out
+    code, out = run_cli("ingest", tmp_path / "cc")  # the directory: left out by name, as before
+    assert code == 1 and "no capture files" in out, out
