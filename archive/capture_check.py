@@ -11,7 +11,6 @@ of a record (what extraction made of it) are not: re-extracting is the ingest's 
 from __future__ import annotations
 
 import sqlite3
-from pathlib import Path
 
 from .config import Limits
 from .errors import ArchiveError
@@ -99,15 +98,3 @@ def check_capture(conn: sqlite3.Connection, path: str, sha: str) -> list[str]:
     if len(problems) > MAX_NAMED:
         problems[MAX_NAMED:] = [f"... and {len(problems) - MAX_NAMED} more"]
     return problems
-
-
-def stored_file(home: Path, stored_path) -> Path | None:
-    """The stored capture a ``captures.stored_path`` names, when it is a file in ``captures/``."""
-    if not isinstance(stored_path, str) or "\0" in stored_path:
-        return None
-    path = home / stored_path
-    try:
-        inside = path.resolve().parent == (home / "captures").resolve()
-    except (OSError, ValueError):
-        return None
-    return path if inside and path.is_file() else None

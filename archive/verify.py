@@ -13,7 +13,7 @@ from pathlib import Path
 from cryptography.hazmat.primitives import serialization
 
 from . import checkpoint as cp
-from .capture_check import check_capture, stored_file
+from .capture_check import check_capture
 from .checks import (
     Chunk,
     LedgerScan,
@@ -447,8 +447,8 @@ class Verifier:
         for sha, stored in self.db.execute(
             "SELECT sha256, stored_path FROM captures ORDER BY rowid"
         ):
-            path = stored_file(home, stored)
-            if path is not None and isinstance(sha, str):
+            path = home / stored if isinstance(stored, str) else None
+            if path is not None and _in_captures(home, path, sha) and path.is_file():
                 todo.append((sha, str(path)))
         if self.workers > 1 and len(todo) > 1 and db_file:
             pool = process_pool(min(self.workers, len(todo)))
