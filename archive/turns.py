@@ -17,8 +17,8 @@ import errno
 import fcntl
 import os
 import sqlite3
-import time
 from pathlib import Path
+from time import monotonic, sleep
 
 from . import db as database
 
@@ -72,7 +72,7 @@ class Turns:
             self._let_in(conn, fd)
         waiting = False
         wait = database.LOCK_WAIT_SECONDS
-        deadline = time.monotonic() + wait
+        deadline = monotonic() + wait
         seen = _data_version(conn)
         (before,) = conn.execute("PRAGMA busy_timeout").fetchone()
         conn.execute(f"PRAGMA busy_timeout = {POLL_MS}")
@@ -89,8 +89,8 @@ class Turns:
                     waiting = self._lock(fd, fcntl.LOCK_SH)
                 version = _data_version(conn)
                 if version is not None and version != seen:  # another writer committed
-                    seen, deadline = version, time.monotonic() + wait
-                elif time.monotonic() > deadline:
+                    seen, deadline = version, monotonic() + wait
+                elif monotonic() > deadline:
                     raise locked
         finally:
             conn.execute(f"PRAGMA busy_timeout = {before}")
@@ -106,18 +106,18 @@ class Turns:
         version = _data_version(conn)
         if self._ignored is not None:
             since, until = self._ignored
-            if since == version and time.monotonic() < until:
+            if since == version and monotonic() < until:
                 return
         self._ignored = None
-        until = time.monotonic() + LET_IN_SECONDS
-        while time.monotonic() < until:
+        until = monotonic() + LET_IN_SECONDS
+        while monotonic() < until:
             if self._lock(fd, fcntl.LOCK_EX):  # no one waits
                 fcntl.lockf(fd, fcntl.LOCK_UN, 1, WAITING_BYTE)
                 return
             if not self._supported:
                 return
-            time.sleep(POLL_MS / 1000)
-        self._ignored = (version, time.monotonic() + IGNORE_SECONDS)
+            sleep(POLL_MS / 1000)
+        self._ignored = (version, monotonic() + IGNORE_SECONDS)
 
     def _lock(self, fd: int, how: int) -> bool:
         """Take the waiting byte's lock without waiting: False when it is held the other way

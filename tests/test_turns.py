@@ -81,7 +81,8 @@ def test_a_stopped_waiter_is_given_way_once_not_before_every_file(
         assert waiter.stdout.readline() == b"held\n"
         naps = []
         real_sleep = time.sleep
-        monkeypatch.setattr(turns.time, "sleep", lambda s: naps.append(s) or real_sleep(s))
+        # turns' own naps, not every sleep in the process
+        monkeypatch.setattr(turns, "sleep", lambda s: naps.append(s) or real_sleep(s))
         for i in range(4):
             page = article_html(f"Ferry terminal, part {i}", [f"Part {i} of it.", *FILLER])
             capture = warc_file(tmp_path / f"f{i}.warc.gz", [http_response(f"https://x/{i}", page)])
