@@ -168,6 +168,16 @@ def test_auditor_script_fails_damaged_rows_and_follows_rotations(tmp_path):
         f"FAILED {claim} signed by a retired key, or no ledger entry",
         "1 failed",
     ], bad.stdout
+    # a value of another type (a BLOB where text was): the script stopped at it, naming no row
+    blob = tmp_path / "blob.db"
+    shutil.copy(db, blob)
+    conn = sqlite3.connect(blob)
+    conn.execute("UPDATE claims SET text = X'FFFE41' WHERE id = ?", (claim,))
+    conn.commit()
+    conn.close()
+    bad = audit(blob)
+    assert bad.returncode == 1 and f"FAILED {claim} text hash, statement.text" in bad.stdout
+    assert bad.stdout.splitlines()[-1] == "1 failed", bad.stdout
     damaged = tmp_path / "damaged.db"
     damaged.write_bytes(db.read_bytes()[: db.stat().st_size // 2])
     bad = audit(damaged)
@@ -286,6 +296,10 @@ def test_ledger_script_from_the_docs(tmp_path):
     assert code == 1 and "is not the statement of claims" in out, out
     code, out = altered("UPDATE checkpoints SET note = replace(note, 'archive/', 'x/')")
     assert code == 1 and "not signed by the pinned key" in out, out
+    # a note stored as a BLOB: its bytes are read as text (the script stopped at it; `archive
+    # verify`, stricter, fails a BLOB where text belongs)
+    code, out = altered("UPDATE checkpoints SET note = CAST(note AS BLOB)")
+    assert (code, out) == (0, f"ledger of {size} entries matches its checkpoints\n"), out
     # an earlier checkpoint replaced by another signed note: the script read the latest only
     first = sqlite3.connect(db).execute("SELECT min(id), tree_size FROM checkpoints").fetchone()
     code, out = altered(
