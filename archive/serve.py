@@ -176,7 +176,7 @@ def datasette_command(
     args = [
         sys.executable,
         "-m",
-        "datasette",
+        "archive.serve",  # Datasette's command line: run_datasette
         "serve",
         "--immutable",
         str(db_path),
@@ -193,3 +193,42 @@ def datasette_command(
     for name, value in SETTINGS.items():
         args += ["--setting", name, value]
     return args
+
+
+def run_datasette(argv: list[str]) -> int:
+    """Datasette's own command line, as ``archive serve`` runs it (``python -m archive.serve``),
+    with a stop reported as every archive command reports one: "Interrupted" and status 130
+    for Ctrl-C (it was 0, or click's "Aborted!" and 1), "Terminated" and 143 for SIGTERM."""
+    import signal
+
+    import click
+    from datasette.cli import cli as datasette
+
+    stopped: list[tuple[int, str]] = []
+
+    def on_stop(signum, frame):
+        word = "Interrupted" if signum == signal.SIGINT else "Terminated"
+        stopped.append((128 + signum, word))
+        raise KeyboardInterrupt
+
+    # Installed before asyncio's: asyncio.run then leaves SIGINT alone, and uvicorn, which
+    # handles both while serving (a graceful stop), hands each back here once it has stopped.
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, on_stop)
+    try:
+        datasette.main(argv, prog_name="datasette", standalone_mode=False)
+    except (KeyboardInterrupt, click.Abort):
+        if not stopped:
+            raise
+    except click.ClickException as e:
+        e.show()
+        return e.exit_code
+    if stopped:
+        status, word = stopped[0]
+        print(word, file=sys.stderr)
+        return status
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(run_datasette(sys.argv[1:]))

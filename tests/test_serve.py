@@ -409,6 +409,38 @@ def test_a_port_in_use_is_refused_before_serving(sample_db, monkeypatch):
     )
 
 
+@pytest.mark.parametrize("signum, status, word", [(2, 130, "Interrupted"), (15, 143, "Terminated")])
+def test_a_stopped_serve_says_so_with_the_status_every_command_stops_with(
+    sample_db, signum, status, word
+):
+    """Ctrl-C ended serve with 0 (uvicorn's graceful stop hid it), where docs/cli.md promises
+    130 as for every command (found by a walk through the docs); SIGTERM gave 143, no word."""
+    import subprocess
+    import sys
+    import time
+
+    port = free_port()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "archive", "serve", "--db", str(sample_db), "--port", str(port)],
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "XDG_CACHE_HOME": str(sample_db.parent / ".cache")},
+    )
+    try:
+        for _ in range(150):
+            try:
+                get_json(f"http://127.0.0.1:{port}/-/versions.json")
+                break
+            except (urllib.error.URLError, ConnectionError):
+                time.sleep(0.2)
+        proc.send_signal(signum)
+        _, err = proc.communicate(timeout=30)
+    finally:
+        proc.kill()
+    assert proc.returncode == status, err
+    assert err.splitlines()[-1] == word, err
+
+
 @pytest.mark.parametrize(
     "content, why",
     [
