@@ -11,8 +11,11 @@ import re
 from dataclasses import asdict, dataclass, field
 
 import trafilatura
+from htmldate import find_date
 from lxml import etree
 from lxml import html as lxml_html
+from trafilatura import metadata as trafilatura_metadata
+from trafilatura.settings import DEFAULT_CONFIG, Document, set_date_params
 from trafilatura.utils import load_html
 
 from .claims import Claim, split_claims
@@ -241,25 +244,73 @@ def _blocks_from_body(body) -> list[Block]:
     return [b for b in blocks if not _is_pointer(b.text)]
 
 
-def _trafilatura(tree, url: str, favor_precision: bool, with_metadata: bool = True):
+#: How the main text is asked of trafilatura (benchmarks/ingest.py's floor asks the same).
+TRAFILATURA_SETTINGS = {
+    # Images on makes trafilatura keep gallery and alt text as body text; images are found by
+    # our own pass over the page (images.article_images).
+    "include_images": False,
+    "include_tables": True,
+    "include_comments": False,
+}
+
+
+def _trafilatura(tree, url: str, favor_precision: bool):
+    """trafilatura's main text of the page; its metadata is ``_page_metadata``'s, asked only
+    of an article."""
     try:
         return trafilatura.bare_extraction(
             tree,
             url=url,
-            with_metadata=with_metadata,
-            # Images on makes trafilatura keep gallery and alt text as body text; images are
-            # found by our own pass over the page (images.article_images).
-            include_images=False,
-            include_tables=True,
-            include_comments=False,
+            with_metadata=False,
             favor_precision=favor_precision,
+            **TRAFILATURA_SETTINGS,
         )
     except Exception:  # noqa: BLE001 - third-party code on hostile HTML: one page, not the file
-        # Seen: htmldate's cleaning (the metadata pass) asserts on some tag soup, e.g.
-        # '<svg ><div ></div><div ></div>'. The text may still be extractable without it.
-        if with_metadata:
-            return _trafilatura(tree, url, favor_precision, with_metadata=False)
         return None
+
+
+def _page_metadata(tree, url: str, date: bool, section: bool) -> Document:
+    """trafilatura's metadata of the page, as its ``extract_metadata`` finds it, step for step,
+    but only the fields an article reads: the date (htmldate's search, a third of the time)
+    only when ``date``, the categories only when ``section``, and never the tags or licence.
+    Called once an article was found, so pages that are not articles cost none of it. On any
+    error in it, no metadata (htmldate has asserted on tag soup such as
+    ``'<svg ><div ></div><div ></div>'``): the text may still be an article."""
+    meta = trafilatura_metadata
+    try:
+        found = meta.examine_meta(tree)
+        if found.author and " " not in found.author:
+            found.author = None
+        try:
+            found = meta.extract_meta_json(tree, found)
+        except Exception:  # noqa: BLE001 - as trafilatura: its JSON-LD reading has bugs
+            pass
+        if not found.title:
+            found.title = meta.extract_title(tree)
+        if not found.author:
+            found.author = meta.extract_author(tree)
+        if not found.url:
+            found.url = meta.extract_url(tree, url)
+        found.date = None
+        if date:
+            params = set_date_params(DEFAULT_CONFIG.getboolean("DEFAULT", "EXTENSIVE_DATE_SEARCH"))
+            found.date = find_date(tree, **params, url=found.url)
+        if not found.sitename:
+            found.sitename = meta.extract_sitename(tree)
+        if found.sitename:
+            found.sitename = found.sitename.lstrip("@")
+            if found.sitename and "." not in found.sitename and not found.sitename[0].isupper():
+                found.sitename = found.sitename.title()
+        elif found.url:
+            match = meta.META_URL.match(found.url)
+            if match:
+                found.sitename = match[1]
+        if section and not found.categories:
+            found.categories = meta.extract_catstags("category", tree)
+        found.clean_and_trim()
+        return found
+    except Exception:  # noqa: BLE001 - third-party code on hostile HTML
+        return Document()
 
 
 def _body_chars(blocks: list[Block]) -> int:
@@ -280,10 +331,8 @@ def extract_article(html_text: str, url: str) -> Article | None:
     blocks = _blocks_from_body(doc.body) if doc is not None and doc.body is not None else []
     if _body_chars(blocks) < FALLBACK_BELOW_CHARS:
         # Precision mode sometimes keeps only a notice; the balanced mode then finds the
-        # article. Taken only when it is much longer (measured in docs/extraction.md). Its
-        # metadata would be the first call's (extracted from the same tree before the mode
-        # matters), so it is not extracted twice: a third of the second call's time.
-        loose = _trafilatura(tree, url, favor_precision=False, with_metadata=doc is None)
+        # article. Taken only when it is much longer (measured in docs/extraction.md).
+        loose = _trafilatura(tree, url, favor_precision=False)
         if loose is not None and loose.body is not None:
             loose_blocks = _blocks_from_body(loose.body)
             if _body_chars(loose_blocks) > FALLBACK_RATIO * _body_chars(blocks):
@@ -299,22 +348,20 @@ def extract_article(html_text: str, url: str) -> Article | None:
         return None
 
     article = Article(url=url)
-    article.title = _meta(marks, "og:title") or doc.title or _ld_text(ld, "headline")
-    article.site_name = _meta(marks, "og:site_name", "application-name") or doc.sitename
+    published = _meta(marks, "article:published_time", "datePublished", "pubdate", "date")
+    published = published or _ld_text(ld, "datePublished")
+    section = _meta(marks, "article:section")
+    page = _page_metadata(tree, url, date=not published, section=not section)
+    article.title = _meta(marks, "og:title") or page.title or _ld_text(ld, "headline")
+    article.site_name = _meta(marks, "og:site_name", "application-name") or page.sitename
     canonical = marks.canonical
     article.canonical_url = canonical.strip() if canonical is not None else _meta(marks, "og:url")
-    article.published_at = (
-        _meta(marks, "article:published_time", "datePublished", "pubdate", "date")
-        or _ld_text(ld, "datePublished")
-        or doc.date
-    )
-    article.section = _meta(marks, "article:section") or (
-        doc.categories[0] if doc.categories else None
-    )
+    article.published_at = published or page.date
+    article.section = section or (page.categories[0] if page.categories else None)
     lang = tree.get("lang") or _meta(marks, "og:locale", "language", "content-language")
     article.language = lang.replace("_", "-").split("-")[0].lower() if lang else None
-    if doc.author:
-        article.authors = [a.strip() for a in doc.author.split(";") if a.strip()]
+    if page.author:
+        article.authors = [a.strip() for a in page.author.split(";") if a.strip()]
 
     # The title is the first heading; it is part of the page, never a claim.
     if (

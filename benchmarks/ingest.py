@@ -8,7 +8,12 @@ One run measures, on the same corpus (benchmarks/make_corpus.py, reused when it 
 ``--real``, the 181 real article pages of ../shared/corpus/extraction in one WARC.gz):
 
 - ``floor``: warcio iterating over the files plus trafilatura's ``bare_extraction`` with the
-  settings archive/extract.py uses, once per HTML response (precision mode), single process;
+  settings archive/extract.py uses and trafilatura's metadata, once per HTML response
+  (precision mode), single process: trafilatura's stock extraction of an article, the floor of
+  every round;
+- ``main_text_floor``: the same without trafilatura's metadata, the call ingest makes since
+  the thirteenth round (it then asks trafilatura's metadata functions for only the fields an
+  article reads, archive/extract.py ``_page_metadata``): a stricter floor, also reported;
 - ``floor_with_fallback``: the same plus the second, balanced-mode call that archive/extract.py
   makes when precision mode finds under ``FALLBACK_BELOW_CHARS`` characters (our main-text
   extractor is that two-call configuration; both floors are reported);
@@ -115,17 +120,27 @@ def real_corpus() -> tuple[Path, dict]:
 
 
 def floor(paths: list[Path]) -> dict:
-    """warcio + trafilatura.bare_extraction on the HTML responses, one process, through
-    archive/extract.py's own call (its settings; given the HTML text, trafilatura parses it);
-    the balanced-mode second call is timed apart (and taken on the pages where
+    """warcio + trafilatura.bare_extraction on the HTML responses, one process, with
+    archive/extract.py's settings; given the HTML text, trafilatura parses it. Two calls a page,
+    each timed apart: with trafilatura's metadata (the floor of every round, trafilatura's stock
+    extraction of an article), and without it (``main_text``: the call ingest makes since the
+    thirteenth round, which then asks trafilatura for only the metadata fields it reads). The
+    balanced-mode second call is timed apart too (and taken on the pages where
     archive/extract.py's rule takes it)."""
+    import trafilatura
     from warcio.archiveiterator import ArchiveIterator
 
     sys.path.insert(0, str(REPO))
-    from archive.extract import FALLBACK_BELOW_CHARS, _blocks_from_body, _body_chars, _trafilatura
+    from archive.extract import (
+        FALLBACK_BELOW_CHARS,
+        TRAFILATURA_SETTINGS,
+        _blocks_from_body,
+        _body_chars,
+        _trafilatura,
+    )
 
     pages = fallbacks = 0
-    fallback_s = 0.0
+    fallback_s = with_metadata_s = main_text_s = 0.0
     start = time.perf_counter()
     cpu_start = time.process_time()
     for path in paths:
@@ -138,26 +153,34 @@ def floor(paths: list[Path]) -> dict:
                     continue
                 html = rec.content_stream().read().decode("utf-8", "replace")
                 url = rec.rec_headers.get_header("WARC-Target-URI")
+                t = time.perf_counter()
+                trafilatura.bare_extraction(
+                    html, url=url, with_metadata=True, favor_precision=True, **TRAFILATURA_SETTINGS
+                )
+                with_metadata_s += time.perf_counter() - t
+                t = time.perf_counter()
                 doc = _trafilatura(html, url, favor_precision=True)
+                main_text_s += time.perf_counter() - t
                 pages += 1
                 # archive/extract.py's own rule decides (its cost left out of the floor)
                 t = time.perf_counter()
                 body = doc.body if doc is not None else None
                 chars = _body_chars(_blocks_from_body(body)) if body is not None else 0
-                fallback_s += time.perf_counter() - t
                 if chars < FALLBACK_BELOW_CHARS:
-                    t = time.perf_counter()
-                    # as archive/extract.py calls it: metadata only if the first call had none
-                    _trafilatura(html, url, favor_precision=False, with_metadata=doc is None)
-                    fallback_s += time.perf_counter() - t
+                    _trafilatura(html, url, favor_precision=False)
                     fallbacks += 1
+                fallback_s += time.perf_counter() - t
     wall = time.perf_counter() - start
     return {
         "pages": pages,
-        "wall_s": round(wall - fallback_s, 3),
-        "cpu_s": round(time.process_time() - cpu_start - fallback_s, 3),
+        "wall_s": round(wall - fallback_s - main_text_s, 3),
+        "cpu_s": round(time.process_time() - cpu_start - fallback_s - main_text_s, 3),
         "fallback_calls": fallbacks,
-        "with_fallback_wall_s": round(wall, 3),
+        "with_fallback_wall_s": round(wall - main_text_s, 3),
+        "main_text_wall_s": round(wall - fallback_s - with_metadata_s, 3),
+        # the parts, for process_floor
+        "fallback_calls_s": round(fallback_s, 3),
+        "main_text_calls_s": round(main_text_s, 3),
     }
 
 
@@ -166,9 +189,13 @@ def process_floor(paths: list[Path], timeout: float) -> dict:
     cmd = [PYTHON, str(Path(__file__).resolve()), "--floor-only", *map(str, paths)]
     res = run_measured(cmd, timeout=timeout)
     inside = json.loads(res["stdout"])
-    # the child also makes the fallback calls (timed apart inside it): left out, as in floor()
-    fallback_s = inside["with_fallback_wall_s"] - inside["wall_s"]
-    return {"wall_s": round(res["wall_s"] - fallback_s, 3), "with_fallback_wall_s": res["wall_s"]}
+    # the child also makes the main-text-only and fallback calls (timed apart inside it): left
+    # out, as in floor()
+    wall = res["wall_s"] - inside["main_text_calls_s"]
+    return {
+        "wall_s": round(wall - inside["fallback_calls_s"], 3),
+        "with_fallback_wall_s": round(wall, 3),
+    }
 
 
 def _committed(db: Path) -> dict:
@@ -236,6 +263,7 @@ def main_run(args) -> dict:
         pages_per_s=round(fl["pages"] / fl["wall_s"], 2),
         mb_per_s=round(manifest["bytes"] / 2**20 / fl["wall_s"], 2),
         with_fallback_pages_per_s=round(fl["pages"] / fl["with_fallback_wall_s"], 2),
+        main_text_pages_per_s=round(fl["pages"] / fl["main_text_wall_s"], 2),
     )
     pf = process_floor(paths, args.timeout)
     fl["process_wall_s"] = pf["wall_s"]
@@ -244,7 +272,8 @@ def main_run(args) -> dict:
     result["floor"] = fl
     print(
         f"floor: {fl['pages_per_s']} pages/s ({fl['with_fallback_pages_per_s']} with the "
-        f"{fl['fallback_calls']} fallback calls), {fl['mb_per_s']} MB/s, cpu {fl['cpu_s']} s",
+        f"{fl['fallback_calls']} fallback calls), {fl['mb_per_s']} MB/s, cpu {fl['cpu_s']} s; "
+        f"main text alone (no metadata) {fl['main_text_pages_per_s']} pages/s",
         file=sys.stderr,
     )
     print(
@@ -262,6 +291,9 @@ def main_run(args) -> dict:
             res["ratio_to_floor_with_fallback"] = round(
                 res["pages_per_s"] / fl["with_fallback_pages_per_s"], 3
             )
+            res["ratio_to_main_text_floor"] = round(
+                res["pages_per_s"] / fl["main_text_pages_per_s"], 3
+            )
             res["ratio_to_process_floor"] = round(res["pages_per_s"] / fl["process_pages_per_s"], 3)
             res["ratio_to_process_floor_with_fallback"] = round(
                 res["pages_per_s"] / fl["process_with_fallback_pages_per_s"], 3
@@ -273,7 +305,8 @@ def main_run(args) -> dict:
             print(
                 f"{variant} {workers}w: {res['pages_per_s']} pages/s, {res['mb_per_s']} MB/s, "
                 f"x{res['ratio_to_floor']} floor (x{res['ratio_to_floor_with_fallback']} with "
-                f"fallback, x{res['ratio_to_process_floor']} as a process), "
+                f"fallback, x{res['ratio_to_main_text_floor']} main text alone, "
+                f"x{res['ratio_to_process_floor']} as a process), "
                 f"peak tree PSS {res.get('peak_tree_pss_mb')} MB, cpu "
                 f"{res.get('cpu_s')} s" + (" TIMED OUT" if res["timed_out"] else ""),
                 file=sys.stderr,

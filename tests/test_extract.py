@@ -79,3 +79,76 @@ def test_markup_after_the_closing_html_tag_is_read_as_part_of_the_page():
     )
     article = extract_article(trailing, "https://n.example/a")
     assert (article.canonical_url, article.title) == ("https://c.example/x", "Trailing Title")
+
+
+#: Pages that take each branch of trafilatura's metadata search: a byline only in the text, a
+#: one-word meta author (trafilatura drops it), JSON-LD, a title only in <title>, a site name
+#: only in the URL or as a lower-case @handle, categories only from links, a date only in the
+#: canonical URL.
+METADATA_PAGES = [
+    (
+        "https://news.example/harbour",
+        '<html><head><link rel="canonical" href="https://news.example/2024/03/07/harbour.html">'
+        '<meta name="author" content="staff"><title>Harbour plan - Lakeport Daily'
+        '</title></head><body><p class="byline">By Ann Lee and Tom Park</p>'
+        '<div class="post-meta"><a href="/category/politics/">Politics</a></div>'
+        "<article><p>{text}</p></article></body></html>",
+    ),
+    (
+        "https://news.example/story",
+        '<html><head><script type="application/ld+json">{{"@type": "NewsArticle", "headline": '
+        '"Ferry fares", "author": {{"@type": "Person", "name": "Elena Varga"}}, '
+        '"datePublished": "2025-03-08T09:00:00Z", "publisher": {{"name": "The Courier"}}}}'
+        '</script><meta name="twitter:site" content="@lakeport"></head><body><article><p>{text}'
+        "</p></article></body></html>",
+    ),
+    (
+        "https://www.courier.example/a/b",
+        '<html lang="en"><head><meta property="og:title" content="Budget"><meta '
+        'property="article:section" content="City"></head><body><p>Published March 5, 2025</p>'
+        "<article><p>{text}</p></article></body></html>",
+    ),
+]
+
+
+def test_page_metadata_is_what_trafilatura_finds():
+    """extract.py asks trafilatura's metadata functions step by step (``_page_metadata``), so as
+    to skip what no article reads (tags, licence; the date and categories when the page's own
+    markup gives them). The fields it keeps must be exactly what trafilatura's
+    ``extract_metadata`` finds, on every branch: a trafilatura release that changes those
+    steps fails here."""
+    from copy import copy
+
+    from trafilatura.metadata import extract_metadata
+    from trafilatura.settings import Extractor
+    from trafilatura.utils import load_html
+
+    from archive.extract import _page_metadata
+
+    said = "The council voted on Tuesday to raise the water budget by ten percent, the mayor said. "
+    fields = ("title", "author", "sitename", "date", "categories")
+    seen = set()
+    for url, template in METADATA_PAGES:
+        tree = load_html(template.format(text=said * 8))
+        options = Extractor(with_metadata=True)
+        theirs = extract_metadata(copy(tree), url, options.date_params, options.fast)
+        ours = _page_metadata(tree, url, date=True, section=True)
+        assert [getattr(ours, f) for f in fields] == [getattr(theirs, f) for f in fields], url
+        seen |= {f for f in fields if getattr(ours, f)}
+        skipped = _page_metadata(tree, url, date=False, section=False)
+        assert skipped.date is None and skipped.author == theirs.author
+    assert seen == set(fields)  # every field found on some page: each branch was compared
+
+
+def test_an_articles_metadata_comes_from_its_markup_first_then_trafilatura():
+    said = "The council voted on Tuesday to raise the water budget by ten percent, the mayor said. "
+    pages = [
+        extract_article(template.format(text=said * 8), url) for url, template in METADATA_PAGES
+    ]
+    # trafilatura's finds where the markup says nothing: the byline, the date in the canonical
+    # URL, the category link, the title from <title>; a one-word meta author is not a name
+    assert [pages[0].title, pages[0].authors, pages[0].published_at, pages[0].section] == [
+        "Harbour plan", ["Ann Lee", "Tom Park"], "2024-03-07", "Politics"]  # fmt: skip
+    # JSON-LD and <meta> first, as written (trafilatura would shorten the date)
+    assert (pages[1].title, pages[1].published_at) == ("Ferry fares", "2025-03-08T09:00:00Z")
+    assert (pages[2].title, pages[2].section) == ("Budget", "City")

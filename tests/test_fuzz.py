@@ -21,6 +21,7 @@ from archive.ingest import Ingester
 from archive.keys import Signer
 
 from .conftest import DATA, SAMPLE
+from .test_extract import METADATA_PAGES as PAGES
 from .test_robustness import consistency_problems
 
 pytestmark = pytest.mark.slow
@@ -188,6 +189,33 @@ def tag_soup(draw, depth=0):
 def test_extract_article_never_raises_on_tag_soup(html_text):
     article = extract_article(html_text, "https://fuzz.example/a.html")
     assert article is None or isinstance(article.text, str)
+
+
+@FUZZ
+@given(soup=tag_soup(), page=st.sampled_from([("https://fuzz.example/a", "{text}"), *PAGES]))
+def test_page_metadata_is_trafilaturas_on_tag_soup(soup, page):
+    """The fields ``_page_metadata`` keeps are what trafilatura's own ``extract_metadata`` finds,
+    on tag soup alone or inside pages made to take each branch of it (tests/test_extract.py)."""
+    from copy import copy
+
+    from trafilatura.metadata import extract_metadata
+    from trafilatura.settings import Extractor
+    from trafilatura.utils import load_html
+
+    from archive.extract import _page_metadata
+
+    url, template = page
+    tree = load_html(template.replace("{text}", soup).replace("{{", "{").replace("}}", "}"))
+    if tree is None:
+        reject()
+    options = Extractor(with_metadata=True)
+    try:
+        theirs = extract_metadata(copy(tree), url, options.date_params, options.fast)
+    except Exception:  # noqa: BLE001 - theirs failing: ours gives no metadata (test_extract)
+        reject()
+    ours = _page_metadata(tree, url, date=True, section=True)
+    fields = ("title", "author", "sitename", "date", "categories")
+    assert [getattr(ours, f) for f in fields] == [getattr(theirs, f) for f in fields]
 
 
 @pytest.mark.parametrize(
