@@ -1,4 +1,5 @@
-"""Build the Datasette command line that publishes an archive read-only."""
+"""Build the Datasette command line that publishes an archive read-only, and run it (``python -m
+archive.serve``, the process ``archive serve`` becomes)."""
 
 from __future__ import annotations
 
@@ -216,7 +217,7 @@ def run_datasette(argv: list[str]) -> int:
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, on_stop)
     try:
-        datasette.main(argv, prog_name="datasette", standalone_mode=False)
+        result = datasette.main(argv, prog_name="datasette", standalone_mode=False)
     except (KeyboardInterrupt, click.Abort):
         if not stopped:
             raise
@@ -227,7 +228,7 @@ def run_datasette(argv: list[str]) -> int:
         status, word = stopped[0]
         print(word, file=sys.stderr)
         return status
-    return 0
+    return result if isinstance(result, int) else 0  # click's Exit code, else success
 
 
 if __name__ == "__main__":
