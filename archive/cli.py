@@ -207,7 +207,9 @@ def key_option(fn):
     return click.option(
         "--key",
         "key_path",
-        type=FilePath(dir_okay=False, regular=True),
+        # readable=False: a key file that cannot be read is one line (load_key), as through
+        # ARCHIVE_KEY, not a usage error
+        type=FilePath(dir_okay=False, regular=True, readable=False),
         default=None,
         help="Private signing key [env ARCHIVE_KEY; default: ~/.config/archive/signing-key.pem]",
     )(fn)

@@ -29,7 +29,8 @@ from .trust import archive_signing_key, signing_refusal
 
 
 @cli.command()
-@click.argument("paths", nargs=-1, required=True, type=FilePath())
+# readable=False: a file that cannot be read fails alone, in the run, not as a usage error
+@click.argument("paths", nargs=-1, required=True, type=FilePath(readable=False))
 @db_option
 @key_option
 @click.option(
@@ -74,13 +75,13 @@ def ingest(
 
     A directory's files are read by name (.warc, .arc, .wacz, optionally .gz); WAT and WET
     files, derived from captures, are refused wherever given. Each file goes in whole, in one
-    transaction, or not at all. Files already in the archive are skipped. A file that cannot be
-    read fails alone; a problem with the archive itself (a full disk, a database that cannot be
-    written, its lock held a minute by a command that commits nothing) stops the run there. The
-    first ingest without a key creates one and says where. Files that killed runs left
-    (temporary files of processes gone, stored copies no capture refers to) are removed, and
-    named. On a terminal a bar shows how far through the files' bytes the ingest is, with the
-    file being read.
+    transaction, or not at all. Files already in the archive are skipped. A file (or a
+    directory) that cannot be read fails alone; a problem with the archive itself (a full disk,
+    a database that cannot be written, its lock held a minute by a command that commits
+    nothing) stops the run there. The first ingest without a key creates one and says where.
+    Files that killed runs left (temporary files of processes gone, stored copies no capture
+    refers to) are removed, and named. On a terminal a bar shows how far through the files'
+    bytes the ingest is, with the file being read.
 
     Example: archive ingest captures/*.warc.gz
     """
@@ -96,13 +97,16 @@ def ingest(
         # nothing to read: say so before a key or a database is created
         raise click.ClickException(
             "; ".join(
-                f"{p}: no capture files (.warc, .arc, .wacz, optionally .gz) in it"
-                if p.is_dir()
-                # a FIFO or a device exists: "no such file" said otherwise (the sweep)
-                else f"{p}: not a regular file"
-                if p.exists()
-                else f"{p}: no such file"
-                for p in paths
+                [
+                    f"{p}: no capture files (.warc, .arc, .wacz, optionally .gz) in it"
+                    if p.is_dir()
+                    # a FIFO or a device exists: "no such file" said otherwise (the sweep)
+                    else f"{p}: not a regular file"
+                    if p.exists()
+                    else f"{p}: no such file"
+                    for p in paths
+                ]
+                + [f"{d}: cannot be read ({why})" for d, why in unreadable]
             )
         )
     if scheduler is not None and not scheduler.strip():
@@ -172,8 +176,9 @@ def ingest(
         ingester.executor = process_pool(default_workers() if workers is None else workers)
 
     for directory, why in unreadable:
+        # a failure, as a file that cannot be read is: a script must not take the run for whole
         click.echo(
-            f"Warning: {one_line(str(directory))}: cannot be read ({why}); no captures were "
+            f"Error: {one_line(str(directory))}: cannot be read ({why}); no captures were "
             "looked for in it",
             err=True,
         )
@@ -209,6 +214,11 @@ def ingest(
         f"{sum(r.status == 'already' for r in results)} already in the archive, {failed} failed; "
         f"{sum(r.articles for r in done)} articles, {sum(r.claims for r in done)} claims, "
         f"{sum(r.images for r in done)} images, {sum(r.skipped for r in done)} skipped"
+        + (
+            f"; {len(unreadable)} director{'y' if len(unreadable) == 1 else 'ies'} not read"
+            if unreadable
+            else ""
+        )
     )
     digest = [r for r in done if r.digest_failures]
     if digest:
@@ -228,7 +238,7 @@ def ingest(
             err=True,
         )
         sys.exit(status)
-    sys.exit(EXIT_FAILED if failed or broken else EXIT_OK)
+    sys.exit(EXIT_FAILED if failed or broken or unreadable else EXIT_OK)
 
 
 def _ingest_files(ingester, files: list[Path], results: list, quiet: bool):

@@ -177,7 +177,13 @@ class Ingester:
                 raise DatabaseError(
                     f"{problem}; {path} was not ingested, and the files after it are not read"
                 ) from None
-            result.status, result.error = "failed", f"{path}: {type(e).__name__}: {e}"
+            result.status = "failed"
+            # the capture itself (its permissions), named in words
+            mine = isinstance(e, OSError) and e.filename is not None and e.strerror
+            if mine and os.fsdecode(e.filename) == str(path):
+                result.error = f"{path}: cannot be read ({e.strerror})"
+            else:
+                result.error = f"{path}: {type(e).__name__}: {e}"
         except MemoryError:
             result.status, result.error = (
                 "failed",

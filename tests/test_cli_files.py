@@ -220,7 +220,7 @@ def test_directories_are_expanded_without_dropping_anything_silently(
     )
     assert "4 files: 2 ingested, 0 already in the archive, 2 failed;" in result.output
     assert (
-        f"Warning: {top / 'secret'}: cannot be read (Permission denied); no captures were "
+        f"Error: {top / 'secret'}: cannot be read (Permission denied); no captures were "
         "looked for in it"
     ) in lines
 
@@ -423,3 +423,57 @@ def test_wat_and_wet_files_are_refused_by_name_as_a_directory_walk_leaves_them(
     assert "1 ingested, 0 already in the archive, 2 failed" in out
     code, out = run_cli("ingest", tmp_path / "cc")  # the directory: left out by name, as before
     assert code == 1 and "no capture files" in out, out
+
+
+def test_a_capture_or_directory_that_cannot_be_read_fails_alone(
+    isolated_env, tmp_path, monkeypatch
+):
+    """A capture named on the command line that cannot be read stopped the whole batch with
+    click's usage error (exit 2, the good files not ingested), a directory that cannot be read
+    was a warning in a run that exited 0, and an unreadable --key was a usage error where
+    ARCHIVE_KEY gave one line (an archivist's review). Each now fails alone, in one line."""
+    import builtins
+    import os
+    import pathlib
+    import shutil
+
+    locked = tmp_path / "locked.warc.gz"
+    shutil.copy(SECOND, locked)
+    (tmp_path / "dir" / "sub").mkdir(parents=True)
+    shutil.copy(SAMPLE, tmp_path / "dir" / SAMPLE.name)
+    key = tmp_path / "key.pem"
+    assert run_cli("keys", "generate", "--key", key, "--no-passphrase")[0] == 0
+    # root reads everything: the refusals are made up here, where the tool asks
+    denied = {str(locked), str(tmp_path / "dir" / "sub"), str(key)}
+    real_access, real_open, scandir, read_bytes = (
+        os.access,
+        builtins.open,
+        os.scandir,
+        (pathlib.Path.read_bytes),
+    )
+
+    def refused(real):
+        def call(path, *args, **kwargs):
+            if str(path) in denied:
+                raise PermissionError(13, "Permission denied", str(path))
+            return real(path, *args, **kwargs)
+
+        return call
+
+    monkeypatch.setattr(os, "access", lambda p, *a, **k: str(p) not in denied and real_access(
+        p, *a, **k))  # fmt: skip
+    monkeypatch.setattr(builtins, "open", refused(real_open))
+    monkeypatch.setattr(os, "scandir", refused(scandir))
+    monkeypatch.setattr(pathlib.Path, "read_bytes", refused(read_bytes))
+    code, out = run_cli("ingest", locked, tmp_path / "dir")
+    assert code == 1, out
+    assert error_lines(out) == [
+        f"Error: {tmp_path / 'dir' / 'sub'}: cannot be read (Permission denied); no captures "
+        "were looked for in it",
+        f"Error: {locked}: cannot be read (Permission denied)",
+    ], out
+    assert "2 files: 1 ingested, 0 already in the archive, 1 failed;" in out, out
+    assert out.splitlines()[-1].endswith("; 1 directory not read"), out
+    code, out = run_cli("ingest", "--key", key, SECOND)
+    assert code == 1, out
+    assert error_lines(out) == [f"Error: {key}: cannot read the key file (Permission denied)"]
