@@ -12,6 +12,7 @@ import io
 import logging
 import re
 import zipfile
+import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
@@ -205,11 +206,11 @@ class CaptureReader:
         # prints; a handler of its own also keeps logging's last-resort printer quiet)
         logged = logging.StreamHandler(warn)
         WARCIO_LOG.addHandler(logged)
+        member_end, last_start = None, 0  # the last record's gzip decompressor, offset
         try:
             with contextlib.redirect_stderr(warn):
                 it = streams.RecordIterator(f, check_digests=True, arc2warc=True)
                 records = iter(it)
-            member_end, last_start = None, 0  # the last record's gzip decompressor, offset
             last_record = 0  # where the last record read begins (after any blank lines)
             while True:
                 with contextlib.redirect_stderr(warn):
@@ -223,7 +224,9 @@ class CaptureReader:
                 with contextlib.redirect_stderr(warn):
                     if rec is None:
                         if member_end is not None and not member_end.eof:
-                            # warcio stops quietly in a gzip member cut off after its payload
+                            # warcio stops quietly in a gzip member cut off after its payload;
+                            # or damaged there, which zlib may say (then: not truncated)
+                            self._if_damaged(where, member, last_start, "the file ends inside it")
                             raise CaptureError(
                                 where,
                                 "truncated: the file ends inside the last record's gzip member "
@@ -232,11 +235,16 @@ class CaptureReader:
                             )
                         # (in a WACZ too: the ZIP's CRC says a member is what was packed, not
                         # that it is whole)
-                        self._check_end(where, f, offset)
+                        self._check_end(where, f, offset, member)
                         break
                     member_end = getattr(it.reader, "decompressor", None)
                     last_start = offset
-                    _check_header(rec, where, offset)
+                    try:
+                        _check_header(rec, where, offset)
+                    except CaptureError:
+                        # bit rot in a member reads as a malformed record: say what it is
+                        self._if_damaged(where, member, offset)
+                        raise
                     # get_record_offset() reads the record to its end, so ask only after the
                     # payload is read; until then ``offset`` is where the last record ended.
                     record = self._make_record(rec, offset, member, where)
@@ -274,6 +282,9 @@ class CaptureReader:
                 # warcio quotes the first line it could not read, binary and all
                 text = self._not_a_record(offset) if not member else "no WARC or ARC record here"
             elif "non-chunked gzip" in text:
+                # a member damaged near its end runs on into the next: the same complaint, and
+                # recompressing would keep the damage, signed (an archivist's review)
+                self._if_damaged(where, member, last_start)
                 text = (
                     "gzip is not record-chunked (each record must be its own gzip member; "
                     "`warcio recompress` can fix the file)"
@@ -327,17 +338,48 @@ class CaptureReader:
             return "the gzip data here holds no WARC or ARC record"
         return f"no WARC or ARC record starts here (it begins {first_line(head)!r})"
 
-    def _check_end(self, where: str, f: streams.EndTracked, end: int) -> None:
-        """The capture must end where its last record does, give or take blank lines: bytes
-        left over are a file cut short (or junk), not nothing."""
+    def _if_damaged(self, where: str, member: str, start: int, but: str | None = None) -> None:
+        """Raise "damaged" when the capture file (not a WACZ's member) has a gzip member at
+        ``start`` that zlib finds damaged (other than ``but``); otherwise return."""
+        if member:
+            return
+        with open(self.path, "rb") as f:
+            f.seek(start)
+            if f.read(2) != b"\x1f\x8b":
+                return
+        damage = gzip_damage(self.path, start)
+        if damage and damage != but:
+            raise CaptureError(
+                where, f"not a valid WARC/ARC: the gzip data here is damaged ({damage})", start
+            )
+
+    def _check_end(self, where: str, f: streams.EndTracked, end: int, member: str) -> None:
+        """The capture must end where its last record does, give or take blank lines and empty
+        gzip members (`cat` of a file and an empty .gz): bytes left over are a file cut short
+        (or junk), not nothing."""
         left = f.left_over(end)
-        if left:
+        if left and not (not member and left <= 1 << 16 and self._blank_members(end)):
             raise CaptureError(
                 where,
                 f"truncated or damaged: the {left:,} bytes after the last whole record are not "
                 "a record",
                 end,
             )
+
+    def _blank_members(self, end: int) -> bool:
+        """Whether the file's bytes after ``end`` are whole gzip members holding only blanks."""
+        with open(self.path, "rb") as f:
+            f.seek(end)
+            data = f.read(1 << 16).lstrip(streams.BLANK)
+        while data:
+            member = zlib.decompressobj(31)
+            try:
+                if member.decompress(data, 1 << 16).strip(streams.BLANK) or not member.eof:
+                    return False
+            except zlib.error:
+                return False
+            data = member.unused_data.lstrip(streams.BLANK)
+        return True
 
     def _make_record(self, rec, offset: int, member: str, where: str) -> Record:
         h = rec.rec_headers

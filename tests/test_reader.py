@@ -246,3 +246,66 @@ def test_each_record_s_digest_check_says_what_was_checked():
     ]
     digests = [r.digest for r in CaptureReader(DATA / "warc" / "example-digest.warc")]
     assert digests == ["failed", "passed", "passed", "passed"]
+
+
+def _members(path) -> list[bytes]:
+    """The uncompressed contents of a .gz file's members, in order."""
+    import zlib
+
+    members, data = [], path.read_bytes()
+    while data:
+        member = zlib.decompressobj(31)
+        members.append(member.decompress(data))
+        data = member.unused_data
+    return members
+
+
+def _read(path) -> str:
+    from archive.errors import CaptureError
+    from archive.reader import CaptureReader
+
+    try:
+        return f"{sum(1 for _ in CaptureReader(path))} records"
+    except CaptureError as e:
+        return str(e)
+
+
+def test_damaged_gzip_is_called_damaged_not_what_its_garbage_looks_like(tmp_path):
+    """Bit rot in a member made its record's headers garbage, and the message blamed the WARC
+    ("a record's length '\\x0b`DO' is not a number", "a record has no type"); damage near a
+    member's end ran it on into the next, and the message said the gzip was not record-chunked
+    and that `warcio recompress` could fix it, which signed the damage in (an archivist's
+    review). Each now names the damaged member. An empty gzip member after the last record
+    (`cat a.warc.gz empty.gz`) is nothing, as blank lines are."""
+    import gzip
+    import zlib
+
+    def gz(raw: bytes, end: bool = True) -> bytes:
+        z = zlib.compressobj(9, zlib.DEFLATED, 31)
+        return z.compress(raw) + z.flush(zlib.Z_FINISH if end else zlib.Z_SYNC_FLUSH)
+
+    members = _members(SAMPLE)
+    unended = tmp_path / "unended.warc.gz"  # the second member's deflate stream never ends
+    unended.write_bytes(b"".join(gz(m, end=i != 1) for i, m in enumerate(members)))
+    at = len(gz(members[0]))
+    assert _read(unended) == (
+        f"{unended} at offset {at}: not a valid WARC/ARC: the gzip data here is damaged "
+        "(invalid block type)"
+    )
+    empty_after = tmp_path / "empty-after.warc.gz"
+    empty_after.write_bytes(SAMPLE.read_bytes() + gzip.compress(b""))
+    assert _read(empty_after) == _read(SAMPLE) == f"{len(members)} records"
+    # the reviewer's case: the sample outlet B's capture (examples/build_samples.py, the same
+    # bytes on every run) with one byte of its fourth member flipped near its end
+    from .test_crash import _build_samples
+
+    samples = _build_samples()
+    samples.build(samples.FALLBACK, tmp_path / "samples")
+    data = bytearray((tmp_path / "samples" / "lakeport-B-2025-03-08.warc.gz").read_bytes())
+    data[9493] ^= 192
+    flipped = tmp_path / "flipped.warc.gz"
+    flipped.write_bytes(bytes(data))
+    assert _read(flipped) == (
+        f"{flipped} at offset 3401: not a valid WARC/ARC: the gzip data here is damaged (the "
+        "file ends inside it)"
+    ), "the sample changed? find a byte whose flip says 'not record-chunked' without the fix"
