@@ -43,8 +43,22 @@ def connect(path: str | Path, create: bool = True, upgrade: bool = True) -> sqli
     except sqlite3.DatabaseError as e:
         if is_locked(e):
             raise DatabaseError(f"{path}: {BUSY}") from None
-        raise DatabaseError(f"{path}: not a usable SQLite database ({e})") from None
+        raise unusable(path, e) from None
     return db
+
+
+def unusable(path: Path, e: sqlite3.DatabaseError) -> DatabaseError:
+    """The one line for a database SQLite would not open or read. A write that was interrupted
+    leaves a journal SQLite must roll back before anyone reads the file; a user who cannot
+    write there was told only "attempt to write a readonly database" (an archivist's review)."""
+    journal = path.with_name(f"{path.name}-journal")
+    if "readonly" in str(e) and journal.is_file() and journal.stat().st_size:
+        return DatabaseError(
+            f"{path}: a write that was interrupted left {journal.name} beside it, which SQLite "
+            "must roll back before the database can be read, and this user cannot write there: "
+            "run any archive command on it (`archive verify`) as a user who can"
+        )
+    return DatabaseError(f"{path}: not a usable SQLite database ({e})")
 
 
 def _migrations_in(path: Path, target: str, **how) -> set[str]:
@@ -57,7 +71,7 @@ def _migrations_in(path: Path, target: str, **how) -> set[str]:
         finally:
             conn.close()
     except sqlite3.DatabaseError as e:
-        raise DatabaseError(f"{path}: not a usable SQLite database ({e})") from None
+        raise unusable(path, e) from None
 
 
 def _refuse_empty(path: Path) -> None:

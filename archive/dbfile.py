@@ -11,7 +11,14 @@ from pathlib import Path
 
 import sqlite_utils
 
-from .db import _migrations_in, _not_an_archive, _refuse_empty, applied_migrations, is_locked
+from .db import (
+    _migrations_in,
+    _not_an_archive,
+    _refuse_empty,
+    applied_migrations,
+    is_locked,
+    unusable,
+)
 from .errors import DatabaseError
 
 
@@ -42,7 +49,7 @@ def check_archive_file(path: str | Path) -> None:
         _refuse_other_program(uri, path)
     except sqlite3.DatabaseError as e:
         if not is_locked(e):
-            raise DatabaseError(f"{path}: not a usable SQLite database ({e})") from None
+            raise unusable(path, e) from None
         # locked: read as it stands, without locking, only to tell another program's file (a
         # page read in the middle of a commit is no reason to refuse: the command waits later)
         with contextlib.suppress(sqlite3.DatabaseError):

@@ -271,3 +271,26 @@ def test_the_checkpoint_file_never_goes_back_to_a_smaller_tree(tmp_path, fixed_s
         f"does not have (it has {mine}: restored from an older copy?); it is left as it is: "
         "keep it as evidence, then remove it, and the next ingest writes this database's"
     ]
+
+
+def test_a_journal_left_behind_is_named_to_a_user_who_cannot_roll_it_back(tmp_path):
+    """A killed write leaves archive.db-journal, which SQLite rolls back on the next open; a
+    user with read access only was told "not a usable SQLite database (attempt to write a
+    readonly database)" (an archivist's review, run as another user: as root here, the error
+    SQLite gives that user is made up)."""
+    import sqlite3
+
+    from archive.db import unusable
+
+    db = tmp_path / "archive.db"
+    db.write_bytes(b"")
+    readonly = sqlite3.OperationalError("attempt to write a readonly database")
+    assert str(unusable(db, readonly)) == (
+        f"{db}: not a usable SQLite database (attempt to write a readonly database)"
+    )
+    (tmp_path / "archive.db-journal").write_bytes(b"\xd9\xd5\x05\xf9\x20\xa1\x63\xd7")
+    assert str(unusable(db, readonly)) == (
+        f"{db}: a write that was interrupted left archive.db-journal beside it, which SQLite "
+        "must roll back before the database can be read, and this user cannot write there: run "
+        "any archive command on it (`archive verify`) as a user who can"
+    )
