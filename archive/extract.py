@@ -14,7 +14,16 @@ import trafilatura
 from htmldate import find_date
 from lxml import etree
 from lxml import html as lxml_html
-from trafilatura import metadata as trafilatura_metadata
+from trafilatura.metadata import (  # the steps of its extract_metadata: _page_metadata
+    META_URL,
+    examine_meta,
+    extract_author,
+    extract_catstags,
+    extract_meta_json,
+    extract_sitename,
+    extract_title,
+    extract_url,
+)
 from trafilatura.settings import DEFAULT_CONFIG, Document, set_date_params
 from trafilatura.utils import load_html
 
@@ -276,37 +285,36 @@ def _page_metadata(tree, url: str, date: bool, section: bool) -> Document:
     Called once an article was found, so pages that are not articles cost none of it. On any
     error in it, no metadata (htmldate has asserted on tag soup such as
     ``'<svg ><div ></div><div ></div>'``): the text may still be an article."""
-    meta = trafilatura_metadata
     try:
-        found = meta.examine_meta(tree)
+        found = examine_meta(tree)
         if found.author and " " not in found.author:
             found.author = None
         try:
-            found = meta.extract_meta_json(tree, found)
+            found = extract_meta_json(tree, found)
         except Exception:  # noqa: BLE001 - as trafilatura: its JSON-LD reading has bugs
             pass
         if not found.title:
-            found.title = meta.extract_title(tree)
+            found.title = extract_title(tree)
         if not found.author:
-            found.author = meta.extract_author(tree)
+            found.author = extract_author(tree)
         if not found.url:
-            found.url = meta.extract_url(tree, url)
+            found.url = extract_url(tree, url)
         found.date = None
         if date:
             params = set_date_params(DEFAULT_CONFIG.getboolean("DEFAULT", "EXTENSIVE_DATE_SEARCH"))
             found.date = find_date(tree, **params, url=found.url)
         if not found.sitename:
-            found.sitename = meta.extract_sitename(tree)
+            found.sitename = extract_sitename(tree)
         if found.sitename:
             found.sitename = found.sitename.lstrip("@")
             if found.sitename and "." not in found.sitename and not found.sitename[0].isupper():
                 found.sitename = found.sitename.title()
         elif found.url:
-            match = meta.META_URL.match(found.url)
+            match = META_URL.match(found.url)
             if match:
                 found.sitename = match[1]
         if section and not found.categories:
-            found.categories = meta.extract_catstags("category", tree)
+            found.categories = extract_catstags("category", tree)
         found.clean_and_trim()
         return found
     except Exception:  # noqa: BLE001 - third-party code on hostile HTML
