@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import re
+from copy import copy
 from dataclasses import asdict, dataclass, field
 
 import trafilatura
@@ -284,7 +285,8 @@ def _page_metadata(tree, url: str, date: bool, section: bool) -> Document:
     only when ``date``, the categories only when ``section``, and never the tags or licence.
     Called once an article was found, so pages that are not articles cost none of it. On any
     error in it, no metadata (htmldate has asserted on tag soup such as
-    ``'<svg ><div ></div><div ></div>'``): the text may still be an article."""
+    ``'<svg ><div ></div><div ></div>'``): the text may still be an article. (A step left out
+    can no longer fail it: there, trafilatura would have lost every field.)"""
     try:
         found = examine_meta(tree)
         if found.author and " " not in found.author:
@@ -319,6 +321,16 @@ def _page_metadata(tree, url: str, date: bool, section: bool) -> Document:
         return found
     except Exception:  # noqa: BLE001 - third-party code on hostile HTML
         return Document()
+
+
+def _as_trafilatura_reads(tree):
+    """The tree as trafilatura's metadata search read it: a copy of the element, so without
+    what lies beside the root (markup after ``</html>`` is a second top-level element, which
+    its XPaths, starting at the document, would search: a title or category there was taken,
+    found in review). Copied only when there is something beside it, a copy costing ~1 ms."""
+    if tree.getparent() is None and tree.getprevious() is None and tree.getnext() is None:
+        return tree
+    return copy(tree)
 
 
 def _body_chars(blocks: list[Block]) -> int:
@@ -359,7 +371,7 @@ def extract_article(html_text: str, url: str) -> Article | None:
     published = _meta(marks, "article:published_time", "datePublished", "pubdate", "date")
     published = published or _ld_text(ld, "datePublished")
     section = _meta(marks, "article:section")
-    page = _page_metadata(tree, url, date=not published, section=not section)
+    page = _page_metadata(_as_trafilatura_reads(tree), url, not published, not section)
     article.title = _meta(marks, "og:title") or page.title or _ld_text(ld, "headline")
     article.site_name = _meta(marks, "og:site_name", "application-name") or page.sitename
     canonical = marks.canonical

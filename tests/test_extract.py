@@ -152,3 +152,19 @@ def test_an_articles_metadata_comes_from_its_markup_first_then_trafilatura():
     # JSON-LD and <meta> first, as written (trafilatura would shorten the date)
     assert (pages[1].title, pages[1].published_at) == ("Ferry fares", "2025-03-08T09:00:00Z")
     assert (pages[2].title, pages[2].section) == ("Budget", "City")
+
+
+def test_metadata_is_not_taken_from_markup_after_the_closing_html_tag():
+    """trafilatura read its metadata from a copy of the root element, which leaves out markup
+    after </html> (a second top-level element); asked step by step on the page itself, its
+    XPaths searched it too, and a title or a category there was taken (found in review)."""
+    said = "The council voted on Tuesday to raise the water budget by ten percent, the mayor said."
+    body = "".join(f"<p>{said} Part {i}.</p>" for i in range(8))
+    page = f"<html><head><title>T</title></head><body><article>{body}</article></body></html>"
+    after = (
+        '<p class="entry-categories"><a href="/category/politics">Politics</a></p>'
+        '<h2 class="entry-title">Other title</h2>'
+    )
+    article = extract_article(page + after, "https://n.example/a")
+    assert (article.title, article.section) == ("T", None)
+    assert extract_article(page, "https://n.example/a").title == "T"
