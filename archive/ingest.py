@@ -179,7 +179,7 @@ class Ingester:
                 ) from None
             result.status = "failed"
             # the capture itself (its permissions), named in words
-            mine = isinstance(e, OSError) and e.filename is not None and e.strerror
+            mine = isinstance(e, OSError) and isinstance(e.filename, str | bytes) and e.strerror
             if mine and os.fsdecode(e.filename) == str(path):
                 result.error = f"{path}: cannot be read ({e.strerror})"
             else:

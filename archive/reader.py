@@ -355,8 +355,9 @@ class CaptureReader:
 
     def _check_end(self, where: str, f: streams.EndTracked, end: int, member: str) -> None:
         """The capture must end where its last record does, give or take blank lines and empty
-        gzip members (`cat` of a file and an empty .gz): bytes left over are a file cut short
-        (or junk), not nothing."""
+        gzip members (`cat` of a file and an empty .gz; a member holding blank lines is read by
+        warcio as a record, and refused before this): bytes left over are a file cut short (or
+        junk), not nothing."""
         left = f.left_over(end)
         if left and not (not member and left <= 1 << 16 and self._blank_members(end)):
             raise CaptureError(
