@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import shutil
 import signal
 import sqlite3
@@ -17,7 +18,7 @@ from . import __version__
 from .config import archive_db_path, default_db_path
 from .db import connect
 from .dbfile import check_archive_file
-from .errors import ArchiveError
+from .errors import ArchiveError, one_line
 from .keys import key_is_encrypted
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
@@ -84,7 +85,17 @@ def _unexpected(e: BaseException) -> str:
         where = f"{e.filename}: " if e.filename is not None else ""
         return f"{where}{e.strerror}"
     if isinstance(e, sqlite3.Error):  # the commands name the file where it matters
-        return f"the archive database: {e}"
+        # (Python's message quotes the bytes, which print as garbage)
+        column = re.match(r"Could not decode to UTF-8 column '([^']*)'", str(e))
+        if column:
+            return (
+                f"the archive database holds bytes that are not UTF-8 text in a "
+                f"{column[1]!r} column (altered, or the file is damaged): `archive verify` "
+                "names the rows"
+            )
+        text = one_line(str(e))[:200]
+        damaged = any(word in text for word in ("malformed", "corrupt", "not a database"))
+        return f"the archive database: {text}" + ("; `archive verify` checks it" if damaged else "")
     if isinstance(e, UnicodeError):
         return f"a value that is not text ({type(e).__name__}: {str(e)[:200]})"
     if isinstance(e, OverflowError):

@@ -113,3 +113,24 @@ def test_only_real_iso_dates_are_published():
     for bad in ("۱۴۰۳-۱۲-۱۷", "2025-13-45", "1 May 2025, 08:00", "Friday", "", None,
                 "2025-03-07T99:99:99+99:99", "2025-03-07T24:61Z", "2025-03-07 10:00"):  # fmt: skip
         assert _iso_date(bad) is None, bad
+
+
+def test_an_export_of_altered_bytes_says_so_in_words(sample_db, tmp_path):
+    """A value that is not UTF-8 text (a damaged page, or bytes altered) stopped the export
+    with Python's message quoting them, garbage on the terminal, and naming nothing to do (an
+    archivist's review)."""
+    conn = sqlite3.connect(sample_db)
+    conn.execute("UPDATE claims SET speaker = CAST(X'3337FFFE' AS TEXT) WHERE rowid = 3")
+    conn.commit()
+    conn.close()
+    for form in ("csv", "jsonl", "prov-json", "claimreview"):
+        out = tmp_path / f"export.{form}"
+        args = ["export", "--db", str(sample_db), "--format", form, "-o", str(out)]
+        result = CliRunner().invoke(cli, args)
+        assert result.exit_code == 1 and not out.exists(), result.output
+        assert result.output.splitlines() == [
+            (
+                "Error: the archive database holds bytes that are not UTF-8 text in a 'speaker' "
+                "column (altered, or the file is damaged): `archive verify` names the rows"
+            )
+        ], form
