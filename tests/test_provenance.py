@@ -513,3 +513,33 @@ def test_q4_a_long_diff_pairs_changed_sentences_without_scoring_every_pair(monke
     assert changed == [("o5", "edited")]
     assert sum(kind == "removed" for kind, *_ in changes) == 299
     assert sum(kind == "added" for kind, *_ in changes) == 300
+
+
+def test_q2_a_whole_name_wins_over_a_part_of_another(archive, tmp_path):
+    """speaker_quotes for "trump" on real news found the speaker named only "Trump" and none of
+    "Donald Trump"'s claims (a researcher's review): a whole name, in any case, is that speaker;
+    a part finds a speaker only when one name holds it. Its description now says so."""
+    import shutil
+    from pathlib import Path
+
+    meta = json.loads(
+        (Path(__file__).resolve().parent.parent / "datasette-metadata.json").read_text()
+    )
+    query = meta["databases"]["archive"]["queries"]["speaker_quotes"]
+    assert "a whole name wins over a part" in query["description"]
+    copy = tmp_path / "names.db"
+    shutil.copy(archive, copy)
+    conn = sqlite3.connect(copy)
+    full = conn.execute("SELECT speaker FROM speaker_sites ORDER BY claims DESC").fetchone()[0]
+    last = full.split()[-1]  # a speaker named by that part alone, beside the full name
+    conn.execute(
+        "INSERT INTO speaker_sites (speaker, site_name, claims, quotes) VALUES (?, 'X', 1, 0)",
+        (last,),
+    )
+    conn.execute("UPDATE claims SET speaker = ? WHERE rowid = 1", (last,))
+
+    def resolved(typed: str) -> set:
+        return {r[1] for r in conn.execute(query["sql"], {"speaker": typed, "from": ""})}
+
+    assert resolved(last.lower()) == {last}
+    assert resolved(full.split()[0].lower()) == {full}  # a part only one name holds
