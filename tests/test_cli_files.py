@@ -445,12 +445,7 @@ def test_a_capture_or_directory_that_cannot_be_read_fails_alone(
     assert run_cli("keys", "generate", "--key", key, "--no-passphrase")[0] == 0
     # root reads everything: the refusals are made up here, where the tool asks
     denied = {str(locked), str(tmp_path / "dir" / "sub"), str(key)}
-    real_access, real_open, scandir, read_bytes = (
-        os.access,
-        builtins.open,
-        os.scandir,
-        (pathlib.Path.read_bytes),
-    )
+    real_access = os.access
 
     def refused(real):
         def call(path, *args, **kwargs):
@@ -460,11 +455,13 @@ def test_a_capture_or_directory_that_cannot_be_read_fails_alone(
 
         return call
 
-    monkeypatch.setattr(os, "access", lambda p, *a, **k: str(p) not in denied and real_access(
-        p, *a, **k))  # fmt: skip
-    monkeypatch.setattr(builtins, "open", refused(real_open))
-    monkeypatch.setattr(os, "scandir", refused(scandir))
-    monkeypatch.setattr(pathlib.Path, "read_bytes", refused(read_bytes))
+    def access(path, *args, **kwargs):
+        return str(path) not in denied and real_access(path, *args, **kwargs)
+
+    monkeypatch.setattr(os, "access", access)  # click's check of a path it is given
+    monkeypatch.setattr(builtins, "open", refused(builtins.open))  # a capture
+    monkeypatch.setattr(os, "scandir", refused(os.scandir))  # a directory's walk
+    monkeypatch.setattr(pathlib.Path, "read_bytes", refused(pathlib.Path.read_bytes))  # a key
     code, out = run_cli("ingest", locked, tmp_path / "dir")
     assert code == 1, out
     assert error_lines(out) == [
