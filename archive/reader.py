@@ -32,6 +32,7 @@ from .config import Limits
 from .errors import CaptureError, LimitExceeded
 
 HTML_TYPES = {"text/html", "application/xhtml+xml"}
+_GZIP_MAGIC = b"\x1f\x8b"
 
 
 def _zlib_error(printed: str) -> str | None:
@@ -328,30 +329,33 @@ class CaptureReader:
     def _not_a_record(self, offset: int) -> str:
         """What is at ``offset``, where warcio found no record (its own message quotes the
         bytes, binary or not)."""
+        damage = self._gzip_damage_at(offset)
+        if damage:
+            return f"the gzip data here is damaged ({damage})"
         with open(self.path, "rb") as f:
             f.seek(offset)
             head = f.read(1 << 16)
-        if head[:2] == b"\x1f\x8b":
-            damage = gzip_damage(self.path, offset)
-            if damage:
-                return f"the gzip data here is damaged ({damage})"
+        if head[:2] == _GZIP_MAGIC:
             return "the gzip data here holds no WARC or ARC record"
         return f"no WARC or ARC record starts here (it begins {first_line(head)!r})"
 
     def _if_damaged(self, where: str, member: str, start: int, but: str | None = None) -> None:
         """Raise "damaged" when the capture file (not a WACZ's member) has a gzip member at
         ``start`` that zlib finds damaged (other than ``but``); otherwise return."""
-        if member:
-            return
-        with open(self.path, "rb") as f:
-            f.seek(start)
-            if f.read(2) != b"\x1f\x8b":
-                return
-        damage = gzip_damage(self.path, start)
+        damage = None if member else self._gzip_damage_at(start)
         if damage and damage != but:
             raise CaptureError(
                 where, f"not a valid WARC/ARC: the gzip data here is damaged ({damage})", start
             )
+
+    def _gzip_damage_at(self, start: int) -> str | None:
+        """What zlib finds wrong with the capture file's gzip member at ``start``; None when no
+        gzip member starts there, or it is whole."""
+        with open(self.path, "rb") as f:
+            f.seek(start)
+            if f.read(2) != _GZIP_MAGIC:
+                return None
+        return gzip_damage(self.path, start)
 
     def _check_end(self, where: str, f: streams.EndTracked, end: int, member: str) -> None:
         """The capture must end where its last record does, give or take blank lines and empty
@@ -359,7 +363,7 @@ class CaptureReader:
         warcio as a record, and refused before this): bytes left over are a file cut short (or
         junk), not nothing."""
         left = f.left_over(end)
-        if left and not (not member and left <= 1 << 16 and self._blank_members(end)):
+        if left and (member or left > 1 << 16 or not self._blank_members(end)):
             raise CaptureError(
                 where,
                 f"truncated or damaged: the {left:,} bytes after the last whole record are not "
