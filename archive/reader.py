@@ -243,6 +243,11 @@ class CaptureReader:
                     try:
                         _check_header(rec, where, offset)
                     except CaptureError:
+                        if not rec.rec_type and not member and self._blank_members(offset):
+                            # gzip members of blank lines after the last record (`cat` of a
+                            # file and a .gz of a newline): the end, as blank lines are
+                            self._check_end(where, f, offset, member)
+                            break
                         # bit rot in a member reads as a malformed record: say what it is
                         self._if_damaged(where, member, offset)
                         raise
@@ -358,10 +363,9 @@ class CaptureReader:
         return gzip_damage(self.path, start)
 
     def _check_end(self, where: str, f: streams.EndTracked, end: int, member: str) -> None:
-        """The capture must end where its last record does, give or take blank lines and empty
-        gzip members (`cat` of a file and an empty .gz; a member holding blank lines is read by
-        warcio as a record, and refused before this): bytes left over are a file cut short (or
-        junk), not nothing."""
+        """The capture must end where its last record does, give or take blank lines and gzip
+        members that are empty or hold only blank lines (`cat` of a file and such a .gz):
+        bytes left over are a file cut short (or junk), not nothing."""
         left = f.left_over(end)
         if left and (member or left > 1 << 16 or not self._blank_members(end)):
             raise CaptureError(

@@ -276,7 +276,8 @@ def test_damaged_gzip_is_called_damaged_not_what_its_garbage_looks_like(tmp_path
     member's end ran it on into the next, and the message said the gzip was not record-chunked
     and that `warcio recompress` could fix it, which signed the damage in (an archivist's
     review). Each now names the damaged member. An empty gzip member after the last record
-    (`cat a.warc.gz empty.gz`) is nothing, as blank lines are."""
+    (`cat a.warc.gz empty.gz`) is nothing, as blank lines are, and so is a member holding only
+    blank lines (it read as "a record has no type")."""
     import gzip
     import zlib
 
@@ -295,6 +296,16 @@ def test_damaged_gzip_is_called_damaged_not_what_its_garbage_looks_like(tmp_path
     empty_after = tmp_path / "empty-after.warc.gz"
     empty_after.write_bytes(SAMPLE.read_bytes() + gzip.compress(b""))
     assert _read(empty_after) == _read(SAMPLE) == f"{len(members)} records"
+    blank_after = tmp_path / "blank-after.warc.gz"
+    blank_after.write_bytes(SAMPLE.read_bytes() + gzip.compress(b"\r\n") + gzip.compress(b"\n"))
+    assert _read(blank_after) == f"{len(members)} records"
+    # ... but not when something else follows them
+    junk_after = tmp_path / "junk-after.warc.gz"
+    junk_after.write_bytes(blank_after.read_bytes() + b"junk")
+    assert _read(junk_after) == (
+        f"{junk_after} at offset {SAMPLE.stat().st_size}: not a valid WARC/ARC: a record has no "
+        "type"
+    )
     # the reviewer's case: the sample outlet B's capture (examples/build_samples.py, the same
     # bytes on every run) with one byte of its fourth member flipped near its end
     from .test_crash import _build_samples
