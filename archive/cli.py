@@ -63,7 +63,7 @@ class ArchiveGroup(click.Group):
             # (a full disk under `keys rotate`: an archivist's review)
             if isinstance(e, BrokenPipeError):  # `archive export | head`: click's main
                 raise  # quiets the pipe and exits 1, as before
-            raise click.ClickException(_unexpected(e)) from None
+            raise click.ClickException(_unexpected(e, ctx.meta.get(_DB))) from None
         except click.Abort as e:
             # click's prompts turn Ctrl-C (and an end of input) into Abort themselves
             if not isinstance(e.__context__, KeyboardInterrupt):
@@ -77,7 +77,9 @@ class ArchiveGroup(click.Group):
         ctx.exit(status)
 
 
-def _unexpected(e: BaseException) -> str:
+def _unexpected(e: BaseException, db: Path | None = None) -> str:
+    """One line for an error no command expected; ``db``, the command's archive database, is
+    named in a database error."""
     if isinstance(e, FileExistsError | NotADirectoryError) and e.filename is not None:
         if Path(e.filename).is_file() or not Path(e.filename).parent.is_dir():
             return f"{e.filename}: a file is where a directory would be"
@@ -85,17 +87,20 @@ def _unexpected(e: BaseException) -> str:
         where = f"{e.filename}: " if e.filename is not None else ""
         return f"{where}{e.strerror}"
     if isinstance(e, sqlite3.Error):  # the commands name the file where it matters
+        where = f"{db}: " if db is not None else ""
         # (Python's message quotes the bytes, which print as garbage)
         column = re.match(r"Could not decode to UTF-8 column '([^']*)'", str(e))
         if column:
             return (
-                f"the archive database holds bytes that are not UTF-8 text in a "
+                f"{where}the archive database holds bytes that are not UTF-8 text in a "
                 f"{column[1]!r} column (altered, or the file is damaged): `archive verify` "
                 "names the rows"
             )
         text = one_line(str(e))[:200]
         damaged = any(word in text for word in ("malformed", "corrupt", "not a database"))
-        return f"the archive database: {text}" + ("; `archive verify` checks it" if damaged else "")
+        return f"{where or 'the archive database: '}{text}" + (
+            "; `archive verify` checks it" if damaged else ""
+        )
     if isinstance(e, UnicodeError):
         return f"a value that is not text ({type(e).__name__}: {str(e)[:200]})"
     if isinstance(e, OverflowError):
@@ -203,12 +208,23 @@ def output_option(what: str = ""):
     )
 
 
+#: ctx.meta's key for the command's archive database (shared by nested contexts): named in a
+#: database error no command expected (ArchiveGroup.invoke)
+_DB = "archive.db"
+
+
+def _remember_db(ctx: click.Context, param, value):
+    ctx.meta[_DB] = Path(value) if value is not None else default_db_path()  # as given
+    return value
+
+
 def db_option(fn):
     return click.option(
         "--db",
         "db_path",
         type=FilePath(dir_okay=False, regular=True),
         default=None,
+        callback=_remember_db,
         help="Archive database [env ARCHIVE_DB; default: $ARCHIVE_HOME/archive.db, else "
         "records/archive.db]",
     )(fn)

@@ -212,6 +212,19 @@ def test_a_database_error_no_command_expected_is_one_line():
     assert result.exit_code == 1
     assert result.output == "Error: the archive database: database or disk is full\n"
 
+    # a command with --db names its database, given or not
+    from archive.cli import db_option
+
+    @group.command()
+    @db_option
+    def fill_db(db_path):
+        raise sqlite3.OperationalError("database or disk is full")
+
+    result = CliRunner().invoke(group, ["fill-db", "--db", "elsewhere.db"])
+    assert result.output == "Error: elsewhere.db: database or disk is full\n"
+    result = CliRunner().invoke(group, ["fill-db"], env={"ARCHIVE_DB": "default.db"})
+    assert result.output == "Error: default.db: database or disk is full\n"
+
 
 _CTRL_C_WHILE_STARTING = """
 import sys

@@ -118,7 +118,7 @@ def test_only_real_iso_dates_are_published():
 def test_an_export_of_altered_bytes_says_so_in_words(sample_db, tmp_path):
     """A value that is not UTF-8 text (a damaged page, or bytes altered) stopped the export
     with Python's message quoting them, garbage on the terminal, and naming nothing to do (an
-    archivist's review)."""
+    archivist's review), and named the database (since the fourteenth round)."""
     conn = sqlite3.connect(sample_db)
     conn.execute("UPDATE claims SET speaker = CAST(X'3337FFFE' AS TEXT) WHERE rowid = 3")
     conn.commit()
@@ -130,7 +130,8 @@ def test_an_export_of_altered_bytes_says_so_in_words(sample_db, tmp_path):
         assert result.exit_code == 1 and not out.exists(), result.output
         assert result.output.splitlines() == [
             (
-                "Error: the archive database holds bytes that are not UTF-8 text in a 'speaker' "
-                "column (altered, or the file is damaged): `archive verify` names the rows"
+                f"Error: {sample_db}: the archive database holds bytes that are not UTF-8 text "
+                "in a 'speaker' column (altered, or the file is damaged): `archive verify` names "
+                "the rows"
             )
         ], form
