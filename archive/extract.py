@@ -139,6 +139,43 @@ def _meta(marked: _Marked, *names: str) -> str | None:
     return next((marked.meta[name] for name in names if name in marked.meta), None)
 
 
+_SITE_URL = re.compile(r"^(?:https?:)?//(?:www\.)?([^/?#\s]+)[^\s]*$", re.I)
+# "Copyright © 2014-2020", "(c) 2019", "Copyright": a notice, whose holder (if any) follows
+_NOTICE = re.compile(
+    r"^(copyright\b\s*)?((?:©|\(c\))\s*)?(\d{4}(?:\s*[-–]\s*\d{4})?)?[\s,.]*", re.I
+)
+
+
+def _without_notice(value: str) -> str:
+    value = value.strip()
+    m = _NOTICE.match(value)
+    rest = value[m.end() :]
+    # a year or sign after "Copyright", or nothing: "Copyright Alliance" is a name
+    if m[2] or (m[1] and (m[3] or not rest)):
+        return rest.strip()
+    return value
+
+
+def site_name(given: str | None, found: str | None, url: str = "") -> str | None:
+    """The publication's name: the one the page ``given`` in its markup (og:site_name,
+    application-name), else the one trafilatura ``found`` (JSON-LD, other meta tags, the
+    host), passing over what is not a name: a URL, a social-media handle ("@politifact"), a
+    copyright notice without a holder ("Copyright 2014"). When nothing else is left, a URL
+    gives its host, a handle its name, and then the page's ``url`` its host, as trafilatura's
+    own last resort. (Each counted as an outlet in the researchers' views: "@politifact"
+    beside "PolitiFact" was two outlets.)"""
+    names = [_without_notice(v) for v in (given, found) if v]
+    for name in names:
+        if name and not name.startswith("@") and not _SITE_URL.match(name):
+            return name
+    for name in [*names, url]:
+        if host := _SITE_URL.match(name):
+            return host[1].lower()
+        if name.startswith("@") and name[1:]:
+            return name[1:]
+    return None
+
+
 def _json_ld(text: str | None) -> list[dict]:
     """The objects of one JSON-LD script, each ``@graph`` item included."""
     try:
@@ -373,7 +410,8 @@ def extract_article(html_text: str, url: str) -> Article | None:
     section = _meta(marks, "article:section")
     page = _page_metadata(_as_trafilatura_reads(tree), url, not published, not section)
     article.title = _meta(marks, "og:title") or page.title or _ld_text(ld, "headline")
-    article.site_name = _meta(marks, "og:site_name", "application-name") or page.sitename
+    given = _meta(marks, "og:site_name", "application-name")
+    article.site_name = site_name(given, page.sitename, url)
     canonical = marks.canonical
     article.canonical_url = canonical.strip() if canonical is not None else _meta(marks, "og:url")
     article.published_at = published or page.date

@@ -168,3 +168,42 @@ def test_metadata_is_not_taken_from_markup_after_the_closing_html_tag():
     article = extract_article(page + after, "https://n.example/a")
     assert (article.title, article.section) == ("T", None)
     assert extract_article(page, "https://n.example/a").title == "T"
+
+
+def test_a_site_name_that_is_a_url_a_handle_or_a_copyright_line_is_not_taken():
+    """Real pages' og:site_name was a URL ("https://www.newsnation.in") or a Twitter handle
+    ("@politifact", beside "PolitiFact" on the same site's other page), and trafilatura's own
+    search found "Copyright 2014": each counted as an outlet in the researchers' views (a
+    researcher's review). The next name the page gives is taken, else a host."""
+    from archive.extract import site_name
+
+    said = "The council voted on Tuesday to raise the water budget by ten percent, the mayor said."
+    body = "".join(f"<p>{said} Part {i}.</p>" for i in range(8))
+
+    def named(head: str) -> str | None:
+        page = f"<html><head><title>T</title>{head}</head><body><article>{body}</article>"
+        return extract_article(page + "</body></html>", "https://n.example/a").site_name
+
+    def og(value: str) -> str:
+        return f'<meta property="og:site_name" content="{value}">'
+
+    publisher = (
+        '<script type="application/ld+json">{"@context": "https://schema.org", "@type": '
+        '"NewsArticle", "publisher": {"@type": "Organization", "name": "News Nation"}}</script>'
+    )
+    assert named(og("https://www.newsnation.in") + publisher) == "News Nation"
+    assert named(og("https://www.hawaiinewsnow.com/news")) == "hawaiinewsnow.com"
+    assert named(og("@politifact")) == "Politifact"  # trafilatura's reading of the handle
+    assert named('<meta name="copyright" content="Copyright 2014">') == "n.example"
+    assert named(og("News Nation")) == "News Nation"
+    for given, name in [
+        ("Copyright © 2014-2020 Jornal do Vale", "Jornal do Vale"),
+        ("(c) 2019 Foo Inc.", "Foo Inc."),
+        ("Copyright", None),
+        ("@politifact", "politifact"),  # when nothing else names the site
+        # names, kept as they are
+        ("Copyright Alliance", "Copyright Alliance"),
+        ("1843 Magazine", "1843 Magazine"),
+        ("U.S.", "U.S."),  # a section's name, as Reuters wrote it: not known to be wrong here
+    ]:
+        assert site_name(given, None) == name, given
