@@ -12,14 +12,15 @@ from .db import connect
 from .errors import ArchiveError
 
 
-def _table(rows: list[dict], columns: list[str], width: int = 60) -> None:
-    """Print rows as an aligned text table, cutting long cells."""
+def _table(rows: list[dict], columns: list[str], width: int = 60, whole=()) -> None:
+    """Print rows as an aligned text table, cutting long cells (but not the ``whole``
+    columns': a URL cut short may lose what tells it from another)."""
 
-    def cell(v):
+    def cell(v, cut=True):
         s = "" if v is None else str(v)
-        return s if len(s) <= width else s[: width - 1] + "…"
+        return s if len(s) <= width or not cut else s[: width - 1] + "…"
 
-    cells = [[cell(r.get(c)) for c in columns] for r in rows]
+    cells = [[cell(r.get(c), c not in whole) for c in columns] for r in rows]
     widths = [max([len(c)] + [len(row[i]) for row in cells]) for i, c in enumerate(columns)]
     click.echo("  ".join(c.ljust(w) for c, w in zip(columns, widths, strict=True)).rstrip())
     click.echo("  ".join("-" * w for w in widths))
@@ -88,7 +89,9 @@ def trace(record, db_path, as_json):
 def history(url, db_path, as_json):
     """Every capture of a page, oldest first, with how much changed.
 
-    URL is the page's canonical URL or the URL any of its captures was made at.
+    URL is the page's canonical URL or the URL any of its captures was made at. When the
+    captures were made at more than one URL (a tracking parameter, a syndicated copy naming
+    this page as its canonical URL), each one's URL is shown too.
 
     Example: archive history https://example.com/news/story.html
     """
@@ -102,7 +105,10 @@ def history(url, db_path, as_json):
     if as_json:
         click.echo(json.dumps(rows, indent=2, ensure_ascii=False))
     else:
-        _table(rows, ["captured_at", "article_id", "claims", "changes_since_previous", "title"])
+        columns = ["captured_at", "article_id", "claims", "changes_since_previous", "title"]
+        if len({r["url"] for r in rows}) > 1:  # captured at more than one URL: say where
+            columns.append("url")
+        _table(rows, columns, whole=("url",))
 
 
 @cli.command()

@@ -112,15 +112,17 @@ def trace_image(conn, sha256: str) -> dict:
 
 def history(conn, url: str) -> list[dict]:
     """Every capture of a page, oldest first: ``url`` is its canonical URL or the URL of any
-    of its captures (one captured at ``…?mod=hp`` names the canonical URL all of them share)."""
+    of its captures (one captured at ``…?mod=hp`` names the canonical URL all of them share).
+    Each capture's own URL is given: a copy elsewhere naming this page as canonical (as a
+    syndicated copy does) is one of them."""
     rows = _rows(
         conn,
         "WITH page(u) AS (SELECT :url UNION SELECT canonical_url FROM articles "
         "WHERE url = :url AND canonical_url IS NOT NULL) "
         "SELECT a.id AS article_id, a.captured_at, a.capture_sha256, a.title, "
         "(SELECT COUNT(*) FROM claims WHERE article_id = a.id) AS claims, "
-        "(SELECT COUNT(*) FROM changes WHERE to_article_id = a.id) AS changes_since_previous "
-        "FROM articles a WHERE a.canonical_url IN page OR a.url IN page "
+        "(SELECT COUNT(*) FROM changes WHERE to_article_id = a.id) AS changes_since_previous, "
+        "a.url FROM articles a WHERE a.canonical_url IN page OR a.url IN page "
         "ORDER BY a.captured_at, a.id",
         {"url": url},
     )
