@@ -34,6 +34,7 @@ import hashlib
 import http.client
 import json
 import random
+import re
 import sqlite3
 import statistics
 import subprocess
@@ -198,7 +199,8 @@ def build(path: Path, n_claims: int, n_articles: int, seed: int, signed_articles
             conn.execute(
                 "INSERT INTO claims (id, article_id, position, kind, text, text_sha256, "
                 "normalization, text_start, text_end, speaker, speaker_mention, cue, quote, "
-                "statement, signature, key_id) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                "captured_at, statement, signature, key_id) "
+                "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
                 (
                     claim_id,
                     article_id,
@@ -213,6 +215,7 @@ def build(path: Path, n_claims: int, n_articles: int, seed: int, signed_articles
                     mention,
                     cue,
                     quote,
+                    captured_at,  # as ingest writes it: speaker_quotes orders and filters by it
                     stmt,
                     sig,
                     key_id,
@@ -450,6 +453,8 @@ def explain(db: Path, sql: str, params: dict) -> list[str]:
         from archive.datasette_plugin import prepare_connection
 
         prepare_connection(conn)
+        # a parameter left out of the URL is empty to Datasette ("from" of speaker_quotes)
+        params = {**dict.fromkeys(re.findall(r":(\w+)", sql), ""), **params}
         return [r[3] for r in conn.execute("EXPLAIN QUERY PLAN " + sql, params)]
     finally:
         conn.close()
@@ -550,7 +555,11 @@ def main() -> None:
             r = results[name]
             canned = name in queries
             r["canned"] = canned
-            r["target_met"] = (r["p95_ms"] < TARGET_MS) if canned else None
+            # a query that found nothing in every request measured nothing (claims.captured_at
+            # left empty here hid speaker_quotes' work from the second to the thirteenth round)
+            r["target_met"] = (r["p95_ms"] < TARGET_MS and r["rows_max"] > 0) if canned else None
+            if r["rows_max"] == 0:
+                print(f"{name}: no rows in any request: not measured", file=sys.stderr)
             print(
                 f"{name:38s} p50 {r['p50_ms']:8.1f} ms  p95 {r['p95_ms']:8.1f} ms  rows~"
                 f"{r['rows_median']}  {r['statuses']}",
@@ -565,7 +574,9 @@ def main() -> None:
     plans = {}
     for name, q in queries.items():
         if not results[name]["target_met"]:
-            slow = urllib.parse.parse_qs(urllib.parse.urlparse(results[name]["slowest"]).query)
+            slow = urllib.parse.parse_qs(
+                urllib.parse.urlparse(results[name]["slowest"]).query, keep_blank_values=True
+            )
             params = {k: v[0] for k, v in slow.items() if not k.startswith("_")}
             plans[name] = {"params": params, "plan": explain(args.db, q["sql"], params)}
             print(
