@@ -89,9 +89,9 @@ def trace(record, db_path, as_json):
 def history(url, db_path, as_json):
     """Every capture of a page, oldest first, with how much changed.
 
-    URL is the page's canonical URL or the URL any of its captures was made at. When the
-    captures were made at more than one URL (a tracking parameter, a syndicated copy naming
-    this page as its canonical URL), each one's URL is shown too.
+    URL is the page's canonical URL or the URL any of its captures was made at. When a
+    capture was made at another URL (a tracking parameter, a syndicated copy naming this page
+    as its canonical URL), each one's URL is shown too.
 
     Example: archive history https://example.com/news/story.html
     """
@@ -106,7 +106,7 @@ def history(url, db_path, as_json):
         click.echo(json.dumps(rows, indent=2, ensure_ascii=False))
     else:
         columns = ["captured_at", "article_id", "claims", "changes_since_previous", "title"]
-        if len({r["url"] for r in rows}) > 1:  # captured at more than one URL: say where
+        if any(r["url"] != url.strip() for r in rows):  # captured elsewhere too: say where
             columns.append("url")
         _table(rows, columns, whole=("url",))
 

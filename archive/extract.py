@@ -140,20 +140,13 @@ def _meta(marked: _Marked, *names: str) -> str | None:
 
 
 _SITE_URL = re.compile(r"^(?:https?:)?//(?:www\.)?([^/?#\s]+)[^\s]*$", re.I)
-# "Copyright © 2014-2020", "(c) 2019", "Copyright": a notice, whose holder (if any) follows
+# a Twitter-style handle: "@niftyニュース" or "@DIME アットダイム" are names
+_HANDLE = re.compile(r"^@(\w{1,15})$", re.ASCII)
+# a copyright notice and nothing else: "Copyright 2014", "© 2019-2020", "(c)"
 _NOTICE = re.compile(
-    r"^(copyright\b\s*)?((?:©|\(c\))\s*)?(\d{4}(?:\s*[-–]\s*\d{4})?)?[\s,.]*", re.I
+    r"(?:copyright\b\s*(?:(?:©|\(c\))\s*)?|©\s*|\(c\)\s*)(?:\d{4}(?:\s*[-–]\s*\d{4})?)?[\s,.]*",
+    re.I,
 )
-
-
-def _without_notice(value: str) -> str:
-    value = value.strip()
-    m = _NOTICE.match(value)
-    rest = value[m.end() :]
-    # a year or sign after "Copyright", or nothing: "Copyright Alliance" is a name
-    if m[2] or (m[1] and (m[3] or not rest)):
-        return rest.strip()
-    return value
 
 
 def site_name(given: str | None, found: str | None, url: str = "") -> str | None:
@@ -162,17 +155,16 @@ def site_name(given: str | None, found: str | None, url: str = "") -> str | None
     host), passing over what is not a name: a URL, a social-media handle ("@politifact"), a
     copyright notice without a holder ("Copyright 2014"). When nothing else is left, a URL
     gives its host, a handle its name, and then the page's ``url`` its host, as trafilatura's
-    own last resort. (Each counted as an outlet in the researchers' views: "@politifact"
-    beside "PolitiFact" was two outlets.)"""
-    names = [_without_notice(v) for v in (given, found) if v]
+    own last resort. (Each was an outlet of its own in the researchers' views.)"""
+    names = [v.strip() for v in (given, found) if v and not _NOTICE.fullmatch(v.strip())]
     for name in names:
-        if name and not name.startswith("@") and not _SITE_URL.match(name):
+        if name and not _HANDLE.match(name) and not _SITE_URL.match(name):
             return name
     for name in [*names, url]:
         if host := _SITE_URL.match(name):
             return host[1].lower()
-        if name.startswith("@") and name[1:]:
-            return name[1:]
+        if handle := _HANDLE.match(name):
+            return handle[1]
     return None
 
 

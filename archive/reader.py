@@ -243,7 +243,12 @@ class CaptureReader:
                     try:
                         _check_header(rec, where, offset)
                     except CaptureError:
-                        if not rec.rec_type and not member and self._blank_members(offset):
+                        if (
+                            not rec.rec_type
+                            and not member
+                            and self.records_seen
+                            and self._blank_members(offset)
+                        ):
                             # gzip members of blank lines after the last record (`cat` of a
                             # file and a .gz of a newline): the end, as blank lines are
                             self._check_end(where, f, offset, member)

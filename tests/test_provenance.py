@@ -469,6 +469,9 @@ def test_q4_history_is_in_one_order_everywhere_and_diff_refs_are_exact(tmp_path)
     conn = sqlite3.connect(db)
     canned = [r[1] for r in conn.execute(sql, {"url": URL})]
     assert len(canned) == 2 and len({r[0] for r in conn.execute(sql, {"url": URL})}) == 1
+    # both captured at the URL given: no column of URLs
+    shown = CliRunner().invoke(cli, ["history", "--db", str(db), URL]).output.splitlines()
+    assert shown[0].split()[-1] == "title", shown
     assert [h["article_id"] for h in cli_json(db, "history", URL)] == canned
     result = CliRunner().invoke(cli, ["diff", URL, "--from", "", "--db", str(db)])
     assert result.exit_code == 1 and f"no capture of {URL} matches ''" in result.output

@@ -299,7 +299,12 @@ def test_damaged_gzip_is_called_damaged_not_what_its_garbage_looks_like(tmp_path
     blank_after = tmp_path / "blank-after.warc.gz"
     blank_after.write_bytes(SAMPLE.read_bytes() + gzip.compress(b"\r\n") + gzip.compress(b"\n"))
     assert _read(blank_after) == f"{len(members)} records"
-    # ... but not when something else follows them
+    # ... but not when something else follows them, or nothing comes before them
+    blank_only = tmp_path / "blank-only.warc.gz"
+    blank_only.write_bytes(gzip.compress(b"\r\n"))
+    assert (
+        _read(blank_only) == f"{blank_only} at offset 0: not a valid WARC/ARC: a record has no type"
+    )
     junk_after = tmp_path / "junk-after.warc.gz"
     junk_after.write_bytes(blank_after.read_bytes() + b"junk")
     assert _read(junk_after) == (
