@@ -247,12 +247,16 @@ class CaptureReader:
                             not rec.rec_type
                             and not member
                             and self.records_seen
-                            and self._blank_members(offset)
+                            and self._blank_members(offset, first=True)
                         ):
-                            # gzip members of blank lines after the last record (`cat` of a
-                            # file and a .gz of a newline): the end, as blank lines are
-                            self._check_end(where, f, offset, member)
-                            break
+                            # a gzip member of blank lines between records or after the last
+                            # (`cat` of files and a .gz of a newline): nothing, as blank lines
+                            # are
+                            if self._blank_members(offset):
+                                self._check_end(where, f, offset, member)
+                                break
+                            offset = it.get_record_offset() + (it.get_record_length() or 0)
+                            continue
                         # bit rot in a member reads as a malformed record: say what it is
                         self._if_damaged(where, member, offset)
                         raise
@@ -380,8 +384,9 @@ class CaptureReader:
                 end,
             )
 
-    def _blank_members(self, end: int) -> bool:
-        """Whether the file's bytes after ``end`` are whole gzip members holding only blanks."""
+    def _blank_members(self, end: int, first: bool = False) -> bool:
+        """Whether the file's bytes after ``end`` are whole gzip members holding only blanks (or,
+        ``first``, whether the first of them is one)."""
         with open(self.path, "rb") as f:
             f.seek(end)
             data = f.read(1 << 16).lstrip(streams.BLANK)
@@ -392,6 +397,8 @@ class CaptureReader:
                     return False
             except zlib.error:
                 return False
+            if first:
+                return True
             data = member.unused_data.lstrip(streams.BLANK)
         return True
 

@@ -277,7 +277,7 @@ def test_damaged_gzip_is_called_damaged_not_what_its_garbage_looks_like(tmp_path
     and that `warcio recompress` could fix it, which signed the damage in (an archivist's
     review). Each now names the damaged member. An empty gzip member after the last record
     (`cat a.warc.gz empty.gz`) is nothing, as blank lines are, and so is a member holding only
-    blank lines (it read as "a record has no type")."""
+    blank lines, after a record or between two (it read as "a record has no type")."""
     import gzip
     import zlib
 
@@ -299,7 +299,7 @@ def test_damaged_gzip_is_called_damaged_not_what_its_garbage_looks_like(tmp_path
     blank_after = tmp_path / "blank-after.warc.gz"
     blank_after.write_bytes(SAMPLE.read_bytes() + gzip.compress(b"\r\n") + gzip.compress(b"\n"))
     assert _read(blank_after) == f"{len(members)} records"
-    # ... but not when something else follows them, or nothing comes before them
+    # ... but not when junk follows them, or nothing comes before them
     blank_only = tmp_path / "blank-only.warc.gz"
     blank_only.write_bytes(gzip.compress(b"\r\n"))
     assert (
@@ -308,9 +308,13 @@ def test_damaged_gzip_is_called_damaged_not_what_its_garbage_looks_like(tmp_path
     junk_after = tmp_path / "junk-after.warc.gz"
     junk_after.write_bytes(blank_after.read_bytes() + b"junk")
     assert _read(junk_after) == (
-        f"{junk_after} at offset {SAMPLE.stat().st_size}: not a valid WARC/ARC: a record has no "
-        "type"
+        f"{junk_after} at offset {len(blank_after.read_bytes())}: not a valid WARC/ARC: no WARC "
+        "or ARC record starts here (it begins 'junk')"
     )
+    # ... and between records, where they read as "a record has no type" too
+    blank_between = tmp_path / "blank-between.warc.gz"
+    blank_between.write_bytes(SAMPLE.read_bytes() + gzip.compress(b"\n") + gz(members[-1]))
+    assert _read(blank_between) == f"{len(members) + 1} records"
     # the reviewer's case: the sample outlet B's capture (examples/build_samples.py, the same
     # bytes on every run) with one byte of its fourth member flipped near its end
     from .test_crash import _build_samples
