@@ -101,6 +101,10 @@ def test_q4_what_changed_between_captures(browser, served):
     page.close()
     page, rows = open_query(browser, base, "page_history", "q4-page-history.png", url=URL)
     assert [r[1] for r in rows] == [A1, A2]
+    # the hashes and URLs wrap: they took the width the title needed, which wrapped a word a
+    # line, each row ten lines tall (fourteenth round)
+    title = page.locator("table.rows-and-columns tbody tr td.col-title").first.bounding_box()
+    assert title["width"] > 250 and title["height"] < 100, title
     # the second capture's count of changes leads to them (nothing led on to the changes:
     # the newcomer's review)
     page.click(f'a[href^="/archive/changes?to_article_id={A2}&"]')
