@@ -29,7 +29,7 @@ from trafilatura.settings import DEFAULT_CONFIG, Document, set_date_params
 from trafilatura.utils import load_html
 
 from .claims import Claim, split_claims
-from .images import ImageRef, article_images
+from .figures import ImageRef, article_images
 
 #: An HTML page is an article when its main text has at least this many characters...
 MIN_ARTICLE_CHARS = 250
@@ -286,7 +286,7 @@ def _blocks_from_body(body) -> list[Block]:
 #: How the main text is asked of trafilatura (benchmarks/ingest.py's floor asks the same).
 TRAFILATURA_SETTINGS = {
     # Images on makes trafilatura keep gallery and alt text as body text; images are found by
-    # our own pass over the page (images.article_images).
+    # our own pass over the page (figures.article_images).
     "include_images": False,
     "include_tables": True,
     "include_comments": False,

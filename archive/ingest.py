@@ -23,8 +23,9 @@ from .capture_files import sniff_format
 from .config import Limits, captures_dir
 from .db import connect, is_locked
 from .errors import ArchiveError, CaptureError, ClusterError, DatabaseError, KeyFileError
+from .figures import ImageRef
 from .hashing import NORMALIZATION, article_text_sha256, file_sha256, sha256_hex, text_sha256
-from .images import ImageInfo, ImageRef
+from .images import ImageInfo
 from .keys import Signer
 from .ledger import SignedWriter, prepare
 from .leftovers import sweep, sweep_copies

@@ -16,8 +16,9 @@ import numpy as np
 from . import statements
 from .config import Limits
 from .extract import Article, decode_html, extract_article
+from .figures import ImageRef
 from .hashing import NORMALIZATION, article_text_sha256, sha256_hex, text_sha256
-from .images import ImageInfo, ImageRef, image_info
+from .images import ImageInfo, image_info
 from .ledger import Unsigned, prepare
 from .reader import Record
 from .similarity import minhash_bands, phash

@@ -1,0 +1,236 @@
+"""An article's figures: which images belong to it, as its HTML shows them, with their caption
+and photo credit (image bytes are archive/images.py's)."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from urllib.parse import urljoin
+
+_CREDIT_START = re.compile(
+    r"^\s*(?:©|\(c\)|copyright\b|photo(?:graph)?s?\s*(?:by\b|:|/)|image\s*(?:by\b|:)|"
+    r"picture\s*:|pictured\s*:|credit\s*:|source\s*:|foto\s*:|"
+    r"(?:image|photo)\s+(?:credit|copyright)\s*:?|(?:image|photo)s?\s+(?:via|courtesy(?:\s+of)?)\b|"
+    r"file\s*:)\s*",
+    re.I,
+)
+_CREDIT_TRAIL = re.compile(
+    r"(?:\(|\b)((?:photo|image|picture)s?(?:\s+by)?\s*:?\s*[^()]{0,60}?(?:/|\bvia\b)\s*"
+    r"[^()]{2,40}|[A-Z][\w .\-]{1,40}/\s*(?:Getty Images|AFP|AP|Reuters|EPA|Shutterstock|"
+    r"Alamy|Bloomberg|Sipa|TASS|Sputnik)[\w .\-]*|(?:Getty Images|Reuters|AFP|AP Photo|"
+    r"Shutterstock|Alamy)(?:\s*/\s*[\w .\-]+)?)\)?\s*$",
+)
+# A credit at the end of a caption, in brackets: "(Manu Fernandez/AP)", "[File: Reuters]",
+# "(Elias Funez/The Union via AP)", "(onmeth.com)"; or after "Credit:"; or "Submitted photo".
+_AGENCY = r"(?:AP|AFP|Reuters|Getty|EPA|Shutterstock|Alamy|Bloomberg|Sipa|TASS|Sputnik|NASA|Nasa)"
+_CREDIT_BRACKET = re.compile(
+    rf"\s*[(\[]\s*((?:[^()\[\]]{{0,80}}(?:/|\bvia\b|\b{_AGENCY}\b|\bfile\s*:|photo\b)"
+    rf"[^()\[\]]{{0,80}})|[\w.\-]+\.(?:com|org|net|gov|edu|co\.uk))\s*[)\]]\s*$",
+    re.I,
+)
+_CREDIT_LABEL_TAIL = re.compile(r"\s+(?:photo\s+)?credit\s*:\s*([^:]{2,80})$", re.I)
+_CREDIT_PHOTO_TAIL = re.compile(r"\s+((?:submitted|contributed|file|courtesy)\s+photo)\s*$", re.I)
+# Screen-reader labels and gallery counters inside captions ("Image caption", "1 of 4").
+_HIDDEN = re.compile(r"off-?screen|visually-?hidden|sr-only|screen-reader|count", re.I)
+_PLACEHOLDER = re.compile(r"loader|placeholder|missing-image|blank\.|spacer|grey_line|^data:", re.I)
+
+_NOT_ARTICLE_IMAGE = re.compile(
+    r"(?:logo|icon|sprite|pixel|spacer|blank|avatar|badge|banner|advert|/ads?/|doubleclick|"
+    r"tracking|1x1|emoji|gravatar)",
+    re.I,
+)
+_CLASS_CREDIT = re.compile(r"credit|copyright|source|author|photographer", re.I)
+_CLASS_CAPTION = re.compile(r"caption|description|desc|text", re.I)
+# Compiled once: these run for every element near an image, where re.search's own lookup of
+# its compiled pattern cost more than the search.
+_CLASS_CREDIT_LINE = re.compile(r"credit|copyright", re.I)
+_CLASS_CAPTION_LINE = re.compile(r"caption", re.I)
+_CLASS_NOT_CAPTION_LINE = re.compile(r"credit|truncated|remote", re.I)
+_IMAGE_FILE = re.compile(r"\.(?:jpe?g|png|gif|webp)\b", re.I)
+
+
+@dataclass
+class ImageRef:
+    """An image as the article shows it: where, and with which words."""
+
+    url: str
+    alt: str | None = None
+    caption: str | None = None
+    credit: str | None = None
+
+
+def split_credit(text: str) -> tuple[str | None, str | None]:
+    """Split figure text into (caption, credit): ``© AP Photo / X`` is a credit, not a caption."""
+    text = " ".join(text.split())
+    if not text:
+        return None, None
+    m = _CREDIT_START.match(text)
+    if m:
+        # "© AP Photo / Zabi Karimi Taliban fighters..." cannot be split without markup; a credit
+        # that starts the text runs to the first sentence-like break.
+        rest = text[m.end() :]
+        cut = re.search(r"(?<=[a-z])\s+(?=[A-Z][a-z]+\s+[a-z])", rest)
+        if cut:
+            return rest[cut.end() :].strip() or None, rest[: cut.start()].strip() or None
+        return None, rest.strip() or None
+    for tail in (_CREDIT_BRACKET, _CREDIT_LABEL_TAIL, _CREDIT_PHOTO_TAIL):
+        m = tail.search(text)
+        if m and m.start() > 0:
+            credit = _CREDIT_START.sub("", m.group(1)).strip(" ()[]")
+            return text[: m.start()].strip() or None, credit or None
+    m = _CREDIT_TRAIL.search(text)
+    if m and m.start() > 0:
+        credit = _CREDIT_START.sub("", m.group(1)).strip(" ()")
+        return text[: m.start()].strip() or None, credit or None
+    return text, None
+
+
+def _text(el) -> str:
+    return " ".join("".join(el.itertext()).split())
+
+
+def clean_credit(text: str) -> str | None:
+    text = " ".join(text.split()).strip(" ()[]")
+    for _ in range(2):  # "(Image: © Shutterstock)"
+        text = _CREDIT_START.sub("", text).strip(" ()[]")
+    return text or None
+
+
+def caption_and_credit(figcaption) -> tuple[str | None, str | None]:
+    """Caption and credit from a ``<figcaption>``, using its markup where it has any."""
+    parts: list[str] = [figcaption.text or ""]
+    credit = None
+    children = [c for c in figcaption if isinstance(c.tag, str)]
+    for child in children:
+        cls = (child.get("class") or "") + " " + child.tag
+        t = _text(child)
+        if _HIDDEN.search(child.get("class") or ""):
+            pass
+        elif t and (_CLASS_CREDIT.search(cls) or _CREDIT_START.match(t)):
+            credit = clean_credit(t) or credit
+        else:
+            parts.append(
+                " " + "".join(child.itertext())
+                if child.tag in ("div", "p", "span")
+                else "".join(child.itertext())
+            )
+        parts.append(child.tail or "")
+    caption = " ".join("".join(parts).split()) or None
+    if caption and not credit:
+        caption, credit = split_credit(caption)
+    return caption, credit
+
+
+def _nearby_caption(img) -> tuple[str | None, str | None]:
+    """Caption and credit of an image outside a ``<figure>``: elements whose class says so, in
+    the nearest container (up to three levels up) that holds only this image."""
+    node = img
+    for _ in range(3):
+        node = node.getparent()
+        if node is None or len(node.xpath(".//img")) > 1:
+            return None, None
+        caption = credit = None
+        for el in node.iter():
+            if not isinstance(el.tag, str) or el is img:
+                continue
+            cls = el.get("class") or ""
+            if _HIDDEN.search(cls) or "more" in cls.split("-"):
+                continue
+            if credit is None and _CLASS_CREDIT_LINE.search(cls):
+                credit = clean_credit(_text(el))
+            elif (
+                caption is None
+                and _CLASS_CAPTION_LINE.search(cls)
+                and not _CLASS_NOT_CAPTION_LINE.search(cls)
+            ):
+                cap_el = el.find('.//*[@class="caption-full"]')
+                caption, inner_credit = caption_and_credit(cap_el if cap_el is not None else el)
+                credit = credit or inner_credit
+        if caption or credit:
+            return caption, credit
+    return None, None
+
+
+def _img_url(img, page_url: str) -> str | None:
+    for attr in ("data-src", "data-lazy-src", "data-original", "src"):
+        v = (img.get(attr) or "").strip()
+        if v and not _PLACEHOLDER.search(v):
+            return _join(page_url, v)
+    srcset = img.get("data-srcset") or img.get("data-lazy-srcset") or img.get("srcset")
+    candidates = [c.split() for c in (srcset or "").split(",") if c.strip()]
+    if candidates:
+        # the largest candidate of a srcset
+        best = max(candidates, key=lambda c: _descriptor(c[1]) if len(c) > 1 else 0.0)
+        return _join(page_url, best[0])
+    return None
+
+
+def _descriptor(text: str) -> float:
+    """A srcset candidate's width or density ("800w", "1.5x"); 0 when it is not a number."""
+    try:
+        return float(re.sub(r"[^\d.]", "", text) or 0)
+    except ValueError:  # "1.5.2x"
+        return 0.0
+
+
+def _join(page_url: str, url: str) -> str | None:
+    try:
+        return urljoin(page_url, url)
+    except ValueError:  # "http://[::1": not a URL
+        return None
+
+
+def _looks_decorative(img, url: str) -> bool:
+    for attr in ("width", "height"):
+        v = (img.get(attr) or "").strip().rstrip("px")
+        if v.isascii() and v.isdigit() and int(v) < 50:  # isdigit() alone takes "²"
+            return True
+    return bool(_NOT_ARTICLE_IMAGE.search(url)) or img.get("aria-hidden") == "true"
+
+
+def article_images(containers, page_url: str) -> list[ImageRef]:
+    """Images inside the article containers, in document order.
+
+    Each ``<img>`` (or ``<picture>`` source) is resolved against the page URL; figure captions
+    and credit lines are read from the enclosing ``<figure>``.
+    """
+    refs: dict[str, ImageRef] = {}
+    for root in containers:
+        # lazy-loading placeholders that are not <img> yet: <div data-src="...jpg"> in a figure
+        lazy = root.xpath(
+            ".//figure//*[not(self::img) and not(self::source) and @data-src and not(.//img)]"
+        )
+        for img in list(root.iter("img")) + lazy:
+            url = _img_url(img, page_url)
+            if not url:
+                parent = img.getparent()
+                source = parent.find("source") if parent is not None else None
+                url = _img_url(source, page_url) if source is not None else None
+            if not url or url in refs or _looks_decorative(img, url):
+                continue
+            if img.tag != "img" and not _IMAGE_FILE.search(url):
+                continue
+            ref = ImageRef(
+                url=url, alt=(img.get("alt") or img.get("data-alt") or "").strip() or None
+            )
+            figure = next((a for a in img.iterancestors() if a.tag == "figure"), None)
+            if figure is not None:
+                cap = figure.find(".//figcaption")
+                if cap is not None:
+                    ref.caption, ref.credit = caption_and_credit(cap)
+                if ref.credit is None:
+                    # a credit line in the figure but outside its caption
+                    for el in figure.iter():
+                        cls = el.get("class") or "" if isinstance(el.tag, str) else ""
+                        if _CLASS_CREDIT_LINE.search(cls) and not _HIDDEN.search(cls):
+                            if not any(a.tag == "figcaption" for a in el.iterancestors()):
+                                ref.credit = clean_credit(_text(el))
+                                break
+                if cap is None and ref.caption is None:
+                    sib = figure.getnext()
+                    if sib is not None and sib.tag == "figcaption":
+                        ref.caption, ref.credit = caption_and_credit(sib)
+            else:
+                ref.caption, ref.credit = _nearby_caption(img)
+            refs[url] = ref
+    return list(refs.values())
