@@ -29,7 +29,7 @@ from .images import ImageInfo
 from .keys import Signer
 from .ledger import SignedWriter, prepare
 from .leftovers import sweep, sweep_copies
-from .links import Linker
+from .links import Linker, PhashIndex
 from .parallel import kill_workers, ordered_map
 from .reader import CaptureReader, Record, read_payload
 from .schema import FTS_COLUMNS, index_text, max_rowid
@@ -93,6 +93,8 @@ class Ingester:
         # per capture file, reset by _write_capture
         self._capture_sha, self._path, self._source = "", Path(), Path()
         self.linker: Linker | None = None
+        #: the archive's image pHashes, kept for the run's captures (links.PhashIndex)
+        self.phashes = PhashIndex()
         self.summaries: Summaries | None = None
         #: the file being ingested: after an interrupt, what it had reached (see interrupted)
         self.in_progress: FileResult | None = None
@@ -158,6 +160,8 @@ class Ingester:
                 if created_copy and not self.writer.committed and not is_locked(e):
                     drop_copy(self.conn, stored, sha, checked)
                 self.writer.rollback()
+                if not self.writer.committed:
+                    self.phashes.forget()  # it may hold this transaction's images
                 raise
             if warning:
                 result.warnings.append(warning)
@@ -232,7 +236,7 @@ class Ingester:
         self.writer.insert("captures", capture)
         self._capture_sha, self._path, self._source = sha, path, stored
         images_from = max_rowid(self.conn, "images")
-        self.linker = Linker(self.conn, sha)
+        self.linker = Linker(self.conn, sha, self.phashes)
         self.summaries = Summaries(self.conn)
         text_from = {table: max_rowid(self.conn, table) for table in FTS_COLUMNS}
         reader = CaptureReader(stored, self.limits, name=path)

@@ -50,9 +50,13 @@ class Linker:
     #: order is 2.6 times faster than as they come, in a claim_bands of millions of rows
     flush_rows = 20_000
 
-    def __init__(self, conn: sqlite3.Connection, capture_sha256: str):
+    def __init__(
+        self, conn: sqlite3.Connection, capture_sha256: str, phashes: PhashIndex | None = None
+    ):
         self.conn = conn
         self.capture_sha256 = capture_sha256
+        #: the archive's pHashes, kept across the captures of one run (None: read each time)
+        self.phashes = phashes
         self.quotes = _Quotes(conn)
         # this capture's band rows not written yet, and the same by band key for lookups
         self.rows: list[tuple[int, str]] = []
@@ -92,7 +96,7 @@ class Linker:
         ).fetchall()
         link_versions(self.conn, [article_id for (article_id,) in articles])
         if image_shas:
-            _link_images(self.conn, image_shas)
+            _link_images(self.conn, image_shas, index=self.phashes)
         forget()  # the next capture's texts are others
 
 
@@ -329,13 +333,83 @@ def _link_quotes(conn, article_id: str, quotes: _Quotes) -> None:
         quotes.add(speaker, claim_id, article_id, sha, quote)
 
 
-def _link_images(conn, shas: list[str], chunk: int = 1 << 14) -> None:
+class PhashIndex:
+    """The archive's image pHashes, held in memory across the captures of one ingest run (16
+    bytes an image: 16 MB at a million), so that linking a capture's images costs a comparison
+    in memory, not a read of every pHash from the database: at a million images that read took
+    1.2 s a capture, which a run of one-page captures paid for every page.
+
+    :meth:`refresh` reads the images added since (by this transaction, or by other processes'
+    committed ones: rowids only grow, as images are never deleted); :meth:`forget` empties it
+    after a rollback, whose rows it may hold. Past ``max_images`` it holds nothing and
+    ``_link_images`` reads the database each time, as without it: memory stays bounded.
+    """
+
+    max_images = 4_000_000
+
+    def __init__(self) -> None:
+        self.too_many = False  # the archive holds more than max_images: nothing kept
+        self.forget()
+
+    def forget(self) -> None:
+        self.rowids = np.empty(0, np.int64)
+        self.values = np.empty(0, np.uint64)
+        self.size = 0
+        self.upto = 0  # the images read: every rowid up to this
+
+    def refresh(self, conn, chunk: int = 1 << 14) -> bool:
+        """Read what was added since; False when the archive holds too many to keep."""
+        if self.too_many:
+            return False
+        last = conn.execute("SELECT COALESCE(MAX(rowid), 0) FROM images").fetchone()[0]
+        rows = conn.execute(
+            "SELECT rowid, phash FROM images WHERE rowid > ? AND rowid <= ? "
+            "AND phash IS NOT NULL ORDER BY rowid",
+            (self.upto, last),
+        )
+        while batch := rows.fetchmany(chunk):
+            rowids, values = _phash_arrays(batch)
+            end = self.size + len(batch)
+            if end > self.max_images:
+                self.forget()
+                self.too_many = True
+                return False
+            if end > len(self.rowids):  # room doubles: appends cost nothing on average
+                room = max(end, 2 * len(self.rowids), chunk)
+                self.rowids = _grown(self.rowids, self.size, room)
+                self.values = _grown(self.values, self.size, room)
+            self.rowids[self.size : end] = rowids
+            self.values[self.size : end] = values
+            self.size = end
+        self.upto = last
+        return True
+
+    def arrays(self) -> tuple[np.ndarray, np.ndarray]:
+        return self.rowids[: self.size], self.values[: self.size]
+
+
+def _grown(array: np.ndarray, size: int, room: int) -> np.ndarray:
+    grown = np.empty(room, array.dtype)
+    grown[:size] = array[:size]
+    return grown
+
+
+def _phash_arrays(batch: list[tuple[int, str]]) -> tuple[np.ndarray, np.ndarray]:
+    rowids = np.fromiter((r for r, _ in batch), dtype=np.int64, count=len(batch))
+    values = np.fromiter((int(v, 16) for _, v in batch), dtype=np.uint64, count=len(batch))
+    return rowids, values
+
+
+def _link_images(
+    conn, shas: list[str], chunk: int = 1 << 14, index: PhashIndex | None = None
+) -> None:
     """Near copies of each new image by pHash distance: its ``MAX_IMAGE_LINKS`` nearest.
 
-    One pass over the archive's pHashes per capture, ``chunk`` at a time, compared with NumPy:
-    memory stays flat in the size of the archive (a list of every pHash took ~100 bytes an
-    image). The cap keeps a photo reused a thousand times from making a million links (its
-    copies are found from any one).
+    Compared with NumPy against the archive's pHashes: those ``index`` holds (the run's
+    :class:`PhashIndex`, refreshed first), else one pass over the database's, ``chunk`` at a
+    time, so that memory stays flat in the size of the archive (a list of every pHash took ~100
+    bytes an image). The cap keeps a photo reused a thousand times from making a million
+    links (its copies are found from any one).
     """
     new = []
     for sha in shas:
@@ -344,14 +418,16 @@ def _link_images(conn, shas: list[str], chunk: int = 1 << 14) -> None:
             new.append((sha, found[0], int(found[1], 16)))
     if not new:
         return
+    if index is not None and index.refresh(conn, chunk):
+        batches = [index.arrays()]
+    else:
+        rows = conn.execute("SELECT rowid, phash FROM images WHERE phash IS NOT NULL")
+        batches = (_phash_arrays(batch) for batch in iter(lambda: rows.fetchmany(chunk), []))
     mine = np.array([value for _, _, value in new], dtype=np.uint64)
     my_rowids = np.array([rowid for _, rowid, _ in new], dtype=np.int64)
     # per new image: (distance, rowid) of its nearest so far, at most MAX_IMAGE_LINKS
     nearest = [(np.empty(0, np.uint8), np.empty(0, np.int64)) for _ in new]
-    rows = conn.execute("SELECT rowid, phash FROM images WHERE phash IS NOT NULL")
-    while batch := rows.fetchmany(chunk):
-        rowids = np.fromiter((r for r, _ in batch), dtype=np.int64, count=len(batch))
-        values = np.fromiter((int(v, 16) for _, v in batch), dtype=np.uint64, count=len(batch))
+    for rowids, values in batches:
         for i in range(len(new)):
             distance = np.bitwise_count(values ^ mine[i])
             near = np.flatnonzero((distance <= NEAR_PHASH_DISTANCE) & (rowids != my_rowids[i]))
