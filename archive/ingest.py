@@ -155,13 +155,14 @@ class Ingester:
                 # raises only before its COMMIT: after it, nothing undoes the capture
                 warning = self.writer.commit()
             except BaseException as e:
+                if not self.writer.committed:
+                    # first: it may hold this transaction's images, and what follows may raise
+                    self.phashes.forget()
                 # after a wait for the lock that timed out, waiting again would double it: the
                 # copy stays, for the next ingest's sweep
                 if created_copy and not self.writer.committed and not is_locked(e):
                     drop_copy(self.conn, stored, sha, checked)
                 self.writer.rollback()
-                if not self.writer.committed:
-                    self.phashes.forget()  # it may hold this transaction's images
                 raise
             if warning:
                 result.warnings.append(warning)

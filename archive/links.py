@@ -341,7 +341,8 @@ class PhashIndex:
 
     :meth:`refresh` reads the images added since (by this transaction, or by other processes'
     committed ones: rowids only grow, as images are never deleted); :meth:`forget` empties it
-    after a rollback, whose rows it may hold. Past ``max_images`` it holds nothing and
+    after a rollback, whose rows it may hold (and a refresh that finds the last image it holds
+    changed starts again). Past ``max_images`` it holds nothing and
     ``_link_images`` reads the database each time, as without it: memory stays bounded.
     """
 
@@ -361,6 +362,12 @@ class PhashIndex:
         """Read what was added since; False when the archive holds too many to keep."""
         if self.too_many:
             return False
+        if self.size:  # the last image held is still there as it was, or start again
+            row = conn.execute(
+                "SELECT phash FROM images WHERE rowid = ?", (int(self.rowids[self.size - 1]),)
+            ).fetchone()
+            if row is None or row[0] is None or int(row[0], 16) != int(self.values[self.size - 1]):
+                self.forget()
         last = conn.execute("SELECT COALESCE(MAX(rowid), 0) FROM images").fetchone()[0]
         rows = conn.execute(
             "SELECT rowid, phash FROM images WHERE rowid > ? AND rowid <= ? "

@@ -243,20 +243,20 @@ class CaptureReader:
                     try:
                         _check_header(rec, where, offset)
                     except CaptureError:
-                        if (
-                            not rec.rec_type
-                            and not member
-                            and self.records_seen
-                            and self._blank_members(offset, first=True)
-                        ):
+                        if not rec.rec_type and not member and self.records_seen:
                             # a gzip member of blank lines between records or after the last
                             # (`cat` of files and a .gz of a newline): nothing, as blank lines
-                            # are
+                            # are; but only where warcio read that member and no more (after
+                            # a raw blank line it may read on to the end of the file)
                             if self._blank_members(offset):
                                 self._check_end(where, f, offset, member)
                                 break
-                            offset = it.get_record_offset() + (it.get_record_length() or 0)
-                            continue
+                            end = self._blank_member_end(offset)
+                            if end is not None and end == it.get_record_offset() + (
+                                it.get_record_length() or 0
+                            ):
+                                offset = end
+                                continue
                         # bit rot in a member reads as a malformed record: say what it is
                         self._if_damaged(where, member, offset)
                         raise
@@ -384,9 +384,8 @@ class CaptureReader:
                 end,
             )
 
-    def _blank_members(self, end: int, first: bool = False) -> bool:
-        """Whether the file's bytes after ``end`` are whole gzip members holding only blanks (or,
-        ``first``, whether the first of them is one)."""
+    def _blank_members(self, end: int) -> bool:
+        """Whether the file's bytes after ``end`` are whole gzip members holding only blanks."""
         with open(self.path, "rb") as f:
             f.seek(end)
             data = f.read(1 << 16).lstrip(streams.BLANK)
@@ -397,10 +396,21 @@ class CaptureReader:
                     return False
             except zlib.error:
                 return False
-            if first:
-                return True
             data = member.unused_data.lstrip(streams.BLANK)
         return True
+
+    def _blank_member_end(self, start: int) -> int | None:
+        """Where the gzip member at ``start`` ends, if it is one holding only blanks."""
+        with open(self.path, "rb") as f:
+            f.seek(start)
+            data = f.read(1 << 16)
+        member = zlib.decompressobj(31)
+        try:
+            if member.decompress(data, 1 << 16).strip(streams.BLANK) or not member.eof:
+                return None
+        except zlib.error:
+            return None
+        return start + len(data) - len(member.unused_data)
 
     def _make_record(self, rec, offset: int, member: str, where: str) -> Record:
         h = rec.rec_headers

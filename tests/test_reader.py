@@ -315,6 +315,12 @@ def test_damaged_gzip_is_called_damaged_not_what_its_garbage_looks_like(tmp_path
     blank_between = tmp_path / "blank-between.warc.gz"
     blank_between.write_bytes(SAMPLE.read_bytes() + gzip.compress(b"\n") + gz(members[-1]))
     assert _read(blank_between) == f"{len(members) + 1} records"
+    # ... but not where warcio reads on past the member (after a raw newline it read the rest
+    # of the file as that one record: ten records went missing, with no error; a review)
+    rest = b"".join(gz(m) for m in members[1:])
+    raw_first = tmp_path / "raw-first.warc.gz"
+    raw_first.write_bytes(gz(members[0]) + b"\n" + gzip.compress(b"\n") + rest)
+    assert _read(raw_first).endswith("not a valid WARC/ARC: a record has no type")
     # the reviewer's case: the sample outlet B's capture (examples/build_samples.py, the same
     # bytes on every run) with one byte of its fourth member flipped near its end
     from .test_crash import _build_samples
