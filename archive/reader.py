@@ -390,13 +390,10 @@ class CaptureReader:
             f.seek(end)
             data = f.read(1 << 16).lstrip(streams.BLANK)
         while data:
-            member = zlib.decompressobj(31)
-            try:
-                if member.decompress(data, 1 << 16).strip(streams.BLANK) or not member.eof:
-                    return False
-            except zlib.error:
+            rest = _after_blank_member(data)
+            if rest is None:
                 return False
-            data = member.unused_data.lstrip(streams.BLANK)
+            data = rest.lstrip(streams.BLANK)
         return True
 
     def _blank_member_end(self, start: int) -> int | None:
@@ -404,13 +401,8 @@ class CaptureReader:
         with open(self.path, "rb") as f:
             f.seek(start)
             data = f.read(1 << 16)
-        member = zlib.decompressobj(31)
-        try:
-            if member.decompress(data, 1 << 16).strip(streams.BLANK) or not member.eof:
-                return None
-        except zlib.error:
-            return None
-        return start + len(data) - len(member.unused_data)
+        rest = _after_blank_member(data)
+        return None if rest is None else start + len(data) - len(rest)
 
     def _make_record(self, rec, offset: int, member: str, where: str) -> Record:
         h = rec.rec_headers
@@ -528,6 +520,17 @@ class CaptureReader:
                     payload = e
         self._last_original = ((where, target), content_type, payload)
         return content_type, payload
+
+
+def _after_blank_member(data: bytes) -> bytes | None:
+    """What follows the gzip member ``data`` starts with, if that member holds only blanks."""
+    member = zlib.decompressobj(31)
+    try:
+        if member.decompress(data, 1 << 16).strip(streams.BLANK) or not member.eof:
+            return None
+    except zlib.error:
+        return None
+    return member.unused_data
 
 
 def _check_header(rec, where: str, offset: int) -> None:
