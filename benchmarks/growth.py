@@ -25,7 +25,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from ingest import corpus, files_of  # noqa: E402
-from perfutil import OUT, REPO, machine, save_figure, write_json  # noqa: E402
+from perfutil import OUT, REPO, machine, pyplot, save_figure, write_json  # noqa: E402
 
 sys.path.insert(0, str(REPO))
 from archive.ingest import Ingester  # noqa: E402
@@ -106,10 +106,9 @@ def main() -> None:
 
 
 def plot(result: dict, path: Path) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = pyplot()
+    if plt is None:
+        return
 
     pts = result["points"]
     fig, ax = plt.subplots(figsize=(6, 3.5))

@@ -60,6 +60,7 @@ from perfutil import (  # noqa: E402
     REPO,
     archive_env,
     machine,
+    pyplot,
     run_measured,
     save_figure,
     write_json,
@@ -356,10 +357,9 @@ def sweep(args) -> dict:
 
 
 def plot(result: dict, path: Path) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = pyplot()
+    if plt is None:
+        return
 
     pts = [p for p in result["points"] if not p.get("timed_out")]
     xs = [p["mb"] for p in pts]

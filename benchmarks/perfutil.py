@@ -265,6 +265,23 @@ def write_json(path: Path | str, data) -> None:
     path.write_text(json.dumps(data, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
 
 
+def pyplot():
+    """matplotlib's pyplot (Agg), or None, said, when matplotlib is not installed: a benchmark
+    keeps its results and leaves out only the plot (growth.py stopped at it, after its run)."""
+    try:
+        import matplotlib
+    except ImportError:
+        print(
+            "no plot: matplotlib is not installed (.venv/bin/pip install matplotlib)",
+            file=sys.stderr,
+        )
+        return None
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
 def save_figure(fig, path: Path) -> None:
     """Lay out and write a matplotlib figure (PNG), creating its folder; say where."""
     fig.tight_layout()
