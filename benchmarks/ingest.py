@@ -33,6 +33,10 @@ Variants of the ingest command (``--variants``, all measured the same way):
   subprocess: everything except computing cross-capture links (an experiment that shows what
   the rest of the pipeline costs).
 
+The floor is measured again after the runs (``after_pages_per_s``; ``drift``, the second over
+the first): this machine's speed drifts within minutes, so each run is also set against the
+mean of the two (``ratio_to_floor_bracketed``).
+
 A run that exceeds ``--timeout`` is killed and reported as timed out, with the articles that
 were committed by then (one transaction per capture file).
 
@@ -316,6 +320,23 @@ def main_run(args) -> dict:
             ratio = by_workers[2]["pages_per_s"] / by_workers[1]["pages_per_s"]
             by_workers[2]["ratio_2w_1w"] = round(ratio, 3)
             print(f"{variant}: 2 workers / 1 worker = x{ratio:.2f}", file=sys.stderr)
+    # This machine's speed drifts by 15-20% within minutes (thirteenth and fourteenth rounds):
+    # the floor again after the runs says how much, and the runs are also set against the
+    # mean of the two floors, which brackets them
+    after = floor(paths)
+    fl["after_pages_per_s"] = round(after["pages"] / after["wall_s"], 2)
+    fl["drift"] = round(fl["after_pages_per_s"] / fl["pages_per_s"], 3)
+    bracket = (fl["pages_per_s"] + fl["after_pages_per_s"]) / 2
+    for res in result["runs"]:
+        res["ratio_to_floor_bracketed"] = round(res["pages_per_s"] / bracket, 3)
+    runs = ", ".join(
+        f"{r['variant']} {r['workers']}w x{r['ratio_to_floor_bracketed']}" for r in result["runs"]
+    )
+    print(
+        f"floor after the runs: {fl['after_pages_per_s']} pages/s (x{fl['drift']} the first); "
+        f"against their mean: {runs}",
+        file=sys.stderr,
+    )
     return result
 
 
