@@ -1,7 +1,7 @@
 """Capture files before they are read: found among the paths given (directories walked), and
-their format told by name and by their first bytes, whatever the name says; the damage at a
-gzip member's start described for a message; a WACZ's ZIP directory sized before zipfile reads
-it."""
+their format told by name and by their first bytes, whatever the name says; what a gzip member
+at an offset is (damaged, and how, for a message; or only blank lines, which are nothing); a
+WACZ's ZIP directory sized before zipfile reads it."""
 
 from __future__ import annotations
 
@@ -12,6 +12,9 @@ import zlib
 from pathlib import Path
 
 from .errors import CaptureError
+from .streams import BLANK
+
+GZIP_MAGIC = b"\x1f\x8b"
 
 CAPTURE_SUFFIXES = (".warc", ".warc.gz", ".arc", ".arc.gz", ".wacz")
 
@@ -50,7 +53,7 @@ def sniff_format(path: str | Path) -> str:
         head = f.read(1 << 16)
     if head[:4] == b"PK\x03\x04" or capture_format(path) == "wacz":
         return "wacz"  # a ZIP, or named as one (reading it says what is wrong)
-    if head[:2] == b"\x1f\x8b":
+    if head[:2] == GZIP_MAGIC:
         try:
             head = first_decompressed(head)
         except zlib.error:
@@ -75,13 +78,56 @@ def first_line(head: bytes) -> str:
 
 def first_decompressed(data: bytes, size: int = 4096) -> bytes:
     """The first bytes ``data``'s gzip members decompress to (an empty member may come first)."""
-    while data[:2] == b"\x1f\x8b":
+    while data[:2] == GZIP_MAGIC:
         member = zlib.decompressobj(31)
         out = member.decompress(data, size)
         if out or not member.eof:
             return out
         data = member.unused_data
     return b""
+
+
+def gzip_damage_at(path: Path, start: int) -> str | None:
+    """What zlib finds wrong with the gzip member at ``start``; None when no gzip member starts
+    there, or it is whole."""
+    with open(path, "rb") as f:
+        f.seek(start)
+        if f.read(2) != GZIP_MAGIC:
+            return None
+    return gzip_damage(path, start)
+
+
+def blank_members(path: Path, end: int) -> bool:
+    """Whether the file's bytes after ``end`` are whole gzip members holding only blanks."""
+    with open(path, "rb") as f:
+        f.seek(end)
+        data = f.read(1 << 16).lstrip(BLANK)
+    while data:
+        rest = _after_blank_member(data)
+        if rest is None:
+            return False
+        data = rest.lstrip(BLANK)
+    return True
+
+
+def blank_member_end(path: Path, start: int) -> int | None:
+    """Where the gzip member at ``start`` ends, if it is one holding only blanks."""
+    with open(path, "rb") as f:
+        f.seek(start)
+        data = f.read(1 << 16)
+    rest = _after_blank_member(data)
+    return None if rest is None else start + len(data) - len(rest)
+
+
+def _after_blank_member(data: bytes) -> bytes | None:
+    """What follows the gzip member ``data`` starts with, if that member holds only blanks."""
+    member = zlib.decompressobj(31)
+    try:
+        if member.decompress(data, 1 << 16).strip(BLANK) or not member.eof:
+            return None
+    except zlib.error:
+        return None
+    return member.unused_data
 
 
 def gzip_damage(path: Path, offset: int, limit: int = 256 << 20) -> str | None:

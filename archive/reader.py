@@ -12,7 +12,6 @@ import io
 import logging
 import re
 import zipfile
-import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
@@ -21,9 +20,12 @@ from warcio.exceptions import ArchiveLoadFailed
 
 from . import streams
 from .capture_files import (
+    GZIP_MAGIC,
+    blank_member_end,
+    blank_members,
     capture_format,
     first_line,
-    gzip_damage,
+    gzip_damage_at,
     sniff_format,
     starts_as_zip,
     too_many_members,
@@ -32,7 +34,6 @@ from .config import Limits
 from .errors import CaptureError, LimitExceeded
 
 HTML_TYPES = {"text/html", "application/xhtml+xml"}
-_GZIP_MAGIC = b"\x1f\x8b"
 
 
 def _zlib_error(printed: str) -> str | None:
@@ -248,10 +249,10 @@ class CaptureReader:
                             # (`cat` of files and a .gz of a newline): nothing, as blank lines
                             # are; but only where warcio read that member and no more (after
                             # a raw blank line it may read on to the end of the file)
-                            if self._blank_members(offset):
+                            if blank_members(self.path, offset):
                                 self._check_end(where, f, offset, member)
                                 break
-                            end = self._blank_member_end(offset)
+                            end = blank_member_end(self.path, offset)
                             if end is not None and end == it.get_record_offset() + (
                                 it.get_record_length() or 0
                             ):
@@ -343,66 +344,37 @@ class CaptureReader:
     def _not_a_record(self, offset: int) -> str:
         """What is at ``offset``, where warcio found no record (its own message quotes the
         bytes, binary or not)."""
-        damage = self._gzip_damage_at(offset)
+        damage = gzip_damage_at(self.path, offset)
         if damage:
             return f"the gzip data here is damaged ({damage})"
         with open(self.path, "rb") as f:
             f.seek(offset)
             head = f.read(1 << 16)
-        if head[:2] == _GZIP_MAGIC:
+        if head[:2] == GZIP_MAGIC:
             return "the gzip data here holds no WARC or ARC record"
         return f"no WARC or ARC record starts here (it begins {first_line(head)!r})"
 
     def _if_damaged(self, where: str, member: str, start: int, but: str | None = None) -> None:
         """Raise "damaged" when the capture file (not a WACZ's member) has a gzip member at
         ``start`` that zlib finds damaged (other than ``but``); otherwise return."""
-        damage = None if member else self._gzip_damage_at(start)
+        damage = None if member else gzip_damage_at(self.path, start)
         if damage and damage != but:
             raise CaptureError(
                 where, f"not a valid WARC/ARC: the gzip data here is damaged ({damage})", start
             )
-
-    def _gzip_damage_at(self, start: int) -> str | None:
-        """What zlib finds wrong with the capture file's gzip member at ``start``; None when no
-        gzip member starts there, or it is whole."""
-        with open(self.path, "rb") as f:
-            f.seek(start)
-            if f.read(2) != _GZIP_MAGIC:
-                return None
-        return gzip_damage(self.path, start)
 
     def _check_end(self, where: str, f: streams.EndTracked, end: int, member: str) -> None:
         """The capture must end where its last record does, give or take blank lines and gzip
         members that are empty or hold only blank lines (`cat` of a file and such a .gz):
         bytes left over are a file cut short (or junk), not nothing."""
         left = f.left_over(end)
-        if left and (member or left > 1 << 16 or not self._blank_members(end)):
+        if left and (member or left > 1 << 16 or not blank_members(self.path, end)):
             raise CaptureError(
                 where,
                 f"truncated or damaged: the {left:,} bytes after the last whole record are not "
                 "a record",
                 end,
             )
-
-    def _blank_members(self, end: int) -> bool:
-        """Whether the file's bytes after ``end`` are whole gzip members holding only blanks."""
-        with open(self.path, "rb") as f:
-            f.seek(end)
-            data = f.read(1 << 16).lstrip(streams.BLANK)
-        while data:
-            rest = _after_blank_member(data)
-            if rest is None:
-                return False
-            data = rest.lstrip(streams.BLANK)
-        return True
-
-    def _blank_member_end(self, start: int) -> int | None:
-        """Where the gzip member at ``start`` ends, if it is one holding only blanks."""
-        with open(self.path, "rb") as f:
-            f.seek(start)
-            data = f.read(1 << 16)
-        rest = _after_blank_member(data)
-        return None if rest is None else start + len(data) - len(rest)
 
     def _make_record(self, rec, offset: int, member: str, where: str) -> Record:
         h = rec.rec_headers
@@ -520,17 +492,6 @@ class CaptureReader:
                     payload = e
         self._last_original = ((where, target), content_type, payload)
         return content_type, payload
-
-
-def _after_blank_member(data: bytes) -> bytes | None:
-    """What follows the gzip member ``data`` starts with, if that member holds only blanks."""
-    member = zlib.decompressobj(31)
-    try:
-        if member.decompress(data, 1 << 16).strip(streams.BLANK) or not member.eof:
-            return None
-    except zlib.error:
-        return None
-    return member.unused_data
 
 
 def _check_header(rec, where: str, offset: int) -> None:
