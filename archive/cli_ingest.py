@@ -199,6 +199,7 @@ def ingest(
         # workers alive, and the exit waited for them for ever (found in review)
         if ingester.executor is not None:
             stop_pool(ingester.executor, cancel=interrupted is not None or _raising())
+        ingester.drop_ahead()  # a file started ahead whose turn did not come
 
     failed = sum(r.status == "failed" for r in results)
     done = [r for r in results if r.status == "ingested"]  # a failed file added nothing
@@ -262,11 +263,12 @@ def _ingest_files(ingester, files: list[Path], results: list, quiet: bool):
                 click.echo("\r\x1b[2K", nl=False, err=True)
             click.echo(line, err=True)
 
-        for path, size in zip(files, sizes, strict=True):
+        for i, (path, size) in enumerate(zip(files, sizes, strict=True)):
             progress = _FileProgress(bar, _fit(one_line(path.name)), size)
             ingester.on_progress = None if bar.hidden else progress
             try:
-                result = ingester.ingest_file(path)
+                # the next file is started while this one is finished
+                result = ingester.ingest_file(path, next_path=(files[i + 1 :] or [None])[0])
             except ArchiveError as e:  # the database, the key, the cluster: nothing more goes in
                 say(f"Error: {e}")
                 broken = True

@@ -8,10 +8,8 @@ archive is exactly as before.
 
 from __future__ import annotations
 
-import json
 import os
 import sqlite3
-from collections import deque
 from collections.abc import Callable, Iterable
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
@@ -23,15 +21,15 @@ from .capture_files import sniff_format
 from .config import Limits, captures_dir
 from .db import connect, is_locked
 from .errors import ArchiveError, CaptureError, ClusterError, DatabaseError, KeyFileError
-from .figures import ImageRef
 from .hashing import NORMALIZATION, article_text_sha256, file_sha256, sha256_hex, text_sha256
-from .images import ImageInfo
 from .keys import Signer
 from .ledger import SignedWriter, prepare
 from .leftovers import sweep, sweep_copies
 from .links import Linker, PhashIndex
-from .parallel import kill_workers, ordered_map
-from .reader import CaptureReader, Record, read_payload
+from .parallel import kill_workers
+from .pending import PendingImages
+from .reader import CaptureReader, read_payload
+from .reading import Reading
 from .schema import FTS_COLUMNS, index_text, max_rowid
 from .similarity import remember
 from .stored import archive_problem, drop_copy, has_capture, store_copy, stored_suffix
@@ -42,10 +40,6 @@ from .worker import (
     Context,
     Processed,
     article_id,
-    identity,
-    payload_size,
-    process_record,
-    worth_sending,
 )
 
 
@@ -63,6 +57,19 @@ class FileResult:
     digest_failures: int = 0
     error: str | None = None
     warnings: list[str] = field(default_factory=list)
+
+
+@dataclass
+class _Ahead:
+    """The next file, started before its transaction (``Ingester._start_next``)."""
+
+    path: Path
+    fmt: str
+    sha: str
+    stored: Path
+    created_copy: bool
+    signed_at: str
+    reading: Reading | None = None
 
 
 class Ingester:
@@ -98,51 +105,61 @@ class Ingester:
         self.summaries: Summaries | None = None
         #: the file being ingested: after an interrupt, what it had reached (see interrupted)
         self.in_progress: FileResult | None = None
+        # the file being written, the one to start when its last record is sent, and that one
+        # once started (``_start_next``)
+        self._current: Reading | None = None
+        self._next_path: Path | None = None
+        self._ahead: _Ahead | None = None
 
     # -- ingest ----------------------------------------------------------------------------
     def ingest(self, paths: Iterable[str | Path], on_file=None) -> list[FileResult]:
         results = []
-        for path in paths:
-            result = self.ingest_file(path)
-            results.append(result)
-            if on_file:
-                on_file(result)
+        paths = list(paths)
+        try:
+            for i, path in enumerate(paths):
+                result = self.ingest_file(path, next_path=(paths[i + 1 :] or [None])[0])
+                results.append(result)
+                if on_file:
+                    on_file(result)
+        finally:
+            self.drop_ahead()
         return results
 
-    def ingest_file(self, path: str | Path) -> FileResult:
+    def ingest_file(self, path: str | Path, next_path: str | Path | None = None) -> FileResult:
         """Ingest one capture file in one transaction. Never raises for a bad file; raises
         :class:`DatabaseError` when the archive database itself is damaged, and
-        :class:`KeyFileError` when its key has been retired (a rotation while this ran)."""
+        :class:`KeyFileError` when its key has been retired (a rotation while this ran).
+        ``next_path``: the file to be ingested next, started while this one is finished (call
+        :meth:`drop_ahead` if it is not then ingested)."""
         path = Path(path)
         result = self.in_progress = FileResult(path=str(path))
+        self._next_path = Path(next_path) if next_path is not None else None
+        if self._ahead is not None and self._ahead.path != path:
+            self.drop_ahead()  # started for a file that did not come next
+        ahead, self._ahead = self._ahead, None
         stored: Path | None = None
         created_copy = False
         try:
-            if not path.is_file():
-                what = (
-                    "not a regular file (a pipe, a device or a directory)"
-                    if path.exists()
-                    else "a link to nothing"
-                    if path.is_symlink()
-                    else "no such file"
-                )
-                raise CaptureError(path, what)
-            if path.stat().st_size == 0:
-                raise CaptureError(path, "empty file")
-            fmt = sniff_format(path)
-            result.sha256 = sha = file_sha256(path)
-            if has_capture(self.conn, sha):
-                result.status = "already"
-                return result
-            stored = captures_dir(self.db_path) / f"{sha}{stored_suffix(path, fmt)}"
-            # everything below reads the stored copy, whose hash is checked as it is made: the
-            # file given may change while it is ingested, the capture recorded may not
-            created_copy = store_copy(path, stored, sha)
+            if ahead is not None:  # checked, hashed and copied while the file before finished
+                fmt, sha, stored = ahead.fmt, ahead.sha, ahead.stored
+                result.sha256, created_copy = sha, ahead.created_copy
+            else:
+                fmt, result.sha256 = self._identify(path)
+                sha = result.sha256
+                if has_capture(self.conn, sha):
+                    result.status = "already"
+                    return result
+                # everything below reads the stored copy, whose hash is checked as it is made:
+                # the file given may change while it is ingested, the capture recorded may not
+                stored, created_copy = self._copy(path, fmt, sha)
             checked = False  # in the transaction, the capture found not in the archive
             try:
                 # in the try: a BEGIN that holds but a first write that fails (a read-only file)
                 # must be rolled back, or every later file meets a transaction left open
-                self.writer.begin()
+                if ahead is not None:
+                    self.writer.begin(ahead.signed_at)
+                else:
+                    self.writer.begin()
                 self.writer.check_key()
                 if has_capture(self.conn, sha):  # another ingest finished it while we waited
                     self.writer.rollback()
@@ -151,7 +168,9 @@ class Ingester:
                 checked = True
                 if not stored.exists():  # another ingest of this file made it, then failed
                     created_copy = store_copy(path, stored, sha) or created_copy
-                self._write_capture(path, sha, fmt, stored, result)
+                self._write_capture(
+                    path, sha, fmt, stored, result, ahead.reading if ahead else None
+                )
                 # raises only before its COMMIT: after it, nothing undoes the capture
                 warning = self.writer.commit()
             except BaseException as e:
@@ -212,6 +231,26 @@ class Ingester:
         # the next ingest's sweep (``sweep_copies``), and verify names it meanwhile.
         return result
 
+    def _identify(self, path: Path) -> tuple[str, str]:
+        """The capture file's format and SHA-256; :class:`CaptureError` if it is none."""
+        if not path.is_file():
+            what = (
+                "not a regular file (a pipe, a device or a directory)"
+                if path.exists()
+                else "a link to nothing"
+                if path.is_symlink()
+                else "no such file"
+            )
+            raise CaptureError(path, what)
+        if path.stat().st_size == 0:
+            raise CaptureError(path, "empty file")
+        return sniff_format(path), file_sha256(path)
+
+    def _copy(self, path: Path, fmt: str, sha: str) -> tuple[Path, bool]:
+        """The archive's copy of the capture file, and whether this call made it."""
+        stored = captures_dir(self.db_path) / f"{sha}{stored_suffix(path, fmt)}"
+        return stored, store_copy(path, stored, sha)
+
     def _trusted_workers(self) -> bool:
         """Workers forked from this process prepare statements too; a cluster's send rows only,
         and their statements are built here (a worker's bug cannot make the key sign other
@@ -230,9 +269,18 @@ class Ingester:
         result.status = "ingested" if committed else "failed"
         return result
 
-    def _write_capture(self, path: Path, sha: str, fmt: str, stored: Path, result: FileResult):
+    def _write_capture(
+        self,
+        path: Path,
+        sha: str,
+        fmt: str,
+        stored: Path,
+        result: FileResult,
+        reading: Reading | None = None,
+    ):
         """The capture's rows, in the open transaction: its own, then every record's as the
-        workers return them in file order, then its image uses, links and counts."""
+        workers return them in file order (``reading``, if they were sent ahead), then its
+        image uses, links and counts."""
         capture, wacz_warnings = self._capture_row(path, sha, fmt, stored)
         self.writer.insert("captures", capture)
         self._capture_sha, self._path, self._source = sha, path, stored
@@ -240,41 +288,17 @@ class Ingester:
         self.linker = Linker(self.conn, sha, self.phashes)
         self.summaries = Summaries(self.conn)
         text_from = {table: max_rowid(self.conn, table) for table in FTS_COLUMNS}
-        reader = CaptureReader(stored, self.limits, name=path)
+        reading = reading or self._read(path, sha, stored, self.writer.signed_at)
+        self._current = reading
+        if reading.ended:  # all of it was read ahead: the next file can start now
+            self._start_next(reading)
         # An article's image may come after it in the file: its image uses are written after
         # the last record. Until then the images seen and the uses waiting are kept in
         # temporary tables, not in memory, so that memory stays flat in the pages per capture.
-        pending = _PendingImages(self.conn)
-        context = Context(
-            sha, self.signer.key_id, self.writer.signed_at, statements=self._trusted_workers()
-        )
-        # What each record is, as read here, in order: a worker's result must be about it.
-        sent: deque[tuple] = deque()
-        hash_here = not self._trusted_workers()
-
-        def tracked(records):
-            for r in records:
-                payload_sha = sha256_hex(r.payload) if hash_here and r.payload else None
-                sent.append((identity(r), payload_sha))
-                yield r
-
-        results = ordered_map(
-            process_record,
-            tracked(reader),
-            self.limits,
-            context,
-            executor=self.executor,
-            remote=worth_sending,
-            size=payload_size,
-        )
-        for p in results:
-            expected, payload_sha = sent.popleft()
-            if identity(p.record) != expected or (
-                payload_sha is not None and p.payload_sha256 != payload_sha
-            ):
-                raise CaptureError(path, "a worker returned another record", expected[0])
+        pending = PendingImages(self.conn)
+        for p in reading:
             if self.on_progress is not None:
-                self.on_progress(reader.position)
+                self.on_progress(reading.reader.position)
             self._take(p, pending, path, result)
         for article_row, position, ref in pending.all_uses():
             self._write_image_use(article_row, position, ref, pending.found(ref.url), path, result)
@@ -289,12 +313,12 @@ class Ingester:
         self.summaries.finish()
         for table, after in text_from.items():
             index_text(self.conn, table, after)
-        result.warnings[:0] = wacz_warnings + reader.warnings  # before the pages' own
+        result.warnings[:0] = wacz_warnings + reading.reader.warnings  # before the pages' own
         self.conn.execute(
             "UPDATE captures SET records = ?, articles = ?, claims = ?, images = ?, skipped = ?, "
             "digest_failures = ? WHERE sha256 = ?",
             (
-                reader.records_seen,
+                reading.reader.records_seen,
                 result.articles,
                 result.claims,
                 result.images,
@@ -303,6 +327,44 @@ class Ingester:
                 sha,
             ),
         )
+
+    def _read(self, path: Path, sha: str, stored: Path, signed_at: str) -> Reading:
+        """Start sending the stored capture's records to the workers, in file order."""
+        context = Context(sha, self.signer.key_id, signed_at, statements=self._trusted_workers())
+        reader = CaptureReader(stored, self.limits, name=path)
+        return Reading(reader, self.limits, context, self.executor, on_end=self._start_next)
+
+    def _start_next(self, reading: Reading) -> None:
+        """Once the file being ingested has sent its last record, start the next one: checked,
+        hashed, copied and its first records sent, so that the workers extract them while this
+        file's links, counts and commit are written. Its signing time is taken now, and taken
+        again at its BEGIN if another ingest has committed a later one meanwhile
+        (``SignedWriter.begin``). Anything that fails here is left for the file's own turn,
+        which meets it again and reports it as it always does."""
+        if reading is not self._current or self.executor is None:
+            return  # the file started ahead has read its last record: its own turn goes on
+        path, self._next_path = self._next_path, None
+        if path is None:
+            return
+        ahead = None
+        try:
+            fmt, sha = self._identify(path)
+            if sha == self._capture_sha or has_capture(self.conn, sha):
+                return  # nothing to read ahead: its own turn finds it in the archive
+            ahead = _Ahead(path, fmt, sha, *self._copy(path, fmt, sha), self.clock())
+            ahead.reading = self._read(path, sha, ahead.stored, ahead.signed_at)
+            self._ahead = ahead
+            ahead.reading.start()
+        except Exception:  # noqa: BLE001 - the file's own turn reports it
+            self._ahead = ahead
+            self.drop_ahead()
+
+    def drop_ahead(self) -> None:
+        """Forget the file started ahead (the run stopped before its turn), and remove the stored
+        copy made for it. Called by whoever stops a run between files."""
+        ahead, self._ahead = self._ahead, None
+        if ahead is not None and ahead.created_copy:
+            drop_copy(self.conn, ahead.stored, ahead.sha, checked=False)
 
     def _capture_row(self, path: Path, sha: str, fmt: str, stored: Path) -> tuple[dict, list]:
         """The capture's own row (its counts come at the end), and a WACZ's check's warning."""
@@ -328,7 +390,7 @@ class Ingester:
                 warnings.append(f"{path}: WACZ check failed: {check.problems[0]}")
         return capture, warnings
 
-    def _take(self, p: Processed, pending: _PendingImages, path: Path, result: FileResult):
+    def _take(self, p: Processed, pending: PendingImages, path: Path, result: FileResult):
         """One record's result (checked to be about the record sent): its row, and its part."""
         record = p.record
         if record.problems:
@@ -423,6 +485,10 @@ class Ingester:
             ]
             # what image uses' statements say of their article: from the row checked above
             p.source = {k: article[k] for k in ("id", *statements.SOURCE_FIELDS)}
+        elif rows[0].signed_at != self.writer.signed_at:
+            # prepared ahead for a time another ingest's commit has since passed (_start_next)
+            sign_as = {"key_id": self.signer.key_id, "signed_at": self.writer.signed_at}
+            rows = [prepare(u.table, u.row, article=rows[0].row, **sign_as) for u in rows]
         self.writer.append(rows)
         self.summaries.article(rows[0].row, [u.row for u in rows[1:]])
         # claim_bands rows are written by the linker, in key order, a capture at a time
@@ -492,71 +558,3 @@ class Ingester:
             "VALUES (?, ?, ?, ?, ?, ?, ?)",
             (sha, info.mime_type, info.width, info.height, info.bytes, found.phash, payload),
         )
-
-
-class _PendingImages:
-    """A capture's images (the first record of each URL) and its articles' image uses waiting to
-    be written, in temporary tables of the writer's connection: on disk, part of the capture's
-    transaction, private to this connection."""
-
-    _IMAGE = ("sha256", "record_id", "date", "member", "offset", "mime_type", "width", "height")
-    _IMAGE += ("bytes", "note", "phash")
-    _MARKS = ", ".join("?" * (1 + len(_IMAGE)))  # the url, then those
-
-    def __init__(self, conn: sqlite3.Connection):
-        self.conn = conn
-        conn.execute(
-            "CREATE TEMP TABLE IF NOT EXISTS pending_images (url TEXT PRIMARY KEY, "
-            + ", ".join(f'"{c}"' for c in self._IMAGE)
-            + ")"
-        )
-        conn.execute(
-            "CREATE TEMP TABLE IF NOT EXISTS pending_uses (article TEXT, position INTEGER, "
-            "url TEXT, alt TEXT, caption TEXT, credit TEXT)"
-        )
-        self.close()
-
-    def image(self, p: Processed) -> None:
-        r, info = p.record, p.image
-        self.conn.execute(
-            f"INSERT OR IGNORE INTO pending_images VALUES ({self._MARKS})",
-            (r.uri, p.payload_sha256, r.record_id, r.date, r.member, r.offset, info.mime_type)
-            + (info.width, info.height, info.bytes, info.note, p.phash),
-        )
-
-    def uses(self, article: dict, refs: list[ImageRef]) -> None:
-        data = json.dumps(article, ensure_ascii=False)
-        self.conn.executemany(
-            "INSERT INTO pending_uses VALUES (?, ?, ?, ?, ?, ?)",
-            [(data, i, ref.url, ref.alt, ref.caption, ref.credit) for i, ref in enumerate(refs)],
-        )
-
-    def found(self, url: str) -> Processed | None:
-        """The image record this capture holds for ``url``, as the writer needs it."""
-        row = self.conn.execute(
-            f"SELECT {', '.join(self._IMAGE)} FROM pending_images WHERE url = ?", (url,)
-        ).fetchone()
-        if row is None:
-            return None
-        sha, record_id, date, member, offset, mime, width, height, size, note, phash_ = row
-        record = Record(offset, member, record_id, "response", url, date, mime_type=mime)
-        info = ImageInfo(sha, mime, width, height, size, note)
-        return Processed(record, sha, "image", image=info, phash=phash_)
-
-    def all_uses(self):
-        """(article, position, ref) of every use, in the order the articles came."""
-        last = 0
-        while True:
-            batch = self.conn.execute(
-                "SELECT rowid, * FROM pending_uses WHERE rowid > ? ORDER BY rowid LIMIT 500",
-                (last,),
-            ).fetchall()
-            if not batch:
-                return
-            for _, article, position, url, alt, caption, credit in batch:
-                yield json.loads(article), position, ImageRef(url, alt, caption, credit)
-            last = batch[-1][0]
-
-    def close(self) -> None:
-        self.conn.execute("DELETE FROM pending_images")
-        self.conn.execute("DELETE FROM pending_uses")

@@ -169,8 +169,11 @@ class SignedWriter:
         self._saved: merkle.Frontier | None = None
         self._known_columns: dict[str, set[str]] = {}
 
-    def begin(self) -> None:
-        """Start the write transaction (waiting for any other writer) and sync the ledger."""
+    def begin(self, signed_at: str | None = None) -> None:
+        """Start the write transaction (waiting for any other writer) and sync the ledger.
+        ``signed_at``: the signing time taken when the work was started, before this BEGIN; kept
+        unless the last transaction's is later (another ingest committed meanwhile), since the
+        ledger's signing times never go back (``archive verify`` checks)."""
         self.committed = False  # set once COMMIT has run: nothing may undo the work after it
         self._saved = None  # a BEGIN that fails leaves nothing to restore
         self.turns.begin(self.conn)  # after any writer already waiting: see turns.py
@@ -179,7 +182,14 @@ class SignedWriter:
         if size != self.frontier.size:  # a new process, or another one appended since
             self.frontier = stored_frontier(self.conn, size)
         self._saved = self.frontier.copy()
-        self.signed_at = self.clock()
+        if signed_at is not None:
+            # the last transaction's time, in its checkpoint (one per transaction that signs)
+            last = self.conn.execute(
+                "SELECT created_at FROM checkpoints ORDER BY id DESC LIMIT 1"
+            ).fetchone()
+            if last is not None and not (isinstance(last[0], str) and last[0] <= signed_at):
+                signed_at = None
+        self.signed_at = signed_at or self.clock()
         self._note = None
         self.ensure_key(self.signer)
 

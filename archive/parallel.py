@@ -38,31 +38,93 @@ def ordered_map(
     size: Callable[[object], int] = lambda item: 0,
     max_bytes: int = 16 << 20,
 ) -> Iterator:
-    """Yield ``fn(item, *args)`` for each item, in order.
+    """Yield ``fn(item, *args)`` for each item, in order (an :class:`OrderedMap`).
 
     Items for which ``remote(item)`` is true go to ``executor`` (when there is one); the rest run
     here. At most ``window`` items, and about ``max_bytes`` of them by ``size``, are in flight
     (always at least one), so memory stays flat whatever the records hold.
     """
-    if executor is None:
-        for item in items:
-            yield fn(item, *args)
-        return
-    pending: deque = deque()
-    in_flight = 0
-    for item in items:
-        n = size(item)
-        if remote(item):
-            pending.append((executor.submit(fn, item, *args), n))
+    return OrderedMap(
+        fn,
+        items,
+        *args,
+        executor=executor,
+        remote=remote,
+        window=window,
+        size=size,
+        max_bytes=max_bytes,
+    )
+
+
+class OrderedMap:
+    """``ordered_map``'s iterator. ``start()`` sends the first window of items before any result
+    is asked for: an ingest starts the next capture file's records while it finishes this one's
+    (archive/ingest.py)."""
+
+    def __init__(
+        self,
+        fn: Callable,
+        items: Iterable,
+        *args,
+        executor=None,
+        remote: Callable[[object], bool] = lambda item: True,
+        window: int = 32,
+        size: Callable[[object], int] = lambda item: 0,
+        max_bytes: int = 16 << 20,
+    ):
+        self._fn, self._args, self._items = fn, args, iter(items)
+        self._executor, self._remote, self._size = executor, remote, size
+        # without an executor, each result is made when it is asked for, not a window ahead
+        self._window = window if executor is not None else 1
+        self._max_bytes = max_bytes
+        self._pending: deque = deque()
+        self._in_flight = 0
+        self._ended = False
+        #: what reading the items raised in ``start``: raised after the results before it
+        self._error: Exception | None = None
+
+    def _full(self) -> bool:
+        pending = len(self._pending)
+        return pending >= self._window or (self._in_flight > self._max_bytes and pending > 1)
+
+    def _send(self) -> None:
+        """Send the next item (or run it here), or note that there are no more."""
+        try:
+            item = next(self._items)
+        except StopIteration:
+            self._ended = True
+            return
+        n = self._size(item)
+        if self._executor is not None and self._remote(item):
+            future = self._executor.submit(self._fn, item, *self._args)
         else:
-            pending.append((_Done(fn(item, *args)), n))
-        in_flight += n
-        while len(pending) >= window or (in_flight > max_bytes and len(pending) > 1):
-            future, n = pending.popleft()
-            in_flight -= n
-            yield future.result()
-    while pending:
-        yield pending.popleft()[0].result()
+            future = _Done(self._fn(item, *self._args))
+        self._pending.append((future, n))
+        self._in_flight += n
+
+    def start(self) -> None:
+        """Send items until the window is full. An error reading them is kept, and raised
+        where it came: after the results of the items before it."""
+        try:
+            while not self._ended and not self._full():
+                self._send()
+        except Exception as e:  # noqa: BLE001 - raised in turn, by __next__
+            self._error, self._ended = e, True
+
+    def __iter__(self) -> OrderedMap:
+        return self
+
+    def __next__(self):
+        while not self._ended and not self._full():
+            self._send()
+        if not self._pending:
+            if self._error is not None:
+                error, self._error = self._error, None
+                raise error
+            raise StopIteration
+        future, n = self._pending.popleft()
+        self._in_flight -= n
+        return future.result()
 
 
 def default_workers() -> int:
