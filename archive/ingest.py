@@ -346,17 +346,16 @@ class Ingester:
         path, self._next_path = self._next_path, None
         if path is None:
             return
-        ahead = None
         try:
             fmt, sha = self._identify(path)
             if sha == self._capture_sha or has_capture(self.conn, sha):
                 return  # nothing to read ahead: its own turn finds it in the archive
-            ahead = _Ahead(path, fmt, sha, *self._copy(path, fmt, sha), self.clock())
+            ahead = self._ahead = _Ahead(
+                path, fmt, sha, *self._copy(path, fmt, sha), signed_at=self.clock()
+            )
             ahead.reading = self._read(path, sha, ahead.stored, ahead.signed_at)
-            self._ahead = ahead
-            ahead.reading.start()
-        except Exception:  # noqa: BLE001 - the file's own turn reports it
-            self._ahead = ahead
+            ahead.reading.start()  # what reading it raises is kept for its turn
+        except Exception:  # noqa: BLE001 - the file's own turn meets it again and reports it
             self.drop_ahead()
 
     def drop_ahead(self) -> None:

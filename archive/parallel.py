@@ -14,7 +14,7 @@ import os
 import signal
 import threading
 from collections import deque
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable
 from concurrent.futures import ProcessPoolExecutor
 
 
@@ -28,38 +28,15 @@ class _Done:
         return self.value
 
 
-def ordered_map(
-    fn: Callable,
-    items: Iterable,
-    *args,
-    executor=None,
-    remote: Callable[[object], bool] = lambda item: True,
-    window: int = 32,
-    size: Callable[[object], int] = lambda item: 0,
-    max_bytes: int = 16 << 20,
-) -> Iterator:
-    """Yield ``fn(item, *args)`` for each item, in order (an :class:`OrderedMap`).
+class OrderedMap:
+    """Iterate over ``fn(item, *args)`` for each item, in order.
 
     Items for which ``remote(item)`` is true go to ``executor`` (when there is one); the rest run
     here. At most ``window`` items, and about ``max_bytes`` of them by ``size``, are in flight
-    (always at least one), so memory stays flat whatever the records hold.
+    (always at least one), so memory stays flat whatever the records hold. ``start()`` sends the
+    first window before any result is asked for: an ingest starts the next capture file's
+    records while it finishes this one's (archive/ingest.py).
     """
-    return OrderedMap(
-        fn,
-        items,
-        *args,
-        executor=executor,
-        remote=remote,
-        window=window,
-        size=size,
-        max_bytes=max_bytes,
-    )
-
-
-class OrderedMap:
-    """``ordered_map``'s iterator. ``start()`` sends the first window of items before any result
-    is asked for: an ingest starts the next capture file's records while it finishes this one's
-    (archive/ingest.py)."""
 
     def __init__(
         self,
@@ -125,6 +102,9 @@ class OrderedMap:
         future, n = self._pending.popleft()
         self._in_flight -= n
         return future.result()
+
+
+ordered_map = OrderedMap
 
 
 def default_workers() -> int:
