@@ -19,6 +19,7 @@ from .conftest import DATA, FIXED_TIME, SAMPLE, SECOND
 from .test_ingest import dump, file_hash
 
 THIRD = DATA / "warc" / "example.warc.gz"
+WACZ = DATA / "wacz" / "valid_signed_example_1.wacz"
 
 
 @pytest.fixture
@@ -33,8 +34,8 @@ def test_files_started_ahead_make_the_same_archive(tmp_path, fixed_signer, pool)
     for executor in (None, pool):
         db = tmp_path / ("ahead" if executor else "plain") / "archive.db"
         ingester = Ingester(db, fixed_signer, clock=lambda: FIXED_TIME, executor=executor)
-        results = ingester.ingest([SAMPLE, SECOND, THIRD])
-        assert [r.status for r in results] == ["ingested"] * 3
+        results = ingester.ingest([SAMPLE, WACZ, SECOND, THIRD])
+        assert [r.status for r in results] == ["ingested"] * 4
         dumps.append([x for x in dump(db) if "INSERT INTO" in x and '"migrations"' not in x])
     assert dumps[0] == dumps[1]
 
