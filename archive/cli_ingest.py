@@ -194,12 +194,14 @@ def ingest(
     try:
         broken, stop, interrupted = _ingest_files(ingester, files, results, quiet)
     finally:
-        # stopped however the loop ended (after an interrupt or an error, the records still
-        # queued for the workers are not wanted): a second Ctrl-C that escaped it left the
-        # workers alive, and the exit waited for them for ever (found in review)
-        if ingester.executor is not None:
-            stop_pool(ingester.executor, cancel=interrupted is not None or _raising())
-        ingester.drop_ahead()  # a file started ahead whose turn did not come
+        try:
+            ingester.drop_ahead()  # a file started ahead whose turn did not come
+        finally:
+            # stopped however the loop ended (after an interrupt or an error, the records still
+            # queued for the workers are not wanted): a second Ctrl-C that escaped it left the
+            # workers alive, and the exit waited for them for ever (found in review)
+            if ingester.executor is not None:
+                stop_pool(ingester.executor, cancel=interrupted is not None or _raising())
 
     failed = sum(r.status == "failed" for r in results)
     done = [r for r in results if r.status == "ingested"]  # a failed file added nothing

@@ -75,6 +75,11 @@ class _Ahead:
 class Ingester:
     """Signs and writes. ``clock`` returns the signing time (injected so tests are byte-exact)."""
 
+    #: the next file is started ahead only up to this size: it is hashed and copied while the
+    #: file before holds the write lock (the gain is for small files: large ones have their
+    #: own pages to overlap with their finish)
+    ahead_bytes = 32 << 20
+
     def __init__(
         self,
         db_path: str | Path,
@@ -226,6 +231,9 @@ class Ingester:
             ) from None
         except Exception as e:  # noqa: BLE001 - one line for the archivist, never a traceback
             result.status, result.error = "failed", f"{path}: unexpected {type(e).__name__}: {e}"
+        finally:
+            if ahead is not None and ahead.reading is not None:
+                ahead.reading.close()  # whatever its turn came to, its file is closed now
         # The stored copy is removed only while the write lock is held (above): here another
         # ingest of the same file may have committed with it. A copy left behind is removed by
         # the next ingest's sweep (``sweep_copies``), and verify names it meanwhile.
@@ -296,10 +304,13 @@ class Ingester:
         # the last record. Until then the images seen and the uses waiting are kept in
         # temporary tables, not in memory, so that memory stays flat in the pages per capture.
         pending = PendingImages(self.conn)
-        for p in reading:
-            if self.on_progress is not None:
-                self.on_progress(reading.reader.position)
-            self._take(p, pending, path, result)
+        try:
+            for p in reading:
+                if self.on_progress is not None:
+                    self.on_progress(reading.reader.position)
+                self._take(p, pending, path, result)
+        finally:
+            reading.close()
         for article_row, position, ref in pending.all_uses():
             self._write_image_use(article_row, position, ref, pending.found(ref.url), path, result)
         pending.close()
@@ -347,6 +358,8 @@ class Ingester:
         if path is None:
             return
         try:
+            if path.stat().st_size > self.ahead_bytes:
+                return  # hashed and copied in the transaction before, it would hold the lock
             fmt, sha = self._identify(path)
             if sha == self._capture_sha or has_capture(self.conn, sha):
                 return  # nothing to read ahead: its own turn finds it in the archive
@@ -362,6 +375,8 @@ class Ingester:
         """Forget the file started ahead (the run stopped before its turn), and remove the stored
         copy made for it. Called by whoever stops a run between files."""
         ahead, self._ahead = self._ahead, None
+        if ahead is not None and ahead.reading is not None:
+            ahead.reading.close()  # what is still queued for the workers is not extracted
         if ahead is not None and ahead.created_copy:
             drop_copy(self.conn, ahead.stored, ahead.sha, checked=False)
 

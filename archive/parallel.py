@@ -27,6 +27,9 @@ class _Done:
     def result(self):
         return self.value
 
+    def cancel(self) -> bool:
+        return False
+
 
 class OrderedMap:
     """Iterate over ``fn(item, *args)`` for each item, in order.
@@ -87,6 +90,17 @@ class OrderedMap:
                 self._send()
         except Exception as e:  # noqa: BLE001 - raised in turn, by __next__
             self._error, self._ended = e, True
+
+    def close(self) -> None:
+        """Drop what is still in flight (what has not started is cancelled) and stop reading
+        the items: a generator is closed now, not when the garbage collector finds it."""
+        for future, _ in self._pending:
+            future.cancel()
+        self._pending.clear()
+        self._in_flight, self._ended, self._error = 0, True, None
+        close = getattr(self._items, "close", None)
+        if close is not None:
+            close()
 
     def __iter__(self) -> OrderedMap:
         return self

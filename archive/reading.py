@@ -55,6 +55,11 @@ class Reading:
         if self._on_end is not None:
             self._on_end(self)
 
+    def close(self) -> None:
+        """Stop: the records still in flight are dropped and the capture file is closed now
+        (a reading refers to itself through its records, so it is not freed at once)."""
+        self.results.close()
+
     def start(self) -> None:
         """Send the first records before any result is asked for (``OrderedMap.start``)."""
         self.results.start()

@@ -34,15 +34,16 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 import archive.ingest as ingest
 from archive.keys import Signer
 from archive.parallel import process_pool
+from archive.reading import Reading
 T1 = time.perf_counter()
 marks = []
-stream = ingest.ordered_map
-def stamped(*args, **kwargs):
-    for result in stream(*args, **kwargs):
+stream = Reading.__iter__
+def stamped(self):
+    for result in stream(self):
         if result.role == "article":
             marks.append(time.perf_counter())
         yield result
-ingest.ordered_map = stamped
+Reading.__iter__ = stamped
 workers, capture, home = int(sys.argv[1]), sys.argv[2], sys.argv[3]
 ingester = ingest.Ingester(home + "/archive.db", Signer(Ed25519PrivateKey.generate()))
 ingester.executor = process_pool(workers)

@@ -4,7 +4,10 @@ a signing time taken ahead never goes back, and nothing of a file that did not g
 
 from __future__ import annotations
 
+import gc
 import itertools
+import os
+from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
@@ -112,3 +115,39 @@ def test_a_broken_next_file_is_reported_as_when_it_comes_alone(tmp_path):
     assert [line for line in after.output.splitlines() if line.startswith("Error:")] == errors
     captures = tmp_path / "records" / "captures"
     assert [p.read_bytes() for p in captures.iterdir()] == [data]
+
+
+def test_a_large_next_file_is_left_for_its_turn(tmp_path, fixed_signer, pool):
+    """Hashed and copied while the file before holds the write lock, a large file would keep
+    other ingests waiting (and a Ctrl-C then would cost the file before it): not started."""
+    db = tmp_path / "records" / "archive.db"
+    ingester = Ingester(db, fixed_signer, executor=pool)
+    ingester.ahead_bytes = SECOND.stat().st_size - 1
+    assert ingester.ingest_file(SAMPLE, next_path=SECOND).status == "ingested"
+    assert not (db.parent / "captures" / f"{file_hash(SECOND)}.warc").exists()
+    assert ingester.ingest_file(SECOND).status == "ingested"
+
+
+def test_a_file_started_ahead_and_dropped_is_closed_at_once(tmp_path, fixed_signer, pool):
+    """Its records refer back to it: left to the garbage collector, the copy removed stayed
+    open, its disk space not given back."""
+    db = tmp_path / "records" / "archive.db"
+    ingester = Ingester(db, fixed_signer, executor=pool)
+    longer = tmp_path / "longer.warc.gz"  # more records than are sent ahead (32)
+    longer.write_bytes(THIRD.read_bytes() * 7)
+    stored = db.parent / "captures" / f"{file_hash(longer)}.warc.gz"
+
+    def open_files() -> set[str]:
+        fds = Path("/proc/self/fd")
+        return {
+            os.readlink(fd).removesuffix(" (deleted)") for fd in fds.iterdir() if fd.is_symlink()
+        }
+
+    gc.disable()
+    try:
+        assert ingester.ingest_file(SAMPLE, next_path=longer).status == "ingested"
+        assert str(stored) in open_files()
+        ingester.drop_ahead()
+        assert str(stored) not in open_files()
+    finally:
+        gc.enable()
