@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import sqlite3
 
+import pytest
+
 from .conftest import DATA, SAMPLE
 from .test_ingest import ingest
 
@@ -335,3 +337,30 @@ def test_damaged_gzip_is_called_damaged_not_what_its_garbage_looks_like(tmp_path
         f"{flipped} at offset 3401: not a valid WARC/ARC: the gzip data here is damaged (the "
         "file ends inside it)"
     ), "the sample changed? find a byte whose flip says 'not record-chunked' without the fix"
+
+
+def test_a_ctrl_c_while_a_header_line_is_decoded_stops_the_read():
+    """warcio decodes each header line in a bare ``try/except:`` (UTF-8, else ISO-8859-1): a
+    Ctrl-C landing there was caught as a decoding error, and the ingest ran on to its end with
+    status 0 (tests/test_crash.py's Ctrl-C to the process group, 1 run in 40). The
+    replacement (archive/streams.py) catches decoding errors only."""
+    from warcio.statusandheaders import StatusAndHeadersParser
+
+    import archive.streams  # noqa: F401 - replaces warcio's
+
+    class Interrupted(bytes):
+        """A line whose first decoding is interrupted."""
+
+        calls = 0
+
+        def decode(self, *args):
+            Interrupted.calls += 1
+            if Interrupted.calls == 1:
+                raise KeyboardInterrupt
+            return bytes(self).decode(*args)
+
+    with pytest.raises(KeyboardInterrupt):
+        StatusAndHeadersParser.decode_header(Interrupted(b"WARC/1.0"))
+    assert StatusAndHeadersParser.decode_header(b"caf\xc3\xa9") == "caf\u00e9"
+    assert StatusAndHeadersParser.decode_header(b"caf\xe9") == "caf\u00e9"  # not UTF-8
+    assert StatusAndHeadersParser.decode_header("as text") == "as text"
