@@ -367,7 +367,7 @@ class Ingester:
                 path, fmt, sha, *self._copy(path, fmt, sha), signed_at=self.clock()
             )
             ahead.reading = self._read(path, sha, ahead.stored, ahead.signed_at)
-            ahead.reading.start()  # what reading it raises is kept for its turn
+            ahead.reading.start()  # what reading it raises, its turn meets again
         except Exception:  # noqa: BLE001 - the file's own turn meets it again and reports it
             self.drop_ahead()
 

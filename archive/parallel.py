@@ -60,8 +60,6 @@ class OrderedMap:
         self._pending: deque = deque()
         self._in_flight = 0
         self._ended = False
-        #: what reading the items raised in ``start``: raised after the results before it
-        self._error: Exception | None = None
 
     def _full(self) -> bool:
         pending = len(self._pending)
@@ -83,13 +81,9 @@ class OrderedMap:
         self._in_flight += n
 
     def start(self) -> None:
-        """Send items until the window is full. An error reading them is kept, and raised
-        where it came: after the results of the items before it."""
-        try:
-            while not self._ended and not self._full():
-                self._send()
-        except Exception as e:  # noqa: BLE001 - raised in turn, by __next__
-            self._error, self._ended = e, True
+        """Send items until the window is full, before any result is asked for."""
+        while not self._ended and not self._full():
+            self._send()
 
     def close(self) -> None:
         """Drop what is still in flight (what has not started is cancelled) and stop reading
@@ -97,7 +91,7 @@ class OrderedMap:
         for future, _ in self._pending:
             future.cancel()
         self._pending.clear()
-        self._in_flight, self._ended, self._error = 0, True, None
+        self._in_flight, self._ended = 0, True
         close = getattr(self._items, "close", None)
         if close is not None:
             close()
@@ -109,16 +103,10 @@ class OrderedMap:
         while not self._ended and not self._full():
             self._send()
         if not self._pending:
-            if self._error is not None:
-                error, self._error = self._error, None
-                raise error
             raise StopIteration
         future, n = self._pending.popleft()
         self._in_flight -= n
         return future.result()
-
-
-ordered_map = OrderedMap
 
 
 def default_workers() -> int:

@@ -15,6 +15,7 @@ import re
 import sqlite3
 from pathlib import Path
 
+from .capture_files import CAPTURE_SUFFIXES, GZIP_MAGIC
 from .config import captures_dir
 from .db import BUSY, LOCK_WAIT_SECONDS, is_locked
 from .errors import CaptureError
@@ -24,11 +25,11 @@ from .hashing import file_sha256
 def stored_suffix(path: Path, fmt: str) -> str:
     """The stored copy's extension: the file's own, or one that says what it is."""
     name = path.name.lower()
-    for suffix in (".warc.gz", ".arc.gz", ".warc", ".arc", ".wacz"):
+    for suffix in CAPTURE_SUFFIXES:
         if name.endswith(suffix):
             return suffix
     with open(path, "rb") as f:
-        gzipped = f.read(2) == b"\x1f\x8b"
+        gzipped = f.read(2) == GZIP_MAGIC
     return f".{fmt}.gz" if gzipped else f".{fmt}"
 
 

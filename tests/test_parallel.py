@@ -2,7 +2,7 @@
 
 from concurrent.futures import ThreadPoolExecutor
 
-from archive.parallel import ordered_map
+from archive.parallel import OrderedMap
 
 
 class Counting:
@@ -20,7 +20,7 @@ class Counting:
 
 def test_order_is_kept_and_local_items_stay_local():
     ex = Counting()
-    out = list(ordered_map(lambda x, k: x * k, range(100), 3, executor=ex, remote=lambda x: x % 2))
+    out = list(OrderedMap(lambda x, k: x * k, range(100), 3, executor=ex, remote=lambda x: x % 2))
     assert out == [x * 3 for x in range(100)]
     assert ex.outstanding == 50  # only the odd ones went to the pool
 
@@ -29,7 +29,7 @@ def test_in_flight_is_bounded_by_count_and_bytes():
     for window, max_bytes, item_bytes, expected in ((8, 1 << 30, 10, 7), (32, 100, 30, 3)):
         ex = Counting()
         collected = 0
-        for _ in ordered_map(
+        for _ in OrderedMap(
             lambda x: x,
             range(200),
             executor=ex,
@@ -46,7 +46,7 @@ def test_in_flight_is_bounded_by_count_and_bytes():
 
 def test_one_item_larger_than_the_budget_still_goes_through():
     ex = Counting()
-    out = list(ordered_map(lambda x: x, [1, 2, 3], executor=ex, size=lambda x: 1 << 40))
+    out = list(OrderedMap(lambda x: x, [1, 2, 3], executor=ex, size=lambda x: 1 << 40))
     assert out == [1, 2, 3]
 
 
