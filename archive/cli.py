@@ -14,28 +14,15 @@ from pathlib import Path
 
 import click
 
-from . import __version__
+from . import __version__, stops
 from .config import archive_db_path, default_db_path
 from .db import connect
 from .dbfile import check_archive_file
 from .errors import ArchiveError, one_line
 from .keys import key_is_encrypted
+from .stops import Terminated
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
-
-
-class Terminated(KeyboardInterrupt):
-    """SIGTERM (``timeout``, systemd, ``kill``), stopping a command as Ctrl-C does: the file
-    being ingested rolled back, a summary of the others, one line. Without it the process died
-    where it stood, saying nothing."""
-
-    def __init__(self, *args):
-        super().__init__(*args)
-        self.status, self.word = 128 + signal.SIGTERM, "Terminated"
-
-
-def _terminate(signum, frame):
-    raise Terminated()
 
 
 def stop_status(e: KeyboardInterrupt) -> tuple[int, str]:
@@ -51,7 +38,14 @@ class ArchiveGroup(click.Group):
     def invoke(self, ctx):
         # signal handlers can only be set in the main thread (the CLI run from a thread: none)
         main = threading.current_thread() is threading.main_thread()
-        previous = signal.signal(signal.SIGTERM, _terminate) if main else None
+        stops.reset()
+        # a signal the process was started ignoring (`archive ingest ... &` from a script
+        # ignores Ctrl-C) stays ignored
+        previous = {
+            s: signal.signal(s, stops.stop)
+            for s in (signal.SIGINT, signal.SIGTERM)
+            if main and signal.getsignal(s) != signal.SIG_IGN
+        }
         try:
             return super().invoke(ctx)
         except KeyboardInterrupt as e:
@@ -70,8 +64,9 @@ class ArchiveGroup(click.Group):
                 raise
             stop = e.__context__
         finally:
-            if main:
-                signal.signal(signal.SIGTERM, previous)
+            for s, handler in previous.items():
+                signal.signal(s, handler)
+            stops.reset()
         status, word = stop_status(stop)
         click.echo(word, err=True)
         ctx.exit(status)

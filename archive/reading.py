@@ -7,6 +7,7 @@ from __future__ import annotations
 from collections import deque
 from collections.abc import Callable, Iterator
 
+from . import stops
 from .config import Limits
 from .errors import CaptureError
 from .hashing import sha256_hex
@@ -48,6 +49,7 @@ class Reading:
 
     def _tracked(self):
         for r in self.reader:
+            stops.check()  # a Ctrl-C that warcio's bare except: clauses took for their own error
             payload_sha = sha256_hex(r.payload) if self._hash_here and r.payload else None
             self._sent.append((identity(r), payload_sha))
             yield r
@@ -66,6 +68,7 @@ class Reading:
 
     def __iter__(self) -> Iterator[Processed]:
         for p in self.results:
+            stops.check()
             expected, payload_sha = self._sent.popleft()
             if identity(p.record) != expected or (
                 payload_sha is not None and p.payload_sha256 != payload_sha

@@ -441,6 +441,48 @@ def test_ctrl_c_in_a_file_keeps_the_files_before_it_and_exits_130(
     _check_archive(db, complete_with=captures[:3])
 
 
+_SWALLOWED_INTERRUPT = """
+import os, signal, sys
+from warcio.statusandheaders import StatusAndHeadersParser
+from archive.cli import cli
+
+real, calls = StatusAndHeadersParser.parse, []
+
+
+def parse(self, *args, **kwargs):  # a record's headers, as warcio reads them in this process
+    calls.append(1)
+    if len(calls) == 5:
+        try:
+            os.kill(os.getpid(), signal.SIGINT)  # the handler runs here, in the try
+        except:  # noqa: E722 - as warcio's own bare except: clauses do
+            pass
+    return real(self, *args, **kwargs)
+
+
+StatusAndHeadersParser.parse = parse
+cli(sys.argv[1:], prog_name="archive")
+"""
+
+
+def test_a_ctrl_c_a_library_swallows_still_stops_the_ingest(captures, key, tmp_path):
+    """A Ctrl-C that lands in a library's bare ``except:`` (warcio has several on its reading
+    path) was taken for the library's own error, and the ingest ran on to its end with status
+    0. The stop is noted as well as raised, and each record read or written checks for it."""
+    db = tmp_path / "records" / "archive.db"
+    cmd = [sys.executable, "-c", _SWALLOWED_INTERRUPT, *_ingest_cmd(db, captures[:1])[3:]]
+    proc = subprocess.run(cmd, env=_env(key), capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 130, proc.stdout + proc.stderr
+    assert "Traceback" not in proc.stderr, proc.stderr
+    assert proc.stderr.strip().splitlines()[-1] == (
+        f"Interrupted: {captures[0]} was not ingested (nothing of it was kept)"
+    ), proc.stderr
+    if db.exists():
+        conn = sqlite3.connect(db)
+        assert conn.execute("SELECT count(*) FROM captures").fetchone() == (0,)
+        conn.close()
+    _check_archive(db)
+
+
 @pytest.mark.skipif(not Path("/proc/self/task").is_dir(), reason="reads /proc (Linux)")
 def test_serve_cannot_start_while_the_first_ingest_creates_the_archive(captures, key, tmp_path):
     """The first ingest took no lock (there was no database yet to lock beside), so serve
