@@ -193,9 +193,22 @@ class Ingester:
             result.status = "ingested"
         except (KeyFileError, ClusterError):
             raise  # a retired key, a failed cluster: no later file can go in either
-        except ArchiveError as e:
-            result.status, result.error = "failed", str(e)
-        except (OSError, sqlite3.Error) as e:
+        except Exception as e:  # noqa: BLE001 - one line for the archivist, never a traceback
+            result.status, result.error = "failed", self._failure(path, e)
+        finally:
+            if ahead is not None and ahead.reading is not None:
+                ahead.reading.close()  # whatever its turn came to, its file is closed now
+        # The stored copy is removed only while the write lock is held (above): here another
+        # ingest of the same file may have committed with it. A copy left behind is removed by
+        # the next ingest's sweep (``sweep_copies``), and verify names it meanwhile.
+        return result
+
+    def _failure(self, path: Path, e: Exception) -> str:
+        """What went wrong with ``path``, in one line; or, raised, what stops every later file
+        too (a damaged archive database, a full disk, the extraction processes gone)."""
+        if isinstance(e, ArchiveError):
+            return str(e)
+        if isinstance(e, OSError | sqlite3.Error):
             if type(e) is sqlite3.DatabaseError:  # malformed, not a database: not this file's
                 raise DatabaseError(
                     f"{self.db_path}: the archive database is damaged ({e}); {path} was not "
@@ -207,37 +220,24 @@ class Ingester:
                 raise DatabaseError(
                     f"{problem}; {path} was not ingested, and the files after it are not read"
                 ) from None
-            result.status = "failed"
             # the capture itself (its permissions), named in words
             mine = isinstance(e, OSError) and isinstance(e.filename, str | bytes) and e.strerror
             if mine and os.fsdecode(e.filename) == str(path):
-                result.error = f"{path}: cannot be read ({e.strerror})"
-            else:
-                result.error = f"{path}: {type(e).__name__}: {e}"
-        except MemoryError:
-            result.status, result.error = (
-                "failed",
-                (
-                    f"{path}: out of memory while reading it (a page or record too large for this "
-                    "machine; the caps are in docs/security.md)"
-                ),
+                return f"{path}: cannot be read ({e.strerror})"
+            return f"{path}: {type(e).__name__}: {e}"
+        if isinstance(e, MemoryError):
+            return (
+                f"{path}: out of memory while reading it (a page or record too large for this "
+                "machine; the caps are in docs/security.md)"
             )
-        except BrokenProcessPool:
+        if isinstance(e, BrokenProcessPool):
             # a worker killed (out of memory, a signal): the pool is gone for every later file
             kill_workers(self.executor)
             raise ClusterError(
                 f"the extraction processes stopped (one was killed: out of memory?); {path} was "
                 "not ingested, and the files after it are not read"
             ) from None
-        except Exception as e:  # noqa: BLE001 - one line for the archivist, never a traceback
-            result.status, result.error = "failed", f"{path}: unexpected {type(e).__name__}: {e}"
-        finally:
-            if ahead is not None and ahead.reading is not None:
-                ahead.reading.close()  # whatever its turn came to, its file is closed now
-        # The stored copy is removed only while the write lock is held (above): here another
-        # ingest of the same file may have committed with it. A copy left behind is removed by
-        # the next ingest's sweep (``sweep_copies``), and verify names it meanwhile.
-        return result
+        return f"{path}: unexpected {type(e).__name__}: {e}"
 
     def _identify(self, path: Path) -> tuple[str, str]:
         """The capture file's format and SHA-256; :class:`CaptureError` if it is none."""

@@ -303,58 +303,65 @@ class Verifier:
             report.fail(table, rid, "; ".join(found))
 
     def _checkpoints(self, rows, ledger: LedgerScan, keys, checkpoint_note: str | None) -> None:
-        report = self.report
-        entries, roots = ledger.entries, ledger.roots
-
-        def root_at(size: int) -> bytes | None:
-            return roots.get(size)
-
+        """Each checkpoint: its signature, and its root against the ledger's at its size; the
+        latest against the ledger's size; one an auditor kept (``--checkpoint``) too."""
+        first_origin = rows[0][1] if rows else None  # the first checkpoint fixed the log's name
         by_size: dict[int, str] = {}
-        latest = None
-        first_origin = rows[0][1] if rows else None
-        for cid, origin, size, root_hex, note, key_id in rows:
-            latest = (cid, size)
-            if any(isinstance(v, bytes) for v in (origin, root_hex, note, key_id)):
-                report.fail("checkpoints", cid, "not UTF-8 text (a BLOB, or bytes altered)")
-                continue
-            if origin != first_origin:  # the first checkpoint fixed the log's name
-                report.fail(
-                    "checkpoints",
-                    cid,
-                    f"a checkpoint of another log ({origin}), not of this archive ({first_origin})",
-                )
-            key = keys.get(key_id)
-            parsed = cp.verify(note, origin, key) if key else None
-            if key is None:
-                report.fail("checkpoints", cid, f"signed by an unknown or untrusted key {key_id}")
-            elif parsed is None or parsed.size != size or parsed.root.hex() != root_hex:
-                report.fail("checkpoints", cid, "signature does not verify, or note differs")
-            elif self._signed_after_retired(key_id, size):
-                report.fail(
-                    "checkpoints",
-                    cid,
-                    f"signed by {key_id} after a rotation retired it (ledger entry "
-                    f"{self.retired[key_id]})",
-                )
-            if size in by_size and by_size[size] != root_hex:
-                report.fail("checkpoints", cid, f"fork: two different roots at tree size {size}")
-            by_size[size] = root_hex
-            expected = root_at(size)
-            if expected is None:
-                report.fail(
-                    "checkpoints",
-                    cid,
-                    f"covers {size} entries but the ledger has {entries} (truncated ledger)",
-                )
-            elif expected.hex() != root_hex:
-                report.fail(
-                    "checkpoints",
-                    cid,
-                    f"root at size {size} does not match the ledger "
-                    "(entries changed, reordered or removed)",
-                )
-        report.ledger = {"entries": entries, "root": roots[entries].hex()}
-        if latest is None:
+        for row in rows:
+            self._checkpoint(row, first_origin, keys, ledger, by_size)
+        self.report.ledger = {"entries": ledger.entries, "root": ledger.roots[ledger.entries].hex()}
+        self._latest(rows[-1] if rows else None, ledger.entries)
+        if checkpoint_note is not None:
+            self._outside_checkpoint(checkpoint_note, keys, ledger.roots.get, first_origin)
+
+    def _checkpoint(self, row, first_origin, keys, ledger: LedgerScan, by_size: dict) -> None:
+        """One checkpoint row (``by_size``: the roots of those before it, by tree size)."""
+        report = self.report
+        cid, origin, size, root_hex, note, key_id = row
+        if any(isinstance(v, bytes) for v in (origin, root_hex, note, key_id)):
+            report.fail("checkpoints", cid, "not UTF-8 text (a BLOB, or bytes altered)")
+            return
+        if origin != first_origin:
+            report.fail(
+                "checkpoints",
+                cid,
+                f"a checkpoint of another log ({origin}), not of this archive ({first_origin})",
+            )
+        key = keys.get(key_id)
+        parsed = cp.verify(note, origin, key) if key else None
+        if key is None:
+            report.fail("checkpoints", cid, f"signed by an unknown or untrusted key {key_id}")
+        elif parsed is None or parsed.size != size or parsed.root.hex() != root_hex:
+            report.fail("checkpoints", cid, "signature does not verify, or note differs")
+        elif self._signed_after_retired(key_id, size):
+            report.fail(
+                "checkpoints",
+                cid,
+                f"signed by {key_id} after a rotation retired it (ledger entry "
+                f"{self.retired[key_id]})",
+            )
+        if size in by_size and by_size[size] != root_hex:
+            report.fail("checkpoints", cid, f"fork: two different roots at tree size {size}")
+        by_size[size] = root_hex
+        expected = ledger.roots.get(size)
+        if expected is None:
+            report.fail(
+                "checkpoints",
+                cid,
+                f"covers {size} entries but the ledger has {ledger.entries} (truncated ledger)",
+            )
+        elif expected.hex() != root_hex:
+            report.fail(
+                "checkpoints",
+                cid,
+                f"root at size {size} does not match the ledger "
+                "(entries changed, reordered or removed)",
+            )
+
+    def _latest(self, row, entries: int) -> None:
+        """The latest checkpoint (``row``; None: there is none) against the ledger's size."""
+        report = self.report
+        if row is None:
             if entries:
                 report.fail("checkpoints", "-", "the ledger has entries but no checkpoint")
             elif self.has_keys:  # the first ingest writes its key, entries and checkpoint at once
@@ -371,14 +378,12 @@ class Verifier:
                     "the archive holds nothing the pinned key signed: no ledger entries, no "
                     "checkpoint",
                 )
-        elif latest[1] != entries:
+        elif row[2] != entries:
             report.fail(
                 "checkpoints",
-                latest[0],
-                f"latest checkpoint covers {latest[1]} entries, the ledger has {entries}",
+                row[0],
+                f"latest checkpoint covers {row[2]} entries, the ledger has {entries}",
             )
-        if checkpoint_note is not None:
-            self._outside_checkpoint(checkpoint_note, keys, root_at, rows[0][1] if rows else None)
 
     def _signed_after_retired(self, key_id, tree_size: int) -> bool:
         """A checkpoint of ``tree_size`` entries signed by a key retired before the last of
