@@ -16,7 +16,7 @@ from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from . import statements
+from . import stops, statements
 from .capture_files import sniff_format
 from .config import Limits, captures_dir
 from .db import connect, is_locked
@@ -194,6 +194,7 @@ class Ingester:
         except (KeyFileError, ClusterError):
             raise  # a retired key, a failed cluster: no later file can go in either
         except Exception as e:  # noqa: BLE001 - one line for the archivist, never a traceback
+            stops.check()  # a library that made a Ctrl-C into an error of its own: a stop
             result.status, result.error = "failed", self._failure(path, e)
         finally:
             if ahead is not None and ahead.reading is not None:

@@ -446,7 +446,7 @@ import os, signal, sys
 from warcio.statusandheaders import StatusAndHeadersParser
 from archive.cli import cli
 
-real, calls = StatusAndHeadersParser.parse, []
+real, calls, how = StatusAndHeadersParser.parse, [], sys.argv.pop(1)
 
 
 def parse(self, *args, **kwargs):  # a record's headers, as warcio reads them in this process
@@ -455,7 +455,8 @@ def parse(self, *args, **kwargs):  # a record's headers, as warcio reads them in
         try:
             os.kill(os.getpid(), signal.SIGINT)  # the handler runs here, in the try
         except:  # noqa: E722 - as warcio's own bare except: clauses do
-            pass
+            if how == "converted":
+                raise ValueError("not a header line")
     return real(self, *args, **kwargs)
 
 
@@ -464,12 +465,14 @@ cli(sys.argv[1:], prog_name="archive")
 """
 
 
-def test_a_ctrl_c_a_library_swallows_still_stops_the_ingest(captures, key, tmp_path):
+@pytest.mark.parametrize("how", ["swallowed", "converted"])
+def test_a_ctrl_c_a_library_swallows_still_stops_the_ingest(captures, key, tmp_path, how):
     """A Ctrl-C that lands in a library's bare ``except:`` (warcio has several on its reading
     path) was taken for the library's own error, and the ingest ran on to its end with status
-    0. The stop is noted as well as raised, and each record read or written checks for it."""
+    0. The stop is noted as well as raised, and each record read or written checks for it, as
+    does a file's failure (a library that made the Ctrl-C into an error of its own)."""
     db = tmp_path / "records" / "archive.db"
-    cmd = [sys.executable, "-c", _SWALLOWED_INTERRUPT, *_ingest_cmd(db, captures[:1])[3:]]
+    cmd = [sys.executable, "-c", _SWALLOWED_INTERRUPT, how, *_ingest_cmd(db, captures[:2])[3:]]
     proc = subprocess.run(cmd, env=_env(key), capture_output=True, text=True, timeout=120)
     assert proc.returncode == 130, proc.stdout + proc.stderr
     assert "Traceback" not in proc.stderr, proc.stderr
