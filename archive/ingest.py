@@ -16,7 +16,7 @@ from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from . import stops, statements
+from . import statements, stops
 from .capture_files import sniff_format
 from .config import Limits, captures_dir
 from .db import connect, is_locked
