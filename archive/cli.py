@@ -47,7 +47,13 @@ class ArchiveGroup(click.Group):
             if main and signal.getsignal(s) != signal.SIG_IGN
         }
         try:
-            return super().invoke(ctx)
+            try:
+                done = super().invoke(ctx)
+            except click.exceptions.Exit:
+                stops.check()  # a stop a library swallowed near the end is still a stop
+                raise
+            stops.check()
+            return done
         except KeyboardInterrupt as e:
             stop = e
         except (OSError, UnicodeError, OverflowError, sqlite3.Error) as e:
@@ -64,9 +70,11 @@ class ArchiveGroup(click.Group):
                 raise
             stop = e.__context__
         finally:
-            for s, handler in previous.items():
-                signal.signal(s, handler)
-            stops.reset()
+            try:  # a second signal here must not leave a stop noted for whatever runs next
+                for s, handler in previous.items():
+                    signal.signal(s, handler)
+            finally:
+                stops.reset()
         status, word = stop_status(stop)
         click.echo(word, err=True)
         ctx.exit(status)

@@ -136,6 +136,7 @@ class Ingester:
         :class:`KeyFileError` when its key has been retired (a rotation while this ran).
         ``next_path``: the file to be ingested next, started while this one is finished (call
         :meth:`drop_ahead` if it is not then ingested)."""
+        stops.check()  # one a library swallowed after the last file's last record
         path = Path(path)
         result = self.in_progress = FileResult(path=str(path))
         self._next_path = Path(next_path) if next_path is not None else None
@@ -176,6 +177,8 @@ class Ingester:
                 self._write_capture(
                     path, sha, fmt, stored, result, ahead.reading if ahead else None
                 )
+                # a stop swallowed after the last record (links, counts): rolled back too
+                stops.check()
                 # raises only before its COMMIT: after it, nothing undoes the capture
                 warning = self.writer.commit()
             except BaseException as e:
@@ -192,10 +195,15 @@ class Ingester:
                 result.warnings.append(warning)
             result.status = "ingested"
         except (KeyFileError, ClusterError):
+            stops.check()  # a Ctrl-C a library (Dask's client) made into one of these
             raise  # a retired key, a failed cluster: no later file can go in either
         except Exception as e:  # noqa: BLE001 - one line for the archivist, never a traceback
-            stops.check()  # a library that made a Ctrl-C into an error of its own: a stop
-            result.status, result.error = "failed", self._failure(path, e)
+            try:
+                result.status, result.error = "failed", self._failure(path, e)
+            finally:
+                # after _failure, which kills what is left of a broken pool: a library that
+                # made a Ctrl-C into an error of its own stopped the run
+                stops.check()
         finally:
             if ahead is not None and ahead.reading is not None:
                 ahead.reading.close()  # whatever its turn came to, its file is closed now

@@ -215,7 +215,8 @@ def run_datasette(argv: list[str]) -> int:
     # Installed before asyncio's: asyncio.run then leaves SIGINT alone, and uvicorn, which
     # handles both while serving (a graceful stop), hands each back here once it has stopped.
     for signum in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(signum, on_stop)
+        if signal.getsignal(signum) != signal.SIG_IGN:  # started ignoring it: it stays so
+            signal.signal(signum, on_stop)
     try:
         result = datasette.main(argv, prog_name="datasette", standalone_mode=False)
     except (KeyboardInterrupt, click.Abort):

@@ -445,6 +445,7 @@ _SWALLOWED_INTERRUPT = """
 import os, signal, sys
 from warcio.statusandheaders import StatusAndHeadersParser
 from archive.cli import cli
+from archive.links import Linker
 
 real, calls, how = StatusAndHeadersParser.parse, [], sys.argv.pop(1)
 
@@ -460,17 +461,29 @@ def parse(self, *args, **kwargs):  # a record's headers, as warcio reads them in
     return real(self, *args, **kwargs)
 
 
-StatusAndHeadersParser.parse = parse
+def finish(self, *args):  # a capture's last step before its commit, all records read
+    try:
+        os.kill(os.getpid(), signal.SIGINT)
+    except:  # noqa: E722
+        pass
+    return real_finish(self, *args)
+
+
+if how == "at the end":
+    real_finish, Linker.finish = Linker.finish, finish
+else:
+    StatusAndHeadersParser.parse = parse
 cli(sys.argv[1:], prog_name="archive")
 """
 
 
-@pytest.mark.parametrize("how", ["swallowed", "converted"])
+@pytest.mark.parametrize("how", ["swallowed", "converted", "at the end"])
 def test_a_ctrl_c_a_library_swallows_still_stops_the_ingest(captures, key, tmp_path, how):
     """A Ctrl-C that lands in a library's bare ``except:`` (warcio has several on its reading
     path) was taken for the library's own error, and the ingest ran on to its end with status
     0. The stop is noted as well as raised, and each record read or written checks for it, as
-    does a file's failure (a library that made the Ctrl-C into an error of its own)."""
+    do a file's failure (a library that made the Ctrl-C into an error of its own) and its
+    commit (a stop swallowed after its last record: the file is rolled back, not committed)."""
     db = tmp_path / "records" / "archive.db"
     cmd = [sys.executable, "-c", _SWALLOWED_INTERRUPT, how, *_ingest_cmd(db, captures[:2])[3:]]
     proc = subprocess.run(cmd, env=_env(key), capture_output=True, text=True, timeout=120)
