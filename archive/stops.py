@@ -3,9 +3,9 @@
 Python raises a signal's exception wherever the main thread happens to be, and a library's bare
 ``except:`` there takes it for its own error and carries on: warcio's header decoding did (the
 ingest then ran to its end and exited 0, fifteenth round), and warcio and others have more such
-clauses. So the handlers here also note the stop, and the loops that read and write records
-call :func:`check` at each one: a stop that was swallowed is raised again there, one record
-later.
+clauses. So the handlers here also note the stop, and :func:`check` raises it again: ingest
+calls it at each record read and written, before each commit, at each file's start and after a
+file fails, and every command as it ends.
 """
 
 from __future__ import annotations
