@@ -17,6 +17,11 @@
    given against the mean of the two (``*_bracketed``).
 3. Where verify's time goes: ``archive.verify.verify`` in this process under cProfile; the top
    functions by own time, and the cumulative time of the main steps.
+4. Side by side (``side_by_side``): a worker's check of the first 20,000 claims
+   (``checks.check_rows``) and raw Ed25519 over the same claims, alternated three times in this
+   process, the fastest of each kept: verify's own work per record and the ratio a worker
+   reaches, free of the drift between the runs above (this machine's speed moves ±15% within
+   minutes). Run it on a quiet machine: another busy process makes any round slow.
 
 Target: verify >= 0.8 x the raw rate per core. Three ratios are reported: verify's rate over the
 raw one-core rate; the same per core used (verify's rate divided by its worker count); and CPU
@@ -96,6 +101,44 @@ def raw_rate(rows, keys) -> dict:
         ok += 1
     wall = time.perf_counter() - start
     return {"records": ok, "wall_s": round(wall, 3), "records_per_s": round(ok / wall, 1)}
+
+
+def side_by_side(db: Path, rows: int = 20000, rounds: int = 3) -> dict:
+    """A worker's check of claims against raw Ed25519 over the same claims, alternated in this
+    process a few seconds apart: verify's own work per record, free of the machine's drift
+    between the runs above (start-up, the ledger, images and other tables left out)."""
+    from archive import checks
+    from archive.trust import archive_trust
+    from archive.verify import _raw
+
+    d = connect(db, create=False, upgrade=False)
+    raw_keys = {kid: _raw(key) for kid, key in archive_trust(d, None).keys.items()}
+    conn = sqlite3.connect(f"file:{db}?mode=ro", uri=True)  # as a worker reads: plain text
+    lo = conn.execute("SELECT min(rowid) FROM claims").fetchone()[0]
+    if lo is None:
+        return {}
+    claims = conn.execute(
+        "SELECT statement, signature, key_id FROM claims WHERE rowid BETWEEN ? AND ?",
+        (lo, lo + rows - 1),
+    ).fetchall()
+    keys = {kid: load_public_key_pem(pem) for kid, pem in conn.execute(
+        "SELECT key_id, public_key FROM keys")}  # fmt: skip
+    check_us, raw_us = [], []
+    for _ in range(rounds):
+        start = time.perf_counter()
+        chunk = checks.check_rows(conn, "claims", lo, lo + rows - 1, raw_keys, {})
+        check_us.append((time.perf_counter() - start) / len(claims) * 1e6)
+        if chunk.verified != len(claims):
+            raise SystemExit(f"side by side: {chunk.verified} of {len(claims)} claims verified")
+        raw_us.append(1e6 / raw_rate(claims, keys)["records_per_s"])
+    # the fastest of each: what another process or a slow spell added is left out
+    return {
+        "claims": len(claims),
+        "check_us_per_record": [round(x, 1) for x in check_us],
+        "raw_us_per_record": [round(x, 1) for x in raw_us],
+        "ours_us_per_record": round(min(check_us) - min(raw_us), 1),
+        "ratio": round(min(raw_us) / min(check_us), 3),
+    }
 
 
 def profile(db: Path, top: int = 12) -> dict:
@@ -193,6 +236,14 @@ def main() -> None:
     print(f"raw Ed25519 verify: {raw['records_per_s']} records/s on one core", file=sys.stderr)
     prof = profile(db)
     print(prof["pstats"], file=sys.stderr)
+    side = side_by_side(db)
+    if side:
+        print(
+            f"side by side, {side['claims']:,} claims in one process: a worker's check "
+            f"{side['check_us_per_record']} us a record, raw Ed25519 {side['raw_us_per_record']}: "
+            f"{side['ratio']} x (verify's own work {side['ours_us_per_record']} us a record)",
+            file=sys.stderr,
+        )
     ratio = round(res["records_per_s"] / raw["records_per_s"], 3)
     bracket = (raw["records_per_s"] + before["records_per_s"]) / 2
     per_core = round(ratio / workers, 3)
@@ -216,6 +267,7 @@ def main() -> None:
         "with_sqlite_check_ratio_per_core": round(
             runs["verify_with_sqlite_check"]["records_per_s"] / raw["records_per_s"] / workers, 3
         ),
+        "side_by_side": side,
         "profile": {k: v for k, v in prof.items() if k != "pstats"},
     }
     print(
