@@ -1,6 +1,8 @@
 """Near-duplicate measures: band keys are stored, so they are pinned; scores are exact."""
 
 import numpy as np
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from archive.similarity import (
     bands,
@@ -288,3 +290,33 @@ def test_a_failed_capture_empties_the_run_s_phash_index(tmp_path, fixed_signer, 
     monkeypatch.setattr(ingest_module, "index_text", real)
     assert ingester.ingest_file(SAMPLE).status == "ingested"
     assert ingester.phashes.size == 2 and ingester.phashes.upto == 2
+
+
+_WORDS = st.lists(st.sampled_from(["a", "ab", "ba", "b", "c", "cab", "x,", "y.", '"z'])).map(
+    " ".join
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(quotes=st.lists(_WORDS, max_size=12), probes=st.lists(_WORDS, max_size=4), data=st.data())
+def test_a_speaker_s_quote_index_finds_every_quote_a_full_comparison_finds(quotes, probes, data):
+    """Quote links test a new quote against the speaker's quotes that its words say may contain
+    it or be inside it (links._SpeakerQuotes), not against all of them: the same links, in the
+    same order, as testing every one. Probes include pieces of the quotes cut anywhere,
+    mid-word too (a quotation trimmed by another outlet)."""
+    from archive.links import _quote_words, _SpeakerQuotes
+
+    held = _SpeakerQuotes(0)
+    for n, quote in enumerate(q for q in map(_quote_words, quotes) if q):
+        held.add(n, quote)
+    for quote in list(held.quotes):
+        start = data.draw(st.integers(0, len(quote)))
+        probes.append(quote[start : data.draw(st.integers(start, len(quote)))])
+        # inside a probe, whole or from mid-word, with words no quote has
+        probes += [f"x {quote} y", f"x{quote}y", f"x{quote} new words"]
+    for probe in filter(None, map(_quote_words, probes)):
+        every = [i for i, q in enumerate(held.quotes) if probe in q or q in probe]
+        some = [
+            i for i in held.candidates(probe) if probe in held.quotes[i] or held.quotes[i] in probe
+        ]
+        assert some == every, probe

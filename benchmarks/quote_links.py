@@ -1,0 +1,104 @@
+#!/usr/bin/env python3
+"""Quote linking against a large archive: one capture's pass over its speakers' quotes.
+
+    .venv/bin/python benchmarks/quote_links.py                     # the query benchmark's database
+    .venv/bin/python benchmarks/quote_links.py --db path/to/archive.db --articles 200 --runs 3
+
+A capture's quotes are linked to every quote of the same speaker the archive holds whose
+words contain them or are contained in them (``links._link_quotes``). A prolific speaker's
+quotes are many: in benchmarks/query_speed.py's million-claim database the most quoted speaker
+has 49,282 quotes, and a capture of 200 pages brings hundreds more.
+
+This takes ``--articles`` articles with quotes from the database (chosen with ``--seed``) as if
+a capture had just brought them, and runs the quote pass over them as an ingest does (one
+``links._Quotes`` for the capture), with the links collected instead of written: wall time,
+quotes compared, links found, and a digest of the links (two versions of the code must find the
+same). Read-only: the database is not changed. To compare with older code, run this file with
+``PYTHONPATH`` set to a worktree of it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import random
+import sqlite3
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from perfutil import OUT, machine, write_json  # noqa: E402
+
+
+def articles_with_quotes(conn, n: int, seed: int) -> list[str]:
+    ids = [
+        a
+        for (a,) in conn.execute(
+            "SELECT DISTINCT article_id FROM claims WHERE quote IS NOT NULL AND speaker IS NOT NULL"
+        )
+    ]
+    return random.Random(seed).sample(sorted(ids), min(n, len(ids)))
+
+
+def run(db: Path, articles: list[str]) -> dict:
+    from archive import links
+
+    conn = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
+    found = []
+    real = links._add_link
+    links._add_link = lambda conn, a, b, relation, score: found.append((a, b, round(score, 9)))
+    try:
+        quotes = links._Quotes(conn)
+        start = time.perf_counter()
+        for article_id in articles:
+            links._link_quotes(conn, article_id, quotes)
+        wall = time.perf_counter() - start
+    finally:
+        links._add_link = real
+        conn.close()
+    digest = hashlib.sha256(json.dumps(sorted(found)).encode()).hexdigest()[:16]
+    return {"wall_s": round(wall, 3), "links": len(found), "links_digest": digest}
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--db", type=Path, default=OUT / "query" / "archive.db")
+    p.add_argument("--articles", type=int, default=200)
+    p.add_argument("--seed", type=int, default=7)
+    p.add_argument("--runs", type=int, default=3)
+    p.add_argument("--json", help="write the results here")
+    args = p.parse_args()
+    if not args.db.exists():
+        raise SystemExit(f"{args.db}: no database (build it with benchmarks/query_speed.py)")
+    conn = sqlite3.connect(f"file:{args.db}?mode=ro", uri=True)
+    articles = articles_with_quotes(conn, args.articles, args.seed)
+    marks = ", ".join("?" * len(articles))
+    speakers, held = conn.execute(
+        "SELECT count(*), sum(n) FROM (SELECT count(*) AS n FROM claims WHERE quote IS NOT NULL "
+        "AND speaker IN (SELECT speaker FROM claims WHERE quote IS NOT NULL AND speaker IS NOT "
+        f"NULL AND article_id IN ({marks})) GROUP BY speaker)",
+        articles,
+    ).fetchone()
+    conn.close()
+    runs = [run(args.db, articles) for _ in range(args.runs)]
+    print(f"{len(articles)} articles quoting {speakers} speakers, who have {held:,} quotes")
+    for r in runs:
+        print(f"  {r['wall_s']} s, {r['links']} links ({r['links_digest']})")
+    out = {
+        "machine": machine(),
+        "db": str(args.db),
+        "articles": len(articles),
+        "speakers": speakers,
+        "their_quotes_in_the_archive": held,
+        "runs": runs,
+        "best_wall_s": min(r["wall_s"] for r in runs),
+    }
+    if args.json:
+        write_json(args.json, out)
+    print(json.dumps(out, indent=1))
+
+
+if __name__ == "__main__":
+    main()
