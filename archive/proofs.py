@@ -23,10 +23,12 @@ PROOF_VERSION = "archive-proof/1"
 
 
 def find_record(conn, record: str) -> tuple[str, str]:
-    """(table, id) for a record id, claim id, article id, capture or image-use id."""
-    for table, pk in PRIMARY_KEYS.items():
-        if conn.execute(f"SELECT 1 FROM {table} WHERE {pk} = ?", (record,)).fetchone():
-            return table, record
+    """(table, id) for a record id, claim id, article id, capture or image-use id. The ids are
+    lower-case; one pasted in capitals or with spaces around it is found too."""
+    for rid in dict.fromkeys((record, record.strip().lower())):
+        for table, pk in PRIMARY_KEYS.items():
+            if conn.execute(f"SELECT 1 FROM {table} WHERE {pk} = ?", (rid,)).fetchone():
+                return table, rid
     raise ArchiveError(f"no signed record with id {record!r}")
 
 

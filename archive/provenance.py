@@ -45,6 +45,7 @@ CLAIM_EVERYWHERE = (
 
 def trace_claim(conn, claim_id: str) -> dict:
     """Everywhere a claim appears: exact (same normalised text) and near (scored), by time."""
+    claim_id = claim_id.strip().lower()  # ids are lower-case; a pasted one may not be
     claim = _rows(conn, "SELECT * FROM claims WHERE id = ?", (claim_id,))
     if not claim:
         raise ArchiveError(f"no claim {claim_id!r}")
@@ -58,7 +59,7 @@ def trace_claim(conn, claim_id: str) -> dict:
 
 def image_sha256(conn, ref: str) -> str:
     """The SHA-256 of the one image whose hash is or starts with ``ref``."""
-    ref = ref.lower()
+    ref = ref.strip().lower()
     found = [
         sha
         for (sha,) in conn.execute(
@@ -115,6 +116,7 @@ def history(conn, url: str) -> list[dict]:
     of its captures (one captured at ``…?mod=hp`` names the canonical URL all of them share).
     Each capture's own URL is given: a copy elsewhere naming this page as canonical (as a
     syndicated copy does) is one of them."""
+    url = url.strip()  # pasted with a newline or spaces around it, as the canned query allows
     rows = _rows(
         conn,
         "WITH page(u) AS (SELECT :url UNION SELECT canonical_url FROM articles "
@@ -142,9 +144,16 @@ def _resolve(conn, url: str, ref: str | None, captures: list[dict], default: int
         if ref and (c["capture_sha256"].startswith(ref) or c["article_id"].startswith(ref))
     ]
     if len(found) > 1:
+        # one capture file can hold the page twice: then only an article id names one
+        whole = all(c["capture_sha256"] == ref for c in found)
         raise ArchiveError(
-            f"{ref!r} names {len(found)} captures of {url}: give more of an article id or a "
-            "capture's hash"
+            f"{ref!r} names {len(found)} captures of {url}: "
+            + (
+                "that capture file holds the page more than once; give an article id "
+                "(`archive history URL` lists them)"
+                if whole
+                else "give more of an article id or a capture's hash"
+            )
         )
     if not found:
         raise ArchiveError(
@@ -156,6 +165,7 @@ def _resolve(conn, url: str, ref: str | None, captures: list[dict], default: int
 
 def diff(conn, url: str, old: str | None = None, new: str | None = None) -> dict:
     """Changes between two captures of a page (default: the last two)."""
+    url = url.strip()
     captures = history(conn, url)
     if len(captures) < 2 and not (old and new):
         raise ArchiveError(f"only one capture of {url}: nothing to compare")

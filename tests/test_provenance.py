@@ -550,3 +550,41 @@ def test_q2_a_whole_name_wins_over_a_part_of_another(archive, tmp_path):
 
     assert resolved(last.lower()) == {last}
     assert resolved(full.split()[0].lower()) == {full}  # a part only one name holds
+
+
+def test_ids_and_urls_pasted_in_capitals_or_with_spaces_are_found(archive):
+    """The canned queries take a pasted id in any case and a URL with spaces around it; trace,
+    history, diff and prove said "no claim", "no captures of" or "no signed record" (a
+    review)."""
+    conn = sqlite3.connect(archive)
+    (claim_id,) = conn.execute("SELECT id FROM claims WHERE id GLOB '*[a-f]*' LIMIT 1").fetchone()
+    (image,) = conn.execute("SELECT sha256 FROM images LIMIT 1").fetchone()
+    conn.close()
+    runner = CliRunner()
+    for args, expected in [
+        (["trace", f" {claim_id.upper()}\n"], f"Claim {claim_id.upper()}"),
+        (["trace", f"{image[:12].upper()} "], image),
+        (["history", f" {URL}\n"], "article_id"),
+        (["diff", f"{URL} "], "claim"),
+        (["prove", f" {claim_id.upper()}"], f'"{claim_id}"'),
+    ]:
+        result = runner.invoke(cli, [*args, "--db", str(archive)])
+        assert result.exit_code == 0 and expected in result.output, (args, result.output)
+
+
+def test_a_capture_file_holding_the_page_twice_is_named_by_article_id():
+    """`diff --from <a capture's whole hash>` of a file holding the page twice said "give more
+    of ... a capture's hash", which cannot help (a review)."""
+    from archive.errors import ArchiveError
+    from archive.provenance import _resolve
+
+    sha = "ab" * 32
+    twice = [
+        {"article_id": "a1", "capture_sha256": sha},
+        {"article_id": "a2", "capture_sha256": sha},
+    ]
+    with pytest.raises(ArchiveError, match="holds the page more than once; give an article id"):
+        _resolve(None, URL, sha.upper(), twice, -1)
+    with pytest.raises(ArchiveError, match="give more of an article id or a capture's hash"):
+        _resolve(None, URL, "ab", twice, -1)
+    assert _resolve(None, URL, " A2 ", twice, -1) == "a2"
