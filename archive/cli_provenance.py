@@ -146,12 +146,21 @@ def diff(url, db_path, old, new, as_json):
         mark = {"added": "+", "removed": "-", "changed": "~"}[c["change"]]
         if c["change"] == "changed":
             click.echo(f"~ {c['target']} (similarity {c['score']})")
-            click.echo(f"  - {c['old_text']}")
-            click.echo(f"  + {c['new_text']}")
+            click.echo(f"  - {_side(c, 'old')}")
+            click.echo(f"  + {_side(c, 'new')}")
         else:
-            click.echo(f"{mark} {c['target']}: {c['new_text'] or c['old_text']}")
+            click.echo(f"{mark} {c['target']}: {_side(c, 'new' if mark == '+' else 'old')}")
     if not result["changes"]:
         click.echo("No changes.")
+
+
+def _side(change: dict, side: str) -> str:
+    """One side of a change as a line: a claim's text; an image's caption and credit, and
+    which image it is."""
+    text = change[f"{side}_text"]
+    if change["target"] != "image":
+        return text
+    return f"{text or '(no caption or credit)'} [{change[f'{side}_image']}]"
 
 
 @cli.command()

@@ -171,12 +171,26 @@ def diff(conn, url: str, old: str | None = None, new: str | None = None) -> dict
         raise ArchiveError(f"only one capture of {url}: nothing to compare")
     old_id = _resolve(conn, url, old, captures, -2)
     new_id = _resolve(conn, url, new, captures, -1)
-    return {
-        "url": url,
-        "from": old_id,
-        "to": new_id,
-        "changes": article_changes(conn, old_id, new_id),
-    }
+    changes = article_changes(conn, old_id, new_id)
+    for c in changes:
+        if c["target"] == "image":
+            # which image, not only its caption and credit: a photo swapped under the same
+            # caption showed as two identical lines
+            c["old_image"], c["new_image"] = (
+                _image_of(conn, c["old_id"]),
+                _image_of(conn, c["new_id"]),
+            )
+    return {"url": url, "from": old_id, "to": new_id, "changes": changes}
+
+
+def _image_of(conn, use_id: str | None) -> str | None:
+    """An image use's image: its SHA-256, else (not captured) its URL."""
+    if use_id is None:
+        return None
+    found = conn.execute(
+        "SELECT COALESCE(image_sha256, url) FROM image_uses WHERE id = ?", (use_id,)
+    ).fetchone()
+    return found and found[0]
 
 
 def _public(row: dict) -> dict:

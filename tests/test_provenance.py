@@ -588,3 +588,32 @@ def test_a_capture_file_holding_the_page_twice_is_named_by_article_id():
     with pytest.raises(ArchiveError, match="give more of an article id or a capture's hash"):
         _resolve(None, URL, "ab", twice, -1)
     assert _resolve(None, URL, " A2 ", twice, -1) == "a2"
+
+
+def test_diff_names_the_image_when_a_photo_is_swapped_under_the_same_caption(archive, tmp_path):
+    """A photo replaced under the same caption showed as two identical lines, and one with no
+    caption or credit as "None" (a review): each side now names its image."""
+    import shutil
+
+    db = tmp_path / "swapped.db"
+    shutil.copy(archive, db)
+    conn = sqlite3.connect(db)
+    captures = [r[0] for r in conn.execute(
+        "SELECT id FROM articles WHERE url = ? ORDER BY captured_at, id", (URL,))]  # fmt: skip
+    use, old_image = conn.execute(
+        "SELECT id, image_sha256 FROM image_uses WHERE article_id = ? AND image_sha256 IS NOT NULL "
+        "ORDER BY position LIMIT 1",
+        (captures[-1],),
+    ).fetchone()
+    other = "f" * 64
+    conn.execute("UPDATE image_uses SET image_sha256 = ?, caption = NULL, credit = NULL "
+                 "WHERE id = ?", (other, use))  # fmt: skip
+    conn.commit()
+    conn.close()
+    result = CliRunner().invoke(cli, ["diff", URL, "--db", str(db)])
+    assert result.exit_code == 0, result.output
+    assert f"(no caption or credit) [{other}]" in result.output, result.output
+    assert "None" not in result.output, result.output
+    changes = cli_json(db, "diff", URL)["changes"]
+    assert {c["new_image"] for c in changes if c["target"] == "image"} >= {other}
+    assert old_image in {c["old_image"] for c in changes if c["target"] == "image"}
