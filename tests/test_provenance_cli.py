@@ -1,0 +1,110 @@
+"""The provenance commands given what researchers paste, and what they show of a change; the
+quote-link benchmark on the same test archive (tests/test_provenance.py's)."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from archive.cli import cli
+
+from .test_provenance import URL, cli_json, provenance_archive
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture(scope="module")
+def archive(tmp_path_factory):
+    return provenance_archive(tmp_path_factory.mktemp("prov"))
+
+
+def test_ids_and_urls_pasted_in_capitals_or_with_spaces_are_found(archive):
+    """The canned queries take a pasted id in any case and a URL with spaces around it; trace,
+    history, diff and prove said "no claim", "no captures of" or "no signed record" (a
+    review)."""
+    conn = sqlite3.connect(archive)
+    (claim_id,) = conn.execute("SELECT id FROM claims WHERE id GLOB '*[a-f]*' LIMIT 1").fetchone()
+    (image,) = conn.execute("SELECT sha256 FROM images LIMIT 1").fetchone()
+    conn.close()
+    runner = CliRunner()
+    for args, expected in [
+        (["trace", f" {claim_id.upper()}\n"], f"Claim {claim_id.upper()}"),
+        (["trace", f"{image[:12].upper()} "], image),
+        (["history", f" {URL}\n"], "article_id"),
+        (["diff", f"{URL} "], "claim"),
+        (["prove", f" {claim_id.upper()}"], f'"{claim_id}"'),
+    ]:
+        result = runner.invoke(cli, [*args, "--db", str(archive)])
+        assert result.exit_code == 0 and expected in result.output, (args, result.output)
+
+
+def test_a_capture_file_holding_the_page_twice_is_named_by_article_id():
+    """`diff --from <a capture's whole hash>` of a file holding the page twice said "give more
+    of ... a capture's hash", which cannot help (a review)."""
+    from archive.errors import ArchiveError
+    from archive.provenance import _resolve
+
+    sha = "ab" * 32
+    twice = [
+        {"article_id": "a1", "capture_sha256": sha},
+        {"article_id": "a2", "capture_sha256": sha},
+    ]
+    with pytest.raises(ArchiveError, match="holds the page more than once; give an article id"):
+        _resolve(None, URL, sha.upper(), twice, -1)
+    with pytest.raises(ArchiveError, match="give more of an article id or a capture's hash"):
+        _resolve(None, URL, "ab", twice, -1)
+    assert _resolve(None, URL, " A2 ", twice, -1) == "a2"
+
+
+def test_diff_names_the_image_when_a_photo_is_swapped_under_the_same_caption(archive, tmp_path):
+    """A photo replaced under the same caption showed as two identical lines, and one with no
+    caption or credit as "None" (a review): each side now names its image."""
+    import shutil
+
+    db = tmp_path / "swapped.db"
+    shutil.copy(archive, db)
+    conn = sqlite3.connect(db)
+    captures = [r[0] for r in conn.execute(
+        "SELECT id FROM articles WHERE url = ? ORDER BY captured_at, id", (URL,))]  # fmt: skip
+    use, old_image = conn.execute(
+        "SELECT id, image_sha256 FROM image_uses WHERE article_id = ? AND image_sha256 IS NOT NULL "
+        "ORDER BY position LIMIT 1",
+        (captures[-1],),
+    ).fetchone()
+    other = "f" * 64
+    conn.execute("UPDATE image_uses SET image_sha256 = ?, caption = NULL, credit = NULL "
+                 "WHERE id = ?", (other, use))  # fmt: skip
+    conn.commit()
+    conn.close()
+    result = CliRunner().invoke(cli, ["diff", URL, "--db", str(db)])
+    assert result.exit_code == 0, result.output
+    assert f"(no caption or credit) [{other}]" in result.output, result.output
+    assert "None" not in result.output, result.output
+    changes = cli_json(db, "diff", URL)["changes"]
+    assert {c["new_image"] for c in changes if c["target"] == "image"} >= {other}
+    assert old_image in {c["old_image"] for c in changes if c["target"] == "image"}
+
+
+def test_the_quote_link_benchmark_finds_the_links_ingest_wrote(archive, tmp_path):
+    """benchmarks/quote_links.py runs the quote pass again over every article as if each were
+    new: each quote link is then found once from each side, as ingest wrote it (both ways)."""
+    out = tmp_path / "quote-links.json"
+    result = subprocess.run(
+        [sys.executable, ROOT / "benchmarks" / "quote_links.py", "--db", archive,
+         "--articles", "1000", "--runs", "1", "--json", out],
+        capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stdout + result.stderr
+    (found,) = json.loads(out.read_text())["runs"]
+    conn = sqlite3.connect(archive)
+    (written,) = conn.execute(
+        "SELECT count(*) FROM claim_links WHERE relation = 'quote'"
+    ).fetchone()
+    conn.close()
+    assert found["links"] == written > 0, found
