@@ -262,7 +262,7 @@ class _Quotes:
     so memory stays flat however many pages a capture holds. A quote held takes ~250 bytes
     (its normalised words, its rowid, its place in the word index): the bound is ~50 MB. At
     20,000 quotes a speaker quoted 49,000 times was read again for nearly every page that
-    quoted anyone, ~1 s a page at a million claims (``benchmarks/quote_links.py``).
+    quoted anyone: 0.8 s a page at a million claims (``benchmarks/quote_links.py``).
     """
 
     max_quotes = 200_000
@@ -314,8 +314,8 @@ class _Quotes:
 
 class _SpeakerQuotes:
     """One speaker's quotes as compared (normalised, by claim rowid), indexed by their words so
-    that a new quote is tested only against those that can contain it or be inside it:
-    comparing it with each of a speaker's 49,000 quotes took ~10 ms.
+    that a new quote is tested only against those that can contain it or be inside it, not
+    against each of a prolific speaker's tens of thousands.
 
     A quote is words joined by single spaces. If A is inside B, every word of A but its first
     and last (which may be parts of B's words) is a whole word of B. So the quotes B that may
