@@ -160,6 +160,38 @@ def checkpoint_signer(proof: dict, trusted: dict) -> str | None:
     return None
 
 
+def _untrusted_checkpoint(proof: dict, trusted: dict) -> str:
+    """Why no trusted key signed the proof's checkpoint: it carries the signature of a key the
+    proof names (its record's, or one a rotation introduces) that no rotation which verifies
+    leads to from the trusted key; or of another key the proof does not name."""
+    checkpoint, signatures = cp.parse(proof["checkpoint"])
+    named = {proof["key_id"]: proof["public_key"]}
+    for rotation in proof.get("rotations", []):
+        try:
+            stmt = statements.parse(rotation["statement"])
+            named.setdefault(stmt["new_key_id"], stmt["new_public_key"])
+        except (ValueError, TypeError, KeyError):  # what verifies, follow_rotations says
+            continue
+    for key_id, pem in named.items():
+        try:
+            key = load_public_key_pem(pem)
+        except Exception:  # noqa: BLE001 - not a key: it signed nothing
+            continue
+        if key_id not in trusted and cp.verify(proof["checkpoint"], checkpoint.origin, key):
+            return (
+                f"the checkpoint is signed by {key_id}, which no key rotation in the proof "
+                "leads to from the trusted key (a rotation left out, or one whose signatures "
+                "do not verify)"
+            )
+    ours = {cp.key_hash(checkpoint.origin, key) for key in trusted.values()}
+    if not any(name == checkpoint.origin and khash in ours for name, khash, _ in signatures):
+        return (
+            "the checkpoint is signed by a key that is neither the trusted key nor one its "
+            "rotations in the proof lead to (a key rotation left out of the proof?)"
+        )
+    return "the checkpoint's signature does not verify"
+
+
 #: A proof's fields ("rotations" may be missing: proofs made before it was added).
 _FIELDS = {
     "proof",
@@ -250,7 +282,7 @@ def check_proof(proof: dict, trusted_pem: str) -> list[str]:
         checkpoint, _ = cp.parse(proof["checkpoint"])
         checkpoint_key = checkpoint_signer(proof, trusted)
         if checkpoint_key is None:
-            problems.append("the checkpoint's signature does not verify")
+            problems.append(_untrusted_checkpoint(proof, trusted))
         if proof["key_id"] in retired and proof["leaf_index"] > retired[proof["key_id"]]:
             problems.append(
                 f"signed by {proof['key_id']} after the rotation that retired it "
