@@ -25,7 +25,7 @@ from .hashing import NORMALIZATION, article_text_sha256, file_sha256, sha256_hex
 from .keys import Signer
 from .ledger import SignedWriter, prepare
 from .leftovers import sweep, sweep_copies
-from .links import Linker, PhashIndex
+from .links import Linker, PhashIndex, QuoteIndex
 from .parallel import kill_workers
 from .pending import PendingImages
 from .reader import CaptureReader, read_payload
@@ -105,8 +105,8 @@ class Ingester:
         # per capture file, reset by _write_capture
         self._capture_sha, self._path, self._source = "", Path(), Path()
         self.linker: Linker | None = None
-        #: the archive's image pHashes, kept for the run's captures (links.PhashIndex)
-        self.phashes = PhashIndex()
+        #: the archive's image pHashes and speakers' quotes, kept for the run's captures
+        self.phashes, self.quotes = PhashIndex(), QuoteIndex()
         self.summaries: Summaries | None = None
         #: the file being ingested: after an interrupt, what it had reached (see interrupted)
         self.in_progress: FileResult | None = None
@@ -183,8 +183,9 @@ class Ingester:
                 warning = self.writer.commit()
             except BaseException as e:
                 if not self.writer.committed:
-                    # first: it may hold this transaction's images, and what follows may raise
+                    # first: they may hold this transaction's rows, and what follows may raise
                     self.phashes.forget()
+                    self.quotes.forget()
                 # after a wait for the lock that timed out, waiting again would double it: the
                 # copy stays, for the next ingest's sweep
                 if created_copy and not self.writer.committed and not is_locked(e):
@@ -302,7 +303,7 @@ class Ingester:
         self.writer.insert("captures", capture)
         self._capture_sha, self._path, self._source = sha, path, stored
         images_from = max_rowid(self.conn, "images")
-        self.linker = Linker(self.conn, sha, self.phashes)
+        self.linker = Linker(self.conn, sha, self.phashes, self.quotes)
         self.summaries = Summaries(self.conn)
         text_from = {table: max_rowid(self.conn, table) for table in FTS_COLUMNS}
         reading = reading or self._read(path, sha, stored, self.writer.signed_at)

@@ -52,13 +52,19 @@ class Linker:
     flush_rows = 20_000
 
     def __init__(
-        self, conn: sqlite3.Connection, capture_sha256: str, phashes: PhashIndex | None = None
+        self,
+        conn: sqlite3.Connection,
+        capture_sha256: str,
+        phashes: PhashIndex | None = None,
+        quotes: QuoteIndex | None = None,
     ):
         self.conn = conn
         self.capture_sha256 = capture_sha256
         #: the archive's pHashes, kept across the captures of one run (None: read each time)
         self.phashes = phashes
-        self.quotes = _Quotes(conn)
+        #: the speakers' quotes, kept across the captures of one run (None: this capture's)
+        self.quotes = quotes if quotes is not None else QuoteIndex()
+        self.quotes.begin(conn)
         # this capture's band rows not written yet, and the same by band key for lookups
         self.rows: list[tuple[int, str]] = []
         self.pending: defaultdict[int, list[str]] = defaultdict(list)
@@ -91,6 +97,7 @@ class Linker:
 
     def finish(self, image_shas: list[str]) -> None:
         self.flush()
+        self.quotes.finish()
         articles = self.conn.execute(
             "SELECT id FROM articles WHERE capture_sha256 = ? ORDER BY rowid",
             (self.capture_sha256,),
@@ -253,25 +260,62 @@ def _chunks(items: list, n: int = 512):
         yield chunk + [None] * ((1 << (len(chunk) - 1).bit_length()) - len(chunk))
 
 
-class _Quotes:
-    """Each speaker's quotes, read and normalised once per capture (a prolific speaker's quotes
-    are compared with every new one of theirs; normalising them again each time cost the most).
+class QuoteIndex:
+    """Each speaker's quotes, read and normalised once per ingest run (a prolific speaker's
+    quotes are compared with every new one of theirs; reading and normalising them again for
+    each capture cost the most: 1.2 s for 49,000).
+
+    Held across the run's captures as ``PhashIndex`` holds pHashes: :meth:`begin` adds what
+    other processes committed since the last capture this run finished, :meth:`forget`
+    empties it after a rollback (whose claims it may hold), and a capture whose last claim is
+    no longer the one this run saw starts again.
 
     Bounded: past ``max_quotes`` the speakers used longest ago are dropped (and read again from
     the database if they speak again: this capture's rows are there too, in its transaction),
-    so memory stays flat however many pages a capture holds. A quote held takes ~250 bytes
-    (its normalised words, its rowid, its place in the word index): the bound is ~50 MB. At
-    20,000 quotes a speaker quoted 49,000 times was read again for nearly every page that
-    quoted anyone: 0.8 s a page at a million claims (``benchmarks/quote_links.py``).
+    so memory stays flat however many pages a run holds. A quote held takes ~250 bytes (its
+    normalised words, its rowid, its place in the word index): the bound is ~50 MB. At 20,000
+    quotes a speaker quoted 49,000 times was read again for nearly every page that quoted
+    anyone: 0.8 s a page at a million claims (``benchmarks/quote_links.py``).
     """
 
     max_quotes = 200_000
 
-    def __init__(self, conn):
+    def __init__(self, conn=None):
         self.conn = conn
+        self.forget()
+
+    def forget(self) -> None:
         # speaker -> their quotes, the speaker used longest ago first
         self.by_speaker: OrderedDict[str, _SpeakerQuotes] = OrderedDict()
         self.held = 0
+        #: (rowid, id) of the last claim when the run's last capture finished
+        self.seen: tuple[int, str] | None = None
+
+    def begin(self, conn) -> None:
+        """A capture starts, in its transaction: add the quotes of held speakers that other
+        processes committed since the run's last capture (claims are never deleted, so their
+        rowids only grow)."""
+        self.conn = conn
+        if self.seen is None:
+            return
+        last, claim_id = self.seen
+        same = conn.execute("SELECT id FROM claims WHERE rowid = ?", (last,)).fetchone()
+        if same is None or same[0] != claim_id:  # not the archive this run saw: start again
+            self.forget()
+            return
+        for rowid, speaker, quote in conn.execute(
+            "SELECT rowid, speaker, quote FROM claims WHERE rowid > ? AND quote IS NOT NULL "
+            "AND speaker IS NOT NULL ORDER BY rowid",
+            (last,),
+        ):
+            found = self.by_speaker.get(speaker)
+            if found is not None and rowid > found.read_up_to:
+                self._hold(speaker, found, rowid, quote)
+
+    def finish(self) -> None:
+        """The capture's claims are all written (and linked): note the last."""
+        last = self.conn.execute("SELECT rowid, id FROM claims ORDER BY rowid DESC LIMIT 1")
+        self.seen = last.fetchone()
 
     def of(self, speaker: str) -> _SpeakerQuotes:
         """Every quote of ``speaker``."""
@@ -368,7 +412,7 @@ def _quote_words(quote: str) -> str | None:
     return normalized if len(normalized.split()) >= 3 else None
 
 
-def _link_quotes(conn, article_id: str, quotes: _Quotes) -> None:
+def _link_quotes(conn, article_id: str, quotes: QuoteIndex) -> None:
     """The same words quoted from one speaker in other articles, however they are framed."""
     new = conn.execute(
         "SELECT rowid, id, speaker, quote, text_sha256 FROM claims "

@@ -10,8 +10,9 @@ quotes are many: in benchmarks/query_speed.py's million-claim database the most 
 has 49,282 quotes, and a capture of 200 pages brings hundreds more.
 
 This takes ``--articles`` articles with quotes from the database (chosen with ``--seed``) as if
-a capture had just brought them, and runs the quote pass over them as an ingest does (one
-``links._Quotes`` for the capture), with the links collected instead of written: wall time,
+``--captures`` captures had just brought them, and runs the quote pass over them as an ingest
+run does (one ``links.QuoteIndex`` for the run, begun at each capture), with the links
+collected instead of written: wall time,
 quotes compared, links found, and a digest of the links (two versions of the code must find the
 same). Read-only: the database is not changed. To compare with older code, run this file with
 ``PYTHONPATH`` set to a worktree of it.
@@ -42,18 +43,29 @@ def articles_with_quotes(conn, n: int, seed: int) -> list[str]:
     return random.Random(seed).sample(sorted(ids), min(n, len(ids)))
 
 
-def run(db: Path, articles: list[str]) -> dict:
+def run(db: Path, articles: list[str], captures: int) -> dict:
     from archive import links
 
     conn = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
     found = []
     real = links._add_link
     links._add_link = lambda conn, a, b, relation, score: found.append((a, b, round(score, 9)))
+    # the quotes held: one index for the run since the sixteenth round (QuoteIndex), one for
+    # each capture in the code before (_Quotes: run this file against a worktree of it)
+    per_run = getattr(links, "QuoteIndex", None)
+    size = -(-len(articles) // captures)
     try:
-        quotes = links._Quotes(conn)
+        quotes = per_run(conn) if per_run else None
         start = time.perf_counter()
-        for article_id in articles:
-            links._link_quotes(conn, article_id, quotes)
+        for first in range(0, len(articles), size):
+            if per_run:
+                quotes.begin(conn)
+            else:
+                quotes = links._Quotes(conn)
+            for article_id in articles[first : first + size]:
+                links._link_quotes(conn, article_id, quotes)
+            if per_run:
+                quotes.finish()
         wall = time.perf_counter() - start
     finally:
         links._add_link = real
@@ -66,6 +78,7 @@ def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--db", type=Path, default=OUT / "query" / "archive.db")
     p.add_argument("--articles", type=int, default=200)
+    p.add_argument("--captures", type=int, default=1, help="the articles as this many captures")
     p.add_argument("--seed", type=int, default=7)
     p.add_argument("--runs", type=int, default=3)
     p.add_argument("--json", help="write the results here")
@@ -82,7 +95,7 @@ def main() -> None:
         articles,
     ).fetchone()
     conn.close()
-    runs = [run(args.db, articles) for _ in range(args.runs)]
+    runs = [run(args.db, articles, args.captures) for _ in range(args.runs)]
     print(f"{len(articles)} articles quoting {speakers} speakers, who have {held:,} quotes")
     for r in runs:
         print(f"  {r['wall_s']} s, {r['links']} links ({r['links_digest']})")
@@ -90,6 +103,7 @@ def main() -> None:
         "machine": machine(),
         "db": str(args.db),
         "articles": len(articles),
+        "captures": args.captures,
         "speakers": speakers,
         "their_quotes_in_the_archive": held,
         "runs": runs,

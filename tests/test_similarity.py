@@ -271,7 +271,8 @@ def test_a_run_s_phash_index_links_as_a_fresh_read_of_the_archive_does(tmp_path)
 
 
 def test_a_failed_capture_empties_the_run_s_phash_index(tmp_path, fixed_signer, monkeypatch):
-    """The index may hold the images of a capture rolled back: ingest forgets it then."""
+    """The index may hold the images of a capture rolled back: ingest forgets it then, and the
+    quotes the run holds (links.QuoteIndex) too."""
     from archive import ingest as ingest_module
     from archive.errors import CaptureError
     from archive.ingest import Ingester
@@ -287,9 +288,15 @@ def test_a_failed_capture_empties_the_run_s_phash_index(tmp_path, fixed_signer, 
     monkeypatch.setattr(ingest_module, "index_text", fail)
     assert ingester.ingest_file(SAMPLE).status == "failed"
     assert (ingester.phashes.size, ingester.phashes.upto) == (0, 0)
+    assert (ingester.quotes.held, ingester.quotes.seen) == (0, None)
     monkeypatch.setattr(ingest_module, "index_text", real)
     assert ingester.ingest_file(SAMPLE).status == "ingested"
     assert ingester.phashes.size == 2 and ingester.phashes.upto == 2
+    assert ingester.quotes.held == 2 and ingester.quotes.seen is not None  # Elena Varga's
+    # an archive whose last claim is not the one the run saw (replaced, vacuumed): start again
+    ingester.quotes.seen = (ingester.quotes.seen[0], "another claim")
+    ingester.quotes.begin(ingester.conn)
+    assert (ingester.quotes.held, ingester.quotes.seen) == (0, None)
 
 
 _WORDS = st.lists(st.sampled_from(["a", "ab", "ba", "b", "c", "cab", "x,", "y.", '"z'])).map(
@@ -320,3 +327,35 @@ def test_a_speaker_s_quote_index_finds_every_quote_a_full_comparison_finds(quote
             i for i in held.candidates(probe) if probe in held.quotes[i] or held.quotes[i] in probe
         ]
         assert some == every, probe
+
+
+def test_a_run_s_quotes_take_in_what_another_ingest_committed_between_its_captures(tmp_path):
+    """A run holds its speakers' quotes across its captures (links.QuoteIndex): what another
+    ingest committed in between is read in at the next capture's start, so the links are those
+    of one run over every file; and a capture rolled back is forgotten."""
+    import sqlite3
+
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+    from archive.ingest import Ingester
+    from archive.keys import Signer
+
+    from .test_provenance import CAPTURES
+
+    def ingester(db):
+        return Ingester(db, Signer(Ed25519PrivateKey.from_private_bytes(bytes(32))))
+
+    def links(db):
+        conn = sqlite3.connect(db)
+        found = conn.execute("SELECT claim_id, other_claim_id, relation, score FROM claim_links")
+        return sorted(found)
+
+    one = ingester(tmp_path / "one.db")
+    for capture in CAPTURES:
+        assert one.ingest_file(capture).status == "ingested"
+    first, other = ingester(tmp_path / "two.db"), ingester(tmp_path / "two.db")
+    assert first.ingest_file(CAPTURES[0]).status == "ingested"
+    assert other.ingest_file(CAPTURES[1]).status == "ingested"  # while the first run holds
+    assert first.ingest_file(CAPTURES[2]).status == "ingested"
+    assert first.quotes.held and ("quote",) in {(r[2],) for r in links(tmp_path / "two.db")}
+    assert links(tmp_path / "two.db") == links(tmp_path / "one.db")
