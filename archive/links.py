@@ -270,15 +270,15 @@ class QuoteIndex:
     empties it after a rollback (whose claims it may hold), and a capture whose last claim is
     no longer the one this run saw starts again.
 
-    Bounded: past ``max_quotes`` the speakers used longest ago are dropped (and read again from
-    the database if they speak again: this capture's rows are there too, in its transaction),
-    so memory stays flat however many pages a run holds. A quote held takes ~250 bytes (its
-    normalised words, its rowid, its place in the word index): the bound is ~50 MB. At 20,000
-    quotes a speaker quoted 49,000 times was read again for nearly every page that quoted
+    Bounded: past ``max_bytes`` (an estimate of what the speakers' quotes take, made as they
+    are added: ``_SpeakerQuotes.size``) the speakers used longest ago are dropped (and read
+    again from the database if they speak again: this capture's rows are there too, in its
+    transaction), so memory stays flat however many pages a run holds. At 20,000 quotes (a
+    count) a speaker quoted 49,000 times was read again for nearly every page that quoted
     anyone: 0.8 s a page at a million claims (``benchmarks/quote_links.py``).
     """
 
-    max_quotes = 200_000
+    max_bytes = 128 << 20
 
     def __init__(self, conn=None):
         self.conn = conn
@@ -287,7 +287,7 @@ class QuoteIndex:
     def forget(self) -> None:
         # speaker -> their quotes, the speaker used longest ago first
         self.by_speaker: OrderedDict[str, _SpeakerQuotes] = OrderedDict()
-        self.held = 0
+        self.held = 0  # bytes, as the speakers' sizes estimate them
         #: (rowid, id) of the last claim when the run's last capture finished
         self.seen: tuple[int, str] | None = None
 
@@ -323,6 +323,7 @@ class QuoteIndex:
         if found is None:
             (last,) = self.conn.execute("SELECT max(rowid) FROM claims").fetchone()
             found = self.by_speaker[speaker] = _SpeakerQuotes(last or 0)
+            self.held += found.size
             for rowid, quote in self.conn.execute(
                 "SELECT rowid, quote FROM claims WHERE speaker = ? AND quote IS NOT NULL",
                 (speaker,),
@@ -342,18 +343,16 @@ class QuoteIndex:
     def _hold(self, speaker: str, found: _SpeakerQuotes, rowid: int, quote: str) -> None:
         normalized = _quote_words(quote)
         if normalized:
-            found.add(rowid, normalized)
-            self.held += 1
-            if self.held > self.max_quotes:
+            self.held += found.add(rowid, normalized)
+            if self.held > self.max_bytes:
                 self._bound(speaker)
 
     def _bound(self, keep: str) -> None:
-        """Drop the speakers used longest ago (never ``keep``) until under ``max_quotes``."""
-        for speaker in list(self.by_speaker):
-            if self.held <= self.max_quotes:
-                return
-            if speaker != keep:
-                self.held -= len(self.by_speaker.pop(speaker).quotes)
+        """Drop the speakers used longest ago (never ``keep``) until under ``max_bytes``."""
+        self.by_speaker.move_to_end(keep)
+        while self.held > self.max_bytes and len(self.by_speaker) > 1:
+            _, dropped = self.by_speaker.popitem(last=False)
+            self.held -= dropped.size
 
 
 class _SpeakerQuotes:
@@ -364,34 +363,54 @@ class _SpeakerQuotes:
     A quote is words joined by single spaces. If A is inside B, every word of A but its first
     and last (which may be parts of B's words) is a whole word of B. So the quotes B that may
     hold a new quote are those that have its rarest inner word (``words``), and those that may
-    be inside it are those whose longest inner word (their ``keys``) is one of its words."""
+    be inside it are those whose longest inner word (their ``keys``) is one of its words. Most
+    speakers are quoted a few times: their quotes are compared one by one, and the index is
+    made only from ``index_from`` quotes (it costs more memory than their text)."""
 
-    __slots__ = ("read_up_to", "rowids", "quotes", "words", "keys")
+    index_from = 16
+    #: the estimate of ``size``, in bytes (CPython 3.11, measured: benchmarks/quote_links.py
+    #: --memory): a speaker's own containers; a quote beside its text; each word indexed
+    SPEAKER, QUOTE, WORD = 450, 80, 18
+
+    __slots__ = ("read_up_to", "rowids", "quotes", "words", "keys", "size")
 
     def __init__(self, read_up_to: int):
         #: the last claim rowid when they were read: claims after it are added as they come
         self.read_up_to = read_up_to
         self.rowids = array("q")
         self.quotes: list[str] = []
-        self.words: dict[str, array] = {}  # word -> the quotes that have it, by index
-        self.keys: dict[str, array] = {}  # word -> the quotes whose key it is
+        self.words: dict[str, array] | None = None  # word -> the quotes that have it
+        self.keys: dict[str, array] | None = None  # word -> the quotes whose key it is
+        self.size = self.SPEAKER
 
-    def add(self, rowid: int, quote: str) -> None:
-        i = len(self.quotes)
+    def add(self, rowid: int, quote: str) -> int:
+        """Hold a quote; what it adds to ``size``."""
         self.rowids.append(rowid)
         self.quotes.append(quote)
-        words = quote.split(" ")
-        for word in set(words):
+        added = self.QUOTE + len(quote)
+        if self.words is not None:
+            added += self._index(len(self.quotes) - 1)
+        elif len(self.quotes) == self.index_from:
+            self.words, self.keys = {}, {}
+            added += sum(self._index(i) for i in range(len(self.quotes)))
+        self.size += added
+        return added
+
+    def _index(self, i: int) -> int:
+        words = self.quotes[i].split(" ")
+        distinct = set(words)
+        for word in distinct:
             _posting(self.words, word).append(i)
         _posting(self.keys, max(words[1:-1] or words, key=len)).append(i)
+        return self.WORD * len(distinct)
 
-    def candidates(self, quote: str) -> list[int]:
+    def candidates(self, quote: str) -> list[int] | range:
         """The quotes (their indexes, in the order they were added) that may contain
         ``quote`` (normalised) or be inside it."""
         words = quote.split(" ")
         inner = words[1:-1]
-        if not inner:  # under three words: never compared (_quote_words)
-            return list(range(len(self.quotes)))
+        if self.words is None or not inner:  # few quotes; or under three words (never asked)
+            return range(len(self.quotes))
         rarest = min(inner, key=lambda word: len(self.words.get(word, ())))
         found = set(self.words.get(rarest, ()))
         for word in set(words):

@@ -74,6 +74,58 @@ def run(db: Path, articles: list[str], captures: int) -> dict:
     return {"wall_s": round(wall, 3), "links": len(found), "links_digest": digest}
 
 
+# Runs in a fresh process: argv = [db, shape, quotes]. What holding them costs, against the
+# index's own estimate (``QuoteIndex.held``), with nothing dropped.
+MEMORY = """
+import json, sqlite3, sys
+from archive.links import QuoteIndex, _SpeakerQuotes
+
+
+def rss():  # now, not the peak: loading the rows may have peaked higher than they stay
+    with open("/proc/self/status") as status:
+        return next(int(line.split()[1]) for line in status if line.startswith("VmRSS:"))
+
+
+db, shape, limit = sys.argv[1], sys.argv[2], int(sys.argv[3])
+conn = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
+rows = conn.execute("SELECT speaker, quote FROM claims WHERE quote IS NOT NULL "
+                    "AND speaker IS NOT NULL LIMIT ?", (limit,)).fetchall()
+index = QuoteIndex()
+index.max_bytes = 1 << 40
+before = rss()
+for n, (speaker, quote) in enumerate(rows):
+    if shape == "three a speaker":
+        speaker = f"{speaker} {n // 3}"
+    found = index.by_speaker.get(speaker)
+    if found is None:
+        found = index.by_speaker[speaker] = _SpeakerQuotes(0)
+        index.held += found.size
+    index._hold(speaker, found, n, quote)
+grown = (rss() - before) * 1024
+print(json.dumps({"shape": shape, "quotes": len(rows), "speakers": len(index.by_speaker),
+                  "estimate_mb": round(index.held / 2**20, 1),
+                  "rss_growth_mb": round(grown / 2**20, 1)}))
+"""
+
+
+def memory(db: Path, quotes: int) -> list[dict]:
+    """What the run's quote index takes against its estimate: the database's speakers as they
+    are, and the same quotes spread three a speaker (most speakers in news are quoted a few
+    times, and each speaker has containers of its own)."""
+    import subprocess
+
+    from perfutil import PYTHON
+
+    found = []
+    for shape in ("as in the database", "three a speaker"):
+        out = subprocess.run(
+            [PYTHON, "-c", MEMORY, str(db), shape, str(quotes)],
+            capture_output=True, text=True, check=True,
+        )  # fmt: skip
+        found.append(json.loads(out.stdout))
+    return found
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--db", type=Path, default=OUT / "query" / "archive.db")
@@ -82,6 +134,9 @@ def main() -> None:
     p.add_argument("--seed", type=int, default=7)
     p.add_argument("--runs", type=int, default=3)
     p.add_argument("--json", help="write the results here")
+    p.add_argument(
+        "--memory", type=int, metavar="QUOTES", help="also measure holding this many quotes"
+    )
     args = p.parse_args()
     if not args.db.exists():
         raise SystemExit(f"{args.db}: no database (build it with benchmarks/query_speed.py)")
@@ -109,6 +164,11 @@ def main() -> None:
         "runs": runs,
         "best_wall_s": min(r["wall_s"] for r in runs),
     }
+    if args.memory:
+        out["memory"] = memory(args.db, args.memory)
+        for m in out["memory"]:
+            print(f"{m['quotes']:,} quotes, {m['shape']} ({m['speakers']:,} speakers): "
+                  f"estimated {m['estimate_mb']} MB, RSS grew {m['rss_growth_mb']} MB")  # fmt: skip
     if args.json:
         write_json(args.json, out)
     print(json.dumps(out, indent=1))

@@ -218,7 +218,7 @@ def test_links_do_not_depend_on_what_the_writer_holds(archive, tmp_path, monkeyp
     from archive import links
     from archive.keys import Signer
 
-    monkeypatch.setattr(links.QuoteIndex, "max_quotes", 0)
+    monkeypatch.setattr(links.QuoteIndex, "max_bytes", 0)
     db = tmp_path / "archive.db"
     ingester = Ingester(db, Signer(Ed25519PrivateKey.from_private_bytes(bytes(32))))
     for capture in CAPTURES:

@@ -292,7 +292,9 @@ def test_a_failed_capture_empties_the_run_s_phash_index(tmp_path, fixed_signer, 
     monkeypatch.setattr(ingest_module, "index_text", real)
     assert ingester.ingest_file(SAMPLE).status == "ingested"
     assert ingester.phashes.size == 2 and ingester.phashes.upto == 2
-    assert ingester.quotes.held == 2 and ingester.quotes.seen is not None  # Elena Varga's
+    held = ingester.quotes.by_speaker["Elena Varga"]
+    assert len(held.quotes) == 2 and ingester.quotes.held == held.size  # her two quotes
+    assert ingester.quotes.seen is not None
     # an archive whose last claim is not the one the run saw (replaced, vacuumed): start again
     ingester.quotes.seen = (ingester.quotes.seen[0], "another claim")
     ingester.quotes.begin(ingester.conn)
@@ -310,12 +312,19 @@ def test_a_speaker_s_quote_index_finds_every_quote_a_full_comparison_finds(quote
     """Quote links test a new quote against the speaker's quotes that its words say may contain
     it or be inside it (links._SpeakerQuotes), not against all of them: the same links, in the
     same order, as testing every one. Probes include pieces of the quotes cut anywhere,
-    mid-word too (a quotation trimmed by another outlet)."""
+    mid-word too (a quotation trimmed by another outlet). The index is made from the first
+    quote here, or the fifth, not the sixteenth."""
     from archive.links import _quote_words, _SpeakerQuotes
 
     held = _SpeakerQuotes(0)
-    for n, quote in enumerate(q for q in map(_quote_words, quotes) if q):
-        held.add(n, quote)
+    held_from = 1 if data.draw(st.booleans()) else 5
+    real, _SpeakerQuotes.index_from = _SpeakerQuotes.index_from, held_from
+    try:
+        for n, quote in enumerate(q for q in map(_quote_words, quotes) if q):
+            held.add(n, quote)
+    finally:
+        _SpeakerQuotes.index_from = real
+    assert (held.words is not None) == (len(held.quotes) >= held_from)
     for quote in list(held.quotes):
         start = data.draw(st.integers(0, len(quote)))
         probes.append(quote[start : data.draw(st.integers(start, len(quote)))])
