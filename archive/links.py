@@ -278,7 +278,7 @@ class QuoteIndex:
     anyone: 0.8 s a page at a million claims (``benchmarks/quote_links.py``).
     """
 
-    max_bytes = 128 << 20
+    max_bytes = 96 << 20
 
     def __init__(self, conn=None):
         self.conn = conn
