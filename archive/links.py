@@ -267,8 +267,8 @@ class QuoteIndex:
 
     Held across the run's captures as ``PhashIndex`` holds pHashes: :meth:`begin` adds what
     other processes committed since the last capture this run finished, :meth:`forget`
-    empties it after a rollback (whose claims it may hold), and a capture whose last claim is
-    no longer the one this run saw starts again.
+    empties it after a rollback (whose claims it may hold), and it starts again when the last
+    claim it saw is not there as it was (another database file, a rebuilt table).
 
     Bounded: past ``max_bytes`` (an estimate of what the speakers' quotes take, made as they
     are added: ``_SpeakerQuotes.size``) the speakers used longest ago are dropped (and read
