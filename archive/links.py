@@ -308,9 +308,7 @@ class QuoteIndex:
             "AND speaker IS NOT NULL ORDER BY rowid",
             (last,),
         ):
-            found = self.by_speaker.get(speaker)
-            if found is not None and rowid > found.read_up_to:
-                self._hold(speaker, found, rowid, quote)
+            self.add(speaker, rowid, quote)
 
     def finish(self) -> None:
         """The capture's claims are all written (and linked): note the last."""

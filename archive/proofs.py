@@ -172,17 +172,21 @@ def _untrusted_checkpoint(proof: dict, trusted: dict) -> str:
             named.setdefault(stmt["new_key_id"], stmt["new_public_key"])
         except (ValueError, TypeError, KeyError):  # what verifies, follow_rotations says
             continue
+    others = {}
     for key_id, pem in named.items():
+        if key_id in trusted:
+            continue
         try:
-            key = load_public_key_pem(pem)
+            others[key_id] = load_public_key_pem(pem)
         except Exception:  # noqa: BLE001 - not a key: it signed nothing
             continue
-        if key_id not in trusted and cp.verify(proof["checkpoint"], checkpoint.origin, key):
-            return (
-                f"the checkpoint is signed by {key_id}, which no key rotation in the proof "
-                "leads to from the trusted key (a rotation left out, or one whose signatures "
-                "do not verify)"
-            )
+    signer = checkpoint_signer(proof, others)
+    if signer is not None:
+        return (
+            f"the checkpoint is signed by {signer}, which no key rotation in the proof leads "
+            "to from the trusted key (a rotation left out, or one whose signatures do not "
+            "verify)"
+        )
     ours = {cp.key_hash(checkpoint.origin, key) for key in trusted.values()}
     if not any(name == checkpoint.origin and khash in ours for name, khash, _ in signatures):
         return (
