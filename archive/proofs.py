@@ -124,13 +124,17 @@ def trusted_keys(proof: dict, pinned) -> dict:
     return follow_rotations(proof, pinned)[0]
 
 
-def follow_rotations(proof: dict, pinned) -> tuple[dict, dict[str, int]]:
+def follow_rotations(
+    proof: dict, pinned, problems: list[str] | None = None
+) -> tuple[dict, dict[str, int]]:
     """(The trusted keys, as ``trusted_keys``; for each key a rotation retired, the rotation's
     leaf index, where the proof shows the rotation in its checkpoint's tree: proofs made before
     rotations carried their place show none.) The walk is ``archive verify``'s
-    (``trust.follow_rotations``)."""
+    (``trust.follow_rotations``). ``problems``, if given, gets a line for each rotation whose
+    place does not lead to the checkpoint's root, and for each rotation of a trusted key that
+    is not followed (what verify's row check would fail in the database)."""
     checkpoint, _ = cp.parse(proof["checkpoint"])
-    rotations = []
+    rotations, refused = [], []
     for n, rotation in enumerate(proof.get("rotations", [])):
         index, path = rotation.get("leaf_index"), rotation.get("inclusion_proof")
         shown = (
@@ -144,11 +148,29 @@ def follow_rotations(proof: dict, pinned) -> tuple[dict, dict[str, int]]:
                 checkpoint.root,
             )
         )
+        # a place that is there and wrong is an altered proof, not an older one (which would
+        # skip the retired-key check)
+        if not shown and ("leaf_index" in rotation or "inclusion_proof" in rotation):
+            refused.append((n, "its leaf_index and inclusion_proof do not lead to the root"))
         rotations.append(
             (n, rotation["statement"], rotation["signature"], index if shown else None)
         )
-    trusted, retired, _ = trust.follow_rotations({key_id_for(pinned): pinned}, rotations)
+    trusted, retired, _ = trust.follow_rotations({key_id_for(pinned): pinned}, rotations, refused)
+    if problems is not None:
+        problems.extend(
+            f"rotations[{n}] ({_rotation_keys(proof['rotations'][n])}): {why}"
+            for n, why in sorted(refused, key=lambda item: item[0])
+        )
     return trusted, retired
+
+
+def _rotation_keys(rotation: dict) -> str:
+    """A rotation's keys, "A to B", as its statement names them (for a line about it)."""
+    try:
+        stmt = statements.parse(rotation["statement"])
+        return f"{stmt.get('old_key_id')} to {stmt.get('new_key_id')}"
+    except (ValueError, TypeError, AttributeError):
+        return "not a statement"
 
 
 def checkpoint_signer(proof: dict, trusted: dict) -> str | None:
@@ -262,7 +284,7 @@ def check_proof(proof: dict, trusted_pem: str) -> list[str]:
         unknown = set(proof) - _FIELDS
         if unknown:
             problems.append(f"fields a proof does not have: {', '.join(sorted(unknown))}")
-        trusted, retired = follow_rotations(proof, key)
+        trusted, retired = follow_rotations(proof, key, problems)
         signer = trusted.get(proof["key_id"])
         if signer is None:
             problems.append(

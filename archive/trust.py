@@ -111,7 +111,9 @@ def _first_key_id(db) -> str | None:
     return row[0] if row and isinstance(row[0], str) else None
 
 
-def follow_rotations(trusted: dict, rotations) -> tuple[dict, dict[str, int], list[str]]:
+def follow_rotations(
+    trusted: dict, rotations, refused: list | None = None
+) -> tuple[dict, dict[str, int], list[str]]:
     """Trust followed forward along the rotations a trusted key signed, in ledger order: one
     walk for ``archive verify`` (rotations from the database) and ``verify-proof`` (from a
     proof), so that both trust the same keys.
@@ -122,8 +124,12 @@ def follow_rotations(trusted: dict, rotations) -> tuple[dict, dict[str, int], li
     while trusted; it retires the old key from its place on; it adds the new key when the
     stated public key has the stated id and signed ``rotation_message`` (proof of possession).
     Returns the trusted keys by id, each retired key's place, and the rotations followed (", then
-    <key> (rotation <name>)", as verify's first line says it)."""
+    <key> (rotation <name>)", as verify's first line says it). ``refused``, if given, gets
+    ``(name, why)`` for each rotation of a trusted key that is not followed: a bad signature, a
+    new key that is not one or did not prove possession (verify's row check names the same in
+    the database; a proof has only this walk to name them)."""
     trusted, retired, followed = dict(trusted), {}, []
+    refuse = refused.append if refused is not None else lambda _: None
     for name, text, signature, place in rotations:
         try:
             data = text if isinstance(text, bytes) else text.encode("utf-8")
@@ -133,22 +139,29 @@ def follow_rotations(trusted: dict, rotations) -> tuple[dict, dict[str, int], li
         if not isinstance(stmt, dict):
             continue
         old, new = stmt.get("old_key_id"), stmt.get("new_key_id")
-        if stmt.get("type") != "key_rotation" or stmt.get("key_id") != old:
+        if stmt.get("type") != "key_rotation" or not isinstance(old, str) or old not in trusted:
             continue
-        if not isinstance(old, str) or old not in trusted:
+        if stmt.get("key_id") != old:
+            refuse((name, f"its key_id is not {old}, the key it retires"))
             continue
         if not verify_signature(trusted[old], signature, data):
+            refuse((name, f"its signature does not verify with {old}, the key it retires"))
             continue
         if place is not None:
             retired.setdefault(old, place)
         try:
             key = load_public_key_pem(stmt.get("new_public_key"))
         except Exception:  # noqa: BLE001 - the row check reports it
+            refuse((name, "its new_public_key is not a public key"))
             continue
         possession = isinstance(new, str) and verify_signature(
             key, stmt.get("new_key_signature"), rotation_message(old, new)
         )
-        if possession and key_id_for(key) == new and new not in trusted:
+        if not possession:
+            refuse((name, "its new key's proof of possession does not verify"))
+        elif key_id_for(key) != new:
+            refuse((name, f"its new_public_key is not {new}"))
+        elif new not in trusted:
             trusted[new] = key
             followed.append(f", then {new} (rotation {name})")
     return trusted, retired, followed
