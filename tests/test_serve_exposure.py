@@ -137,3 +137,24 @@ def test_serve_binds_loopback_and_enforces_limits(tmp_path, fixed_signer):
         body = json.loads(_fetch(url))
         assert body["ok"] is False
         assert "SQL query took too long" in body["error"]
+
+
+def test_a_served_archive_is_read_through_a_memory_map(sample_db):
+    """Every connection Datasette opens to a served archive maps it (the plugin's
+    prepare_connection; speaker_quotes at a million claims: p95 41 ms, from 48-62). With the
+    plugin module imported before Datasette, as a script may, its hooks still apply (there
+    were none: it was registered half-imported). A fresh interpreter for each import order."""
+    import subprocess
+    import sys
+
+    for first in ("archive.datasette_plugin", "datasette.app"):
+        code = (
+            f"import asyncio, {first}\n"
+            "from datasette.app import Datasette\n"
+            f"db = Datasette(immutables=[{str(sample_db)!r}]).get_database('archive')\n"
+            "print(asyncio.run(db.execute_fn(\n"
+            "    lambda conn: conn.execute('PRAGMA mmap_size').fetchone()[0])))\n"
+        )
+        done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+        assert done.returncode == 0, done.stderr
+        assert int(done.stdout) > 0, (first, done.stdout)
