@@ -72,16 +72,27 @@ def _authorize(action, arg1, arg2, db_name, trigger):
     return sqlite3.SQLITE_OK
 
 
-#: Bytes of each database Datasette reads through a memory map (SQLite caps it, commonly at
-#: 2 GiB): pages then cost no read() and no copy into SQLite's 2 MB page cache. Served
-#: archives are opened immutable and locked against writers (archive/serve.py), so none
-#: changes under the map. At a million claims speaker_quotes' SQL took 16 ms, 9 ms mapped.
+#: Bytes of each database Datasette reads through a memory map when ``archive serve`` asks
+#: for one (its plugin config ``mmap``; SQLite caps it, commonly at 2 GiB): pages then cost no
+#: read() and no copy into SQLite's 2 MB page cache. At a million claims speaker_quotes' SQL
+#: took 16 ms, 9 mapped. The price: an I/O error while reading the file (a failing disk, a
+#: network file system, a file shrunk under the server) stops the server with SIGBUS where
+#: it would be an error page; ``archive serve --no-mmap`` reads with read() calls instead.
 MMAP_BYTES = 1 << 40
 
 
 @hookimpl
-def prepare_connection(conn):
-    conn.execute(f"PRAGMA mmap_size = {MMAP_BYTES}")
+def prepare_connection(conn, datasette):
+    # only the served archive's own settings map it: under plain `datasette`, a file may be
+    # written as it is read
+    if (datasette.plugin_config("archive") or {}).get("mmap"):
+        conn.execute(f"PRAGMA mmap_size = {MMAP_BYTES}")
+    add_sql_functions(conn)
+
+
+def add_sql_functions(conn) -> None:
+    """The archive's SQL functions (this module's docstring), and the authorizer that hides
+    the server's paths, on a connection: what Datasette's connections get."""
     conn.create_function("archive_normalize", 1, _on_text(normalize_text))
     conn.create_function("archive_text_sha256", 1, _on_text(text_sha256))
     conn.create_function("archive_sha256", 1, archive_sha256)

@@ -140,13 +140,15 @@ def datasette_command(
     metadata=None,
     cache: bool = True,
     captures: bool = False,
+    mmap: bool = True,
 ) -> list[str]:
     """Arguments for ``python -m datasette serve``, with the metadata written to a file in the
     user's cache directory (one per database and settings). ``captures``: publish the stored
-    capture files for download."""
+    capture files for download. ``mmap``: read the database through a memory map
+    (``datasette_plugin.MMAP_BYTES``)."""
     meta = metadata_for(db_path, metadata)
     config = meta.setdefault("plugins", {}).setdefault("archive", {})
-    config["response_cache"], config["captures"] = cache, captures
+    config["response_cache"], config["captures"], config["mmap"] = cache, captures, mmap
     stem = Path(db_path).stem
     if stem != "archive":
         # Links in the home page description point at /archive/...

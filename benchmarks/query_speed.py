@@ -450,9 +450,9 @@ def measure(port: int, paths: list[str], warmup: int, requests: int) -> dict:
 def explain(db: Path, sql: str, params: dict) -> list[str]:
     conn = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
     try:
-        from archive.datasette_plugin import prepare_connection
+        from archive.datasette_plugin import add_sql_functions
 
-        prepare_connection(conn)
+        add_sql_functions(conn)
         # a parameter left out of the URL is empty to Datasette ("from" of speaker_quotes)
         params = {**dict.fromkeys(re.findall(r":(\w+)", sql), ""), **params}
         return [r[3] for r in conn.execute("EXPLAIN QUERY PLAN " + sql, params)]
@@ -470,6 +470,7 @@ def main() -> None:
     ap.add_argument("--warmup", type=int, default=5)
     ap.add_argument("--requests", type=int, default=50)
     ap.add_argument("--json", help="write the results here")
+    ap.add_argument("--no-mmap", action="store_true", help="archive serve --no-mmap")
     args = ap.parse_args()
     meta_path = args.db.with_suffix(".params.json")
     if args.reuse and args.db.exists() and meta_path.exists():
@@ -541,7 +542,8 @@ def main() -> None:
     env = archive_env(home)
     proc = subprocess.Popen(
         # --no-cache: measure the queries, not the response cache in front of them
-        [ARCHIVE_CLI, "serve", "--db", str(args.db), "--port", str(port), "--no-cache"],
+        [ARCHIVE_CLI, "serve", "--db", str(args.db), "--port", str(port), "--no-cache"]
+        + ["--no-mmap"] * args.no_mmap,
         env=env,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,

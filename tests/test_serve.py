@@ -214,7 +214,7 @@ def test_check_records_shows_a_row_that_is_not_what_was_signed(sample_db, tmp_pa
     import sqlite3
 
     from archive.checks import _statement_sql
-    from archive.datasette_plugin import prepare_connection
+    from archive.datasette_plugin import add_sql_functions
     from archive.hashing import text_sha256
 
     meta = json.loads(
@@ -227,7 +227,7 @@ def test_check_records_shows_a_row_that_is_not_what_was_signed(sample_db, tmp_pa
     db = tmp_path / "copy.db"
     shutil.copy(sample_db, db)
     conn = sqlite3.connect(db)
-    prepare_connection(conn)
+    add_sql_functions(conn)
     article = "37988c58467bc4cf"
 
     def checked() -> dict:
