@@ -181,8 +181,16 @@ def export(db_path, fmt, table, output):
 
     Example: archive export --format prov-json -o archive.prov.json
     """
+    from click.core import ParameterSource
+
     from .export import write
 
+    given = click.get_current_context().get_parameter_source("table")
+    if fmt in ("prov-json", "claimreview") and given is not ParameterSource.DEFAULT:
+        # ignored, it would pass for an export of that table
+        raise click.UsageError(
+            f"--table applies to csv and jsonl; {fmt} exports the whole archive in one document"
+        )
     db = _open(db_path)
     try:
         with output_stream(output) as out:

@@ -40,10 +40,16 @@ _ISO_DATE = re.compile(
 )
 
 
+#: Dates that pages carry for "none": year 1 (.NET's DateTime.MinValue), year 0, and the Unix
+#: epoch's first moment. As a ClaimReview's datePublished they would make a claim 2,000 years old.
+_PLACEHOLDER_DATE = re.compile(r"0[0-9]{3}-.*|1970-01-01(T00:00(:00(\.0+)?)?(Z|[+-]00:00)?)?")
+
+
 def _iso_date(text: str | None) -> str | None:
-    """``text`` when it is an ISO 8601 date (or date and time) that exists, else None."""
+    """``text`` when it is an ISO 8601 date (or date and time) that exists and is not a
+    placeholder, else None."""
     text = (text or "").strip()
-    if not _ISO_DATE.fullmatch(text):
+    if not _ISO_DATE.fullmatch(text) or _PLACEHOLDER_DATE.fullmatch(text):
         return None
     try:  # a real day and time: not 2025-13-45, nor 24:61
         if len(text) == 10:
@@ -172,7 +178,9 @@ def claim_review(conn) -> list[dict]:
         conn,
         "SELECT c.text_sha256, c.text, c.speaker, a.url, a.captured_at, a.site_name, "
         "a.published_at FROM claims c JOIN articles a ON a.id = c.article_id "
-        "WHERE c.kind IN ('statement', 'quote') ORDER BY a.captured_at",
+        # ties (pages captured in the same second) in a fixed order: firstAppearance is the
+        # same in every export
+        "WHERE c.kind IN ('statement', 'quote') ORDER BY a.captured_at, a.url, c.id",
     ):
         item = out.setdefault(
             r["text_sha256"],
@@ -213,14 +221,17 @@ def write(conn, fmt: str, out, table: str = "claims") -> None:
         json.dump(claim_review(conn), out, indent=2, ensure_ascii=False)
         out.write("\n")
     else:
+        # as SQL names them: in any case
         known = {
-            name
+            name.lower(): name
             for (name,) in conn.execute(
                 "SELECT name FROM sqlite_master WHERE type IN ('table', 'view')"
             )
         }
-        if table not in known:
-            raise ArchiveError(f"no table {table!r}")
+        if table.lower() not in known:
+            listed = sorted(n for n in known.values() if "_fts" not in n and n != "migrations")
+            raise ArchiveError(f"no table {table!r} (tables and views: {', '.join(listed)})")
+        table = known[table.lower()]
         cols = [r[1] for r in conn.execute("SELECT * FROM pragma_table_info(?)", (table,))]
         cols = [c for c in cols if c != "content"]  # image bytes do not belong in text exports
         quoted = ", ".join(f'"{c}"' for c in cols)

@@ -18,6 +18,7 @@ from . import merkle, statements, trust
 from .errors import ArchiveError
 from .keys import key_id_for, load_public_key_pem, verify_signature
 from .ledger import PRIMARY_KEYS, ledger_leaves
+from .provenance import wrong_kind
 
 PROOF_VERSION = "archive-proof/1"
 
@@ -29,7 +30,14 @@ def find_record(conn, record: str) -> tuple[str, str]:
         for table, pk in PRIMARY_KEYS.items():
             if conn.execute(f"SELECT 1 FROM {table} WHERE {pk} = ?", (rid,)).fetchone():
                 return table, rid
-    raise ArchiveError(f"no signed record with id {record!r}")
+    raise ArchiveError(
+        wrong_kind(conn, record, "prove", PROVE_TAKES) or f"no signed record with id {record!r}"
+    )
+
+
+PROVE_TAKES = (
+    "a signed record: a capture's SHA-256, or an article, claim, image use or key rotation id"
+)
 
 
 def make_proof(conn, record: str) -> dict:

@@ -6,7 +6,10 @@ show), so the CLI can print them as tables or JSON.
 
 from __future__ import annotations
 
+import itertools
 import re
+import urllib.parse
+from collections.abc import Iterator
 
 from .changes import article_changes
 from .errors import ArchiveError
@@ -14,6 +17,64 @@ from .errors import ArchiveError
 #: What ``archive trace`` takes as an image: its SHA-256 or the start of it (six or more hex
 #: digits, as a page or a table shows them shortened); a claim id has a dash.
 IMAGE_REF = re.compile(r"[0-9a-fA-F]{6,64}")  # whole: fullmatch (``$`` allows a newline)
+TRACE_TAKES = "a claim id or an image's SHA-256 (or its first digits)"
+
+
+#: Each kind of id the archive gives: (table, column, what it is), for telling someone who
+#: gave one kind where another was asked for which kind they gave.
+_KINDS = (
+    ("claims", "id", "a claim id"),
+    ("articles", "id", "an article id"),
+    ("image_uses", "id", "an image use id"),
+    ("images", "sha256", "an image's SHA-256"),
+    ("captures", "sha256", "a capture file's SHA-256"),
+    ("key_rotations", "id", "a key rotation id"),
+    ("keys", "key_id", "a key id"),
+)
+
+
+def wrong_kind(conn, ref: str, command: str, takes: str) -> str | None:
+    """A line saying which kind of id ``ref`` is, when ``command`` takes another kind ("<ref> is
+    an image use id: trace takes ... (its image: <sha>)"); None when it names nothing here."""
+    ref = ref.strip().lower()
+    found = next(
+        (
+            (table, what)
+            for table, column, what in _KINDS
+            if conn.execute(f"SELECT 1 FROM {table} WHERE {column} = ?", (ref,)).fetchone()
+        ),
+        None,
+    )
+    if found is None:
+        return None
+    table, what = found
+    hint = ""
+    if table == "image_uses":
+        (sha,) = conn.execute("SELECT image_sha256 FROM image_uses WHERE id = ?", (ref,)).fetchone()
+        hint = f" (its image: {sha})" if sha else " (its image was not captured)"
+    elif table == "articles":
+        hint = f" (its claims are {ref}-0, {ref}-1, ...)"
+    elif table == "images" and command != "trace":
+        hint = f" (an image is signed through its uses: `archive trace {ref[:12]}` lists them)"
+    return f"{ref} is {what}: {command} takes {takes}{hint}"
+
+
+def _url_variants(url: str) -> Iterator[str]:
+    """``url`` written another way: http or https, with or without ``www.``, with or without a
+    slash at the end of its path."""
+    parts = urllib.parse.urlsplit(url)
+    if parts.scheme.lower() not in ("http", "https") or not parts.netloc:
+        return
+    host = parts.netloc.lower()
+    bare = host.removeprefix("www.")
+    path = parts.path or "/"
+    ways = itertools.product(
+        ("https", "http"), (bare, "www." + bare), (path.rstrip("/") or "/", path.rstrip("/") + "/")
+    )
+    for scheme, netloc, end in dict.fromkeys(ways):
+        other = urllib.parse.urlunsplit((scheme, netloc, end, parts.query, parts.fragment))
+        if other != url:
+            yield other
 
 
 def _rows(conn, sql: str, params=()) -> list[dict]:
@@ -48,7 +109,9 @@ def trace_claim(conn, claim_id: str) -> dict:
     claim_id = claim_id.strip().lower()  # ids are lower-case; a pasted one may not be
     claim = _rows(conn, "SELECT * FROM claims WHERE id = ?", (claim_id,))
     if not claim:
-        raise ArchiveError(f"no claim {claim_id!r}")
+        raise ArchiveError(
+            wrong_kind(conn, claim_id, "trace", TRACE_TAKES) or f"no claim {claim_id!r}"
+        )
     rows = _rows(conn, CLAIM_EVERYWHERE, {"claim_id": claim_id})
     return {
         "claim": _public(claim[0]),
@@ -69,11 +132,9 @@ def image_sha256(conn, ref: str) -> str:
         )
     ]
     if not found:
-        article = conn.execute("SELECT 1 FROM articles WHERE id = ?", (ref,)).fetchone()
         raise ArchiveError(
-            f"{ref} is an article id: trace takes a claim id ({ref}-N) or an image's SHA-256"
-            if article
-            else f"no image {ref}" + ("" if len(ref) == 64 else "...")
+            wrong_kind(conn, ref, "trace", TRACE_TAKES)
+            or f"no image {ref}" + ("" if len(ref) == 64 else "...")
         )
     if len(found) > 1:
         raise ArchiveError(f"{ref}... names more than one image: give more of its SHA-256")
@@ -129,7 +190,20 @@ def history(conn, url: str) -> list[dict]:
         {"url": url},
     )
     if not rows:
-        raise ArchiveError(f"no captures of {url}")
+        # the same page written another way (http for https, a slash more) finds nothing
+        other = next(
+            (
+                v
+                for v in _url_variants(url)
+                if conn.execute(
+                    "SELECT 1 FROM articles WHERE url = ? OR canonical_url = ?", (v, v)
+                ).fetchone()
+            ),
+            None,
+        )
+        raise ArchiveError(
+            f"no captures of {url}" + (f"; there are captures of {other}" if other else "")
+        )
     return rows
 
 

@@ -111,8 +111,64 @@ def test_only_real_iso_dates_are_published():
     assert _iso_date(" 2025-03-07 ") == "2025-03-07"
     assert _iso_date("2025-03-07T09:30:00+00:00") == "2025-03-07T09:30:00+00:00"
     for bad in ("۱۴۰۳-۱۲-۱۷", "2025-13-45", "1 May 2025, 08:00", "Friday", "", None,
-                "2025-03-07T99:99:99+99:99", "2025-03-07T24:61Z", "2025-03-07 10:00"):  # fmt: skip
+                "2025-03-07T99:99:99+99:99", "2025-03-07T24:61Z", "2025-03-07 10:00",
+                # placeholders pages give for "no date" (ClaimReview took the first: a review)
+                "0001-01-01T00:00:00Z", "0001-01-01", "0000-01-01", "1970-01-01",
+                "1970-01-01T00:00:00Z", "1970-01-01T00:00:00+00:00"):  # fmt: skip
         assert _iso_date(bad) is None, bad
+    # a real date near them stays
+    for good in ("1970-01-02", "1970-01-01T09:30:00Z", "1000-05-01", "1999-12-31"):
+        assert _iso_date(good) == good
+
+
+def test_export_table_is_found_in_any_case_and_refused_where_it_does_nothing(archive, tmp_path):
+    """`--table` was ignored by prov-json and claimreview (an export that looked like one of
+    that table), and `--table Claims` said "no table" (SQL finds it in any case): a review."""
+    runner = CliRunner()
+    lower = runner.invoke(cli, ["export", "--db", str(archive), "--format", "csv"])
+    upper = runner.invoke(
+        cli, ["export", "--db", str(archive), "--format", "csv", "--table", "CLAIMS"]
+    )
+    assert upper.exit_code == 0 and upper.output == lower.output and "text_sha256" in upper.output
+    for fmt in ("prov-json", "claimreview"):
+        out = tmp_path / f"x.{fmt}"
+        result = runner.invoke(
+            cli, ["export", "--db", str(archive), "--format", fmt, "--table", "images", "-o", out]
+        )
+        assert result.exit_code == 2 and not out.exists(), result.output
+        assert f"--table applies to csv and jsonl; {fmt} exports the whole archive" in (
+            result.output
+        )
+    result = runner.invoke(
+        cli, ["export", "--db", str(archive), "--format", "jsonl", "--table", "claim"]
+    )
+    assert result.exit_code == 1 and result.output.startswith("Error: no table 'claim' (tables")
+    assert " claims, " in result.output and "claims_fts" not in result.output, result.output
+
+
+def test_claimreview_orders_pages_captured_in_the_same_second(tmp_path):
+    """firstAppearance among pages captured in the same second was the database's order of
+    the moment (a review): by URL now, then claim id."""
+    from archive.export import claim_review
+
+    conn = sqlite3.connect(":memory:")
+    conn.execute("CREATE TABLE articles (id, url, captured_at, site_name, published_at)")
+    conn.execute("CREATE TABLE claims (id, article_id, text_sha256, text, speaker, kind)")
+    for n, url in enumerate(["https://z.example/", "https://a.example/", "https://m.example/"]):
+        conn.execute(
+            "INSERT INTO articles VALUES (?, ?, '2025-03-07T10:00:00Z', NULL, '0001-01-01')",
+            (f"a{n}", url),
+        )
+        conn.execute(
+            "INSERT INTO claims VALUES (?, ?, 'h', 'Same words.', NULL, 'statement')",
+            (f"a{n}-0", f"a{n}"),
+        )
+    (review,) = claim_review(conn)
+    claim = review["itemReviewed"]
+    assert claim["firstAppearance"] == {"@type": "CreativeWork", "url": "https://a.example/"}
+    assert [a["url"] for a in claim["appearance"]] == [
+        "https://a.example/", "https://m.example/", "https://z.example/"
+    ]  # fmt: skip
 
 
 def test_an_export_of_altered_bytes_says_so_in_words(sample_db, tmp_path):

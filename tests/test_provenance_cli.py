@@ -44,6 +44,41 @@ def test_ids_and_urls_pasted_in_capitals_or_with_spaces_are_found(archive):
         assert result.exit_code == 0 and expected in result.output, (args, result.output)
 
 
+def test_an_id_of_another_kind_is_named_and_a_url_written_another_way_is_offered(archive):
+    """`trace <a capture's hash>` said "no image", `prove <an image's hash>` "no signed
+    record", and `history` of the page's http:// URL "no captures of" it (a review): each now
+    says which kind of id it was given, or which way of writing the URL has captures."""
+    conn = sqlite3.connect(archive)
+    (capture,) = conn.execute("SELECT sha256 FROM captures LIMIT 1").fetchone()
+    use, image = conn.execute(
+        "SELECT id, image_sha256 FROM image_uses WHERE image_sha256 IS NOT NULL LIMIT 1"
+    ).fetchone()
+    (key,) = conn.execute("SELECT key_id FROM keys LIMIT 1").fetchone()
+    conn.close()
+    runner = CliRunner()
+    for args, says in [
+        (["trace", capture], f"{capture} is a capture file's SHA-256: trace takes a claim id or"),
+        (["trace", use.upper()], f"{use} is an image use id: trace takes a claim id or an "
+         f"image's SHA-256 (or its first digits) (its image: {image})"),
+        (["trace", key], f"{key} is a key id: trace takes"),
+        (["prove", image], f"{image} is an image's SHA-256: prove takes a signed record: a "
+         f"capture's SHA-256, or an article, claim, image use or key rotation id (an image is "
+         f"signed through its uses: `archive trace {image[:12]}` lists them)"),
+        (["history", URL.replace("https:", "http:")], f"no captures of "
+         f"{URL.replace('https:', 'http:')}; there are captures of {URL}"),
+        (["diff", URL + "/"], f"no captures of {URL}/; there are captures of {URL}"),
+        (["history", URL.replace("northshore", "www.northshore")], f"there are captures of {URL}"),
+    ]:  # fmt: skip
+        result = runner.invoke(cli, [*args, "--db", str(archive)])
+        assert result.exit_code == 1, (args, result.output)
+        assert result.output == f"Error: {says}\n" or (
+            says in result.output and len(result.output.splitlines()) == 1
+        ), (args, result.output)
+    # nothing like it at all: as before
+    result = runner.invoke(cli, ["history", "https://elsewhere.example/x", "--db", str(archive)])
+    assert result.output == "Error: no captures of https://elsewhere.example/x\n"
+
+
 def test_a_capture_file_holding_the_page_twice_is_named_by_article_id():
     """`diff --from <a capture's whole hash>` of a file holding the page twice said "give more
     of ... a capture's hash", which cannot help (a review)."""
