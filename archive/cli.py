@@ -18,7 +18,7 @@ from . import __version__, stops
 from .config import archive_db_path, default_db_path
 from .db import connect
 from .dbfile import check_archive_file
-from .errors import ArchiveError, one_line
+from .errors import ArchiveError, one_line, printable
 from .keys import key_is_encrypted
 from .stops import Terminated
 
@@ -64,6 +64,9 @@ class ArchiveGroup(click.Group):
             if isinstance(e, BrokenPipeError):  # `archive export | head`: click's main
                 raise  # quiets the pipe and exits 1, as before
             raise click.ClickException(_unexpected(e, ctx.meta.get(_DB))) from None
+        except click.ClickException as e:
+            e.message = printable(e.message)  # a path given in bytes that are not UTF-8
+            raise
         except click.Abort as e:
             # click's prompts turn Ctrl-C (and an end of input) into Abort themselves
             if not isinstance(e.__context__, KeyboardInterrupt):
@@ -116,7 +119,13 @@ def output_stream(path: Path | None):
     """Standard output, or ``path`` written whole or not at all: a temporary file beside it,
     renamed into place only when everything was written (an error leaves no partial file)."""
     if path is None:
-        yield sys.stdout
+        try:
+            yield sys.stdout
+            sys.stdout.flush()  # a full disk behind `> file` fails here, not at exit
+        except BrokenPipeError:  # `archive export | head`: ArchiveGroup quiets it
+            raise
+        except OSError as e:
+            raise click.ClickException(f"standard output: {e.strerror or e}") from None
         return
     if not path.name:
         raise click.ClickException("-o: an empty path")
@@ -219,6 +228,13 @@ _DB = "archive.db"
 def _remember_db(ctx: click.Context, param, value):
     ctx.meta[_DB] = Path(value) if value is not None else default_db_path()  # as given
     return value
+
+
+def text_value(ctx, param, value):
+    """A click callback for an argument compared with the archive's text (an id, a URL): bytes
+    that are not UTF-8 as ``\xff`` (SQLite refused the surrogates Python keeps them as, in a
+    message naming no argument); nothing in the archive holds such bytes."""
+    return None if value is None else printable(value)
 
 
 def db_option(fn):

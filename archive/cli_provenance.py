@@ -6,7 +6,7 @@ import json
 
 import click
 
-from .cli import cli, db_option, output_option, output_stream
+from .cli import cli, db_option, output_option, output_stream, text_value
 from .config import default_db_path
 from .db import connect
 from .errors import ArchiveError
@@ -40,7 +40,7 @@ def _open(db_path):
 
 
 @cli.command()
-@click.argument("record")
+@click.argument("record", callback=text_value)
 @db_option
 @json_option
 def trace(record, db_path, as_json):
@@ -83,7 +83,7 @@ def trace(record, db_path, as_json):
 
 
 @cli.command()
-@click.argument("url")
+@click.argument("url", callback=text_value)
 @db_option
 @json_option
 def history(url, db_path, as_json):
@@ -112,16 +112,21 @@ def history(url, db_path, as_json):
 
 
 @cli.command()
-@click.argument("url")
+@click.argument("url", callback=text_value)
 @db_option
 @click.option(
     "--from",
     "old",
     metavar="CAPTURE",
+    callback=text_value,
     help="Article id or capture SHA-256, or the start of either.",
 )
 @click.option(
-    "--to", "new", metavar="CAPTURE", help="Article id or capture SHA-256, or the start of either."
+    "--to",
+    "new",
+    metavar="CAPTURE",
+    callback=text_value,
+    help="Article id or capture SHA-256, or the start of either.",
 )
 @json_option
 def diff(url, db_path, old, new, as_json):

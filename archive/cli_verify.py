@@ -18,6 +18,7 @@ from .cli import (
     output_option,
     output_stream,
     read_text,
+    text_value,
 )
 from .config import default_db_path
 from .db import connect
@@ -151,7 +152,7 @@ def verify(
 
 
 @cli.command()
-@click.argument("record")
+@click.argument("record", callback=text_value)
 @db_option
 @output_option("the proof ")
 def prove(record, db_path, output):

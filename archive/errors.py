@@ -6,8 +6,19 @@ _CONTROL = {c: f"\\x{c:02x}" for c in [*range(32), 127]} | {9: "\\t", 10: "\\n",
 
 
 def one_line(text: str) -> str:
-    """``text`` on one line: control characters (a newline in a file name) as escapes."""
-    return text.translate(_CONTROL)
+    """``text`` on one line: control characters (a newline in a file name) as escapes, and
+    bytes that are not UTF-8 as ``printable`` writes them."""
+    return printable(text).translate(_CONTROL)
+
+
+def printable(text: str) -> str:
+    """``text`` with the bytes of a file name that are not UTF-8 as ``\xff`` (Python keeps them
+    as surrogates, which printed as ``\udcff``), as a capture's signed filename writes them."""
+    try:
+        raw = text.encode("utf-8", "surrogateescape")
+    except UnicodeEncodeError:  # a lone surrogate that stands for no byte (from JSON, say)
+        raw = text.encode("utf-8", "backslashreplace")
+    return raw.decode("utf-8", "backslashreplace")
 
 
 class ArchiveError(Exception):

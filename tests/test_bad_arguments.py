@@ -138,11 +138,27 @@ def test_unexpected_values_are_one_line(home, tmp_path):
         (["verify", "--db", f"/tmp/{'x' * 300}/a.db"], "File name too long"),
         (["ingest", "--db", str(tmp_path / "a-file" / "x.db"), str(SAMPLE)], "a file is where"),
         (["export", "--format", "csv", "-o", str(tmp_path / "a-file" / "out.csv")], "a-file"),
-        (["trace", os.fsdecode(b"\xff\xfe")], "not text"),
-        (["history", os.fsdecode(b"https://example.com/\xff")], "not text"),
+        # bytes that are not UTF-8 in an id or a URL: found in nothing (the archive's text is
+        # UTF-8), named as \xNN; a path: as \xNN too, not as Python's \udcff (seventeenth round)
+        (["trace", os.fsdecode(b"\xff\xfe")], "no claim '\\\\xff\\\\xfe'"),
+        (["history", os.fsdecode(b"https://example.com/\xff")], "of https://example.com/\\xff"),
+        (["prove", os.fsdecode(b"a\xff")], "no signed record with id 'a\\\\xff'"),
+        (["ingest", os.fsdecode(b"/tmp/no-such-\xff.warc")], "/tmp/no-such-\\xff.warc: no such"),
         (["ingest", "--workers", "9" * 30, str(SAMPLE)], "too large"),
     ]:
         assert said in one_error_line(archive(*args)), args
+    # a write to standard output that fails (a full disk behind `> file`) names it
+    with open("/dev/full", "w") as full:
+        done = subprocess.run(
+            [sys.executable, "-m", "archive", "export", "--format", "csv"],
+            stdout=full,
+            stderr=subprocess.PIPE,
+            timeout=60,
+            cwd=ROOT,
+            env={**os.environ, "PYTHONPATH": str(ROOT)},
+        )
+    assert done.returncode == 1, done.stderr
+    assert done.stderr.decode().splitlines() == ["Error: standard output: No space left on device"]
 
 
 def test_trust_and_public_key_together_are_refused(home, tmp_path):

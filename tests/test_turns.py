@@ -43,8 +43,10 @@ def test_a_second_ingest_gets_in_between_another_s_files(isolated_env, tmp_path,
         while conn.execute("SELECT count(*) FROM captures").fetchone()[0] < 3:
             assert first.poll() is None, first.communicate()[0]
             time.sleep(0.05)
-        # a wait of a second without the turns: it ran out between two of the first's files
-        monkeypatch.setattr(archive.db, "LOCK_WAIT_SECONDS", 1)
+        # a short wait: SQLite's own busy wait (before the turns) ran out between two of the
+        # first's files at 1 s and at 3 s; 1 s was also shorter than one file's transaction on
+        # a busy machine (the CI failed once)
+        monkeypatch.setattr(archive.db, "LOCK_WAIT_SECONDS", 3)
         code, out = run_cli("ingest", "--workers", "0", files[-1])
         assert code == 0, out
     finally:
