@@ -22,7 +22,7 @@ from .cli import (
 )
 from .config import default_db_path
 from .db import connect
-from .errors import ArchiveError
+from .errors import ArchiveError, one_line
 
 
 def _trusted_pem(public_key: Path | None, trust: str | None, db) -> str | None:
@@ -189,7 +189,7 @@ def verify_proof(proof_file, public_key):
     Example: archive verify-proof claim.proof.json --public-key archive-key.pub
     """
     from .keys import load_public_key_pem
-    from .proofs import check_proof, checkpoint_signer, trusted_keys
+    from .proofs import check_proof, checkpoint_signer, follow_rotations
 
     pem = read_text(public_key, "--public-key")
     try:
@@ -206,13 +206,20 @@ def verify_proof(proof_file, public_key):
         if isinstance(proof, dict)
         else ["malformed proof: not a JSON object"]
     )
-    for problem in problems:
-        click.echo(f"FAILED {problem}")
+    for problem in problems:  # one line each: a proof's text may hold a newline and "OK"
+        click.echo(f"FAILED {one_line(problem)}")
     if problems:
         sys.exit(EXIT_FAILED)
-    signer = checkpoint_signer(proof, trusted_keys(proof, load_public_key_pem(pem)))
+    signer = checkpoint_signer(proof, *follow_rotations(proof, load_public_key_pem(pem)))
     click.echo(
         f"OK: {proof['record_table']} {proof['record_id']} is entry {proof['leaf_index']} of "
         f"{proof['tree_size']} in a checkpoint signed by {signer}"
         + (f" (the record by {proof['key_id']})" if signer != proof["key_id"] else "")
     )
+    unplaced = [r for r in proof.get("rotations", []) if "leaf_index" not in r]
+    if unplaced:
+        click.echo(
+            f"Note: {len(unplaced)} key rotation(s) in the proof carry no leaf index (a proof "
+            "made before they did): whether a retired key signed after its rotation was not "
+            "checked"
+        )

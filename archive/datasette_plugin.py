@@ -19,8 +19,12 @@ from functools import lru_cache
 from pathlib import Path
 from urllib.parse import urlencode
 
+# Datasette's plugin scan, started by its first import, imports its own default plugins;
+# begun from one of them (handle_exception) instead, it registered that one half-imported and
+# hookless: every error page then failed
+import datasette.plugins  # noqa: F401 - imported first
+from datasette import handle_exception as exceptions
 from datasette import hookimpl
-from datasette.handle_exception import handle_exception as render_error
 from datasette.utils import tilde_decode, tilde_encode
 from datasette.utils.asgi import BadRequest, Base400, Request, Response
 from datasette.views.base import DatasetteError
@@ -83,10 +87,11 @@ MMAP_BYTES = 1 << 40
 
 @hookimpl
 def prepare_connection(conn, datasette):
-    # only the served archive's own settings map it: under plain `datasette`, a file may be
-    # written as it is read
-    if (datasette.plugin_config("archive") or {}).get("mmap"):
-        conn.execute(f"PRAGMA mmap_size = {MMAP_BYTES}")
+    # only the served archive's own settings map it (under plain `datasette` a file may be
+    # written as it is read), and --no-mmap unmaps it whatever SQLite was built to do
+    mmap = (datasette.plugin_config("archive") or {}).get("mmap")
+    if mmap is True or mmap is False:  # JSON's true and false, not "false"
+        conn.execute(f"PRAGMA mmap_size = {MMAP_BYTES if mmap else 0}")
     add_sql_functions(conn)
 
 
@@ -370,7 +375,7 @@ def handle_exception(datasette, request, exception):
     mistake = _reader_mistake(request, exception)
     if mistake is None:
         return None  # Datasette's own handler renders the error page, with its status
-    respond = render_error(datasette, request, mistake)
+    respond = exceptions.handle_exception(datasette, request, mistake)
     if not isinstance(mistake, MethodNotAllowed):
         return respond
 
@@ -405,7 +410,9 @@ def register_routes():
 def asgi_wrapper(datasette):
     async def reject(scope, receive, send, message: str) -> None:
         # Datasette's own error page (or JSON, for a .json URL), as for its own 400s
-        respond = render_error(datasette, Request(scope, receive), BadRequest(message))
+        respond = exceptions.handle_exception(
+            datasette, Request(scope, receive), BadRequest(message)
+        )
         await (await respond()).asgi_send(send)
 
     def wrap(app):

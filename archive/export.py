@@ -40,23 +40,25 @@ _ISO_DATE = re.compile(
 )
 
 
-#: Dates that pages carry for "none": year 1 (.NET's DateTime.MinValue), year 0, and the Unix
-#: epoch's first moment. As a ClaimReview's datePublished they would make a claim 2,000 years old.
-_PLACEHOLDER_DATE = re.compile(r"0[0-9]{3}-.*|1970-01-01(T00:00(:00(\.0+)?)?(Z|[+-]00:00)?)?")
+#: The Unix epoch's first moment: with year 1 (.NET's DateTime.MinValue) and year 0, what pages
+#: carry for "no date". As a ClaimReview's datePublished they would make a claim ancient.
+_EPOCH = datetime.datetime(1970, 1, 1, tzinfo=datetime.UTC)
 
 
 def _iso_date(text: str | None) -> str | None:
     """``text`` when it is an ISO 8601 date (or date and time) that exists and is not a
-    placeholder, else None."""
+    placeholder (a year before 1000, or the epoch's first moment in any time zone), else None."""
     text = (text or "").strip()
-    if not _ISO_DATE.fullmatch(text) or _PLACEHOLDER_DATE.fullmatch(text):
+    if not _ISO_DATE.fullmatch(text) or text < "1000":
         return None
     try:  # a real day and time: not 2025-13-45, nor 24:61
         if len(text) == 10:
-            datetime.date.fromisoformat(text)
+            moment = datetime.datetime.combine(datetime.date.fromisoformat(text), datetime.time())
         else:
-            datetime.datetime.fromisoformat(text)
+            moment = datetime.datetime.fromisoformat(text)
     except ValueError:
+        return None
+    if moment.replace(tzinfo=moment.tzinfo or datetime.UTC) == _EPOCH:
         return None
     return text
 

@@ -22,6 +22,11 @@ from .provenance import wrong_kind
 
 PROOF_VERSION = "archive-proof/1"
 
+#: What ``archive prove`` takes, for the line saying it was given something else.
+PROVE_TAKES = (
+    "a signed record: a capture's SHA-256, or an article, claim, image use or key rotation id"
+)
+
 
 def find_record(conn, record: str) -> tuple[str, str]:
     """(table, id) for a record id, claim id, article id, capture or image-use id. The ids are
@@ -33,11 +38,6 @@ def find_record(conn, record: str) -> tuple[str, str]:
     raise ArchiveError(
         wrong_kind(conn, record, "prove", PROVE_TAKES) or f"no signed record with id {record!r}"
     )
-
-
-PROVE_TAKES = (
-    "a signed record: a capture's SHA-256, or an article, claim, image use or key rotation id"
-)
 
 
 def make_proof(conn, record: str) -> dict:
@@ -125,18 +125,13 @@ def _make_proof(conn, record: str) -> dict:
     }
 
 
-def trusted_keys(proof: dict, pinned) -> dict:
-    """The pinned key and every key it rotated to, by key id: a rotation counts when its
-    statement is signed by a key already trusted and the new key proves possession, in the
-    proof's order (the ledger's)."""
-    return follow_rotations(proof, pinned)[0]
-
-
 def follow_rotations(
     proof: dict, pinned, problems: list[str] | None = None
 ) -> tuple[dict, dict[str, int]]:
-    """(The trusted keys, as ``trusted_keys``; for each key a rotation retired, the rotation's
-    leaf index, where the proof shows the rotation in its checkpoint's tree: proofs made before
+    """(The trusted keys by id: the pinned key and every key it rotated to, a rotation counting
+    when its statement is signed by a key already trusted and the new key proves possession, in
+    the proof's order (the ledger's); for each key a rotation retired, the rotation's leaf
+    index, where the proof shows the rotation in its checkpoint's tree: proofs made before
     rotations carried their place show none.) The walk is ``archive verify``'s
     (``trust.follow_rotations``). ``problems``, if given, gets a line for each rotation whose
     place does not lead to the checkpoint's root, and for each rotation of a trusted key that
@@ -181,13 +176,18 @@ def _rotation_keys(rotation: dict) -> str:
         return "not a statement"
 
 
-def checkpoint_signer(proof: dict, trusted: dict) -> str | None:
-    """The id of the trusted key whose signature the proof's checkpoint carries, if any."""
+def checkpoint_signer(proof: dict, trusted: dict, retired: dict | None = None) -> str | None:
+    """The id of a trusted key whose signature the proof's checkpoint carries, if any: first
+    one that no rotation had retired at the checkpoint's size (``retired``, as
+    ``follow_rotations`` gives it: a checkpoint may carry several signatures)."""
     checkpoint, _ = cp.parse(proof["checkpoint"])
-    for key_id, key in trusted.items():
-        if cp.verify(proof["checkpoint"], checkpoint.origin, key) is not None:
-            return key_id
-    return None
+    signers = [
+        key_id
+        for key_id, key in trusted.items()
+        if cp.verify(proof["checkpoint"], checkpoint.origin, key) is not None
+    ]
+    valid = [k for k in signers if not (k in (retired or {}) and checkpoint.size > retired[k] + 1)]
+    return (valid or signers or [None])[0]
 
 
 def _untrusted_checkpoint(proof: dict, trusted: dict) -> str:
@@ -314,7 +314,7 @@ def check_proof(proof: dict, trusted_pem: str) -> list[str]:
         if signer is not None and not verify_signature(signer, proof["signature"], data):
             problems.append("the statement's signature does not verify")
         checkpoint, _ = cp.parse(proof["checkpoint"])
-        checkpoint_key = checkpoint_signer(proof, trusted)
+        checkpoint_key = checkpoint_signer(proof, trusted, retired)
         if checkpoint_key is None:
             problems.append(_untrusted_checkpoint(proof, trusted))
         if proof["key_id"] in retired and proof["leaf_index"] > retired[proof["key_id"]]:

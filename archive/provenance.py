@@ -53,7 +53,8 @@ def wrong_kind(conn, ref: str, command: str, takes: str) -> str | None:
         (sha,) = conn.execute("SELECT image_sha256 FROM image_uses WHERE id = ?", (ref,)).fetchone()
         hint = f" (its image: {sha})" if sha else " (its image was not captured)"
     elif table == "articles":
-        hint = f" (its claims are {ref}-0, {ref}-1, ...)"
+        has = conn.execute("SELECT 1 FROM claims WHERE article_id = ? LIMIT 1", (ref,)).fetchone()
+        hint = f" (its claims are {ref}-0, {ref}-1, ...)" if has else " (it has no claims)"
     elif table == "images" and command != "trace":
         hint = f" (an image is signed through its uses: `archive trace {ref[:12]}` lists them)"
     return f"{ref} is {what}: {command} takes {takes}{hint}"
@@ -62,7 +63,10 @@ def wrong_kind(conn, ref: str, command: str, takes: str) -> str | None:
 def _url_variants(url: str) -> Iterator[str]:
     """``url`` written another way: http or https, with or without ``www.``, with or without a
     slash at the end of its path."""
-    parts = urllib.parse.urlsplit(url)
+    try:
+        parts = urllib.parse.urlsplit(url)
+    except ValueError:  # not a URL ("http://[::1"): nothing like it either
+        return
     if parts.scheme.lower() not in ("http", "https") or not parts.netloc:
         return
     host = parts.netloc.lower()
@@ -178,6 +182,8 @@ def history(conn, url: str) -> list[dict]:
     Each capture's own URL is given: a copy elsewhere naming this page as canonical (as a
     syndicated copy does) is one of them."""
     url = url.strip()  # pasted with a newline or spaces around it, as the canned query allows
+    if not url:
+        raise ArchiveError("give the page's URL")
     rows = _rows(
         conn,
         "WITH page(u) AS (SELECT :url UNION SELECT canonical_url FROM articles "

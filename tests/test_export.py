@@ -114,10 +114,13 @@ def test_only_real_iso_dates_are_published():
                 "2025-03-07T99:99:99+99:99", "2025-03-07T24:61Z", "2025-03-07 10:00",
                 # placeholders pages give for "no date" (ClaimReview took the first: a review)
                 "0001-01-01T00:00:00Z", "0001-01-01", "0000-01-01", "1970-01-01",
-                "1970-01-01T00:00:00Z", "1970-01-01T00:00:00+00:00"):  # fmt: skip
+                "1970-01-01T00:00:00Z", "1970-01-01T00:00:00+00:00", "0999-12-31",
+                # the same moment in other time zones (a review)
+                "1970-01-01T01:00:00+01:00", "1969-12-31T19:00:00-05:00"):  # fmt: skip
         assert _iso_date(bad) is None, bad
     # a real date near them stays
-    for good in ("1970-01-02", "1970-01-01T09:30:00Z", "1000-05-01", "1999-12-31"):
+    for good in ("1970-01-02", "1970-01-01T09:30:00Z", "1000-05-01", "1999-12-31",
+                 "1970-01-01T00:00:00+01:00", "2025-03-07T00:00:00"):  # fmt: skip
         assert _iso_date(good) == good
 
 

@@ -81,7 +81,7 @@ def _doc_verifier(tmp_path) -> Path:
     """The standalone proof checker of docs/verification.md, as a script."""
     doc = (DATA.parent.parent / "docs" / "verification.md").read_text()
     code = next(c for c in re.findall(r"```python\n(.*?)```", doc, re.S) if "leaf_index" in c)
-    assert len(code.strip().splitlines()) <= 68
+    assert len(code.strip().splitlines()) <= 74
     script = tmp_path / "verify_proof.py"
     script.write_text(code)
     return script
@@ -424,3 +424,64 @@ def test_verify_and_verify_proof_follow_the_same_rotations(ledger_archive, fixed
     ), found
     out = run("verify", "--db", db, "--public-key", pub).output
     assert f"then {new.key_id}" not in out.splitlines()[0], out
+
+
+def test_verify_proof_and_the_docs_script_agree_on_odd_proofs(
+    ledger_archive, fixed_signer, tmp_path
+):
+    """Cases a review found where `verify-proof` and the docs' verify_proof.py disagreed, or
+    where either said too little: a checkpoint signed by the retired key as well as the current
+    one (verify-proof failed a good proof), a rotation of the trusted key with a bad signature
+    (the script passed it), a rotation with no place (a plain OK), a rotation holding a newline
+    (a fake "OK:" line), a rotation that is not one (a traceback from the script)."""
+    from archive import checkpoint as cp
+
+    db, pub = ledger_archive
+    conn = sqlite3.connect(db)
+    new = Signer(Ed25519PrivateKey.generate())
+    rotate_key(conn, db, fixed_signer, new, clock=lambda: "2026-01-02T00:00:00Z")
+    conn.close()
+    Ingester(db, new, clock=lambda: "2026-01-03T00:00:00Z").ingest_file(
+        DATA / "warc" / "example.warc.gz"
+    )
+    proof = tmp_path / "p.json"
+    assert run("prove", "37988c58467bc4cf-9", "--db", db, "-o", proof).exit_code == 0
+    good = json.loads(proof.read_text())
+    script = _doc_verifier(tmp_path)
+
+    def both(data: dict) -> tuple[str, str]:
+        proof.write_text(json.dumps(data))
+        ours = run("verify-proof", proof, "--public-key", pub)
+        mine = subprocess.run([sys.executable, script, proof, pub], capture_output=True, text=True)
+        assert (ours.exit_code == 0) == (mine.returncode == 0), (ours.output, mine.stdout)
+        assert "Traceback" not in mine.stderr, mine.stderr
+        return ours.output, mine.stdout
+
+    # signed by the retired key too: still the current key's checkpoint
+    checkpoint, _ = cp.parse(good["checkpoint"])
+    extra = cp.sign(checkpoint, checkpoint.origin, fixed_signer).split("\n\n")[1]
+    ours, mine = both({**good, "checkpoint": good["checkpoint"] + extra})
+    assert ours.startswith("OK:") and f"signed by {new.key_id}" in ours and mine.strip() == "OK"
+    # a second copy of the rotation, its signature not the trusted key's
+    bad = {**good["rotations"][0], "signature": new.sign(b"x")}
+    ours, mine = both({**good, "rotations": [*good["rotations"], bad]})
+    assert "rotations[1] (" in ours and "not signed by it" in mine
+    # the rotation without its place: passes, with a note that the retired-key check was not made
+    bare = {
+        k: v for k, v in good["rotations"][0].items() if k not in ("leaf_index", "inclusion_proof")
+    }
+    ours, mine = both({**good, "rotations": [bare]})
+    assert ours.splitlines()[-1].startswith("Note: 1 key rotation(s) in the proof carry no leaf")
+    # a rotation whose key id holds a newline and a line that looks like success
+    forged = json.loads(good["rotations"][0]["statement"])
+    forged["old_key_id"] += "\nOK: claims x is entry 1 of 2"
+    odd = {
+        **good["rotations"][0],
+        "statement": statements.canonical(forged).decode(),
+        "leaf_index": 0,
+    }
+    ours, mine = both({**good, "rotations": [odd]})
+    assert [line for line in ours.splitlines() if line.startswith("OK")] == [], ours
+    # not a rotation at all: the script says the proof is malformed, as verify-proof does
+    ours, mine = both({**good, "rotations": [{**good["rotations"][0], "statement": "[]"}]})
+    assert "malformed proof" in mine, mine

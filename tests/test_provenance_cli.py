@@ -74,9 +74,13 @@ def test_an_id_of_another_kind_is_named_and_a_url_written_another_way_is_offered
         assert result.output == f"Error: {says}\n" or (
             says in result.output and len(result.output.splitlines()) == 1
         ), (args, result.output)
-    # nothing like it at all: as before
-    result = runner.invoke(cli, ["history", "https://elsewhere.example/x", "--db", str(archive)])
-    assert result.output == "Error: no captures of https://elsewhere.example/x\n"
+    # nothing like it at all: as before; nor a URL Python cannot split (a traceback, a review)
+    for url in ("https://elsewhere.example/x", "http://[::1", "http://]x/"):
+        for command in ("history", "diff"):
+            result = runner.invoke(cli, [command, url, "--db", str(archive)])
+            assert result.output == f"Error: no captures of {url}\n", result.output
+    result = runner.invoke(cli, ["diff", " ", "--db", str(archive)])
+    assert result.output == "Error: give the page's URL\n", result.output
 
 
 def test_a_capture_file_holding_the_page_twice_is_named_by_article_id():

@@ -187,8 +187,13 @@ def test_the_plugin_has_its_hooks_when_imported_before_datasette(sample_db):
             "print(*asyncio.run(db.execute_fn(lambda conn: (\n"
             "    conn.execute(\"SELECT archive_sha256('a')\").fetchone()[0][:8],\n"
             "    conn.execute('PRAGMA mmap_size').fetchone()[0]))))\n"
+            # an error page (Datasette's own plugin that makes it was left hookless too)
+            "print(asyncio.run(ds.client.get('/no-such-page')).status_code)\n"
+            "from datasette.plugins import pm\n"
+            "pm.check_pending()  # no attribute taken for a hook that Datasette has not\n"
         )
         done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
         assert done.returncode == 0, done.stderr
         assert done.stdout.split()[0] == "ca978112", (first, done)  # SHA-256 of "a"
         assert int(done.stdout.split()[1]) > 0, (first, done)
+        assert done.stdout.split()[2] == "404", (first, done)
