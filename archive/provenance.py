@@ -62,14 +62,18 @@ def wrong_kind(conn, ref: str, command: str, takes: str) -> str | None:
 
 def _url_variants(url: str) -> Iterator[str]:
     """``url`` written another way: http or https, with or without ``www.``, with or without a
-    slash at the end of its path."""
+    slash at the end of its path, its host in lower case without a default port; one given
+    without a scheme (``example.com/story``, as a browser's address bar shows it) too."""
     try:
-        parts = urllib.parse.urlsplit(url)
+        parts = urllib.parse.urlsplit(url if "://" in url else f"https://{url}")
+        port = parts.port
     except ValueError:  # not a URL ("http://[::1"): nothing like it either
         return
-    if parts.scheme.lower() not in ("http", "https") or not parts.netloc:
+    if parts.scheme.lower() not in ("http", "https") or not parts.hostname:
         return
     host = parts.netloc.lower()
+    if port in (80, 443):
+        host = host.rsplit(":", 1)[0]
     bare = host.removeprefix("www.")
     path = parts.path or "/"
     ways = itertools.product(

@@ -68,6 +68,8 @@ def test_an_id_of_another_kind_is_named_and_a_url_written_another_way_is_offered
          f"{URL.replace('https:', 'http:')}; there are captures of {URL}"),
         (["diff", URL + "/"], f"no captures of {URL}/; there are captures of {URL}"),
         (["history", URL.replace("northshore", "www.northshore")], f"there are captures of {URL}"),
+        (["history", URL.removeprefix("https://")], f"there are captures of {URL}"),
+        (["history", URL.replace(".example/", ".EXAMPLE:443/")], f"there are captures of {URL}"),
     ]:  # fmt: skip
         result = runner.invoke(cli, [*args, "--db", str(archive)])
         assert result.exit_code == 1, (args, result.output)
