@@ -119,6 +119,8 @@ def output_stream(path: Path | None):
     """Standard output, or ``path`` written whole or not at all: a temporary file beside it,
     renamed into place only when everything was written (an error leaves no partial file)."""
     if path is None:
+        if sys.stdout is None:  # started with it closed (`>&-`)
+            raise click.ClickException("standard output is closed: give -o FILE")
         try:
             yield sys.stdout
             sys.stdout.flush()  # a full disk behind `> file` fails here, not at exit
@@ -231,7 +233,7 @@ def _remember_db(ctx: click.Context, param, value):
 
 
 def text_value(ctx, param, value):
-    """A click callback for an argument compared with the archive's text (an id, a URL): bytes
+    r"""A click callback for an argument compared with the archive's text (an id, a URL): bytes
     that are not UTF-8 as ``\xff`` (SQLite refused the surrogates Python keeps them as, in a
     message naming no argument); nothing in the archive holds such bytes."""
     return None if value is None else printable(value)

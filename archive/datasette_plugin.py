@@ -23,7 +23,7 @@ from urllib.parse import urlencode
 # begun from one of them (handle_exception) instead, it registered that one half-imported and
 # hookless: every error page then failed
 import datasette.plugins  # noqa: F401 - imported first
-from datasette import handle_exception as exceptions
+from datasette import handle_exception as error_pages
 from datasette import hookimpl
 from datasette.utils import tilde_decode, tilde_encode
 from datasette.utils.asgi import BadRequest, Base400, Request, Response
@@ -375,7 +375,7 @@ def handle_exception(datasette, request, exception):
     mistake = _reader_mistake(request, exception)
     if mistake is None:
         return None  # Datasette's own handler renders the error page, with its status
-    respond = exceptions.handle_exception(datasette, request, mistake)
+    respond = error_pages.handle_exception(datasette, request, mistake)
     if not isinstance(mistake, MethodNotAllowed):
         return respond
 
@@ -410,7 +410,7 @@ def register_routes():
 def asgi_wrapper(datasette):
     async def reject(scope, receive, send, message: str) -> None:
         # Datasette's own error page (or JSON, for a .json URL), as for its own 400s
-        respond = exceptions.handle_exception(
+        respond = error_pages.handle_exception(
             datasette, Request(scope, receive), BadRequest(message)
         )
         await (await respond()).asgi_send(send)

@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
-_CONTROL = {c: f"\\x{c:02x}" for c in [*range(32), 127]} | {9: "\\t", 10: "\\n", 13: "\\r"}
+_CONTROL = (
+    {c: f"\\x{c:02x}" for c in [*range(32), 127, 0x85]}
+    | {9: "\\t", 10: "\\n", 13: "\\r"}
+    # the other line ends str.splitlines() knows
+    | {0x2028: "\\u2028", 0x2029: "\\u2029"}
+)
 
 
 def one_line(text: str) -> str:
@@ -12,7 +17,7 @@ def one_line(text: str) -> str:
 
 
 def printable(text: str) -> str:
-    """``text`` with the bytes of a file name that are not UTF-8 as ``\xff`` (Python keeps them
+    r"""``text`` with the bytes of a file name that are not UTF-8 as ``\xff`` (Python keeps them
     as surrogates, which printed as ``\udcff``), as a capture's signed filename writes them."""
     try:
         raw = text.encode("utf-8", "surrogateescape")

@@ -36,7 +36,7 @@ def find_record(conn, record: str) -> tuple[str, str]:
             if conn.execute(f"SELECT 1 FROM {table} WHERE {pk} = ?", (rid,)).fetchone():
                 return table, rid
     raise ArchiveError(
-        wrong_kind(conn, record, "prove", PROVE_TAKES) or f"no signed record with id {record!r}"
+        wrong_kind(conn, record, "prove", PROVE_TAKES) or f"no signed record with id '{record}'"
     )
 
 
@@ -155,25 +155,31 @@ def follow_rotations(
         # skip the retired-key check)
         if not shown and ("leaf_index" in rotation or "inclusion_proof" in rotation):
             refused.append((n, "its leaf_index and inclusion_proof do not lead to the root"))
+        if _rotation_keys(rotation) is None:  # nothing the walk below can follow, nor ignore
+            refused.append((n, "its statement is not a key rotation"))
         rotations.append(
             (n, rotation["statement"], rotation["signature"], index if shown else None)
         )
     trusted, retired, _ = trust.follow_rotations({key_id_for(pinned): pinned}, rotations, refused)
     if problems is not None:
         problems.extend(
-            f"rotations[{n}] ({_rotation_keys(proof['rotations'][n])}): {why}"
+            f"rotations[{n}] ({_rotation_keys(proof['rotations'][n]) or 'not a rotation'}): {why}"
             for n, why in sorted(refused, key=lambda item: item[0])
         )
     return trusted, retired
 
 
-def _rotation_keys(rotation: dict) -> str:
-    """A rotation's keys, "A to B", as its statement names them (for a line about it)."""
+def _rotation_keys(rotation: dict) -> str | None:
+    """A rotation's keys, "A to B", as its statement names them (for a line about it); None
+    when the statement is not a key rotation's."""
     try:
         stmt = statements.parse(rotation["statement"])
-        return f"{stmt.get('old_key_id')} to {stmt.get('new_key_id')}"
-    except (ValueError, TypeError, AttributeError):
-        return "not a statement"
+    except (ValueError, TypeError, RecursionError):
+        return None
+    if not isinstance(stmt, dict) or stmt.get("type") != "key_rotation":
+        return None
+    old, new = stmt.get("old_key_id"), stmt.get("new_key_id")
+    return f"{old} to {new}" if isinstance(old, str) and isinstance(new, str) else None
 
 
 def checkpoint_signer(proof: dict, trusted: dict, retired: dict | None = None) -> str | None:
@@ -217,6 +223,8 @@ def _untrusted_checkpoint(proof: dict, trusted: dict) -> str:
             "to from the trusted key (a rotation left out, or one whose signatures do not "
             "verify)"
         )
+    if proof["checkpoint"].partition("\n\n")[0].count("\n") != 2:
+        return "the checkpoint has lines after its root hash, which the archive's never have"
     ours = {cp.key_hash(checkpoint.origin, key) for key in trusted.values()}
     if not any(name == checkpoint.origin and khash in ours for name, khash, _ in signatures):
         return (

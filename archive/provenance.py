@@ -60,19 +60,23 @@ def wrong_kind(conn, ref: str, command: str, takes: str) -> str | None:
     return f"{ref} is {what}: {command} takes {takes}{hint}"
 
 
+_SCHEME = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://")
+
+
 def _url_variants(url: str) -> Iterator[str]:
     """``url`` written another way: http or https, with or without ``www.``, with or without a
     slash at the end of its path, its host in lower case without a default port; one given
     without a scheme (``example.com/story``, as a browser's address bar shows it) too."""
     try:
-        parts = urllib.parse.urlsplit(url if "://" in url else f"https://{url}")
+        parts = urllib.parse.urlsplit(url if _SCHEME.match(url) else f"https://{url}")
         port = parts.port
     except ValueError:  # not a URL ("http://[::1"): nothing like it either
         return
-    if parts.scheme.lower() not in ("http", "https") or not parts.hostname:
+    scheme = parts.scheme.lower()
+    if scheme not in ("http", "https") or not parts.hostname:
         return
     host = parts.netloc.lower()
-    if port in (80, 443):
+    if (scheme, port) in (("http", 80), ("https", 443)):
         host = host.rsplit(":", 1)[0]
     bare = host.removeprefix("www.")
     path = parts.path or "/"
@@ -118,7 +122,7 @@ def trace_claim(conn, claim_id: str) -> dict:
     claim = _rows(conn, "SELECT * FROM claims WHERE id = ?", (claim_id,))
     if not claim:
         raise ArchiveError(
-            wrong_kind(conn, claim_id, "trace", TRACE_TAKES) or f"no claim {claim_id!r}"
+            wrong_kind(conn, claim_id, "trace", TRACE_TAKES) or f"no claim '{claim_id}'"
         )
     rows = _rows(conn, CLAIM_EVERYWHERE, {"claim_id": claim_id})
     return {

@@ -140,9 +140,9 @@ def test_unexpected_values_are_one_line(home, tmp_path):
         (["export", "--format", "csv", "-o", str(tmp_path / "a-file" / "out.csv")], "a-file"),
         # bytes that are not UTF-8 in an id or a URL: found in nothing (the archive's text is
         # UTF-8), named as \xNN; a path: as \xNN too, not as Python's \udcff (seventeenth round)
-        (["trace", os.fsdecode(b"\xff\xfe")], "no claim '\\\\xff\\\\xfe'"),
+        (["trace", os.fsdecode(b"\xff\xfe")], "no claim '\\xff\\xfe'"),
         (["history", os.fsdecode(b"https://example.com/\xff")], "of https://example.com/\\xff"),
-        (["prove", os.fsdecode(b"a\xff")], "no signed record with id 'a\\\\xff'"),
+        (["prove", os.fsdecode(b"a\xff")], "no signed record with id 'a\\xff'"),
         (["ingest", os.fsdecode(b"/tmp/no-such-\xff.warc")], "/tmp/no-such-\\xff.warc: no such"),
         (["ingest", "--workers", "9" * 30, str(SAMPLE)], "too large"),
     ]:
@@ -159,6 +159,19 @@ def test_unexpected_values_are_one_line(home, tmp_path):
         )
     assert done.returncode == 1, done.stderr
     assert done.stderr.decode().splitlines() == ["Error: standard output: No space left on device"]
+    # and one that is closed (`>&-`): a traceback before
+    done = subprocess.run(
+        [sys.executable, "-m", "archive", "export", "--format", "csv"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        timeout=60,
+        cwd=ROOT,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+        pass_fds=(),
+        preexec_fn=lambda: os.close(1),
+    )
+    assert done.returncode == 1, done.stderr
+    assert done.stderr.decode().splitlines() == ["Error: standard output is closed: give -o FILE"]
 
 
 def test_trust_and_public_key_together_are_refused(home, tmp_path):
