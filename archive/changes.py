@@ -1,6 +1,7 @@
 """What changed between consecutive captures of one page (the ``changes`` table): claims and
 image uses removed, added, or changed (a sentence reworded, paired by the same similarity as
-near links). A page is its canonical URL, or its URL when it has none. Computed at ingest
+near links). A page is its canonical URL, or its URL when it has none, in any of its
+spellings (archive/pages.py: http or https, a slash at the end or not). Computed at ingest
 (``links.Linker.finish``) and on demand (``archive diff``); derived data, not signed.
 """
 
@@ -9,50 +10,63 @@ from __future__ import annotations
 import itertools
 from collections import Counter, defaultdict
 
+from . import pages
 from .similarity import bands_many, is_near, scores
 
 
-def _page_key(conn, article_id: str) -> tuple[str, str]:
-    return conn.execute(
-        "SELECT COALESCE(canonical_url, url), captured_at FROM articles WHERE id = ?", (article_id,)
+def page_of(conn, article_id: str) -> str:
+    """The page an article is a capture of: its canonical URL, else the URL captured at."""
+    (url,) = conn.execute(
+        "SELECT COALESCE(canonical_url, url) FROM articles WHERE id = ?", (article_id,)
     ).fetchone()
+    return url
 
 
-#: Articles of one page: by canonical URL, or by URL when there is none. Written so that the
-#: indexes on canonical_url and url serve it (COALESCE(...) = ? would scan every article).
-SAME_PAGE = "(canonical_url = :url OR (canonical_url IS NULL AND url = :url))"
+def timeline(conn, url: str) -> list[str]:
+    """The captures of the page ``url`` (any of its spellings, archive/pages.py), oldest first.
+    Written so that the indexes on canonical_url and url serve it."""
+    spelled = pages.forms(url)
+    marks = pages.in_list(spelled)
+    return [
+        a
+        for (a,) in conn.execute(
+            f"SELECT id FROM articles WHERE canonical_url IN {marks} "
+            f"OR (canonical_url IS NULL AND url IN {marks}) ORDER BY captured_at, id",
+            spelled * 2,
+        )
+    ]
 
 
 def link_versions(conn, article_ids: list[str]) -> None:
     """Fit a capture's new articles into their pages' timelines. Each page's captures, in time
     order, are diffed pair by consecutive pair, once; a pair that a new capture now sits between
-    is no longer consecutive, and its rows go. (A capture may hold several versions of a page.)"""
+    is no longer consecutive, and its rows go. (A capture may hold several versions of a page.)
+    Each pair's rows carry the later capture's page URL."""
     new = set(article_ids)
-    pages = dict.fromkeys(_page_key(conn, article_id)[0] for article_id in article_ids)
-    for url in pages:
-        timeline = [
-            a
-            for (a,) in conn.execute(
-                f"SELECT id FROM articles WHERE {SAME_PAGE} ORDER BY captured_at, id", {"url": url}
-            )
-        ]
-        pairs = list(itertools.pairwise(timeline))
+    found: dict[str, str] = {}  # page key -> the page as one new article spells it
+    for article_id in article_ids:
+        url = page_of(conn, article_id)
+        found.setdefault(pages.key(url), url)
+    for url in found.values():
+        pairs = list(itertools.pairwise(timeline(conn, url)))
         consecutive = set(pairs)
+        spelled = pages.forms(url)
         stale = [
             pair
             for pair in conn.execute(
-                "SELECT DISTINCT from_article_id, to_article_id FROM changes WHERE url = ?", (url,)
+                "SELECT DISTINCT from_article_id, to_article_id FROM changes "
+                f"WHERE url IN {pages.in_list(spelled)}",
+                spelled,
             )
             if pair not in consecutive
         ]
         for old, later in stale:
             conn.execute(
-                "DELETE FROM changes WHERE url = ? AND from_article_id = ? AND to_article_id = ?",
-                (url, old, later),
+                "DELETE FROM changes WHERE from_article_id = ? AND to_article_id = ?", (old, later)
             )
         for old, later in pairs:
             if old in new or later in new:
-                diff_articles(conn, url, old, later)
+                diff_articles(conn, page_of(conn, later), old, later)
 
 
 #: Removed x added sentences scored pair by pair at most, in one diff; past it, the pairs come

@@ -6,7 +6,9 @@ SQL functions (usable in any query in the browser):
 - ``archive_text_sha256(text)``: SHA-256 of the normalised text, as in ``claims.text_sha256``;
 - ``archive_sha256(value)``: SHA-256 (hex) of a BLOB, or of a TEXT value's UTF-8 bytes;
 - ``archive_verify(statement, signature, public_key_pem)``: 1 when the Ed25519 signature over the
-  statement's UTF-8 bytes verifies with the key, else 0.
+  statement's UTF-8 bytes verifies with the key, else 0;
+- ``archive_page_forms(url)``: the spellings of the page ``url`` names, as a JSON array
+  (archive/pages.py), for ``json_each``: what page_history and page_changes look pages up by.
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ from datasette.utils.asgi import BadRequest, Base400, Request, Response
 from datasette.views.base import DatasetteError
 from markupsafe import Markup, escape
 
+from . import pages
 from .datasette_asgi import CAPTURE_DOWNLOADS, FileDownload, ReaderRoutes, ResponseCache
 from .datasette_paging import tie_first_pages
 from .hashing import normalize_text, text_sha256
@@ -99,6 +102,7 @@ def add_sql_functions(conn) -> None:
     """The archive's SQL functions (this module's docstring), and the authorizer that hides
     the server's paths, on a connection: what Datasette's connections get."""
     conn.create_function("archive_normalize", 1, _on_text(normalize_text))
+    conn.create_function("archive_page_forms", 1, pages.given_json, deterministic=True)
     conn.create_function("archive_text_sha256", 1, _on_text(text_sha256))
     conn.create_function("archive_sha256", 1, archive_sha256)
     conn.create_function("archive_verify", 3, archive_verify)

@@ -6,11 +6,11 @@ show), so the CLI can print them as tables or JSON.
 
 from __future__ import annotations
 
-import itertools
 import re
 import urllib.parse
 from collections.abc import Iterator
 
+from . import pages
 from .changes import article_changes
 from .errors import ArchiveError
 
@@ -60,33 +60,19 @@ def wrong_kind(conn, ref: str, command: str, takes: str) -> str | None:
     return f"{ref} is {what}: {command} takes {takes}{hint}"
 
 
-_SCHEME = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://")
-
-
 def _url_variants(url: str) -> Iterator[str]:
-    """``url`` written another way: http or https, with or without ``www.``, with or without a
-    slash at the end of its path, its host in lower case without a default port; one given
-    without a scheme (``example.com/story``, as a browser's address bar shows it) too."""
+    """The page ``url`` with ``www.`` or without it, in each of its spellings (http or https,
+    a slash at the end or not: archive/pages.py), for a reader who gave the other."""
     try:
-        parts = urllib.parse.urlsplit(url if _SCHEME.match(url) else f"https://{url}")
-        port = parts.port
+        parts = urllib.parse.urlsplit(pages.with_scheme(url))
+        parts.port  # noqa: B018 - a port that is not a number raises here
     except ValueError:  # not a URL ("http://[::1"): nothing like it either
         return
-    scheme = parts.scheme.lower()
-    if scheme not in ("http", "https") or not parts.hostname:
+    if not parts.hostname:
         return
-    host = parts.netloc.lower()
-    if (scheme, port) in (("http", 80), ("https", 443)):
-        host = host.rsplit(":", 1)[0]
-    bare = host.removeprefix("www.")
-    path = parts.path or "/"
-    ways = itertools.product(
-        ("https", "http"), (bare, "www." + bare), (path.rstrip("/") or "/", path.rstrip("/") + "/")
-    )
-    for scheme, netloc, end in dict.fromkeys(ways):
-        other = urllib.parse.urlunsplit((scheme, netloc, end, parts.query, parts.fragment))
-        if other != url:
-            yield other
+    netloc = parts.netloc.lower()
+    other = netloc.removeprefix("www.") if netloc.startswith("www.") else "www." + netloc
+    yield from pages.forms(urllib.parse.urlunsplit(parts._replace(netloc=other)))
 
 
 def _rows(conn, sql: str, params=()) -> list[dict]:
@@ -192,16 +178,22 @@ def history(conn, url: str) -> list[dict]:
     url = url.strip()  # pasted with a newline or spaces around it, as the canned query allows
     if not url:
         raise ArchiveError("give the page's URL")
+    typed = pages.given(url)
+    canonical = conn.execute(
+        f"SELECT DISTINCT canonical_url FROM articles WHERE url IN {pages.in_list(typed)} "
+        "AND canonical_url IS NOT NULL",
+        typed,
+    )
+    page = list(dict.fromkeys(typed + [f for (c,) in canonical for f in pages.forms(c)]))
+    marks = pages.in_list(page)
     rows = _rows(
         conn,
-        "WITH page(u) AS (SELECT :url UNION SELECT canonical_url FROM articles "
-        "WHERE url = :url AND canonical_url IS NOT NULL) "
         "SELECT a.id AS article_id, a.captured_at, a.capture_sha256, a.title, "
         "(SELECT COUNT(*) FROM claims WHERE article_id = a.id) AS claims, "
         "(SELECT COUNT(*) FROM changes WHERE to_article_id = a.id) AS changes_since_previous, "
-        "a.url FROM articles a WHERE a.canonical_url IN page OR a.url IN page "
+        f"a.url FROM articles a WHERE a.canonical_url IN {marks} OR a.url IN {marks} "
         "ORDER BY a.captured_at, a.id",
-        {"url": url},
+        page * 2,
     )
     if not rows:
         # the same page written another way (http for https, a slash more) finds nothing

@@ -514,6 +514,34 @@ def _v11(db: sqlite_utils.Database) -> None:
     )
 
 
+def _v12(db: sqlite_utils.Database) -> None:
+    """A page is one page in any of its spellings since this migration (archive/pages.py: http
+    or https, the host's case, a default port, a fragment, a slash at the end of the path). The
+    captures of a page whose canonical URL (else URL) changed spelling between them were pages
+    of their own in ``changes``: those pages alone are diffed again, as one timeline."""
+    from .changes import link_versions
+    from .pages import in_list, key
+
+    conn = db.conn
+    # from the two URL indexes, not the table: an article's row holds its whole text
+    page_of = dict(conn.execute("SELECT rowid, url FROM articles"))
+    page_of.update(
+        conn.execute("SELECT rowid, canonical_url FROM articles WHERE canonical_url IS NOT NULL")
+    )
+    spelled: dict[str, set[str]] = {}
+    captures: dict[str, list[int]] = {}
+    for rowid, url in page_of.items():
+        spelled.setdefault(key(url), set()).add(url)
+        captures.setdefault(key(url), []).append(rowid)
+    for page, urls in spelled.items():
+        if len(urls) > 1:
+            urls = sorted(urls)
+            conn.execute(f"DELETE FROM changes WHERE url IN {in_list(urls)}", urls)
+            rowids = captures[page]
+            ids = conn.execute(f"SELECT id FROM articles WHERE rowid IN {in_list(rowids)}", rowids)
+            link_versions(conn, [article_id for (article_id,) in ids])
+
+
 #: (name, function) in order. Append only.
 MIGRATIONS = [
     ("0001_initial", _v1),
@@ -527,4 +555,5 @@ MIGRATIONS = [
     ("0009_speaker_and_text_counts", _v9),
     ("0010_claims_by_speaker_and_id", _v10),
     ("0011_speaker_sites_one_row_without_site", _v11),
+    ("0012_one_page_in_any_spelling", _v12),
 ]

@@ -16,6 +16,7 @@ import pytest
 from click.testing import CliRunner
 
 from archive.cli import cli
+from archive.datasette_plugin import add_sql_functions
 from archive.ingest import Ingester
 
 from .conftest import DATA, SAMPLE
@@ -389,6 +390,7 @@ def test_q4_page_changes_takes_the_url_a_page_was_captured_at(tmp_path):
     db, queries = _page_a_captured_at(tmp_path, tracked)
     sql = queries["page_changes"]["sql"]
     conn = sqlite3.connect(db)
+    add_sql_functions(conn)  # the canned queries call the plugin's functions
     assert {r for (r,) in conn.execute("SELECT url FROM articles")} == {tracked}
     assert len(cli_json(db, "history", tracked)) == 2
     for url in (URL, tracked):
@@ -406,6 +408,7 @@ def test_q4_page_history_takes_the_url_of_any_capture(tmp_path):
     db, queries = _page_a_captured_at(tmp_path, tracked, which=(1,))
     sql = queries["page_history"]["sql"]
     conn = sqlite3.connect(db)
+    add_sql_functions(conn)  # the canned queries call the plugin's functions
     assert sorted(r for (r,) in conn.execute("SELECT url FROM articles")) == [URL, tracked]
     for url in (URL, tracked):
         # each capture with the URL it was made at (a syndicated copy naming the page as its
@@ -467,6 +470,7 @@ def test_q4_history_is_in_one_order_everywhere_and_diff_refs_are_exact(tmp_path)
     )
     sql = meta["databases"]["archive"]["queries"]["page_history"]["sql"]
     conn = sqlite3.connect(db)
+    add_sql_functions(conn)  # the canned queries call the plugin's functions
     canned = [r[1] for r in conn.execute(sql, {"url": URL})]
     assert len(canned) == 2 and len({r[0] for r in conn.execute(sql, {"url": URL})}) == 1
     # both captured at the URL given: no column of URLs

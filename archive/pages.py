@@ -1,0 +1,77 @@
+"""What one page is: the captures ``archive history`` lists, ``archive diff`` compares and the
+``changes`` table diffs in time order.
+
+A capture belongs to the page its canonical URL names, else to the URL it was captured at. Two
+spellings of one address are one page: ``http`` and ``https``, the host in any case, a default
+port written out or not, a fragment, and a slash at the end of the path (a site that drops it
+from its canonical link between two captures did not move the page). Nothing is stored for it:
+the few spellings of a page are looked up with ``IN`` lists, which the indexes on
+``articles.url``, ``articles.canonical_url`` and ``changes.url`` serve.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import urllib.parse
+
+_SCHEME = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://")
+
+
+def forms(url: str) -> list[str]:
+    """The spellings of the page ``url`` names, ``url`` first; for a URL that is not http(s)
+    (or not a URL), ``url`` alone."""
+    return list(dict.fromkeys([url, *_spellings(url)]))
+
+
+def key(url: str) -> str:
+    """One spelling that stands for the page, the same for each of its spellings (to group
+    captures by)."""
+    spelled = _spellings(url)
+    return spelled[0] if spelled else url
+
+
+def _spellings(url: str) -> list[str]:
+    """The page's spellings in a fixed order (https first, the path without its last slash
+    first), none for what is not an http(s) URL."""
+    try:
+        parts = urllib.parse.urlsplit(url)
+        port = parts.port
+    except ValueError:  # "http://[::1": not a URL
+        return []
+    scheme = parts.scheme.lower()
+    if scheme not in ("http", "https") or not parts.hostname:
+        return []
+    host = parts.netloc.lower()
+    if (scheme, port) in (("http", 80), ("https", 443)):
+        host = host.rsplit(":", 1)[0]
+    path = parts.path.rstrip("/")
+    return list(
+        dict.fromkeys(
+            urllib.parse.urlunsplit((s, host, p, parts.query, ""))
+            for s in ("https", "http")
+            for p in (path or "/", path + "/", path)  # a site's root: "/" and ""
+        )
+    )
+
+
+def given(url: str) -> list[str]:
+    """The spellings of the page a reader gave: ``forms``, and for an address given as an
+    address bar shows it (``example.com/story``), those of its https URL too."""
+    return list(dict.fromkeys([url, *forms(with_scheme(url))]))
+
+
+def given_json(url) -> str | None:
+    """``given`` as a JSON array, for SQL (``archive_page_forms``: the canned queries read it
+    with ``json_each``); NULL for anything but TEXT."""
+    return json.dumps(given(url)) if isinstance(url, str) else None
+
+
+def in_list(spelled: list[str]) -> str:
+    """``(?, ?, ...)`` for ``IN`` with the spellings ``spelled``."""
+    return "(" + ", ".join("?" * len(spelled)) + ")"
+
+
+def with_scheme(url: str) -> str:
+    """``url``, given as an address bar shows it (``example.com/story``), with ``https://``."""
+    return url if _SCHEME.match(url) else f"https://{url}"
