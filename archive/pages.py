@@ -67,9 +67,9 @@ def given_json(url) -> str | None:
     return json.dumps(given(url)) if isinstance(url, str) else None
 
 
-def in_list(spelled: list[str]) -> str:
-    """``(?, ?, ...)`` for ``IN`` with the spellings ``spelled``."""
-    return "(" + ", ".join("?" * len(spelled)) + ")"
+def in_list(values: list) -> str:
+    """``(?, ?, ...)``: an ``IN`` list's placeholders for ``values``."""
+    return "(" + ", ".join("?" * len(values)) + ")"
 
 
 def with_scheme(url: str) -> str:

@@ -196,7 +196,7 @@ def history(conn, url: str) -> list[dict]:
         page * 2,
     )
     if not rows:
-        # the same page written another way (http for https, a slash more) finds nothing
+        # the page with www. or without it: another host to pages.py, and easily mistyped
         other = next(
             (
                 v

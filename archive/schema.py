@@ -524,13 +524,13 @@ def _v12(db: sqlite_utils.Database) -> None:
 
     conn = db.conn
     # from the two URL indexes, not the table: an article's row holds its whole text
-    page_of = dict(conn.execute("SELECT rowid, url FROM articles"))
-    page_of.update(
+    url_of = dict(conn.execute("SELECT rowid, url FROM articles"))
+    url_of.update(
         conn.execute("SELECT rowid, canonical_url FROM articles WHERE canonical_url IS NOT NULL")
     )
     spelled: dict[str, set[str]] = {}
     captures: dict[str, list[int]] = {}
-    for rowid, url in page_of.items():
+    for rowid, url in url_of.items():
         spelled.setdefault(key(url), set()).add(url)
         captures.setdefault(key(url), []).append(rowid)
     for page, urls in spelled.items():
