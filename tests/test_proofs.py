@@ -265,13 +265,9 @@ def test_a_rotation_signed_by_the_new_key_itself_is_named(ledger_archive, fixed_
     ), found
 
 
-def _leaked_key_proof(ledger_archive, old, tmp_path) -> tuple[Path, Path, str]:
-    """A proof of a claim that ``old``, rotated out and then leaked, signed after its rotation,
-    in a checkpoint it signed too: (the proof, the first key's file, the new key's id)."""
-    from archive import checkpoint as cp
-    from archive import merkle
-
-    db, pub = ledger_archive
+def _rotated(db: Path, old) -> Signer:
+    """``old`` rotated out for a new key, then a capture ingested with the new key (whose
+    checkpoint the new key signs): the new key."""
     conn = sqlite3.connect(db)
     new = Signer(Ed25519PrivateKey.generate())
     rotate_key(conn, db, old, new, clock=lambda: "2026-01-02T00:00:00Z")
@@ -279,6 +275,17 @@ def _leaked_key_proof(ledger_archive, old, tmp_path) -> tuple[Path, Path, str]:
     Ingester(db, new, clock=lambda: "2026-01-03T00:00:00Z").ingest_file(
         DATA / "warc" / "example.warc.gz"
     )
+    return new
+
+
+def _leaked_key_proof(ledger_archive, old, tmp_path) -> tuple[Path, Path, str]:
+    """A proof of a claim that ``old``, rotated out and then leaked, signed after its rotation,
+    in a checkpoint it signed too: (the proof, the first key's file, the new key's id)."""
+    from archive import checkpoint as cp
+    from archive import merkle
+
+    db, pub = ledger_archive
+    new = _rotated(db, old)
     conn = sqlite3.connect(db)
     row = signed_claim(conn, old, "2026-01-04T00:00:00Z", id="37988c58467bc4cf-99", position=99)
     insert(conn, "claims", row)
@@ -437,13 +444,7 @@ def test_verify_proof_and_the_docs_script_agree_on_odd_proofs(
     from archive import checkpoint as cp
 
     db, pub = ledger_archive
-    conn = sqlite3.connect(db)
-    new = Signer(Ed25519PrivateKey.generate())
-    rotate_key(conn, db, fixed_signer, new, clock=lambda: "2026-01-02T00:00:00Z")
-    conn.close()
-    Ingester(db, new, clock=lambda: "2026-01-03T00:00:00Z").ingest_file(
-        DATA / "warc" / "example.warc.gz"
-    )
+    new = _rotated(db, fixed_signer)
     proof = tmp_path / "p.json"
     assert run("prove", "37988c58467bc4cf-9", "--db", db, "-o", proof).exit_code == 0
     good = json.loads(proof.read_text())
