@@ -18,7 +18,7 @@ from . import __version__, stops
 from .config import archive_db_path, default_db_path
 from .db import connect
 from .dbfile import check_archive_file
-from .errors import ArchiveError, one_line, printable
+from .errors import ArchiveError, one_line, printable, shortened
 from .keys import key_is_encrypted
 from .stops import Terminated
 
@@ -65,7 +65,7 @@ class ArchiveGroup(click.Group):
                 raise  # quiets the pipe and exits 1, as before
             raise click.ClickException(_unexpected(e, ctx.meta.get(_DB))) from None
         except click.ClickException as e:
-            e.message = printable(e.message)  # a path given in bytes that are not UTF-8
+            e.message = shortened(printable(e.message))  # a path in bytes that are not UTF-8
             raise
         except click.Abort as e:
             # click's prompts turn Ctrl-C (and an end of input) into Abort themselves

@@ -16,6 +16,19 @@ def one_line(text: str) -> str:
     return printable(text).translate(_CONTROL)
 
 
+#: Characters of an error line past which its middle is left out: a 100,000-character argument
+#: was echoed whole, screens of it for one line.
+MAX_LINE = 2000
+
+
+def shortened(text: str) -> str:
+    """``text``, its middle left out (said so) when it is longer than ``MAX_LINE``."""
+    if len(text) <= MAX_LINE:
+        return text
+    cut = len(text) - MAX_LINE
+    return f"{text[: MAX_LINE // 2]}…({cut:,} characters left out)…{text[-MAX_LINE // 2 :]}"
+
+
 def printable(text: str) -> str:
     r"""``text`` with the bytes of a file name that are not UTF-8 as ``\xff`` (Python keeps them
     as surrogates, which printed as ``\udcff``), as a capture's signed filename writes them."""

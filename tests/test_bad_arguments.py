@@ -147,6 +147,9 @@ def test_unexpected_values_are_one_line(home, tmp_path):
         (["ingest", "--workers", "9" * 30, str(SAMPLE)], "too large"),
     ]:
         assert said in one_error_line(archive(*args)), args
+    # an argument of 100,000 characters: its middle left out of the line, not screens of it
+    err = one_error_line(archive("trace", "x" * 100_000))
+    assert len(err) < 2100 and "…(98,011 characters left out)…" in err, len(err)
     # a write to standard output that fails (a full disk behind `> file`) names it
     with open("/dev/full", "w") as full:
         done = subprocess.run(
