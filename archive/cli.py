@@ -301,7 +301,7 @@ def cli():
     "--no-mmap",
     is_flag=True,
     help="Read the database with read() calls, not through a memory map: slower (at a million "
-    "claims the heaviest canned query takes 1.2-1.5 x as long), but an I/O error (a failing "
+    "claims the heaviest canned query takes up to 1.5 x as long), but an I/O error (a failing "
     "disk, a network file system) is then an error page, not the end of the server.",
 )
 @click.option(

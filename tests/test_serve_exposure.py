@@ -144,9 +144,9 @@ def test_serve_binds_loopback_and_enforces_limits(tmp_path, fixed_signer):
 def test_serve_reads_the_archive_through_a_memory_map_unless_told_not_to(
     tmp_path, fixed_signer, options, mapped
 ):
-    """Mapped, speaker_quotes at a million claims took p95 31-44 ms, 40-62 read (docs/
-    performance.md); --no-mmap reads instead, so that an I/O error is an error page, not the
-    server's end. Seen from outside: the file among the served process's mappings."""
+    """Mapped, the heaviest canned query is faster at a million claims (docs/performance.md);
+    --no-mmap reads instead, so that an I/O error is an error page, not the server's end. Seen
+    from outside: the file among the served process's mappings."""
     from .server import get_json, serving
 
     db = tmp_path / "records" / "archive.db"
