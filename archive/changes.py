@@ -1,8 +1,8 @@
 """What changed between consecutive captures of one page (the ``changes`` table): claims and
 image uses removed, added, or changed (a sentence reworded, paired by the same similarity as
 near links). A page is its canonical URL, or its URL when it has none, in any of its
-spellings (archive/pages.py: http or https, a slash at the end or not). Computed at ingest
-(``links.Linker.finish``) and on demand (``archive diff``); derived data, not signed.
+spellings (archive/pages.py: http or https, www. or not, a slash at the end or not). Computed
+at ingest (``links.Linker.finish``) and on demand (``archive diff``); derived data, not signed.
 """
 
 from __future__ import annotations

@@ -2,11 +2,17 @@
 ``changes`` table diffs in time order.
 
 A capture belongs to the page its canonical URL names, else to the URL it was captured at. Two
-spellings of one address are one page: ``http`` and ``https``, the host in any case, a default
-port written out or not, a fragment, and a slash at the end of the path (a site that drops it
-from its canonical link between two captures did not move the page). Nothing is stored for it:
-the few spellings of a page are looked up with ``IN`` lists, which the indexes on
-``articles.url``, ``articles.canonical_url`` and ``changes.url`` serve.
+spellings of one address are one page: ``http`` and ``https``, the host in any case, with
+``www.`` or without it, a default port written out or not, a fragment, and a slash at the end of
+the path (a site that drops it from its canonical link between two captures did not move the
+page). Nothing is stored for it: the few spellings of a page (at most twelve) are looked up with
+``IN`` lists, which the indexes on ``articles.url``, ``articles.canonical_url`` and
+``changes.url`` serve.
+
+``www.`` is folded as the Internet Archive's URL canonicaliser (the ``surt`` package) folds it,
+but only ``www.`` itself, not ``www2.``: a mirror numbered so may serve other pages, and each
+form folded must be one an ``IN`` list can spell out. A host that would be left with no dot
+(``www.com``) keeps it.
 """
 
 from __future__ import annotations
@@ -45,11 +51,18 @@ def _spellings(url: str) -> list[str]:
     host = parts.netloc.lower()
     if (scheme, port) in (("http", 80), ("https", 443)):
         host = host.rsplit(":", 1)[0]
+    user, at, host = host.rpartition("@")
+    bare = host.removeprefix("www.")
+    name = bare.rsplit(":", 1)[0] if not bare.startswith("[") else ""
+    # a host with no dot left ("www.com", "localhost") or an IP address has no www. form
+    named = "." in name and not name.replace(".", "").isdigit()
+    hosts = (bare, f"www.{bare}") if named else (host,)
     path = parts.path.rstrip("/")
     return list(
         dict.fromkeys(
-            urllib.parse.urlunsplit((s, host, p, parts.query, ""))
+            urllib.parse.urlunsplit((s, f"{user}{at}{h}", p, parts.query, ""))
             for s in ("https", "http")
+            for h in hosts
             for p in (path or "/", path + "/", path)  # a site's root: "/" and ""
         )
     )

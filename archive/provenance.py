@@ -7,8 +7,6 @@ show), so the CLI can print them as tables or JSON.
 from __future__ import annotations
 
 import re
-import urllib.parse
-from collections.abc import Iterator
 
 from . import pages
 from .changes import article_changes
@@ -58,21 +56,6 @@ def wrong_kind(conn, ref: str, command: str, takes: str) -> str | None:
     elif table == "images" and command != "trace":
         hint = f" (an image is signed through its uses: `archive trace {ref[:12]}` lists them)"
     return f"{ref} is {what}: {command} takes {takes}{hint}"
-
-
-def _url_variants(url: str) -> Iterator[str]:
-    """The page ``url`` with ``www.`` or without it, in each of its spellings (http or https,
-    a slash at the end or not: archive/pages.py), for a reader who gave the other."""
-    try:
-        parts = urllib.parse.urlsplit(pages.with_scheme(url))
-        parts.port  # noqa: B018 - a port that is not a number raises here
-    except ValueError:  # not a URL ("http://[::1"): nothing like it either
-        return
-    if not parts.hostname:
-        return
-    netloc = parts.netloc.lower()
-    other = netloc.removeprefix("www.") if netloc.startswith("www.") else "www." + netloc
-    yield from pages.forms(urllib.parse.urlunsplit(parts._replace(netloc=other)))
 
 
 def _rows(conn, sql: str, params=()) -> list[dict]:
@@ -196,20 +179,7 @@ def history(conn, url: str) -> list[dict]:
         page * 2,
     )
     if not rows:
-        # the page with www. or without it: another host to pages.py, and easily mistyped
-        other = next(
-            (
-                v
-                for v in _url_variants(url)
-                if conn.execute(
-                    "SELECT 1 FROM articles WHERE url = ? OR canonical_url = ?", (v, v)
-                ).fetchone()
-            ),
-            None,
-        )
-        raise ArchiveError(
-            f"no captures of {url}" + (f"; there are captures of {other}" if other else "")
-        )
+        raise ArchiveError(f"no captures of {url}")
     return rows
 
 

@@ -8,6 +8,7 @@ table and column is described in ``datasette-metadata.json``.
 from __future__ import annotations
 
 import sqlite3
+import urllib.parse
 
 import sqlite_utils
 
@@ -519,10 +520,27 @@ def _v12(db: sqlite_utils.Database) -> None:
     or https, the host's case, a default port, a fragment, a slash at the end of the path). The
     captures of a page whose canonical URL (else URL) changed spelling between them were pages
     of their own in ``changes``: those pages alone are diffed again, as one timeline."""
+    _diff_joined_pages(db.conn, lambda urls: len(urls) > 1)
+
+
+def _v13(db: sqlite_utils.Database) -> None:
+    """A host with ``www.`` and without it is one host since this migration (archive/pages.py,
+    as the Internet Archive's URL canonicaliser has it): the pages whose captures name both are
+    diffed again, as one timeline; no other page is touched."""
+
+    def both(urls: set[str]) -> bool:
+        hosts = {urllib.parse.urlsplit(u).netloc.lower().rpartition("@")[2] for u in urls}
+        return len({h.startswith("www.") for h in hosts}) > 1
+
+    _diff_joined_pages(db.conn, both)
+
+
+def _diff_joined_pages(conn, joined) -> None:
+    """Diff again, as one timeline each, the pages whose spellings ``joined(urls)`` says were
+    pages of their own before (``urls``: a page's spellings in the archive)."""
     from .changes import link_versions
     from .pages import in_list, key
 
-    conn = db.conn
     # from the two URL indexes, not the table: an article's row holds its whole text
     url_of = dict(conn.execute("SELECT rowid, url FROM articles"))
     url_of.update(
@@ -534,7 +552,7 @@ def _v12(db: sqlite_utils.Database) -> None:
         spelled.setdefault(key(url), set()).add(url)
         captures.setdefault(key(url), []).append(rowid)
     for page, urls in spelled.items():
-        if len(urls) > 1:
+        if joined(urls):
             urls = sorted(urls)
             conn.execute(f"DELETE FROM changes WHERE url IN {in_list(urls)}", urls)
             rowids = captures[page]
@@ -556,4 +574,5 @@ MIGRATIONS = [
     ("0010_claims_by_speaker_and_id", _v10),
     ("0011_speaker_sites_one_row_without_site", _v11),
     ("0012_one_page_in_any_spelling", _v12),
+    ("0013_www_is_the_same_host", _v13),
 ]

@@ -24,8 +24,12 @@ def test_the_spellings_of_a_page():
         "https://Ex.example:443/a/b/?q=1#top",
         "https://ex.example/a/b?q=1",
         "https://ex.example/a/b/?q=1",
+        "https://www.ex.example/a/b?q=1",
+        "https://www.ex.example/a/b/?q=1",
         "http://ex.example/a/b?q=1",
         "http://ex.example/a/b/?q=1",
+        "http://www.ex.example/a/b?q=1",
+        "http://www.ex.example/a/b/?q=1",
     ]
     # a site's root, with its slash or without; a port that is not the scheme's default stays
     assert set(forms("http://ex.example")) >= {"https://ex.example/", "https://ex.example"}
@@ -33,8 +37,20 @@ def test_the_spellings_of_a_page():
     # every spelling stands for the same page; other pages do not
     for spelling in forms("https://ex.example/a/"):
         assert key(spelling) == "https://ex.example/a"
+    assert (
+        key("https://www.ex.example/a")
+        == key("HTTP://WWW.EX.example/a/")
+        == key("https://ex.example/a")
+    )
     assert key("https://ex.example/a?b") != key("https://ex.example/a")
-    assert key("https://www.ex.example/a") != key("https://ex.example/a")
+    assert key("https://www2.ex.example/a") != key("https://ex.example/a")
+    assert key("https://news.ex.example/a") != key("https://ex.example/a")
+    # www. is the name itself where nothing with a dot would be left, and an address has none
+    assert key("http://www.com/a") == "https://www.com/a"
+    for alone in ("http://www.com/a", "http://localhost:8000/a", "http://10.0.0.1/a"):
+        assert len(forms(alone)) == 4 and not any("www.www." in f for f in forms(alone)), alone
+        assert not any("www.l" in f or "www.1" in f for f in forms(alone)), alone
+    assert "https://u@www.ex.example/a" in forms("http://u@ex.example/a")
     # what is not an http(s) URL is only itself
     for other in ("mailto:x@ex.example", "http://[::1", "", "ex.example/a"):
         assert forms(other) == [other]
@@ -126,3 +142,47 @@ def test_migration_0012_diffs_again_only_the_pages_it_joins(tmp_path, fixed_sign
     assert sorted(conn.execute("SELECT * FROM changes WHERE url = 'https://other.example/a'")) == (
         kept
     )  # not diffed again: the same rows, ids and all
+
+
+def test_migration_0013_joins_a_page_captured_with_www_and_without(tmp_path, fixed_signer):
+    """Captures of one page at www.ferry.example and at ferry.example were two pages before
+    0013, with no change between them: `archive upgrade` diffs that page again as one timeline,
+    and leaves every other page's rows as they were."""
+    db = tmp_path / "archive.db"
+    ingester = Ingester(db, fixed_signer)
+    bare, www = "https://ferry.example/story", "https://www.ferry.example/story"
+    for n, at, first in [
+        (1, www, "The terminal will open in the spring."),
+        (2, bare, "The terminal will open in the summer."),
+        (3, www, "The terminal will open in the autumn."),
+        (4, "https://other.example/a", "The council voted on Monday to keep the pier open."),
+        (5, "https://other.example/a", "The council voted on Monday to close the pier."),
+    ]:
+        assert ingester.ingest_file(_capture(tmp_path, n, at, None, [first])).status == "ingested"
+    conn = sqlite3.connect(db)
+    ids = [a for (a,) in conn.execute("SELECT id FROM articles ORDER BY captured_at")][:3]
+    whole = sorted(conn.execute("SELECT * FROM changes"))
+    pairs = {r[2:4] for r in whole if r[1] != "https://other.example/a"}
+    assert pairs == {(ids[0], ids[1]), (ids[1], ids[2])}
+    kept = sorted(conn.execute("SELECT * FROM changes WHERE url = 'https://other.example/a'"))
+    # as the code before 0013 left it: the www. captures one page, the other capture another
+    conn.execute("DELETE FROM changes WHERE url != 'https://other.example/a'")
+    before = [(www, ids[0], ids[2], "The terminal will open in the spring.")]
+    conn.execute(
+        "INSERT INTO changes (url, from_article_id, to_article_id, target, change, old_text) "
+        "VALUES (?, ?, ?, 'claim', 'changed', ?)",
+        before[0],
+    )
+    conn.execute("DELETE FROM migrations WHERE name = '0013_www_is_the_same_host'")
+    conn.commit()
+    result = CliRunner().invoke(cli, ["upgrade", "--db", db])
+    assert result.exit_code == 0 and "0013_www_is_the_same_host" in result.output
+    assert {
+        r[2:4] for r in conn.execute("SELECT * FROM changes WHERE url != ?", (kept[0][1],))
+    } == (pairs)
+    assert sorted(conn.execute("SELECT * FROM changes WHERE url = 'https://other.example/a'")) == (
+        kept
+    )  # not diffed again: the same rows, ids and all
+    listed = json.loads(CliRunner().invoke(cli, ["history", bare, "--db", db, "--json"]).output)
+    assert [r["article_id"] for r in listed] == ids
+    assert [r["changes_since_previous"] for r in listed] == [0, 1, 1]
