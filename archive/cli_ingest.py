@@ -23,7 +23,7 @@ from .cli import (
 )
 from .config import Limits, archive_db_path, default_key_path
 from .dbfile import check_archive_file, unwritable_directory
-from .errors import ArchiveError, KeyFileError, one_line
+from .errors import ArchiveError, KeyFileError, one_line, shortened
 from .keys import generate_key, load_key
 from .trust import archive_signing_key, signing_refusal
 
@@ -263,7 +263,7 @@ def _ingest_files(ingester, files: list[Path], results: list, quiet: bool):
         def say(line: str) -> None:
             if not bar.hidden:  # on the bar's own line it read "Ingesting [#--] 2%Error: ..."
                 click.echo("\r\x1b[2K", nl=False, err=True)
-            click.echo(line, err=True)
+            click.echo(shortened(line), err=True)  # a record's 100,000-character date, echoed
 
         for i, (path, size) in enumerate(zip(files, sizes, strict=True)):
             progress = _FileProgress(bar, _fit(one_line(path.name)), size)

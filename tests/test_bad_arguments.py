@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 
 from .conftest import SAMPLE
+from .test_robustness import http_response, warc_file
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -150,6 +151,13 @@ def test_unexpected_values_are_one_line(home, tmp_path):
     # an argument of 100,000 characters: its middle left out of the line, not screens of it
     err = one_error_line(archive("trace", "x" * 100_000))
     assert len(err) < 2100 and "…(98,011 characters left out)…" in err, len(err)
+    # ingest's own lines too: a record's WARC-Date of 100,000 characters, echoed in a warning
+    page = http_response("https://example.com/a", b"<html><body>Hello</body></html>")
+    long_date = {"https://example.com/a": {"WARC-Date": "2025-" + "9" * 100_000}}
+    capture = warc_file(tmp_path / "long-date.warc", [page], warc_headers=long_date)
+    done = archive("ingest", str(capture))
+    (warning,) = [line for line in done.stderr.decode().splitlines() if "WARC-Date" in line]
+    assert len(warning) < 2100 and "characters left out)…" in warning, len(warning)
     # a write to standard output that fails (a full disk behind `> file`) names it
     with open("/dev/full", "w") as full:
         done = subprocess.run(
