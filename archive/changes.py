@@ -69,6 +69,30 @@ def link_versions(conn, article_ids: list[str]) -> None:
                 diff_articles(conn, page_of(conn, later), old, later)
 
 
+def diff_joined_pages(conn, joined) -> None:
+    """Diff again, as one timeline each, the pages whose spellings ``joined(urls)`` says were
+    pages of their own before (``urls``: a page's spellings in the archive). For the migrations
+    that widen what one page is (archive/schema.py)."""
+    # from the two URL indexes, not the table: an article's row holds its whole text
+    url_of = dict(conn.execute("SELECT rowid, url FROM articles"))
+    url_of.update(
+        conn.execute("SELECT rowid, canonical_url FROM articles WHERE canonical_url IS NOT NULL")
+    )
+    spelled: dict[str, set[str]] = {}
+    captures: dict[str, list[int]] = {}
+    for rowid, url in url_of.items():
+        spelled.setdefault(pages.key(url), set()).add(url)
+        captures.setdefault(pages.key(url), []).append(rowid)
+    for page, urls in spelled.items():
+        if joined(urls):
+            urls = sorted(urls)
+            conn.execute(f"DELETE FROM changes WHERE url IN {pages.in_list(urls)}", urls)
+            # one by one: a page captured more times than SQLite takes parameters
+            find = "SELECT id FROM articles WHERE rowid = ?"
+            ids = [conn.execute(find, (rowid,)).fetchone()[0] for rowid in captures[page]]
+            link_versions(conn, ids)
+
+
 #: Removed x added sentences scored pair by pair at most, in one diff; past it, the pairs come
 #: from LSH bands, as links do (a live blog's two captures with 1,200 changed sentences each
 #: took 40 s pair by pair; a sentence under ``MIN_CHARS`` is then never paired).

@@ -205,6 +205,12 @@ def main() -> None:
     plan["table page: claims?_sort=speaker, page 2"] = [
         "/archive/claims?_sort=speaker&_next=%24null%2C" + data["claim_ids"][0]
     ] * n
+    # filtered by a facet's value, first page and the next, in id order (eighteenth round: the
+    # index on the cue alone left 62,000 claims to sort by id, 0.07-0.23 s warm, 9 s cold)
+    plan["table page: claims?cue=said"] = ["/archive/claims?cue=said"] * n
+    plan["table page: claims?cue=said, page 2"] = [
+        "/archive/claims?cue=said&_next=" + urllib.parse.quote(data["claim_ids"][0])
+    ] * n
 
     port = free_port()
     home = OUT / "query-home"

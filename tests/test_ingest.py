@@ -360,6 +360,22 @@ def test_claims_sorted_by_speaker_read_an_index(sample_db):
         assert "claims_speaker" in plan and "TEMP B-TREE" not in plan, plan
 
 
+def test_claims_filtered_by_cue_read_an_index(sample_db):
+    """A cue's claims (the cue facet's link) come in id order, the next page's too, and their
+    kind and speaker facets, from one index (migration 0014): with the cue alone indexed, each
+    page sorted every claim cued "said" (0.07-0.23 s at a million claims, 9 s cold)."""
+    conn = sqlite3.connect(sample_db)
+    for sql in (
+        "SELECT * FROM claims WHERE cue = 'said' ORDER BY id LIMIT 51",
+        "SELECT * FROM claims WHERE cue = 'said' AND id > 'x' ORDER BY id LIMIT 51",
+        "SELECT kind, count(*) FROM claims WHERE cue = 'said' GROUP BY kind",
+        "SELECT speaker, count(*) FROM claims WHERE cue = 'said' GROUP BY speaker",
+    ):
+        plan = " ".join(row[3] for row in conn.execute(f"EXPLAIN QUERY PLAN {sql}"))
+        assert "INDEX claims_cue" in plan and "ORDER BY" not in plan, plan
+        assert "GROUP BY" not in sql or "COVERING INDEX claims_cue" in plan, plan
+
+
 def test_an_image_captured_elsewhere_is_the_capture_nearest_before_the_page(tmp_path, fixed_signer):
     """A page whose capture lacks its image takes the image from a capture already in the
     archive: the latest one at or before the page's capture, else the first after. It took the
