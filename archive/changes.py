@@ -84,7 +84,7 @@ def diff_joined_pages(conn, joined) -> None:
         spelled.setdefault(pages.key(url), set()).add(url)
         captures.setdefault(pages.key(url), []).append(rowid)
     for page, urls in spelled.items():
-        if joined(urls):
+        if len(urls) > 1 and joined(urls):  # (a URL that is not one is a page alone)
             urls = sorted(urls)
             conn.execute(f"DELETE FROM changes WHERE url IN {pages.in_list(urls)}", urls)
             # one by one: a page captured more times than SQLite takes parameters

@@ -5,7 +5,7 @@ A capture belongs to the page its canonical URL names, else to the URL it was ca
 spellings of one address are one page: ``http`` and ``https``, the host in any case, with
 ``www.`` or without it, a default port written out or not, a fragment, and a slash at the end of
 the path (a site that drops it from its canonical link between two captures did not move the
-page). Nothing is stored for it: the few spellings of a page (at most twelve) are looked up with
+page). Nothing is stored for it: the few spellings of a page (at most eight) are looked up with
 ``IN`` lists, which the indexes on ``articles.url``, ``articles.canonical_url`` and
 ``changes.url`` serve.
 
@@ -22,6 +22,7 @@ import re
 import urllib.parse
 
 _SCHEME = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://")
+_DEFAULT_PORT = {"http": 80, "https": 443}
 
 
 def forms(url: str) -> list[str]:
@@ -49,19 +50,24 @@ def _spellings(url: str) -> list[str]:
     if scheme not in ("http", "https") or not parts.hostname:
         return []
     host = parts.netloc.lower()
-    if (scheme, port) in (("http", 80), ("https", 443)):
-        host = host.rsplit(":", 1)[0]
+    if port == _DEFAULT_PORT[scheme]:
+        host, port = host.rsplit(":", 1)[0], None
+    # a port left stands for itself: not for the scheme whose default it is (http://x:443/a is
+    # not https://x/a)
+    schemes = [s for s in ("https", "http") if _DEFAULT_PORT[s] != port]
     user, at, host = host.rpartition("@")
     bare = host.removeprefix("www.")
-    name = bare.rsplit(":", 1)[0] if not bare.startswith("[") else ""
-    # a host with no dot left ("www.com", "localhost") or an IP address has no www. form
-    named = "." in name and not name.replace(".", "").isdigit()
-    hosts = (bare, f"www.{bare}") if named else (host,)
+    name = bare.rsplit(":", 1)[0].rstrip(".") if not bare.startswith("[") else ""
+    last = name.rsplit(".", 1)[-1]
+    # no www. form for a host with no dot left ("www.com", "localhost"), an IP address (its
+    # last label a number, as browsers read it), or a host that is www. twice
+    named = "." in name and not (last.isdigit() or last.startswith("0x"))
+    hosts = (bare, f"www.{bare}") if named and not bare.startswith("www.") else (host,)
     path = parts.path.rstrip("/")
     return list(
         dict.fromkeys(
             urllib.parse.urlunsplit((s, f"{user}{at}{h}", p, parts.query, ""))
-            for s in ("https", "http")
+            for s in schemes
             for h in hosts
             for p in (path or "/", path + "/", path)  # a site's root: "/" and ""
         )

@@ -519,7 +519,9 @@ def _v12(db: sqlite_utils.Database) -> None:
     """A page is one page in any of its spellings since this migration (archive/pages.py: http
     or https, the host's case, a default port, a fragment, a slash at the end of the path). The
     captures of a page whose canonical URL (else URL) changed spelling between them were pages
-    of their own in ``changes``: those pages alone are diffed again, as one timeline."""
+    of their own in ``changes``: those pages alone are diffed again, as one timeline. (Run
+    after 0013 was written, it joins hosts with ``www.`` and without it too, which 0013 then
+    diffs again: the same rows.)"""
     from .changes import diff_joined_pages
 
     diff_joined_pages(db.conn, lambda urls: len(urls) > 1)
@@ -533,7 +535,10 @@ def _v13(db: sqlite_utils.Database) -> None:
     from .changes import diff_joined_pages
 
     def both(urls: set[str]) -> bool:
-        hosts = {urllib.parse.urlsplit(u).netloc.lower().rpartition("@")[2] for u in urls}
+        try:
+            hosts = {urllib.parse.urlsplit(u).netloc.lower().rpartition("@")[2] for u in urls}
+        except ValueError:  # not a URL ("http://[::1", from a page's canonical link)
+            return False
         return len({h.startswith("www.") for h in hosts}) > 1
 
     diff_joined_pages(db.conn, both)

@@ -8,6 +8,8 @@ import sqlite3
 from pathlib import Path
 
 from click.testing import CliRunner
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from archive.cli import cli
 from archive.datasette_plugin import add_sql_functions
@@ -33,7 +35,7 @@ def test_the_spellings_of_a_page():
     ]
     # a site's root, with its slash or without; a port that is not the scheme's default stays
     assert set(forms("http://ex.example")) >= {"https://ex.example/", "https://ex.example"}
-    assert forms("http://ex.example:443/a")[1] == "https://ex.example:443/a"
+    assert forms("http://ex.example:8080/a")[1] == "https://ex.example:8080/a"
     # every spelling stands for the same page; other pages do not
     for spelling in forms("https://ex.example/a/"):
         assert key(spelling) == "https://ex.example/a"
@@ -51,6 +53,33 @@ def test_the_spellings_of_a_page():
         assert len(forms(alone)) == 4 and not any("www.www." in f for f in forms(alone)), alone
         assert not any("www.l" in f or "www.1" in f for f in forms(alone)), alone
     assert "https://u@www.ex.example/a" in forms("http://u@ex.example/a")
+    # www. twice is a host of its own; so is a host www. and a dot-ended name ("www.com.")
+    assert key("https://www.www.ex.example/a") == "https://www.www.ex.example/a"
+    assert key("http://www.com./a") == "https://www.com./a"
+    # a port left is not the other scheme's default: http://x:443 is not https://x
+    assert key("http://ex.example:443/a") == "http://ex.example:443/a"
+    assert key("https://ex.example:80/a") == "https://ex.example:80/a"
+
+
+_LABEL = st.sampled_from(["www", "WWW", "ex", "example", "com", "0x7f", "1", "xn--bcher-kva", ""])
+
+
+@settings(max_examples=500, deadline=None)
+@given(
+    scheme=st.sampled_from(["http", "https", "HTTP"]),
+    user=st.sampled_from(["", "u@", "u:p@", "www@"]),
+    labels=st.lists(_LABEL, min_size=1, max_size=4),
+    dot=st.sampled_from(["", "."]),
+    port=st.sampled_from(["", ":", ":80", ":443", ":8080", ":080"]),
+    path=st.sampled_from(["", "/", "/a", "/a/", "/A/b//"]),
+    rest=st.sampled_from(["", "?q=1", "#top", "?q#f"]),
+)
+def test_every_spelling_of_a_page_stands_for_it(scheme, user, labels, dot, port, path, rest):
+    """One page, one key: whatever a URL's spelling, each spelling ``forms`` gives has the key
+    the URL has (a review found www.www. hosts and ports of the other scheme that did not)."""
+    url = f"{scheme}://{user}{'.'.join(labels)}{dot}{port}{path}{rest}"
+    for spelling in forms(url):
+        assert key(spelling) == key(url), (url, spelling)
     # what is not an http(s) URL is only itself
     for other in ("mailto:x@ex.example", "http://[::1", "", "ex.example/a"):
         assert forms(other) == [other]
@@ -159,6 +188,9 @@ def test_migration_0013_joins_a_page_captured_with_www_and_without(tmp_path, fix
         (5, "https://other.example/a", "The council voted on Monday to close the pier."),
     ]:
         assert ingester.ingest_file(_capture(tmp_path, n, at, None, [first])).status == "ingested"
+    # a page's canonical link that is no URL ("http://[::1") is a page alone, not a failed upgrade
+    broken = _capture(tmp_path, 6, "https://odd.example/a", "http://[::1", ["The ferry is late."])
+    assert ingester.ingest_file(broken).status == "ingested"
     conn = sqlite3.connect(db)
     ids = [a for (a,) in conn.execute("SELECT id FROM articles ORDER BY captured_at")][:3]
     whole = sorted(conn.execute("SELECT * FROM changes"))
