@@ -222,6 +222,8 @@ def main() -> None:
         res = run_measured(
             [*cmd, "--db", str(db)], env=archive_env(OUT / "verify-env"), timeout=args.timeout
         )
+        if res["rc"] != 0:  # a refusal (a migration not applied, say) measures nothing
+            raise SystemExit(f"{' '.join(cmd[1:])} failed: {res['stderr'].strip()[-2000:]}")
         res["records_per_s"] = round(n / res["wall_s"], 1)
         res["summary"] = res.pop("stdout").strip().splitlines()[-8:]
         res.pop("stderr")
