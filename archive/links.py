@@ -137,8 +137,8 @@ def _link_article_claims(
     shared by more than ``HOT_BAND`` claims or by more than ``HOT_IN_ARTICLE`` of its own;
     candidates in the same article and exact copies (same text hash) are left out. Each
     candidate's similarity is estimated from its MinHash signature (claim_minhash); those that
-    may be near, best first, at most ``MAX_CANDIDATES`` per claim, are scored exactly on their
-    shingles. ``hot`` gathers the band keys found shared
+    may be near, best first, one copy of each text and at most ``MAX_CANDIDATES`` per claim,
+    are scored exactly on their shingles. ``hot`` gathers the band keys found shared
     by more than ``HOT_BAND`` claims; the caller keeps it for the capture, so they are not read
     again.
     """
@@ -202,7 +202,7 @@ def _link_article_claims(
         )
     }
     my_signatures = {claim_id: (n, sig) for claim_id, n, sig in minhash}
-    chosen: dict[str, list[str]] = {}
+    ranked: dict[str, list[str]] = {}
     for claim_id, candidates in shared.items():
         sha = mine[claim_id][1]
         candidates = [(o, n) for o, n in candidates if hashes.get(o) != sha and o in signatures]
@@ -221,7 +221,23 @@ def _link_article_claims(
             if j >= MAYBE_JACCARD or c >= MAYBE_CONTAINMENT
         ]
         maybe.sort()
-        chosen[claim_id] = [o for _, _, o in maybe[:MAX_CANDIDATES]]
+        ranked[claim_id] = [o for _, _, o in maybe]
+    # One place per text, not per copy: a sentence copied word for word on many pages (a
+    # syndicated story) filled every place with its copies and crowded out other near versions.
+    # One copy stands for the rest: claim_everywhere lists every copy of a linked text. By the
+    # text's hash, not the MinHash signature, which a one-word edit of a long sentence often
+    # leaves unchanged.
+    hashes.update(_fetch(conn, "text_sha256", sorted({o for r in ranked.values() for o in r})))
+    chosen: dict[str, list[str]] = {}
+    for claim_id, candidates in ranked.items():
+        taken = {mine[claim_id][1]}  # its own exact copies: no link
+        chosen[claim_id] = []
+        for other_id in candidates:
+            if hashes[other_id] not in taken:
+                taken.add(hashes[other_id])
+                chosen[claim_id].append(other_id)
+                if len(chosen[claim_id]) == MAX_CANDIDATES:
+                    break
     # Texts only for the chosen candidates, each shingled once for the whole article.
     texts = {
         i: (text, sha)

@@ -65,9 +65,9 @@ def _rows(conn, sql: str, params=()) -> list[dict]:
 
 
 #: Everywhere a claim appears: its exact copies (same text_sha256), then the claims linked to
-#: any of them (a near or quote link is made to the copies a new claim was compared with, so
-#: each copy sees the links of all). Also the canned query claim_everywhere (a test keeps the two
-#: equal).
+#: any of them and every exact copy of those (a near or quote link is made between one copy of
+#: each text and the copies a new claim was compared with: each copy stands for all). Also the
+#: canned query claim_everywhere (a test keeps the two equal).
 CLAIM_EVERYWHERE = (
     "with me as (select text_sha256 as sha from claims "
     "where id = lower(trim(:claim_id, char(32, 9, 10, 13, 160)))), "
@@ -77,8 +77,8 @@ CLAIM_EVERYWHERE = (
     "join articles a on a.id = c.article_id where c.id in same "
     "union all "
     "select l.relation, max(l.score), a.captured_at, a.site_name, a.url, c.text, c.speaker, "
-    "c.id, a.id from claim_links l join claims c on c.id = l.other_claim_id "
-    "join articles a on a.id = c.article_id "
+    "c.id, a.id from claim_links l join claims t on t.id = l.other_claim_id "
+    "join claims c on c.text_sha256 = t.text_sha256 join articles a on a.id = c.article_id "
     "where l.claim_id in same and c.text_sha256 != (select sha from me) "
     "group by c.id, l.relation "
     "order by captured_at, claim_id"

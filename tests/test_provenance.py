@@ -321,9 +321,9 @@ def test_several_versions_of_a_page_in_one_capture_give_each_consecutive_diff_on
 
 
 def test_q1_every_exact_copy_sees_the_near_copies(archive, tmp_path):
-    """A new claim is linked to the copies it was compared with (at most MAX_CANDIDATES), not to
-    every exact copy of them: claim_everywhere finds the links through any copy (found in
-    review: with 56 copies, 6 showed no near row). Here one more copy of A1-1, never compared
+    """A new claim is linked to one copy of each near text, not to every exact copy of it:
+    claim_everywhere finds the links through any copy (found in review: with 56 copies, 6
+    showed no near row). Here one more copy of A1-1, never compared
     with anything, is added to a copy of the archive."""
     import json
     import shutil

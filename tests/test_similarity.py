@@ -368,3 +368,52 @@ def test_a_run_s_quotes_take_in_what_another_ingest_committed_between_its_captur
     assert first.ingest_file(CAPTURES[2]).status == "ingested"
     assert first.quotes.held and "quote" in {r[2] for r in links(tmp_path / "two.db")}
     assert links(tmp_path / "two.db") == links(tmp_path / "one.db")
+
+
+def test_exact_copies_take_one_candidate_place_and_everywhere_shows_them_all(
+    tmp_path, fixed_signer, monkeypatch
+):
+    """A sentence copied word for word on many pages (a syndicated story) filled a new
+    claim's candidate places with its copies, all equally near, and crowded out another near
+    version: at most MAX_CANDIDATES are scored. One copy of each text now stands for all; the
+    claim is linked to one, and claim_everywhere lists every copy of a linked text."""
+    import sqlite3
+
+    from archive import links
+    from archive.ingest import Ingester
+    from archive.provenance import CLAIM_EVERYWHERE
+
+    from .test_robustness import FILLER, article_html, http_response, warc_file
+
+    said = "The mayor of Brookfield promised that the new library on Elm Street would reopen "
+    copied = said + "its doors in the early spring of next year."
+    other = (
+        "The mayor of Brookfield promised on Tuesday that the library on Elm Street would "
+        "reopen its doors to readers in the late spring."
+    )
+    new = said + "its doors in the late spring of next year."
+    monkeypatch.setattr(links, "MAX_CANDIDATES", 3)
+    pages = [(f"https://wire{n}.example/a", copied) for n in range(6)]
+    pages.append(("https://other.example/a", other))
+
+    def capture(name, pages):
+        responses = [http_response(url, article_html("Library", [s, *FILLER])) for url, s in pages]
+        return warc_file(tmp_path / name, responses)
+
+    ingester = Ingester(tmp_path / "archive.db", fixed_signer)
+    assert ingester.ingest_file(capture("wire.warc.gz", pages)).status == "ingested"
+    assert ingester.ingest_file(
+        capture("new.warc.gz", [("https://new.example/a", new)])
+    ).status == ("ingested")
+    conn = sqlite3.connect(tmp_path / "archive.db")
+    (me,) = conn.execute("SELECT id FROM claims WHERE text = ?", (new,)).fetchone()
+    linked = conn.execute(
+        "SELECT c.text FROM claim_links l JOIN claims c ON c.id = l.other_claim_id "
+        "WHERE l.claim_id = ?",
+        (me,),
+    ).fetchall()
+    assert sorted(linked) == sorted([(copied,), (other,)])
+    rows = conn.execute(CLAIM_EVERYWHERE, {"claim_id": me}).fetchall()
+    assert sorted((r[0], r[5]) for r in rows) == sorted(
+        [("exact", new), ("near", other)] + [("near", copied)] * 6
+    )
