@@ -14,6 +14,7 @@ It fails closed: anything that cannot be checked is a problem, and any problem m
 from __future__ import annotations
 
 import base64
+import binascii
 import datetime as dt
 import functools
 import hashlib
@@ -48,6 +49,7 @@ CERT_WINDOW = dt.timedelta(days=7)
 STAMP_WINDOW = dt.timedelta(minutes=10)
 
 RESOURCE_HASHES = {"sha256", "sha384", "sha512"}  # weaker ones cannot vouch for content
+MAX_PROBLEMS = 100  # named, of a package's problems; the rest counted
 MAX_JSON = 16 * 1024 * 1024  # metadata files are small; refuse to inflate a bomb into memory
 CHUNK = 1 << 16
 
@@ -85,8 +87,13 @@ def check_wacz(path: str | Path) -> WaczCheck:
     signer = None
     try:
         signer = _check(Path(path), problems, details)
+    except _Malformed as exc:
+        problems.append(str(exc))
     except Exception as exc:  # a malformed package must become a failure, never a pass or a crash
         problems.append(f"could not check package: {type(exc).__name__}: {exc}")
+    if len(problems) > MAX_PROBLEMS:  # all are stored: a crafted list gave 119,000 of them
+        left = len(problems) - MAX_PROBLEMS
+        problems[MAX_PROBLEMS:] = [f"... and {left:,} more problems"]
     if problems and signer:
         details["claimed_signer"] = signer  # named for the report, but not vouched for
     status = "failed" if problems else "verified" if signer else "unsigned"
@@ -109,6 +116,7 @@ def _check(path: Path, problems: list[str], details: dict[str, Any]) -> str | No
             problems.append(f"{len(infos):,} ZIP members, more than the {most:,} read")
             return None
         names = [i.filename for i in infos]
+        members = set(names)  # looked up once per resource: a list made that quadratic
         for name in filter(_unsafe_name, names):
             problems.append(f"unsafe path in ZIP ('..' component or absolute path): {name!r}")
         for name, n in sorted(Counter(names).items()):
@@ -121,17 +129,17 @@ def _check(path: Path, problems: list[str], details: dict[str, Any]) -> str | No
                 problems.append(f"a directory entry that holds data: {info.filename!r}")
         if problems:
             return None  # nothing in a hostile archive is worth reading further
-        if "datapackage.json" not in names:
+        if "datapackage.json" not in members:
             problems.append("datapackage.json missing")
             return None
         dp_bytes = _read_small(zf, "datapackage.json")
-        package = json.loads(dp_bytes)
+        package = _json(dp_bytes, "datapackage.json")
         if not isinstance(package, dict) or not isinstance(package.get("resources"), list):
             problems.append("datapackage.json has no resources list")
             return None
         details["wacz_version"] = package.get("wacz_version")
-        _check_resources(zf, names, package, problems, details)
-        return _check_digest(zf, names, dp_bytes, package, problems, details)
+        _check_resources(zf, names, members, package, problems, details)
+        return _check_digest(zf, members, dp_bytes, package, problems, details)
 
 
 def _unsafe_name(name: str) -> bool:
@@ -149,7 +157,34 @@ def _read_small(zf: zipfile.ZipFile, name: str) -> bytes:
     return data
 
 
-def _check_resources(zf, names, package, problems, details) -> None:
+class _Malformed(ValueError):
+    """A package's metadata that cannot be read as the spec has it: its message names what."""
+
+
+def _json(data: bytes, name: str):
+    try:
+        return json.loads(data)
+    except (ValueError, RecursionError) as exc:  # UnicodeDecodeError is a ValueError
+        raise _Malformed(f"{name} is not valid JSON: {exc}") from None
+
+
+def _text(signed: dict, key: str) -> str:
+    """``signedData[key]``, which must be a string (base64, PEM or a date)."""
+    value = signed.get(key)
+    if not isinstance(value, str):
+        missing = value is None
+        raise _Malformed(f"signedData.{key} is {'missing' if missing else 'not a string'}")
+    return value
+
+
+def _base64(signed: dict, key: str) -> bytes:
+    try:
+        return base64.b64decode(_text(signed, key), validate=True)
+    except binascii.Error:
+        raise _Malformed(f"signedData.{key} is not base64") from None
+
+
+def _check_resources(zf, names, members, package, problems, details) -> None:
     listed = {"datapackage.json", "datapackage-digest.json"}
     checked = 0
     for res in package["resources"]:
@@ -173,11 +208,11 @@ def _check_resources(zf, names, package, problems, details) -> None:
             problems.append(f"resource has no hash: {rpath}")
             continue
         algo, _, want = declared.partition(":")
-        if rpath not in names:
+        if rpath not in members:
             problems.append(f"resource missing from ZIP: {rpath}")
         elif algo not in RESOURCE_HASHES:
             problems.append(f"unsupported hash algorithm {algo!r} for resource {rpath}")
-        if rpath not in names or algo not in RESOURCE_HASHES:
+        if rpath not in members or algo not in RESOURCE_HASHES:
             continue
         got, count = _hash_member(zf, rpath, algo, size if isinstance(size, int) else None)
         if isinstance(size, int) and count != size:
@@ -206,11 +241,11 @@ def _hash_member(zf, name: str, algo: str, limit: int | None) -> tuple[str, int]
     return hasher.hexdigest(), count
 
 
-def _check_digest(zf, names, dp_bytes, package, problems, details) -> str | None:
-    if "datapackage-digest.json" not in names:
+def _check_digest(zf, members, dp_bytes, package, problems, details) -> str | None:
+    if "datapackage-digest.json" not in members:
         details["digest"] = "missing"
         return None
-    digest = json.loads(_read_small(zf, "datapackage-digest.json"))
+    digest = _json(_read_small(zf, "datapackage-digest.json"), "datapackage-digest.json")
     if not isinstance(digest, dict):
         problems.append("datapackage-digest.json is not a JSON object")
         return None
@@ -246,7 +281,7 @@ def _check_digest(zf, names, dp_bytes, package, problems, details) -> str | None
 
 
 def _check_anonymous(signed, problems, details) -> str | None:
-    key = serialization.load_der_public_key(base64.b64decode(signed["publicKey"], validate=True))
+    key = serialization.load_der_public_key(_base64(signed, "publicKey"))
     if not isinstance(key, ec.EllipticCurvePublicKey) or key.curve.name != "secp384r1":
         problems.append("anonymous public key is not ECDSA P-384")
         return None
@@ -254,7 +289,7 @@ def _check_anonymous(signed, problems, details) -> str | None:
         serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
     )
     signer = f"anonymous key {hashlib.sha256(spki).hexdigest()[:16]}"
-    raw = base64.b64decode(signed.get("signature", ""), validate=True)
+    raw = _base64(signed, "signature")
     if len(raw) != 96:  # WebCrypto writes P-384 signatures as raw r||s, 48 bytes each
         problems.append(f"anonymous signature is {len(raw)} bytes, expected 96 (raw r||s)")
         return signer
@@ -272,10 +307,11 @@ def _check_domain(signed, problems, details) -> str | None:
     if not isinstance(domain, str) or not domain:
         problems.append("signedData has no domain")
         return None
-    certs = x509.load_pem_x509_certificates(str(signed["domainCert"]).encode("ascii"))
+    domain = domain.lower()  # as certificates name it (and wacz_signer is looked up)
+    certs = x509.load_pem_x509_certificates(_text(signed, "domainCert").encode("ascii"))
     leaf = certs[0]
-    sig_b64 = str(signed.get("signature", ""))
-    sig = base64.b64decode(sig_b64, validate=True)
+    sig_b64 = _text(signed, "signature")
+    sig = _base64(signed, "signature")
     details["signature"] = "domain certificate ECDSA"
     key = leaf.public_key()
     if not (isinstance(key, ec.EllipticCurvePublicKey) and key.curve.name == "secp256r1"):
@@ -310,9 +346,11 @@ def _check_domain(signed, problems, details) -> str | None:
         if any(c.issuer in subjects or c.subject in subjects for c in certs):
             problems.append(f"domain certificate chain invalid at signing time: {exc}")
         else:
+            last = certs[-1]
+            short = " (an intermediate left out?)" if last.issuer != last.subject else ""
             problems.append(
                 "untrusted root: domain certificate chain ends at "
-                f"'{certs[-1].issuer.rfc4514_string()}', not a pinned Let's Encrypt root"
+                f"'{last.issuer.rfc4514_string()}', not a pinned Let's Encrypt root{short}"
             )
     return domain
 
@@ -414,7 +452,7 @@ def _val(data: bytes, el: _El, tag: int | None = None) -> bytes:
 
 
 def _check_timestamp(signed, sig_b64: str, problems, details) -> dt.datetime | None:
-    data = base64.b64decode(str(signed.get("timeSignature", "")), validate=True)
+    data = _base64(signed, "timeSignature")
     root = _el(data, 0, len(data))
     top = _kids(data, root, 0x30)
     token = root
