@@ -531,7 +531,6 @@ def _v13(db: sqlite_utils.Database) -> None:
     """A host with ``www.`` and without it is one host since this migration (archive/pages.py,
     as the Internet Archive's URL canonicaliser has it): the pages whose captures name both are
     diffed again, as one timeline; no other page is touched."""
-
     from .changes import diff_joined_pages
 
     def both(urls: set[str]) -> bool:
