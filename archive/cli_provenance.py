@@ -89,9 +89,10 @@ def trace(record, db_path, as_json):
 def history(url, db_path, as_json):
     """Every capture of a page, oldest first, with how much changed.
 
-    URL is the page's canonical URL or the URL any of its captures was made at. When a
-    capture was made at another URL (a tracking parameter, a syndicated copy naming this page
-    as its canonical URL), each one's URL is shown too.
+    URL is the page's canonical URL or the URL any of its captures was made at, in any
+    spelling: http or https, with www. or without it, a slash at the end or not, the host in
+    any case. When a capture was made at another URL (a tracking parameter, a syndicated copy
+    naming this page as its canonical URL), each one's URL is shown too.
 
     Example: archive history https://example.com/news/story.html
     """
@@ -132,7 +133,8 @@ def history(url, db_path, as_json):
 def diff(url, db_path, old, new, as_json):
     """What changed between two captures of a page: claims and images added, removed, changed.
 
-    Without --from/--to, compares the last two captures.
+    URL is the page, as `archive history` takes it. Without --from/--to, compares the last
+    two captures.
 
     Example: archive diff https://example.com/news/story.html
     """
