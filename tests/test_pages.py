@@ -137,6 +137,11 @@ def test_a_page_whose_canonical_url_changes_spelling_is_one_page(tmp_path, fixed
         assert [r[1] for r in canned] == ids, spelling
         changed = conn.execute(queries["page_changes"]["sql"], {"url": spelling}).fetchall()
         assert {(r[7], r[8]) for r in changed} == pairs, spelling
+        # each side's own URL: the page's captures need not share one (a syndicated copy)
+        assert {r[8]: (r[9], r[10]) for r in changed} == {
+            ids[1]: (page, page),
+            ids[2]: (page, "http://ferry.example/story"),
+        }
         diff = json.loads(runner.invoke(cli, ["diff", spelling, "--db", db, "--json"]).output)
         assert (diff["from"], diff["to"]) == (ids[1], ids[2])
         assert [(c["old_text"], c["new_text"]) for c in diff["changes"]] == [
