@@ -91,7 +91,8 @@ def history(url, db_path, as_json):
 
     URL is the page's canonical URL or the URL any of its captures was made at, in any
     spelling: http or https, with www. or without it, a slash at the end or not, the host in
-    any case. When a capture was made at another URL (a tracking parameter, a syndicated copy
+    any case; a link with tracking parameters (utm_source, fbclid...) finds the page without
+    them too. When a capture was made at another URL (a tracking parameter, a syndicated copy
     naming this page as its canonical URL), each one's URL is shown too.
 
     Example: archive history https://example.com/news/story.html

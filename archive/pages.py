@@ -76,8 +76,31 @@ def _spellings(url: str) -> list[str]:
 
 def given(url: str) -> list[str]:
     """The spellings of the page a reader gave: ``forms``, and for an address given as an
-    address bar shows it (``example.com/story``), those of its https URL too."""
-    return list(dict.fromkeys([url, *forms(with_scheme(url))]))
+    address bar shows it (``example.com/story``), those of its https URL too; for a URL that
+    carries tracking parameters (``?utm_source=...``, as links shared on social media do),
+    those of the URL without them too (what a page *is* does not change: only what a reader
+    may type finds more)."""
+    typed = with_scheme(url)
+    return list(dict.fromkeys([url, *forms(typed), *forms(untracked(typed))]))
+
+
+#: Query parameters that say only where a reader came from (campaign and click tracking).
+_TRACKING = re.compile(
+    r"(utm_[a-z_]+|fbclid|gclid|dclid|gbraid|wbraid|msclkid|yclid|igshid|mc_cid|mc_eid)",
+    re.IGNORECASE,
+)
+
+
+def untracked(url: str) -> str:
+    """``url`` without its tracking parameters (``utm_*``, ``fbclid``, ``gclid`` and the like);
+    ``url`` itself when it has none, or is not a URL."""
+    try:
+        parts = urllib.parse.urlsplit(url)
+    except ValueError:
+        return url
+    pairs = parts.query.split("&") if parts.query else []
+    kept = [p for p in pairs if not _TRACKING.fullmatch(p.split("=", 1)[0])]
+    return url if len(kept) == len(pairs) else parts._replace(query="&".join(kept)).geturl()
 
 
 def given_json(url) -> str | None:

@@ -11,10 +11,11 @@ from click.testing import CliRunner
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from archive import pages
 from archive.cli import cli
 from archive.datasette_plugin import add_sql_functions
 from archive.ingest import Ingester
-from archive.pages import forms, key
+from archive.pages import forms, key, untracked
 
 from .test_robustness import FILLER, article_html, http_response, warc_file
 
@@ -80,6 +81,13 @@ def test_every_spelling_of_a_page_stands_for_it(scheme, user, labels, dot, port,
     url = f"{scheme}://{user}{'.'.join(labels)}{dot}{port}{path}{rest}"
     for spelling in forms(url):
         assert key(spelling) == key(url), (url, spelling)
+    # a reader's URL is also looked up without its tracking parameters; a page's is not
+    assert untracked("https://ex.example/a?id=3&utm_source=x&FBCLID=y#f") == (
+        "https://ex.example/a?id=3#f"
+    )
+    assert untracked("https://ex.example/a?utm=1") == "https://ex.example/a?utm=1"
+    assert "https://ex.example/a" in pages.given("ex.example/a?gclid=1")
+    assert key("https://ex.example/a?utm_source=x") != key("https://ex.example/a")
     # what is not an http(s) URL is only itself
     for other in ("mailto:x@ex.example", "http://[::1", "", "ex.example/a"):
         assert forms(other) == [other]
@@ -129,7 +137,14 @@ def test_a_page_whose_canonical_url_changes_spelling_is_one_page(tmp_path, fixed
         "queries"
     ]
     runner = CliRunner()
-    for spelling in (page, page + "/", "http://ferry.example/story", "ferry.example/story/"):
+    shared = "https://www.ferry.example/story?utm_source=social&fbclid=x1"  # as pasted
+    for spelling in (
+        page,
+        page + "/",
+        "http://ferry.example/story",
+        "ferry.example/story/",
+        shared,
+    ):
         listed = json.loads(runner.invoke(cli, ["history", spelling, "--db", db, "--json"]).output)
         assert [r["article_id"] for r in listed] == ids, spelling
         assert [r["changes_since_previous"] for r in listed] == [0, 1, 1], listed
