@@ -150,6 +150,8 @@ def diff(url, db_path, old, new, as_json):
         click.echo(json.dumps(result, indent=2, ensure_ascii=False))
         return
     click.echo(f"{url}: {result['from']} -> {result['to']}")
+    if result["from_url"] != result["to_url"]:
+        click.echo(f"  captured at {result['from_url']} -> {result['to_url']}")
     for c in result["changes"]:
         mark = {"added": "+", "removed": "-", "changed": "~"}[c["change"]]
         if c["change"] == "changed":

@@ -230,7 +230,17 @@ def diff(conn, url: str, old: str | None = None, new: str | None = None) -> dict
                 _image_of(conn, c["old_id"]),
                 _image_of(conn, c["new_id"]),
             )
-    return {"url": url, "from": old_id, "to": new_id, "changes": changes}
+    at = "SELECT url FROM articles WHERE id = ?"
+    return {
+        "url": url,
+        "from": old_id,
+        "to": new_id,
+        # each capture's own URL: a syndicated copy that names the page as its canonical URL
+        # is one of its captures, and its changes are not the outlet's own edits
+        "from_url": conn.execute(at, (old_id,)).fetchone()[0],
+        "to_url": conn.execute(at, (new_id,)).fetchone()[0],
+        "changes": changes,
+    }
 
 
 def _image_of(conn, use_id: str | None) -> str | None:

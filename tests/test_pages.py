@@ -159,9 +159,12 @@ def test_a_page_whose_canonical_url_changes_spelling_is_one_page(tmp_path, fixed
         }
         diff = json.loads(runner.invoke(cli, ["diff", spelling, "--db", db, "--json"]).output)
         assert (diff["from"], diff["to"]) == (ids[1], ids[2])
+        assert (diff["from_url"], diff["to_url"]) == (page, "http://ferry.example/story")
         assert [(c["old_text"], c["new_text"]) for c in diff["changes"]] == [
             ("The terminal will open in the summer.", "The terminal will open in the autumn.")
         ]
+    text = runner.invoke(cli, ["diff", page, "--db", db]).output
+    assert f"  captured at {page} -> http://ferry.example/story\n" in text, text
 
 
 def test_migration_0012_diffs_again_only_the_pages_it_joins(tmp_path, fixed_signer):
