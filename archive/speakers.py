@@ -58,6 +58,9 @@ _QUOTE_SPAN = re.compile(
 )
 
 _ACCORDING = re.compile(rf"\baccording to\s+({SUBJECT})")
+#: A name right after "in" or "at" names where the speaker is ("officials in Washington said"),
+#: not who spoke.
+_PLACE_BEFORE = re.compile(r"\b(?:in|at)\s+$")
 _SUBJ_CUE = re.compile(
     rf"({SUBJECT})(?:(?:,[^,]{{1,100}}){{1,2}},)?\s+(?:has\s+|had\s+|have\s+|also\s+|later\s+|then\s+|"
     rf"has also\s+|had also\s+|once\s+|reportedly\s+|previously\s+)*({CUES})\b"
@@ -338,6 +341,18 @@ class SpeakerResolver:
                 if m and _OBJECT_AFTER.match(outside, m.end(2)) and m.group(2) in _OBJECT_CUES:
                     m = None  # "added three assists", "reported a loss": no speech here
                     mention = cue = None
+                elif m and _PLACE_BEFORE.search(outside, 0, m.start(1)):
+                    # "the harbour authority in Lakeport said": a place, not who spoke; a full
+                    # name beside it is ("in May, Zippy Duvall, the head of..., said"; "Dylan
+                    # Nelson of the Max Planck Institute in Munich said")
+                    subject = _full_name(outside[m.end(1) : m.start(2)]) or _full_name(
+                        outside[: m.start(1)]
+                    )
+                    if subject:
+                        mention, cue = subject, m.group(2)
+                    else:
+                        m = None
+                        mention = cue = None
                 elif m:
                     mention, cue = m.group(1), m.group(2)
                 if m is None:
@@ -399,6 +414,13 @@ def _sentence_subject(text: str) -> str | None:
             continue
         return m.group()
     return None
+
+
+def _full_name(text: str) -> str | None:
+    """The first proper name of ``text`` when it has two words or more (a person's, an
+    organisation's), else None."""
+    name = _sentence_subject(text)
+    return name if name and " " in name else None
 
 
 def is_direct_quote(span: str, has_cue: bool) -> bool:

@@ -199,3 +199,24 @@ def test_title_case_headlines_and_bare_datelines_still_name_no_one():
     assert claims[0].speaker == "Trump"
     claims = _claims("WASHINGTON — The bill will fail in the Senate, saying it lacked the votes.")
     assert claims[0].speaker != "WASHINGTON"
+
+
+def test_a_place_after_in_or_at_is_not_who_spoke():
+    """ "The harbour authority in Lakeport said" gave the speaker "Lakeport", and on real pages
+    "Munich", "Greenbelt", "May", "Inner Mongolia" (a browser review): the name right before the
+    cue is a place there. The clause's subject is taken when it is a full name, else no one."""
+    for text, speaker in [
+        ("The harbour authority in Lakeport said on Friday that the terminal would open.", None),
+        ("Officials in Washington said the talks would resume next week.", None),
+        (
+            '"We got more out than we put in," Dylan Nelson, a fellow at the Max Planck '
+            "Institute in Munich, said.",
+            "Dylan Nelson",
+        ),
+        ("In a letter in May, Zippy Duvall, the head of the bureau, said farmers were worried.",
+         "Zippy Duvall"),
+        ("A spokesman for Acme Corp said the plant would close.", "Acme Corp"),
+        ("Maria Lopez, the mayor of Lakeport, said the terminal would open.", "Maria Lopez"),
+    ]:  # fmt: skip
+        (claim,) = split_claims([Block("paragraph", text)])
+        assert claim.speaker == speaker, (text, claim.speaker)
