@@ -11,6 +11,9 @@ import pytest
 from .conftest import SAMPLE, SCENARIO
 from .server import serving
 
+#: The sample article's page (tests/test_provenance.py)
+URL = "https://northshore.example/2025/03/07/who-is-elena-varga.html"
+
 pytestmark = [pytest.mark.slow, pytest.mark.browser]
 
 # The screenshots shown in the docs are refreshed on request only
@@ -84,6 +87,15 @@ def test_home_page_tells_how_to_start(browser, served):
     page.wait_for_selector("table.rows-and-columns")
     assert "/archive/claim_everywhere?claim_id=" in page.url
     assert "exact" in page.inner_text("table.rows-and-columns")
+    # the fourth, from an address as a reader has it (no scheme, www., a tracking parameter)
+    page.goto(served)
+    with page.expect_navigation():
+        page.click("a[href='/archive/page_history']")
+    page.fill("textarea[name=url], input[name=url]", f"www.{URL.split('://')[1]}?utm_source=x")
+    with page.expect_navigation():
+        page.click("input[type=submit]")
+    page.wait_for_selector("table.rows-and-columns")
+    assert URL in page.inner_text("table.rows-and-columns")
     page.close()
 
 
