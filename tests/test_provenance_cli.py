@@ -47,7 +47,7 @@ def test_ids_and_urls_pasted_in_capitals_or_with_spaces_are_found(archive):
 def test_an_id_of_another_kind_is_named_and_a_url_written_another_way_is_found(archive):
     """`trace <a capture's hash>` said "no image", `prove <an image's hash>` "no signed
     record", and `history` of the page's http:// URL "no captures of" it (a review): each now
-    says which kind of id it was given, or which way of writing the URL has captures."""
+    says which kind of id it was given, and a URL written another way finds the page."""
     conn = sqlite3.connect(archive)
     (capture,) = conn.execute("SELECT sha256 FROM captures LIMIT 1").fetchone()
     use, image = conn.execute(
