@@ -81,8 +81,9 @@ def diff_joined_pages(conn, joined) -> None:
     spelled: dict[str, set[str]] = {}
     captures: dict[str, list[int]] = {}
     for rowid, url in url_of.items():
-        spelled.setdefault(pages.key(url), set()).add(url)
-        captures.setdefault(pages.key(url), []).append(rowid)
+        page = pages.key(url)
+        spelled.setdefault(page, set()).add(url)
+        captures.setdefault(page, []).append(rowid)
     for page, urls in spelled.items():
         if len(urls) > 1 and joined(urls):  # (a URL that is not one is a page alone)
             urls = sorted(urls)

@@ -227,7 +227,8 @@ def _link_article_claims(
     # One copy stands for the rest: claim_everywhere lists every copy of a linked text. By the
     # text's hash, not the MinHash signature, which a one-word edit of a long sentence often
     # leaves unchanged.
-    hashes.update(_fetch(conn, "text_sha256", sorted({o for r in ranked.values() for o in r})))
+    unknown = {o for r in ranked.values() for o in r} - hashes.keys()
+    hashes.update(_fetch(conn, "text_sha256", sorted(unknown)))
     chosen: dict[str, list[str]] = {}
     for claim_id, candidates in ranked.items():
         taken = {mine[claim_id][1]}  # its own exact copies: no link
@@ -239,23 +240,15 @@ def _link_article_claims(
                 if len(chosen[claim_id]) == MAX_CANDIDATES:
                     break
     # Texts only for the chosen candidates, each shingled once for the whole article.
-    texts = {
-        i: (text, sha)
-        for i, text, sha in _select_in(
-            conn,
-            "SELECT id, text, text_sha256 FROM claims WHERE id IN ({})",
-            sorted({o for c in chosen.values() for o in c}),
-        )
-    }
+    # (none is an exact copy of its claim: ``taken`` left those out)
+    texts = dict(_fetch(conn, "text", sorted({o for c in chosen.values() for o in c})))
     sets: dict[str, frozenset[int]] = {}
     for claim_id, candidates in chosen.items():
         mine_set = shingles(mine[claim_id][0])
         for other_id in candidates:
-            if texts[other_id][1] == mine[claim_id][1]:
-                continue  # an exact copy: equal text_sha256 says so, no link
             theirs = sets.get(other_id)
             if theirs is None:
-                theirs = sets[other_id] = frozenset(shingle_hashes(texts[other_id][0]).tolist())
+                theirs = sets[other_id] = frozenset(shingle_hashes(texts[other_id]).tolist())
             jaccard, containment = score_sets(mine_set, theirs)
             if is_near(jaccard, containment):
                 _add_link(conn, claim_id, other_id, "near", max(jaccard, containment))

@@ -81,7 +81,8 @@ def given(url: str) -> list[str]:
     those of the URL without them too (what a page *is* does not change: only what a reader
     may type finds more)."""
     typed = with_scheme(url)
-    return list(dict.fromkeys([url, *forms(typed), *forms(untracked(typed))]))
+    clean = untracked(typed)
+    return list(dict.fromkeys([url, *forms(typed), *(forms(clean) if clean != typed else [])]))
 
 
 #: Query parameters that say only where a reader came from (campaign and click tracking).

@@ -230,15 +230,15 @@ def diff(conn, url: str, old: str | None = None, new: str | None = None) -> dict
                 _image_of(conn, c["old_id"]),
                 _image_of(conn, c["new_id"]),
             )
-    at = "SELECT url FROM articles WHERE id = ?"
+    url_of = {c["article_id"]: c["url"] for c in captures}
     return {
         "url": url,
         "from": old_id,
         "to": new_id,
         # each capture's own URL: a syndicated copy that names the page as its canonical URL
         # is one of its captures, and its changes are not the outlet's own edits
-        "from_url": conn.execute(at, (old_id,)).fetchone()[0],
-        "to_url": conn.execute(at, (new_id,)).fetchone()[0],
+        "from_url": url_of[old_id],
+        "to_url": url_of[new_id],
         "changes": changes,
     }
 
