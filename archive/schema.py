@@ -12,6 +12,8 @@ import urllib.parse
 
 import sqlite_utils
 
+from .refill import MINHASH_TABLES, fill_in_key_order, minhashed
+
 SIGNED_TABLES = ("key_rotations", "captures", "articles", "claims", "image_uses")
 
 _V1 = """
@@ -279,66 +281,8 @@ def _v3(db: sqlite_utils.Database) -> None:
     conn = db.conn
     conn.execute("DROP INDEX IF EXISTS claim_bands_claim")
     conn.execute("DELETE FROM claim_bands")
-    tables = {"claim_bands": _MINHASH_TABLES["claim_bands"]}
-    _fill_in_key_order(conn, tables, _minhashed(conn, tuple(tables)))
-
-
-def _claim_batches(conn, size: int = 2000):
-    rows = conn.execute("SELECT id, text FROM claims ORDER BY rowid")
-    while batch := rows.fetchmany(size):
-        yield batch
-
-
-def _fill_in_key_order(conn, tables: dict[str, list[str]], batches) -> None:
-    """Insert the rows of ``batches`` (each a dict: table -> rows of its ``tables`` columns) into
-    their tables in key order, through a temporary table each: SQLite sorts on disk, and each
-    index is then built front to back instead of at random places (a million-claim archive's
-    20 million band rows took minutes the other way). Several tables fill in one pass over the
-    claims."""
-    for table, columns in tables.items():
-        conn.execute(f"CREATE TEMP TABLE fill_{table} ({', '.join(columns)})")
-    try:
-        for batch in batches:
-            for table, rows in batch.items():
-                marks = ", ".join("?" * len(tables[table]))
-                conn.executemany(f"INSERT INTO temp.fill_{table} VALUES ({marks})", rows)
-        for table, columns in tables.items():
-            cols = ", ".join(columns)
-            conn.execute(
-                f"INSERT OR IGNORE INTO main.{table} ({cols}) SELECT {cols} FROM temp.fill_{table} "
-                f"ORDER BY {cols}"
-            )
-    finally:
-        for table in tables:
-            conn.execute(f"DROP TABLE temp.fill_{table}")
-
-
-#: The derived tables of claims' MinHash: band keys and compact signatures.
-_MINHASH_TABLES = {
-    "claim_bands": ["band_key", "claim_id"],
-    "claim_minhash": ["claim_id", "shingles", "signature"],
-}
-
-
-def _minhashed(conn, tables: tuple[str, ...]):
-    """Batches of ``tables``' rows (of ``_MINHASH_TABLES``) for every claim long enough to have
-    them, each batch's MinHash computed once."""
-    from .similarity import minhash_bands
-
-    for batch in _claim_batches(conn):
-        hashed = minhash_bands([text for _, text in batch])
-        done = [
-            (claim_id, keys, size, signature)
-            for (claim_id, _), keys, size, signature in zip(
-                batch, hashed.keys, hashed.sizes, hashed.signatures, strict=True
-            )
-            if signature is not None
-        ]
-        rows = {
-            "claim_bands": [(key, claim_id) for claim_id, keys, _, _ in done for key in keys],
-            "claim_minhash": [(claim_id, size, sig) for claim_id, _, size, sig in done],
-        }
-        yield {table: rows[table] for table in tables}
+    tables = {"claim_bands": MINHASH_TABLES["claim_bands"]}
+    fill_in_key_order(conn, tables, minhashed(conn, tuple(tables)))
 
 
 def _v4(db: sqlite_utils.Database) -> None:
@@ -363,8 +307,8 @@ def _v5(db: sqlite_utils.Database) -> None:
     before scoring it exactly (most band matches are not near). Derived from the claim's text."""
     conn = db.conn
     _run_script(db, _V5)
-    tables = {"claim_minhash": _MINHASH_TABLES["claim_minhash"]}
-    _fill_in_key_order(conn, tables, _minhashed(conn, tuple(tables)))
+    tables = {"claim_minhash": MINHASH_TABLES["claim_minhash"]}
+    fill_in_key_order(conn, tables, minhashed(conn, tuple(tables)))
 
 
 def index_text(conn: sqlite3.Connection, table: str, after_rowid: int) -> None:
@@ -413,7 +357,7 @@ def _v8(db: sqlite_utils.Database) -> None:
     conn = db.conn
     conn.execute("DELETE FROM claim_bands")
     conn.execute("DELETE FROM claim_minhash")
-    _fill_in_key_order(conn, _MINHASH_TABLES, _minhashed(conn, tuple(_MINHASH_TABLES)))
+    fill_in_key_order(conn, MINHASH_TABLES, minhashed(conn, tuple(MINHASH_TABLES)))
 
 
 _V9 = """
