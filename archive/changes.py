@@ -154,6 +154,20 @@ def _unmatched(these: list[tuple], others: list[tuple]) -> list[tuple]:
     return out
 
 
+def image_shown(conn, url: str, at: str) -> tuple[str, str, str] | None:
+    """(sha256, WARC record id, captured at) of the file of the image ``url`` that a page
+    captured at ``at`` showed, as best the archive knows: the latest capture of it at or before
+    ``at``, else the first after (not the latest of all: a photo replaced later is not what the
+    page showed). None if the archive holds no capture of it."""
+    return conn.execute(
+        "SELECT payload_sha256, warc_record_id, captured_at FROM capture_records "
+        "WHERE url = :url AND role = 'image' AND payload_sha256 IN "
+        "(SELECT sha256 FROM images) ORDER BY coalesce(captured_at > :at, 1), "
+        "CASE WHEN captured_at <= :at THEN captured_at END DESC, captured_at LIMIT 1",
+        {"url": url, "at": at},
+    ).fetchone()
+
+
 def article_changes(conn, old_id: str, new_id: str) -> list[dict]:
     """What changed from one capture of a page (article ``old_id``) to another (``new_id``)."""
 
@@ -164,14 +178,20 @@ def article_changes(conn, old_id: str, new_id: str) -> list[dict]:
         ).fetchall()
 
     def uses(aid):
+        (at,) = conn.execute("SELECT captured_at FROM articles WHERE id = ?", (aid,)).fetchone()
         return [
-            (i, " / ".join(filter(None, [cap, credit])), f"{img}|{cap}|{credit}")
-            for i, cap, credit, img in conn.execute(
-                "SELECT id, caption, credit, COALESCE(image_sha256, url) FROM image_uses "
+            (i, " / ".join(filter(None, [cap, credit])), f"{sha or shown(url, at)}|{cap}|{credit}")
+            for i, cap, credit, sha, url in conn.execute(
+                "SELECT id, caption, credit, image_sha256, url FROM image_uses "
                 "WHERE article_id = ? ORDER BY position",
                 (aid,),
             )
         ]
+
+    def shown(url, at):
+        # a use written when the archive held no capture of its image: the file it holds now
+        found = image_shown(conn, url, at)
+        return found[0] if found else url
 
     found = []
     for target, old, new in (

@@ -18,6 +18,7 @@ from pathlib import Path
 
 from . import statements, stops
 from .capture_files import sniff_format
+from .changes import image_shown
 from .config import Limits, captures_dir
 from .db import connect, is_locked
 from .errors import ArchiveError, CaptureError, ClusterError, DatabaseError, KeyFileError
@@ -535,16 +536,8 @@ class Ingester:
             )
             self._store_image(found, path)
         else:
-            # the image in a capture already in the archive: what the page showed is best
-            # known from the latest capture at or before the page's, else from the first after
-            # (not the latest of all: a photo replaced later is not what the page showed)
-            row = self.conn.execute(
-                "SELECT payload_sha256, warc_record_id, captured_at FROM capture_records "
-                "WHERE url = :url AND role = 'image' AND payload_sha256 IN "
-                "(SELECT sha256 FROM images) ORDER BY coalesce(captured_at > :at, 1), "
-                "CASE WHEN captured_at <= :at THEN captured_at END DESC, captured_at LIMIT 1",
-                {"url": ref.url, "at": article_row["captured_at"]},
-            ).fetchone()
+            # the image in a capture already in the archive
+            row = image_shown(self.conn, ref.url, article_row["captured_at"])
             if row:
                 image_sha, record_id, captured_at = row
         if image_sha:

@@ -500,6 +500,27 @@ def _v14(db: sqlite_utils.Database) -> None:
     )
 
 
+def _v15(db: sqlite_utils.Database) -> None:
+    """An image use written when the archive held no capture of its image's file (only its
+    URL) is, in ``changes``, the file the archive now holds at that URL, as ingest would choose
+    it (``changes.image_shown``): it read as a "changed image" with the same caption, or as
+    one removed and one added. The pairs of captures with an image change beside such a use
+    are diffed again; no other row is touched."""
+    from .changes import diff_articles
+
+    conn = db.conn
+    pairs = conn.execute(
+        "SELECT DISTINCT url, from_article_id, to_article_id FROM changes AS c "
+        "WHERE target = 'image' AND EXISTS (SELECT 1 FROM image_uses AS u "
+        "WHERE u.article_id IN (c.from_article_id, c.to_article_id) AND u.image_sha256 IS NULL)"
+    ).fetchall()
+    for url, old, new in pairs:
+        conn.execute(
+            "DELETE FROM changes WHERE from_article_id = ? AND to_article_id = ?", (old, new)
+        )
+        diff_articles(conn, url, old, new)
+
+
 #: (name, function) in order. Append only.
 MIGRATIONS = [
     ("0001_initial", _v1),
@@ -516,4 +537,5 @@ MIGRATIONS = [
     ("0012_one_page_in_any_spelling", _v12),
     ("0013_www_is_the_same_host", _v13),
     ("0014_claims_by_cue_and_id", _v14),
+    ("0015_image_file_missing_is_not_a_change", _v15),
 ]

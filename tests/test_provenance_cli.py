@@ -153,3 +153,71 @@ def test_the_quote_link_benchmark_finds_the_links_ingest_wrote(archive, tmp_path
     ).fetchone()
     conn.close()
     assert found["links"] == written > 0, found
+
+
+def _photo_captures(tmp_path) -> list[Path]:
+    """Three captures of a page with one photo: the first with the photo's file, the second
+    without it, the third with another file at the same URL, under the same caption."""
+    import io
+
+    from PIL import Image
+
+    from .test_robustness import FILLER, article_html, http_response, warc_file
+
+    def png(shade: int) -> bytes:
+        buf = io.BytesIO()
+        Image.new("RGB", (40, 30), (shade, 90, 160)).save(buf, "PNG")
+        return buf.getvalue()
+
+    src, url = "https://ferry.example/photo.png", "https://ferry.example/story"
+    page = article_html("Ferry terminal", FILLER, figures=[(src, "The terminal", "A. Photo")])
+    files = []
+    for n, photo in [(1, png(10)), (2, None), (3, png(200))]:
+        responses = [http_response(url, page)]
+        if photo:
+            responses.append(http_response(src, photo, "image/png"))
+        dates = {uri: {"WARC-Date": f"2025-03-0{n}T09:00:00Z"} for uri, *_ in responses}
+        files.append(warc_file(tmp_path / f"{n}.warc.gz", responses, warc_headers=dates))
+    return files
+
+
+def test_a_capture_without_the_photo_file_is_not_a_changed_photo(tmp_path, fixed_signer):
+    """The page's second capture holds no file of its photo, and was ingested first, when the
+    archive had none: it read as a "changed image" (same caption, score 1.0) from the first
+    capture (browser review). It is the file the archive holds at that URL, as ingest chooses
+    one; the photo that did change, in the third capture, still shows."""
+    from archive.ingest import Ingester
+
+    first, second, third = _photo_captures(tmp_path)
+    db = tmp_path / "archive.db"
+    ingester = Ingester(db, fixed_signer)
+    for path in (second, first, third):
+        assert ingester.ingest_file(path).status == "ingested"
+    conn = sqlite3.connect(db)
+    ids = [a for (a,) in conn.execute("SELECT id FROM articles ORDER BY captured_at")]
+    hashless = conn.execute("SELECT article_id FROM image_uses WHERE image_sha256 IS NULL")
+    assert [a for (a,) in hashless] == [ids[1]]
+    image_changes = (
+        "SELECT from_article_id, to_article_id, change FROM changes WHERE target = 'image'"
+    )
+    assert conn.execute(image_changes).fetchall() == [(ids[1], ids[2], "changed")]
+    for old, new in [(ids[0], ids[1]), (ids[1], ids[2])]:
+        shown = cli_json(db, "diff", "https://ferry.example/story", "--from", old, "--to", new)
+        assert [c["change"] for c in shown["changes"] if c["target"] == "image"] == (
+            [] if old == ids[0] else ["changed"]
+        )
+
+    # an archive from before 0015 holds the first pair's image change: upgrade drops it
+    kept = conn.execute("SELECT * FROM changes WHERE from_article_id = ?", (ids[1],)).fetchall()
+    conn.execute(
+        "INSERT INTO changes (url, from_article_id, to_article_id, target, change, old_text, "
+        "new_text, score) VALUES (?, ?, ?, 'image', 'changed', 'x', 'x', 1.0)",
+        ("https://ferry.example/story", ids[0], ids[1]),
+    )
+    conn.execute("DELETE FROM migrations WHERE name = '0015_image_file_missing_is_not_a_change'")
+    conn.commit()
+    result = CliRunner().invoke(cli, ["upgrade", "--db", str(db)])
+    assert result.exit_code == 0 and "0015_image_file_missing_is_not_a_change" in result.output
+    assert conn.execute(image_changes).fetchall() == [(ids[1], ids[2], "changed")]
+    rediffed = conn.execute("SELECT * FROM changes WHERE from_article_id = ?", (ids[1],))
+    assert [r[1:] for r in rediffed] == [r[1:] for r in kept]
