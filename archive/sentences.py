@@ -38,6 +38,7 @@ def _last_word(text: str) -> str:
     return m.group(1).lower() if m else ""
 
 
+_INITIALS = re.compile(r"(?:[a-z]\.)+[a-z]")
 _ANY_QUOTE = re.compile('[„«“”»"]')
 
 
@@ -74,8 +75,9 @@ def split_sentences(block: str) -> list[tuple[int, int]]:
             word = _last_word(block[start:punct_at])
             if word in ABBREVIATIONS or word.rstrip(".") in ABBREVIATIONS:
                 continue
-            # An initial ("J. K. Rowling"): a single capital letter before the period.
-            if len(word) == 1 and block[punct_at - 1].isupper():
+            # An initial ("J. K. Rowling"), or initials run together ("P.J. Fleck"): capital
+            # letters, each with its period.
+            if block[punct_at - 1].isupper() and (len(word) == 1 or _INITIALS.fullmatch(word)):
                 continue
         if (
             block[punct_at] in "?!…"

@@ -31,12 +31,17 @@ TITLES = frozenset(
     representative governor gov. mayor chancellor king queen prince princess sheikh dr. dr
     mr. mr mrs. mrs ms. ms prof. prof professor chief commander col. col lt. lt captain capt.
     sgt. spokesman spokeswoman spokesperson ambassador judge justice pope ex-defence ex-defense
-    former deputy foreign defence defense interior finance foreign-minister leader head
-    director chairman chairwoman ceo prosecutor prosecution public attorney""".split()
+    former deputy foreign defence defense interior finance foreign-minister leader head supt.
+    director chairman chairwoman ceo prosecutor prosecution public attorney coach""".split()
 )
 
-# A capitalised word, or an initial ("J."); a period elsewhere ends the name, not the sentence.
-_WORD = r"(?:[A-Z]\.|(?:Jr|Sr)\.|[A-Z][\w'’\-]*)"
+# A capitalised word, an initial ("J.") or initials ("U.S."), or a title with its period ("Mr.
+# Trump", "Rep. Brian Babin": the name ended at the period, and "Mr" spoke); a period elsewhere
+# ends the name, not the sentence.
+_WORD = (
+    r"(?:[A-Z]\.(?:[A-Z]\.)*|(?:Jr|Sr|Mrs?|Ms|Dr|Rep|Sen|Gov|Gen|Lt|Col|Sgt|Capt|Prof|Supt)\.|"
+    r"[A-Z][\w'’\-]*)"
+)
 _CAP = rf"(?:{_WORD}|(?:al|bin|ibn|de|da|van|von|der|del|la|le)\b)"
 # A proper-noun phrase: capitalised words (with name particles), starting with a capital. At
 # most twelve words: unbounded, a long run of capitalised words took time in the square of its
@@ -116,6 +121,15 @@ _STOP_START = frozenset("the a an now but and so yet then this that these those 
 # Capitalised only because they open a sentence: never the first word of a name ("When
 # Steenburgen", "As Emily Feng", "After Epstein"), and never a speaker on their own ("That
 # said", "On Monday, the People's Daily, ..., warned", "Other estimates").
+#: Words for people left unnamed, and notes, that open a sentence as a subject ("Officials said",
+#: "Correction added"): no speaker.
+_UNNAMED = frozenset(
+    """officials authorities analysts prosecutors sources others experts critics investigators
+    researchers scientists witnesses residents doctors economists lawmakers observers
+    organizers organisers activists supporters opponents officers diplomats correction update
+    editors""".split()
+)
+_LOWER_WORD = re.compile(r"\b[a-z][a-z'’\-]*")
 _LEADING = frozenset(
     """when while as after although though despite under over whatever with to am one since
     before because if unlike like for from by during amid against both each every many most
@@ -215,6 +229,10 @@ class SpeakerResolver:
         headline = [_title_case(t) for t in texts]
         # the first two words of names written inside a sentence: "Under Armour" is a name
         self._keep = frozenset((w[0], w[1]) for _, w, inside in found if inside and len(w) > 1)
+        # words the article capitalises where no sentence opens: names, not "Health" or "Sources"
+        self._inside = frozenset(w for _, ws, inside in found for w in ws[0 if inside else 1 :])
+        self._texts = texts
+        self._lower: frozenset[str] | None = None
         for i, words, _ in found:
             words = _strip_lead(words, self._keep)
             # Headlines in title case: "Who Is Elena Varga" names Elena Varga
@@ -259,6 +277,8 @@ class SpeakerResolver:
         while (
             len(words) > 1
             and words[0].lower().rstrip(",") in TITLES
+            # "Interior Ministry", "Defense Department": a title word naming the organisation
+            and not (len(words) == 2 and _ORG_WORDS.fullmatch(words[1]))
             or (
                 len(words) > 2 and words[0] == "State"  # "Secretary of State Mike Pompeo"
             )
@@ -313,6 +333,29 @@ class SpeakerResolver:
             return max(candidates, key=lambda n: (self.counts[n], -self.first_seen[n]))
         return name
 
+    def _common_word(self, mention: str) -> bool:
+        """One capitalised word that opens its sentence as a common word does: the article
+        capitalises it nowhere else and no name of it has it, and it also writes it in lower
+        case ("Health care providers ..., warning": "health risks"), or it is a word for
+        unnamed people ("Sources told CNN", "Officials said"). Not who spoke; "Schiff asked"
+        and "Nomura said" opening every sentence that names them still did."""
+        if (
+            " " in mention
+            or not mention[:1].isupper()
+            or mention.isupper()
+            or mention in self._inside
+            or mention in self._by_word
+        ):
+            return False
+        lower = mention.lower()
+        if lower in ("he", "she", "it", "they"):
+            return False
+        if lower in _UNNAMED:
+            return True
+        if self._lower is None:  # (read once per article, and only for such a word)
+            self._lower = frozenset(_LOWER_WORD.findall(" ".join(self._texts)))
+        return lower in self._lower
+
     def _expand(self, acronym: str) -> str | None:
         """The name an acronym stands for ("CDC" -> "... Center for Disease Control ...")."""
         for name in sorted(self.counts, key=lambda n: -self.counts[n]):
@@ -355,6 +398,9 @@ class SpeakerResolver:
                         mention = cue = None
                 elif m:
                     mention, cue = m.group(1), m.group(2)
+                    # "the Department of Energy announced": the organisation, not "Energy"
+                    if org := _ORG_OF.search(outside, 0, m.start(1)):
+                        mention = org.group(1) + mention
                 if m is None:
                     m = _PARTICIPLE.search(outside)
                     if m:
@@ -365,6 +411,8 @@ class SpeakerResolver:
             if mention.lower() in ("it", "they") and not spans:
                 mention = None
             elif mention.lower() in _LEADING and not (mention.isupper() and len(mention) > 1):
+                mention = None
+            elif self._common_word(mention):
                 mention = None
         if mention and cue:
             att.speaker_mention = mention
@@ -389,6 +437,15 @@ _ORG_WORDS = re.compile(
     r"center|centre|organi[sz]ation|university|police|army|military|government|inc|ltd|corp|"
     r"committee|commission|court|club|union|bank|association|institute|records|productions)\b",
     re.I,
+)
+
+
+#: An organisation's name up to its "of", just before a name: "Department of " (Energy),
+#: "Office of " (Emergency Services). A name runs to no lower-case word, so it stopped there.
+_ORG_OF = re.compile(
+    r"\b((?:Department|Ministry|Office|Bureau|Board|University|Institute|Bank|Council|"
+    r"Commission|Court|Agency|Academy|Administration|Association|Federation|Chamber|Embassy|"
+    r"Museum|College|League|Union)[ \t]+of[ \t]+)$"
 )
 
 

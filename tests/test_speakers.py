@@ -220,3 +220,73 @@ def test_a_place_after_in_or_at_is_not_who_spoke():
     ]:  # fmt: skip
         (claim,) = split_claims([Block("paragraph", text)])
         assert claim.speaker == speaker, (text, claim.speaker)
+
+
+def test_a_title_with_its_period_and_initials_are_part_of_the_name():
+    """ "Mr. Trump" spoke as "Mr", "said Rep. Brian Babin" as "Rep" and "said U.S. Attorney
+    Nealy Cox" as "U": the name ended at the first period (real pages, browser review)."""
+    claims = _claims(
+        "Mr. Trump continues to insist his tactics will work, saying he alone is tough enough.",
+        "“Every study over the last 40 years pointed to a heavy-lift rocket,” said Rep. Brian "
+        "Babin, the ranking member.",
+        "“We believe that justice has been served in this case,” said U.S. Attorney Nealy Cox.",
+        "Coach P.J. Fleck said the quarterback has made progress this week.",
+    )
+    assert [c.speaker for c in claims] == ["Trump", "Brian Babin", "Nealy Cox", "P.J. Fleck"]
+
+
+def test_an_organisation_keeps_the_words_a_title_or_of_would_cut():
+    """ "the Interior Ministry said" spoke as "Ministry" (interior is a title word, as in
+    interior minister) and "the Department of Energy announced" as "Energy"."""
+    claims = _claims(
+        "The house will hold the local police offices, the Interior Ministry said on Tuesday.",
+        "In 2017, the Department of Energy announced that the cost goal had been met early.",
+        "The California Governor's Office of Emergency Services said the shutoff was lawful.",
+    )
+    assert [c.speaker for c in claims] == [
+        "Interior Ministry",
+        "Department of Energy",
+        "Office of Emergency Services",
+    ]
+
+
+def test_a_common_word_that_opens_a_sentence_is_no_speaker():
+    """ "Correction added Nov. 18", "Health care providers ..., warning" and "Sources told CNN"
+    gave the speakers "Correction", "Health" and "Sources" (real pages): a word the article
+    capitalises only where a sentence opens, and also writes in lower case or that stands for
+    people left unnamed. A name that only ever opens sentences still speaks."""
+    claims = _claims(
+        "Health care providers have protested the longer stays, warning that children face "
+        "serious health risks.",
+        "Sources told CNN that a year later little had changed in the plan.",
+        "Officials said the bridge would reopen before the end of the month.",
+        "Correction added Nov. 18, 2019: The caption below the photograph was wrong.",
+        "“So it's fair to say you have not fixed the problem?” Schiff asked.",
+        "Nomura said the order favoured banks over the rest of the market.",
+    )
+    assert [c.speaker for c in claims] == [None, None, None, None, "Schiff", "Nomura"]
+    # capitalised inside a sentence elsewhere, the same word is a name
+    claims = _claims(
+        "The report was published by Health, a monthly magazine.",
+        "Health said the survey covered two thousand readers.",
+    )
+    assert claims[1].speaker == "Health"
+
+
+def test_initials_run_together_do_not_end_a_sentence():
+    """ "George R.R. Martin", "COLUMBIA, S.C. (AP)" and "P.O. Box" were cut after the initials
+    (real pages): capital letters each with a period are one word, as a single initial is."""
+    from archive.sentences import split_sentences
+
+    text = (
+        "Over a decade before George R.R. Martin wrote his saga, Ford wrote one. "
+        "COLUMBIA, S.C. (AP) — A dozen owners met on Friday. Write to P.O. Box 69440. "
+        "It rained. Then it stopped."
+    )
+    assert [text[s:e] for s, e in split_sentences(text)] == [
+        "Over a decade before George R.R. Martin wrote his saga, Ford wrote one.",
+        "COLUMBIA, S.C. (AP) — A dozen owners met on Friday.",
+        "Write to P.O. Box 69440.",
+        "It rained.",
+        "Then it stopped.",
+    ]
