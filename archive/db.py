@@ -196,3 +196,19 @@ def migrate(db: sqlite_utils.Database) -> None:
     except BaseException:
         conn.execute("ROLLBACK")
         raise
+
+
+def select_in(conn, sql: str, ids: list):
+    """The rows of ``sql``, whose ``IN ({})`` takes ``ids``, queried 512 ids at a time."""
+    for chunk in in_chunks(ids):
+        yield from conn.execute(sql.format(", ".join("?" * len(chunk))), chunk)
+
+
+def in_chunks(items: list, n: int = 512):
+    """``items`` in lists of at most ``n``, for ``IN (...)`` parameters, each padded with NULLs
+    (which match nothing) to a power of two: the few shapes stay in sqlite3's statement cache,
+    which a statement per list length would fill (128 statements of up to 500 parameters held
+    ~10 MB and were prepared again and again)."""
+    for i in range(0, len(items), n):
+        chunk = items[i : i + n]
+        yield chunk + [None] * ((1 << (len(chunk) - 1).bit_length()) - len(chunk))

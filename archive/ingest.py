@@ -23,12 +23,14 @@ from .config import Limits, captures_dir
 from .db import connect, is_locked
 from .errors import ArchiveError, CaptureError, ClusterError, DatabaseError, KeyFileError
 from .hashing import NORMALIZATION, article_text_sha256, file_sha256, sha256_hex, text_sha256
+from .image_links import PhashIndex
 from .keys import Signer
 from .ledger import SignedWriter, prepare
 from .leftovers import sweep, sweep_copies
-from .links import Linker, PhashIndex, QuoteIndex
+from .links import Linker
 from .parallel import kill_workers
 from .pending import PendingImages
+from .quote_links import QuoteIndex
 from .reader import CaptureReader, read_payload
 from .reading import Reading
 from .schema import FTS_COLUMNS, index_text, max_rowid

@@ -10,9 +10,10 @@ much the process's peak RSS grew during it. The pass reads every pHash of the ar
 capture, so its time grows with the archive; its memory should not.
 
 Then the same pass as the captures after the first of an ingest run make it (fourteenth
-round): with the run's ``links.PhashIndex``, which reads the archive's pHashes once (``load_s``,
-the first capture's cost) and keeps them in memory (``held_rss_growth_mb``), so that each later
-capture's pass (``held_wall_s``) compares in memory instead of reading them all again.
+round): with the run's ``image_links.PhashIndex``, which reads the archive's pHashes once
+(``load_s``, the first capture's cost) and keeps them in memory (``held_rss_growth_mb``), so
+that each later capture's pass (``held_wall_s``) compares in memory instead of reading them
+all again.
 ``held_same_links`` compares the two passes' links; the pHashes here are random, so there are
 few or none (tests/test_similarity.py checks the two ways agree on clustered ones).
 """
@@ -31,23 +32,23 @@ from perfutil import OUT, PYTHON, REPO, built_once, machine, write_json  # noqa:
 
 CHILD = """
 import json, resource, sqlite3, sys, time
-from archive import links
+from archive import image_links
 conn = sqlite3.connect(sys.argv[1], isolation_level=None)
 new = json.loads(sys.argv[2])
 conn.execute("BEGIN")
 before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
 start = time.perf_counter()
-links._link_images(conn, new)
+image_links.link_images(conn, new)
 wall = time.perf_counter() - start
 grew = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before
 made = set(conn.execute("SELECT * FROM image_links"))
 conn.execute("DELETE FROM image_links")
-index = links.PhashIndex()
+index = image_links.PhashIndex()
 start = time.perf_counter()
 index.refresh(conn)
 load = time.perf_counter() - start
 start = time.perf_counter()
-links._link_images(conn, new, index=index)
+image_links.link_images(conn, new, index=index)
 held = time.perf_counter() - start
 held_grew = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before - grew
 same = set(conn.execute("SELECT * FROM image_links")) == made

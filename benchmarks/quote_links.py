@@ -5,13 +5,13 @@
     .venv/bin/python benchmarks/quote_links.py --db path/to/archive.db --articles 200 --runs 3
 
 A capture's quotes are linked to every quote of the same speaker the archive holds whose
-words contain them or are contained in them (``links._link_quotes``). A prolific speaker's
+words contain them or are contained in them (``quote_links.link_quotes``). A prolific speaker's
 quotes are many: in benchmarks/query_speed.py's million-claim database the most quoted speaker
 has 49,282 quotes, and a capture of 200 pages brings hundreds more.
 
 This takes ``--articles`` articles with quotes from the database (chosen with ``--seed``) as if
 ``--captures`` captures had just brought them, and runs the quote pass over them as an ingest
-run does (one ``links.QuoteIndex`` for the run, begun at each capture), with the links
+run does (one ``quote_links.QuoteIndex`` for the run, begun at each capture), with the links
 collected instead of written: wall time,
 quotes compared, links found, and a digest of the links (two versions of the code must find the
 same). Read-only: the database is not changed. To compare with older code, run this file with
@@ -44,12 +44,17 @@ def articles_with_quotes(conn, n: int, seed: int) -> list[str]:
 
 
 def run(db: Path, articles: list[str], captures: int) -> dict:
-    from archive import links
+    try:
+        from archive import quote_links as links
+    except ImportError:  # the code before the nineteenth round: in archive/links.py
+        from archive import links
 
     conn = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
     found = []
-    real = links._add_link
-    links._add_link = lambda conn, a, b, relation, score: found.append((a, b, round(score, 9)))
+    named = "add_link" if hasattr(links, "add_link") else "_add_link"
+    real = getattr(links, named)
+    setattr(links, named, lambda conn, a, b, relation, score: found.append((a, b, round(score, 9))))
+    link_quotes = getattr(links, "link_quotes", None) or links._link_quotes
     # the quotes held: one index for the run since the sixteenth round (QuoteIndex), one for
     # each capture in the code before (_Quotes: run this file against a worktree of it)
     per_run = getattr(links, "QuoteIndex", None)
@@ -63,12 +68,12 @@ def run(db: Path, articles: list[str], captures: int) -> dict:
             else:
                 quotes = links._Quotes(conn)
             for article_id in articles[first : first + size]:
-                links._link_quotes(conn, article_id, quotes)
+                link_quotes(conn, article_id, quotes)
             if per_run:
                 quotes.finish()
         wall = time.perf_counter() - start
     finally:
-        links._add_link = real
+        setattr(links, named, real)
         conn.close()
     digest = hashlib.sha256(json.dumps(sorted(found)).encode()).hexdigest()[:16]
     return {"wall_s": round(wall, 3), "links": len(found), "links_digest": digest}
@@ -78,7 +83,7 @@ def run(db: Path, articles: list[str], captures: int) -> dict:
 # index's own estimate (``QuoteIndex.held``), with nothing dropped.
 MEMORY = """
 import json, sqlite3, sys
-from archive.links import QuoteIndex, _SpeakerQuotes
+from archive.quote_links import QuoteIndex, _SpeakerQuotes
 
 
 def rss():  # now, not the peak: loading the rows may have peaked higher than they stay

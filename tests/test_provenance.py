@@ -216,10 +216,10 @@ def test_links_do_not_depend_on_what_the_writer_holds(archive, tmp_path, monkeyp
     out. (Pending image uses wait in temporary tables, so nothing bounds them in memory.)"""
     from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-    from archive import links
+    from archive import quote_links
     from archive.keys import Signer
 
-    monkeypatch.setattr(links.QuoteIndex, "max_bytes", 0)
+    monkeypatch.setattr(quote_links.QuoteIndex, "max_bytes", 0)
     db = tmp_path / "archive.db"
     ingester = Ingester(db, Signer(Ed25519PrivateKey.from_private_bytes(bytes(32))))
     for capture in CAPTURES:

@@ -102,7 +102,7 @@ def test_image_links_are_the_nearest_and_do_not_depend_on_how_the_archive_is_rea
     flat in the archive) changes nothing."""
     import random
 
-    from archive import links
+    from archive import image_links
     from archive.db import connect
     from archive.similarity import MAX_IMAGE_LINKS, NEAR_PHASH_DISTANCE
 
@@ -134,7 +134,7 @@ def test_image_links_are_the_nearest_and_do_not_depend_on_how_the_archive_is_rea
     assert capped  # the cap and its order (nearest, then earliest) are exercised
     for chunk in (1 << 14, 7):
         conn.execute("DELETE FROM image_links")
-        links._link_images(conn, new, chunk=chunk)
+        image_links.link_images(conn, new, chunk=chunk)
         found = set(conn.execute("SELECT image_sha256, other_sha256, distance FROM image_links"))
         assert found == expected, chunk
 
@@ -142,13 +142,13 @@ def test_image_links_are_the_nearest_and_do_not_depend_on_how_the_archive_is_rea
 def test_in_lists_come_in_few_shapes():
     """Link lookups pad their IN lists with NULLs to a power of two: one cached statement per
     shape instead of one per length (sqlite3 keeps 128)."""
-    from archive.links import _chunks
+    from archive.db import in_chunks
 
     items = list(range(1300))
-    chunks = list(_chunks(items))
+    chunks = list(in_chunks(items))
     assert [len(c) for c in chunks] == [512, 512, 512]
     assert [x for c in chunks for x in c if x is not None] == items
-    shapes = {len(c) for n in range(1, 513) for c in _chunks(list(range(n)))}
+    shapes = {len(c) for n in range(1, 513) for c in in_chunks(list(range(n)))}
     assert shapes == {1, 2, 4, 8, 16, 32, 64, 128, 256, 512}
 
 
@@ -179,14 +179,14 @@ def test_a_band_shared_by_many_of_an_article_s_own_claims_is_not_looked_up(
         [http_response(f"https://x.example/{n}.html", page) for n in ("a", "b")],
     )
     asked: list[int] = []
-    real = links._select_in
+    real = links.select_in
 
     def spy(conn, sql, ids):
         if "FROM claim_bands" in sql:
             asked.extend(ids)
         return real(conn, sql, ids)
 
-    monkeypatch.setattr(links, "_select_in", spy)
+    monkeypatch.setattr(links, "select_in", spy)
     db = tmp_path / "a.db"
     Ingester(db, fixed_signer).ingest_file(capture)
     conn = sqlite3.connect(db)
@@ -209,7 +209,7 @@ def test_a_run_s_phash_index_links_as_a_fresh_read_of_the_archive_does(tmp_path)
     import random
     import sqlite3
 
-    from archive import links
+    from archive import image_links
     from archive.db import connect
 
     db = tmp_path / "archive.db"
@@ -234,10 +234,10 @@ def test_a_run_s_phash_index_links_as_a_fresh_read_of_the_archive_does(tmp_path)
 
     def linked(shas, index):
         conn.execute("DELETE FROM image_links")
-        links._link_images(conn, shas, chunk=64, index=index)
+        image_links.link_images(conn, shas, chunk=64, index=index)
         return set(conn.execute("SELECT * FROM image_links"))
 
-    index = links.PhashIndex()
+    index = image_links.PhashIndex()
     conn.execute("BEGIN")
     add(conn, 300)
     first = add(conn, 20)
@@ -253,7 +253,7 @@ def test_a_run_s_phash_index_links_as_a_fresh_read_of_the_archive_does(tmp_path)
     conn.execute("BEGIN")
     linked(add(conn, 30), index)
     conn.execute("ROLLBACK")
-    stale = links.PhashIndex()
+    stale = image_links.PhashIndex()
     stale.rowids, stale.values = index.rowids.copy(), index.values.copy()
     stale.size, stale.upto = index.size, index.upto
     index.forget()
@@ -265,14 +265,14 @@ def test_a_run_s_phash_index_links_as_a_fresh_read_of_the_archive_does(tmp_path)
     assert linked(again, stale) == fresh and stale.size == index.size
     conn.execute("ROLLBACK")
     # too many to keep: each capture reads the database, as without an index
-    small = links.PhashIndex()
+    small = image_links.PhashIndex()
     small.max_images = 100
     assert linked(mine, small) == linked(mine, None) and small.too_many and small.size == 0
 
 
 def test_a_failed_capture_empties_the_run_s_phash_index(tmp_path, fixed_signer, monkeypatch):
     """The index may hold the images of a capture rolled back: ingest forgets it then, and the
-    quotes the run holds (links.QuoteIndex) too."""
+    quotes the run holds (quote_links.QuoteIndex) too."""
     from archive import ingest as ingest_module
     from archive.errors import CaptureError
     from archive.ingest import Ingester
@@ -310,11 +310,11 @@ _WORDS = st.lists(st.sampled_from(["a", "ab", "ba", "b", "c", "cab", "x,", "y.",
 @given(quotes=st.lists(_WORDS, max_size=12), probes=st.lists(_WORDS, max_size=4), data=st.data())
 def test_a_speaker_s_quote_index_finds_every_quote_a_full_comparison_finds(quotes, probes, data):
     """Quote links test a new quote against the speaker's quotes that its words say may contain
-    it or be inside it (links._SpeakerQuotes), not against all of them: the same links, in the
+    it or be inside it (quote_links._SpeakerQuotes), not against all of them: the same links, in the
     same order, as testing every one. Probes include pieces of the quotes cut anywhere,
     mid-word too (a quotation trimmed by another outlet). The index is made from the first
     quote here, or the fifth, not the sixteenth."""
-    from archive.links import _quote_words, _SpeakerQuotes
+    from archive.quote_links import _quote_words, _SpeakerQuotes
 
     held = _SpeakerQuotes(0)
     held_from = 1 if data.draw(st.booleans()) else 5
@@ -339,7 +339,7 @@ def test_a_speaker_s_quote_index_finds_every_quote_a_full_comparison_finds(quote
 
 
 def test_a_run_s_quotes_take_in_what_another_ingest_committed_between_its_captures(tmp_path):
-    """A run holds its speakers' quotes across its captures (links.QuoteIndex): what another
+    """A run holds its speakers' quotes across its captures (quote_links.QuoteIndex): what another
     ingest committed in between is read in at the next capture's start, so the links are those
     of one run over every file; and a capture rolled back is forgotten."""
     import sqlite3
