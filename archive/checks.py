@@ -5,6 +5,7 @@ tree, and the stored images. Pure reading, each on a connection of its own.
 
 from __future__ import annotations
 
+import base64
 import binascii
 import contextlib
 import hashlib
@@ -18,7 +19,13 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from . import merkle, statements
 from .hashing import NORMALIZATION, article_text_sha256, sha256_hex, text_sha256
-from .keys import key_id_for, load_public_key_pem, rotation_message, verify_signature
+from .keys import (
+    canonical_base64,
+    key_id_for,
+    load_public_key_pem,
+    rotation_message,
+    verify_signature,
+)
 from .ledger import PRIMARY_KEYS
 from .schema import FTS_COLUMNS
 from .summaries import RECOUNTS
@@ -39,8 +46,10 @@ def _content_problems(table: str, row: dict, db, articles: dict) -> list[str]:
             problems.append("html_sha256 does not match the capture's record")
     elif table == "claims":
         # copied from the article (not signed itself): must agree with the signed article
-        article = articles.get(row["article_id"]) or {}
-        if "captured_at" in row and row["captured_at"] != article.get("captured_at"):
+        article = articles.get(row["article_id"])
+        if article is None:  # (said once, not as each copied column that differs)
+            problems.append(f"its article {row['article_id']} is missing")
+        elif "captured_at" in row and row["captured_at"] != article.get("captured_at"):
             problems.append("captured_at differs from its article's")
         if row["normalization"] != NORMALIZATION:
             problems.append(f"unknown normalization {row['normalization']!r}")
@@ -457,7 +466,10 @@ class _Rows:
                     and sha256(b"\x00" + data).hexdigest() == leaf  # the ledger leaf
                 )
                 if ok:
-                    key.verify(binascii.a2b_base64(signature, strict_mode=True), data)
+                    raw = binascii.a2b_base64(signature, strict_mode=True)
+                    ok = binascii.b2a_base64(raw, newline=False) == signature.encode()
+                if ok:
+                    key.verify(raw, data)
             except Exception:  # noqa: BLE001 - any doubt: the row is checked again, whole
                 ok = False
             if ok:
@@ -533,7 +545,7 @@ class _Rows:
         if key is None:
             problems.append(f"signed by an unknown or untrusted key {row['key_id']}")
         elif not verify_signature(key, row["signature"], data):
-            problems.append("signature does not verify")
+            problems.append(_signature_problem(row["signature"]))
         last = self.retired.get(row["key_id"])
         if last is not None and row["_seq"] is not None and row["_seq"] > last:
             problems.append(
@@ -559,6 +571,16 @@ def check_rows(
     statement's leaf hash). ``retired``: key id -> the ledger entry of the rotation that retired
     it (what it signed later fails). Pure reading; runs in workers."""
     return _Rows(conn, table, lo, hi, raw_keys, retired or {}).run()
+
+
+def _signature_problem(signature) -> str:
+    try:
+        raw = base64.b64decode(signature, validate=True)
+    except (ValueError, TypeError):
+        return "signature is not base64"
+    if not canonical_base64(raw, signature):
+        return "signature is not written as its one standard base64 (its text was altered)"
+    return "signature does not verify"
 
 
 def _diff(expected: bytes, actual: bytes) -> str:

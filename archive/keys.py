@@ -52,13 +52,23 @@ def load_public_key_pem(data: str | bytes, source: str = "public key") -> Ed2551
 
 
 def verify_signature(public_key: Ed25519PublicKey, signature_b64: str, message: bytes) -> bool:
-    """True when ``signature_b64`` (standard base64 of 64 bytes) signs ``message``."""
+    """True when ``signature_b64`` (standard base64 of 64 bytes, as :func:`canonical_base64`
+    says) signs ``message``."""
     try:
         signature = base64.b64decode(signature_b64, validate=True)
+        if not canonical_base64(signature, signature_b64):
+            return False
         public_key.verify(signature, message)
     except (InvalidSignature, ValueError, TypeError):
         return False
     return True
+
+
+def canonical_base64(data: bytes, text: str) -> bool:
+    """``text`` is the one standard base64 spelling of ``data``. A decoder ignores the unused
+    bits of the last character: "...CR==" decodes as "...CQ==" does, so a signature's text
+    could be altered and still verify (an auditor's review)."""
+    return base64.b64encode(data).decode("ascii") == text
 
 
 def rotation_message(old_key_id: str, new_key_id: str) -> bytes:

@@ -72,7 +72,7 @@ def _audit_script() -> str:
 def test_auditor_script_from_the_docs(sample_db, fixed_signer, tmp_path):
     script = tmp_path / "audit.py"
     script.write_text(_audit_script())
-    assert len(script.read_text().splitlines()) <= 66
+    assert len(script.read_text().splitlines()) <= 68
     pub = tmp_path / "pub.pem"
     pub.write_text(fixed_signer.public_key_pem)
     ok = subprocess.run([sys.executable, script, sample_db, pub], capture_output=True, text=True)
@@ -82,12 +82,23 @@ def test_auditor_script_from_the_docs(sample_db, fixed_signer, tmp_path):
     conn.execute(
         "UPDATE claims SET speaker = 'Tomas Varga', cue = 'denied' WHERE id = '37988c58467bc4cf-9'"
     )
+    # a signature in another base64 spelling of the same bytes (its last character, A, Q, g
+    # or w, carries 4 unused bits: B, R, h or x decodes the same), and a key_id column that is
+    # not the statement's (an auditor's review)
+    conn.execute(
+        "UPDATE claims SET signature = substr(signature, 1, 85) || char(unicode("
+        "substr(signature, 86, 1)) + 1) || '==' WHERE id = '37988c58467bc4cf-4'"
+    )
+    conn.execute("UPDATE claims SET key_id = 'ed25519:0000000000000000' WHERE id = "
+                 "'37988c58467bc4cf-5'")  # fmt: skip
     conn.commit()
     conn.close()
     bad = subprocess.run([sys.executable, script, sample_db, pub], capture_output=True, text=True)
     assert bad.returncode == 1
     # every signed column is compared, not only the obvious ones (found in review: cue was not)
     assert "FAILED 37988c58467bc4cf-9 statement.speaker, statement.cue" in bad.stdout
+    assert "FAILED 37988c58467bc4cf-5 statement.key_id, signature" in bad.stdout
+    assert "FAILED 37988c58467bc4cf-4 signature\n" in bad.stdout
 
 
 def test_auditor_script_fails_damaged_rows_and_follows_rotations(tmp_path):
@@ -244,7 +255,7 @@ def test_ledger_script_from_the_docs(tmp_path):
     text = (DOCS / "verification.md").read_text()
     code = next(c for c in re.findall(r"```python\n(.*?)```", text, re.S) if "check_ledger" in c
                 or "matches its checkpoint" in c)  # fmt: skip
-    assert len(code.splitlines()) <= 66
+    assert len(code.splitlines()) <= 70
     script = tmp_path / "check_ledger.py"
     script.write_text(code)
     db, key, pub = tmp_path / "records" / "archive.db", tmp_path / "k.pem", tmp_path / "k.pub"
@@ -284,6 +295,11 @@ def test_ledger_script_from_the_docs(tmp_path):
     )
     code, out = altered(f"DELETE FROM claims WHERE id = '{claim}'")
     assert code == 1 and f"is not the statement of claims {claim}" in out, out
+    # the tree is of the stored leaves: a deleted row is that one line, not every later root
+    # (an auditor's review)
+    assert "is not the root" not in out, out
+    code, out = altered("UPDATE checkpoints SET root_hash = 'ab' || substr(root_hash, 3)")
+    assert code == 1 and "root_hash column is not its signed root" in out, out
     code, out = altered(
         f"DELETE FROM claims WHERE id = '{claim}'",
         f"DELETE FROM ledger WHERE record_id = '{claim}'",

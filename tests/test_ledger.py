@@ -351,9 +351,18 @@ def test_an_edited_or_foreign_checkpoint_is_named(ledger_archive, tmp_path):
     blob[-1] ^= 1  # the signature no longer verifies
     forged = f"{body}\n\n{signature.rsplit(' ', 1)[0]} {base64.b64encode(bytes(blob)).decode()}\n"
     edit(db, "UPDATE checkpoints SET note = ? WHERE id = ?", (forged, first))
-    assert f"FAILED checkpoints {first}: signature does not verify, or note differs" in failures(
+    assert f"FAILED checkpoints {first}: signature does not verify" in failures(
         db, "--public-key", pub
     )
+    # its columns alone edited, the note intact: the column is named, and the ledger, which
+    # matches the signed root, is not said to have changed (an auditor's review)
+    edit(db, "UPDATE checkpoints SET note = ? WHERE id = ?", (note, first))
+    edit(
+        db, "UPDATE checkpoints SET root_hash = 'ab' || substr(root_hash, 3) WHERE id = ?", (first,)
+    )
+    assert failures(db, "--public-key", pub) == [
+        f"FAILED checkpoints {first}: root_hash differs from the root its note signs"
+    ]
     edit(db, "UPDATE checkpoints SET note = ?, key_id = 'ed25519:ffffffffffffffff'", (note,))
     found = failures(db, "--public-key", pub)
     assert any("signed by an unknown or untrusted key ed25519:ffffffffffffffff" in f for f in found)
@@ -395,6 +404,16 @@ def test_kept_checkpoint_of_another_history_or_key_is_named(ledger_archive, fixe
     foreign.write_text(cp.sign(cp.parse(note)[0], origin, stranger))
     found = failures(db, "--public-key", pub, "--checkpoint", foreign)
     assert f"FAILED --checkpoint {size}: not signed by a trusted key" in found
+    # ... of more entries than the archive holds: the cut is named too (a ledger cut off before
+    # a key rotation takes the rotation that trusted the key with it: an auditor's review)
+    beyond = tmp_path / "beyond"
+    beyond.write_text(cp.sign(cp.Checkpoint(origin, 10_000, bytes(32)), origin, stranger))
+    found = failures(db, "--public-key", pub, "--checkpoint", beyond)
+    assert (
+        "FAILED --checkpoint 10000: not signed by a trusted key, and the archive now has fewer "
+        "entries than it: entries were removed (the key rotation to the key that signed it "
+        "among them?)"
+    ) in found
     # another archive's checkpoint, signed by the same key: named as such, not as a rewrite
     elsewhere = tmp_path / "elsewhere"
     other = "archive/56475aa75463474c/0123456789abcdef"

@@ -115,6 +115,48 @@ def test_deleted_row(sample_db, copy_db):
     assert "entry for claims 37988c58467bc4cf-5, which is not in the archive" in result.output
 
 
+def test_a_deleted_article_is_named_as_missing_for_each_of_its_claims(sample_db, copy_db):
+    """Each claim of a deleted article said "captured_at differs from its article's": the
+    article is missing, not different (an auditor's review)."""
+    db = copy_db(sample_db)
+    edit(db, "DELETE FROM articles WHERE id = '37988c58467bc4cf'")
+    result = run_verify(db, "--no-files")
+    assert result.exit_code == 1
+    assert (
+        "FAILED claims 37988c58467bc4cf-3: its article 37988c58467bc4cf is missing; "
+        "statement cannot be rebuilt (a claim statement needs its article)\n"
+    ) in result.output
+    assert "captured_at differs" not in result.output
+
+
+@pytest.mark.parametrize("workers", ["1", "2"])
+def test_a_signature_in_another_base64_spelling_fails(sample_db, copy_db, workers):
+    """Base64 decoders ignore the unused bits of the last character: "...CR==" decodes as
+    "...CQ==", so a signature's text could be changed and still verify (an auditor's review).
+    Only the one standard spelling is a signature."""
+    db = copy_db(sample_db)
+    conn = sqlite3.connect(db)
+    (signature,) = conn.execute(
+        "SELECT signature FROM claims WHERE id = '37988c58467bc4cf-4'"
+    ).fetchone()
+    alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"
+    assert signature.endswith("==")  # 64 bytes: the last character has 4 unused bits
+    other = alphabet[alphabet.index(signature[-3]) ^ 1]
+    conn.execute(
+        "UPDATE claims SET signature = ? WHERE id = '37988c58467bc4cf-4'",
+        (f"{signature[:-3]}{other}==",),
+    )
+    conn.commit()
+    conn.close()
+    result = run_verify(db, "--no-files", "--workers", workers)
+    assert result.exit_code == 1
+    failed = [line for line in result.output.splitlines() if line.startswith("FAILED")]
+    assert failed == [
+        "FAILED claims 37988c58467bc4cf-4: signature is not written as its one standard base64 "
+        "(its text was altered)"
+    ]
+
+
 def signed_claim(conn, signer, signed_at: str, **changes) -> dict:
     """Claim 37988c58467bc4cf-0 with ``changes`` (its text hash recomputed), its statement
     rebuilt and signed by ``signer``: a row to insert as another claim, or to write over it."""
@@ -532,3 +574,29 @@ def test_a_missing_capture_file_says_how_to_check_the_database_alone(sample_db, 
     assert "stored capture missing:" in result.output
     assert "(checking the database alone? add --no-files)" in result.output
     assert run_verify(db, "--no-files").exit_code == 0
+
+
+def test_a_view_trigger_or_table_not_as_the_migrations_make_it_is_reported(sample_db, copy_db):
+    """The quotes view rewritten in the file to give every quote to someone else passed
+    verify, --derived too: every signed row was intact, and Datasette showed the view (an
+    auditor's review). The schema's tables, views and triggers are compared with what the
+    migrations make; an index added or dropped changes no result and is not reported."""
+    assert "schema               1 verified     0 failed" in run_verify(sample_db).output
+    db = copy_db(sample_db)
+    conn = sqlite3.connect(db)
+    conn.executescript(
+        "DROP VIEW quotes; CREATE VIEW quotes AS SELECT id AS claim_id, 'Someone Else' AS "
+        "speaker, quote, text, cue, NULL AS site_name, NULL AS url, captured_at, article_id "
+        "FROM claims WHERE quote IS NOT NULL; DROP TRIGGER claims_au; CREATE TABLE notes (x); "
+        "CREATE INDEX my_own ON claims (cue); DROP INDEX claims_cue;"
+    )
+    conn.close()
+    result = run_verify(db)
+    assert result.exit_code == 1, result.output
+    failed = [line for line in result.output.splitlines() if line.startswith("FAILED")]
+    assert failed == [
+        "FAILED schema claims_au: trigger missing: the archive's migrations create it",
+        "FAILED schema notes: table added: not one of the archive's (`CREATE TABLE notes (x)`)",
+        "FAILED schema quotes: view defined otherwise than the archive's migrations define it "
+        "(`CREATE VIEW quotes AS SELECT id AS claim_id, 'Someone Else' AS speaker, quote, t`)",
+    ]
