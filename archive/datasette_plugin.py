@@ -237,6 +237,14 @@ def render_cell(row, value, column, table, database, datasette):
         return _query_link(
             datasette, database, "claim_everywhere", str(value), claim_id=row["claim_id"]
         )
+    if value is None and column == "image_sha256" and _has(row, "url"):
+        # no file of this image in the archive: say so, and lead on to the other pages that
+        # show the same address (a row page that said only "none" was a dead end: review)
+        href = f"{datasette.urls.table(database, 'image_uses')}?{urlencode({'url': row['url']})}"
+        return Markup(
+            f'<em>no file captured</em> <small>· <a href="{escape(href)}">every use of this '
+            "address</a></small>"
+        )
     if not isinstance(value, str):
         return None
     if len(value) == 64 and (

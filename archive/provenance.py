@@ -180,6 +180,7 @@ def history(conn, url: str) -> list[dict]:
     )
     if not rows:
         raise ArchiveError(f"no captures of {url}")
+    rows[0]["changes_since_previous"] = None  # the first capture: none before it, not 0 changes
     return rows
 
 

@@ -101,6 +101,9 @@ def test_q4_what_changed_between_captures(browser, served):
     page.close()
     page, rows = open_query(browser, base, "page_history", "q4-page-history.png", url=URL)
     assert [r[1] for r in rows] == [A1, A2]
+    # the first capture has no capture before it: no count, not 0 changes (a researcher's
+    # review)
+    assert [r[4] for r in rows] == ["", "4"], rows
     # the hashes and URLs wrap: they took the width the title needed, which wrapped a word a
     # line, each row ten lines tall (fourteenth round)
     title = page.locator("table.rows-and-columns tbody tr td.col-title").first.bounding_box()

@@ -147,7 +147,7 @@ def test_a_page_whose_canonical_url_changes_spelling_is_one_page(tmp_path, fixed
     ):
         listed = json.loads(runner.invoke(cli, ["history", spelling, "--db", db, "--json"]).output)
         assert [r["article_id"] for r in listed] == ids, spelling
-        assert [r["changes_since_previous"] for r in listed] == [0, 1, 1], listed
+        assert [r["changes_since_previous"] for r in listed] == [None, 1, 1], listed
         canned = conn.execute(queries["page_history"]["sql"], {"url": spelling}).fetchall()
         assert [r[1] for r in canned] == ids, spelling
         changed = conn.execute(queries["page_changes"]["sql"], {"url": spelling}).fetchall()
@@ -240,4 +240,4 @@ def test_migration_0013_joins_a_page_captured_with_www_and_without(tmp_path, fix
     )  # not diffed again: the same rows, ids and all
     listed = json.loads(CliRunner().invoke(cli, ["history", bare, "--db", db, "--json"]).output)
     assert [r["article_id"] for r in listed] == ids
-    assert [r["changes_since_previous"] for r in listed] == [0, 1, 1]
+    assert [r["changes_since_previous"] for r in listed] == [None, 1, 1]

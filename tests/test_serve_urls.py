@@ -542,3 +542,33 @@ def _csv_rows(url: str) -> list:
 
     with urllib.request.urlopen(url, timeout=10) as r:
         return list(csv.DictReader(io.StringIO(r.read().decode())))
+
+
+def test_an_image_use_with_no_file_says_so_and_leads_to_the_address_s_other_uses(
+    tmp_path, fixed_signer
+):
+    """An image use whose file no capture held showed an empty image_sha256 on its row page,
+    a dead end though other pages showed the same address (a researcher's review); a date a
+    canned query refuses showed an error page with no way on."""
+    from archive.ingest import Ingester
+
+    from .server import serving
+    from .test_provenance_cli import _photo_captures
+
+    _, without, _ = _photo_captures(tmp_path)
+    db = tmp_path / "archive.db"
+    assert Ingester(db, fixed_signer).ingest_file(without).status == "ingested"
+    (use, url) = sqlite3.connect(db).execute("SELECT id, url FROM image_uses").fetchone()
+    with serving(db) as base:
+        with urllib.request.urlopen(f"{base}/archive/image_uses/{use}", timeout=10) as r:
+            page = r.read().decode()
+        href = escape(f"/archive/image_uses?{urllib.parse.urlencode({'url': url})}")
+        assert f'<em>no file captured</em> <small>· <a href="{href}">' in page, page
+        with pytest.raises(urllib.error.HTTPError) as e:
+            urllib.request.urlopen(
+                f"{base}/archive/speaker_quotes?speaker=x&from=08/03/2025", timeout=10
+            )
+        assert e.value.code == 400
+        refused = e.value.read().decode()
+        assert "give a date or time year first" in refused
+        assert '<p class="crumbs"><a href="/">home</a></p>' in refused
