@@ -48,12 +48,29 @@ def check_archive_file(path: str | Path) -> None:
         # a short wait: a locked file is most likely an archive being written
         _refuse_other_program(uri, path)
     except sqlite3.DatabaseError as e:
+        if "readonly" in str(e) and hot_journal(path) and _writable(path):
+            # a write interrupted (a killed ingest) left its journal: this read-only look
+            # cannot roll it back, the command's own connection will (it said "this user
+            # cannot write there" to a user who could: an archivist's review)
+            with contextlib.suppress(sqlite3.DatabaseError):
+                _refuse_other_program(uri + "&immutable=1", path)
+            return
         if not is_locked(e):
             raise unusable(path, e) from None
         # locked: read as it stands, without locking, only to tell another program's file (a
         # page read in the middle of a commit is no reason to refuse: the command waits later)
         with contextlib.suppress(sqlite3.DatabaseError):
             _refuse_other_program(uri + "&immutable=1", path)
+
+
+def hot_journal(path: Path) -> bool:
+    """A rollback journal beside the database, left by a write that did not finish."""
+    journal = path.with_name(f"{path.name}-journal")
+    return journal.is_file() and journal.stat().st_size > 0
+
+
+def _writable(path: Path) -> bool:
+    return os.access(path, os.R_OK | os.W_OK) and os.access(path.parent, os.W_OK | os.X_OK)
 
 
 def _refuse_other_program(uri: str, path: Path) -> None:

@@ -294,3 +294,36 @@ def test_a_journal_left_behind_is_named_to_a_user_who_cannot_roll_it_back(tmp_pa
         "must roll back before the database can be read, and this user cannot write there: run "
         "any archive command on it (`archive verify`) as a user who can"
     )
+
+
+def test_an_ingest_after_a_killed_write_rolls_its_journal_back(tmp_path):
+    """A write killed mid-transaction (an ingest killed with SIGKILL, a power cut) leaves a hot
+    journal; the next ingest's read-only look at the file told a user who could write there
+    that they could not, and stopped (an archivist's review): it goes on, and its own
+    connection rolls the journal back, as SQLite does for any writer."""
+    sample_db, key = tmp_path / "records" / "archive.db", tmp_path / "k.pem"
+    assert run_cli("ingest", "--key", key, "--db", sample_db, SAMPLE)[0] == 0
+    killed = subprocess.Popen(
+        [sys.executable, "-c",
+         "import sqlite3, sys, time\n"
+         f"c = sqlite3.connect({str(sample_db)!r}, isolation_level=None)\n"
+         "c.execute('PRAGMA cache_size = 1')\n"  # so that the change reaches the file
+         "c.execute('BEGIN IMMEDIATE')\n"
+         "c.execute(\"UPDATE claims SET text = text || ' (altered)'\")\n"
+         "print('written', flush=True)\n"
+         "time.sleep(60)\n"],
+        stdout=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    assert killed.stdout.readline() == "written\n"
+    killed.kill()
+    killed.wait(timeout=30)
+    journal = sample_db.with_name(f"{sample_db.name}-journal")
+    assert journal.stat().st_size > 0  # hot: left by a write that did not finish
+    code, output = run_cli("ingest", "--key", key, "--db", sample_db, SECOND)
+    assert code == 0, output
+    assert not journal.exists() or journal.stat().st_size == 0
+    conn = sqlite3.connect(sample_db)
+    assert conn.execute("SELECT count(*) FROM claims WHERE text LIKE '%(altered)'").fetchone() == (
+        0,
+    )
+    assert run_cli("verify", "--db", sample_db)[0] == 0
