@@ -210,10 +210,10 @@ def test_directories_are_expanded_without_dropping_anything_silently(
     result = ingest(top, elsewhere)
     assert result.exit_code == 1, result.output
     lines = result.output.splitlines()
-    assert lines[2] == (
+    assert (
         "Note: 1 file(s) in the directories given are not captures by their names (.warc, .arc, "
         f".wacz, optionally .gz) and were not read: {top / 'index.cdxj'}"
-    ), result.output
+    ) in lines, result.output
     assert f"Error: {top / 'gone.warc.gz'}: a link to nothing" in lines
     assert f"Error: {top / 'pipe.warc'}: not a regular file (a pipe, a device or a directory)" in (
         lines

@@ -52,6 +52,11 @@ def test_first_ingest_creates_key_and_says_where(isolated_env):
     key = isolated_env / "config" / "archive" / "signing-key.pem"
     assert "Created a new signing key ed25519:" in result.output and str(key) in result.output
     assert oct(key.stat().st_mode & 0o777) == "0o600"
+    # a new archive is said too (a --db on a disk not mounted, or mistyped, started a second
+    # archive without a word: an archivist's review); the second ingest is into that one
+    assert result.output.count("Created a new archive at ") == 1
+    again = ingest(SAMPLE)
+    assert again.exit_code == 0 and "Created a new archive" not in again.output, again.output
     assert (
         "1 files: 1 ingested, 0 already in the archive, 0 failed; 1 articles, 24 claims, "
         "2 images, 2 skipped" in result.output
