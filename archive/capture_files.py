@@ -176,7 +176,12 @@ def find_captures(paths) -> tuple[list[Path], list[Path], list[tuple[Path, str]]
                 (found if capture_format(q) else other).append(q)
         else:
             found.append(p)
-    return found, other, unreadable
+    # a file named twice (itself and in its directory, or by a link) is read once: a broken one
+    # was reported and counted as failed twice (an archivist's review)
+    once: dict[str, Path] = {}
+    for q in found:
+        once.setdefault(os.path.realpath(q), q)
+    return list(once.values()), other, unreadable
 
 
 def _files_under(top: Path, seen: set[str], unreadable: list) -> list[Path]:

@@ -225,6 +225,20 @@ def test_directories_are_expanded_without_dropping_anything_silently(
     ) in lines
 
 
+def test_a_file_named_twice_is_read_once(isolated_env, tmp_path):
+    """A broken file named twice, or named and in its directory, was reported and counted as
+    failed twice (an archivist's review): each file is read once, as a directory reached twice
+    is."""
+    folder = tmp_path / "in"
+    folder.mkdir()
+    broken = folder / "empty.warc.gz"
+    broken.write_bytes(b"")
+    result = ingest(broken, folder, broken, tmp_path / "in" / ".." / "in" / "empty.warc.gz")
+    assert result.exit_code == 1, result.output
+    assert result.output.count(f"Error: {broken}: ") == 1, result.output
+    assert "1 files: 0 ingested, 0 already in the archive, 1 failed" in result.output
+
+
 def on_terminal(*args, columns: int = 80, stdout=None) -> str:
     """What `archive ingest ARGS` writes to a terminal of ``columns`` (a pseudo-terminal: the bar
     is shown); ``stdout``: where its standard output goes instead, if not there."""
