@@ -65,15 +65,24 @@ def sniff_format(path: str | Path) -> str:
         return "warc"
     raise CaptureError(
         path,
-        f"not a WARC or ARC file: it begins {first_line(head)!r}, not a WARC version line or "
+        f"not a WARC or ARC file: it begins {first_line(head)}, not a WARC version line or "
         "an ARC file's filedesc:// header",
         0,
     )
 
 
 def first_line(head: bytes) -> str:
-    """The start of the first line of ``head``, as text, for a message."""
-    return head.split(b"\n", 1)[0][:60].decode("utf-8", "replace")
+    """The start of the first line of ``head`` for a message: quoted when it is text, else
+    its first bytes in hex (random bytes were quoted as replacement characters and control
+    codes, unreadable: an archivist's review)."""
+    line = head.split(b"\n", 1)[0][:60]
+    try:
+        text = line.decode("utf-8")
+    except UnicodeDecodeError:
+        text = None
+    if text is not None and all(c.isprintable() or c in "\t\r" for c in text):
+        return repr(text)
+    return f"with the bytes {line[:12].hex(' ')}{' ...' if len(line) > 12 else ''} (not text)"
 
 
 def first_decompressed(data: bytes, size: int = 4096) -> bytes:

@@ -94,7 +94,9 @@ def ingest(
     key_path = key_path or default_key_path()
     files, others, unreadable = find_captures(paths)
     if not any(p.is_file() for p in files):
-        # nothing to read: say so before a key or a database is created
+        # nothing to read: say so before a key or a database is created (a directory that
+        # cannot be read is said to be that alone, not also empty: an archivist's review)
+        refused = {Path(d) for d, _ in unreadable}
         raise click.ClickException(
             "; ".join(
                 [
@@ -104,7 +106,8 @@ def ingest(
                     else f"{p}: not a regular file"
                     if p.exists()
                     else f"{p}: no such file"
-                    for p in paths
+                    for p in map(Path, paths)
+                    if p not in refused
                 ]
                 + [f"{d}: cannot be read ({why})" for d, why in unreadable]
             )

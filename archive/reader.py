@@ -352,7 +352,7 @@ class CaptureReader:
             head = f.read(1 << 16)
         if head[:2] == GZIP_MAGIC:
             return "the gzip data here holds no WARC or ARC record"
-        return f"no WARC or ARC record starts here (it begins {first_line(head)!r})"
+        return f"no WARC or ARC record starts here (it begins {first_line(head)})"
 
     def _if_damaged(self, where: str, member: str, start: int, but: str | None = None) -> None:
         """Raise "damaged" when the capture file (not a WACZ's member) has a gzip member at

@@ -239,6 +239,28 @@ def test_a_file_named_twice_is_read_once(isolated_env, tmp_path):
     assert "1 files: 0 ingested, 0 already in the archive, 1 failed" in result.output
 
 
+def test_a_directory_that_cannot_be_read_is_said_to_be_that_alone(
+    isolated_env, tmp_path, monkeypatch
+):
+    """Given alone, it was "no capture files in it; ... cannot be read" (an archivist's review,
+    as a user without the right: root reads every directory, so the refusal is made up)."""
+    import os
+
+    secret = tmp_path / "secret"
+    secret.mkdir()
+    scandir = os.scandir
+
+    def refused(path="."):
+        if str(path) == str(secret):
+            raise PermissionError(13, "Permission denied", str(path))
+        return scandir(path)
+
+    monkeypatch.setattr(os, "scandir", refused)
+    result = ingest(secret)
+    assert result.exit_code == 1
+    assert result.output == f"Error: {secret}: cannot be read (Permission denied)\n"
+
+
 def on_terminal(*args, columns: int = 80, stdout=None) -> str:
     """What `archive ingest ARGS` writes to a terminal of ``columns`` (a pseudo-terminal: the bar
     is shown); ``stdout``: where its standard output goes instead, if not there."""

@@ -424,3 +424,15 @@ def test_dates_that_do_not_sort_in_time_are_reported(tmp_path, date, finding):
     assert f"Warning: {warc} at offset 0: {finding}" in output
     note = sqlite3.connect(db).execute("SELECT note FROM capture_records").fetchone()[0]
     assert finding.split(" is not")[0] in note
+
+
+def test_the_start_of_a_file_that_is_not_text_is_shown_in_hex():
+    """Random bytes named as a capture were quoted as replacement characters and control codes
+    (an archivist's review); text is quoted as before."""
+    from archive.capture_files import first_line
+
+    assert first_line(b"<html><body>hi\nmore") == "'<html><body>hi'"
+    assert first_line(bytes(range(0xE0, 0xF0))) == (
+        "with the bytes e0 e1 e2 e3 e4 e5 e6 e7 e8 e9 ea eb ... (not text)"
+    )
+    assert first_line(b"ok\x00\x01") == "with the bytes 6f 6b 00 01 (not text)"
