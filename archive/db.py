@@ -3,7 +3,6 @@ are in ``schema.py``)."""
 
 from __future__ import annotations
 
-import functools
 import os
 import sqlite3
 from pathlib import Path
@@ -197,49 +196,6 @@ def migrate(db: sqlite_utils.Database) -> None:
     except BaseException:
         conn.execute("ROLLBACK")
         raise
-
-
-def schema_problems(conn: sqlite3.Connection) -> list[tuple[str, str]]:
-    """(name, problem) for each table, view or trigger of the database that is not as the
-    archive's migrations make it: missing, added, or defined otherwise. A view redefined in the
-    file (``quotes`` giving every quote to someone else) changed what Datasette shows while
-    every signed row stayed intact (an auditor's review). Indexes are left out: one more or
-    less changes no result."""
-    expected, found = _expected_schema(), _schema_of(conn)
-    problems = []
-    for name in sorted(expected.keys() | found.keys()):
-        want, got = expected.get(name), found.get(name)
-        if want == got:
-            continue
-        kind = (want or got)[0]
-        if got is None:
-            problems.append((name, f"{kind} missing: the archive's migrations create it"))
-        elif want is None:
-            problems.append((name, f"{kind} added: not one of the archive's (`{got[1]:.80}`)"))
-        else:
-            problems.append((name, f"{kind} defined otherwise than the archive's migrations "
-                                   f"define it (`{got[1]:.80}`)"))  # fmt: skip
-    return problems
-
-
-@functools.cache
-def _expected_schema() -> dict[str, tuple[str, str]]:
-    conn = sqlite3.connect(":memory:", isolation_level=None)
-    try:
-        migrate(sqlite_utils.Database(conn))
-        return _schema_of(conn)
-    finally:
-        conn.close()
-
-
-def _schema_of(conn: sqlite3.Connection) -> dict[str, tuple[str, str]]:
-    return {
-        name: (kind, sql)
-        for kind, name, sql in conn.execute(
-            "SELECT type, name, sql FROM sqlite_master "
-            "WHERE type IN ('table', 'view', 'trigger') AND name NOT LIKE 'sqlite!_%' ESCAPE '!'"
-        )
-    }
 
 
 def select_in(conn, sql: str, ids: list):

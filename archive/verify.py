@@ -14,20 +14,15 @@ from cryptography.hazmat.primitives import serialization
 
 from . import checkpoint as cp
 from .capture_check import check_capture
-from .checks import (
-    Chunk,
-    LedgerScan,
+from .checks import Chunk, LedgerScan, check_rows, in_worker, scan_ledger, text_or_bytes
+from .db_checks import (
     check_derived_counts,
     check_images,
-    check_rows,
     check_search_indexes,
     check_structure,
     database_file,
-    in_worker,
-    scan_ledger,
-    text_or_bytes,
+    schema_problems,
 )
-from .db import schema_problems
 from .hashing import file_sha256
 from .parallel import process_pool, stop_pool
 from .schema import SIGNED_TABLES

@@ -307,6 +307,24 @@ def test_a_damaged_page_the_row_checks_do_not_read_is_found(
     assert "claims              24 verified" in result.output  # the rows themselves are fine
     skipped = run_verify(db, "--no-files", "--no-sqlite-check", "--workers", workers)
     assert skipped.exit_code == 0 and "database file" not in skipped.output
+    # every problem on a line of its own with its prefix: a row of SQLite's may hold several
+    # lines, which were printed bare (an archivist's review: a claims page's cell offsets)
+    db = copy_db(sample_db)
+    (leaf,) = sqlite3.connect(db).execute(  # (the row checks read past it: a leaf's rows)
+        "SELECT pageno FROM dbstat WHERE name = 'claims' AND pagetype = 'leaf' LIMIT 1"
+    ).fetchone()
+    with open(db, "r+b") as f:
+        f.seek((leaf - 1) * page_size + 8)  # its cells' offsets: out of range
+        f.write(b"\x00\x20" * 3)
+    result = run_verify(db, "--no-files", "--workers", workers)
+    assert result.exit_code == 1, result.output
+    assert f"FAILED database file {db}: SQLite's quick_check: On tree page {leaf} cell" in (
+        result.output
+    )
+    after = result.output.split("Ledger: ", 1)[1].splitlines()[1:]
+    assert after[-1].endswith("problems") and all(
+        line.startswith("FAILED ") for line in after[:-1]
+    ), result.output
 
 
 def test_parallel_signature_checks_find_the_same_failures(sample_db, copy_db, monkeypatch):
