@@ -225,8 +225,8 @@ class Ingester:
             if type(e) is sqlite3.DatabaseError:  # malformed, not a database: not this file's
                 raise DatabaseError(
                     f"{self.db_path}: the archive database is damaged ({e}); {path} was not "
-                    "ingested, and the files after it are not read (`archive verify` says "
-                    "more; restore the database from a copy)"
+                    "ingested, and the files after it are not read (restore the database from "
+                    "a copy; `archive verify` names what it can still read)"
                 ) from None
             problem = archive_problem(self.db_path, e)
             if problem:  # no later file could go in either: stop, and say where
