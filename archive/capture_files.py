@@ -5,6 +5,7 @@ WACZ's ZIP directory sized before zipfile reads it."""
 
 from __future__ import annotations
 
+import codecs
 import os
 import re
 import struct
@@ -75,9 +76,11 @@ def first_line(head: bytes) -> str:
     """The start of the first line of ``head`` for a message: quoted when it is text, else
     its first bytes in hex (random bytes were quoted as replacement characters and control
     codes, unreadable: an archivist's review)."""
-    line = head.split(b"\n", 1)[0][:60]
+    line = head.lstrip(b"\r\n").split(b"\n", 1)[0]
     try:
-        text = line.decode("utf-8")
+        # (incremental: a character cut at the end of what was read is not a reason to call
+        # the line binary)
+        text = codecs.getincrementaldecoder("utf-8")().decode(line[:240])[:60]
     except UnicodeDecodeError:
         text = None
     if text is not None and all(c.isprintable() or c in "\t\r" for c in text):

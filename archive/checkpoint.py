@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
-from .keys import Signer, verify_signature
+from .keys import Signer, canonical_base64, verify_signature
 
 DASH = "\u2014"
 
@@ -79,6 +79,8 @@ def parse(note: str) -> tuple[Checkpoint, list[tuple[str, bytes, bytes]]]:
             raise ValueError(f"malformed signature line: {line[:40]!r}")
         name, _, blob = line[2:].rpartition(" ")
         raw = base64.b64decode(blob, validate=True)
+        if not canonical_base64(raw, blob):  # (decoders ignore the last character's spare bits)
+            raise ValueError("signature is not in its one standard base64 spelling")
         if len(raw) < 5:
             raise ValueError("signature line too short")
         signatures.append((name, raw[:4], raw[4:]))

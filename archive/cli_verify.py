@@ -61,9 +61,10 @@ def _trusted_pem(public_key: Path | None, trust: str | None, db) -> str | None:
 @click.option(
     "--no-sqlite-check",
     is_flag=True,
-    help="Skip SQLite's checks of the database file (PRAGMA quick_check: damaged pages, also "
-    "in the indexes the row checks do not read) and of its full-text search indexes against "
-    "their tables (FTS5's integrity-check).",
+    help="Skip SQLite's checks of the database file (PRAGMA integrity_check: damaged pages, "
+    "also in the indexes the row checks do not read, and every index's entries against its "
+    "table) and of its full-text search indexes against their tables (FTS5's "
+    "integrity-check).",
 )
 @click.option(
     "--derived",

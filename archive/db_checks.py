@@ -1,5 +1,5 @@
 """Checks of the archive database beyond its signed rows (archive/checks.py checks those): the
-file itself (SQLite's quick_check), its schema against what the migrations make, the full-text
+file itself (SQLite's integrity_check), its schema against what the migrations make, the full-text
 indexes, the counts ingest keeps, and the stored images. Each runs in ``archive verify``."""
 
 from __future__ import annotations
@@ -18,11 +18,14 @@ from .summaries import RECOUNTS
 
 
 def check_structure(conn) -> list[str]:
-    """SQLite's own check of the database file (``PRAGMA quick_check``): damaged or misplaced
-    pages, in tables the row checks never read too (full-text indexes, the ledger's indexes).
-    What it reports (at most 20 problems); [] when the file is sound."""
+    """SQLite's own check of the database file (``PRAGMA integrity_check``): damaged or
+    misplaced pages, in tables the row checks never read too (full-text indexes, the ledger's
+    indexes), and every index's entries against its table's rows. ``quick_check`` leaves the
+    last out, and an index rebuilt with other speakers passed it: Datasette reads speaker_quotes
+    through that index (a review; 4.6 s against 1.4 s warm for a 840 MB archive). What it
+    reports (at most 20 problems); [] when the file is sound."""
     try:
-        found = [row[0] for row in conn.execute("PRAGMA quick_check(20)")]
+        found = [row[0] for row in conn.execute("PRAGMA integrity_check(20)")]
     except sqlite3.DatabaseError as e:
         return [str(e)]
     if found == ["ok"]:

@@ -13,7 +13,7 @@ from .speakers import CUES
 
 ABBREVIATIONS = frozenset(
     """
-    mr mrs ms dr prof st sr jr gen lt col sgt capt cmdr adm maj sen rep gov pres rev hon
+    mr mrs ms dr prof st sr jr gen lt col sgt capt cmdr adm maj sen rep gov pres rev hon p.o
     messrs mme mlle fr gov. inc ltd co corp plc llc bros dept univ assn est approx vs etc
     jan feb mar apr jun jul aug sep sept oct nov dec mon tue tues wed thu thur thurs fri sat sun
     no nos vol pp p fig ft mt ave blvd rd e.g i.e a.m p.m u.s u.k u.n u.s.a e.u d.c al
@@ -39,6 +39,8 @@ def _last_word(text: str) -> str:
 
 
 _INITIALS = re.compile(r"(?:[a-z]\.)+[a-z]")
+# A capitalised word right before the initials, with no comma between: "George R.R."
+_NAME_BEFORE = re.compile(r"\b[A-Z][\w'’\-]*\s+(?:[A-Z]\.)+[A-Z]$")
 _ANY_QUOTE = re.compile('[„«“”»"]')
 
 
@@ -75,9 +77,17 @@ def split_sentences(block: str) -> list[tuple[int, int]]:
             word = _last_word(block[start:punct_at])
             if word in ABBREVIATIONS or word.rstrip(".") in ABBREVIATIONS:
                 continue
-            # An initial ("J. K. Rowling"), or initials run together ("P.J. Fleck"): capital
-            # letters, each with its period.
-            if block[punct_at - 1].isupper() and (len(word) == 1 or _INITIALS.fullmatch(word)):
+            # An initial ("J. K. Rowling"): a single capital letter before the period.
+            if len(word) == 1 and block[punct_at - 1].isupper():
+                continue
+            # Initials run together, within a name ("George R.R. Martin", "Coach P.J. Fleck")
+            # or before a parenthesis ("COLUMBIA, S.C. (AP)"); after a comma they may end a
+            # sentence ("filed in Columbia, S.C. Prosecutors said ..." is two).
+            if (
+                block[punct_at - 1].isupper()
+                and _INITIALS.fullmatch(word)
+                and (_NAME_BEFORE.search(block, start, punct_at) or block[end:].lstrip()[:1] == "(")
+            ):
                 continue
         if (
             block[punct_at] in "?!…"

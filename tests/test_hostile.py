@@ -436,3 +436,6 @@ def test_the_start_of_a_file_that_is_not_text_is_shown_in_hex():
         "with the bytes e0 e1 e2 e3 e4 e5 e6 e7 e8 e9 ea eb ... (not text)"
     )
     assert first_line(b"ok\x00\x01") == "with the bytes 6f 6b 00 01 (not text)"
+    # a character cut where the reading stopped is still text; a newline first is skipped
+    assert first_line("<html>привет".encode()[:-1]) == "'<html>приве'"
+    assert first_line(b"\n\x00\x01") == "with the bytes 00 01 (not text)"

@@ -345,7 +345,7 @@ def test_a_frontier_the_checkpoint_does_not_vouch_for_is_rebuilt(
 
 def test_an_edited_or_foreign_checkpoint_is_named(ledger_archive, tmp_path):
     db, pub = ledger_archive
-    first, note, key_id = first_checkpoint(db, "id, note, key_id")
+    first, note, key_id, root_hash = first_checkpoint(db, "id, note, key_id, root_hash")
     body, _, signature = note.partition("\n\n")
     blob = bytearray(base64.b64decode(signature.rsplit(" ", 1)[1]))
     blob[-1] ^= 1  # the signature no longer verifies
@@ -363,6 +363,25 @@ def test_an_edited_or_foreign_checkpoint_is_named(ledger_archive, tmp_path):
     assert failures(db, "--public-key", pub) == [
         f"FAILED checkpoints {first}: root_hash differs from the root its note signs"
     ]
+    edit(db, "UPDATE checkpoints SET root_hash = ? WHERE id = ?", (root_hash, first))
+    edit(db, "UPDATE checkpoints SET tree_size = tree_size - 1 WHERE id = ?", (first,))
+    assert failures(db, "--public-key", pub) == [
+        f"FAILED checkpoints {first}: tree_size differs from the size its note signs"
+    ]
+    edit(db, "UPDATE checkpoints SET tree_size = tree_size + 1 WHERE id = ?", (first,))
+    # the note's signature in another base64 spelling of its bytes (the spare bits of its
+    # last character): not the signature (a review: notes took it while rows did not)
+    line = note.rstrip("\n").rsplit(" ", 1)[1]
+    alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"
+    pad = len(line) - len(line.rstrip("="))
+    last = line[-pad - 1]
+    respelled = line[: -pad - 1] + alphabet[alphabet.index(last) ^ 1] + "=" * pad
+    assert base64.b64decode(respelled) == base64.b64decode(line) and respelled != line
+    edit(db, "UPDATE checkpoints SET note = replace(note, ?, ?) WHERE id = ?",
+         (line, respelled, first))  # fmt: skip
+    assert f"FAILED checkpoints {first}: signature does not verify" in failures(
+        db, "--public-key", pub
+    )
     edit(db, "UPDATE checkpoints SET note = ?, key_id = 'ed25519:ffffffffffffffff'", (note,))
     found = failures(db, "--public-key", pub)
     assert any("signed by an unknown or untrusted key ed25519:ffffffffffffffff" in f for f in found)

@@ -302,7 +302,7 @@ def test_a_damaged_page_the_row_checks_do_not_read_is_found(
         f.write(bytes(page_size))
     result = run_verify(db, "--no-files", "--workers", workers)
     assert result.exit_code == 1, result.output
-    assert f"FAILED database file {db}: SQLite's quick_check: " in result.output
+    assert f"FAILED database file {db}: SQLite's integrity_check: " in result.output
     assert "database file        0 verified     1 failed" in result.output
     assert "claims              24 verified" in result.output  # the rows themselves are fine
     skipped = run_verify(db, "--no-files", "--no-sqlite-check", "--workers", workers)
@@ -310,15 +310,15 @@ def test_a_damaged_page_the_row_checks_do_not_read_is_found(
     # every problem on a line of its own with its prefix: a row of SQLite's may hold several
     # lines, which were printed bare (an archivist's review: a claims page's cell offsets)
     db = copy_db(sample_db)
-    (leaf,) = sqlite3.connect(db).execute(  # (the row checks read past it: a leaf's rows)
-        "SELECT pageno FROM dbstat WHERE name = 'claims' AND pagetype = 'leaf' LIMIT 1"
-    ).fetchone()
+    # a leaf's rows: the row checks read past it
+    leaves = "SELECT pageno FROM dbstat WHERE name = 'claims' AND pagetype = 'leaf' LIMIT 1"
+    (leaf,) = sqlite3.connect(db).execute(leaves).fetchone()
     with open(db, "r+b") as f:
         f.seek((leaf - 1) * page_size + 8)  # its cells' offsets: out of range
         f.write(b"\x00\x20" * 3)
     result = run_verify(db, "--no-files", "--workers", workers)
     assert result.exit_code == 1, result.output
-    assert f"FAILED database file {db}: SQLite's quick_check: On tree page {leaf} cell" in (
+    assert f"FAILED database file {db}: SQLite's integrity_check: On tree page {leaf} cell" in (
         result.output
     )
     after = result.output.split("Ledger: ", 1)[1].splitlines()[1:]
@@ -618,3 +618,51 @@ def test_a_view_trigger_or_table_not_as_the_migrations_make_it_is_reported(sampl
         "FAILED schema quotes: view defined otherwise than the archive's migrations define it "
         "(`CREATE VIEW quotes AS SELECT id AS claim_id, 'Someone Else' AS speaker, quote, t`)",
     ]
+
+
+def test_an_index_whose_entries_are_not_its_table_s_rows_is_found(sample_db, copy_db):
+    """An index rebuilt with two speakers swapped (its root page swapped with a copy's) showed
+    one person's claims as another's in speaker_quotes, which reads through it, and passed
+    quick_check and every row check (a review): verify runs integrity_check, which compares
+    each index with its table."""
+    db = copy_db(sample_db)
+    conn = sqlite3.connect(db)
+    (speaker,) = conn.execute(
+        "SELECT speaker FROM claims WHERE speaker IS NOT NULL LIMIT 1"
+    ).fetchone()
+    conn.executescript(
+        "CREATE TABLE swapped (speaker, captured_at, position);"
+        "INSERT INTO swapped (rowid, speaker, captured_at, position) SELECT rowid, CASE speaker "
+        f"WHEN '{speaker}' THEN 'Someone Else' ELSE speaker END, captured_at, position "
+        "FROM claims;"
+        "CREATE INDEX swapped_index ON swapped (speaker, captured_at, position);"
+    )
+    root = dict(conn.execute(
+        "SELECT name, rootpage FROM sqlite_master WHERE name IN "
+        "('swapped_index', 'claims_speaker_time')"
+    ).fetchall())  # fmt: skip
+    conn.execute("PRAGMA writable_schema = ON")
+    for name, other in (
+        ("claims_speaker_time", "swapped_index"),
+        ("swapped_index", "claims_speaker_time"),
+    ):
+        conn.execute("UPDATE sqlite_master SET rootpage = ? WHERE name = ?", (root[other], name))
+    conn.commit()
+    conn.close()
+    conn = sqlite3.connect(db)
+    conn.execute("DROP TABLE swapped")
+    conn.commit()
+    # what a reader of speaker_quotes sees: the speaker's claims under another name
+    seen = conn.execute(
+        "SELECT count(*) FROM claims INDEXED BY claims_speaker_time WHERE speaker = ?",
+        ("Someone Else",),
+    ).fetchone()[0]
+    truth = conn.execute(
+        "SELECT count(*) FROM claims NOT INDEXED WHERE speaker = 'Someone Else'"
+    ).fetchone()[0]
+    assert (seen, truth) != (0, 0) and seen != truth
+    conn.close()
+    result = run_verify(db, "--no-files")
+    assert result.exit_code == 1, result.output
+    assert "claims_speaker_time" in result.output, result.output
+    assert result.output.count(f"FAILED database file {db}: SQLite's integrity_check: ") >= 1
