@@ -68,8 +68,23 @@ from .trust import archive_signing_key, signing_refusal
     show_default=True,
     help="Images with more pixels are stored but not decoded.",
 )
+@click.option(
+    "--strict",
+    is_flag=True,
+    help="A file that would go in with warnings (a WACZ that fails its own check, WARC "
+    "digests that fail, a page skipped) fails instead, and nothing of it is kept: for scripts "
+    "that read only the exit code.",
+)
 def ingest(
-    paths, db_path, key_path, quiet, workers, scheduler, max_payload_mb, max_image_megapixels
+    paths,
+    db_path,
+    key_path,
+    quiet,
+    workers,
+    scheduler,
+    max_payload_mb,
+    max_image_megapixels,
+    strict,
 ):
     """Ingest WARC, ARC or WACZ capture files (or directories of them).
 
@@ -178,6 +193,7 @@ def ingest(
             + (f", ... (in {ingester.swept[0].parent})" if ingester.swept[3:] else ""),
             err=True,
         )
+    ingester.strict = strict
     if cluster is not None:
         ingester.executor = cluster
     else:

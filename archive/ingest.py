@@ -96,6 +96,9 @@ class Ingester:
         #: called with how many bytes of the capture file are read, after each record is written
         #: (a progress bar within one large file)
         self.on_progress: Callable[[int], None] | None = None
+        #: a file that would go in with warnings (a WACZ that fails its own check, failed
+        #: digests, a record skipped) fails instead, and nothing of it is kept (``--strict``)
+        self.strict = False
         self.db_path = Path(db_path)
         self.signer = signer
         self.limits = limits or Limits()
@@ -303,6 +306,8 @@ class Ingester:
         workers return them in file order (``reading``, if they were sent ahead), then its
         image uses, links and counts."""
         capture, wacz_warnings = self._capture_row(path, sha, fmt, stored)
+        if self.strict and wacz_warnings:  # (before a page is read)
+            raise _strict(wacz_warnings[0], path)
         self.writer.insert("captures", capture)
         self._capture_sha, self._path, self._source = sha, path, stored
         images_from = max_rowid(self.conn, "images")
@@ -338,6 +343,14 @@ class Ingester:
         for table, after in text_from.items():
             index_text(self.conn, table, after)
         result.warnings[:0] = wacz_warnings + reading.reader.warnings  # before the pages' own
+        if self.strict and (result.warnings or result.digest_failures):
+            first = (
+                result.warnings[0]
+                if result.warnings
+                else f"{result.digest_failures} record(s) whose WARC digest does not match"
+            )
+            result.warnings.clear()  # (said in the error, not again as a warning)
+            raise _strict(first, path)
         self.conn.execute(
             "UPDATE captures SET records = ?, articles = ?, claims = ?, images = ?, skipped = ?, "
             "digest_failures = ? WHERE sha256 = ?",
@@ -577,3 +590,9 @@ class Ingester:
             "VALUES (?, ?, ?, ?, ?, ?, ?)",
             (sha, info.mime_type, info.width, info.height, info.bytes, found.phash, payload),
         )
+
+
+def _strict(warning: str, path: Path) -> ArchiveError:
+    """The failure ``--strict`` makes of a file's first warning, naming the file once."""
+    said = warning if warning.startswith(str(path)) else f"{path}: {warning}"
+    return ArchiveError(f"{said} (--strict)")

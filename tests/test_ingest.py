@@ -435,3 +435,33 @@ def test_an_image_captured_elsewhere_is_the_capture_nearest_before_the_page(tmp_
         "2025-03-10T00:00:00Z": "2025-03-01T00:00:00Z",  # not the later capture of the 20th
         "2025-02-01T00:00:00Z": "2025-03-01T00:00:00Z",  # none before: the first after
     }
+
+
+def test_strict_fails_what_would_go_in_with_warnings_and_keeps_nothing_of_it(
+    isolated_env, tmp_path
+):
+    """An edited or failing WACZ, or a WARC with failed digests, goes in "with warnings" and
+    exit 0: a script that reads only the exit code accepts it (an archivist's review).
+    `--strict` fails such a file instead; the archive is as it was, the good files go in."""
+    assert ingest(SAMPLE).exit_code == 0
+    db = isolated_env / "records" / "archive.db"
+    before = file_hash(db)
+    failing = DATA / "wacz" / "invalid_signed_example_1.wacz"
+    digests = DATA / "warc" / "example-trunc.warc"
+    result = ingest("--strict", failing, digests)
+    assert result.exit_code == 1, result.output
+    errors = [line for line in result.output.splitlines() if line.startswith("Error:")]
+    assert len(errors) == 2, result.output
+    assert errors[0].startswith(f"Error: {failing}: WACZ check failed: ")
+    assert errors[0].endswith(" (--strict)")
+    assert errors[1].startswith(f"Error: {digests} at offset ") and errors[1].endswith(
+        " (--strict)"
+    )
+    assert errors[1].count(str(digests)) == 1  # named once
+    assert "Warning:" not in result.output  # said in the error, not again
+    assert "2 files: 0 ingested, 0 already in the archive, 2 failed" in result.output
+    assert file_hash(db) == before
+    assert len(list((isolated_env / "records" / "captures").iterdir())) == 1
+    # without it, as before: both go in with warnings
+    result = ingest(failing, digests)
+    assert result.exit_code == 0 and "2 ingested (2 with warnings)" in result.output
