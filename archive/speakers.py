@@ -119,9 +119,6 @@ _HEADLINE_WORDS = frozenset(
     "who what when where why how is are was were does did do can will has have here".split()
 )
 _STOP_START = frozenset("the a an now but and so yet then this that these those in on at".split())
-# Capitalised only because they open a sentence: never the first word of a name ("When
-# Steenburgen", "As Emily Feng", "After Epstein"), and never a speaker on their own ("That
-# said", "On Monday, the People's Daily, ..., warned", "Other estimates").
 #: Words for people left unnamed, and notes, that open a sentence as a subject ("Officials said",
 #: "Correction added"): no speaker.
 _UNNAMED = frozenset(
@@ -130,6 +127,9 @@ _UNNAMED = frozenset(
     organizers organisers activists supporters opponents officers diplomats correction update
     editors""".split()
 )
+# Capitalised only because they open a sentence: never the first word of a name ("When
+# Steenburgen", "As Emily Feng", "After Epstein"), and never a speaker on their own ("That
+# said", "On Monday, the People's Daily, ..., warned", "Other estimates").
 _LEADING = frozenset(
     """when while as after although though despite under over whatever with to am one since
     before because if unlike like for from by during amid against both each every many most
@@ -229,7 +229,7 @@ class SpeakerResolver:
         headline = [_title_case(t) for t in texts]
         # the first two words of names written inside a sentence: "Under Armour" is a name
         self._keep = frozenset((w[0], w[1]) for _, w, inside in found if inside and len(w) > 1)
-        # words the article capitalises where no sentence opens: names, not "Health" or "Sources"
+        # words the article capitalises where no sentence opens: names, not "Sources" or "Others"
         self._inside = frozenset(w for _, ws, inside in found for w in ws[0 if inside else 1 :])
         for i, words, _ in found:
             words = _strip_lead(words, self._keep)
