@@ -51,14 +51,19 @@ def unusable(path: Path, e: sqlite3.DatabaseError) -> DatabaseError:
     """The one line for a database SQLite would not open or read. A write that was interrupted
     leaves a journal SQLite must roll back before anyone reads the file; a user who cannot
     write there was told only "attempt to write a readonly database" (an archivist's review)."""
-    journal = path.with_name(f"{path.name}-journal")
-    if "readonly" in str(e) and journal.is_file() and journal.stat().st_size:
+    if "readonly" in str(e) and hot_journal(path):
         return DatabaseError(
-            f"{path}: a write that was interrupted left {journal.name} beside it, which SQLite "
-            "must roll back before the database can be read, and this user cannot write there: "
-            "run any archive command on it (`archive verify`) as a user who can"
+            f"{path}: a write that was interrupted left {path.name}-journal beside it, which "
+            "SQLite must roll back before the database can be read, and this user cannot write "
+            "there: run any archive command on it (`archive verify`) as a user who can"
         )
     return DatabaseError(f"{path}: not a usable SQLite database ({e})")
+
+
+def hot_journal(path: Path) -> bool:
+    """A rollback journal beside the database, left by a write that did not finish."""
+    journal = path.with_name(f"{path.name}-journal")
+    return journal.is_file() and journal.stat().st_size > 0
 
 
 def _migrations_in(path: Path, target: str, **how) -> set[str]:

@@ -16,6 +16,7 @@ from .db import (
     _not_an_archive,
     _refuse_empty,
     applied_migrations,
+    hot_journal,
     is_locked,
     unusable,
 )
@@ -61,12 +62,6 @@ def check_archive_file(path: str | Path) -> None:
         # page read in the middle of a commit is no reason to refuse: the command waits later)
         with contextlib.suppress(sqlite3.DatabaseError):
             _refuse_other_program(uri + "&immutable=1", path)
-
-
-def hot_journal(path: Path) -> bool:
-    """A rollback journal beside the database, left by a write that did not finish."""
-    journal = path.with_name(f"{path.name}-journal")
-    return journal.is_file() and journal.stat().st_size > 0
 
 
 def _writable(path: Path) -> bool:
