@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 PORT ?= 8001
 
-.PHONY: demo setup samples test test-quick lint chromium docs
+.PHONY: demo setup samples test test-quick lint test-tools docs
 
 $(BIN)/archive: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -22,13 +22,15 @@ demo: samples
 	$(BIN)/archive verify
 	$(BIN)/archive serve --port $(PORT)
 
-# Browser tests drive Debian's chromium through playwright (no browser download). Installing
-# it needs root: through sudo when not root.
+# Browser tests drive Debian's chromium through playwright (no browser download); the auditor's
+# shell check in docs/provenance.md runs with the sqlite3 shell and openssl. Installing what is
+# missing needs root: through sudo when not root.
 SUDO := $(shell if [ "$$(id -u)" != 0 ] && command -v sudo >/dev/null; then echo sudo; fi)
-chromium:
-	@test -x /usr/bin/chromium || { $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq chromium >/dev/null; } || { echo "make test: the browser tests need Debian's chromium at /usr/bin/chromium; installing it needs root (apt-get install chromium)" >&2; exit 1; }
+MISSING = $(strip $(if $(wildcard /usr/bin/chromium),,chromium) $(if $(shell command -v sqlite3),,sqlite3) $(if $(shell command -v openssl),,openssl))
+test-tools:
+	@test -z "$(MISSING)" || { $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq $(MISSING) >/dev/null; } || { echo "make test: the tests need Debian's $(MISSING); installing needs root (apt-get install $(MISSING))" >&2; exit 1; }
 
-test: setup chromium
+test: setup test-tools
 	$(BIN)/python -m pytest -q
 
 test-quick: setup

@@ -93,7 +93,7 @@ def copy_db(tmp_path):
 def browser(tmp_path_factory):
     """Debian's Chromium driven by playwright (no browser download), shared by the browser tests."""
     if not Path(CHROMIUM).exists():
-        pytest.fail(f"{CHROMIUM} is missing: install Debian's chromium (make chromium)")
+        pytest.fail(f"{CHROMIUM} is missing: install Debian's chromium (make test-tools)")
     from playwright.sync_api import sync_playwright
 
     profile = tmp_path_factory.mktemp("chromium-home")

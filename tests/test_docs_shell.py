@@ -1,0 +1,101 @@
+"""docs/provenance.md's stock-tools check (sqlite3, openssl, coreutils) passes a sound row and
+fails each kind of alteration."""
+
+from __future__ import annotations
+
+import re
+import shutil
+import sqlite3
+import subprocess
+
+import pytest
+
+from archive.docs import ROOT
+
+pytestmark = pytest.mark.skipif(
+    not (shutil.which("sqlite3") and shutil.which("openssl")),
+    reason="needs the sqlite3 shell and openssl (make test installs them)",
+)
+
+ARTICLE = "37988c58467bc4cf"
+
+
+@pytest.fixture
+def check(sample_db, fixed_signer, tmp_path):
+    text = (ROOT / "docs" / "provenance.md").read_text()
+    (code,) = [c for c in re.findall(r"```sh\n(.*?)```", text, re.S) if "check_row.sh" in c]
+    script = tmp_path / "check_row.sh"
+    script.write_text(code)
+    pub = tmp_path / "pub.pem"
+    pub.write_text(fixed_signer.public_key_pem)
+
+    def run(table: str, row_id: str, db=sample_db, key=pub) -> tuple[int, str]:
+        done = subprocess.run(
+            ["sh", script, db, key, table, row_id], capture_output=True, text=True, timeout=60
+        )
+        return done.returncode, done.stdout.strip()
+
+    return run
+
+
+def _capture(db) -> str:
+    with sqlite3.connect(db) as conn:
+        return conn.execute("SELECT sha256 FROM captures").fetchone()[0]
+
+
+def test_sound_rows_hold(check, sample_db):
+    for table, row_id in [
+        ("captures", _capture(sample_db)),
+        ("articles", ARTICLE),
+        ("claims", f"{ARTICLE}-9"),
+        ("image_uses", f"{ARTICLE}-i0"),
+    ]:
+        code, out = check(table, row_id)
+        assert (code, out) == (0, f"{table} {row_id}: signature, key, ledger entry and signed "
+                                   "values hold")  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    "table, row_id, change, message",
+    [
+        ("claims", f"{ARTICLE}-9", "UPDATE claims SET speaker = 'Tomas Varga' WHERE id = '{id}'",
+         "column speaker is not as signed"),
+        ("claims", f"{ARTICLE}-9", "UPDATE articles SET captured_at = '2020-01-01T00:00:00Z'",
+         "article's captured_at"),
+        ("claims", f"{ARTICLE}-9",
+         "UPDATE claims SET statement = replace(statement, 'Varga', 'Vargas') WHERE id = '{id}'",
+         "signature does not verify"),
+        ("claims", f"{ARTICLE}-9", "UPDATE claims SET signature = (SELECT signature FROM claims "
+         "WHERE id = '{article}-4') WHERE id = '{id}'", "signature does not verify"),
+        ("claims", f"{ARTICLE}-9", "UPDATE claims SET signature = substr(signature, 1, 85) || "
+         "char(unicode(substr(signature, 86, 1)) + 1) || '==' WHERE id = '{id}'",
+         "signature is not canonical base64"),
+        ("claims", f"{ARTICLE}-9", "UPDATE claims SET key_id = 'ed25519:0000000000000000' "
+         "WHERE id = '{id}'", "not signed by the key given"),
+        ("claims", f"{ARTICLE}-9", "DELETE FROM ledger WHERE record_id = '{id}'", "ledger entry"),
+        ("articles", ARTICLE, "UPDATE articles SET authors = '[\"Someone\"]'",
+         "column authors is not as signed"),
+        ("articles", ARTICLE, "UPDATE articles SET text = text || ' '", "content hash"),
+        ("image_uses", f"{ARTICLE}-i0", "UPDATE images SET content = content || x'00'",
+         "content hash"),
+        ("claims", "nothing-here", "SELECT 1", "no such row"),
+        ("claims", "x' OR '1", "SELECT 1", "not an id"),
+    ],
+)  # fmt: skip
+def test_each_alteration_fails(check, sample_db, table, row_id, change, message):
+    with sqlite3.connect(sample_db) as conn:
+        conn.execute(change.format(id=row_id, article=ARTICLE))
+    conn.close()
+    code, out = check(table, row_id)
+    assert code == 1
+    assert out.startswith(f"FAILED {table} {row_id}: {message}"), out
+
+
+def test_another_key_fails(check, tmp_path):
+    other = tmp_path / "other.pem"
+    subprocess.run(["openssl", "genpkey", "-algorithm", "ed25519", "-out", tmp_path / "o.key"],
+                   check=True, capture_output=True)  # fmt: skip
+    subprocess.run(["openssl", "pkey", "-in", tmp_path / "o.key", "-pubout", "-out", other],
+                   check=True, capture_output=True)  # fmt: skip
+    code, out = check("claims", f"{ARTICLE}-9", key=other)
+    assert code == 1 and "not signed by the key given" in out
