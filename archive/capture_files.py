@@ -13,6 +13,7 @@ import zlib
 from pathlib import Path
 
 from .errors import CaptureError
+from .hashing import file_sha256
 from .streams import BLANK
 
 GZIP_MAGIC = b"\x1f\x8b"
@@ -70,6 +71,22 @@ def sniff_format(path: str | Path) -> str:
         "an ARC file's filedesc:// header",
         0,
     )
+
+
+def identify(path: Path) -> tuple[str, str]:
+    """The capture file's format and SHA-256; :class:`CaptureError` if it is none."""
+    if not path.is_file():
+        what = (
+            "not a regular file (a pipe, a device or a directory)"
+            if path.exists()
+            else "a link to nothing"
+            if path.is_symlink()
+            else "no such file"
+        )
+        raise CaptureError(path, what)
+    if path.stat().st_size == 0:
+        raise CaptureError(path, "empty file")
+    return sniff_format(path), file_sha256(path)
 
 
 def first_line(head: bytes) -> str:

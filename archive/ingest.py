@@ -12,30 +12,29 @@ import os
 import sqlite3
 from collections.abc import Callable, Iterable
 from concurrent.futures import ProcessPoolExecutor
-from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from . import statements, stops
-from .capture_files import sniff_format
+from .capture_files import identify
 from .changes import image_shown
 from .config import Limits, captures_dir
 from .db import connect, is_locked
-from .errors import ArchiveError, CaptureError, ClusterError, DatabaseError, KeyFileError
-from .hashing import NORMALIZATION, article_text_sha256, file_sha256, sha256_hex, text_sha256
+from .errors import CaptureError, ClusterError, KeyFileError
+from .hashing import NORMALIZATION, article_text_sha256, sha256_hex, text_sha256
 from .image_links import PhashIndex
+from .ingest_failures import failure, strict_failure
 from .keys import Signer
 from .ledger import SignedWriter, prepare
 from .leftovers import sweep, sweep_copies
 from .links import Linker
-from .parallel import kill_workers
 from .pending import PendingImages
 from .quote_links import QuoteIndex
 from .reader import CaptureReader, read_payload
 from .reading import Reading
 from .schema import FTS_COLUMNS, index_text, max_rowid
 from .similarity import remember
-from .stored import archive_problem, drop_copy, has_capture, store_copy, stored_suffix
+from .stored import drop_copy, has_capture, store_copy, stored_suffix
 from .summaries import Summaries
 from .wacz_check import check_wacz
 from .worker import (
@@ -156,7 +155,7 @@ class Ingester:
                 fmt, sha, stored = ahead.fmt, ahead.sha, ahead.stored
                 result.sha256, created_copy = sha, ahead.created_copy
             else:
-                fmt, result.sha256 = self._identify(path)
+                fmt, result.sha256 = identify(path)
                 sha = result.sha256
                 if has_capture(self.conn, sha):
                     result.status = "already"
@@ -206,9 +205,10 @@ class Ingester:
             raise  # a retired key, a failed cluster: no later file can go in either
         except Exception as e:  # noqa: BLE001 - one line for the archivist, never a traceback
             try:
-                result.status, result.error = "failed", self._failure(path, e)
+                error = failure(self.db_path, path, e, self.executor)
+                result.status, result.error = "failed", error
             finally:
-                # after _failure, which kills what is left of a broken pool: a library that
+                # after failure(), which kills what is left of a broken pool: a library that
                 # made a Ctrl-C into an error of its own stopped the run
                 stops.check()
         finally:
@@ -218,57 +218,6 @@ class Ingester:
         # ingest of the same file may have committed with it. A copy left behind is removed by
         # the next ingest's sweep (``sweep_copies``), and verify names it meanwhile.
         return result
-
-    def _failure(self, path: Path, e: Exception) -> str:
-        """What went wrong with ``path``, in one line; or, raised, what stops every later file
-        too (a damaged archive database, a full disk, the extraction processes gone)."""
-        if isinstance(e, ArchiveError):
-            return str(e)
-        if isinstance(e, OSError | sqlite3.Error):
-            if type(e) is sqlite3.DatabaseError:  # malformed, not a database: not this file's
-                raise DatabaseError(
-                    f"{self.db_path}: the archive database is damaged ({e}); {path} was not "
-                    "ingested, and the files after it are not read (restore the database from "
-                    "a copy; `archive verify` names what it can still read)"
-                ) from None
-            problem = archive_problem(self.db_path, e)
-            if problem:  # no later file could go in either: stop, and say where
-                raise DatabaseError(
-                    f"{problem}; {path} was not ingested, and the files after it are not read"
-                ) from None
-            # the capture itself (its permissions), named in words
-            mine = isinstance(e, OSError) and isinstance(e.filename, str | bytes) and e.strerror
-            if mine and os.fsdecode(e.filename) == str(path):
-                return f"{path}: cannot be read ({e.strerror})"
-            return f"{path}: {type(e).__name__}: {e}"
-        if isinstance(e, MemoryError):
-            return (
-                f"{path}: out of memory while reading it (a page or record too large for this "
-                "machine; the caps are in docs/security.md)"
-            )
-        if isinstance(e, BrokenProcessPool):
-            # a worker killed (out of memory, a signal): the pool is gone for every later file
-            kill_workers(self.executor)
-            raise ClusterError(
-                f"the extraction processes stopped (one was killed: out of memory?); {path} was "
-                "not ingested, and the files after it are not read"
-            ) from None
-        return f"{path}: unexpected {type(e).__name__}: {e}"
-
-    def _identify(self, path: Path) -> tuple[str, str]:
-        """The capture file's format and SHA-256; :class:`CaptureError` if it is none."""
-        if not path.is_file():
-            what = (
-                "not a regular file (a pipe, a device or a directory)"
-                if path.exists()
-                else "a link to nothing"
-                if path.is_symlink()
-                else "no such file"
-            )
-            raise CaptureError(path, what)
-        if path.stat().st_size == 0:
-            raise CaptureError(path, "empty file")
-        return sniff_format(path), file_sha256(path)
 
     def _copy(self, path: Path, fmt: str, sha: str) -> tuple[Path, bool]:
         """The archive's copy of the capture file, and whether this call made it."""
@@ -307,7 +256,7 @@ class Ingester:
         image uses, links and counts."""
         capture, wacz_warnings = self._capture_row(path, sha, fmt, stored)
         if self.strict and wacz_warnings:  # (before a page is read)
-            raise _strict(wacz_warnings[0], path)
+            raise strict_failure(wacz_warnings[0], path)
         self.writer.insert("captures", capture)
         self._capture_sha, self._path, self._source = sha, path, stored
         images_from = max_rowid(self.conn, "images")
@@ -350,7 +299,7 @@ class Ingester:
                 else f"{result.digest_failures} record(s) whose WARC digest does not match"
             )
             result.warnings.clear()  # (said in the error, not again as a warning)
-            raise _strict(first, path)
+            raise strict_failure(first, path)
         self.conn.execute(
             "UPDATE captures SET records = ?, articles = ?, claims = ?, images = ?, skipped = ?, "
             "digest_failures = ? WHERE sha256 = ?",
@@ -386,7 +335,7 @@ class Ingester:
         try:
             if path.stat().st_size > self.ahead_bytes:
                 return  # hashed and copied in the transaction before, it would hold the lock
-            fmt, sha = self._identify(path)
+            fmt, sha = identify(path)
             if sha == self._capture_sha or has_capture(self.conn, sha):
                 return  # nothing to read ahead: its own turn finds it in the archive
             ahead = self._ahead = _Ahead(
@@ -590,9 +539,3 @@ class Ingester:
             "VALUES (?, ?, ?, ?, ?, ?, ?)",
             (sha, info.mime_type, info.width, info.height, info.bytes, found.phash, payload),
         )
-
-
-def _strict(warning: str, path: Path) -> ArchiveError:
-    """The failure ``--strict`` makes of a file's first warning, naming the file once."""
-    said = warning if warning.startswith(str(path)) else f"{path}: {warning}"
-    return ArchiveError(f"{said} (--strict)")

@@ -92,7 +92,7 @@ def test_a_capture_beside_the_database_that_cannot_be_read_fails_alone(
     import errno
     import shutil
 
-    from archive import ingest
+    from archive import capture_files, ingest
 
     db = tmp_path / "archive.db"
     here = tmp_path / SAMPLE.name
@@ -102,7 +102,7 @@ def test_a_capture_beside_the_database_that_cannot_be_read_fails_alone(
     def unreadable(path):
         raise PermissionError(errno.EACCES, "Permission denied", str(path))
 
-    monkeypatch.setattr(ingest, "sniff_format", unreadable)
+    monkeypatch.setattr(capture_files, "sniff_format", unreadable)
     result = ingester.ingest_file(here)
     assert result.status == "failed" and "Permission denied" in result.error
     monkeypatch.undo()

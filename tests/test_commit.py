@@ -122,19 +122,19 @@ def test_a_file_that_changes_while_it_is_ingested_fails(tmp_path, fixed_signer, 
     """The capture is hashed, then copied (the copy hashed again as it is made), and every
     record is read from that copy: a file changed in between is refused, not recorded under a
     hash its content does not have (found in review)."""
-    import archive.ingest
+    import archive.capture_files
     from archive.ingest import Ingester
 
     src = tmp_path / "moving.warc.gz"
     src.write_bytes(SAMPLE.read_bytes())
-    real = archive.ingest.file_sha256
+    real = archive.capture_files.file_sha256
 
     def hash_then_change(path):
         digest = real(path)
         src.write_bytes((DATA / "warc" / "example.warc.gz").read_bytes())  # changed meanwhile
         return digest
 
-    monkeypatch.setattr(archive.ingest, "file_sha256", hash_then_change)
+    monkeypatch.setattr(archive.capture_files, "file_sha256", hash_then_change)
     db = tmp_path / "records" / "archive.db"
     result = Ingester(db, fixed_signer).ingest_file(src)
     assert result.status == "failed"
@@ -144,7 +144,7 @@ def test_a_file_that_changes_while_it_is_ingested_fails(tmp_path, fixed_signer, 
 
 def test_records_are_read_from_the_stored_copy(tmp_path, fixed_signer, monkeypatch):
     """Once copied, the file given is not read again: its messages still name it."""
-    import archive.ingest
+    import archive.capture_files
     from archive.ingest import Ingester
 
     src = tmp_path / "given.warc.gz"
