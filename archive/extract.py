@@ -422,7 +422,7 @@ def extract_article(html_text: str, url: str) -> Article | None:
     ):
         blocks = blocks[1:]
 
-    article.images = article_images(marks.articles or _containers(tree), url)
+    article.images = article_images(_holding(marks.articles or _containers(tree), blocks), url)
 
     offset = 0
     parts = []
@@ -436,6 +436,31 @@ def extract_article(html_text: str, url: str) -> Article | None:
     captions = [Block("caption", ref.caption, start=-1) for ref in article.images if ref.caption]
     article.claims = split_claims(blocks + captions, names_from=[article.title or ""])
     return article
+
+
+#: A container holding less of the article's text than this is not the article's: a related
+#: story's card is an <article> too (a CBS page has 61).
+HOLDING_SHARE = 0.3
+_NO_SPACE = re.compile(r"\s+")
+
+
+def _holding(containers: list, blocks: list[Block]) -> list:
+    """The containers that hold at least ``HOLDING_SHARE`` of the article's text (by its
+    blocks' characters, spaces aside: extraction spaces inline markup its own way), or all of
+    them when none does."""
+    if len(containers) < 2:
+        return containers
+    texts = [_NO_SPACE.sub("", b.text) for b in blocks if b.kind != "heading"]
+    total = sum(map(len, texts))
+    held = []
+    for container in containers:
+        inside = "".join(container.itertext())
+        if len(inside) < HOLDING_SHARE * total:
+            continue  # too short to hold it, spaces and all (a card)
+        inside = _NO_SPACE.sub("", inside)
+        if sum(len(t) for t in texts if t in inside) >= HOLDING_SHARE * total:
+            held.append(container)
+    return held or containers
 
 
 #: A class that marks the article's body (also a word of it: "article-body").

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from urllib.parse import urljoin
+from urllib.parse import urljoin, urlsplit
 
 _CREDIT_START = re.compile(
     r"^\s*(?:©|\(c\)|copyright\b|photo(?:graph)?s?\s*(?:by\b|:|/)|image\s*(?:by\b|:)|"
@@ -36,9 +36,16 @@ _PLACEHOLDER = re.compile(r"loader|placeholder|missing-image|blank\.|spacer|grey
 
 _NOT_ARTICLE_IMAGE = re.compile(
     r"(?:logo|icon|sprite|pixel|spacer|blank|avatar|badge|banner|advert|/ads?/|doubleclick|"
-    r"tracking|1x1|emoji|gravatar)",
+    r"tracking|1x1|emoji|gravatar|share-?buttons?|/authors?/|profile_images|/profile/|adserver|"
+    r"scorecardresearch|spinner|newsletter)",
     re.I,
 )
+# An <img> whose class says it is the page's furniture: a byline's photo, a share button.
+_NOT_ARTICLE_CLASS = re.compile(r"author|headshot|profile|avatar|logo|share|ssba", re.I)
+# A path segment this long names one page where it holds a digit (an id) or ends the path (a
+# slug): a link to a path holding one of the page's own is its gallery or an image's page, not
+# another story (a section's name, "economy-business", is every story's).
+_OWN_SEGMENT = 16
 _CLASS_CREDIT = re.compile(r"credit|copyright|source|author|photographer", re.I)
 _CLASS_CAPTION = re.compile(r"caption|description|desc|text", re.I)
 # Compiled once: these run for every element near an image, where re.search's own lookup of
@@ -185,7 +192,38 @@ def _looks_decorative(img, url: str) -> bool:
         v = (img.get(attr) or "").strip().rstrip("px")
         if v.isascii() and v.isdigit() and int(v) < 50:  # isdigit() alone takes "²"
             return True
+    if _NOT_ARTICLE_CLASS.search(img.get("class") or ""):
+        return True
     return bool(_NOT_ARTICLE_IMAGE.search(url)) or img.get("aria-hidden") == "true"
+
+
+def _links_away(img, page_url: str) -> bool:
+    """Whether the image is a link to another page: a related story's thumbnail, a video's
+    poster. A link to the image itself, to this page, or to a page under it or naming it (its
+    gallery, an image's own page) is not away."""
+    link = next(img.iterancestors("a"), None)
+    href = (link.get("href") or "").strip() if link is not None else ""
+    if not href or href.startswith(("#", "javascript:")):
+        return False
+    target = _join(page_url, href)
+    if target is None:
+        return False
+    try:
+        to, page = urlsplit(target), urlsplit(page_url)
+    except ValueError:
+        return False
+    if _IMAGE_FILE.search(to.path):
+        return False
+    here = page.path.rstrip("/")
+    if here and to.path.startswith(here):
+        return False
+    parts = here.split("/")
+    own = [
+        s
+        for i, s in enumerate(parts)
+        if len(s) >= _OWN_SEGMENT and (i == len(parts) - 1 or any(c.isdigit() for c in s))
+    ]
+    return not any(s in to.path for s in own)
 
 
 def article_images(containers, page_url: str) -> list[ImageRef]:
@@ -207,6 +245,8 @@ def article_images(containers, page_url: str) -> list[ImageRef]:
                 source = parent.find("source") if parent is not None else None
                 url = _img_url(source, page_url) if source is not None else None
             if not url or url in refs or _looks_decorative(img, url):
+                continue
+            if _links_away(img, page_url):
                 continue
             if img.tag != "img" and not _IMAGE_FILE.search(url):
                 continue

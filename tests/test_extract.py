@@ -210,3 +210,64 @@ def test_a_site_name_that_is_a_url_a_handle_or_a_copyright_line_is_not_taken():
         ("U.S.", "U.S."),  # a section's name, as Reuters wrote it: not known to be wrong here
     ]:
         assert site_name(given, None) == name, given
+
+
+def _page_with_cards(main_images: str, cards: int = 3) -> str:
+    """A story in an <article>, beside related stories that are <article>s too (as on the
+    real CBS page with 61 of them), each with a thumbnail, linked to its story or not."""
+    story = "".join(f"<p>{p}</p>" for p in FILLER)
+    related = "".join(
+        f'<article class="card"><a href="/news/other-story-number-{i}/"><img '
+        f'src="/thumbs/t{i}.jpg"></a><h4>Another story {i}</h4></article>'
+        f'<article class="card"><img src="/thumbs/u{i}.jpg"><h4><a href="/news/more-{i}/">'
+        f"One more story {i}</a></h4></article>"
+        for i in range(cards)
+    )
+    return (
+        '<html><head><meta property="og:type" content="article"><title>Ferry</title></head>'
+        f"<body><article><h1>Ferry</h1>{main_images}{story}</article>{related}</body></html>"
+    )
+
+
+def test_related_stories_and_their_thumbnails_are_not_the_article_s_images():
+    """A real review: ~60% of the 181 real pages' image uses were not the article's (a page's
+    every <article> was read, related-story cards included), and nearly every photo "used
+    elsewhere" was such a thumbnail. Only containers that hold the article's text count, and
+    an image linked to another story is that story's."""
+    url = "https://news.example/2025/03/07/ferry-terminal-opens-2025/"
+    main = (
+        '<figure><img src="/img/ferry.jpg"><figcaption>The new terminal.</figcaption></figure>'
+        '<a href="/img/ferry-large.jpg"><img src="/img/ferry-2.jpg"></a>'  # its own full size
+        '<a href="/gallery/ferry-terminal-opens-2025/"><img src="/img/g1.jpg"></a>'  # its gallery
+        '<a href="/2025/03/07/ferry-terminal-opens-2025/photo-3/"><img src="/img/p3.jpg"></a>'
+        '<a href="/2025/03/06/harbour-dredging-begins/"><img src="/img/dredge.jpg"></a>'
+        '<a href="https://video.example/v/6054388105001"><img src="/img/poster.jpg"></a>'
+        '<img class="author-img" src="/people/ann.jpg">'
+        '<img src="/plugins/simple-share-buttons-adder/facebook.png">'
+    )
+    article = extract_article(_page_with_cards(main), url)
+    assert [i.url.rsplit("/", 1)[1] for i in article.images] == [
+        "ferry.jpg", "ferry-2.jpg", "g1.jpg", "p3.jpg"
+    ]  # fmt: skip
+    assert "Another story" not in " ".join(c.text for c in article.claims)
+
+
+def test_a_section_s_name_does_not_make_another_story_the_page_s_own():
+    """A link's path naming the page's id or slug is the page's gallery; a section's name
+    ("economy-business", 16 letters) is in every story's path (a real Deccan Herald page)."""
+    url = "https://news.example/economy-business/beijing-trade-talks-stall"
+    linked = '<a href="/economy-business/dollar-rises-again"><img src="/img/dollar.jpg"></a>'
+    article = extract_article(_page_with_cards(linked, cards=0), url)
+    assert article.images == []
+
+
+def test_without_a_container_holding_the_text_every_container_s_images_are_read():
+    """When no <article> holds the text (the page marks its cards only), nothing is dropped
+    for it: the rule only chooses among containers."""
+    from lxml import html
+
+    from archive.extract import Block, _holding
+
+    elements = [html.fromstring(c) for c in ("<article>a</article>", "<article>b</article>")]
+    assert _holding(elements, [Block("paragraph", FILLER[0])]) == elements
+    assert _holding(elements[:1], []) == elements[:1]
