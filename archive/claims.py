@@ -131,7 +131,9 @@ def split_claims(blocks, names_from: list[str] | None = None) -> list[Claim]:
                     claim.quote = text
                     claim.speaker = claim.speaker or open_quote_speaker
                 if claim.kind == "quote":
-                    if claim.speaker is None:
+                    if claim.speaker is None and claim.speaker_mention is not None:
+                        block_speaker = None  # someone unnamed spoke ("the statement said")
+                    elif claim.speaker is None:
                         claim.speaker = block_speaker
                     elif claim.cue and not claim.speaker.lower().startswith(("it", "they")):
                         block_speaker = claim.speaker
@@ -144,7 +146,7 @@ def split_claims(blocks, names_from: list[str] | None = None) -> list[Claim]:
             claims.append(claim)
         # an unattributed quote before the attribution in the same paragraph: "X." "Y," he said.
         for c in claims[first:]:
-            if c.kind == "quote" and c.speaker is None:
+            if c.kind == "quote" and c.speaker is None and c.speaker_mention is None:
                 c.speaker = block_speaker
         author = _tweet_author(blocks[i + 1] if i + 1 < len(blocks) else None)
         if author and block.kind == "quote":

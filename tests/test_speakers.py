@@ -300,3 +300,22 @@ def test_initials_run_together_do_not_end_a_sentence():
         "The lawsuit was filed in Columbia, S.C.",
         "Prosecutors said the case was strong.",
     ]
+
+
+def test_someone_described_is_no_speaker_and_keeps_the_words():
+    """ "The statement", "The agency", "An airport official" were stored as speakers, and
+    "The agency" pooled four articles' different agencies (a review): someone described is
+    unnamed, so the speaker is null, and the mention and cue stay; the quote after it is not
+    the last named speaker's."""
+    claims = _claims(
+        "“We will rebuild the pier,” Elena Varga said on Monday.",
+        "“Preliminary reports do not indicate it was caused by enemy fire,” the statement said.",
+        "“The investigation goes on.”",
+        "The agency said on Tuesday that the harbour would stay closed.",
+    )
+    assert claims[0].speaker == "Elena Varga"
+    assert [(c.kind, c.speaker, c.speaker_mention, c.cue) for c in claims[1:]] == [
+        ("quote", None, "the statement", "said"),
+        ("quote", None, None, None),
+        ("statement", None, "The agency", "said"),
+    ]
