@@ -259,7 +259,9 @@ def key_option(fn):
         # ARCHIVE_KEY, not a usage error
         type=FilePath(dir_okay=False, regular=True, readable=False),
         default=None,
-        help="Private signing key [env ARCHIVE_KEY; default: ~/.config/archive/signing-key.pem]",
+        help="Private signing key [env ARCHIVE_KEY; default: ~/.config/archive/signing-key.pem]; "
+        "a passphrase-protected key's passphrase comes from ARCHIVE_KEY_PASSPHRASE, or is asked "
+        "for",
     )(fn)
 
 
@@ -317,7 +319,8 @@ def serve(db_path, host, port, metadata, no_cache, no_mmap, captures):
     The database is opened immutable, with a SQL time limit and a row limit; no canned query
     writes. Binds to 127.0.0.1 unless told otherwise. Immutable means the file must not change
     while it is served: an ingest into it is refused until serve stops (and serve waits for no
-    ingest: it refuses to start while one runs).
+    ingest: it refuses to start while one runs). One serve at a time per archive file: a
+    second is refused too (serve a copy to publish it twice).
 
     Example: archive serve --port 8001
     """

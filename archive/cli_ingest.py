@@ -229,18 +229,18 @@ def ingest(
 
     failed = sum(r.status == "failed" for r in results)
     done = [r for r in results if r.status == "ingested"]  # a failed file added nothing
-    # a run stopped early says how far it got
-    of = f" of {len(files)}" if len(results) < len(files) else ""
+    # a run stopped early says how far it got: "3 of 5 files"
+    read = f"{len(results)} of " if len(results) < len(files) else ""
     # what went in with a warning (a WACZ that failed its own check, a record's length that
     # looks wrong, digests that failed) is counted: a batch's summary said nothing of them
     warned = sum(bool(r.warnings or r.digest_failures) for r in done)
     click.echo(
-        f"{len(results)}{of} files: {len(done)} ingested"
+        f"{read}{_n(len(files) if read else len(results), 'file')}: {len(done)} ingested"
         + (f" ({warned} with warnings)" if warned else "")
         + ", "
         f"{sum(r.status == 'already' for r in results)} already in the archive, {failed} failed; "
-        f"{sum(r.articles for r in done)} articles, {sum(r.claims for r in done)} claims, "
-        f"{sum(r.images for r in done)} images, {sum(r.skipped for r in done)} skipped"
+        + _counts(*(sum(getattr(r, n) for r in done) for n in ("articles", "claims", "images")))
+        + f", {sum(r.skipped for r in done)} skipped"
         + (
             f"; {len(unreadable)} director{'y' if len(unreadable) == 1 else 'ies'} not read"
             if unreadable
@@ -318,8 +318,8 @@ def _ingest_files(ingester, files: list[Path], results: list, quiet: bool):
             elif result.status == "ingested" and not quiet and len(files) > 1:
                 # a log (cron, a service) shows which files went in, not only how many
                 say(
-                    f"Ingested: {one_line(str(path))} ({result.articles} articles, "
-                    f"{result.claims} claims, {result.images} images)"
+                    f"Ingested: {one_line(str(path))} "
+                    f"({_counts(result.articles, result.claims, result.images)})"
                 )
     return broken, stop, interrupted
 
@@ -363,3 +363,12 @@ def _size(path: Path) -> int:
         return path.stat().st_size
     except OSError:  # gone, or a link to nothing: the ingest says so
         return 0
+
+
+def _n(count: int, word: str) -> str:
+    """ "1 article", "24 claims" """
+    return f"{count} {word}" if count == 1 else f"{count} {word}s"
+
+
+def _counts(articles: int, claims: int, images: int) -> str:
+    return f"{_n(articles, 'article')}, {_n(claims, 'claim')}, {_n(images, 'image')}"

@@ -46,7 +46,7 @@ def _open(db_path):
 def trace(record, db_path, as_json):
     """Where else a claim (by id) or an image (by SHA-256) appears, and where it appeared first.
 
-    An image may be named by the first digits of its SHA-256 (six or more), as pages show it.
+    An image may be named by the first digits of its SHA-256 (eight or more), as pages show it.
 
     Exact reuse (same normalised text, same image bytes) and near reuse (a scored link: reworded
     or trimmed text, a quotation framed differently, a resized or recompressed photo).
@@ -69,7 +69,7 @@ def trace(record, db_path, as_json):
         click.echo(json.dumps(result, indent=2, ensure_ascii=False))
         return
     if "claim" in result:
-        click.echo(f"Claim {record}: {result['claim']['text']}")
+        click.echo(f"Claim {result['claim']['id']}: {result['claim']['text']}")  # as stored
         cols = ["match", "score", "captured_at", "site_name", "claim_id", "text"]
     else:
         image = result["image"]

@@ -135,9 +135,10 @@ def verify(
         click.echo(json.dumps(report.as_dict(), indent=2))
     else:
         click.echo(f"Trust: {report.trust}")
+        width = max([14, *map(len, report.counts)])  # "capture records" is 15
         for table, c in report.counts.items():
             click.echo(
-                f"{table:14} {c['verified']:7} verified {c['failed']:5} failed "
+                f"{table:{width}} {c['verified']:7} verified {c['failed']:5} failed "
                 f"{c['unsigned']:5} unsigned"
             )
         ledger = report.ledger

@@ -12,9 +12,10 @@ from . import pages
 from .changes import article_changes
 from .errors import ArchiveError
 
-#: What ``archive trace`` takes as an image: its SHA-256 or the start of it (six or more hex
-#: digits, as a page or a table shows them shortened); a claim id has a dash.
-IMAGE_REF = re.compile(r"[0-9a-fA-F]{6,64}")  # whole: fullmatch (``$`` allows a newline)
+#: What ``archive trace`` takes as an image: its SHA-256 or the start of it (eight or more hex
+#: digits, as a page or a table shows them shortened, and as the canned query image_everywhere
+#: takes them); a claim id has a dash.
+IMAGE_REF = re.compile(r"[0-9a-fA-F]{8,64}")  # whole: fullmatch (``$`` allows a newline)
 TRACE_TAKES = "a claim id or an image's SHA-256 (or its first digits)"
 
 
@@ -90,8 +91,11 @@ def trace_claim(conn, claim_id: str) -> dict:
     claim_id = claim_id.strip().lower()  # ids are lower-case; a pasted one may not be
     claim = _rows(conn, "SELECT * FROM claims WHERE id = ?", (claim_id,))
     if not claim:
+        short = re.fullmatch(r"[0-9a-f]{1,7}", claim_id) is not None
         raise ArchiveError(
-            wrong_kind(conn, claim_id, "trace", TRACE_TAKES) or f"no claim '{claim_id}'"
+            wrong_kind(conn, claim_id, "trace", TRACE_TAKES)
+            or f"no claim '{claim_id}'"
+            + (" (an image is named by 8 or more digits of its SHA-256)" if short else "")
         )
     rows = _rows(conn, CLAIM_EVERYWHERE, {"claim_id": claim_id})
     return {

@@ -247,10 +247,11 @@ def build(seed: Path, out: Path) -> list[Path]:
     """Sample captures of an article (the seed article, or our own sample without it):
 
     1. the article as first captured;
-    2. the same page captured a day later, with one sentence edited, one removed, one added;
-    3. another outlet's story that reuses one sentence verbatim, quotes a trimmed part of the
-       article's quotation, and runs a resized, recompressed copy of its first photo under a
-       different credit.
+    2. the same page captured a day later, with one sentence edited, a list item of two
+       sentences removed, one sentence added;
+    3. another outlet's story that reuses two sentences and the photo caption verbatim, quotes
+       a trimmed part of the article's quotation, and runs a resized, recompressed copy of its
+       first photo under a different credit.
     """
     out.mkdir(parents=True, exist_ok=True)
     edition = "seed" if seed.name == SEED.name else "sample"

@@ -25,6 +25,8 @@ def test_verify_captures_reads_each_file_again_and_names_what_ingest_recorded_ot
 
     code, out = verify("--captures")
     assert code == 0 and re.search(r"^capture records\s+2 verified\s+0 failed", out, re.M), out
+    # in one column with the rest ("capture records" is the longest name: it was one off)
+    assert len({line.index(" verified") for line in out.splitlines() if " verified" in line}) == 1
     conn = sqlite3.connect(db)
     sha, member, offset, url = conn.execute(
         'SELECT capture_sha256, member, "offset", url FROM capture_records '

@@ -236,7 +236,7 @@ def test_a_file_named_twice_is_read_once(isolated_env, tmp_path):
     result = ingest(broken, folder, broken, tmp_path / "in" / ".." / "in" / "empty.warc.gz")
     assert result.exit_code == 1, result.output
     assert result.output.count(f"Error: {broken}: ") == 1, result.output
-    assert "1 files: 0 ingested, 0 already in the archive, 1 failed" in result.output
+    assert "1 file: 0 ingested, 0 already in the archive, 1 failed" in result.output
 
 
 def test_a_directory_that_cannot_be_read_is_said_to_be_that_alone(
@@ -322,7 +322,7 @@ def test_the_bar_moves_within_one_file(isolated_env):
     text = on_terminal(SAMPLE, "--workers", "0")
     shown = [int(p) for p in re.findall(r"Ingesting\s+\[[#-]+\]\s+(\d+)%", text)]
     assert shown[-1] == 100 and any(0 < p < 100 for p in shown), text
-    assert SAMPLE.name in text and "1 files: 1 ingested" in text, text
+    assert SAMPLE.name in text and "1 file: 1 ingested" in text, text
 
 
 def test_the_bar_fits_the_terminal(isolated_env, tmp_path):
@@ -372,7 +372,7 @@ def test_quiet_leaves_out_the_files_already_in_the_archive(isolated_env):
     quiet, loud = ingest("-q", SAMPLE), ingest(SAMPLE)
     assert "Already in the archive" not in quiet.output
     assert f"Already in the archive: {SAMPLE}" in loud.output
-    assert "1 files: 0 ingested, 1 already in the archive, 0 failed" in quiet.output
+    assert "1 file: 0 ingested, 1 already in the archive, 0 failed" in quiet.output
 
 
 def test_each_file_that_goes_in_is_named(isolated_env):
@@ -381,7 +381,7 @@ def test_each_file_that_goes_in_is_named(isolated_env):
     theirs. One file: the summary says it all."""
     second = DATA / "warc" / "example.warc.gz"
     loud = ingest(SAMPLE, second)
-    assert f"Ingested: {SAMPLE} (1 articles, 24 claims, 2 images)" in loud.output.splitlines()
+    assert f"Ingested: {SAMPLE} (1 article, 24 claims, 2 images)" in loud.output.splitlines()
     assert f"Ingested: {second} (" in loud.output
     quiet = ingest("-q", DATA / "provenance" / "lakeport-B-2025-03-08.warc.gz", SECOND)
     assert quiet.exit_code == 0 and "Ingested:" not in quiet.output, quiet.output

@@ -266,7 +266,7 @@ def test_non_utf8_http_headers_are_read(tmp_path):
     db = tmp_path / "records" / "archive.db"
     code, output = run_cli("ingest", "--workers", "0", "--db", db, warc)
     assert code == 0, output
-    assert "1 files: 1 ingested, 0 already in the archive, 0 failed; 1 articles" in output
+    assert "1 file: 1 ingested, 0 already in the archive, 0 failed; 1 article" in output
     assert run_cli("verify", "--db", db)[0] == 0
 
 

@@ -58,7 +58,7 @@ def test_first_ingest_creates_key_and_says_where(isolated_env):
     again = ingest(SAMPLE)
     assert again.exit_code == 0 and "Created a new archive" not in again.output, again.output
     assert (
-        "1 files: 1 ingested, 0 already in the archive, 0 failed; 1 articles, 24 claims, "
+        "1 file: 1 ingested, 0 already in the archive, 0 failed; 1 article, 24 claims, "
         "2 images, 2 skipped" in result.output
     )
 
@@ -158,7 +158,7 @@ def test_digest_failure_is_recorded(isolated_env):
     assert "records failed their WARC digest check" in result.output
     # the summary counts what went in with warnings (a batch's said "0 failed" and no more:
     # an archivist's review), a WACZ that failed its own check among them
-    assert "1 files: 1 ingested (1 with warnings), " in result.output
+    assert "1 file: 1 ingested (1 with warnings), " in result.output
     both = ingest(DATA / "wacz" / "invalid_signed_example_1.wacz", SAMPLE)
     assert both.exit_code == 0
     assert "2 files: 2 ingested (1 with warnings), " in both.output, both.output

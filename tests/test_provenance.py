@@ -171,7 +171,8 @@ def test_order_of_ingest_does_not_matter(tmp_path):
 
 def test_an_image_is_traced_by_the_start_of_its_hash(archive):
     """`archive trace` took an image's full SHA-256 only: the 12 digits a table shows got "no
-    claim ..." (found in review). Six or more digits, either case, name the one image."""
+    claim ..." (found in review). Eight or more digits, either case, name the one image, as
+    the canned query image_everywhere takes them (six there and eight here: a later review)."""
     conn = sqlite3.connect(archive)
     shas = [sha for (sha,) in conn.execute("SELECT sha256 FROM images ORDER BY sha256")]
     whole = cli_json(archive, "trace", shas[0])
@@ -185,10 +186,14 @@ def test_an_image_is_traced_by_the_start_of_its_hash(archive):
     result = CliRunner().invoke(cli, ["trace", shas[0][:12], "--db", str(archive)])
     assert result.exit_code == 0 and f"Image {shas[0]} (" in result.output, result.output
     missing = next(
-        p for p in ("000000", "ffffff", "abcdef") if not any(s.startswith(p) for s in shas)
+        p for p in ("00000000", "ffffffff", "abcdef01") if not any(s.startswith(p) for s in shas)
     )
     result = CliRunner().invoke(cli, ["trace", missing, "--db", str(archive)])
     assert result.exit_code == 1 and result.output == f"Error: no image {missing}...\n"
+    result = CliRunner().invoke(cli, ["trace", shas[0][:7], "--db", str(archive)])
+    assert result.exit_code == 1 and result.output == (
+        f"Error: no claim '{shas[0][:7]}' (an image is named by 8 or more digits of its SHA-256)\n"
+    )
     # a start two images share
     from archive.errors import ArchiveError
     from archive.provenance import image_sha256

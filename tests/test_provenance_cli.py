@@ -34,7 +34,7 @@ def test_ids_and_urls_pasted_in_capitals_or_with_spaces_are_found(archive):
     conn.close()
     runner = CliRunner()
     for args, expected in [
-        (["trace", f" {claim_id.upper()}\n"], f"Claim {claim_id.upper()}"),
+        (["trace", f" {claim_id.upper()}\n"], f"Claim {claim_id}:"),  # the id as stored
         (["trace", f"{image[:12].upper()} "], image),
         (["history", f" {URL}\n"], "article_id"),
         (["diff", f"{URL} "], "claim"),

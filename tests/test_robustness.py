@@ -223,7 +223,7 @@ def _check_one_capture(path: Path, db: Path) -> None:
         if "offset" not in expected and ".wacz" in path.name:
             # a failure about the package as a whole (a ZIP with nothing in it) names no offset
             assert "archive/" in errors[0] or "unpack it" in errors[0]
-        assert "1 files: 0 ingested, 0 already in the archive, 1 failed" in output
+        assert "1 file: 0 ingested, 0 already in the archive, 1 failed" in output
         if db.exists():
             conn = sqlite3.connect(db)
             assert conn.execute("SELECT count(*) FROM captures").fetchone()[0] == 0
@@ -234,7 +234,7 @@ def _check_one_capture(path: Path, db: Path) -> None:
     else:
         assert code == 0, output
         assert not errors, errors
-        assert "1 files: 1 ingested" in output
+        assert "1 file: 1 ingested" in output
         assert consistency_problems(db) == []
         conn = sqlite3.connect(db)
         failed = conn.execute(

@@ -93,7 +93,7 @@ def test_scenario_verifies_with_the_cli(tmp_path):
     runner = CliRunner()
     result = runner.invoke(cli, ["ingest", str(SCENARIO)])
     assert result.exit_code == 0, result.output
-    assert "1 articles" in result.output
+    assert "1 article" in result.output
     result = runner.invoke(cli, ["verify"])
     assert result.exit_code == 0, result.output
     assert "OK: everything verifies" in result.output
