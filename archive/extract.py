@@ -149,23 +149,65 @@ _NOTICE = re.compile(
 )
 
 
-def site_name(given: str | None, found: str | None, url: str = "") -> str | None:
+def site_name(
+    given: str | None, found: str | None, url: str = "", publisher: str | None = None
+) -> str | None:
     """The publication's name: the one the page ``given`` in its markup (og:site_name,
-    application-name), else the one trafilatura ``found`` (JSON-LD, other meta tags, the
-    host), passing over what is not a name: a URL, a social-media handle ("@politifact"), a
-    copyright notice without a holder ("Copyright 2014"). When nothing else is left, a URL
-    gives its host, a handle its name, and then the page's ``url`` its host, as trafilatura's
-    own last resort. (Each was an outlet of its own in the researchers' views.)"""
-    names = [v.strip() for v in (given, found) if v and not _NOTICE.fullmatch(v.strip())]
-    for name in names:
-        if name and not _HANDLE.match(name) and not _SITE_URL.match(name):
-            return name
-    for name in [*names, url]:
+    application-name), its JSON-LD ``publisher``, or the one trafilatura ``found`` (other meta
+    tags, the host), passing over what is not a name: a URL, a social-media handle
+    ("@politifact"), a copyright notice without a holder ("Copyright 2014"). A name with a
+    tagline ("LinkNaija | Nigeria's popular news platform") is its first part; the first name
+    the page's host spells in some way is taken before one it does not ("U.S." on reuters.com
+    beside the publisher "Reuters"), and a capitalised spelling before a lower-case slug
+    ("USA TODAY" before "usatoday"). When nothing else is left, a URL gives its host, a handle
+    its name, and then the page's ``url`` its host, as trafilatura's own last resort. (Each was
+    an outlet of its own in the researchers' views.)"""
+    names = [
+        part.strip()
+        for v in (given, publisher, found)
+        if v and not _NOTICE.fullmatch(v.strip())
+        for part in v.split(" | ")
+    ]
+    names = [n for n in names if n and not _HANDLE.match(n) and not _SITE_URL.match(n)]
+    labels = _host_labels(url)
+    # (a name in another script than the host's is no host's to spell: taken as it is)
+    spelt = [n for n in names if not n.isascii() or any(_spells(n, lb) for lb in labels)]
+    if spelt:
+        slug = spelt[0].islower() and " " not in spelt[0]
+        return next((n for n in spelt if not n.islower()), spelt[0]) if slug else spelt[0]
+    if names:
+        return names[0]
+    for name in [v.strip() for v in (given, found) if v] + [url]:
         if host := _SITE_URL.match(name):
             return host[1].lower()
         if handle := _HANDLE.match(name):
             return handle[1]
     return None
+
+
+#: Host labels that name no publication: "www", and the last label with the usual second-level
+#: ones ("co.uk", "com.br").
+_NOT_A_NAME = {"www", "com", "co", "org", "net", "gov", "edu", "ac", "news", "m", "amp"}
+
+
+def _host_labels(url: str) -> list[str]:
+    host = _SITE_URL.match(url)
+    labels = host[1].lower().split(":")[0].split(".")[:-1] if host else []
+    return [label for label in labels if label not in _NOT_A_NAME and len(label) > 1]
+
+
+def _spells(name: str, label: str) -> bool:
+    """Whether a host label spells the name some way: whole ("usatoday"), by a word of three
+    letters or more ("post" of The Jerusalem Post in "jpost"), or by its initials ("nyt" for
+    The New York Times)."""
+    words = re.findall(r"[a-z0-9]+", name.lower())
+    squashed = "".join(words)
+    if len(squashed) >= 3 and (squashed in label or label in squashed):
+        return True
+    if any(len(w) >= 3 and w != "the" and w in label for w in words):
+        return True
+    initials = "".join(w[0] for w in words if w != "the")
+    return len(initials) >= 2 and label.startswith(initials)
 
 
 def _json_ld(text: str | None) -> list[dict]:
@@ -184,6 +226,17 @@ def _json_ld(text: str | None) -> list[dict]:
             if isinstance(graph, list):
                 stack.extend(v for v in graph if isinstance(v, dict))
     return found
+
+
+def _publisher(objects: list[dict]) -> str | None:
+    """The name of the first JSON-LD publisher the page gives."""
+    for item in objects:
+        publisher = item.get("publisher")
+        if isinstance(publisher, list) and publisher:
+            publisher = publisher[0]
+        if isinstance(publisher, dict) and isinstance(publisher.get("name"), str):
+            return publisher["name"]
+    return None
 
 
 def _ld_text(ld: dict, key: str) -> str | None:
@@ -403,7 +456,7 @@ def extract_article(html_text: str, url: str) -> Article | None:
     page = _page_metadata(_as_trafilatura_reads(tree), url, not published, not section)
     article.title = _meta(marks, "og:title") or page.title or _ld_text(ld, "headline")
     given = _meta(marks, "og:site_name", "application-name")
-    article.site_name = site_name(given, page.sitename, url)
+    article.site_name = site_name(given, page.sitename, url, _publisher(marks.json_ld))
     canonical = marks.canonical
     article.canonical_url = canonical.strip() if canonical is not None else _meta(marks, "og:url")
     article.published_at = published or page.date

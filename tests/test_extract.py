@@ -212,6 +212,32 @@ def test_a_site_name_that_is_a_url_a_handle_or_a_copyright_line_is_not_taken():
         assert site_name(given, None) == name, given
 
 
+def test_the_site_name_the_host_spells_is_taken_and_a_tagline_cut():
+    """Real pages named their outlet "U.S." (Reuters, whose JSON-LD publisher is "Reuters"),
+    "usatoday" (beside "USA TODAY"), "LinkNaija | Nigeria's popular news platform" and "The
+    Jerusalem Post | JPost.com" (a review of the 181 pages: 16 names wrong or unclean)."""
+    from archive.extract import site_name
+
+    reuters = "https://www.reuters.com/article/us-markets/asian-shares-idUSKBN1XT00W"
+    assert site_name("U.S.", None, reuters, publisher="Reuters") == "Reuters"
+    usa = "https://www.usatoday.com/story/news/2019/11/19/meth/"
+    assert site_name("usatoday", None, usa, publisher="USA TODAY") == "USA TODAY"
+    assert site_name("usatoday", None, usa) == "usatoday"
+    naija = "https://www.linknaija.com/2018/08/chelsea.html"
+    assert site_name("LinkNaija | Nigeria's popular news platform", None, naija) == "LinkNaija"
+    jpost = "https://www.jpost.com/Breaking-News/Son-608390"
+    assert site_name("The Jerusalem Post | JPost.com", None, jpost) == "The Jerusalem Post"
+    nyt = "https://www.nytimes.com/2019/11/19/us/story.html"
+    assert site_name("The New York Times", None, nyt, publisher="NYT") == "The New York Times"
+    # a name no label spells is still the page's own when nothing spells one
+    horse = "https://practicalhorsemanmag.com/news/riders"
+    assert site_name("Expert how-to for English Riders", None, horse) == (
+        "Expert how-to for English Riders"
+    )
+    assert site_name("ニュース速報", "entermedia", "http://entermedia.co.kr/news") == "ニュース速報"
+    assert site_name("Blog", "entermedia", "http://entermedia.co.kr/news") == "entermedia"
+
+
 def _page_with_cards(main_images: str, cards: int = 3) -> str:
     """A story in an <article>, beside related stories that are <article>s too (as on the
     real CBS page with 61 of them), each with a thumbnail, linked to its story or not."""
