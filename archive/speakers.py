@@ -98,6 +98,17 @@ _OBJECT_AFTER = re.compile(
 )
 _CUE_SUBJ_CUES = "|".join(c for c in CUES.split("|") if c not in ("told", "tells", "tell"))
 _CUE_SUBJ = re.compile(rf"[,”\"»]\s*({_CUE_SUBJ_CUES})\s+({NAME}|{_DESC})")
+# A full name after a cue and a lower-case description: "said planetary geologist Rosaly
+# Lopes", "wrote 43-year-old Martin Taylor" (a review: no speaker for these). Not a word that
+# opens something else: "said on Monday", "said in New York", "said that Ann Lee".
+_LOWER_WORD = (
+    r"(?!(?:on|in|at|of|to|for|from|with|by|about|after|before|during|last|this|next|"
+    r"earlier|later|then|that|and|but|or|as|while|when|because|today|yesterday|tonight|"
+    r"recently|previously|also|once|again|here|there)\b)[a-z\d][\w'’\-]*"
+)
+_CUE_DESCRIBED = re.compile(
+    rf"[,”\"»]\s*({_CUE_SUBJ_CUES})\s+(?:{_LOWER_WORD}\s+){{1,4}}({_WORD}(?:[ \t]+{_CAP}){{1,3}})"
+)
 _PARTICIPLE = re.compile(rf",\s+(?:\w+ly\s+)?({PARTICIPLES})\b")
 
 # A title inside a proper-noun phrase ends the organisation part:
@@ -105,7 +116,7 @@ _PARTICIPLE = re.compile(rf",\s+(?:\w+ly\s+)?({PARTICIPLES})\b")
 _INNER_TITLES = frozenset(
     """president secretary minister administrator chancellor governor senator mayor spokesman
     spokeswoman spokesperson ambassador director chairman chairwoman ceo commissioner attorney
-    speaker superintendent chief commander judge""".split()
+    speaker superintendent chief commander judge leader""".split()
 )
 _SUFFIXES = frozenset("jr jr. sr sr. ii iii iv".split())
 
@@ -375,7 +386,7 @@ class SpeakerResolver:
         if m:
             mention, cue = m.group(1), "according to"
         else:
-            m = _CUE_SUBJ.search(sentence) if spans else None
+            m = (_CUE_SUBJ.search(sentence) or _CUE_DESCRIBED.search(sentence)) if spans else None
             if m:
                 cue, mention = m.group(1), m.group(2)
             else:

@@ -319,3 +319,19 @@ def test_someone_described_is_no_speaker_and_keeps_the_words():
         ("quote", None, None, None),
         ("statement", None, "The agency", "said"),
     ]
+
+
+def test_a_full_name_after_a_cue_and_a_description_speaks():
+    """ "said planetary geologist Rosaly Lopes", "writes the Associated Press" gave no speaker
+    or the one before (a review of the 181 real pages); "Team Leader" was kept in a name."""
+    for sentence, speaker in [
+        ("“We found lakes on Titan,” said planetary geologist Rosaly Lopes.", "Rosaly Lopes"),
+        ("“Print is dying,” says veteran industry analyst Ken Doctor.", "Ken Doctor"),
+        ("“It was cold,” wrote 43-year-old Martin Taylor.", "Martin Taylor"),
+        ("“It is not crazy,” explains SciSpacE Team Leader Jennifer Ngo-Anh.", "Jennifer Ngo-Anh"),
+        # a word that opens something else is no description
+        ("“We will win,” said on Monday Ann Lee.", None),
+        ("“We will win,” said during a visit Ann Lee.", None),
+    ]:
+        (claim,) = _claims(sentence)
+        assert claim.speaker == speaker, sentence
