@@ -17,6 +17,7 @@ ABBREVIATIONS = frozenset(
     messrs mme mlle fr gov. inc ltd co corp plc llc bros dept univ assn est approx vs etc
     jan feb mar apr jun jul aug sep sept oct nov dec mon tue tues wed thu thur thurs fri sat sun
     no nos vol pp p fig ft mt ave blvd rd e.g i.e a.m p.m u.s u.k u.n u.s.a e.u d.c al
+    rt z.b bzw
     """.split()
 )
 

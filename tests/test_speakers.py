@@ -294,6 +294,12 @@ def test_initials_run_together_do_not_end_a_sentence():
         "It rained.",
         "Then it stopped.",
     ]
+    # "Rt. Hon." and German "z.B." (a review of the 181 pages)
+    text = "The Rt. Hon. B. U. Nzeribe spoke. Es gibt z.B. Kekse."
+    assert [text[s:e] for s, e in split_sentences(text)] == [
+        "The Rt. Hon. B. U. Nzeribe spoke.",
+        "Es gibt z.B. Kekse.",
+    ]
     # after a comma, initials may end a sentence (a review: "S.C. Prosecutors" spoke)
     text = "The lawsuit was filed in Columbia, S.C. Prosecutors said the case was strong."
     assert [text[s:e] for s, e in split_sentences(text)] == [
