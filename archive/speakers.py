@@ -116,7 +116,7 @@ _PARTICIPLE = re.compile(rf",\s+(?:\w+ly\s+)?({PARTICIPLES})\b")
 _INNER_TITLES = frozenset(
     """president secretary minister administrator chancellor governor senator mayor spokesman
     spokeswoman spokesperson ambassador director chairman chairwoman ceo commissioner attorney
-    speaker superintendent chief commander judge leader""".split()
+    speaker superintendent chief commander judge leader insider employee""".split()
 )
 _SUFFIXES = frozenset("jr jr. sr sr. ii iii iv".split())
 

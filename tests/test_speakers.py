@@ -335,6 +335,8 @@ def test_a_full_name_after_a_cue_and_a_description_speaks():
         ("“Print is dying,” says veteran industry analyst Ken Doctor.", "Ken Doctor"),
         ("“It was cold,” wrote 43-year-old Martin Taylor.", "Martin Taylor"),
         ("“It is not crazy,” explains SciSpacE Team Leader Jennifer Ngo-Anh.", "Jennifer Ngo-Anh"),
+        ("“He fought,” said CBS Sports NFL Insider Jason La Canfora.", "Jason La Canfora"),
+        ("“He ran,” said Employee Steve Castro.", "Steve Castro"),
         # a word that opens something else is no description
         ("“We will win,” said on Monday Ann Lee.", None),
         ("“We will win,” said during a visit Ann Lee.", None),
