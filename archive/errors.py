@@ -68,6 +68,11 @@ class KeyFileError(ArchiveError):
     """A signing key is missing, unreadable, unsafe, or the passphrase is wrong."""
 
 
+class ClockError(ArchiveError):
+    """The system clock reads earlier than the archive's last signature: what is signed now
+    would put the ledger's signing times out of order. Stops the run."""
+
+
 class DatabaseError(ArchiveError):
     """The archive database is missing, corrupt, or from a newer version of this tool."""
 

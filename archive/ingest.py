@@ -20,7 +20,7 @@ from .capture_files import identify
 from .changes import image_shown
 from .config import Limits, captures_dir
 from .db import connect, is_locked
-from .errors import CaptureError, ClusterError, KeyFileError
+from .errors import CaptureError, ClockError, ClusterError, KeyFileError
 from .hashing import NORMALIZATION, article_text_sha256, sha256_hex, text_sha256
 from .image_links import PhashIndex
 from .ingest_failures import failure, strict_failure
@@ -200,9 +200,10 @@ class Ingester:
             if warning:
                 result.warnings.append(warning)
             result.status = "ingested"
-        except (KeyFileError, ClusterError):
+        except (KeyFileError, ClusterError, ClockError):
             stops.check()  # a Ctrl-C a library (Dask's client) made into one of these
-            raise  # a retired key, a failed cluster: no later file can go in either
+            # a retired key, a failed cluster, a clock behind: no later file can go in either
+            raise
         except Exception as e:  # noqa: BLE001 - one line for the archivist, never a traceback
             try:
                 error = failure(self.db_path, path, e, self.executor)

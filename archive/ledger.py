@@ -17,7 +17,7 @@ from pathlib import Path
 
 from . import checkpoint as cp
 from . import merkle, statements
-from .errors import ArchiveError, KeyFileError
+from .errors import ArchiveError, ClockError, KeyFileError
 from .keys import ALGORITHM, Signer, generate_key, rotation_message
 from .turns import Turns
 
@@ -182,14 +182,23 @@ class SignedWriter:
         if size != self.frontier.size:  # a new process, or another one appended since
             self.frontier = stored_frontier(self.conn, size)
         self._saved = self.frontier.copy()
-        if signed_at is not None:
-            # the last transaction's time, in its checkpoint (one per transaction that signs)
-            last = self.conn.execute(
-                "SELECT created_at FROM checkpoints ORDER BY id DESC LIMIT 1"
-            ).fetchone()
-            if last is not None and not (isinstance(last[0], str) and last[0] <= signed_at):
-                signed_at = None
+        # the last transaction's time, in its checkpoint (one per transaction that signs)
+        row = self.conn.execute(
+            "SELECT created_at FROM checkpoints ORDER BY id DESC LIMIT 1"
+        ).fetchone()
+        last = row[0] if row is not None and isinstance(row[0], str) else None
+        if signed_at is not None and row is not None and not (last and last <= signed_at):
+            signed_at = None
         self.signed_at = signed_at or self.clock()
+        if last and self.signed_at < last:
+            # a clock stepped back (no battery clock before NTP, a VM resumed): signed now,
+            # every row would fail verify for good as backdated; refused, nothing written
+            self.rollback()
+            raise ClockError(
+                f"the system clock reads {self.signed_at}, earlier than the archive's last "
+                f"signature at {last}: what is signed now would be out of order; nothing was "
+                "written (set the clock right, or wait until then)"
+            )
         self._note = None
         self.ensure_key(self.signer)
 

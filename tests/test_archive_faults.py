@@ -327,3 +327,39 @@ def test_an_ingest_after_a_killed_write_rolls_its_journal_back(tmp_path):
         0,
     )
     assert run_cli("verify", "--db", sample_db)[0] == 0
+
+
+def test_a_clock_behind_the_last_signature_is_refused_and_writes_nothing(tmp_path, fixed_signer):
+    """An ingest on a machine whose clock had stepped back a few seconds exited 0, and every row
+    it signed failed `archive verify` for good as backdated (an archivist's review). The clock
+    is now compared with the archive's last signing time: refused, nothing written, and the
+    run stops (every later file would meet the same clock)."""
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+    from archive.db import connect
+    from archive.errors import ClockError
+    from archive.ingest import Ingester
+    from archive.keys import Signer
+    from archive.ledger import rotate_key
+    from archive.verify import verify
+
+    db = tmp_path / "records" / "archive.db"
+    first = Ingester(db, fixed_signer, clock=lambda: "2026-01-01T00:00:09Z")
+    assert first.ingest_file(SAMPLE).status == "ingested"
+    before = db.read_bytes()
+    behind = Ingester(db, fixed_signer, clock=lambda: "2026-01-01T00:00:01Z")
+    with pytest.raises(ClockError, match="earlier than the archive's last signature at "
+                       "2026-01-01T00:00:09Z"):  # fmt: skip
+        behind.ingest(OTHERS)  # the run stops at its first file
+    assert db.read_bytes() == before
+    conn = sqlite3.connect(db)
+    new = Signer(Ed25519PrivateKey.generate())
+    with pytest.raises(ClockError):
+        rotate_key(conn, db, fixed_signer, new, clock=lambda: "2026-01-01T00:00:01Z")
+    assert not conn.in_transaction
+    assert conn.execute("SELECT count(*) FROM key_rotations").fetchone() == (0,)
+    conn.close()
+    # the same second is not earlier: it goes in
+    again = Ingester(db, fixed_signer, clock=lambda: "2026-01-01T00:00:09Z")
+    assert [r.status for r in again.ingest(OTHERS)] == ["ingested", "ingested"]
+    assert verify(connect(db, upgrade=False)).ok
