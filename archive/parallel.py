@@ -179,12 +179,19 @@ def kill_workers(executor) -> None:
 
 
 def stop_pool(executor, cancel: bool = False) -> None:
-    """Shut ``executor`` down (``cancel``: drop the work still queued). A pool interrupted while
+    """Shut ``executor`` down (``cancel``: drop the work queued and in hand, its workers killed
+    at once). A pool interrupted while
     it started (Ctrl-C as its processes were forked, before its manager thread ran) cannot be:
     Python 3.11 joins the thread it never started and raises, or, interrupted between two
     forks, forgets the processes forked so far, which then keep the exit waiting for ever. Any
     process still alive after the shutdown is killed."""
     processes = _processes_of(executor)  # the shutdown forgets them
+    if cancel:
+        # nothing in hand is wanted: a shutdown waits for the records the workers hold, and a
+        # worker stuck in one (spinning in a library's allocator under a memory limit) kept
+        # the first Ctrl-C or SIGTERM from stopping the ingest, and the write lock held (an
+        # archivist's review); only a second signal stopped it
+        _kill(processes)
     # A Ctrl-C (or a SIGTERM) while the pool stops means "now": the workers are killed, not
     # waited for, and the signal is acted on once they are. It used to escape the shutdown
     # before the workers were killed, and the exit then waited for ever for workers that ignore

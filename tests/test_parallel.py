@@ -159,7 +159,7 @@ workers = list(pool._processes.values())
 threading.Timer(0.5, os.kill, (os.getpid(), signal.SIGINT)).start()  # Ctrl-C again, stopping
 start = time.monotonic()
 try:
-    stop_pool(pool, cancel=True)
+    stop_pool(pool)  # a run's end, waiting for the record in hand (cancel kills at once)
     print("not interrupted")
 except KeyboardInterrupt:  # acted on, once the workers are gone
     print("interrupted", round(time.monotonic() - start), [w.is_alive() for w in workers])
@@ -201,3 +201,36 @@ def test_a_signal_the_process_ignores_stays_ignored():
         assert called == [] and signal.getsignal(signal.SIGINT) == signal.SIG_IGN
     finally:
         signal.signal(signal.SIGINT, previous)
+
+
+_STOP_WITH_A_WORKER_STUCK = """
+import time
+from archive.parallel import process_pool, stop_pool
+
+pool = process_pool(2)
+stuck = pool.submit(time.sleep, 60)  # a worker stuck in a record
+time.sleep(0.5)
+workers = list(pool._processes.values())
+start = time.monotonic()
+stop_pool(pool, cancel=True)
+print("stopped", round(time.monotonic() - start), [w.is_alive() for w in workers])
+"""
+
+
+def test_stopping_a_run_does_not_wait_for_a_stuck_worker():
+    """One Ctrl-C or SIGTERM to an ingest whose worker was stuck in a record (spinning in
+    OpenBLAS's allocator under a memory limit) did nothing visible: the pool's shutdown waited
+    for the record, with the write lock held (an archivist's review). A run stopped (or ended
+    by an error) wants nothing its workers hold: they are killed at once."""
+    import subprocess
+    import sys
+
+    proc = subprocess.run(
+        [sys.executable, "-c", _STOP_WITH_A_WORKER_STUCK],
+        capture_output=True,
+        text=True,
+        timeout=50,  # the stuck record takes 60 s: waited for, this fails
+    )
+    out = proc.stdout.strip()
+    assert out.startswith("stopped ") and out.endswith("[False, False]"), out + proc.stderr
+    assert int(out.split()[1]) < 10 and "Traceback" not in proc.stderr, out + proc.stderr
