@@ -22,6 +22,7 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
+from .durable import sync_directory
 from .errors import KeyFileError
 
 ALGORITHM = "ed25519"
@@ -141,7 +142,7 @@ def generate_key(path: str | Path, passphrase: str | None = None, force: bool = 
             raise KeyFileError(f"{path}: {_EXISTS}") from None
         finally:
             tmp.unlink(missing_ok=True)
-        _sync_directory(path.parent)
+        sync_directory(path.parent)
     except OSError as e:
         why = e.strerror or str(e)
         if isinstance(e, FileExistsError | NotADirectoryError) and not path.parent.is_dir():
@@ -195,15 +196,6 @@ def write_private(path: Path, data: bytes) -> None:
         f.write(data)
         f.flush()
         os.fsync(f.fileno())
-
-
-def _sync_directory(directory: Path) -> None:
-    """Make a file created or renamed in ``directory`` last a power loss (its entry is synced)."""
-    fd = os.open(directory, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 def load_key(path: str | Path, passphrase: str | None = None) -> Signer:

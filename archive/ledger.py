@@ -341,8 +341,12 @@ class SignedWriter:
                         "it is left as it is: keep it as evidence, then remove it, and the next "
                         "ingest writes this database's"
                     )
-                tmp.write_text(self._note, encoding="utf-8")
+                with open(tmp, "w", encoding="utf-8") as f:
+                    f.write(self._note)
+                    f.flush()
+                    os.fsync(f.fileno())
                 os.replace(tmp, path)
+                os.fsync(directory)  # the rename, too
             finally:
                 os.close(directory)
         except OSError as e:

@@ -18,6 +18,7 @@ from pathlib import Path
 from .capture_files import CAPTURE_SUFFIXES, GZIP_MAGIC
 from .config import captures_dir
 from .db import BUSY, LOCK_WAIT_SECONDS, is_locked
+from .durable import sync_directory
 from .errors import CaptureError
 from .hashing import file_sha256
 
@@ -49,9 +50,14 @@ def store_copy(src: Path, dest: Path, sha256: str) -> bool:
             while chunk := f.read(1 << 20):
                 h.update(chunk)
                 out.write(chunk)
-        if h.hexdigest() != sha256:
-            raise CaptureError(src, "the file changed while it was being ingested")
+            if h.hexdigest() != sha256:
+                raise CaptureError(src, "the file changed while it was being ingested")
+            # synced before the capture's rows commit: after a power cut the database must not
+            # hold a capture whose copy is empty or missing (the original may be gone by then)
+            out.flush()
+            os.fsync(out.fileno())
         os.replace(tmp, dest)
+        sync_directory(dest.parent)
     finally:
         tmp.unlink(missing_ok=True)
     return True
