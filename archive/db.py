@@ -57,6 +57,16 @@ def unusable(path: Path, e: sqlite3.DatabaseError) -> DatabaseError:
             "SQLite must roll back before the database can be read, and this user cannot write "
             "there: run any archive command on it (`archive verify`) as a user who can"
         )
+    name = getattr(e, "sqlite_errorname", "")
+    if name == "SQLITE_FULL":  # the disk, not the database
+        return DatabaseError(
+            f"{path}: the disk is full: nothing was changed; make room and run it again"
+        )
+    if name.startswith("SQLITE_IOERR"):  # a file size limit, a failing disk
+        return DatabaseError(
+            f"{path}: the disk failed a read or write ({e}); the database may well be intact: "
+            "look at the disk (its space, a file size limit, its errors) and run it again"
+        )
     return DatabaseError(f"{path}: not a usable SQLite database ({e})")
 
 
@@ -199,7 +209,10 @@ def migrate(db: sqlite_utils.Database) -> None:
             conn.execute("INSERT INTO migrations VALUES (?, ?)", (name, now_utc()))
         conn.execute("COMMIT")
     except BaseException:
-        conn.execute("ROLLBACK")
+        # a full disk ends the transaction itself: a ROLLBACK then raised "no transaction is
+        # active" in place of the disk's error (an archivist's review)
+        if conn.in_transaction:
+            conn.execute("ROLLBACK")
         raise
 
 

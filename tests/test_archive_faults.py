@@ -363,3 +363,33 @@ def test_a_clock_behind_the_last_signature_is_refused_and_writes_nothing(tmp_pat
     again = Ingester(db, fixed_signer, clock=lambda: "2026-01-01T00:00:09Z")
     assert [r.status for r in again.ingest(OTHERS)] == ["ingested", "ingested"]
     assert verify(connect(db, upgrade=False)).ok
+
+
+def test_a_full_disk_while_the_archive_is_made_or_upgraded_is_named(tmp_path):
+    """A full disk (or a file-size limit) while the first ingest made the archive said "cannot
+    rollback - no transaction is active", and while `archive upgrade` migrated one, "not a
+    usable SQLite database (...)" of an intact database (an archivist's review): SQLite had
+    ended the transaction itself, and the ROLLBACK's own error took the disk's place."""
+    from archive.db import unusable
+
+    key = tmp_path / "key.pem"
+    assert run_cli("keys", "generate", "--key", key)[0] == 0
+
+    def small_disk():
+        resource.setrlimit(resource.RLIMIT_FSIZE, (64 << 10, 64 << 10))
+
+    db = tmp_path / "new" / "archive.db"
+    proc = subprocess.run(
+        [sys.executable, "-m", "archive", "ingest", "--db", str(db), "--workers", "0",
+         str(SAMPLE)],
+        env={**os.environ, "PYTHONPATH": str(ROOT), "ARCHIVE_KEY": str(key)},
+        capture_output=True, text=True, timeout=120, preexec_fn=small_disk,
+    )  # fmt: skip
+    assert proc.returncode == 1 and "Traceback" not in proc.stderr, proc.stderr
+    assert f"Error: {db}: cannot create the archive database (disk I/O error)" in proc.stderr
+    assert "rollback" not in proc.stderr and not db.exists()
+    full = sqlite3.OperationalError("database or disk is full")
+    full.sqlite_errorname = "SQLITE_FULL"
+    assert str(unusable(db, full)) == (
+        f"{db}: the disk is full: nothing was changed; make room and run it again"
+    )
