@@ -3,6 +3,7 @@ goes on), or one that stops every later file too (raised)."""
 
 from __future__ import annotations
 
+import errno
 import os
 import sqlite3
 from concurrent.futures.process import BrokenProcessPool
@@ -24,6 +25,15 @@ def failure(db_path: Path, path: Path, e: Exception, executor=None) -> str:
                 f"{db_path}: the archive database is damaged ({e}); {path} was not "
                 "ingested, and the files after it are not read (restore the database from "
                 "a copy; `archive verify` names what it can still read)"
+            ) from None
+        if isinstance(e, OSError) and e.errno == errno.EAGAIN and e.filename is None:
+            # a worker process that could not be forked (a limit on processes): every file
+            # after it failed with "BlockingIOError" of its own (an archivist's review)
+            kill_workers(executor)
+            raise ClusterError(
+                f"cannot start the extraction processes ({e.strerror or e}: a limit on the "
+                f"number of processes?); {path} was not ingested, and the files after it are "
+                "not read (raise the limit, or run with --workers 0)"
             ) from None
         problem = archive_problem(db_path, e)
         if problem:  # no later file could go in either: stop, and say where

@@ -393,3 +393,32 @@ def test_a_full_disk_while_the_archive_is_made_or_upgraded_is_named(tmp_path):
     assert str(unusable(db, full)) == (
         f"{db}: the disk is full: nothing was changed; make room and run it again"
     )
+
+
+def test_workers_that_cannot_be_forked_stop_the_run_with_one_line(
+    tmp_path, fixed_signer, monkeypatch
+):
+    """Under a limit on processes every file failed with "BlockingIOError: [Errno 11] Resource
+    temporarily unavailable" of its own, and the run went on (an archivist's review): no file
+    can be extracted, so the run stops and says why."""
+    import errno
+
+    from archive.errors import ClusterError
+    from archive.ingest import Ingester
+    from archive.parallel import process_pool, stop_pool
+
+    def no_fork():
+        raise BlockingIOError(errno.EAGAIN, os.strerror(errno.EAGAIN))
+
+    db = tmp_path / "records" / "archive.db"
+    ingester = Ingester(db, fixed_signer)
+    ingester.executor = pool = process_pool(2)
+    monkeypatch.setattr(os, "fork", no_fork)
+    try:
+        with pytest.raises(ClusterError, match=r"^cannot start the extraction processes "
+                           r"\(Resource temporarily unavailable: a limit"):  # fmt: skip
+            ingester.ingest([SAMPLE, *OTHERS])
+    finally:
+        monkeypatch.undo()
+        stop_pool(pool, cancel=True)
+    assert consistency_problems(db) == []
