@@ -130,8 +130,9 @@ def generate_key(path: str | Path, passphrase: str | None = None, force: bool = 
         path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
         tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
         tmp.unlink(missing_ok=True)  # a stale one (same pid): removed, never written through
-        write_private(tmp, pem)
         try:
+            # in the try: a full disk left the empty (or part-written) file behind
+            write_private(tmp, pem)
             if force:
                 os.replace(tmp, path)
             else:

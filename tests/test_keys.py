@@ -442,3 +442,21 @@ def test_ctrl_c_at_a_passphrase_prompt_exits_130_and_writes_no_key(tmp_path):
     os.close(master)
     assert seen.decode().split()[-1] == "Interrupted", seen
     assert not key.exists()
+
+
+def test_a_key_that_cannot_be_written_leaves_no_file_behind(tmp_path, monkeypatch):
+    """On a full disk `keys generate` (and an ingest's first key) left ".<name>.<pid>.tmp"
+    beside the key, empty or part-written (an archivist's review)."""
+    import errno
+    import os
+
+    from archive.errors import KeyFileError
+    from archive.keys import generate_key
+
+    def full(fd):
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+    monkeypatch.setattr(os, "fsync", full)
+    with pytest.raises(KeyFileError, match="cannot write the key file .No space left on device"):
+        generate_key(tmp_path / "keys" / "signing-key.pem")
+    assert list((tmp_path / "keys").iterdir()) == []
