@@ -24,7 +24,7 @@ from .cli import (
 from .config import Limits, archive_db_path, default_key_path
 from .dbfile import check_archive_file, unwritable_directory
 from .errors import ArchiveError, KeyFileError, one_line, shortened
-from .keys import generate_key, load_key
+from .keys import generate_key, load_key, staged_by_rotation
 from .trust import archive_signing_key, signing_refusal
 
 
@@ -151,10 +151,18 @@ def ingest(
             existing = archive_signing_key(db_path)
             if existing:
                 # a mistyped --key or ARCHIVE_KEY must not start signing with a new key
+                staged = staged_by_rotation(key_path.parent.resolve() / key_path.name)
                 raise click.ClickException(
                     f"no signing key at {key_path}, and this archive is signed by {existing}: "
-                    "give its key file with --key or ARCHIVE_KEY (a new key comes in with "
-                    "`archive keys rotate`)"
+                    + (
+                        # a rotation killed between its two renames (an archivist's review)
+                        f"a key rotation left {staged[-1]} and stopped before putting it in "
+                        f"place; if it holds {existing} (`archive keys show --key` it), move it "
+                        f"to {key_path}"
+                        if staged
+                        else "give its key file with --key or ARCHIVE_KEY (a new key comes in "
+                        "with `archive keys rotate`)"
+                    )
                 )
             try:
                 signer = generate_key(key_path, os.environ.get("ARCHIVE_KEY_PASSPHRASE"))

@@ -81,6 +81,30 @@ def test_a_rotation_stopped_before_its_renames_is_named(tmp_path, monkeypatch):
     assert f"it is at {staged}; move {key} aside, then that file to {key}" in result.output
 
 
+def test_a_rotation_stopped_between_its_renames_is_named(tmp_path, monkeypatch):
+    """Killed one rename later (the old key moved aside, the new one not yet in place), the next
+    ingest said only "no signing key at ... give its key file with --key" (an archivist's
+    review): the file the rotation left is named."""
+    key, db = tmp_path / "k.pem", tmp_path / "records" / "archive.db"
+    assert run("ingest", "--key", key, "--db", db, SAMPLE).exit_code == 0
+    real_replace = os.replace
+
+    def killed(src, dst):
+        if str(dst) == str(key):  # the new key into place, the old one moved aside already
+            raise SystemExit(137)  # as if killed here: nothing after runs
+        return real_replace(src, dst)
+
+    monkeypatch.setattr(os, "replace", killed)
+    run("keys", "rotate", "--key", key, "--db", db)
+    monkeypatch.setattr(os, "replace", real_replace)
+    (staged,) = tmp_path.glob("k.pem.new-*")
+    assert not key.exists()
+    result = run("ingest", "--key", key, "--db", db, DATA / "warc" / "example.warc.gz")
+    assert result.exit_code == 1
+    assert f"a key rotation left {staged} and stopped before putting it in place" in result.output
+    assert f"move it to {key}" in result.output
+
+
 def test_unusual_passphrases_and_paths_are_one_line(tmp_path):
     """A passphrase over 1,023 bytes or not UTF-8, and a key path under a file or in a
     directory that cannot be written, gave tracebacks; now one line, nothing left behind."""
