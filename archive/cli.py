@@ -36,6 +36,7 @@ class ArchiveGroup(click.Group):
     "Aborted!" and 1: a script running many ingests can tell a stop from a failure."""
 
     def invoke(self, ctx):
+        _utf8_output()
         # signal handlers can only be set in the main thread (the CLI run from a thread: none)
         main = threading.current_thread() is threading.main_thread()
         stops.reset()
@@ -81,6 +82,18 @@ class ArchiveGroup(click.Group):
         status, word = stop_status(stop)
         click.echo(word, err=True)
         ctx.exit(status)
+
+
+def _utf8_output() -> None:
+    """Standard output in UTF-8 whatever the locale says, as files written with -o are (an
+    export or a proof to stdout under a Latin-1 locale failed part-way, blaming "a value that
+    is not text": an archivist's review); messages on standard error in the locale's encoding,
+    what it cannot show escaped rather than failing."""
+    for stream, how in ((sys.stdout, {"encoding": "utf-8"}), (sys.stderr, {})):
+        encoding = (getattr(stream, "encoding", None) or "").lower().replace("-", "")
+        if encoding != "utf8" and hasattr(stream, "reconfigure"):
+            with contextlib.suppress(ValueError, OSError):  # (already written to: left)
+                stream.reconfigure(errors="backslashreplace", **how)
 
 
 def _unexpected(e: BaseException, db: Path | None = None) -> str:

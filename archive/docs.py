@@ -82,6 +82,9 @@ def cli_markdown() -> str:
         "a directory); 130 interrupted (Ctrl-C), 143 terminated (SIGTERM): an ingest keeps the",
         "files it finished, nothing of the one in progress.",
         "",
+        "Standard output is UTF-8 whatever the locale (exports and proofs are data); messages",
+        "on standard error follow the locale, with what it cannot show escaped.",
+        "",
     ]
     for name, cmd in [("archive", cli), *_commands(cli, "archive")]:
         with click.Context(cmd, info_name=name, terminal_width=88, max_content_width=88) as ctx:

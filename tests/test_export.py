@@ -194,3 +194,27 @@ def test_an_export_of_altered_bytes_says_so_in_words(sample_db, tmp_path):
                 "the rows"
             )
         ], form
+
+
+def test_output_is_utf_8_under_a_locale_that_is_not(sample_db):
+    """Under a Latin-1 locale, `export` and `trace` to standard output failed on the first
+    curly quote with "a value that is not text", after part of the export was written (an
+    archivist's review). Standard output is UTF-8 whatever the locale, as -o files are; a
+    message the locale cannot show is escaped."""
+    import os
+    import subprocess
+    import sys
+
+    env = {**os.environ, "PYTHONIOENCODING": "latin-1"}
+    for args in (["export", "--format", "jsonl"], ["trace", "37988c58467bc4cf-9"]):
+        done = subprocess.run(
+            [sys.executable, "-m", "archive", *args, "--db", str(sample_db)],
+            capture_output=True, env=env, timeout=120,
+        )  # fmt: skip
+        assert done.returncode == 0, done.stderr
+        assert "“I am the daughter of Tomas Varga" in done.stdout.decode("utf-8"), args
+    done = subprocess.run(
+        [sys.executable, "-m", "archive", "trace", "“nothing”", "--db", str(sample_db)],
+        capture_output=True, env=env, timeout=120,
+    )  # fmt: skip
+    assert done.returncode == 1 and b"Error: no claim '\\u201cnothing\\u201d'" in done.stderr
