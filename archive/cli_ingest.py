@@ -242,7 +242,7 @@ def ingest(
     # what went in with a warning (a WACZ that failed its own check, a record's length that
     # looks wrong, digests that failed) is counted: a batch's summary said nothing of them
     warned = sum(bool(r.warnings or r.digest_failures) for r in done)
-    click.echo(
+    summary = (
         f"{read}{_n(len(files) if read else len(results), 'file')}: {len(done)} ingested"
         + (f" ({warned} with warnings)" if warned else "")
         + ", "
@@ -255,6 +255,17 @@ def ingest(
             else ""
         )
     )
+    try:
+        click.echo(summary)
+    except BrokenPipeError:
+        raise  # `archive ingest ... | head`: quieted, as every command's
+    except OSError as e:
+        # the files are in the archive: the failure is the output's, not theirs (a stdout on a
+        # full disk read as a failed ingest: an archivist's review)
+        raise click.ClickException(
+            f"standard output: {e.strerror or e}; the summary could not be written ({len(done)} "
+            "ingested, which stay in the archive)"
+        ) from None
     digest = [r for r in done if r.digest_failures]
     if digest:
         named = ", ".join(f"{one_line(r.path)} ({r.digest_failures})" for r in digest[:5])

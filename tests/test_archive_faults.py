@@ -422,3 +422,25 @@ def test_workers_that_cannot_be_forked_stop_the_run_with_one_line(
         monkeypatch.undo()
         stop_pool(pool, cancel=True)
     assert consistency_problems(db) == []
+
+
+def test_a_summary_that_cannot_be_written_is_not_taken_for_a_failed_ingest(tmp_path):
+    """`archive ingest caps/ > /dev/full` committed every file, then said only "Error: No space
+    left on device" (an archivist's review): the error names standard output and says what
+    went in."""
+    key = tmp_path / "key.pem"
+    assert run_cli("keys", "generate", "--key", key)[0] == 0
+    db = tmp_path / "archive.db"
+    with open("/dev/full", "w") as full:
+        proc = subprocess.run(
+            [sys.executable, "-m", "archive", "ingest", "--db", str(db), "--workers", "0",
+             str(SAMPLE), *map(str, OTHERS)],
+            env={**os.environ, "PYTHONPATH": str(ROOT), "ARCHIVE_KEY": str(key)},
+            stdout=full, stderr=subprocess.PIPE, text=True, timeout=120,
+        )  # fmt: skip
+    assert proc.returncode == 1
+    assert proc.stderr.splitlines()[-1] == (
+        "Error: standard output: No space left on device; the summary could not be written "
+        "(3 ingested, which stay in the archive)"
+    ), proc.stderr
+    assert run_cli("verify", "--db", db)[0] == 0
