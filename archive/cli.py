@@ -65,6 +65,8 @@ class ArchiveGroup(click.Group):
             if isinstance(e, BrokenPipeError):  # `archive export | head`: click's main
                 raise  # quiets the pipe and exits 1, as before
             raise click.ClickException(_unexpected(e, ctx.meta.get(_DB))) from None
+        except ArchiveError as e:  # one a command did not turn into its own line
+            raise click.ClickException(shortened(printable(str(e)))) from None
         except click.ClickException as e:
             e.message = shortened(printable(e.message))  # a path in bytes that are not UTF-8
             raise

@@ -10,6 +10,8 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
+from .errors import KeyFileError
+
 
 def data_home() -> Path:
     """The directory of ``archive.db`` and ``captures/``: ``$ARCHIVE_HOME`` or ``./records``."""
@@ -36,8 +38,19 @@ def captures_dir(db_path: str | Path) -> Path:
 
 
 def config_dir() -> Path:
-    base = os.environ.get("XDG_CONFIG_HOME") or Path.home() / ".config"
-    return Path(base) / "archive"
+    """``$XDG_CONFIG_HOME/archive``, else ``~/.config/archive``. A relative XDG_CONFIG_HOME is
+    ignored, as the XDG spec says (the key was made under the current directory, and not found
+    from another); no home at all is one line, not a traceback (an archivist's review)."""
+    base = os.environ.get("XDG_CONFIG_HOME", "")
+    if base and os.path.isabs(base):
+        return Path(base) / "archive"
+    try:
+        return Path.home() / ".config" / "archive"
+    except RuntimeError:  # no HOME, and no entry in the password database
+        raise KeyFileError(
+            "no home directory to keep the signing key in: set HOME, or give the key file "
+            "with --key or ARCHIVE_KEY"
+        ) from None
 
 
 def default_key_path() -> Path:

@@ -35,7 +35,9 @@ def _hold(db_path, how: int, refused: str, flags: int = os.O_RDWR | os.O_CREAT) 
     """Lock ``.<db name>.lock`` beside the database (flock ``how``, not waiting); the open
     descriptor holds it. ``refused``: why, when another process holds it the other way."""
     db_path = Path(db_path)
-    fd = os.open(db_path.with_name(f".{db_path.name}.lock"), flags, 0o600)
+    # as the database's own mode, by the umask: 0600 kept a group sharing the archive (a
+    # setgid directory, umask 002) out with "Permission denied" (an archivist's review)
+    fd = os.open(db_path.with_name(f".{db_path.name}.lock"), flags, 0o666)
     try:
         fcntl.flock(fd, how | fcntl.LOCK_NB)
     except BlockingIOError:

@@ -444,3 +444,18 @@ def test_a_summary_that_cannot_be_written_is_not_taken_for_a_failed_ingest(tmp_p
         "(3 ingested, which stay in the archive)"
     ), proc.stderr
     assert run_cli("verify", "--db", db)[0] == 0
+
+
+def test_the_lock_file_takes_the_umask_as_the_database_does(tmp_path, fixed_signer):
+    """The lock file was always 0600: in an archive a group shares (a setgid directory, umask
+    002) the second member's ingest failed with ".archive.db.lock: Permission denied" (an
+    archivist's review)."""
+    from archive.serve import hold_for_writing
+
+    db = tmp_path / "archive.db"
+    old = os.umask(0o002)
+    try:
+        os.close(hold_for_writing(db))
+    finally:
+        os.umask(old)
+    assert (tmp_path / ".archive.db.lock").stat().st_mode & 0o777 == 0o664

@@ -460,3 +460,34 @@ def test_a_key_that_cannot_be_written_leaves_no_file_behind(tmp_path, monkeypatc
     with pytest.raises(KeyFileError, match="cannot write the key file .No space left on device"):
         generate_key(tmp_path / "keys" / "signing-key.pem")
     assert list((tmp_path / "keys").iterdir()) == []
+
+
+def test_no_home_is_one_line_and_a_relative_xdg_config_home_is_ignored(monkeypatch, tmp_path):
+    """With no HOME and no password entry, `keys show` and `ingest` ended in a traceback
+    ("Could not determine home directory"); a relative XDG_CONFIG_HOME put the key under the
+    current directory, where an ingest from another one did not find it (an archivist's
+    review; the XDG spec says to ignore a relative one)."""
+    import pathlib
+
+    from click.testing import CliRunner
+
+    from archive.cli import cli
+    from archive.config import config_dir
+
+    monkeypatch.delenv("ARCHIVE_KEY", raising=False)
+    monkeypatch.setenv("HOME", str(tmp_path))
+    monkeypatch.setenv("XDG_CONFIG_HOME", "cfg")
+    assert config_dir() == tmp_path / ".config" / "archive"
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "cfg"))
+    assert config_dir() == tmp_path / "cfg" / "archive"
+    monkeypatch.delenv("XDG_CONFIG_HOME")
+
+    def nowhere(cls):
+        raise RuntimeError("Could not determine home directory.")
+
+    monkeypatch.setattr(pathlib.Path, "home", classmethod(nowhere))
+    result = CliRunner().invoke(cli, ["keys", "show"])
+    assert result.exit_code == 1 and result.output == (
+        "Error: no home directory to keep the signing key in: set HOME, or give the key file "
+        "with --key or ARCHIVE_KEY\n"
+    ), result.output
