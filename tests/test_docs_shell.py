@@ -73,6 +73,13 @@ def test_sound_rows_hold(check, sample_db):
         ("claims", f"{ARTICLE}-9", "UPDATE claims SET key_id = 'ed25519:0000000000000000' "
          "WHERE id = '{id}'", "not signed by the key given"),
         ("claims", f"{ARTICLE}-9", "DELETE FROM ledger WHERE record_id = '{id}'", "ledger entry"),
+        # columns with a newline at the end, which the shell's $(...) drops
+        ("claims", f"{ARTICLE}-9", "UPDATE claims SET signature = signature || char(10) "
+         "WHERE id = '{id}'", "signature is not canonical base64"),
+        ("claims", f"{ARTICLE}-9", "UPDATE ledger SET leaf_hash = leaf_hash || char(10) "
+         "WHERE record_id = '{id}'", "ledger entry"),
+        ("claims", f"{ARTICLE}-9", "UPDATE claims SET key_id = key_id || char(10) "
+         "WHERE id = '{id}'", "not signed by the key given"),
         ("articles", ARTICLE, "UPDATE articles SET authors = '[\"Someone\"]'",
          "column authors is not as signed"),
         ("articles", ARTICLE, "UPDATE articles SET text = text || ' '", "content hash"),
