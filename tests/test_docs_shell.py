@@ -29,10 +29,11 @@ def check(sample_db, fixed_signer, tmp_path):
     pub = tmp_path / "pub.pem"
     pub.write_text(fixed_signer.public_key_pem)
 
-    def run(table: str, row_id: str, db=sample_db, key=pub) -> tuple[int, str]:
+    def run(table: str, row_id: str, db=sample_db, key=pub, **how) -> tuple[int, str]:
         done = subprocess.run(
-            ["sh", script, db, key, table, row_id], capture_output=True, text=True, timeout=60
-        )
+            ["sh", script, db, key, table, row_id], capture_output=True, text=True, timeout=60,
+            **how,
+        )  # fmt: skip
         return done.returncode, done.stdout.strip()
 
     return run
@@ -106,3 +107,70 @@ def test_another_key_fails(check, tmp_path):
                    check=True, capture_output=True)  # fmt: skip
     code, out = check("claims", f"{ARTICLE}-9", key=other)
     assert code == 1 and "not signed by the key given" in out
+
+
+def _capture_from_an_article_s_statement(conn):
+    """Another row's statement and signature (an article's, signed) in a capture's row, its
+    ledger entry made to match: the first version of the script passed it."""
+    conn.execute(
+        "UPDATE captures SET statement = (SELECT statement FROM articles), signature = (SELECT "
+        "signature FROM articles), filename = 'forged.warc.gz', wacz_signer = 'Forged Signer'"
+    )
+    conn.execute(
+        "UPDATE ledger SET leaf_hash = (SELECT leaf_hash FROM ledger WHERE record_table = "
+        "'articles') WHERE record_table = 'captures'"
+    )
+
+
+def _speaker_renamed(conn):
+    """A column renamed in case only: the first version compared only the columns whose names
+    matched the statement's exactly, and skipped it."""
+    conn.execute("ALTER TABLE claims RENAME COLUMN speaker TO SPEAKER")
+    conn.execute(f"UPDATE claims SET SPEAKER = 'Someone Else' WHERE id = '{ARTICLE}-9'")
+
+
+def _speaker_nocase(conn):
+    """A collation the schema gives the column makes other bytes equal under `IS` (a review)."""
+    conn.execute("PRAGMA writable_schema = ON")
+    conn.execute(
+        "UPDATE sqlite_schema SET sql = replace(sql, 'speaker TEXT,', 'speaker TEXT COLLATE "
+        "NOCASE,') WHERE name = 'claims'"
+    )
+
+
+@pytest.mark.parametrize(
+    "table, alter, message",
+    [
+        ("captures", _capture_from_an_article_s_statement, "its statement is another row's"),
+        ("claims", _speaker_renamed, "column speaker is not as signed"),
+        ("claims", _speaker_nocase, "column speaker is not as signed"),
+    ],
+)
+def test_a_forged_row_the_first_version_passed_fails(check, sample_db, table, alter, message):
+    conn = sqlite3.connect(sample_db, isolation_level=None)
+    alter(conn)
+    conn.close()
+    if alter is _speaker_nocase:  # (the new collation is read by a new connection)
+        with sqlite3.connect(sample_db) as conn:
+            conn.execute(f"UPDATE claims SET speaker = upper(speaker) WHERE id = '{ARTICLE}-9'")
+        conn.close()
+    row_id = _capture(sample_db) if table == "captures" else f"{ARTICLE}-9"
+    code, out = check(table, row_id)
+    assert code == 1 and out.startswith(f"FAILED {table} {row_id}: {message}"), out
+
+
+def test_what_cannot_be_read_fails_and_never_passes(check, sample_db, tmp_path):
+    """A query that failed (a full /tmp: the article's text could not be written out for its
+    hash) left the check out, and the row "held" (a review): every query fails closed."""
+    import resource
+
+    with sqlite3.connect(sample_db) as conn:
+        conn.execute("UPDATE articles SET text = text || ' (altered)'")
+        (statement,) = conn.execute("SELECT length(statement) FROM articles").fetchone()
+    conn.close()
+
+    def small_files():  # the statement fits, the article's text does not
+        resource.setrlimit(resource.RLIMIT_FSIZE, (statement + 100, statement + 100))
+
+    code, out = check("articles", ARTICLE, preexec_fn=small_files)
+    assert code != 0 and not out.endswith("hold"), out
