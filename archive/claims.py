@@ -37,12 +37,13 @@ _FURNITURE = re.compile(
     r"|terms of (?:use|service)$|privacy policy$|©|copyright\b|all rights reserved"
     # a story's trailers (twentieth round's review of the 181 real pages): credit lines,
     # contact lines, newsletter and sharing prompts, a reading time, a source tag
-    r"|\(?(?:additional\s+|with\s+)?reporting by [A-Z][^.!?]*(?:editing by|;|\)\.?$)"
+    r"|\(?(?:additional\s+|with\s+)?reporting by (?-i:[A-Z])[^.!?]*(?:editing by|;|\)\.?$)"
     r"|.{0,80}\bmay be reached at\s+(?:\S+@|\+?\(?\d)"
     r"|follow (?:him|her|them|us|me)\b.{0,60}\b(?:twitter|facebook)"
     r"|like this story\?|share it with a friend|have a tip\?$|you may also like"
     r"|this copy is for your personal|filed under\s*:|source\s*:\s*\S+(?:\s+\S+){0,4}$"
-    r"|.{0,80}\b(?:delivered|right)\s+(?:\w+\s+){0,3}(?:to|in|through) your (?:inbox|letterbox)"
+    r"|get\b.{0,80}\b(?:delivered|right)\s+(?:\w+\s+){0,3}(?:to|in|through) "
+    r"your (?:inbox|letterbox)"
     r"|.{0,80}\bby subscribing to our newsletter|(?:reading time|tempo de leitura)\s*:)",
     re.I,
 )

@@ -17,7 +17,7 @@ ABBREVIATIONS = frozenset(
     messrs mme mlle fr gov. inc ltd co corp plc llc bros dept univ assn est approx vs etc
     jan feb mar apr jun jul aug sep sept oct nov dec mon tue tues wed thu thur thurs fri sat sun
     no nos vol pp p fig ft mt ave blvd rd e.g i.e a.m p.m u.s u.k u.n u.s.a e.u d.c al
-    rt z.b bzw
+    z.b bzw
     """.split()
 )
 
@@ -77,6 +77,13 @@ def split_sentences(block: str) -> list[tuple[int, int]]:
         if block[punct_at] == ".":
             word = _last_word(block[start:punct_at])
             if word in ABBREVIATIONS or word.rstrip(".") in ABBREVIATIONS:
+                continue
+            # "Rt. Hon." (a title), not "RT." (the broadcaster) at a sentence's end
+            if (
+                word == "rt"
+                and block.startswith("Rt", punct_at - 2)
+                and block[end:].lstrip().startswith("Hon")
+            ):
                 continue
             # An initial ("J. K. Rowling"): a single capital letter before the period.
             if len(word) == 1 and block[punct_at - 1].isupper():

@@ -100,14 +100,21 @@ _CUE_SUBJ_CUES = "|".join(c for c in CUES.split("|") if c not in ("told", "tells
 _CUE_SUBJ = re.compile(rf"[,”\"»]\s*({_CUE_SUBJ_CUES})\s+({NAME}|{_DESC})")
 # A full name after a cue and a lower-case description: "said planetary geologist Rosaly
 # Lopes", "wrote 43-year-old Martin Taylor" (a review: no speaker for these). Not a word that
-# opens something else: "said on Monday", "said in New York", "said that Ann Lee".
+# opens something else ("said on Monday", "said that Ann Lee"), a verb's -ing ("lawyers
+# representing Elena Varga", "residents fleeing New York": the name is who is spoken of), or
+# a plural just before the name ("said fans Ann Lee and ..."): a review of the first version.
 _LOWER_WORD = (
     r"(?!(?:on|in|at|of|to|for|from|with|by|about|after|before|during|last|this|next|"
     r"earlier|later|then|that|and|but|or|as|while|when|because|today|yesterday|tonight|"
-    r"recently|previously|also|once|again|here|there)\b)[a-z\d][\w'’\-]*"
+    r"recently|previously|also|once|again|here|there|outside|inside|near|across|around|"
+    r"behind|beyond|among|between|under|over|against|without|within|into|onto|toward|towards|"
+    r"via|per|through|throughout|like|unlike|including|along|beside|besides|amid|upon)\b)"
+    r"(?![a-z\d'’\-]*ing\b)[a-z\d][\w'’\-]*"
 )
+_SINGULAR_LAST = r"(?<![^s]s)(?<!['’]s)"  # the word before the name: not a plural
 _CUE_DESCRIBED = re.compile(
-    rf"[,”\"»]\s*({_CUE_SUBJ_CUES})\s+(?:{_LOWER_WORD}\s+){{1,4}}({_WORD}(?:[ \t]+{_CAP}){{1,3}})"
+    rf"[,”\"»]\s*({_CUE_SUBJ_CUES})\s+(?:{_LOWER_WORD}\s+){{0,3}}{_LOWER_WORD}{_SINGULAR_LAST}"
+    rf"\s+({_WORD}(?:[ \t]+{_CAP}){{1,3}})"
 )
 _PARTICIPLE = re.compile(rf",\s+(?:\w+ly\s+)?({PARTICIPLES})\b")
 

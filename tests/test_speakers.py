@@ -295,10 +295,12 @@ def test_initials_run_together_do_not_end_a_sentence():
         "Then it stopped.",
     ]
     # "Rt. Hon." and German "z.B." (a review of the 181 pages)
-    text = "The Rt. Hon. B. U. Nzeribe spoke. Es gibt z.B. Kekse."
+    text = "The Rt. Hon. B. U. Nzeribe spoke. Es gibt z.B. Kekse. It aired on RT. Kyiv denied it."
     assert [text[s:e] for s, e in split_sentences(text)] == [
         "The Rt. Hon. B. U. Nzeribe spoke.",
         "Es gibt z.B. Kekse.",
+        "It aired on RT.",  # the broadcaster (a review of the first version)
+        "Kyiv denied it.",
     ]
     # after a comma, initials may end a sentence (a review: "S.C. Prosecutors" spoke)
     text = "The lawsuit was filed in Columbia, S.C. Prosecutors said the case was strong."
@@ -337,9 +339,16 @@ def test_a_full_name_after_a_cue_and_a_description_speaks():
         ("“It is not crazy,” explains SciSpacE Team Leader Jennifer Ngo-Anh.", "Jennifer Ngo-Anh"),
         ("“He fought,” said CBS Sports NFL Insider Jason La Canfora.", "Jason La Canfora"),
         ("“He ran,” said Employee Steve Castro.", "Steve Castro"),
-        # a word that opens something else is no description
+        # a word that opens something else is no description, and the name after a verb's
+        # -ing, a preposition or a plural is who is spoken of (a review of the first version)
         ("“We will win,” said on Monday Ann Lee.", None),
         ("“We will win,” said during a visit Ann Lee.", None),
+        ("“We will appeal,” said lawyers representing Elena Varga.", None),
+        ("“This is a disgrace,” wrote reporters covering Donald Trump.", None),
+        ("“We must leave now,” said residents fleeing New York.", None),
+        ("“Go,” said fans outside Madison Square Garden.", None),
+        ("“Go,” said officials across Los Angeles County.", None),
+        ("“Go,” said analysts Ann Lee and Bob Ray.", None),
     ]:
         (claim,) = _claims(sentence)
         assert claim.speaker == speaker, sentence
