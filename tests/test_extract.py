@@ -268,12 +268,15 @@ def test_related_stories_and_their_thumbnails_are_not_the_article_s_images():
         '<a href="/2025/03/07/ferry-terminal-opens-2025/photo-3/"><img src="/img/p3.jpg"></a>'
         '<a href="/2025/03/06/harbour-dredging-begins/"><img src="/img/dredge.jpg"></a>'
         '<a href="https://video.example/v/6054388105001"><img src="/img/poster.jpg"></a>'
+        # the photo's page where it was published: its source (a review)
+        '<a href="https://www.flickr.com/photos/harbour/5123"><img src="/img/flickr.jpg"></a>'
+        '<img class="shareable-image" src="/img/pier.jpg">'
         '<img class="author-img" src="/people/ann.jpg">'
         '<img src="/plugins/simple-share-buttons-adder/facebook.png">'
     )
     article = extract_article(_page_with_cards(main), url)
     assert [i.url.rsplit("/", 1)[1] for i in article.images] == [
-        "ferry.jpg", "ferry-2.jpg", "g1.jpg", "p3.jpg"
+        "ferry.jpg", "ferry-2.jpg", "g1.jpg", "p3.jpg", "flickr.jpg", "pier.jpg"
     ]  # fmt: skip
     assert "Another story" not in " ".join(c.text for c in article.claims)
 
