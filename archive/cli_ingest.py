@@ -223,6 +223,7 @@ def ingest(
         )
     results: list = []
     stop = interrupted = None
+    broken = False
     try:
         broken, stop, interrupted = _ingest_files(ingester, files, results, quiet)
     finally:
@@ -233,7 +234,9 @@ def ingest(
             # queued for the workers are not wanted): a second Ctrl-C that escaped it left the
             # workers alive, and the exit waited for them for ever (found in review)
             if ingester.executor is not None:
-                stop_pool(ingester.executor, cancel=interrupted is not None or _raising())
+                # a run stopped by the archive (its database, the key, the clock) wants nothing
+                # its workers hold either
+                stop_pool(ingester.executor, cancel=broken or interrupted is not None or _raising())
 
     failed = sum(r.status == "failed" for r in results)
     done = [r for r in results if r.status == "ingested"]  # a failed file added nothing

@@ -26,7 +26,8 @@ def failure(db_path: Path, path: Path, e: Exception, executor=None) -> str:
                 "ingested, and the files after it are not read (restore the database from "
                 "a copy; `archive verify` names what it can still read)"
             ) from None
-        if isinstance(e, OSError) and e.errno == errno.EAGAIN and e.filename is None:
+        fork = isinstance(e, OSError) and e.errno == errno.EAGAIN and e.filename is None
+        if fork and executor is not None:
             # a worker process that could not be forked (a limit on processes): every file
             # after it failed with "BlockingIOError" of its own (an archivist's review)
             kill_workers(executor)

@@ -17,6 +17,7 @@ from pathlib import Path
 
 from . import checkpoint as cp
 from . import merkle, statements
+from .durable import sync_directory_fd
 from .errors import ArchiveError, ClockError, KeyFileError
 from .keys import ALGORITHM, Signer, generate_key, rotation_message
 from .turns import Turns
@@ -197,7 +198,8 @@ class SignedWriter:
             raise ClockError(
                 f"the system clock reads {self.signed_at}, earlier than the archive's last "
                 f"signature at {last}: what is signed now would be out of order; nothing was "
-                "written (set the clock right, or wait until then)"
+                "written (set the clock right, or wait until then; if that time is the wrong one, "
+                "a clock that ran fast signed it, and the archive's times cannot go back)"
             )
         self._note = None
         self.ensure_key(self.signer)
@@ -346,7 +348,7 @@ class SignedWriter:
                     f.flush()
                     os.fsync(f.fileno())
                 os.replace(tmp, path)
-                os.fsync(directory)  # the rename, too
+                sync_directory_fd(directory)  # the rename, too
             finally:
                 os.close(directory)
         except OSError as e:

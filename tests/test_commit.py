@@ -355,3 +355,57 @@ def test_the_stored_copy_and_the_checkpoint_file_are_synced(tmp_path, fixed_sign
     assert synced[copy + 1] == f"dir {captures}"  # its rename, right after
     assert str(db.parent / ".checkpoint") in " ".join(synced[copy:]), synced
     assert str(db.parent) in synced[-1], synced  # the checkpoint's rename
+
+
+def test_a_file_system_that_cannot_sync_a_directory_is_let_go(tmp_path, fixed_signer, monkeypatch):
+    """Some file systems (FUSE, CIFS) refuse to sync a directory (EINVAL): the file would have
+    failed though its copy was in place, and the checkpoint been called unwritten (a review).
+    As SQLite does, that is let go."""
+    import errno
+    import os
+    import stat
+
+    from archive.ingest import Ingester
+
+    real_fsync = os.fsync
+
+    def fsync(fd):
+        if stat.S_ISDIR(os.fstat(fd).st_mode):
+            raise OSError(errno.EINVAL, os.strerror(errno.EINVAL))
+        real_fsync(fd)
+
+    monkeypatch.setattr(os, "fsync", fsync)
+    db = tmp_path / "records" / "archive.db"
+    result = Ingester(db, fixed_signer).ingest_file(SAMPLE)
+    assert (result.status, result.warnings) == ("ingested", [])
+    assert (db.parent / "checkpoint").is_file()
+
+
+def test_a_run_the_archive_stopped_kills_its_workers_at_once(tmp_path, monkeypatch):
+    """A run stopped by the archive (a clock behind, a retired key, a damaged database) waited
+    for its workers' records as a finished one does (a review): it wants nothing they hold."""
+    from click.testing import CliRunner
+
+    from archive import parallel
+    from archive.cli import cli
+    from archive.errors import ClockError
+    from archive.ingest import Ingester
+
+    cancels = []
+    real_stop = parallel.stop_pool
+
+    def stop_pool(executor, cancel=False):
+        cancels.append(cancel)
+        real_stop(executor, cancel=cancel)
+
+    def behind(self, path, next_path=None):
+        raise ClockError("the system clock reads ...")
+
+    monkeypatch.setattr(parallel, "stop_pool", stop_pool)
+    monkeypatch.setattr(Ingester, "ingest_file", behind)
+    db, key = tmp_path / "archive.db", tmp_path / "key.pem"
+    result = CliRunner().invoke(
+        cli, ["ingest", "--db", str(db), "--key", str(key), "--workers", "1", str(SAMPLE)]
+    )
+    assert result.exit_code == 1 and "Error: the system clock reads" in result.output
+    assert cancels == [True]
