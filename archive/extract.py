@@ -185,26 +185,35 @@ def site_name(
     return None
 
 
-#: Host labels that name no publication: "www", and the last label with the usual second-level
-#: ones ("co.uk", "com.br").
-_NOT_A_NAME = {"www", "com", "co", "org", "net", "gov", "edu", "ac", "news", "m", "amp"}
+#: Second-level labels under which the name is the label before ("bbc.co.uk", "globo.com.br").
+_SECOND_LEVEL = {"co", "com", "org", "net", "gov", "edu", "ac", "or", "ne", "go"}
+#: Words too common in names to say which one a host spells ("Latest News" is not Fox News,
+#: though foxnews.com holds "news": a review).
+_GENERIC = frozenset(
+    "the news daily times latest online media live today world breaking top home new post "
+    "weekly magazine sports".split()
+)
 
 
 def _host_labels(url: str) -> list[str]:
+    """The label of the page's host that names its site: the registrable one ("reuters" of
+    in.reuters.com, "bbc" of bbc.co.uk), not a subdomain's ("in" spelled "Business News")."""
     host = _SITE_URL.match(url)
     labels = host[1].lower().split(":")[0].split(".")[:-1] if host else []
-    return [label for label in labels if label not in _NOT_A_NAME and len(label) > 1]
+    while len(labels) > 1 and labels[-1] in _SECOND_LEVEL:
+        labels.pop()
+    return labels[-1:]
 
 
 def _spells(name: str, label: str) -> bool:
     """Whether a host label spells the name some way: whole ("usatoday"), by a word of three
-    letters or more ("post" of The Jerusalem Post in "jpost"), or by its initials ("nyt" for
-    The New York Times)."""
+    letters or more that is not a common one ("reuters"), or by its initials ("nyt" for The
+    New York Times, "jp" of jpost for The Jerusalem Post)."""
     words = re.findall(r"[a-z0-9]+", name.lower())
     squashed = "".join(words)
     if len(squashed) >= 3 and (squashed in label or label in squashed):
         return True
-    if any(len(w) >= 3 and w != "the" and w in label for w in words):
+    if any(len(w) >= 3 and w not in _GENERIC and w in label for w in words):
         return True
     initials = "".join(w[0] for w in words if w != "the")
     return len(initials) >= 2 and label.startswith(initials)

@@ -236,6 +236,11 @@ def test_the_site_name_the_host_spells_is_taken_and_a_tagline_cut():
     )
     assert site_name("ニュース速報", "entermedia", "http://entermedia.co.kr/news") == "ニュース速報"
     assert site_name("Blog", "entermedia", "http://entermedia.co.kr/news") == "entermedia"
+    # a common word, a subdomain: not what the host spells (a review)
+    fox = "https://www.foxnews.com/politics/story"
+    assert site_name("Latest News | Fox News", None, fox) == "Fox News"
+    india = "https://in.reuters.com/article/markets-idINKBN1XT00W"
+    assert site_name("Business News", None, india, publisher="Reuters") == "Reuters"
 
 
 def _page_with_cards(main_images: str, cards: int = 3) -> str:
