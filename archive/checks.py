@@ -134,7 +134,9 @@ def scan_ledger(conn, sizes: set[int]) -> LedgerScan:
 
 
 def _dicts(cursor) -> list[dict]:
-    names = [d[0] for d in cursor.description]
+    # SQL's names are case-blind: a column renamed "Text" is still the text (it was a KeyError,
+    # a traceback; the schema check names the renaming)
+    names = [d[0].lower() for d in cursor.description]
     return [dict(zip(names, row, strict=True)) for row in cursor]
 
 

@@ -4,6 +4,7 @@ missing (split from test_verify.py, each from a review of the nineteenth round).
 
 from __future__ import annotations
 
+import re
 import sqlite3
 
 import pytest
@@ -23,6 +24,23 @@ def test_a_deleted_article_is_named_as_missing_for_each_of_its_claims(sample_db,
         "statement cannot be rebuilt (a claim statement needs its article)\n"
     ) in result.output
     assert "captured_at differs" not in result.output
+
+
+def test_a_column_renamed_in_case_only_is_a_schema_problem_not_a_traceback(sample_db, copy_db):
+    """A `text` column renamed `Text` ended verify in a traceback (KeyError: 'text'), found by
+    a review: SQL's names are case-blind, so the rows are read as before and the schema check
+    names the renaming."""
+    db = copy_db(sample_db)
+    edit(db, "ALTER TABLE claims RENAME COLUMN text TO Text")
+    edit(db, "UPDATE claims SET Text = 'The mayor resigned.' WHERE id = '37988c58467bc4cf-9'")
+    result = run_verify(db, "--no-files")
+    assert result.exit_code == 1 and isinstance(result.exception, SystemExit), result.output
+    assert "FAILED schema claims: table defined otherwise" in result.output, result.output
+    assert re.search(r"^claims\s+23 verified\s+1 failed", result.output, re.M), result.output
+    assert (
+        "FAILED claims 37988c58467bc4cf-9: text does not match text_sha256; statement does not "
+        "match the row: fields differ: text\n"
+    ) in result.output
 
 
 @pytest.mark.parametrize("workers", ["1", "2"])
