@@ -15,7 +15,7 @@ import signal
 import threading
 from collections import deque
 from collections.abc import Callable, Iterable
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import InvalidStateError, ProcessPoolExecutor
 
 
 class _Done:
@@ -186,22 +186,45 @@ def stop_pool(executor, cancel: bool = False) -> None:
     forks, forgets the processes forked so far, which then keep the exit waiting for ever. Any
     process still alive after the shutdown is killed."""
     processes = _processes_of(executor)  # the shutdown forgets them
-    if cancel:
-        # nothing in hand is wanted: a shutdown waits for the records the workers hold, and a
-        # worker stuck in one (spinning in a library's allocator under a memory limit) kept
-        # the first Ctrl-C or SIGTERM from stopping the ingest, and the write lock held (an
-        # archivist's review); only a second signal stopped it
-        _kill(processes)
-    # A Ctrl-C (or a SIGTERM) while the pool stops means "now": the workers are killed, not
-    # waited for, and the signal is acted on once they are. It used to escape the shutdown
-    # before the workers were killed, and the exit then waited for ever for workers that ignore
-    # both signals.
+    with _quiet_cancelled_futures():
+        if cancel:
+            # nothing in hand is wanted: a shutdown waits for the records the workers hold,
+            # and a worker stuck in one (spinning in a library's allocator under a memory
+            # limit) kept the first Ctrl-C or SIGTERM from stopping the ingest, and the write
+            # lock held (an archivist's review); only a second signal stopped it
+            _kill(processes)
+        # A Ctrl-C (or a SIGTERM) while the pool stops means "now": the workers are killed,
+        # not waited for, and the signal is acted on once they are. It used to escape the
+        # shutdown before the workers were killed, and the exit then waited for ever for
+        # workers that ignore both signals.
+        try:
+            with signals_held(meanwhile=lambda signum: _kill(processes)):
+                with contextlib.suppress(RuntimeError):
+                    executor.shutdown(cancel_futures=cancel)
+        finally:
+            _kill(processes)
+
+
+@contextlib.contextmanager
+def _quiet_cancelled_futures():
+    """Python 3.11's pool, broken by its workers' kill, sets an exception on each future in
+    hand, and one already cancelled raises InvalidStateError in its manager thread, which
+    printed a traceback (3.12 lets it go). Harmless: the shutdown joins that thread, so the
+    error is let go while the pool stops, and any other thread's error is printed as ever."""
+    previous = threading.excepthook
+
+    def hook(args):
+        if not (
+            isinstance(args.exc_value, InvalidStateError)
+            and type(args.thread).__name__ == "_ExecutorManagerThread"
+        ):
+            previous(args)
+
+    threading.excepthook = hook
     try:
-        with signals_held(meanwhile=lambda signum: _kill(processes)):
-            with contextlib.suppress(RuntimeError):
-                executor.shutdown(cancel_futures=cancel)
+        yield
     finally:
-        _kill(processes)
+        threading.excepthook = previous
 
 
 def _processes_of(executor) -> list:
