@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import os
 
+import pytest
 from click.testing import CliRunner
 
 from archive.cli import cli
@@ -59,16 +60,29 @@ def test_a_rotated_protected_key_stays_protected(tmp_path):
     assert plain.exit_code == 0 and "BEGIN PRIVATE KEY" in key.read_text(), plain.output
 
 
-def test_a_rotation_stopped_before_its_renames_is_named(tmp_path, monkeypatch):
-    """A rotation killed after its commit and before its renames left the new key at
-    <name>.new-<pid> and the old one at the key path; the next ingest said the key file "took the
-    old one's path when it was rotated", which was false, and named no file."""
+@pytest.mark.parametrize(
+    "killed_at, said",
+    [
+        # killed after its commit, before its renames: the new key at <name>.new-<pid>, the
+        # old one at the key path; the next ingest said the key file "took the old one's path
+        # when it was rotated", which was false, and named no file
+        ("old key aside", "it is at {staged}; move {key} aside, then that file to {key}"),
+        # one rename later (the old key aside, the new one not yet in place): "no signing key
+        # at ... give its key file with --key" (an archivist's review)
+        ("new key in place", "a key rotation left {staged} and stopped before putting it in "
+         "place; if it holds"),
+    ],
+)  # fmt: skip
+def test_a_rotation_stopped_before_or_between_its_renames_is_named(
+    tmp_path, monkeypatch, killed_at, said
+):
     key, db = tmp_path / "k.pem", tmp_path / "records" / "archive.db"
     assert run("ingest", "--key", key, "--db", db, SAMPLE).exit_code == 0
     real_replace = os.replace
 
     def killed(src, dst):
-        if str(src) == str(key):
+        moving = str(src) == str(key) if killed_at == "old key aside" else str(dst) == str(key)
+        if moving:
             raise SystemExit(137)  # as if killed here: nothing after runs
         return real_replace(src, dst)
 
@@ -78,31 +92,7 @@ def test_a_rotation_stopped_before_its_renames_is_named(tmp_path, monkeypatch):
     (staged,) = tmp_path.glob("k.pem.new-*")
     result = run("ingest", "--key", key, "--db", db, DATA / "warc" / "example.warc.gz")
     assert result.exit_code == 1
-    assert f"it is at {staged}; move {key} aside, then that file to {key}" in result.output
-
-
-def test_a_rotation_stopped_between_its_renames_is_named(tmp_path, monkeypatch):
-    """Killed one rename later (the old key moved aside, the new one not yet in place), the next
-    ingest said only "no signing key at ... give its key file with --key" (an archivist's
-    review): the file the rotation left is named."""
-    key, db = tmp_path / "k.pem", tmp_path / "records" / "archive.db"
-    assert run("ingest", "--key", key, "--db", db, SAMPLE).exit_code == 0
-    real_replace = os.replace
-
-    def killed(src, dst):
-        if str(dst) == str(key):  # the new key into place, the old one moved aside already
-            raise SystemExit(137)  # as if killed here: nothing after runs
-        return real_replace(src, dst)
-
-    monkeypatch.setattr(os, "replace", killed)
-    run("keys", "rotate", "--key", key, "--db", db)
-    monkeypatch.setattr(os, "replace", real_replace)
-    (staged,) = tmp_path.glob("k.pem.new-*")
-    assert not key.exists()
-    result = run("ingest", "--key", key, "--db", db, DATA / "warc" / "example.warc.gz")
-    assert result.exit_code == 1
-    assert f"a key rotation left {staged} and stopped before putting it in place" in result.output
-    assert f"move it to {key}" in result.output
+    assert said.format(staged=staged, key=key) in result.output, result.output
 
 
 def test_unusual_passphrases_and_paths_are_one_line(tmp_path):
