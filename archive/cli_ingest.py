@@ -179,14 +179,13 @@ def ingest(
         # taken once the key is in hand (a bad key leaves nothing behind), before the database
         # is opened or made
         hold_while_writing(db_path, creating=True)
-        new_archive = not db_path.exists()
         limits = Limits(
             max_payload_bytes=max_payload_mb << 20,
             max_image_pixels=max_image_megapixels * 1_000_000,
             max_html_bytes=min(Limits().max_html_bytes, max_payload_mb << 20),
         )
         ingester = Ingester(db_path, signer, limits)
-        if new_archive:
+        if ingester.db.created:
             # said, as a new key is: a --db on a disk not mounted, or mistyped, started a second
             # archive without a word (an archivist's review)
             click.echo(f"Created a new archive at {db_path}", err=True)

@@ -22,12 +22,15 @@ def connect(path: str | Path, create: bool = True, upgrade: bool = True) -> sqli
 
     ``upgrade=False`` is for the commands that only read (verify, serve, export, trace...): an
     archive an older version wrote is refused, with what to run, instead of being migrated
-    behind its reader's back (an auditor's check must not change the file it checks)."""
+    behind its reader's back (an auditor's check must not change the file it checks).
+    ``db.created`` says whether this call made the archive (not another process a moment
+    before it: two first ingests both said they had)."""
     path = Path(path)
+    created = False
     if not path.exists():
         if not (create and upgrade):
             raise DatabaseError(f"{path}: no archive database here")
-        _create(path)
+        created = _create(path)
     _refuse_empty(path)
     try:
         conn = sqlite3.connect(str(path), timeout=LOCK_WAIT_SECONDS, isolation_level=None)
@@ -44,6 +47,7 @@ def connect(path: str | Path, create: bool = True, upgrade: bool = True) -> sqli
         if is_locked(e):
             raise DatabaseError(f"{path}: {BUSY}") from None
         raise unusable(path, e) from None
+    db.created = created
     return db
 
 
@@ -111,9 +115,10 @@ def is_locked(e: BaseException) -> bool:
     return isinstance(e, sqlite3.OperationalError) and "locked" in str(e)
 
 
-def _create(path: Path) -> None:
+def _create(path: Path) -> bool:
     """A new archive, made beside ``path`` and moved into place once migrated: a process killed
-    while creating it leaves no half-made database behind (which readers would refuse)."""
+    while creating it leaves no half-made database behind (which readers would refuse). False
+    when another process made it first (theirs is used)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.{os.getpid()}.new")
     tmp.unlink(missing_ok=True)
@@ -126,7 +131,8 @@ def _create(path: Path) -> None:
         try:
             os.link(tmp, path)
         except FileExistsError:
-            pass  # another process made it first: theirs is used
+            return False  # another process made it first: theirs is used
+        return True
     except sqlite3.DatabaseError as e:
         raise DatabaseError(f"{path}: cannot create the archive database ({e})") from None
     finally:

@@ -459,3 +459,28 @@ def test_the_lock_file_takes_the_umask_as_the_database_does(tmp_path, fixed_sign
     finally:
         os.umask(old)
     assert (tmp_path / ".archive.db.lock").stat().st_mode & 0o777 == 0o664
+
+
+def test_of_two_first_ingests_only_the_one_that_made_the_archive_says_so(tmp_path, monkeypatch):
+    """Two first ingests at once both printed "Created a new archive" (an archivist's review):
+    each looked for the file before making one. Now the one whose new database was put in
+    place says so; the other, whose link found the file there, uses that one quietly."""
+    import shutil
+
+    from archive import db as archive_db
+
+    first = archive_db.connect(tmp_path / "first.db")
+    assert first.created is True
+    first.conn.close()
+    assert archive_db.connect(tmp_path / "first.db").created is False
+
+    real_link = os.link
+
+    def beaten(src, dst):  # another process put its archive in place a moment before
+        shutil.copy(tmp_path / "first.db", dst)
+        raise FileExistsError(17, "File exists", str(dst))
+
+    monkeypatch.setattr(os, "link", beaten)
+    second = archive_db.connect(tmp_path / "second.db")
+    monkeypatch.setattr(os, "link", real_link)
+    assert second.created is False and second.table_names()
