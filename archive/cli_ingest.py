@@ -249,7 +249,9 @@ def ingest(
         + (f" ({warned} with warnings)" if warned else "")
         + ", "
         f"{sum(r.status == 'already' for r in results)} already in the archive, {failed} failed; "
-        + _counts(*(sum(getattr(r, n) for r in done) for n in ("articles", "claims", "images")))
+        + _counts(
+            sum(r.articles for r in done), sum(r.claims for r in done), sum(r.images for r in done)
+        )
         + f", {sum(r.skipped for r in done)} skipped"
         + (
             f"; {len(unreadable)} director{'y' if len(unreadable) == 1 else 'ies'} not read"
