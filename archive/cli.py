@@ -27,7 +27,7 @@ EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 
 def stop_status(e: KeyboardInterrupt) -> tuple[int, str]:
     """The exit status and word for a stop: 130 and "Interrupted" for Ctrl-C (128 + SIGINT, as
-    shells report it), 143 and "Terminated" for SIGTERM."""
+    shells report it), 143 and "Terminated" for SIGTERM, 129 and "Hangup" for SIGHUP."""
     return (e.status, e.word) if isinstance(e, Terminated) else (128 + signal.SIGINT, "Interrupted")
 
 
@@ -44,7 +44,7 @@ class ArchiveGroup(click.Group):
         # ignores Ctrl-C) stays ignored
         previous = {
             s: signal.signal(s, stops.stop)
-            for s in (signal.SIGINT, signal.SIGTERM)
+            for s in stops.SIGNALS
             if main and signal.getsignal(s) != signal.SIG_IGN
         }
         try:

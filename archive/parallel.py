@@ -17,6 +17,8 @@ from collections import deque
 from collections.abc import Callable, Iterable
 from concurrent.futures import InvalidStateError, ProcessPoolExecutor
 
+from . import stops
+
 
 class _Done:
     """A finished result, for items not worth sending to a worker."""
@@ -128,7 +130,7 @@ def process_pool(workers: int) -> ProcessPoolExecutor | None:
 
 
 class _ForkingPool(ProcessPoolExecutor):
-    """Forks its workers with Ctrl-C and SIGTERM held back until all are forked. A signal that
+    """Forks its workers with the stopping signals held back until all are forked. A signal that
     arrived during a fork ran its handler in the fork's after-fork hooks (logging's), where
     Python ignores exceptions: the ingest went on to its end as if never stopped (seen in a
     test on a busy machine). Held, it is raised once every process is forked and known."""
@@ -138,14 +140,11 @@ class _ForkingPool(ProcessPoolExecutor):
             super()._launch_processes()
 
 
-_STOPS = (signal.SIGINT, signal.SIGTERM)
-
-
 @contextlib.contextmanager
 def signals_held(meanwhile: Callable[[int], object] | None = None):
-    """Hold Ctrl-C and SIGTERM back while the block runs (calling ``meanwhile(signal number)``
-    as each comes), then act on the first that came: its handler, or its default action. Only
-    the main thread can set handlers: elsewhere, nothing is held."""
+    """Hold the stopping signals (``stops.SIGNALS``) back while the block runs (calling
+    ``meanwhile(signal number)`` as each comes), then act on the first that came: its handler,
+    or its default action. Only the main thread can set handlers: elsewhere, nothing is held."""
     if threading.current_thread() is not threading.main_thread():
         yield
         return
@@ -157,7 +156,9 @@ def signals_held(meanwhile: Callable[[int], object] | None = None):
             meanwhile(signum)
 
     # a signal the process ignores (an ingest started in the background by a script) stays so
-    previous = {s: signal.signal(s, hold) for s in _STOPS if signal.getsignal(s) != signal.SIG_IGN}
+    previous = {
+        s: signal.signal(s, hold) for s in stops.SIGNALS if signal.getsignal(s) != signal.SIG_IGN
+    }
     try:
         yield
     finally:
@@ -250,6 +251,8 @@ def _worker_start(parent: int) -> None:
     # shuts the pool down. Its handler, forked with it, printed a traceback in each idle worker;
     # dying at once, a worker could leave the pool's queues locked and the parent hung.
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    if hasattr(signal, "SIGHUP"):  # a terminal hung up signals the group too
+        signal.signal(signal.SIGHUP, signal.SIG_IGN)
     # A worker that outlives a killed parent keeps what it inherited, the lock that keeps
     # `archive serve` off a database being written among it: die with the parent (Linux).
     try:

@@ -13,6 +13,7 @@ import sys
 import tempfile
 from pathlib import Path
 
+from . import stops
 from .errors import ArchiveError, DatabaseError
 
 #: Template overrides (archive/templates), shipped with the package.
@@ -203,7 +204,8 @@ def datasette_command(
 def run_datasette(argv: list[str]) -> int:
     """Datasette's own command line, as ``archive serve`` runs it (``python -m archive.serve``),
     with a stop reported as every archive command reports one: "Interrupted" and status 130
-    for Ctrl-C (it was 0, or click's "Aborted!" and 1), "Terminated" and 143 for SIGTERM."""
+    for Ctrl-C (it was 0, or click's "Aborted!" and 1), "Terminated" and 143 for SIGTERM,
+    "Hangup" and 129 for SIGHUP."""
     import signal
 
     import click
@@ -212,13 +214,12 @@ def run_datasette(argv: list[str]) -> int:
     stopped: list[tuple[int, str]] = []
 
     def on_stop(signum, frame):
-        word = "Interrupted" if signum == signal.SIGINT else "Terminated"
-        stopped.append((128 + signum, word))
+        stopped.append((128 + signum, stops.word(signum)))
         raise KeyboardInterrupt
 
     # Installed before asyncio's: asyncio.run then leaves SIGINT alone, and uvicorn, which
     # handles both while serving (a graceful stop), hands each back here once it has stopped.
-    for signum in (signal.SIGINT, signal.SIGTERM):
+    for signum in stops.SIGNALS:
         if signal.getsignal(signum) != signal.SIG_IGN:  # started ignoring it: it stays so
             signal.signal(signum, on_stop)
     try:

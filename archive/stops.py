@@ -1,4 +1,4 @@
-"""Ctrl-C and SIGTERM, each a ``KeyboardInterrupt`` that no library can lose.
+"""Ctrl-C, SIGTERM and SIGHUP, each a ``KeyboardInterrupt`` that no library can lose.
 
 Python raises a signal's exception wherever the main thread happens to be, and a library's bare
 ``except:`` there takes it for its own error and carries on: warcio's header decoding did (the
@@ -12,31 +12,47 @@ from __future__ import annotations
 
 import signal
 
-_stopped: type[KeyboardInterrupt] | None = None
+#: The signals that stop a command: Ctrl-C; SIGTERM (``timeout``, systemd, ``kill``); SIGHUP,
+#: a terminal or ssh session gone (none on Windows).
+SIGNALS = tuple(
+    getattr(signal, name) for name in ("SIGINT", "SIGTERM", "SIGHUP") if hasattr(signal, name)
+)
+_WORDS = {"SIGINT": "Interrupted", "SIGTERM": "Terminated", "SIGHUP": "Hangup"}
+
+_stopped: int | None = None  # the signal that stopped the command
 
 
 class Terminated(KeyboardInterrupt):
-    """SIGTERM (``timeout``, systemd, ``kill``), stopping a command as Ctrl-C does: the file
-    being ingested rolled back, a summary of the others, one line. Without it the process died
-    where it stood, saying nothing."""
+    """SIGTERM or SIGHUP, stopping a command as Ctrl-C does: the file being ingested rolled
+    back, a summary of the others, one line. Without it the process died where it stood,
+    saying nothing (and a dropped ssh session left the write lock to the kernel)."""
 
-    def __init__(self, *args):
+    def __init__(self, *args, signum: int = signal.SIGTERM):
         super().__init__(*args)
-        self.status, self.word = 128 + signal.SIGTERM, "Terminated"
+        self.status, self.word = 128 + signum, word(signum)
+
+
+def word(signum: int) -> str:
+    """How a stop by ``signum`` is reported: "Interrupted", "Terminated" or "Hangup"."""
+    return _WORDS.get(signal.Signals(signum).name, "Stopped")
+
+
+def _stop_for(signum: int) -> KeyboardInterrupt:
+    return KeyboardInterrupt() if signum == signal.SIGINT else Terminated(signum=signum)
 
 
 def stop(signum, frame) -> None:
-    """The handler for SIGINT and SIGTERM: note the stop, and raise it."""
+    """The handler for the :data:`SIGNALS`: note the stop, and raise it."""
     global _stopped
-    _stopped = Terminated if signum == signal.SIGTERM else KeyboardInterrupt
-    raise _stopped()
+    _stopped = signum
+    raise _stop_for(signum)
 
 
 def check() -> None:
     """Raise the stop that came (a fresh exception of its kind), if one came since
     :func:`reset`: the first was swallowed somewhere, or is on its way up."""
     if _stopped is not None:
-        raise _stopped()
+        raise _stop_for(_stopped)
 
 
 def reset() -> None:

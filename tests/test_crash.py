@@ -291,10 +291,12 @@ def _alive(pid: int) -> bool:
         return False
 
 
-def _ignores_sigint(pid: int) -> bool:
+def _ignores_stops(pid: int) -> bool:
+    """Whether a worker has set the signals that stop an ingest aside (the ingest acts on them)."""
+    bits = sum(1 << (s - 1) for s in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP))
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
         if line.startswith("SigIgn:"):
-            return bool(int(line.split()[1], 16) & (1 << (signal.SIGINT - 1)))
+            return int(line.split()[1], 16) & bits == bits
     return False
 
 
@@ -307,7 +309,7 @@ def _started_with_workers(cmd, env, **kwargs):
     while len(workers := _children(proc.pid)) < 2 and time.monotonic() < deadline:
         time.sleep(0.02)
     assert len(workers) >= 2, "the ingest started no workers"
-    while not all(map(_ignores_sigint, workers)) and time.monotonic() < deadline:
+    while not all(map(_ignores_stops, workers)) and time.monotonic() < deadline:
         time.sleep(0.01)
     return proc, workers
 
@@ -405,7 +407,12 @@ cli(sys.argv[1:], prog_name="archive")
 
 @pytest.mark.parametrize(
     "where, sent",
-    [("_write_capture", "SIGINT"), ("commit", "SIGINT"), ("_write_capture", "SIGTERM")],
+    [
+        ("_write_capture", "SIGINT"),
+        ("commit", "SIGINT"),
+        ("_write_capture", "SIGTERM"),
+        ("_write_capture", "SIGHUP"),
+    ],
 )
 def test_ctrl_c_in_a_file_keeps_the_files_before_it_and_exits_130(
     captures, key, tmp_path, where, sent
@@ -414,14 +421,16 @@ def test_ctrl_c_in_a_file_keeps_the_files_before_it_and_exits_130(
     kept. It now exits 130 after the summary of the files finished, naming the file it was in:
     rolled back (before its COMMIT), or ingested (an interrupt just after the COMMIT, which the
     first version reported as not kept: found in review). SIGTERM (timeout, systemd) killed the
-    run where it stood, saying nothing: it now stops as Ctrl-C does, with 143. Ingesting again
-    finishes the job."""
+    run where it stood, saying nothing: it now stops as Ctrl-C does, with 143; SIGHUP (an ssh
+    session dropped) as well, with 129. Ingesting again finishes the job."""
     db = tmp_path / "records" / "archive.db"
     cmd = [sys.executable, "-c", _INTERRUPT_SECOND_FILE, where, sent,
            *_ingest_cmd(db, captures[:3])[3:]]  # fmt: skip
     proc = subprocess.run(cmd, env=_env(key), capture_output=True, text=True, timeout=120)
-    word = "Terminated" if sent == "SIGTERM" else "Interrupted"
-    assert proc.returncode == (143 if sent == "SIGTERM" else 130), proc.stdout + proc.stderr
+    word, status = {"SIGINT": ("Interrupted", 130), "SIGTERM": ("Terminated", 143)}.get(
+        sent, ("Hangup", 129)
+    )
+    assert proc.returncode == status, proc.stdout + proc.stderr
     assert "Traceback" not in proc.stderr, proc.stderr
     kept = 2 if where == "commit" else 1
     assert proc.stdout.startswith(f"{kept} of 3 files: {kept} ingested"), proc.stdout
@@ -571,12 +580,14 @@ def test_sigterm_to_the_group_stops_quietly_and_a_killed_worker_stops_the_run(
     which had inherited the ingest's handler; a worker killed alone made every later file
     fail in turn with "unexpected BrokenProcessPool" (second review). Now: 143 and one line; one
     line naming the stopped extraction processes, and the archive as the last whole file left
-    it. Workers leave SIGTERM to the ingest, as they do SIGINT."""
-    db = tmp_path / "records" / "archive.db"
-    proc, out, err = _group_signalled(db, captures, key, signal.SIGTERM)
-    assert proc.returncode == 143, out + err
-    assert "Traceback" not in err and err.strip().splitlines()[-1].startswith("Terminated"), err
-    _check_archive(db)
+    it. Workers leave SIGTERM to the ingest, as they do SIGINT, and SIGHUP (a terminal closed
+    signals its whole group; the run died with no word, as if killed)."""
+    for sent, status, word in ((signal.SIGTERM, 143, "Terminated"), (signal.SIGHUP, 129, "Hangup")):
+        db = tmp_path / word / "archive.db"
+        proc, out, err = _group_signalled(db, captures, key, sent)
+        assert proc.returncode == status, out + err
+        assert "Traceback" not in err and err.strip().splitlines()[-1].startswith(word), err
+        _check_archive(db)
     # a worker killed alone: the run stops, one line
     db = tmp_path / "killed" / "archive.db"
     proc, workers = _started_with_workers(
