@@ -297,12 +297,17 @@ def _is_pointer(text: str) -> bool:
     )
 
 
+#: A share button's label that trafilatura glues to the pull quote it shares ("... continuum.'
+#: Click To Tweet", WordPress's Click To Tweet plugins): the button's, not the article's words.
+_SHARE_LABEL = re.compile(r"\s*click to tweet$", re.I)
+
+
 def _blocks_from_body(body) -> list[Block]:
     """Walk trafilatura's XML body into blocks, in reading order."""
     blocks: list[Block] = []
 
     def add(kind: str, text: str) -> None:
-        text = " ".join(text.split())
+        text = _SHARE_LABEL.sub("", " ".join(text.split()))
         if text:
             blocks.append(Block(kind, text))
 

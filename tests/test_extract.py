@@ -344,3 +344,16 @@ def test_a_story_s_trailers_are_not_claims():
         "The report was delivered to the council on Tuesday.",
     ):
         assert _is_claim_text(sentence), sentence
+
+
+def test_a_share_button_s_label_is_not_part_of_the_quote_it_shares():
+    """WordPress's Click To Tweet boxes: trafilatura glued the button's label to the pull
+    quote ("... the 'space-time continuum.'Click To Tweet"), four claims of a real page."""
+    pull = "Every online business exists in the space-time continuum."
+    page = article_html("Physics", [pull, *FILLER]).decode()
+    page = page.replace(
+        pull, f'{pull}<a href="https://twitter.com/intent/tweet">Click To Tweet</a>'
+    )
+    article = extract_article(page, "https://news.example/physics.html")
+    assert pull in article.text and "Tweet" not in article.text
+    assert pull in [c.text for c in article.claims]
