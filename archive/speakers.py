@@ -118,12 +118,14 @@ _CUE_DESCRIBED = re.compile(
 )
 _PARTICIPLE = re.compile(rf",\s+(?:\w+ly\s+)?({PARTICIPLES})\b")
 
-# A title inside a proper-noun phrase ends the organisation part:
-# "Indiana State Teachers Association President Keith Gambill" -> "Keith Gambill".
+# A title inside a proper-noun phrase ends the organisation or place part:
+# "Indiana State Teachers Association President Keith Gambill" -> "Keith Gambill", "South
+# Dakota Gov. Kristi Noem" -> "Kristi Noem".
 _INNER_TITLES = frozenset(
     """president secretary minister administrator chancellor governor senator mayor spokesman
     spokeswoman spokesperson ambassador director chairman chairwoman ceo commissioner attorney
-    speaker superintendent chief commander judge leader insider employee""".split()
+    speaker superintendent chief commander judge leader insider employee gov. sen. rep. gen.
+    lt. col. sgt. capt. supt.""".split()
 )
 _SUFFIXES = frozenset("jr jr. sr sr. ii iii iv".split())
 

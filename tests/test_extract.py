@@ -357,3 +357,20 @@ def test_a_share_button_s_label_is_not_part_of_the_quote_it_shares():
     article = extract_article(page, "https://news.example/physics.html")
     assert pull in article.text and "Tweet" not in article.text
     assert pull in [c.text for c in article.claims]
+
+
+def test_a_name_s_hover_card_is_not_read_into_the_sentence():
+    """The Hill's person cards, hidden beside a name until the pointer is over it, were read
+    into the lead: "South Dakota Gov. Kristi NoemKristi Lynn NoemSouth Dakota governor ..."."""
+    lead = "South Dakota Gov. Kristi Noem said the campaign was working as planned."
+    card = (
+        '<span class="rollover-people-block"><span class="rollover-block"><img src="/noem.jpg">'
+        '<a class="name" href="/people/kristi-noem">Kristi Lynn Noem</a><a href="/news/1">'
+        "South Dakota governor doubles down on campaign</a></span></span>"
+    )
+    page = article_html("Campaign", [lead, *FILLER]).decode()
+    page = page.replace("Kristi Noem said", f"Kristi Noem{card} said")
+    article = extract_article(page, "https://news.example/campaign.html")
+    assert article.claims[0].text == lead
+    assert article.claims[0].speaker == "Kristi Noem"
+    assert "Lynn" not in article.text and not article.images

@@ -233,9 +233,13 @@ def test_a_title_with_its_period_and_initials_are_part_of_the_name():
         "Coach P.J. Fleck said the quarterback has made progress this week.",
         "U.S. Sen. Ted Cruz said the bill would fail.",
         "Cruz said it again on Tuesday.",
+        # a place before a title written short (The Hill): the place is no part of the name
+        "South Dakota Gov. Kristi Noem said the campaign was working as planned.",
+        "Ohio Sen. Rob Portman said the vote would come in June.",
     )
     assert [c.speaker for c in claims] == [
-        "Trump", "Brian Babin", "Nealy Cox", "P.J. Fleck", "Ted Cruz", "Ted Cruz"
+        "Trump", "Brian Babin", "Nealy Cox", "P.J. Fleck", "Ted Cruz", "Ted Cruz",
+        "Kristi Noem", "Rob Portman",
     ]  # fmt: skip
 
 
