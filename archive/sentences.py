@@ -42,6 +42,15 @@ def _last_word(text: str) -> str:
 _INITIALS = re.compile(r"(?:[a-z]\.)+[a-z]")
 # A capitalised word right before the initials, with no comma between: "George R.R."
 _NAME_BEFORE = re.compile(r"\b[A-Z][\w'’\-]*\s+(?:[A-Z]\.)+[A-Z]$")
+# Two initials after a lower-case word, then a capitalised word: a name ("directed by J.J.
+# Abrams", "the W.M. Keck Observatory"), unless the word is one that opens sentences ("... in
+# the U.K. The ..."; after a comma, "Columbia, S.C. Prosecutors ...", the sentence may end).
+_LOWER_BEFORE = re.compile(r"\b[a-z][\w'’\-]*\s+[A-Z]\.[A-Z]$")
+_OPENERS = frozenset(
+    """the a an he she it they we i you his her its their our my this that these those there
+    then but and or so yet as if when while after before in on at for with by from to of not
+    no one some many most all both each every what who why how where""".split()
+)
 _ANY_QUOTE = re.compile('[„«“”»"]')
 
 
@@ -63,6 +72,12 @@ def _quote_open(text: str) -> bool:
         elif c == '"':
             straight = not straight
     return bool(stack) or straight
+
+
+def _opens_a_name(block: str, at: int) -> bool:
+    """Does the word after ``at`` go on a name (a capitalised word no sentence opens with)?"""
+    m = re.match(r"\s+([A-Z][\w'’\-]*)", block[at : at + 40])
+    return bool(m) and m.group(1).lower() not in _OPENERS
 
 
 def split_sentences(block: str) -> list[tuple[int, int]]:
@@ -96,6 +111,8 @@ def split_sentences(block: str) -> list[tuple[int, int]]:
                 and _INITIALS.fullmatch(word)
                 and (_NAME_BEFORE.search(block, start, punct_at) or block[end:].lstrip()[:1] == "(")
             ):
+                continue
+            if _LOWER_BEFORE.search(block, start, punct_at) and _opens_a_name(block, end):
                 continue
         if (
             block[punct_at] in "?!…"

@@ -306,6 +306,17 @@ def test_initials_run_together_do_not_end_a_sentence():
         "It aired on RT.",  # the broadcaster (a review of the first version)
         "Kyiv denied it.",
     ]
+    # two initials after a lower-case word open a name, unless a sentence's first word follows
+    text = (
+        "It was directed by J.J. Abrams in May. Astronomers at the W.M. Keck Observatory saw "
+        "it. She joined the N.F.L. The league said so."
+    )
+    assert [text[s:e] for s, e in split_sentences(text)] == [
+        "It was directed by J.J. Abrams in May.",
+        "Astronomers at the W.M. Keck Observatory saw it.",
+        "She joined the N.F.L.",
+        "The league said so.",
+    ]
     # after a comma, initials may end a sentence (a review: "S.C. Prosecutors" spoke)
     text = "The lawsuit was filed in Columbia, S.C. Prosecutors said the case was strong."
     assert [text[s:e] for s, e in split_sentences(text)] == [
