@@ -9,7 +9,7 @@ from urllib.parse import urljoin, urlsplit
 
 _CREDIT_START = re.compile(
     r"^\s*(?:©|\(c\)|copyright\b|photo(?:graph)?s?\s*(?:by\b|:|/)|image\s*(?:by\b|:)|"
-    r"picture\s*:|pictured\s*:|credit\s*:|source\s*:|foto\s*:|"
+    r"picture\s*:|pictured\s*:|credit\s*(?::|\.{2,}|…)|source\s*:|foto\s*:|"
     r"(?:image|photo)\s+(?:credit|copyright)\s*:?|(?:image|photo)s?\s+(?:via|courtesy(?:\s+of)?)\b|"
     r"file\s*:)\s*",
     re.I,
@@ -118,7 +118,8 @@ def caption_and_credit(figcaption) -> tuple[str | None, str | None]:
     credit = None
     children = [c for c in figcaption if isinstance(c.tag, str)]
     for child in children:
-        cls = (child.get("class") or "") + " " + child.tag
+        # schema.org's copyrightHolder names the credit where the class does not (NYT)
+        cls = f"{child.get('class') or ''} {child.get('itemprop') or ''} {child.tag}"
         t = _text(child)
         if _HIDDEN.search(child.get("class") or ""):
             pass
@@ -276,7 +277,10 @@ def article_images(containers, page_url: str) -> list[ImageRef]:
                     # a credit line in the figure but outside its caption
                     for el in figure.iter():
                         cls = el.get("class") or "" if isinstance(el.tag, str) else ""
-                        if _CLASS_CREDIT_LINE.search(cls) and not _HIDDEN.search(cls):
+                        # a <cite> beside the caption is its credit (Vox Media's pages)
+                        if (
+                            _CLASS_CREDIT_LINE.search(cls) or el.tag == "cite"
+                        ) and not _HIDDEN.search(cls):
                             if not any(a.tag == "figcaption" for a in el.iterancestors()):
                                 ref.credit = clean_credit(_text(el))
                                 break

@@ -44,3 +44,12 @@ def test_quotes_captions_credits(tmp_path):
     assert s["speaker_accuracy"] >= 0.85
     assert s["caption_accuracy"] >= 0.9
     assert s["credit_accuracy"] >= 0.9
+
+
+def test_the_held_out_pages_are_scored(tmp_path):
+    """benchmarks/gold-heldout: 12 pages labelled by the same rules, not used to tune them
+    (docs/extraction.md, "Held-out pages"). Floors a little under the first figures measured."""
+    results = run("quotes.py", "--gold", ROOT / "benchmarks" / "gold-heldout", tmp_path=tmp_path)
+    s = results["summary"]
+    assert s["quote_recall"] >= 0.9 and s["speaker_accuracy"] >= 0.7
+    assert s["credit_accuracy"] >= 0.75

@@ -374,3 +374,25 @@ def test_a_name_s_hover_card_is_not_read_into_the_sentence():
     assert article.claims[0].text == lead
     assert article.claims[0].speaker == "Kristi Noem"
     assert "Lynn" not in article.text and not article.images
+
+
+def test_a_credit_beside_the_caption_or_marked_as_the_copyright_holder_is_the_credit():
+    """Two real pages' credits were lost (held-out pages): Vox Media's `<cite>` beside the
+    figure's caption, and the NYT's caption span marked `itemprop="copyrightHolder"`, its
+    label "Credit..." (not "Credit:")."""
+    from lxml import html
+
+    from archive.figures import article_images
+
+    page = html.fromstring(
+        '<article><figure><img src="/a.jpg"><span><figcaption>Smog over Delhi.</figcaption>'
+        "<cite>Sanjeev Verma/Hindustan Times/Getty Images</cite></span></figure>"
+        '<figure><img src="/b.jpg"><figcaption><span>Trump asked for a big win.</span>'
+        '<span itemprop="copyrightHolder"><span>Credit...</span><span>Doug Mills/The New York '
+        "Times</span></span></figcaption></figure></article>"
+    )
+    refs = article_images([page], "https://news.example/story")
+    assert [(r.caption, r.credit) for r in refs] == [
+        ("Smog over Delhi.", "Sanjeev Verma/Hindustan Times/Getty Images"),
+        ("Trump asked for a big win.", "Doug Mills/The New York Times"),
+    ]
