@@ -30,6 +30,9 @@ CHROMIUM = "/usr/bin/chromium"
 # set here is reset to the default in each child at exec (an ignored signal stays ignored).
 if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
     signal.signal(signal.SIGINT, signal.default_int_handler)
+# SIGHUP as well under nohup; the suite itself still lives on when its terminal closes.
+if signal.getsignal(signal.SIGHUP) is signal.SIG_IGN:
+    signal.signal(signal.SIGHUP, lambda signum, frame: None)
 
 
 @pytest.fixture(autouse=True)
@@ -130,3 +133,21 @@ def served(tmp_path_factory):
     Ingester(db, Signer(Ed25519PrivateKey.generate())).ingest_file(SAMPLE)
     with serving(db) as base:
         yield base, db
+
+
+@pytest.fixture(scope="module")
+def captures(tmp_path_factory) -> list[Path]:
+    """The crash and signal tests' captures: four of six distinct pages each (crash_support)."""
+    from .crash_support import stress_captures
+
+    return stress_captures(tmp_path_factory.mktemp("stress-captures"))
+
+
+@pytest.fixture
+def key(tmp_path) -> Path:
+    """A signing key file of the test's own (the crash and signal tests pass it by path)."""
+    from archive.keys import generate_key
+
+    path = tmp_path / "config" / "archive" / "signing-key.pem"
+    generate_key(path)
+    return path

@@ -325,9 +325,9 @@ def test_damaged_gzip_is_called_damaged_not_what_its_garbage_looks_like(tmp_path
     assert _read(raw_first).endswith("not a valid WARC/ARC: a record has no type")
     # the reviewer's case: the sample outlet B's capture (examples/build_samples.py, the same
     # bytes on every run) with one byte of its fourth member flipped near its end
-    from .test_crash import _build_samples
+    from .crash_support import build_samples
 
-    samples = _build_samples()
+    samples = build_samples()
     samples.build(samples.FALLBACK, tmp_path / "samples")
     data = bytearray((tmp_path / "samples" / "lakeport-B-2025-03-08.warc.gz").read_bytes())
     data[9493] ^= 192
