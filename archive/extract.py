@@ -437,8 +437,9 @@ def _body_chars(blocks: list[Block]) -> int:
 #: their name, photo and story links). Hidden on the page, they are in its markup beside the
 #: name, and trafilatura read them into the sentence ("Gov. Kristi NoemKristi Lynn NoemSouth
 #: Dakota governor doubles down ..."). Looked for in the text first: an XPath over every
-#: element of every page costs ~0.8 ms.
-_HOVER_CARDS = ("rollover-people-block", "hovercard")
+#: element of every page costs ~0.8 ms. Only the card itself: a generic "hovercard" class is
+#: also put on the link that shows one (the name itself).
+_HOVER_CARDS = ("rollover-people-block",)
 
 
 def _drop_hover_cards(tree) -> None:
