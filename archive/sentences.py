@@ -31,7 +31,14 @@ _NEXT_START = re.compile(r"""\s+["'“‘«(\[]*[A-Z0-9À-ÖØ-Þ]""")
 # Only when the quote opens the sentence and the attribution is all that follows: else "...
 # chanted “Death to the regime!” Minister Zia said on Tuesday ..." glued two sentences and
 # gave the chant to the minister.
-_ATTRIBUTION = re.compile(rf"\s+(?:[A-Z][\w'’.\-]*\s+){{1,4}}(?:{CUES})(?=[.,;:!?]|\s*$)")
+# (a few words may follow the cue, saying when, where or to whom: "“... Kentucky!” Trump
+# tweeted before Election Day."; not an object: "“Stop!” Police Chief John Smith said nothing.")
+_ATTRIBUTION = re.compile(
+    rf"\s+(?:[A-Z][\w'’.\-]*\s+){{1,4}}(?:{CUES})"
+    r"(?=[.,;:!?]|\s*$|\s+(?:before|after|on|in|at|during|later|earlier|today|yesterday|last|"
+    r"this|to|the|his|her|their|from|via|when|while|as|afterwards?|again|recently)\b"
+    r"(?:\s+[\w'’\-]+){0,5}[.!?](?:\s|$))"
+)
 
 
 def _last_word(text: str) -> str:

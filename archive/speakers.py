@@ -56,7 +56,14 @@ _ROLE_NOUNS = (
     "source|sources|statement|group|ministry|government|police|army|report|agency|movement|"
     "militants|insurgents"
 )
-_DESC = rf"\b(?:[Tt]he|[Aa]n?)\s+(?:[a-z\-]+\s+){{0,3}}(?:{_ROLE_NOUNS})\b"
+# (capitalised words too: "a WeWork spokesperson", "the White House spokeswoman", whose
+# organisation speaks: _SPEAKS_FOR)
+_DESC = rf"\b(?:[Tt]he|[Aa]n?)\s+(?:[a-z\-]+\s+|[A-Z][\w&’'.\-]*\s+){{0,3}}(?:{_ROLE_NOUNS})\b"
+#: Someone unnamed who speaks for a named organisation: the organisation is the speaker.
+_SPEAKS_FOR = re.compile(
+    r"(?:(?:[Tt]he|[Aa]n?)\s+)?((?:[A-Z][\w&’'.\-]*\s+){1,4})(?:spokesperson|spokesman|"
+    r"spokeswoman|spokespeople|representative)$"
+)
 SUBJECT = rf"(?:{NAME}|{_PRONOUN}|{_DESC})"
 
 _QUOTE_SPAN = re.compile(
@@ -68,8 +75,17 @@ _ACCORDING = re.compile(rf"\baccording to\s+({SUBJECT})")
 #: not who spoke.
 _PLACE_BEFORE = re.compile(r"\b(?:in|at)\s+$")
 _SUBJ_CUE = re.compile(
-    rf"({SUBJECT})(?:(?:,[^,]{{1,100}}){{1,2}},)?\s+(?:has\s+|had\s+|have\s+|also\s+|later\s+|then\s+|"
+    rf"({SUBJECT})(?:(?:,[^,]{{1,100}}){{1,2}},)?"
+    # "Paganini and his team wrote": the one named speaks for them
+    r"(?:\s+and\s+(?:his|her|their)\s+(?:team|colleagues|co-?authors|co-?workers))?"
+    rf"\s+(?:has\s+|had\s+|have\s+|also\s+|later\s+|then\s+|"
     rf"has also\s+|had also\s+|once\s+|reportedly\s+|previously\s+)*({CUES})\b"
+)
+# A full name, then a description that runs on to the cue with no comma to close it:
+# "Kurinji Selvaraj, a research analyst at the Council on Energy, Environment and Water think
+# tank told CBS News" (its own commas kept _SUBJ_CUE from reading it).
+_APPOSITIVE_CUE = re.compile(
+    rf"({_WORD}(?:[ \t]+{_CAP}){{1,3}}),\s+(?:a|an|the)\s+[^.;:!?“”\"]{{1,160}}?\s+({CUES})\b"
 )
 
 
@@ -97,7 +113,12 @@ _OBJECT_AFTER = re.compile(
     r"earnings|details|significantly|to\s+(?:his|her|its|their)|\$?\d)\b"
 )
 _CUE_SUBJ_CUES = "|".join(c for c in CUES.split("|") if c not in ("told", "tells", "tell"))
-_CUE_SUBJ = re.compile(rf"[,”\"»]\s*({_CUE_SUBJ_CUES})\s+({NAME}|{_DESC})")
+# (not a day or a date: "..., said Tuesday at the conference")
+_NOT_A_DATE = (
+    r"(?!(?:Mon|Tues|Wednes|Thurs|Fri|Satur|Sun)day\b|"
+    r"(?:Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec)[a-z]*\.?\s+\d)"
+)
+_CUE_SUBJ = re.compile(rf"[,”\"»]\s*({_CUE_SUBJ_CUES})\s+{_NOT_A_DATE}({NAME}|{_DESC})")
 # A full name after a cue and a lower-case description: "said planetary geologist Rosaly
 # Lopes", "wrote 43-year-old Martin Taylor" (a review: no speaker for these). Not a word that
 # opens something else ("said on Monday", "said that Ann Lee"), a verb's -ing ("lawyers
@@ -272,7 +293,10 @@ class SpeakerResolver:
             )
             words = words[:cut]
             name = self.strip_title(" ".join(words))
-            if len(name.split()) >= 2 and name.split()[0].lower() not in _STOP_START:
+            # a surname after a title is a person's too ("President Trump": "Trump sent ...",
+            # then "he said", is Trump's, not the next name's)
+            titled = len(words) == 2 and name == words[1] and name[:1].isupper()
+            if (len(name.split()) >= 2 or titled) and name.split()[0].lower() not in _STOP_START:
                 counts[name] += 1
                 first_seen.setdefault(name, i)
         self.counts = counts
@@ -333,6 +357,8 @@ class SpeakerResolver:
         lower = mention.lower()
         if lower in ("he", "she"):
             return self.last_subject or self.last_person or self.most_salient() or mention
+        if org := _SPEAKS_FOR.fullmatch(mention):  # "a WeWork spokesperson": WeWork speaks
+            return self.resolve(org.group(1).strip())
         if _is_description(mention):
             # a description: "the resistance leader" -> the article's main person
             if _LEADER.search(lower):
@@ -420,6 +446,10 @@ class SpeakerResolver:
                     # "the Department of Energy announced": the organisation, not "Energy"
                     if org := _ORG_OF.search(outside, 0, m.start(1)):
                         mention = org.group(1) + mention
+                if m is None and spans:
+                    m = _APPOSITIVE_CUE.search(outside)
+                    if m:
+                        mention, cue = m.group(1), m.group(2)
                 if m is None:
                     m = _PARTICIPLE.search(outside)
                     if m:

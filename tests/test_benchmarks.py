@@ -46,10 +46,12 @@ def test_quotes_captions_credits(tmp_path):
     assert s["credit_accuracy"] >= 0.9
 
 
-def test_the_held_out_pages_are_scored(tmp_path):
-    """benchmarks/gold-heldout: 12 pages labelled by the same rules, not used to tune them
-    (docs/extraction.md, "Held-out pages"). Floors a little under the first figures measured."""
-    results = run("quotes.py", "--gold", ROOT / "benchmarks" / "gold-heldout", tmp_path=tmp_path)
-    s = results["summary"]
-    assert s["quote_recall"] >= 0.9 and s["speaker_accuracy"] >= 0.7
-    assert s["credit_accuracy"] >= 0.75
+@pytest.mark.parametrize("labels, speakers, credits", [("", 0.85, 0.75), ("-2", 0.65, 0.45)])
+def test_the_held_out_pages_are_scored(tmp_path, labels, speakers, credits):
+    """benchmarks/gold-heldout and -2: 12 pages each, labelled by the same rules, blind
+    (docs/extraction.md, "Held-out pages"; the first set has been tuned on since). Floors a
+    little under the figures measured in the twenty-first round."""
+    gold = ROOT / "benchmarks" / f"gold-heldout{labels}"
+    s = run("quotes.py", "--gold", gold, tmp_path=tmp_path)["summary"]
+    assert s["quote_recall"] >= 0.9 and s["speaker_accuracy"] >= speakers
+    assert s["credit_accuracy"] >= credits

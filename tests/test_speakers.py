@@ -367,3 +367,34 @@ def test_a_full_name_after_a_cue_and_a_description_speaks():
     ]:
         (claim,) = _claims(sentence)
         assert claim.speaker == speaker, sentence
+
+
+def test_attributions_the_first_held_out_pages_missed():
+    """The first held-out pages' speaker misses that are rules, not labelling calls
+    (docs/extraction.md, "Held-out pages"): a cue followed by when ("... Trump tweeted before
+    Election Day"), a day after the cue ("Mayer, ..., said Tuesday": not "Tuesday"), a
+    description with commas of its own and none to close it, "X and his team wrote", someone
+    speaking for a named organisation, and "he" after a surname a title introduced."""
+    claims = _claims(
+        "“Governor Bevin has done a wonderful job for the people!” Trump tweeted before "
+        "Election Day.",
+        "“We had some issues,” Kevin Mayer, Disney’s chairman of direct-to-consumer and "
+        "international, said Tuesday at the conference.",
+        "“This is mainly due to the change in wind direction,” Kurinji Selvaraj, a research "
+        "analyst at the Council on Energy, Environment and Water think tank told CBS News.",
+        "“We suggest that the outgassing occurs at lower levels,” Paganini and his team wrote.",
+        "“We are cooperating in the matter,” said a WeWork spokesperson when contacted.",
+    )
+    assert [c.speaker for c in claims] == [
+        "Trump", "Kevin Mayer", "Kurinji Selvaraj", "Paganini", "WeWork"
+    ]  # fmt: skip
+    # an organisation is a name: "the agency spokesperson" speaks for no "agency"
+    (claim,) = _claims("“The numbers are wrong,” the agency spokesperson said.")
+    assert claim.speaker_mention == "the agency spokesperson" and claim.speaker != "agency"
+    claims = _claims(
+        "In Kentucky, President Trump tied himself to the outcome.",
+        "The Virginia Democrats won the state legislature.",
+        "Trump sent a similar message ahead of the Virginia elections.",
+        "“Go out and vote Republican today,” he said.",
+    )
+    assert claims[-1].speaker == "Trump"
