@@ -13,6 +13,8 @@ import re
 from collections import Counter
 from dataclasses import dataclass
 
+from . import first_names
+
 CUES = (
     "said|says|say|told|tells|tell|added|adds|stated|states|claimed|claims|claim|claiming|"
     "argued|argues|insisted|insists|explained|explains|noted|notes|wrote|writes|announced|"
@@ -213,6 +215,14 @@ _NAME = re.compile(NAME)
 _NAME_AT_WORD = re.compile(rf"\b{NAME}")
 # A possessive ending: as ``['’]s$`` on text without a newline (before which "$" also matches).
 _POSSESSIVE = ("'s", "’s")
+# After "X's": a relative, then their name ("'s son, filmmaker Charlie"; not "'s clients
+# include Boeing")
+_RELATIVE_NEXT = re.compile(
+    r"(?:\s+(?:former|late|eldest|youngest|older|younger|longtime|new))?\s+(?:son|daughter|wife|"
+    r"husband|mother|father|brother|sister|partner|spouse|fianc[ée]e?|boyfriend|girlfriend|"
+    r"friend|colleague|boss|lawyer|attorney|aide|adviser|advisor|manager|agent|deputy|"
+    r"spokes(?:man|woman|person))(?:,?\s+[a-z][\w\-]*){0,2},?\s+[A-Z]"
+)
 _DESCRIPTION = re.compile(r"(the|an?)\s")
 _LEADER = re.compile(r"leader|spokes|commander|president|minister")
 _THE = re.compile(r"^the\s+", re.I)
@@ -306,17 +316,68 @@ class SpeakerResolver:
         for n in counts:
             for word in {surname(n), n.split()[0]}:
                 self._by_word.setdefault(word, []).append(n)
-        self.last_person: str | None = None
-        self.last_subject: str | None = None
+        self._last_person: str | None = None
+        self._last_subject: str | None = None
         self.last_org: str | None = None
+        #: the people the article named or quoted last, the latest last: for "she" when the
+        #: last one is a man
+        self._recent: list[str] = []
+
+    @property
+    def last_person(self) -> str | None:
+        return self._last_person
+
+    @last_person.setter
+    def last_person(self, name: str | None) -> None:
+        self._last_person = name
+        self._remember(name)
+
+    @property
+    def last_subject(self) -> str | None:
+        return self._last_subject
+
+    @last_subject.setter
+    def last_subject(self, name: str | None) -> None:
+        self._last_subject = name
+        self._remember(name)
+
+    def _remember(self, name: str | None) -> None:
+        if name is not None:
+            if name in self._recent:
+                self._recent.remove(name)
+            self._recent = [*self._recent[-5:], name]
+
+    def _pronoun(self, mention: str) -> str:
+        """Who "he" or "she" stands for: the last subject, else the last person quoted, else the
+        article's main person, passing over any whose first name says the other gender (then
+        the people named before them, latest first)."""
+        other = "m" if mention.lower() == "she" else "f"
+        first = [self.last_subject, self.last_person, *reversed(self._recent)]
+        for name in (*first, self.most_salient()):
+            if name is not None and first_names.gender(name) != other:
+                return name
+        return mention
 
     def observe(self, sentence: str) -> None:
-        """Remember the first known person a sentence names (outside quotes): "he" in the next."""
-        for m in _NAME.finditer(strip_quotes(sentence)):
+        """Remember the first known person a sentence names (outside quotes): "he" in the next.
+        Not one named as whose relative comes next ("Steenburgen's son, filmmaker Charlie
+        McDowell, ..." is about McDowell; "Swift's first six albums ..." still about Swift)."""
+        text = strip_quotes(sentence)
+        whose = None
+        for m in _NAME.finditer(text):
             name = self.resolve(" ".join(_strip_lead(m.group().split(), self._keep)))
-            if name in self.counts:
-                self.last_subject = name
-                return
+            if name not in self.counts:
+                continue
+            if whose is None and m.group().endswith(_POSSESSIVE):
+                if _RELATIVE_NEXT.match(text, m.end()):
+                    whose = name
+                    continue
+            elif whose is not None and _looks_like_org(name):
+                name = whose  # "Trump's trade war, Farm Bureau ...": no relative of his
+            self.last_subject = name
+            return
+        if whose is not None:
+            self.last_subject = whose
 
     @staticmethod
     @functools.lru_cache(maxsize=4096)  # pure, and three calls in four repeat a mention
@@ -356,7 +417,7 @@ class SpeakerResolver:
         mention = _clean_mention(mention, self._keep)
         lower = mention.lower()
         if lower in ("he", "she"):
-            return self.last_subject or self.last_person or self.most_salient() or mention
+            return self._pronoun(mention)
         if org := _SPEAKS_FOR.fullmatch(mention):  # "a WeWork spokesperson": WeWork speaks
             return self.resolve(org.group(1).strip())
         if _is_description(mention):
@@ -485,7 +546,8 @@ class SpeakerResolver:
 _ORG_WORDS = re.compile(
     r"\b(?:ministry|department|office|authority|agency|company|group|forces|council|party|"
     r"center|centre|organi[sz]ation|university|police|army|military|government|inc|ltd|corp|"
-    r"committee|commission|court|club|union|bank|association|institute|records|productions)\b",
+    r"committee|commission|court|club|union|bank|association|institute|records|productions|"
+    r"bureau|foundation|federation)\b",
     re.I,
 )
 
