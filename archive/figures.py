@@ -141,10 +141,14 @@ def caption_and_credit(figcaption) -> tuple[str | None, str | None]:
 def _nearby_caption(img) -> tuple[str | None, str | None]:
     """Caption and credit of an image outside a ``<figure>``: elements whose class says so, in
     the nearest container (up to three levels up) that holds only this image."""
-    node = img
-    for _ in range(3):
+    node, levels = img, 0
+    while levels < 3:
         node = node.getparent()
-        if node is None or len(node.xpath(".//img")) > 1:
+        if node is not None and node.tag in ("picture", "source"):
+            continue  # the image's own wrappers (Express: a caption three levels up)
+        levels += 1
+        # (the same image again in a <noscript>, for readers without scripts, is one image)
+        if node is None or len(node.xpath(".//img[not(ancestor::noscript)]")) > 1:
             return None, None
         caption = credit = None
         for el in node.iter():
@@ -165,7 +169,23 @@ def _nearby_caption(img) -> tuple[str | None, str | None]:
                 credit = credit or inner_credit
         if caption or credit:
             return caption, credit
+        if said := _says_the_alt(node, img):
+            return split_credit(said)
     return None, None
+
+
+def _says_the_alt(node, img) -> str | None:
+    """A line beside the image that says what its alt text says: a caption whatever its class
+    (AppleInsider's ``<span class="minor2 small gray">``). Three words at least: not a label."""
+    alt = " ".join((img.get("alt") or "").split()).rstrip(".").lower()
+    if len(alt.split()) < 3:
+        return None
+    for el in node.iter():
+        if isinstance(el.tag, str) and el is not img and el.tag != "img":
+            text = _text(el)
+            if text.rstrip(".").lower() == alt:
+                return text
+    return None
 
 
 def _img_url(img, page_url: str) -> str | None:

@@ -396,3 +396,33 @@ def test_a_credit_beside_the_caption_or_marked_as_the_copyright_holder_is_the_cr
         ("Smog over Delhi.", "Sanjeev Verma/Hindustan Times/Getty Images"),
         ("Trump asked for a big win.", "Doug Mills/The New York Times"),
     ]
+
+
+def test_a_page_that_marks_no_container_has_its_images_read_with_their_captions():
+    """The third held-out set: AppleInsider and MacRumors mark no container (no <article>,
+    <main>, itemprop or known class), so only <figure> elements were read, and none of their
+    images were (12 captioned on one page). The element with the most paragraphs is the
+    article's; a line beside an image that says what its alt text says is its caption; an
+    Express caption beyond the image's own wrappers (picture, source) is read."""
+    from lxml import html
+
+    from archive.extract import _containers, _holding
+    from archive.figures import article_images
+
+    paragraphs = "".join(f"<p>Paragraph {i} of the review, with words in it.</p>" for i in range(5))
+    page = html.fromstring(
+        "<html><body><div class='sidebar'><img src='/ad.jpg' alt='An advert for shoes'></div>"
+        f"<div id='content'>{paragraphs}<div align='center'><img src='/1x1.jpg' class='lazy' "
+        "data-original='/bezels.jpg' alt='The slimmer bezels of the laptop'><noscript><img "
+        "src='/bezels.jpg'></noscript><span class='minor2 small gray'>The slimmer bezels of "
+        "the laptop</span></div><div class='photo'><p class='withoutCaption'><picture><source "
+        "srcset='/hk.webp'><img data-src='/hk.jpg' alt='Hong Kong'></source></picture></p>"
+        "<span class='newsCaption'>Protesters filled the streets <span class='caption'>"
+        "(Image: GETTY )</span></span></div></div></body></html>"
+    )
+    containers = _containers(page)
+    refs = article_images(_holding(containers, []), "https://news.example/review")
+    assert [(r.url.rsplit("/", 1)[1], r.caption, r.credit) for r in refs] == [
+        ("bezels.jpg", "The slimmer bezels of the laptop", None),
+        ("hk.jpg", "Protesters filled the streets", "GETTY"),
+    ]

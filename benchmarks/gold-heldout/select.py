@@ -1,9 +1,10 @@
 #!/usr/bin/env python3
 """Print the held-out pages the rule in README.md picks: the first 10 English pages (by page id,
 the 27 labelled ones left out) with at least 3 quotation spans, then the first 2 with none.
-``--second``: the second set's (benchmarks/gold-heldout-2), the first set's pages left out too.
+``--second``, ``--third``: the next sets' (benchmarks/gold-heldout-2, -3), the pages of the sets
+before them left out too.
 
-    .venv/bin/python benchmarks/gold-heldout/select.py [--second] [--all]
+    .venv/bin/python benchmarks/gold-heldout/select.py [--second | --third] [--all]
 """
 
 from __future__ import annotations
@@ -29,7 +30,8 @@ def english(body: str) -> bool:
 
 def main() -> None:
     truth = json.loads(CORPUS.read_text(encoding="utf-8"))
-    sets = ("gold", "gold-heldout") if "--second" in sys.argv else ("gold",)
+    sets = ("gold", "gold-heldout", "gold-heldout-2")
+    sets = sets[:3] if "--third" in sys.argv else sets[:2] if "--second" in sys.argv else sets[:1]
     labelled = {p.stem for d in sets for p in (HERE.parent / d).glob("*.json")}
     rows = [
         (pid, english(truth[pid]["articleBody"]), len(SPANS.findall(truth[pid]["articleBody"])))
