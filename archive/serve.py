@@ -215,10 +215,18 @@ def run_datasette(argv: list[str]) -> int:
 
     def on_stop(signum, frame):
         stopped.append((128 + signum, stops.word(signum)))
+        handler = signal.getsignal(signal.SIGTERM)
+        if signum != signal.SIGTERM and callable(handler) and handler is not on_stop:
+            # uvicorn serving: it stops gracefully on SIGTERM, but not on SIGHUP, and a
+            # KeyboardInterrupt raised inside a request was swallowed there (a review: the
+            # server went on serving); the word stays this signal's
+            signal.raise_signal(signal.SIGTERM)
+            return
         raise KeyboardInterrupt
 
     # Installed before asyncio's: asyncio.run then leaves SIGINT alone, and uvicorn, which
-    # handles both while serving (a graceful stop), hands each back here once it has stopped.
+    # handles SIGINT and SIGTERM while serving (a graceful stop), hands each back here once it
+    # has stopped. SIGHUP is made a SIGTERM for it.
     for signum in stops.SIGNALS:
         if signal.getsignal(signum) != signal.SIG_IGN:  # started ignoring it: it stays so
             signal.signal(signum, on_stop)
