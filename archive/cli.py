@@ -32,8 +32,8 @@ def stop_status(e: KeyboardInterrupt) -> tuple[int, str]:
 
 
 class ArchiveGroup(click.Group):
-    """Ctrl-C ends any command with status 130, SIGTERM with 143, and one word, not click's
-    "Aborted!" and 1: a script running many ingests can tell a stop from a failure."""
+    """Ctrl-C ends any command with status 130, SIGTERM with 143, SIGHUP with 129, and one word,
+    not click's "Aborted!" and 1: a script running many ingests can tell a stop from a failure."""
 
     def invoke(self, ctx):
         _utf8_output()

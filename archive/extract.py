@@ -13,7 +13,6 @@ from dataclasses import asdict, dataclass, field
 
 import trafilatura
 from htmldate import find_date
-from lxml import etree
 from lxml import html as lxml_html
 from trafilatura.metadata import (  # the steps of its extract_metadata: _page_metadata
     META_URL,
@@ -29,6 +28,7 @@ from trafilatura.settings import DEFAULT_CONFIG, Document, set_date_params
 from trafilatura.utils import load_html
 
 from .claims import Claim, split_claims
+from .containers import article_containers, document_elements
 from .figures import ImageRef, article_images
 
 #: An HTML page is an article when its main text has at least this many characters...
@@ -96,25 +96,13 @@ class _Marked:
     articles: list = field(default_factory=list)  # the <article> elements
 
 
-def _document(tree, *tags):
-    """The elements of the whole document with these tags, in document order, as XPath's
-    ``//`` walks them: markup after ``</html>`` (trackers append scripts there) makes the
-    parser a second top-level element beside the root, which the root's own ``iter`` misses
-    (a page marked as an article only there was not one: found in review)."""
-    root = tree.getroottree().getroot()
-    tops = [*reversed(list(root.itersiblings(preceding=True))), root, *root.itersiblings()]
-    for top in tops:
-        if isinstance(top.tag, str):  # not a comment or processing instruction beside it
-            yield from top.iter(*tags)
-
-
 def _marked(tree) -> _Marked:
     """As XPath's ``//meta[@property=name or @name=name or @itemprop=name]`` (the first with
     content), ``//script[@type="application/ld+json"]``, ``//link[@rel="canonical"]/@href`` and
     ``//article``: in document order, from the document's root (``//`` is not ``tree.iter``
     when lxml returned a fragment's element)."""
     found = _Marked()
-    for el in _document(tree, "meta", "script", "link", "article"):
+    for el in document_elements(tree, "meta", "script", "link", "article"):
         tag = el.tag
         if tag == "meta":
             content = (el.get("content") or "").strip()
@@ -507,7 +495,7 @@ def extract_article(html_text: str, url: str) -> Article | None:
     ):
         blocks = blocks[1:]
 
-    article.images = article_images(_holding(marks.articles or _containers(tree), blocks), url)
+    article.images = article_images(article_containers(tree, marks.articles, blocks), url)
 
     offset = 0
     parts = []
@@ -521,73 +509,3 @@ def extract_article(html_text: str, url: str) -> Article | None:
     captions = [Block("caption", ref.caption, start=-1) for ref in article.images if ref.caption]
     article.claims = split_claims(blocks + captions, names_from=[article.title or ""])
     return article
-
-
-#: A container holding less of the article's text than this is not the article's: a related
-#: story's card is an <article> too (a CBS page has 61).
-HOLDING_SHARE = 0.3
-_NO_SPACE = re.compile(r"\s+")
-
-
-def _holding(containers: list, blocks: list[Block]) -> list:
-    """The containers that hold at least ``HOLDING_SHARE`` of the article's text (by its
-    blocks' characters, spaces aside: extraction spaces inline markup its own way), or all of
-    them when none does."""
-    if len(containers) < 2:
-        return containers
-    texts = [_NO_SPACE.sub("", b.text) for b in blocks if b.kind != "heading"]
-    total = sum(map(len, texts))
-    held = []
-    for container in containers:
-        if container.tag == "figure":  # a figure of a page that marks no container
-            held.append(container)
-            continue
-        inside = "".join(container.itertext())
-        if len(inside) < HOLDING_SHARE * total:
-            continue  # too short to hold it, spaces and all (a card)
-        inside = _NO_SPACE.sub("", inside)
-        if sum(len(t) for t in texts if t in inside) >= HOLDING_SHARE * total:
-            held.append(container)
-    return held or containers
-
-
-MIN_DENSEST = 3
-#: A class that marks the article's body (also a word of it: "article-body").
-_BODY_CLASS = re.compile("post-content|entry-content|article__body|story-body")
-_XML_SPACE = re.compile(r"[ \t\n\r]+")  # what XPath's normalize-space collapses
-
-
-def _containers(tree) -> list:
-    """The elements that hold the article where the page marks them, after its ``<article>``
-    elements (``_marked``): the first of ``//*[@itemprop="articleBody"]``,
-    ``//*[@role="main"]``, ``//main`` and the elements of a body class that finds any; else the
-    page's figures. One pass for the four: as XPaths, each walked the whole tree (~1.4 ms on a
-    page with none of them)."""
-    itemprop, role, main, body = [], [], [], []
-    for el in _document(tree, etree.Element):
-        if el.get("itemprop") == "articleBody":
-            itemprop.append(el)
-        if el.get("role") == "main":
-            role.append(el)
-        if el.tag == "main":
-            main.append(el)
-        cls = el.get("class")
-        if cls is not None and (
-            _BODY_CLASS.search(cls)
-            or ("article-body" in cls and "article-body" in _XML_SPACE.split(cls))
-        ):
-            body.append(el)
-    return itemprop or role or main or body or [*tree.xpath("//figure"), *_densest(tree)]
-
-
-def _densest(tree) -> list:
-    """The element with the most paragraphs (``<p>`` or ``<br>`` children, at least
-    ``MIN_DENSEST``) on a page that marks no container: there the article's own images are
-    (AppleInsider's 26, MacRumors' one were not read: the third held-out set)."""
-    counts: dict = {}
-    for el in tree.iter("p", "br"):
-        parent = el.getparent()
-        if parent is not None:
-            counts[parent] = counts.get(parent, 0) + 1
-    best = max(counts, key=counts.__getitem__, default=None)
-    return [best] if best is not None and counts[best] >= MIN_DENSEST else []

@@ -174,6 +174,9 @@ def _nearby_caption(img) -> tuple[str | None, str | None]:
     return None, None
 
 
+_NOT_A_CAPTION = frozenset({"img", "a", "h1", "h2", "h3", "h4", "h5", "h6"})
+
+
 def _says_the_alt(node, img) -> str | None:
     """A line beside the image that says what its alt text says: a caption whatever its class
     (AppleInsider's ``<span class="minor2 small gray">``). Three words at least: not a label."""
@@ -181,7 +184,14 @@ def _says_the_alt(node, img) -> str | None:
     if len(alt.split()) < 3:
         return None
     for el in node.iter():
-        if isinstance(el.tag, str) and el is not img and el.tag != "img":
+        # a line of text of its own, not in a heading or a link that says it too (a headline,
+        # "Read more stories": a review); ancestors only, as the node may be a whole article
+        if (
+            isinstance(el.tag, str)
+            and not len(el)
+            and el.tag not in _NOT_A_CAPTION
+            and not any(a.tag in _NOT_A_CAPTION for a in el.iterancestors() if a is not node)
+        ):
             text = _text(el)
             if text.rstrip(".").lower() == alt:
                 return text

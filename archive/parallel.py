@@ -244,15 +244,13 @@ _PR_SET_PDEATHSIG = 1  # linux/prctl.h
 
 
 def _worker_start(parent: int) -> None:
-    # Ctrl-C in a terminal signals the whole process group: the parent stops the run, and each
-    # worker's own KeyboardInterrupt traceback helped no one.
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-    # SIGTERM too (a service manager signals the whole group): the parent stops the run and
-    # shuts the pool down. Its handler, forked with it, printed a traceback in each idle worker;
-    # dying at once, a worker could leave the pool's queues locked and the parent hung.
-    signal.signal(signal.SIGTERM, signal.SIG_IGN)
-    if hasattr(signal, "SIGHUP"):  # a terminal hung up signals the group too
-        signal.signal(signal.SIGHUP, signal.SIG_IGN)
+    # Ctrl-C in a terminal signals the whole process group, as do a service manager's SIGTERM
+    # and a closed terminal's SIGHUP: the parent stops the run and shuts the pool down. A
+    # worker's own KeyboardInterrupt traceback helped no one; the parent's handler, forked with
+    # it, printed one in each idle worker; and dying at once, a worker could leave the pool's
+    # queues locked and the parent hung.
+    for signum in stops.SIGNALS:
+        signal.signal(signum, signal.SIG_IGN)
     # A worker that outlives a killed parent keeps what it inherited, the lock that keeps
     # `archive serve` off a database being written among it: die with the parent (Linux).
     try:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 
-from .speakers import CUES
+from .speech_words import CUES
 
 ABBREVIATIONS = frozenset(
     """
@@ -52,7 +52,12 @@ _NAME_BEFORE = re.compile(r"\b[A-Z][\w'’\-]*\s+(?:[A-Z]\.)+[A-Z]$")
 # Two initials after a lower-case word, then a capitalised word: a name ("directed by J.J.
 # Abrams", "the W.M. Keck Observatory"), unless the word is one that opens sentences ("... in
 # the U.K. The ..."; after a comma, "Columbia, S.C. Prosecutors ...", the sentence may end).
-_LOWER_BEFORE = re.compile(r"\b[a-z][\w'’\-]*\s+[A-Z]\.[A-Z]$")
+# Not after a word that leads to a place ("grew up in L.A. Friends ...", "moved to N.J.
+# Prosecutors ...": a review).
+_LOWER_BEFORE = re.compile(
+    r"\b(?!(?:in|to|from|at|near|outside|into|across|of|around|toward|towards)\s)"
+    r"[a-z][\w'’\-]*\s+[A-Z]\.[A-Z]$"
+)
 _OPENERS = frozenset(
     """the a an he she it they we i you his her its their our my this that these those there
     then but and or so yet as if when while after before in on at for with by from to of not

@@ -14,30 +14,20 @@ from collections import Counter
 from dataclasses import dataclass
 
 from . import first_names
-
-CUES = (
-    "said|says|say|told|tells|tell|added|adds|stated|states|claimed|claims|claim|claiming|"
-    "argued|argues|insisted|insists|explained|explains|noted|notes|wrote|writes|announced|"
-    "announces|declared|declares|promised|promises|warned|warns|asked|asks|replied|replies|"
-    "tweeted|posted|saying|stressed|stresses|admitted|admits|denied|denies|confirmed|confirms|"
-    "acknowledged|acknowledges|vowed|vows|urged|urges|suggested|suggests|recalled|recalls|"
-    "believes|believed|estimated|estimates|reported|reports|commented|remarked|"
-    "added|continued|concluded|maintained|maintains|predicted|predicts|pledged|pledges|"
-    "described|describes|accused|accuses|assured|assures|telling|ruled|rules|rejected|rejects|"
-    "dismissed|dismisses|denounced|denounces"
-)
-PARTICIPLES = "saying|claiming|adding|arguing|insisting|noting|warning|stressing|explaining|vowing"
-
-TITLES = frozenset(
-    """president vice prime minister secretary general gen. gen sen. sen senator rep.
-    representative governor gov. mayor chancellor king queen prince princess sheikh dr. dr
-    mr. mr mrs. mrs ms. ms prof. prof professor chief commander col. col lt. lt captain capt.
-    sgt. spokesman spokeswoman spokesperson ambassador judge justice pope ex-defence ex-defense
-    former deputy foreign defence defense interior finance foreign-minister leader head supt.
-    director chairman chairwoman ceo prosecutor prosecution public attorney coach""".split()
+from .speech_words import (
+    COUNTRY_INITIALS,
+    CUES,
+    HEADLINE_WORDS,
+    INNER_TITLES,
+    LEADING,
+    PARTICIPLES,
+    ROLE_NOUNS,
+    STOP_START,
+    SUFFIXES,
+    TITLES,
+    UNNAMED,
 )
 
-_COUNTRY_INITIALS = frozenset({"U.S.", "U.K.", "U.N.", "E.U."})
 # A capitalised word, an initial ("J.") or initials ("U.S."), or a title with its period ("Mr.
 # Trump", "Rep. Brian Babin": the name ended at the period, and "Mr" spoke); a period elsewhere
 # ends the name, not the sentence.
@@ -53,15 +43,11 @@ NAME = rf"{_WORD}(?:[ \t]+{_CAP}){{0,11}}"
 # Whole words only: without \b, "an spokesman" matched inside "Taliban spokesman" (and "he"
 # inside "the"), giving the sentence a described speaker it does not have.
 _PRONOUN = r"\b(?:[Hh]e|[Ss]he|[Tt]hey|[Ii]t)\b"
-_ROLE_NOUNS = (
-    "leader|spokesman|spokeswoman|spokesperson|official|officials|minister|president|commander|"
-    "source|sources|statement|group|ministry|government|police|army|report|agency|movement|"
-    "militants|insurgents"
-)
 # (capitalised words too: "a WeWork spokesperson", "the White House spokeswoman", whose
 # organisation speaks: _SPEAKS_FOR)
-_DESC = rf"\b(?:[Tt]he|[Aa]n?)\s+(?:[a-z\-]+\s+|[A-Z][\w&’'.\-]*\s+){{0,3}}(?:{_ROLE_NOUNS})\b"
+_DESC = rf"\b(?:[Tt]he|[Aa]n?)\s+(?:[a-z\-]+\s+|[A-Z][\w&’'.\-]*\s+){{0,3}}(?:{ROLE_NOUNS})\b"
 #: Someone unnamed who speaks for a named organisation: the organisation is the speaker.
+_ROLE_WORDS = frozenset(ROLE_NOUNS.split("|"))
 _SPEAKS_FOR = re.compile(
     r"(?:(?:[Tt]he|[Aa]n?)\s+)?((?:[A-Z][\w&’'.\-]*\s+){1,4})(?:spokesperson|spokesman|"
     r"spokeswoman|spokespeople|representative)$"
@@ -86,8 +72,13 @@ _SUBJ_CUE = re.compile(
 # A full name, then a description that runs on to the cue with no comma to close it:
 # "Kurinji Selvaraj, a research analyst at the Council on Energy, Environment and Water think
 # tank told CBS News" (its own commas kept _SUBJ_CUE from reading it).
+# Only as the sentence's subject (its start, or after the quotation), and not a description
+# with a clause of its own ("Acme Corp, a company the plaintiffs say misled ...", "Elena
+# Varga, the historian who wrote ...": a review).
 _APPOSITIVE_CUE = re.compile(
-    rf"({_WORD}(?:[ \t]+{_CAP}){{1,3}}),\s+(?:a|an|the)\s+[^.;:!?“”\"]{{1,160}}?\s+({CUES})\b"
+    rf"[\W_]*({_WORD}(?:[ \t]+{_CAP}){{1,3}}),\s+(?:a|an|the)\s+"
+    r"(?:(?!\b(?:who|whom|whose|which|that|where|when)\b)[^.;:!?“”\"]){1,160}?"
+    rf"\s+({CUES})\b"
 )
 
 
@@ -117,7 +108,7 @@ _OBJECT_AFTER = re.compile(
 _CUE_SUBJ_CUES = "|".join(c for c in CUES.split("|") if c not in ("told", "tells", "tell"))
 # (not a day or a date: "..., said Tuesday at the conference")
 _NOT_A_DATE = (
-    r"(?!(?:Mon|Tues|Wednes|Thurs|Fri|Satur|Sun)day\b|"
+    r"(?!(?:Mon|Tues|Wednes|Thurs|Fri|Satur|Sun)day\b(?![ \t]+[A-Z])|"  # not "Sunday Times"
     r"(?:Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec)[a-z]*\.?\s+\d)"
 )
 _CUE_SUBJ = re.compile(rf"[,”\"»]\s*({_CUE_SUBJ_CUES})\s+{_NOT_A_DATE}({NAME}|{_DESC})")
@@ -141,48 +132,10 @@ _CUE_DESCRIBED = re.compile(
 )
 _PARTICIPLE = re.compile(rf",\s+(?:\w+ly\s+)?({PARTICIPLES})\b")
 
-# A title inside a proper-noun phrase ends the organisation or place part:
-# "Indiana State Teachers Association President Keith Gambill" -> "Keith Gambill", "South
-# Dakota Gov. Kristi Noem" -> "Kristi Noem".
-_INNER_TITLES = frozenset(
-    """president secretary minister administrator chancellor governor senator mayor spokesman
-    spokeswoman spokesperson ambassador director chairman chairwoman ceo commissioner attorney
-    speaker superintendent chief commander judge leader insider employee gov. sen. rep. gen.
-    lt. col. sgt. capt. supt.""".split()
-)
-_SUFFIXES = frozenset("jr jr. sr sr. ii iii iv".split())
-
 
 def surname(name: str) -> str:
-    words = [w for w in name.split() if w.lower() not in _SUFFIXES]
+    words = [w for w in name.split() if w.lower() not in SUFFIXES]
     return (words or name.split())[-1]
-
-
-_HEADLINE_WORDS = frozenset(
-    "who what when where why how is are was were does did do can will has have here".split()
-)
-_STOP_START = frozenset("the a an now but and so yet then this that these those in on at".split())
-#: Words for people left unnamed, and notes, that open a sentence as a subject ("Officials said",
-#: "Correction added"): no speaker.
-_UNNAMED = frozenset(
-    """officials authorities analysts prosecutors sources others experts critics investigators
-    researchers scientists witnesses residents doctors economists lawmakers observers
-    organizers organisers activists supporters opponents officers diplomats correction update
-    editors""".split()
-)
-# Capitalised only because they open a sentence: never the first word of a name ("When
-# Steenburgen", "As Emily Feng", "After Epstein"), and never a speaker on their own ("That
-# said", "On Monday, the People's Daily, ..., warned", "Other estimates").
-_LEADING = frozenset(
-    """when while as after although though despite under over whatever with to am one since
-    before because if unlike like for from by during amid against both each every many most
-    some other another all also even just still yet so then thus here there this that these
-    those we i you our my your their his its is are was were did does do can could would
-    should might must not no summary shortly meanwhile however instead indeed later earlier
-    today yesterday tomorrow once until unless whether monday tuesday wednesday thursday friday
-    saturday sunday january february march september october november december we've we’ve
-    you're you’re i'm i’m i've i’ve""".split()
-)  # not "will", "april", "june", "august", "may": first names too (Will Smith, April Ryan)
 
 
 def _strip_lead(words: list[str], keep: frozenset = frozenset()) -> list[str]:
@@ -191,7 +144,7 @@ def _strip_lead(words: list[str], keep: frozenset = frozenset()) -> list[str]:
     "Do Kwon" and "One Nation" are names."""
     while (
         len(words) > 1
-        and words[0].lower() in _LEADING
+        and words[0].lower() in LEADING
         and not words[0].isupper()
         and words[1][:1].isupper()
         and (words[0], words[1]) not in keep
@@ -230,8 +183,12 @@ _THE = re.compile(r"^the\s+", re.I)
 
 def _is_description(mention: str) -> bool:
     """Whether a mention describes its speaker instead of naming them: "the statement", "an
-    airport official" (not "the Taliban", whose last word is a name's)."""
-    return bool(_DESCRIPTION.match(mention.lower())) and not mention.split()[-1][:1].isupper()
+    airport official" (not "the Taliban", whose last word is a name's), "Pentagon official"
+    (what is left of "a Pentagon official": a review)."""
+    words = mention.split()
+    if len(words) > 1 and words[-1] in _ROLE_WORDS:
+        return True
+    return bool(_DESCRIPTION.match(mention.lower())) and not words[-1][:1].isupper()
 
 
 def _names_in(texts: list[str]):
@@ -269,7 +226,7 @@ def _clean_mention(mention: str, keep: frozenset = frozenset()) -> str:
     mention = mention.strip(" ,")
     words = mention.split()
     # "Now his son, Ahmad Massoud" style leftovers: keep the proper-noun tail.
-    while len(words) > 1 and words[0].lower() in _STOP_START and words[1][:1].isupper():
+    while len(words) > 1 and words[0].lower() in STOP_START and words[1][:1].isupper():
         if words[0].lower() == "the":
             break
         words = words[1:]
@@ -282,6 +239,7 @@ class SpeakerResolver:
     def __init__(self, texts: list[str]):
         counts: Counter[str] = Counter()
         first_seen: dict[str, int] = {}
+        self._titled: set[str] = set()  # surnames a title introduced: people
         found = list(_names_in(texts))
         headline = [_title_case(t) for t in texts]
         # the first two words of names written inside a sentence: "Under Armour" is a name
@@ -291,22 +249,30 @@ class SpeakerResolver:
         for i, words, _ in found:
             words = _strip_lead(words, self._keep)
             # Headlines in title case: "Who Is Elena Varga" names Elena Varga
-            while len(words) > 2 and words[0].lower() in _HEADLINE_WORDS:
+            while len(words) > 2 and words[0].lower() in HEADLINE_WORDS:
                 words = words[1:]
             # ... and "Elena Varga Is Refusing" too; "Republicans Are Following Trump" and
             # "Trump Can (and Cannot Do...)" name no one (each stood for every "Trump" of its
             # page). In a sentence, a name may end in such a word: George Will, Anh Do, Emre Can.
             last = len(words) if headline[i] else len(words) - 1
             cut = next(
-                (k for k, w in enumerate(words[:last]) if k and w.lower() in _HEADLINE_WORDS),
+                (k for k, w in enumerate(words[:last]) if k and w.lower() in HEADLINE_WORDS),
                 None,
             )
             words = words[:cut]
             name = self.strip_title(" ".join(words))
             # a surname after a title is a person's too ("President Trump": "Trump sent ...",
             # then "he said", is Trump's, not the next name's)
-            titled = len(words) == 2 and name == words[1] and name[:1].isupper()
-            if (len(name.split()) >= 2 or titled) and name.split()[0].lower() not in _STOP_START:
+            titled = (
+                len(words) == 2
+                and name == words[1]
+                and len(name) > 1
+                and name[:1].isupper()
+                and name.lower().rstrip(".") not in TITLES  # "the Prime Minister": no one
+            )
+            if titled:
+                self._titled.add(name)
+            if (len(name.split()) >= 2 or titled) and name.split()[0].lower() not in STOP_START:
                 counts[name] += 1
                 first_seen.setdefault(name, i)
         self.counts = counts
@@ -356,7 +322,8 @@ class SpeakerResolver:
         for name in (*first, self.most_salient()):
             if name is not None and first_names.gender(name) != other:
                 return name
-        return mention
+        # every one of the other gender (or the lists wrong about one): as before they were kept
+        return self.last_subject or self.last_person or self.most_salient() or mention
 
     def observe(self, sentence: str) -> None:
         """Remember the first known person a sentence names (outside quotes): "he" in the next.
@@ -371,6 +338,7 @@ class SpeakerResolver:
             if whose is None and m.group().endswith(_POSSESSIVE):
                 if _RELATIVE_NEXT.match(text, m.end()):
                     whose = name
+                    self._remember(name)  # "Kardashian's husband, West": she is still near
                     continue
             elif whose is not None and _looks_like_org(name):
                 name = whose  # "Trump's trade war, Farm Bureau ...": no relative of his
@@ -383,7 +351,7 @@ class SpeakerResolver:
     @functools.lru_cache(maxsize=4096)  # pure, and three calls in four repeat a mention
     def strip_title(mention: str) -> str:
         words = mention.split()
-        if len(words) > 2 and words[0] in _COUNTRY_INITIALS and words[1].lower() in TITLES:
+        if len(words) > 2 and words[0] in COUNTRY_INITIALS and words[1].lower() in TITLES:
             words = words[1:]  # "U.S. Sen. Ted Cruz": the country of a title, not a name
         while (
             len(words) > 1
@@ -401,13 +369,13 @@ class SpeakerResolver:
                 words = words[i + 1 :]
                 break
         for i in range(len(words) - 3, -1, -1):
-            if words[i].lower().rstrip(",") in _INNER_TITLES:
+            if words[i].lower().rstrip(",") in INNER_TITLES:
                 words = words[i + 1 :]
                 break
         name = " ".join(words)
         if name.endswith(_POSSESSIVE):  # "Michelle Hege’s response"
             name = name[:-2]
-        return name if name.split()[-1].lower() in _SUFFIXES else name.rstrip(".,")
+        return name if name.split()[-1].lower() in SUFFIXES else name.rstrip(".,")
 
     def most_salient(self) -> str | None:
         people = [n for n in self.counts if not n.lower().startswith("the ")]
@@ -419,7 +387,10 @@ class SpeakerResolver:
         if lower in ("he", "she"):
             return self._pronoun(mention)
         if org := _SPEAKS_FOR.fullmatch(mention):  # "a WeWork spokesperson": WeWork speaks
-            return self.resolve(org.group(1).strip())
+            name = self.resolve(org.group(1).strip())
+            # a person's spokesman is not that person ("a Trump spokesman")
+            if name and not (first_names.gender(name) or name in self._titled):
+                return name
         if _is_description(mention):
             # a description: "the resistance leader" -> the article's main person
             if _LEADER.search(lower):
@@ -457,7 +428,7 @@ class SpeakerResolver:
         review.)"""
         return (
             " " not in mention
-            and mention.lower() in _UNNAMED
+            and mention.lower() in UNNAMED
             and mention not in self._inside
             and mention not in self._by_word
         )
@@ -508,7 +479,7 @@ class SpeakerResolver:
                     if org := _ORG_OF.search(outside, 0, m.start(1)):
                         mention = org.group(1) + mention
                 if m is None and spans:
-                    m = _APPOSITIVE_CUE.search(outside)
+                    m = _APPOSITIVE_CUE.match(outside)
                     if m:
                         mention, cue = m.group(1), m.group(2)
                 if m is None:
@@ -520,7 +491,7 @@ class SpeakerResolver:
             mention = _clean_mention(mention, self._keep)
             if mention.lower() in ("it", "they") and not spans:
                 mention = None
-            elif mention.lower() in _LEADING and not (mention.isupper() and len(mention) > 1):
+            elif mention.lower() in LEADING and not (mention.isupper() and len(mention) > 1):
                 mention = None
             elif self._common_word(mention):
                 mention = None
@@ -579,7 +550,7 @@ def _sentence_subject(text: str) -> str | None:
     """The first proper name of a sentence ("Now his son, Ahmad Massoud, ..." -> Ahmad Massoud)."""
     for m in _NAME.finditer(text):
         words = m.group().split()
-        if len(words) == 1 and words[0].lower() in _STOP_START:
+        if len(words) == 1 and words[0].lower() in STOP_START:
             continue
         return m.group()
     return None

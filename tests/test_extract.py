@@ -300,7 +300,8 @@ def test_without_a_container_holding_the_text_every_container_s_images_are_read(
     for it: the rule only chooses among containers."""
     from lxml import html
 
-    from archive.extract import Block, _holding
+    from archive.containers import _holding
+    from archive.extract import Block
 
     elements = [html.fromstring(c) for c in ("<article>a</article>", "<article>b</article>")]
     assert _holding(elements, [Block("paragraph", FILLER[0])]) == elements
@@ -401,28 +402,48 @@ def test_a_credit_beside_the_caption_or_marked_as_the_copyright_holder_is_the_cr
 def test_a_page_that_marks_no_container_has_its_images_read_with_their_captions():
     """The third held-out set: AppleInsider and MacRumors mark no container (no <article>,
     <main>, itemprop or known class), so only <figure> elements were read, and none of their
-    images were (12 captioned on one page). The element with the most paragraphs is the
-    article's; a line beside an image that says what its alt text says is its caption; an
-    Express caption beyond the image's own wrappers (picture, source) is read."""
-    from lxml import html
-
-    from archive.extract import _containers, _holding
-    from archive.figures import article_images
-
-    paragraphs = "".join(f"<p>Paragraph {i} of the review, with words in it.</p>" for i in range(5))
-    page = html.fromstring(
-        "<html><body><div class='sidebar'><img src='/ad.jpg' alt='An advert for shoes'></div>"
-        f"<div id='content'>{paragraphs}<div align='center'><img src='/1x1.jpg' class='lazy' "
-        "data-original='/bezels.jpg' alt='The slimmer bezels of the laptop'><noscript><img "
-        "src='/bezels.jpg'></noscript><span class='minor2 small gray'>The slimmer bezels of "
-        "the laptop</span></div><div class='photo'><p class='withoutCaption'><picture><source "
-        "srcset='/hk.webp'><img data-src='/hk.jpg' alt='Hong Kong'></source></picture></p>"
-        "<span class='newsCaption'>Protesters filled the streets <span class='caption'>"
-        "(Image: GETTY )</span></span></div></div></body></html>"
+    images were (12 captioned on one page). The element with the most paragraphs that holds
+    the article's text is read (not a sidebar of more paragraphs: a review); a line beside an
+    image that says what its alt text says is its caption (not a heading or a link saying it);
+    an Express caption beyond the image's own wrappers (picture, source) is read."""
+    sidebar = "".join(
+        f"<p><img src='/thumbs/ad{i}.jpg' alt='Read more stories'> <a href='/x{i}'>Read more "
+        "stories</a></p>"
+        for i in range(8)
     )
-    containers = _containers(page)
-    refs = article_images(_holding(containers, []), "https://news.example/review")
-    assert [(r.url.rsplit("/", 1)[1], r.caption, r.credit) for r in refs] == [
+    story = "".join(f"<p>{p}</p>" for p in FILLER)
+    page = (
+        "<html><head><title>Review</title></head><body><h1>The laptop reviewed</h1>"
+        f"<div class='side'>{sidebar}</div><div id='content'>{story}<div align='center'><img "
+        "src='/1x1.jpg' class='lazy' data-original='/bezels.jpg' alt='The slimmer bezels of "
+        "the laptop'><noscript><img src='/bezels.jpg'></noscript><span class='minor2 small "
+        "gray'>The slimmer bezels of the laptop</span></div><div class='photo'><p "
+        "class='withoutCaption'><picture><source srcset='/hk.webp'><img data-src='/hk.jpg' "
+        "alt='Hong Kong'></source></picture></p><span class='newsCaption'>Protesters filled "
+        "the streets <span class='caption'>(Image: GETTY )</span></span></div></div></body>"
+        "</html>"
+    )
+    article = extract_article(page, "https://news.example/review")
+    assert [(r.url.rsplit("/", 1)[1], r.caption, r.credit) for r in article.images] == [
         ("bezels.jpg", "The slimmer bezels of the laptop", None),
         ("hk.jpg", "Protesters filled the streets", "GETTY"),
+    ]
+
+
+def test_a_heading_or_a_link_that_says_the_alt_text_is_no_caption():
+    """The alt-text caption rule took a headline beside the image, and a link's label (a
+    review): only a plain line is a caption."""
+    from lxml import html
+
+    from archive.figures import article_images
+
+    page = html.fromstring(
+        "<div><header><h1>Council approves new budget plan</h1><div><img src='/a.jpg' "
+        "alt='Council approves new budget plan'></div></header><p><img src='/b.jpg' alt='Read "
+        "more stories'><a href='/more'>Read more stories</a></p></div>"
+    )
+    refs = article_images([page], "https://news.example/budget")
+    assert [(r.url.rsplit("/", 1)[1], r.caption) for r in refs] == [
+        ("a.jpg", None),
+        ("b.jpg", None),
     ]

@@ -165,7 +165,7 @@ cli(sys.argv[1:], prog_name="archive")
         ("_write_capture", "SIGHUP"),
     ],
 )
-def test_ctrl_c_in_a_file_keeps_the_files_before_it_and_exits_130(
+def test_a_stop_in_a_file_keeps_the_files_before_it_and_exits_with_its_status(
     captures, key, tmp_path, where, sent
 ):
     """Ctrl-C exited 1 with click's "Aborted!", like a failure, and said nothing of what was

@@ -423,3 +423,33 @@ def test_he_and_she_pass_over_a_name_of_the_other_gender():
         "He said a landing could be achieved with two missions.",
     )
     assert claims[-1].speaker == "Doug Cooke"
+
+
+def test_the_round_s_rules_do_not_reach_too_far():
+    """A review of the held-out fixes: "a Pentagon official" became a speaker named "Pentagon
+    official"; a company or a historian described mid-sentence spoke ("Acme Corp, a company
+    the plaintiffs say misled ..."); "the Prime Minister" made "Minister" a person "he" went
+    to; a name the first-name lists wrongly knew ("Jean") left "he" unresolved; "in L.A.
+    Friends ..." was one sentence."""
+    from archive.sentences import split_sentences
+
+    (claim,) = _claims("“We will review it,” a Pentagon official said.")
+    assert claim.speaker is None and claim.speaker_mention == "Pentagon official"
+    for text in (
+        "The lawsuit targets Acme Corp, a company the plaintiffs say misled investors with "
+        "“fake numbers.”",
+        "He met Elena Varga, the historian who wrote “The Long War,” in 2019.",
+    ):
+        assert [c.speaker for c in _claims(text)] == [None], text
+    claims = _claims(
+        "The Prime Minister spoke first.",
+        "Ann Lee, a union leader, arrived at noon.",
+        "Jean Castex, the French prime minister, spoke on Tuesday.",
+        "“It was productive,” he said.",
+    )
+    assert claims[-1].speaker == "Jean Castex"
+    text = "She grew up in L.A. Friends remember her as shy."
+    assert [text[s:e] for s, e in split_sentences(text)] == [
+        "She grew up in L.A.",
+        "Friends remember her as shy.",
+    ]

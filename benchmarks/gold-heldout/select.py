@@ -1,10 +1,10 @@
 #!/usr/bin/env python3
 """Print the held-out pages the rule in README.md picks: the first 10 English pages (by page id,
 the 27 labelled ones left out) with at least 3 quotation spans, then the first 2 with none.
-``--second``, ``--third``: the next sets' (benchmarks/gold-heldout-2, -3), the pages of the sets
-before them left out too.
+``--set N``: the Nth set's (benchmarks/gold-heldout-N; ``--second`` and ``--third`` are 2 and
+3), the pages of the sets before it left out too: ``--set 4`` picks the next set to label.
 
-    .venv/bin/python benchmarks/gold-heldout/select.py [--second | --third] [--all]
+    .venv/bin/python benchmarks/gold-heldout/select.py [--set N] [--all]
 """
 
 from __future__ import annotations
@@ -30,8 +30,10 @@ def english(body: str) -> bool:
 
 def main() -> None:
     truth = json.loads(CORPUS.read_text(encoding="utf-8"))
-    sets = ("gold", "gold-heldout", "gold-heldout-2")
-    sets = sets[:3] if "--third" in sys.argv else sets[:2] if "--second" in sys.argv else sets[:1]
+    number = 3 if "--third" in sys.argv else 2 if "--second" in sys.argv else 1
+    if "--set" in sys.argv:
+        number = int(sys.argv[sys.argv.index("--set") + 1])
+    sets = ["gold", "gold-heldout", *(f"gold-heldout-{n}" for n in range(2, number))][:number]
     labelled = {p.stem for d in sets for p in (HERE.parent / d).glob("*.json")}
     rows = [
         (pid, english(truth[pid]["articleBody"]), len(SPANS.findall(truth[pid]["articleBody"])))
