@@ -10,7 +10,10 @@ file fails, and every command as it ends.
 
 from __future__ import annotations
 
+import contextlib
+import os
 import signal
+import stat
 
 #: The signals that stop a command: Ctrl-C; SIGTERM (``timeout``, systemd, ``kill``); SIGHUP,
 #: a terminal or ssh session gone (none on Windows).
@@ -45,7 +48,27 @@ def stop(signum, frame) -> None:
     """The handler for the :data:`SIGNALS`: note the stop, and raise it."""
     global _stopped
     _stopped = signum
+    if signum == getattr(signal, "SIGHUP", None):
+        _away_from_the_terminal()
     raise _stop_for(signum)
+
+
+def _away_from_the_terminal() -> None:
+    """A hung-up terminal fails every write (EIO): the command's last words (the summary,
+    "Hangup") ended in a traceback and status 1 (a review). Standard output and error, when
+    they are a terminal (a character device: ``isatty`` fails on a hung-up one), go to the
+    null device instead; pipes and files keep them."""
+    try:
+        null = os.open(os.devnull, os.O_WRONLY)
+    except OSError:
+        return
+    try:
+        for fd in (1, 2):
+            with contextlib.suppress(OSError):
+                if stat.S_ISCHR(os.fstat(fd).st_mode):
+                    os.dup2(null, fd)
+    finally:
+        os.close(null)
 
 
 def check() -> None:

@@ -364,3 +364,25 @@ def test_sigterm_to_the_group_stops_quietly_and_a_killed_worker_stops_the_run(
     proc, out, err = _workers_signalled(db, captures, key, signal.SIGTERM)
     assert proc.returncode == 0 and "0 failed" in out and "Traceback" not in err, out + err
     check_archive(db, complete_with=captures)
+
+
+@pytest.mark.skipif(not Path("/proc/self/task").is_dir(), reason="reads /proc (Linux)")
+def test_a_hangup_of_a_terminal_that_is_gone_exits_129_and_keeps_the_archive_whole(
+    captures, key, tmp_path
+):
+    """A terminal really closed fails every write with EIO: the ingest's summary and its word
+    "Hangup" ended in a traceback and status 1 (a review, under a pty). Standard output and
+    error then go nowhere; the status is the stop's."""
+    import pty
+
+    db = tmp_path / "records" / "archive.db"
+    master, terminal = pty.openpty()
+    proc, _ = _started_with_workers(
+        ingest_cmd(db, captures), ingest_env(key), stdin=subprocess.DEVNULL, stdout=terminal,
+        stderr=terminal, start_new_session=True,
+    )  # fmt: skip
+    os.close(terminal)
+    os.close(master)  # the terminal is gone
+    os.killpg(proc.pid, signal.SIGHUP)
+    assert proc.wait(timeout=60) == 129
+    check_archive(db)
