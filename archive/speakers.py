@@ -282,36 +282,19 @@ class SpeakerResolver:
         for n in counts:
             for word in {surname(n), n.split()[0]}:
                 self._by_word.setdefault(word, []).append(n)
-        self._last_person: str | None = None
-        self._last_subject: str | None = None
+        self.last_person: str | None = None
+        self.last_subject: str | None = None
         self.last_org: str | None = None
         #: the people the article named or quoted last, the latest last: for "she" when the
         #: last one is a man
         self._recent: list[str] = []
 
-    @property
-    def last_person(self) -> str | None:
-        return self._last_person
-
-    @last_person.setter
-    def last_person(self, name: str | None) -> None:
-        self._last_person = name
-        self._remember(name)
-
-    @property
-    def last_subject(self) -> str | None:
-        return self._last_subject
-
-    @last_subject.setter
-    def last_subject(self, name: str | None) -> None:
-        self._last_subject = name
-        self._remember(name)
-
-    def _remember(self, name: str | None) -> None:
-        if name is not None:
-            if name in self._recent:
-                self._recent.remove(name)
-            self._recent = [*self._recent[-5:], name]
+    def _remember(self, name: str) -> str:
+        """``name``, now the latest of the people named (``_recent``)."""
+        if name in self._recent:
+            self._recent.remove(name)
+        self._recent = [*self._recent[-5:], name]
+        return name
 
     def _pronoun(self, mention: str) -> str:
         """Who "he" or "she" stands for: the last subject, else the last person quoted, else the
@@ -342,10 +325,10 @@ class SpeakerResolver:
                     continue
             elif whose is not None and _looks_like_org(name):
                 name = whose  # "Trump's trade war, Farm Bureau ...": no relative of his
-            self.last_subject = name
+            self.last_subject = self._remember(name)
             return
         if whose is not None:
-            self.last_subject = whose
+            self.last_subject = self._remember(whose)
 
     @staticmethod
     @functools.lru_cache(maxsize=4096)  # pure, and three calls in four repeat a mention
@@ -505,7 +488,7 @@ class SpeakerResolver:
             elif _looks_like_org(att.speaker):
                 self.last_org = att.speaker
             else:
-                self.last_person = att.speaker
+                self.last_person = self._remember(att.speaker)
         whole = len(spans) == 1 and not re.sub(r"[\W_]+", "", outside)
         direct = [s.strip() for s in spans if whole or is_direct_quote(s, has_cue=bool(att.cue))]
         if direct:
