@@ -174,6 +174,7 @@ def _nearby_caption(img) -> tuple[str | None, str | None]:
     return None, None
 
 
+#: What says an image's alt text without being its caption: the image, a link, a heading.
 _NOT_A_CAPTION = frozenset({"img", "a", "h1", "h2", "h3", "h4", "h5", "h6"})
 
 

@@ -46,8 +46,8 @@ _PRONOUN = r"\b(?:[Hh]e|[Ss]he|[Tt]hey|[Ii]t)\b"
 # (capitalised words too: "a WeWork spokesperson", "the White House spokeswoman", whose
 # organisation speaks: _SPEAKS_FOR)
 _DESC = rf"\b(?:[Tt]he|[Aa]n?)\s+(?:[a-z\-]+\s+|[A-Z][\w&’'.\-]*\s+){{0,3}}(?:{ROLE_NOUNS})\b"
-#: Someone unnamed who speaks for a named organisation: the organisation is the speaker.
 _ROLE_WORDS = frozenset(ROLE_NOUNS.split("|"))
+#: Someone unnamed who speaks for a named organisation: the organisation is the speaker.
 _SPEAKS_FOR = re.compile(
     r"(?:(?:[Tt]he|[Aa]n?)\s+)?((?:[A-Z][\w&’'.\-]*\s+){1,4})(?:spokesperson|spokesman|"
     r"spokeswoman|spokespeople|representative)$"
