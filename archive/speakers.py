@@ -301,12 +301,14 @@ class SpeakerResolver:
         article's main person, passing over any whose first name says the other gender (then
         the people named before them, latest first)."""
         other = "m" if mention.lower() == "she" else "f"
-        first = [self.last_subject, self.last_person, *reversed(self._recent)]
-        for name in (*first, self.most_salient()):
+        for name in (self.last_subject, self.last_person, *reversed(self._recent)):
             if name is not None and first_names.gender(name) != other:
                 return name
+        salient = self.most_salient()  # a pass over every name: only when no one nearer will do
+        if salient is not None and first_names.gender(salient) != other:
+            return salient
         # every one of the other gender (or the lists wrong about one): as before they were kept
-        return self.last_subject or self.last_person or self.most_salient() or mention
+        return self.last_subject or self.last_person or salient or mention
 
     def observe(self, sentence: str) -> None:
         """Remember the first known person a sentence names (outside quotes): "he" in the next.
