@@ -14,6 +14,7 @@ SQL functions (usable in any query in the browser):
 from __future__ import annotations
 
 import hashlib
+import re
 import sqlite3
 import sys
 import traceback
@@ -132,6 +133,10 @@ ROW_LINKS = {
 }
 
 
+#: speaker_quotes' last row when more claims follow than a page shows: its next page's link
+_MORE = re.compile(r"More claims follow: the next \d+ start after (\S+)\.")
+
+
 def _query_link(datasette, database: str, query: str, text: str, **params) -> Markup:
     href = f"{datasette.urls.database(database)}/{query}?{urlencode(params)}"
     return Markup(f'<a href="{escape(href)}">{escape(text)}</a>')
@@ -236,6 +241,18 @@ def render_cell(row, value, column, table, database, datasette):
         # speaker_quotes' count leads to where (question 1), as page_history's does to changes
         return _query_link(
             datasette, database, "claim_everywhere", str(value), claim_id=row["claim_id"]
+        )
+    if (
+        column == "text"
+        and table is None
+        and isinstance(value, str)
+        and _has(row, "speaker")
+        and not _has(row, "claim_id")
+        and (more := _MORE.fullmatch(value))
+    ):
+        # the next page starts after the last claim shown; `from` is behind it already
+        return _query_link(
+            datasette, database, "speaker_quotes", value, speaker=row["speaker"], after=more[1]
         )
     if value is None and column == "image_sha256" and _has(row, "url"):
         # no file of this image in the archive: say so, and lead on to the other pages that

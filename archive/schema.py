@@ -521,6 +521,13 @@ def _v15(db: sqlite_utils.Database) -> None:
         diff_articles(conn, url, old, new)
 
 
+def _v16(db: sqlite_utils.Database) -> None:
+    """speaker_quotes finds a name typed in another case (``elena varga``) by an index instead
+    of lower-casing every row of ``speaker_sites`` (2-4 ms of each request at 16,000 rows).
+    ``NOCASE`` folds ASCII letters only, as SQLite's ``lower()`` did."""
+    _run_script(db, "CREATE INDEX speaker_sites_nocase ON speaker_sites(speaker COLLATE NOCASE);\n")
+
+
 #: (name, function) in order. Append only.
 MIGRATIONS = [
     ("0001_initial", _v1),
@@ -538,4 +545,5 @@ MIGRATIONS = [
     ("0013_www_is_the_same_host", _v13),
     ("0014_claims_by_cue_and_id", _v14),
     ("0015_image_file_missing_is_not_a_change", _v15),
+    ("0016_speakers_in_any_case", _v16),
 ]

@@ -446,7 +446,7 @@ def test_q2_speaker_quotes_counts_where_else_each_claim_appears(archive):
     }
     seen = 0
     for (speaker,) in conn.execute("SELECT DISTINCT speaker FROM claims WHERE speaker != ''"):
-        cursor = conn.execute(sql, {"speaker": speaker, "from": ""})
+        cursor = conn.execute(sql, {"speaker": speaker, "from": "", "after": ""})
         names = [d[0] for d in cursor.description]
         for row in cursor.fetchall():
             row = dict(zip(names, row, strict=True))
@@ -555,7 +555,50 @@ def test_q2_a_whole_name_wins_over_a_part_of_another(archive, tmp_path):
     conn.execute("UPDATE claims SET speaker = ? WHERE rowid = 1", (last,))
 
     def resolved(typed: str) -> set:
-        return {r[1] for r in conn.execute(query["sql"], {"speaker": typed, "from": ""})}
+        return {
+            r[1] for r in conn.execute(query["sql"], {"speaker": typed, "from": "", "after": ""})
+        }
 
     assert resolved(last.lower()) == {last}
     assert resolved(full.split()[0].lower()) == {full}  # a part only one name holds
+
+
+def test_q2_what_is_typed_is_text_not_a_pattern(archive, tmp_path):
+    """speaker_quotes looks for a part of a name with LIKE, three times cheaper than lower()
+    and instr() over every row of speaker_sites: a "%" or "_" typed is that character, not a
+    wildcard; and a whole name in another case is found through an index (migration 0016),
+    not by lower-casing every row."""
+    import shutil
+    from pathlib import Path
+
+    meta = json.loads(
+        (Path(__file__).resolve().parent.parent / "datasette-metadata.json").read_text()
+    )
+    sql = meta["databases"]["archive"]["queries"]["speaker_quotes"]["sql"]
+    copy = tmp_path / "patterns.db"
+    shutil.copy(archive, copy)
+    conn = sqlite3.connect(copy)
+    names = ["Ann_Lee", "AnnXLee", "50% Group", "Room 101", "Back\\Slash"]
+    for rowid, name in enumerate(names, start=1):
+        conn.execute(
+            "INSERT INTO speaker_sites (speaker, site_name, claims, quotes) VALUES (?, 'X', 1, 0)",
+            (name,),
+        )
+        conn.execute("UPDATE claims SET speaker = ? WHERE rowid = ?", (name, rowid))
+
+    def resolved(typed: str) -> set:
+        return {r[1] for r in conn.execute(sql, {"speaker": typed, "from": "", "after": ""})}
+
+    assert resolved("n_l") == {"Ann_Lee"}  # as a wildcard "_" would match AnnXLee too
+    assert resolved("0%") == {"50% Group"}  # "%" would match Room 101 too
+    assert resolved("k\\s") == {"Back\\Slash"}
+    assert resolved("nxl") == {"AnnXLee"}  # a part in another case, as before
+    assert resolved("ANN_LEE") == {"Ann_Lee"}
+    plan = [
+        r[3]
+        for r in conn.execute(
+            f"EXPLAIN QUERY PLAN {sql}", {"speaker": "x", "from": "", "after": ""}
+        )
+    ]
+    # searched, not scanned: a scan may read the same index for its narrow rows
+    assert any(r.startswith("SEARCH") and "speaker_sites_nocase" in r for r in plan), plan

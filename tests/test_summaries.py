@@ -237,7 +237,7 @@ def test_speaker_quotes_finds_a_name_by_a_part_only_one_name_holds(tmp_path, fix
     conn = sqlite3.connect(db)
 
     def said(typed: str) -> list[str]:
-        return [row[5] for row in conn.execute(sql, {"speaker": typed, "from": ""})]
+        return [row[5] for row in conn.execute(sql, {"speaker": typed, "from": "", "after": ""})]
 
     lind = said("Marta Lind")
     assert lind and all("Marta Lind" in text for text in lind)
@@ -253,7 +253,7 @@ def test_speaker_quotes_finds_a_name_by_a_part_only_one_name_holds(tmp_path, fix
         "WHERE instr(lower(speaker), 'a') GROUP BY speaker ORDER BY n DESC, speaker"
     ).fetchall()
     assert len(counted) > 1
-    listed = list(conn.execute(sql, {"speaker": "A", "from": ""}))
+    listed = list(conn.execute(sql, {"speaker": "A", "from": "", "after": ""}))
     assert [(row[1], row[0], row[9]) for row in listed] == [(n, None, None) for n, *_ in counted]
     name, n, first = counted[0]
     assert listed[0][5] == (
