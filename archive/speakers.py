@@ -343,6 +343,11 @@ class SpeakerResolver:
             and words[0].lower().rstrip(",") in TITLES
             # "Interior Ministry", "Defense Department": a title word naming the organisation
             and not (len(words) == 2 and _ORG_WORDS.fullmatch(words[1]))
+            # "Prince Andrew", "Queen Elizabeth II": a royal with no surname is named with
+            # the title ("Andrew" alone is no one's name)
+            and not (
+                words[0] in _ROYAL and len([w for w in words[1:] if w.lower() not in SUFFIXES]) == 1
+            )
             or (
                 len(words) > 2 and words[0] == "State"  # "Secretary of State Mike Pompeo"
             )
@@ -498,6 +503,8 @@ class SpeakerResolver:
             att.quote = " … ".join(direct)
         return att
 
+
+_ROYAL = frozenset("King Queen Prince Princess Pope Emperor Empress".split())
 
 _ORG_WORDS = re.compile(
     r"\b(?:ministry|department|office|authority|agency|company|group|forces|council|party|"

@@ -453,3 +453,19 @@ def test_the_round_s_rules_do_not_reach_too_far():
         "She grew up in L.A.",
         "Friends remember her as shy.",
     ]
+
+
+def test_a_royal_without_a_surname_keeps_the_title():
+    """The speaker "Prince Andrew" was "Andrew" (seven quotes of the fourth held-out set): a
+    title goes from a name, but a royal has no surname to stand for him. A regnal number
+    counts as no surname; a royal title before a surname-bearing name, or another title, goes
+    as before."""
+    claims = _claims(
+        "Prince Andrew gave an interview to the BBC.",
+        "“I remember it weirdly, distinctly,” Andrew said.",
+        "“It was a duty,” Queen Elizabeth II said.",
+        "“We disagree,” President Joe Biden said.",
+    )
+    assert [c.speaker for c in claims] == [
+        None, "Prince Andrew", "Queen Elizabeth II", "Joe Biden"
+    ]  # fmt: skip
