@@ -74,6 +74,28 @@ def test_q2_what_a_person_is_quoted_as_saying(browser, served):
     page.close()
 
 
+def test_q2_a_prolific_speaker_s_claims_page_on(browser, sample_db, tmp_path):
+    """A speaker quoted more than a page holds: 100 claims, then a last row that says more
+    follow, which the reader clicks for the next 100 (1,000 at once, then "truncated", until
+    the twenty-second round)."""
+    from .test_serve import prolific
+
+    expected = prolific(sample_db, tmp_path / "archive.db", claims=150)
+    with serving(tmp_path / "archive.db") as base:
+        page, rows = open_query(
+            browser, base, "speaker_quotes", "q2-speaker-quotes-more.png", speaker="elena varga"
+        )
+        assert len(rows) == 101
+        more = page.get_by_role("link", name=f"More claims follow: the next 100 start after "
+                                f"{expected[99]}.")  # fmt: skip
+        more.click()
+        page.wait_for_load_state()
+        ids = page.locator("table.rows-and-columns td.col-claim_id").all_inner_texts()
+        assert [i.strip() for i in ids] == expected[100:]
+        assert "More claims follow" not in page.inner_text("table.rows-and-columns")
+        page.close()
+
+
 def test_q3_where_else_the_photo_appears(browser, served):
     base, db = served
     (copy,) = (

@@ -285,25 +285,21 @@ def test_check_records_shows_a_row_that_is_not_what_was_signed(sample_db, tmp_pa
     assert checked()[article][0] == "missing article"
 
 
-def test_speaker_quotes_pages_a_hundred_claims_at_a_time(sample_db, tmp_path):
-    """A prolific speaker's claims come 100 a page (1,000 at once took ~35 ms as JSON and 271 ms
-    as an HTML page at a million claims), a last row leading to the next page by the last
-    claim shown: every claim once, in order, the 300 captured at one time too, which paging by
-    `from` (1,000 a page until the twenty-second round) could not pass."""
+def prolific(sample_db, db: Path, claims: int = 1200) -> list[str]:
+    """A copy of the sample archive at ``db`` in which Elena Varga has ``claims`` more claims,
+    300 a capture time, all at one place in their articles (two articles captured in the same
+    second): the ids of all her claims, in the order speaker_quotes shows them."""
     import shutil
     import sqlite3
 
-    db = tmp_path / "archive.db"
     shutil.copy(sample_db, db)
     conn = sqlite3.connect(db)
     columns = [r[1] for r in conn.execute("PRAGMA table_info(claims)")]
     one = conn.execute("SELECT * FROM claims WHERE speaker = 'Elena Varga' LIMIT 1").fetchone()
     row = dict(zip(columns, one, strict=True))
-    # 300 claims a capture time, all at one place in their articles (two articles captured in
-    # the same second): the next page starts after the last claim shown, not after its time
     extra = [
         {**row, "id": f"x-{i}", "position": 7, "captured_at": f"2025-04-{1 + i // 300:02d}"}
-        for i in range(1200)
+        for i in range(claims)
     ]
     conn.executemany(
         f"INSERT INTO claims ({', '.join(columns)}) VALUES ({', '.join('?' * len(columns))})",
@@ -318,6 +314,17 @@ def test_speaker_quotes_pages_a_hundred_claims_at_a_time(sample_db, tmp_path):
         )
     ]
     conn.close()
+    return expected
+
+
+def test_speaker_quotes_pages_a_hundred_claims_at_a_time(sample_db, tmp_path):
+    """A prolific speaker's claims come 100 a page (1,000 at once took ~35 ms as JSON and 271 ms
+    as an HTML page at a million claims), a last row leading to the next page by the last
+    claim shown: every claim once, in order, the 300 captured at one time too (the next page
+    starts after the last claim shown, not after its time), which paging by `from` (1,000 a
+    page until the twenty-second round) could not pass."""
+    db = tmp_path / "archive.db"
+    expected = prolific(sample_db, db)
     query = "speaker=Elena+Varga"
     with serving(db) as base:
         first = get_json(f"{base}/archive/speaker_quotes.json?{query}")
