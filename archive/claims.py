@@ -16,7 +16,8 @@ _OPENS_WITH_QUOTE = re.compile(r"^\s*[“\"«„]")
 
 KINDS = ("statement", "quote", "note", "caption")
 
-_NOTE = re.compile(
+#: A line that is a note on the article, not one of its claims (nor, under a picture, a caption)
+NOTE = re.compile(
     r"^\s*(?:\*|†|‡|(?:editor'?s|editorial|author'?s)\s+note\b|note\s*:|disclaimer\b|"
     r"correction\s*:|clarification\s*:|update\s*:|this (?:article|story) (?:was|has been)\b)",
     re.I,
@@ -101,7 +102,7 @@ def split_claims(blocks, names_from: list[str] | None = None) -> list[Claim]:
             carry_open = False
             open_quote_speaker = carry_speaker = None
             continue
-        note_block = bool(_NOTE.match(block.text))
+        note_block = bool(NOTE.match(block.text))
         continues = block.kind == "paragraph" and bool(_OPENS_WITH_QUOTE.match(block.text))
         inside = carry_open and continues
         # a paragraph that is all quotation, right after an attributed quote: the same speaker

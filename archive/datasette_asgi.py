@@ -156,8 +156,8 @@ class ReaderRoutes:
 DATE_PARAMETERS = {"speaker_quotes": ("from",)}
 #: A time as the archive writes them (WARC-Dates), or its beginning: 2025, 2025-03,
 #: 2025-03-08, 2025-03-08T14, 2025-03-08T14:30, 2025-03-08T14:30:05, 2025-03-08T14:30:05Z and
-#: 2025-03-08T14:30:05.250Z (WARC/1.1 allows fractions; the times shown are asked for again to
-#: page on, so they are taken as shown)
+#: 2025-03-08T14:30:05.250Z (WARC/1.1 allows fractions; a time shown may be typed back as it
+#: is shown)
 _ISO_TIME_PREFIX = re.compile(
     r"[0-9]{4}(-[0-9]{2}(-[0-9]{2}(T[0-9]{2}(:[0-9]{2}(:[0-9]{2}(\.[0-9]+)?Z?)?)?)?)?)?"
 )

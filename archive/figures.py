@@ -7,6 +7,8 @@ import re
 from dataclasses import dataclass
 from urllib.parse import urljoin, urlsplit
 
+from .claims import NOTE
+
 _CREDIT_START = re.compile(
     r"^\s*(?:©|\(c\)|copyright\b|photo(?:graph)?s?\s*(?:by\b|:|/)|image\s*(?:by\b|:)|"
     r"picture\s*:|pictured\s*:|credit\s*(?::|\.{2,}|…)|source\s*:|foto\s*:|"
@@ -202,7 +204,8 @@ def _says_the_alt(node, img) -> str | None:
 def _line_below(img) -> str | None:
     """An italic line printed right under a paragraph that holds only the image: its caption
     whatever its class, as WordPress pages write one (``<p><img></p><p><em>Light a Wish by OGE
-    Group</em></p>``). A line of 40 words at most, all of it in the one ``<em>`` or ``<i>``."""
+    Group</em></p>``). A line of 40 words at most, all of it in the one ``<em>`` or ``<i>``,
+    and not a note ("This article was updated ...", "Editor's note: ...")."""
     block = img
     for _ in range(3):
         block = block.getparent()
@@ -212,7 +215,7 @@ def _line_below(img) -> str | None:
             break
     else:
         return None
-    if _text(block) or len(block.xpath(".//img")) != 1:
+    if _text(block) or len(block.xpath(".//img[not(ancestor::noscript)]")) != 1:
         return None
     line = block.getnext()
     if line is None or line.tag != "p" or len(line) != 1 or line[0].tag not in ("em", "i"):
@@ -220,7 +223,8 @@ def _line_below(img) -> str | None:
     text = _text(line)
     if not text or (line.text or "").strip() or (line[0].tail or "").strip():
         return None
-    return text if len(text.split()) <= 40 else None
+    # an editor's note or a correction in italics under the picture is no caption (a review)
+    return text if len(text.split()) <= 40 and not NOTE.match(text) else None
 
 
 def _img_url(img, page_url: str) -> str | None:

@@ -452,7 +452,8 @@ def test_a_heading_or_a_link_that_says_the_alt_text_is_no_caption():
 def test_an_italic_line_right_under_an_image_s_paragraph_is_its_caption():
     """The fourth held-out set: a WordPress page prints each caption as an italic paragraph
     under the paragraph that holds only the image (four lost). Not a line with other words
-    beside the italics, not one after a paragraph with text of its own, not a long one."""
+    beside the italics, not one after a paragraph with text of its own, not a long one, not a
+    note; the image's copy for readers without scripts is the same image (a review)."""
     from lxml import html
 
     from archive.figures import article_images
@@ -463,7 +464,10 @@ def test_an_italic_line_right_under_an_image_s_paragraph_is_its_caption():
         "Group</em></p><p><img src='/b.jpg'></p><p>Seen here: <em>a bridge</em></p>"
         "<p>Text <img src='/c.jpg'></p><p><em>Not its caption</em></p>"
         f"<p><img src='/d.jpg'></p><p><i>{long}</i></p>"
-        "<p><img src='/e.jpg'></p><p><i>Spider on the bridge (Photo: Groupe LAPS)</i></p></div>"
+        "<p><img src='/e.jpg'></p><p><i>Spider on the bridge (Photo: Groupe LAPS)</i></p>"
+        "<p><img src='/f.jpg'></p><p><em>This article was updated to correct a date.</em></p>"
+        "<p><img src='/g.jpg'><noscript><img src='/g.jpg'></noscript></p><p><em>Portam "
+        "Civitatis</em></p></div>"
     )
     refs = article_images([page], "https://news.example/festival")
     assert [(r.url.rsplit("/", 1)[1], r.caption, r.credit) for r in refs] == [
@@ -472,4 +476,6 @@ def test_an_italic_line_right_under_an_image_s_paragraph_is_its_caption():
         ("c.jpg", None, None),
         ("d.jpg", None, None),
         ("e.jpg", "Spider on the bridge", "Groupe LAPS"),
+        ("f.jpg", None, None),
+        ("g.jpg", "Portam Civitatis", None),
     ]

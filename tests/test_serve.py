@@ -288,7 +288,8 @@ def test_check_records_shows_a_row_that_is_not_what_was_signed(sample_db, tmp_pa
 def prolific(sample_db, db: Path, claims: int = 1200) -> list[str]:
     """A copy of the sample archive at ``db`` in which Elena Varga has ``claims`` more claims,
     300 a capture time, all at one place in their articles (two articles captured in the same
-    second): the ids of all her claims, in the order speaker_quotes shows them."""
+    second), and Ann Lee one (``y-0``): the ids of all of Elena Varga's claims, in the order
+    speaker_quotes shows them."""
     import shutil
     import sqlite3
 
@@ -300,7 +301,7 @@ def prolific(sample_db, db: Path, claims: int = 1200) -> list[str]:
     extra = [
         {**row, "id": f"x-{i}", "position": 7, "captured_at": f"2025-04-{1 + i // 300:02d}"}
         for i in range(claims)
-    ]
+    ] + [{**row, "id": "y-0", "speaker": "Ann Lee", "captured_at": "2025-04-01"}]
     conn.executemany(
         f"INSERT INTO claims ({', '.join(columns)}) VALUES ({', '.join('?' * len(columns))})",
         [[r[c] for c in columns] for r in extra],
@@ -350,10 +351,25 @@ def test_speaker_quotes_pages_a_hundred_claims_at_a_time(sample_db, tmp_path):
         # `from` still chooses where the first page starts
         later = get_json(f"{base}/archive/speaker_quotes.json?{query}&from=2025-04-04&_shape=array")
         assert [r["claim_id"] for r in later] == [f"x-{i}" for i in range(900, 1000)] + [None]
-        unknown = get_json(f"{base}/archive/speaker_quotes.json?{query}&after=nope&_shape=array")
-        assert [r["text"] for r in unknown] == [
-            "No claim has the id nope: after takes the claim_id of the last claim shown."
-        ]
+        # a claim id in capitals, as the other queries take them
+        upper = f"{base}/archive/speaker_quotes.json?{query}&after={last.upper()}&_shape=array"
+        assert get_json(upper)[0]["claim_id"] == expected[100]
+        # an id that is none of hers (left in the form from another speaker's pages) or her
+        # last claim's: said, not an empty page or another speaker's place in time
+        other = "y-0"  # Ann Lee's claim, captured among hers
+        for after, said in (
+            ("nope", "No claim of Elena Varga has the id nope: after takes the claim_id of the "
+             "last claim shown (empty: from the first)."),
+            (other, f"No claim of Elena Varga has the id {other}: after takes the claim_id of "
+             "the last claim shown (empty: from the first)."),
+            (expected[-1], f"No claims of Elena Varga come after {expected[-1]}."),
+        ):  # fmt: skip
+            rows = get_json(
+                f"{base}/archive/speaker_quotes.json?{query}&after={after}&_shape=array"
+            )
+            assert [(r["speaker"], r["text"], r["claim_id"]) for r in rows] == [
+                ("Elena Varga", said, None)
+            ]
 
 
 def test_pages_lead_on_to_the_questions(served):

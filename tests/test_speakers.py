@@ -457,15 +457,35 @@ def test_the_round_s_rules_do_not_reach_too_far():
 
 def test_a_royal_without_a_surname_keeps_the_title():
     """The speaker "Prince Andrew" was "Andrew" (seven quotes of the fourth held-out set): a
-    title goes from a name, but a royal has no surname to stand for him. A regnal number
-    counts as no surname; a royal title before a surname-bearing name, or another title, goes
+    title goes from a name, but a royal has no surname to stand for him. A regnal number (any:
+    the first version knew II to IV only, a review) counts as no surname, and the name alone
+    stands for the king; a royal title before a surname-bearing name, or another title, goes
     as before."""
     claims = _claims(
         "Prince Andrew gave an interview to the BBC.",
         "“I remember it weirdly, distinctly,” Andrew said.",
         "“It was a duty,” Queen Elizabeth II said.",
         "“We disagree,” President Joe Biden said.",
+        "“Spain is one,” King Felipe VI said.",
+        "“It is,” Felipe said.",
     )
     assert [c.speaker for c in claims] == [
-        None, "Prince Andrew", "Queen Elizabeth II", "Joe Biden"
+        None, "Prince Andrew", "Queen Elizabeth II", "Joe Biden", "King Felipe VI",
+        "King Felipe VI",
     ]  # fmt: skip
+
+
+def test_a_body_a_proper_adjective_names_speaks():
+    """ "the French foreign ministry" (a body named by a proper adjective and what it is) was no
+    one, as an unnamed "the ministry" is (the fourth held-out set: "French foreign
+    ministry").
+    """
+    said = [
+        _claims(text)[0].speaker
+        for text in (
+            "“It regrets the decision,” the French foreign ministry said.",
+            "“We are watching closely,” the Russian defence ministry said.",
+            "“We reject this,” the ministry said.",
+        )
+    ]
+    assert said == ["French foreign ministry", "Russian defence ministry", None]
