@@ -605,3 +605,6 @@ def test_q2_what_is_typed_is_text_not_a_pattern(archive, tmp_path):
     ]
     # searched, not scanned: a scan may read the same index for its narrow rows
     assert any(r.startswith("SEARCH") and "speaker_sites_nocase" in r for r in plan), plan
+    # a page starts where the index says, not after every claim captured before it (a review:
+    # among claims captured at one time, only the time narrowed the search)
+    assert any("claims_speaker_time (speaker=? AND (captured_at,position)>" in r for r in plan)
