@@ -13,9 +13,11 @@ import multiprocessing
 import os
 import signal
 import threading
+import time
 from collections import deque
 from collections.abc import Callable, Iterable
 from concurrent.futures import InvalidStateError, ProcessPoolExecutor
+from multiprocessing.connection import wait
 
 from . import stops
 
@@ -194,6 +196,7 @@ def stop_pool(executor, cancel: bool = False) -> None:
             # limit) kept the first Ctrl-C or SIGTERM from stopping the ingest, and the write
             # lock held (an archivist's review); only a second signal stopped it
             _kill(processes)
+            _release_results(executor, processes)
         # A Ctrl-C (or a SIGTERM) while the pool stops means "now": the workers are killed,
         # not waited for, and the signal is acted on once they are. It used to escape the
         # shutdown before the workers were killed, and the exit then waited for ever for
@@ -231,6 +234,23 @@ def _quiet_cancelled_futures():
 def _processes_of(executor) -> list:
     """A local pool's worker processes (none for a Dask client)."""
     return list((getattr(executor, "_processes", None) or {}).values())
+
+
+def _release_results(executor, processes) -> None:
+    """Once the killed ``processes`` are gone, close this process's own copy of the pipe they
+    sent results on. A worker killed while writing a large result left half of it there, and
+    the pool's manager thread waited for the rest for ever, as this process also holds the
+    pipe's writing end: the shutdown joined that thread, and the ingest hung on SIGTERM (seen
+    once in CI, 1 run in 14 by hand). With no writer left, its read ends, the pool counts as
+    broken and the shutdown returns."""
+    deadline = time.monotonic() + 5
+    for process in processes:
+        with contextlib.suppress(Exception):  # one already reaped and closed
+            wait([process.sentinel], max(0.0, deadline - time.monotonic()))
+    writer = getattr(getattr(executor, "_result_queue", None), "_writer", None)
+    if writer is not None:
+        with contextlib.suppress(OSError):
+            writer.close()
 
 
 def _kill(processes) -> None:
