@@ -11,6 +11,7 @@ import contextlib
 import io
 import logging
 import re
+import sys
 import zipfile
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -209,21 +210,34 @@ class CaptureReader:
         logged = logging.StreamHandler(warn)
         WARCIO_LOG.addHandler(logged)
         member_end, last_start = None, 0  # the last record's gzip decompressor, offset
+        # warcio's prints go to ``warn`` while it reads: sys.stderr is swapped and put back by
+        # hand, as contextlib.redirect_stderr would, but with no function call between the
+        # swap and the try nor in the finally, where Python acts on a signal (a stop raised as
+        # redirect_stderr's __exit__ began left it swapped: the ingest's last words,
+        # "Terminated: ...", went into this buffer, 1 run in 100 of a SIGTERM to the group)
+        stderr = sys.stderr
         try:
-            with contextlib.redirect_stderr(warn):
+            try:
+                sys.stderr = warn
                 it = streams.RecordIterator(f, check_digests=True, arc2warc=True)
                 records = iter(it)
+            finally:
+                sys.stderr = stderr
             last_record = 0  # where the last record read begins (after any blank lines)
             while True:
-                with contextlib.redirect_stderr(warn):
+                try:
+                    sys.stderr = warn
                     rec = next(records, None)
+                finally:
+                    sys.stderr = stderr
                 said = self._said(warn)
                 if "Content-Length is invalid" in said:  # no blank line after the last record
                     self.warnings.append(
                         f"{where} at offset {last_record}: the record's Content-Length looks "
                         "wrong (no blank line follows it)"
                     )
-                with contextlib.redirect_stderr(warn):
+                try:
+                    sys.stderr = warn
                     if rec is None:
                         if member_end is not None and not member_end.eof:
                             # warcio stops quietly in a gzip member cut off after its payload;
@@ -286,6 +300,8 @@ class CaptureReader:
                         self._resolve_revisit(record, digest, seen_digests, open_at, where)
                     record.digest = _digest_result(rec)
                     offset = record.offset + max(it.get_record_length() or 0, 0)
+                finally:
+                    sys.stderr = stderr
                 self.records_seen += 1
                 yield record
         except CaptureError:
