@@ -214,9 +214,10 @@ class CaptureReader:
         # hand, as contextlib.redirect_stderr would, but with no function call between the
         # swap and the try nor in the finally, where Python acts on a signal (a stop raised as
         # redirect_stderr's __exit__ began left it swapped: the ingest's last words,
-        # "Terminated: ...", went into this buffer, 1 run in 100 of a SIGTERM to the group)
-        stderr = sys.stderr
+        # "Terminated: ...", went into this buffer, 1 run in 100 of a SIGTERM to the group).
+        # What to put back is read just before each swap: it may change between records.
         try:
+            stderr = sys.stderr
             try:
                 sys.stderr = warn
                 it = streams.RecordIterator(f, check_digests=True, arc2warc=True)
@@ -225,6 +226,7 @@ class CaptureReader:
                 sys.stderr = stderr
             last_record = 0  # where the last record read begins (after any blank lines)
             while True:
+                stderr = sys.stderr
                 try:
                     sys.stderr = warn
                     rec = next(records, None)
@@ -236,6 +238,7 @@ class CaptureReader:
                         f"{where} at offset {last_record}: the record's Content-Length looks "
                         "wrong (no blank line follows it)"
                     )
+                stderr = sys.stderr
                 try:
                     sys.stderr = warn
                     if rec is None:
