@@ -270,6 +270,11 @@ class _ClusterFuture:
     def result(self):
         return self._executor.wait(self._future)
 
+    def cancel(self) -> None:
+        # a reading stopped (an error, a stop) cancels what it still has in flight: without
+        # this, an AttributeError there hid the error that stopped it (found this round)
+        self._future.cancel()
+
 
 def _reason(e: BaseException) -> str:
     """An exception in one line, without the traceback distributed attaches to some."""

@@ -17,6 +17,7 @@ import time
 from collections import deque
 from collections.abc import Callable, Iterable
 from concurrent.futures import InvalidStateError, ProcessPoolExecutor
+from concurrent.futures import TimeoutError as FutureTimeout
 from multiprocessing.connection import wait
 
 from . import stops
@@ -28,7 +29,7 @@ class _Done:
     def __init__(self, value):
         self.value = value
 
-    def result(self):
+    def result(self, timeout=None):  # (a local pool's results are waited for with one)
         return self.value
 
     def cancel(self) -> bool:
@@ -110,7 +111,25 @@ class OrderedMap:
             raise StopIteration
         future, n = self._pending.popleft()
         self._in_flight -= n
+        return _result(future, self._executor)
+
+
+def _result(future, executor):
+    """``future.result()``; with a local pool, unless one of its workers died while it wrote a
+    large result: the half it left in the result pipe kept the pool's manager thread waiting
+    for the rest, blind to the death, and the result never came (the stop path's hang, in the
+    middle of a run: an OOM kill). Then the other workers are killed and the pipe let go, and
+    the result is the pool's BrokenProcessPool."""
+    processes = _processes_of(executor)
+    if not processes:  # no pool here (a cluster's futures wait in their own way), or none
         return future.result()
+    while True:
+        try:
+            return future.result(timeout=1)
+        except FutureTimeout:
+            if any(map(_died, processes)):
+                _kill(processes)
+                _release_results(executor, processes)
 
 
 def default_workers() -> int:
@@ -251,6 +270,13 @@ def _release_results(executor, processes) -> None:
     if writer is not None:
         with contextlib.suppress(OSError):
             writer.close()
+
+
+def _died(process) -> bool:
+    try:
+        return process.exitcode is not None
+    except ValueError:  # closed: the pool's shutdown is done with it
+        return True
 
 
 def _kill(processes) -> None:

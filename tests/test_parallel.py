@@ -279,6 +279,51 @@ def test_stopping_a_run_does_not_wait_for_a_result_a_killed_worker_half_sent():
     assert "Traceback" not in proc.stderr, proc.stderr
 
 
+_A_WORKER_DIES_HALF_WAY_THROUGH_A_RESULT = """
+import os, struct, time
+from concurrent.futures.process import BrokenProcessPool
+from archive.parallel import OrderedMap, process_pool, stop_pool
+
+pool = None
+
+
+def work(item):
+    if item == 3:  # killed (out of memory) while it wrote a large result
+        os.write(pool._result_queue._writer.fileno(), struct.pack("!i", 100_000) + b"x" * 10)
+        os._exit(9)
+    time.sleep(0.05)
+    return item
+
+
+pool = process_pool(2)
+pool.submit(time.sleep, 0).result()
+start = time.monotonic()
+try:
+    print(list(OrderedMap(work, range(8), executor=pool)))
+except BrokenProcessPool:
+    print("broken", round(time.monotonic() - start))
+stop_pool(pool, cancel=True)
+"""
+
+
+def test_a_worker_that_dies_half_way_through_a_result_breaks_the_run_not_hangs_it():
+    """A worker killed by the system while it wrote a large result left half of it in the
+    pipe, and the pool's manager thread waited for the rest, blind to the death: the run
+    waited with it for ever. Now the result's wait looks at the workers each second, and a
+    death breaks the pool, as a death between results always did (one line, the run stops)."""
+    import subprocess
+    import sys
+
+    proc = subprocess.run(
+        [sys.executable, "-c", _A_WORKER_DIES_HALF_WAY_THROUGH_A_RESULT],
+        capture_output=True,
+        text=True,
+        timeout=40,  # hung, this fails
+    )
+    out = proc.stdout.strip()
+    assert out.startswith("broken ") and int(out.split()[1]) < 10, out + proc.stderr
+
+
 def test_the_pool_s_cancelled_future_race_prints_nothing_and_other_errors_still_do(
     monkeypatch,
 ):
