@@ -265,18 +265,7 @@ def test_stopping_a_run_does_not_wait_for_a_result_a_killed_worker_half_sent():
     one wrote a large result, left half of it in the pipe, and the pool's manager thread
     waited for the rest for ever (this process holds the pipe's writing end too), which the
     shutdown joined. The killed workers' results are let go: the stop takes seconds."""
-    import subprocess
-    import sys
-
-    proc = subprocess.run(
-        [sys.executable, "-c", _STOP_WITH_A_RESULT_HALF_SENT],
-        capture_output=True,
-        text=True,
-        timeout=40,  # hung, this fails
-    )
-    out = proc.stdout.strip()
-    assert out.startswith("stopped ") and int(out.split()[1]) < 10, out + proc.stderr
-    assert "Traceback" not in proc.stderr, proc.stderr
+    assert _seconds_to(_STOP_WITH_A_RESULT_HALF_SENT, "stopped") < 10
 
 
 _A_WORKER_DIES_HALF_WAY_THROUGH_A_RESULT = """
@@ -311,17 +300,20 @@ def test_a_worker_that_dies_half_way_through_a_result_breaks_the_run_not_hangs_i
     pipe, and the pool's manager thread waited for the rest, blind to the death: the run
     waited with it for ever. Now the result's wait looks at the workers each second, and a
     death breaks the pool, as a death between results always did (one line, the run stops)."""
+    assert _seconds_to(_A_WORKER_DIES_HALF_WAY_THROUGH_A_RESULT, "broken") < 10
+
+
+def _seconds_to(script: str, word: str) -> int:
+    """Run ``script``, which prints ``word`` and the seconds it took; a hang fails the test."""
     import subprocess
     import sys
 
     proc = subprocess.run(
-        [sys.executable, "-c", _A_WORKER_DIES_HALF_WAY_THROUGH_A_RESULT],
-        capture_output=True,
-        text=True,
-        timeout=40,  # hung, this fails
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=40
     )
     out = proc.stdout.strip()
-    assert out.startswith("broken ") and int(out.split()[1]) < 10, out + proc.stderr
+    assert out.startswith(f"{word} ") and "Traceback" not in proc.stderr, out + proc.stderr
+    return int(out.split()[1])
 
 
 def test_the_pool_s_cancelled_future_race_prints_nothing_and_other_errors_still_do(
