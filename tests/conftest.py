@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import signal
@@ -151,3 +152,11 @@ def key(tmp_path) -> Path:
     path = tmp_path / "config" / "archive" / "signing-key.pem"
     generate_key(path)
     return path
+
+
+def canned_query(name: str) -> dict:
+    """A canned query of datasette-metadata.json (title, description, sql), as `archive serve`
+    publishes it."""
+    from archive.serve import metadata_path
+
+    return json.loads(metadata_path().read_text())["databases"]["archive"]["queries"][name]

@@ -19,7 +19,7 @@ from archive.cli import cli
 from archive.datasette_plugin import add_sql_functions
 from archive.ingest import Ingester
 
-from .conftest import DATA, SAMPLE
+from .conftest import DATA, SAMPLE, canned_query
 
 CAPTURES = [SAMPLE, *sorted((DATA / "provenance").glob("*.warc.gz"))]
 URL = "https://northshore.example/2025/03/07/who-is-elena-varga.html"
@@ -330,16 +330,11 @@ def test_q1_every_exact_copy_sees_the_near_copies(archive, tmp_path):
     claim_everywhere finds the links through any copy (found in review: with 56 copies, 6
     showed no near row). Here one more copy of A1-1, never compared
     with anything, is added to a copy of the archive."""
-    import json
     import shutil
-    from pathlib import Path
 
     from archive.provenance import CLAIM_EVERYWHERE
 
-    meta = json.loads(
-        (Path(__file__).resolve().parent.parent / "datasette-metadata.json").read_text()
-    )
-    assert meta["databases"]["archive"]["queries"]["claim_everywhere"]["sql"] == CLAIM_EVERYWHERE
+    assert canned_query("claim_everywhere")["sql"] == CLAIM_EVERYWHERE
     db = tmp_path / "copy.db"
     shutil.copy(archive, db)
     conn = sqlite3.connect(db)
@@ -363,16 +358,12 @@ def test_q1_every_exact_copy_sees_the_near_copies(archive, tmp_path):
 def _page_a_captured_at(tmp_path, tracked: str, which=(0, 1)):
     """The two captures of page A ingested into a new archive, those in ``which`` made at URL
     ``tracked`` instead of A's own (the WARC header is not in Content-Length or the digests:
-    the records stay whole); the page names its canonical URL. (database, canned queries)"""
-    from pathlib import Path
+    the records stay whole); the page names its canonical URL. The database."""
 
     from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
     from archive.keys import Signer
 
-    meta = json.loads(
-        (Path(__file__).resolve().parent.parent / "datasette-metadata.json").read_text()
-    )
     db = tmp_path / "archive.db"
     ingester = Ingester(db, Signer(Ed25519PrivateKey.from_private_bytes(bytes(32))))
     for n, source in enumerate(CAPTURES[:2]):
@@ -383,7 +374,7 @@ def _page_a_captured_at(tmp_path, tracked: str, which=(0, 1)):
                 b"WARC-Target-URI: " + tracked.encode() + b"\r\n",
             ))  # fmt: skip
         assert ingester.ingest_file(path).status == "ingested"
-    return db, meta["databases"]["archive"]["queries"]
+    return db
 
 
 def test_q4_page_changes_takes_the_url_a_page_was_captured_at(tmp_path):
@@ -392,8 +383,8 @@ def test_q4_page_changes_takes_the_url_a_page_was_captured_at(tmp_path):
     changed" for the second (found in review). Here both captures of page A were made at a URL
     with a tracking parameter; the page names its canonical URL."""
     tracked = URL + "?utm_source=feed"
-    db, queries = _page_a_captured_at(tmp_path, tracked)
-    sql = queries["page_changes"]["sql"]
+    db = _page_a_captured_at(tmp_path, tracked)
+    sql = canned_query("page_changes")["sql"]
     conn = sqlite3.connect(db)
     add_sql_functions(conn)  # the canned queries call the plugin's functions
     assert {r for (r,) in conn.execute("SELECT url FROM articles")} == {tracked}
@@ -410,8 +401,8 @@ def test_q4_page_history_takes_the_url_of_any_capture(tmp_path):
     second URL found only its own capture (found in review)."""
 
     tracked = URL + "?mod=hp_lead_pos1"
-    db, queries = _page_a_captured_at(tmp_path, tracked, which=(1,))
-    sql = queries["page_history"]["sql"]
+    db = _page_a_captured_at(tmp_path, tracked, which=(1,))
+    sql = canned_query("page_history")["sql"]
     conn = sqlite3.connect(db)
     add_sql_functions(conn)  # the canned queries call the plugin's functions
     assert sorted(r for (r,) in conn.execute("SELECT url FROM articles")) == [URL, tracked]
@@ -428,38 +419,10 @@ def test_q4_page_history_takes_the_url_of_any_capture(tmp_path):
     assert re.search(r"~ claim", result.output), result.output
 
 
-def test_q2_speaker_quotes_counts_where_else_each_claim_appears(archive):
-    """The canned query's `elsewhere`: other claims with the same text hash, plus near and
-    quote links; computed here another way, for every speaker."""
-    from pathlib import Path
-
-    meta = json.loads(
-        (Path(__file__).resolve().parent.parent / "datasette-metadata.json").read_text()
-    )
-    sql = meta["databases"]["archive"]["queries"]["speaker_quotes"]["sql"]
-    conn = sqlite3.connect(archive)
-    claims = conn.execute("SELECT id, text_sha256, speaker FROM claims").fetchall()
-    links = [r[0] for r in conn.execute("SELECT claim_id FROM claim_links")]
-    expected = {
-        cid: sum(1 for o, h, _ in claims if h == sha and o != cid) + links.count(cid)
-        for cid, sha, _ in claims
-    }
-    seen = 0
-    for (speaker,) in conn.execute("SELECT DISTINCT speaker FROM claims WHERE speaker != ''"):
-        cursor = conn.execute(sql, {"speaker": speaker, "from": "", "after": ""})
-        names = [d[0] for d in cursor.description]
-        for row in cursor.fetchall():
-            row = dict(zip(names, row, strict=True))
-            assert row["elsewhere"] == expected[row["claim_id"]], row
-            seen += row["elsewhere"] > 0
-    assert seen >= 2  # some of them appear elsewhere
-
-
 def test_q4_history_is_in_one_order_everywhere_and_diff_refs_are_exact(tmp_path):
     """Two captures of a page made in the same second: `archive history` and the page_history
     canned query listed them in different orders (found in review); and `diff --from ''`
     took the empty string for a prefix of every capture."""
-    from pathlib import Path
 
     from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
@@ -470,10 +433,7 @@ def test_q4_history_is_in_one_order_everywhere_and_diff_refs_are_exact(tmp_path)
     for n, source in enumerate(CAPTURES[:2]):
         path = _redated(source, "07", tmp_path / f"{n}.warc")  # the same WARC-Date
         assert ingester.ingest_file(path).status == "ingested"
-    meta = json.loads(
-        (Path(__file__).resolve().parent.parent / "datasette-metadata.json").read_text()
-    )
-    sql = meta["databases"]["archive"]["queries"]["page_history"]["sql"]
+    sql = canned_query("page_history")["sql"]
     conn = sqlite3.connect(db)
     add_sql_functions(conn)  # the canned queries call the plugin's functions
     canned = [r[1] for r in conn.execute(sql, {"url": URL})]
@@ -529,82 +489,3 @@ def test_q4_a_long_diff_pairs_changed_sentences_without_scoring_every_pair(monke
     assert changed == [("o5", "edited")]
     assert sum(kind == "removed" for kind, *_ in changes) == 299
     assert sum(kind == "added" for kind, *_ in changes) == 300
-
-
-def test_q2_a_whole_name_wins_over_a_part_of_another(archive, tmp_path):
-    """speaker_quotes for "trump" on real news found the speaker named only "Trump" and none of
-    "Donald Trump"'s claims (a researcher's review): a whole name, in any case, is that speaker;
-    a part finds a speaker only when one name holds it. Its description now says so."""
-    import shutil
-    from pathlib import Path
-
-    meta = json.loads(
-        (Path(__file__).resolve().parent.parent / "datasette-metadata.json").read_text()
-    )
-    query = meta["databases"]["archive"]["queries"]["speaker_quotes"]
-    assert "a whole name wins over a part" in query["description"]
-    copy = tmp_path / "names.db"
-    shutil.copy(archive, copy)
-    conn = sqlite3.connect(copy)
-    full = conn.execute("SELECT speaker FROM speaker_sites ORDER BY claims DESC").fetchone()[0]
-    last = full.split()[-1]  # a speaker named by that part alone, beside the full name
-    conn.execute(
-        "INSERT INTO speaker_sites (speaker, site_name, claims, quotes) VALUES (?, 'X', 1, 0)",
-        (last,),
-    )
-    conn.execute("UPDATE claims SET speaker = ? WHERE rowid = 1", (last,))
-
-    def resolved(typed: str) -> set:
-        return {
-            r[1] for r in conn.execute(query["sql"], {"speaker": typed, "from": "", "after": ""})
-        }
-
-    assert resolved(last.lower()) == {last}
-    assert resolved(full.split()[0].lower()) == {full}  # a part only one name holds
-
-
-def test_q2_what_is_typed_is_text_not_a_pattern(archive, tmp_path):
-    """speaker_quotes looks for a part of a name with LIKE, three times cheaper than lower()
-    and instr() over every row of speaker_sites: a "%" or "_" typed is that character, not a
-    wildcard; and a whole name in another case is found through an index (migration 0016),
-    not by lower-casing every row."""
-    import shutil
-    from pathlib import Path
-
-    meta = json.loads(
-        (Path(__file__).resolve().parent.parent / "datasette-metadata.json").read_text()
-    )
-    sql = meta["databases"]["archive"]["queries"]["speaker_quotes"]["sql"]
-    copy = tmp_path / "patterns.db"
-    shutil.copy(archive, copy)
-    conn = sqlite3.connect(copy)
-    names = ["Ann_Lee", "AnnXLee", "50% Group", "Room 101", "Back\\Slash"]
-    for rowid, name in enumerate(names, start=1):
-        conn.execute(
-            "INSERT INTO speaker_sites (speaker, site_name, claims, quotes) VALUES (?, 'X', 1, 0)",
-            (name,),
-        )
-        conn.execute("UPDATE claims SET speaker = ? WHERE rowid = ?", (name, rowid))
-
-    def resolved(typed: str) -> set:
-        return {r[1] for r in conn.execute(sql, {"speaker": typed, "from": "", "after": ""})}
-
-    assert resolved("n_l") == {"Ann_Lee"}  # as a wildcard "_" would match AnnXLee too
-    assert resolved("0%") == {"50% Group"}  # "%" would match Room 101 too
-    assert resolved("k\\s") == {"Back\\Slash"}
-    assert resolved("nxl") == {"AnnXLee"}  # a part in another case, as before
-    assert resolved("ANN_LEE") == {"Ann_Lee"}
-    # a NUL ends a LIKE pattern ("%" then: every name), a long text is too complex a pattern
-    # for SQLite (an error): both are part of no name, as with instr() (a review)
-    assert resolved("\x00") == resolved("n\x00zzz") == resolved("n" * 300) == set()
-    plan = [
-        r[3]
-        for r in conn.execute(
-            f"EXPLAIN QUERY PLAN {sql}", {"speaker": "x", "from": "", "after": ""}
-        )
-    ]
-    # searched, not scanned: a scan may read the same index for its narrow rows
-    assert any(r.startswith("SEARCH") and "speaker_sites_nocase" in r for r in plan), plan
-    # a page starts where the index says, not after every claim captured before it (a review:
-    # among claims captured at one time, only the time narrowed the search)
-    assert any("claims_speaker_time (speaker=? AND (captured_at,position)>" in r for r in plan)
