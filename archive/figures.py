@@ -3,6 +3,8 @@ and photo credit (image bytes are archive/images.py's)."""
 
 from __future__ import annotations
 
+import itertools
+import json
 import re
 from dataclasses import dataclass
 from urllib.parse import urljoin, urlsplit
@@ -26,7 +28,7 @@ _CREDIT_TRAIL = re.compile(
 # "(Elias Funez/The Union via AP)", "(onmeth.com)"; or after "Credit:"; or "Submitted photo".
 _AGENCY = r"(?:AP|AFP|Reuters|Getty|EPA|Shutterstock|Alamy|Bloomberg|Sipa|TASS|Sputnik|NASA|Nasa)"
 _CREDIT_BRACKET = re.compile(
-    rf"\s*[(\[]\s*((?:[^()\[\]]{{0,80}}(?:/|\bvia\b|\b{_AGENCY}\b|\bfile\s*:|photo\b)"
+    rf"\s*[(\[]\s*((?:[^()\[\]]{{0,80}}(?:/|\bvia\b|\b{_AGENCY}\b|\bfile\s*:|photo\b|\bcredit\s*:)"
     rf"[^()\[\]]{{0,80}})|[\w.\-]+\.(?:com|org|net|gov|edu|co\.uk))\s*[)\]]\s*$",
     re.I,
 )
@@ -57,11 +59,11 @@ _PHOTO_SOURCE = re.compile(
     r"alamy\.com|commons\.wikimedia\.org|unsplash\.com)$",
     re.I,
 )
-_CLASS_CREDIT = re.compile(r"credit|copyright|source|author|photographer", re.I)
+_CLASS_CREDIT = re.compile(r"credit|copyright|source|author|photographer|attribution", re.I)
 _CLASS_CAPTION = re.compile(r"caption|description|desc|text", re.I)
 # Compiled once: these run for every element near an image, where re.search's own lookup of
 # its compiled pattern cost more than the search.
-_CLASS_CREDIT_LINE = re.compile(r"credit|copyright", re.I)
+_CLASS_CREDIT_LINE = re.compile(r"credit|copyright|attribution", re.I)
 _CLASS_CAPTION_LINE = re.compile(r"caption", re.I)
 _CLASS_NOT_CAPTION_LINE = re.compile(r"credit|truncated|remote", re.I)
 _IMAGE_FILE = re.compile(r"\.(?:jpe?g|png|gif|webp)\b", re.I)
@@ -115,29 +117,60 @@ def clean_credit(text: str) -> str | None:
 
 
 def caption_and_credit(figcaption) -> tuple[str | None, str | None]:
-    """Caption and credit from a ``<figcaption>``, using its markup where it has any."""
-    parts: list[str] = [figcaption.text or ""]
-    credit = None
-    children = [c for c in figcaption if isinstance(c.tag, str)]
-    for child in children:
-        # schema.org's copyrightHolder names the credit where the class does not (NYT)
-        cls = f"{child.get('class') or ''} {child.get('itemprop') or ''} {child.tag}"
-        t = _text(child)
-        if _HIDDEN.search(child.get("class") or ""):
-            pass
-        elif t and (_CLASS_CREDIT.search(cls) or _CREDIT_START.match(t)):
-            credit = clean_credit(t) or credit
-        else:
-            parts.append(
-                " " + "".join(child.itertext())
-                if child.tag in ("div", "p", "span")
-                else "".join(child.itertext())
-            )
-        parts.append(child.tail or "")
+    """Caption and credit from a ``<figcaption>`` (or an element like one), using its markup
+    where it has any: a credit element at any depth (Quanta's ``div.attribution`` two wrappers
+    down), a ``<small>`` line under the caption (Forbes), else a credit written at the caption's
+    end. A credit element wins over one in the caption's words (Hearst prints "(AP Photo/X)" in
+    the caption and its own credit line beside it), which are taken out of the caption either
+    way."""
+    parts: list[str] = []
+    credits: list[str | None] = []
+    _caption_parts(figcaption, _text(figcaption), parts, credits, top=True)
     caption = " ".join("".join(parts).split()) or None
-    if caption and not credit:
-        caption, credit = split_credit(caption)
-    return caption, credit
+    written = None
+    if caption:
+        caption, written = split_credit(caption)
+    return caption, next((c for c in credits if c), None) or written
+
+
+#: Elements whose text is set apart from the text around them.
+_BLOCKS = frozenset({"div", "p", "section", "li", "br", "header", "footer", "figcaption"})
+# A caption's expand or collapse control: "... [+]" (Forbes), "more", "Show less".
+_TOGGLE = re.compile(
+    r"^(?:\.{3}|…)?\s*(?:\[[+-]\]|more|less|(?:read|show|see)\s+(?:more|less))$", re.I
+)
+
+
+def _caption_parts(el, whole: str, parts: list[str], credits: list, top: bool) -> None:
+    """The caption's words under ``el`` into ``parts``, its credit elements' into ``credits``.
+    An element is a credit by its class or itemprop, its label ("Photo:"), or as a ``<small>``
+    directly under the caption; one holding all of the caption's text is a wrapper unless it
+    has no elements inside (``<span class="credit">Jane Doe</span>`` alone)."""
+    parts.append(el.text or "")
+    for child in el:
+        if isinstance(child.tag, str):
+            cls = child.get("class") or ""
+            t = _text(child)
+            # schema.org's copyrightHolder names the credit where the class does not (NYT)
+            named = f"{cls} {child.get('itemprop') or ''} {child.tag}"
+            if _HIDDEN.search(cls) or _TOGGLE.match(t):
+                pass
+            elif (
+                t
+                and (t != whole or not len(child))
+                and (
+                    _CLASS_CREDIT.search(named)
+                    or _CREDIT_START.match(t)
+                    or (top and child.tag == "small")
+                )
+            ):
+                credits.append(clean_credit(t))
+            else:
+                # spans directly under the caption are its lines (caption, then credit)
+                spaced = child.tag in _BLOCKS or (top and child.tag == "span")
+                parts.append(" " if spaced else "")
+                _caption_parts(child, whole, parts, credits, top=False)
+        parts.append(child.tail or "")
 
 
 def _nearby_caption(img) -> tuple[str | None, str | None]:
@@ -152,7 +185,7 @@ def _nearby_caption(img) -> tuple[str | None, str | None]:
         # (the same image again in a <noscript>, for readers without scripts, is one image)
         if node is None or len(node.xpath(".//img[not(ancestor::noscript)]")) > 1:
             return None, None
-        caption = credit = None
+        caption = credit = written = None
         for el in node.iter():
             if not isinstance(el.tag, str) or el is img:
                 continue
@@ -161,16 +194,12 @@ def _nearby_caption(img) -> tuple[str | None, str | None]:
                 continue
             if credit is None and _CLASS_CREDIT_LINE.search(cls):
                 credit = clean_credit(_text(el))
-            elif (
-                caption is None
-                and _CLASS_CAPTION_LINE.search(cls)
-                and not _CLASS_NOT_CAPTION_LINE.search(cls)
-            ):
+            elif caption is None and _is_caption_line(cls):
                 cap_el = el.find('.//*[@class="caption-full"]')
-                caption, inner_credit = caption_and_credit(cap_el if cap_el is not None else el)
-                credit = credit or inner_credit
-        if caption or credit:
-            return caption, credit
+                caption, written = caption_and_credit(cap_el if cap_el is not None else el)
+        # a credit line of its own wins over one in the caption's words (Hearst)
+        if caption or credit or written:
+            return caption, credit or written
         if said := _says_the_alt(node, img):
             return split_credit(said)
     return None, None
@@ -230,6 +259,8 @@ def _line_below(img) -> str | None:
 def _img_url(img, page_url: str) -> str | None:
     for attr in ("data-src", "data-lazy-src", "data-original", "src"):
         v = (img.get(attr) or "").strip()
+        if v.startswith("{"):  # MSN: {"default": {"src": "//img-s-msn-com..."}, ...}
+            v = _json_src(v)
         if v and not _PLACEHOLDER.search(v):
             return _join(page_url, v)
     srcset = img.get("data-srcset") or img.get("data-lazy-srcset") or img.get("srcset")
@@ -239,6 +270,27 @@ def _img_url(img, page_url: str) -> str | None:
         best = max(candidates, key=lambda c: _descriptor(c[1]) if len(c) > 1 else 0.0)
         return _join(page_url, best[0])
     return None
+
+
+def _json_src(value: str) -> str:
+    """The default rendition's address in a lazy image's JSON ``data-src``; "" if none."""
+    try:
+        src = json.loads(value)["default"]["src"]
+    except (ValueError, KeyError, TypeError):
+        return ""
+    return src if isinstance(src, str) else ""
+
+
+def _class(el) -> str:
+    return (el.get("class") or "") if isinstance(el.tag, str) else ""
+
+
+def _is_caption_line(cls: str) -> bool:
+    return bool(
+        _CLASS_CAPTION_LINE.search(cls)
+        and not _CLASS_NOT_CAPTION_LINE.search(cls)
+        and not _HIDDEN.search(cls)
+    )
 
 
 def _descriptor(text: str) -> float:
@@ -264,6 +316,23 @@ def _looks_decorative(img, url: str) -> bool:
     if _NOT_ARTICLE_CLASS.search(img.get("class") or ""):
         return True
     return bool(_NOT_ARTICLE_IMAGE.search(url)) or img.get("aria-hidden") == "true"
+
+
+# A video player's poster image is no article image (Quanta's "image--video", "video__cover").
+_VIDEO = re.compile(r"(?:^|[\s_-])video(?:$|[\s_-])", re.I)
+#: Where a video player's elements end: a WordPress post's <article> has "category-video-game".
+_STORY = frozenset({"article", "main", "body"})
+
+
+def _in_video_player(img) -> bool:
+    """Whether the image is a video player's poster: a class naming a video on it or on one of
+    the four elements around it, inside the story's own element."""
+    for el in (img, *itertools.islice(img.iterancestors(), 4)):
+        if el.tag in _STORY:
+            return False
+        if _VIDEO.search(el.get("class") or ""):
+            return True
+    return False
 
 
 def _links_away(img, page_url: str) -> bool:
@@ -320,7 +389,7 @@ def article_images(containers, page_url: str) -> list[ImageRef]:
                 url = _img_url(source, page_url) if source is not None else None
             if not url or url in refs or _looks_decorative(img, url):
                 continue
-            if _links_away(img, page_url):
+            if _links_away(img, page_url) or _in_video_player(img):
                 continue
             if img.tag != "img" and not _IMAGE_FILE.search(url):
                 continue
@@ -330,12 +399,17 @@ def article_images(containers, page_url: str) -> list[ImageRef]:
             figure = next((a for a in img.iterancestors() if a.tag == "figure"), None)
             if figure is not None:
                 cap = figure.find(".//figcaption")
+                if cap is None:
+                    # a caption element of another name (Rolling Stone's div.c-picture__caption)
+                    cap = next(
+                        (e for e in figure.iterdescendants() if _is_caption_line(_class(e))), None
+                    )
                 if cap is not None:
                     ref.caption, ref.credit = caption_and_credit(cap)
                 if ref.credit is None:
                     # a credit line in the figure but outside its caption
                     for el in figure.iter():
-                        cls = el.get("class") or "" if isinstance(el.tag, str) else ""
+                        cls = _class(el)
                         # a <cite> beside the caption is its credit (Vox Media's pages)
                         if (
                             _CLASS_CREDIT_LINE.search(cls) or el.tag == "cite"
@@ -343,7 +417,7 @@ def article_images(containers, page_url: str) -> list[ImageRef]:
                             if not any(a.tag == "figcaption" for a in el.iterancestors()):
                                 ref.credit = clean_credit(_text(el))
                                 break
-                if cap is None and ref.caption is None:
+                if cap is None:
                     sib = figure.getnext()
                     if sib is not None and sib.tag == "figcaption":
                         ref.caption, ref.credit = caption_and_credit(sib)
