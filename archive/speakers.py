@@ -101,6 +101,9 @@ _OBJECT_CUES = frozenset(
     "added adds reported reports maintains maintained states notes claims estimates "
     "promises".split()
 )
+# Cue words only beside quoted words: "had written a will" reports no words, "has written,
+# “...”" does.
+_QUOTED_ONLY = frozenset({"written"})
 _OBJECT_AFTER = re.compile(
     r"\s+(?:a|an|his|her|its|their|one|two|three|four|five|six|seven|where|of|are|"
     r"earnings|details|significantly|to\s+(?:his|her|its|their)|\$?\d)\b"
@@ -140,18 +143,23 @@ def surname(name: str) -> str:
 
 
 def _strip_lead(words: list[str], keep: frozenset = frozenset()) -> list[str]:
-    """A name's words without the sentence-opening words before it ("As Emily Feng"), unless
-    the article also writes the two first words inside a sentence (``keep``): "Under Armour",
-    "Do Kwon" and "One Nation" are names."""
+    """A name's words without the sentence-opening words before it ("As Emily Feng"), or a
+    role written as one hyphenated word ("Singer-guitarists Tom Johnston", "Co-founder Ann
+    Lee": a name's own hyphen has a capital after it), unless the article also writes the two
+    first words inside a sentence (``keep``): "Under Armour", "Do Kwon" and "One Nation" are
+    names."""
     while (
         len(words) > 1
-        and words[0].lower() in LEADING
+        and (words[0].lower() in LEADING or _ROLE_COMPOUND.fullmatch(words[0]))
         and not words[0].isupper()
         and words[1][:1].isupper()
         and (words[0], words[1]) not in keep
     ):
         words = words[1:]
     return words
+
+
+_ROLE_COMPOUND = re.compile(r"[A-Z][a-z]+(?:-[a-z]+)+")
 
 
 def _title_case(text: str) -> bool:
@@ -459,7 +467,10 @@ class SpeakerResolver:
                 cue, mention = m.group(1), m.group(2)
             else:
                 m = _SUBJ_CUE.search(outside) if _CUE_WORD.search(outside) else None
-                if m and _OBJECT_AFTER.match(outside, m.end(2)) and m.group(2) in _OBJECT_CUES:
+                if m and (
+                    (m.group(2) in _OBJECT_CUES and _OBJECT_AFTER.match(outside, m.end(2)))
+                    or (m.group(2) in _QUOTED_ONLY and not spans)
+                ):
                     m = None  # "added three assists", "reported a loss": no speech here
                     mention = cue = None
                 elif m and _PLACE_BEFORE.search(outside, 0, m.start(1)):
@@ -528,12 +539,13 @@ _ORG_WORDS = re.compile(
 )
 
 
-#: An organisation's name up to its "of", just before a name: "Department of " (Energy),
-#: "Office of " (Emergency Services). A name runs to no lower-case word, so it stopped there.
+#: An organisation's name up to its "of" or "for", just before a name: "Department of "
+#: (Energy), "Office of " (Emergency Services), "Centre for " (Economic Policy Research). A
+#: name runs to no lower-case word, so it stopped there.
 _ORG_OF = re.compile(
     r"\b((?:Department|Ministry|Office|Bureau|Board|University|Institute|Bank|Council|"
     r"Commission|Court|Agency|Academy|Administration|Association|Federation|Chamber|Embassy|"
-    r"Museum|College|League|Union)[ \t]+of[ \t]+)$"
+    r"Museum|College|League|Union|Centre|Center|Coalition|Foundation)[ \t]+(?:of|for)[ \t]+)$"
 )
 
 

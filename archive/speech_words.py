@@ -7,7 +7,8 @@ from __future__ import annotations
 
 CUES = (
     "said|says|say|told|tells|tell|added|adds|stated|states|claimed|claims|claim|claiming|"
-    "argued|argues|insisted|insists|explained|explains|noted|notes|wrote|writes|announced|"
+    "argued|argues|insisted|insists|explained|explains|noted|notes|wrote|writes|written|"
+    "announced|"
     "announces|declared|declares|promised|promises|warned|warns|asked|asks|replied|replies|"
     "tweeted|posted|saying|stressed|stresses|admitted|admits|denied|denies|confirmed|confirms|"
     "acknowledged|acknowledges|vowed|vows|urged|urges|suggested|suggests|recalled|recalls|"

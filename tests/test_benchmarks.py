@@ -53,7 +53,7 @@ def test_quotes_captions_credits(tmp_path):
         ("-2", 0.75, 0.6, 0.45),
         ("-3", 0.55, 0.75, 0.5),
         ("-4", 0.65, 0.75, 0.7),
-        ("-5", 0.7, 0.95, 0.95),
+        ("-5", 0.8, 0.95, 0.95),
     ],
 )
 def test_the_held_out_pages_are_scored(tmp_path, labels, speakers, captions, credits):

@@ -489,3 +489,26 @@ def test_a_body_a_proper_adjective_names_speaks():
         )
     ]
     assert said == ["French foreign ministry", "Russian defence ministry", None]
+
+
+def test_the_fifth_held_out_set_s_speakers():
+    """Fifth held-out set: a role written as one hyphenated word opened a name ("Singer-
+    guitarists Tom Johnston"); "Centre for" was cut off an organisation's name; "has written"
+    was no cue, so the quotes went to the speaker before. Not "had written a will": a thing
+    written, not words reported."""
+    claims = _claims(
+        "Singer-guitarists Tom Johnston and Patrick Simmons founded the band in 1970.",
+        "“We’re truly excited about our anniversary tour,” Johnston said in a statement.",
+        "A study by the Centre for Economic Policy Research concluded that “the full incidence "
+        "of the tariff falls on domestic consumers.”",
+        "“The duty is paid at the border by a broker,” Howard Gleckman, a senior fellow at the "
+        "Tax Policy Center, has written.",
+        "Although Gleckman had written a will, it was never witnessed by anyone at all.",
+    )
+    assert [(c.kind, c.speaker) for c in claims] == [
+        ("statement", None),
+        ("quote", "Tom Johnston"),
+        ("quote", "Centre for Economic Policy Research"),
+        ("quote", "Howard Gleckman"),
+        ("statement", None),
+    ]
