@@ -103,6 +103,10 @@ def split_claims(blocks, names_from: list[str] | None = None) -> list[Claim]:
             open_quote_speaker = carry_speaker = None
             continue
         note_block = bool(NOTE.match(block.text))
+        author = _tweet_author(blocks[i + 1] if i + 1 < len(blocks) else None)
+        # a blockquote someone's words: introduced ("In a statement, X said:"), a tweet with its
+        # byline, or after a quote (not a blog's pull-quote of its own text)
+        introduced = bool(author) or (i > 0 and blocks[i - 1].text.rstrip().endswith(":"))
         continues = block.kind == "paragraph" and bool(_OPENS_WITH_QUOTE.match(block.text))
         inside = carry_open and continues
         # a paragraph that is all quotation, right after an attributed quote: the same speaker
@@ -136,8 +140,13 @@ def split_claims(blocks, names_from: list[str] | None = None) -> list[Claim]:
                     # the middle of a quotation opened in an earlier sentence
                     claim.kind = "quote"
                     claim.quote = text.strip(' “”"')
-                elif block.kind == "quote" and len(text.split()) >= 5:
+                elif (
+                    block.kind == "quote"
+                    and len(text.split()) >= 5
+                    and (claim.speaker or open_quote_speaker or introduced)
+                ):
                     # a blockquote with no quotation marks still reports someone's words
+                    # when someone is named before it or it is introduced
                     claim.kind = "quote"
                     claim.quote = text
                     claim.speaker = claim.speaker or open_quote_speaker
@@ -159,7 +168,6 @@ def split_claims(blocks, names_from: list[str] | None = None) -> list[Claim]:
         for c in claims[first:]:
             if c.kind == "quote" and c.speaker is None and c.speaker_mention is None:
                 c.speaker = block_speaker
-        author = _tweet_author(blocks[i + 1] if i + 1 < len(blocks) else None)
         if author and block.kind == "quote":
             # a tweet's sentences are its author's, unless one names its own speaker
             for c in claims[first:]:

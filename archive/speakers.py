@@ -54,8 +54,11 @@ _SPEAKS_FOR = re.compile(
 )
 SUBJECT = rf"(?:{NAME}|{_PRONOUN}|{_DESC})"
 
+# (closed by two single marks too, as AP copy has it: “It was an attempt to mislead voters,’’;
+# opened straight and closed curly: saying, "I am committed ... in us.”)
 _QUOTE_SPAN = re.compile(
-    r"“([^”“\"]+)[”“\"]|„([^“”]+)[“”]|«\s?([^»]+?)\s?»|\"([^\"]+)\"|[“\"]([^”“\"]{12,})$"
+    r"“([^”“\"]+?)(?:[”“\"]|’’)|„([^“”]+)[“”]|«\s?([^»]+?)\s?»|\"([^\"]+)\"|\"([^\"“”]+)”"
+    r"|[“\"]([^”“\"]{12,})$"
 )
 
 _ACCORDING = re.compile(rf"\baccording to\s+({SUBJECT})")
@@ -67,7 +70,9 @@ _SUBJ_CUE = re.compile(
     # "Paganini and his team wrote": the one named speaks for them
     r"(?:\s+and\s+(?:his|her|their)\s+(?:team|colleagues|co-?authors|co-?workers))?"
     rf"\s+(?:has\s+|had\s+|have\s+|also\s+|later\s+|then\s+|"
-    rf"has also\s+|had also\s+|once\s+|reportedly\s+|previously\s+)*({CUES})\b"
+    # an adverb: "reportedly", "allegedly" (not a noun: "the Smith family said")
+    rf"has also\s+|had also\s+|once\s+|(?!(?:family|ally|rally|assembly)\s)[a-z]+ly\s+)*"
+    rf"({CUES})\b"
 )
 # A full name, then a description that runs on to the cue with no comma to close it:
 # "Kurinji Selvaraj, a research analyst at the Council on Energy, Environment and Water think
@@ -108,7 +113,10 @@ _OBJECT_AFTER = re.compile(
     r"\s+(?:a|an|his|her|its|their|one|two|three|four|five|six|seven|where|of|are|"
     r"earnings|details|significantly|to\s+(?:his|her|its|their)|\$?\d)\b"
 )
-_CUE_SUBJ_CUES = "|".join(c for c in CUES.split("|") if c not in ("told", "tells", "tell"))
+# (and "comments" only here, after the quotation: "Trump's comments" are no cue)
+_CUE_SUBJ_CUES = "|".join(
+    [c for c in CUES.split("|") if c not in ("told", "tells", "tell")] + ["comments"]
+)
 # (not a day or a date: "..., said Tuesday at the conference")
 _NOT_A_DATE = (
     r"(?!(?:Mon|Tues|Wednes|Thurs|Fri|Satur|Sun)day\b(?![ \t]+[A-Z])|"  # not "Sunday Times"
@@ -567,7 +575,11 @@ def _sentence_subject(text: str) -> str | None:
     """The first proper name of a sentence ("Now his son, Ahmad Massoud, ..." -> Ahmad Massoud)."""
     for m in _NAME.finditer(text):
         words = m.group().split()
-        if len(words) == 1 and words[0].lower() in STOP_START:
+        # (nor a sentence's opening word: "After the hearing, Hawk Sawyer ..., saying"; nor
+        # an owner: "some of Trump's defenders took to social media, claiming")
+        if len(words) == 1 and (words[0].lower() in STOP_START or words[0].lower() in LEADING):
+            continue
+        if m.group().endswith(_POSSESSIVE):
             continue
         return m.group()
     return None

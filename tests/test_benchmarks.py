@@ -47,20 +47,22 @@ def test_quotes_captions_credits(tmp_path):
 
 
 @pytest.mark.parametrize(
-    "labels, speakers, captions, credits",
+    "labels, recall, speakers, captions, credits",
     [
-        ("", 0.85, 0.8, 0.75),
-        ("-2", 0.75, 0.6, 0.45),
-        ("-3", 0.55, 0.75, 0.5),
-        ("-4", 0.65, 0.75, 0.7),
-        ("-5", 0.8, 0.95, 0.95),
+        ("", 0.9, 0.85, 0.8, 0.75),
+        ("-2", 0.9, 0.75, 0.6, 0.45),
+        ("-3", 0.9, 0.55, 0.75, 0.5),
+        ("-4", 0.9, 0.65, 0.75, 0.7),
+        ("-5", 0.9, 0.8, 0.95, 0.95),
+        # (wired's page loses most of its text to the extractor: 10 of its 12 quotes)
+        ("-6", 0.85, 0.55, 0.85, 0.7),
     ],
 )
-def test_the_held_out_pages_are_scored(tmp_path, labels, speakers, captions, credits):
-    """benchmarks/gold-heldout and -2 to -5: 12 pages each, labelled blind by the same rules
-    (docs/extraction.md, "Held-out pages"; the first four tuned on since). Floors a little
-    under the figures measured in the twenty-third round."""
+def test_the_held_out_pages_are_scored(tmp_path, labels, recall, speakers, captions, credits):
+    """benchmarks/gold-heldout and -2 to -6: 12 pages each, labelled blind by the same rules
+    (docs/extraction.md, "Held-out pages"; tuned on since). Floors a little under the figures
+    measured in the twenty-third round."""
     gold = ROOT / "benchmarks" / f"gold-heldout{labels}"
     s = run("quotes.py", "--gold", gold, tmp_path=tmp_path)["summary"]
-    assert s["quote_recall"] >= 0.9 and s["speaker_accuracy"] >= speakers
+    assert s["quote_recall"] >= recall and s["speaker_accuracy"] >= speakers
     assert s["caption_accuracy"] >= captions and s["credit_accuracy"] >= credits

@@ -512,3 +512,41 @@ def test_the_fifth_held_out_set_s_speakers():
         ("quote", "Howard Gleckman"),
         ("statement", None),
     ]
+
+
+def test_the_sixth_held_out_set_s_quotes_and_speakers():
+    """Sixth held-out set: a blog's pull-quote of its own words (a ``<blockquote>`` nobody is
+    named before or introduces) was a quote, six on one page; AP's “...,’’ and a quotation
+    opened straight and closed curly were no quotations; "Thomas allegedly told", "comments
+    Robin Biesbroek" and "After the hearing, Hawk Sawyer ..., saying" found no speaker; and not
+    the owner in "some of Trump's defenders took to social media, claiming"."""
+    claims = split_claims(
+        [
+            Block("paragraph", "I have been working online since 2010 as a coach and author."),
+            Block("quote", "I help people build online businesses they love."),
+            Block("paragraph", "After the hearing the agency issued this statement:"),
+            Block("quote", "We will restore the public's trust in this agency in time."),
+        ]
+    )
+    assert [(c.kind, c.speaker) for c in claims] == [
+        ("statement", None),
+        ("statement", None),
+        ("statement", None),
+        ("quote", None),
+    ]
+    claims = _claims(
+        "“It was an attempt to mislead voters,’’ Will Moy, chief executive of Full Fact, told "
+        "the BBC.",
+        '"We messed up; I messed up," Michael Thomas allegedly told a supervisor.',
+        '"We worked on adjusting the architecture of the spacecraft," comments Robin Biesbroek.',
+        'After the hearing, Hawk Sawyer issued a statement, saying, "I am committed to this '
+        "agency.”",
+        "Shortly after, some of Trump’s defenders took to social media, claiming it was false.",
+    )
+    assert [(c.kind, c.speaker, c.quote) for c in claims] == [
+        ("quote", "Will Moy", "It was an attempt to mislead voters,"),
+        ("quote", "Michael Thomas", "We messed up; I messed up,"),
+        ("quote", "Robin Biesbroek", "We worked on adjusting the architecture of the spacecraft,"),
+        ("quote", "Hawk Sawyer", "I am committed to this agency."),
+        ("statement", None, None),
+    ]
