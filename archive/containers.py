@@ -3,7 +3,8 @@
 archive/extract.py with its metadata, then ``itemprop="articleBody"``, ``role="main"``,
 ``<main>``, a body class), kept only when they hold the article's text (a related story's card
 is an ``<article>`` too); on a page that marks none, its figures and the element with the most
-paragraphs that holds the text.
+paragraphs that holds the text. And the later parts of a body the page splits over several
+elements of one class, which the extractor leaves out (``later_chunks``).
 """
 
 from __future__ import annotations
@@ -116,3 +117,42 @@ def _densest(tree, blocks: list[Block]) -> list:
         if counts[el] >= MIN_DENSEST and _holds(el, *text):
             return [el]
     return []
+
+
+#: How much of a paragraph's start finds its element: enough to be one paragraph's.
+_KEY_CHARS = 24
+
+
+def later_chunks(tree, blocks: list[Block]) -> list[str]:
+    """The paragraphs of the article's later chunks that the extractor left out: Condé Nast's
+    pages (wired.com) split the body over several ``div.article__body`` with rows of ads
+    between them, and trafilatura keeps the first (recall 0.35 and 0.45 on two pages). The
+    element holding the last paragraph extracted is found by the paragraph's opening words,
+    and the elements after it of the same tag and class, inside the same ``<article>``, give
+    their ``<p>`` elements' text. Nothing on a page whose body is one element."""
+    last = next((b.text for b in reversed(blocks) if b.kind == "paragraph"), None)
+    if not last or len(last) < _KEY_CHARS:
+        return []
+    key = last[:_KEY_CHARS]
+    chunk = None
+    for p in tree.iter("p"):
+        # the first text node only: a paragraph opening with markup is not looked into
+        if p.text and p.text.lstrip().startswith(key):
+            chunk = p.getparent()
+            break
+    cls = chunk.get("class") if chunk is not None else None
+    scope = next(chunk.iterancestors("article"), None) if cls else None
+    if scope is None:
+        return []
+    have = {b.text for b in blocks}
+    found: list[str] = []
+    after = False
+    for el in scope.iter(chunk.tag):
+        if el is chunk:
+            after = True
+        elif after and el.get("class") == cls:
+            for p in el.iter("p"):
+                text = " ".join("".join(p.itertext()).split())
+                if text and text not in have:
+                    found.append(text)
+    return found

@@ -28,7 +28,7 @@ from trafilatura.settings import DEFAULT_CONFIG, Document, set_date_params
 from trafilatura.utils import load_html
 
 from .claims import Claim, split_claims
-from .containers import article_containers, document_elements
+from .containers import article_containers, document_elements, later_chunks
 from .figures import ImageRef, article_images
 
 #: An HTML page is an article when its main text has at least this many characters...
@@ -495,6 +495,7 @@ def extract_article(html_text: str, url: str) -> Article | None:
     ):
         blocks = blocks[1:]
 
+    blocks += [Block("paragraph", text) for text in later_chunks(tree, blocks)]
     article.images = article_images(article_containers(tree, marks.articles, blocks), url)
 
     offset = 0

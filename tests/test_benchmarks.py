@@ -47,23 +47,22 @@ def test_quotes_captions_credits(tmp_path):
 
 
 @pytest.mark.parametrize(
-    "labels, recall, speakers, captions, credits",
+    "labels, speakers, captions, credits",
     [
-        ("", 0.9, 0.85, 0.8, 0.75),
-        ("-2", 0.9, 0.75, 0.6, 0.45),
-        ("-3", 0.9, 0.55, 0.75, 0.5),
-        ("-4", 0.9, 0.65, 0.75, 0.7),
-        ("-5", 0.9, 0.8, 0.95, 0.95),
-        # (wired's page loses most of its text to the extractor: 10 of its 12 quotes)
-        ("-6", 0.85, 0.55, 0.85, 0.7),
-        ("-7", 0.9, 0.8, 0.6, 0.85),  # 9 pages; scored by its totals only, not tuned on
+        ("", 0.85, 0.8, 0.75),
+        ("-2", 0.75, 0.6, 0.45),
+        ("-3", 0.55, 0.75, 0.5),
+        ("-4", 0.65, 0.75, 0.7),
+        ("-5", 0.8, 0.95, 0.95),
+        ("-6", 0.6, 0.85, 0.7),
+        ("-7", 0.8, 0.6, 0.85),  # 9 pages; scored by its totals only, not tuned on
     ],
 )
-def test_the_held_out_pages_are_scored(tmp_path, labels, recall, speakers, captions, credits):
+def test_the_held_out_pages_are_scored(tmp_path, labels, speakers, captions, credits):
     """benchmarks/gold-heldout and -2 to -7: 12 pages each (9 in the seventh), labelled blind by
     the same rules (docs/extraction.md, "Held-out pages"; all but the seventh tuned on since).
     Floors a little under the figures measured in the twenty-third round."""
     gold = ROOT / "benchmarks" / f"gold-heldout{labels}"
     s = run("quotes.py", "--gold", gold, tmp_path=tmp_path)["summary"]
-    assert s["quote_recall"] >= recall and s["speaker_accuracy"] >= speakers
+    assert s["quote_recall"] >= 0.9 and s["speaker_accuracy"] >= speakers
     assert s["caption_accuracy"] >= captions and s["credit_accuracy"] >= credits
