@@ -32,6 +32,13 @@ _CREDIT_BRACKET = re.compile(
     rf"[^()\[\]]{{0,80}})|[\w.\-]+\.(?:com|org|net|gov|edu|co\.uk))\s*[)\]]\s*$",
     re.I,
 )
+# A line that is only a credit, a few words ending in an agency: "ITV, ASSOCIATED PRESS" (AP's
+# hosted pages print it where the caption goes).
+_AGENCY_LINE = re.compile(
+    r"^(?:[\w.&'’\-]+[ ,/]+){0,4}(?:Associated Press|AP Photo|Reuters|AFP|Getty Images|"
+    r"Shutterstock)$",
+    re.I,
+)
 _CREDIT_LABEL_TAIL = re.compile(r"\s+(?:photo\s+)?credit\s*:\s*([^:]{2,80})$", re.I)
 _CREDIT_PHOTO_TAIL = re.compile(r"\s+((?:submitted|contributed|file|courtesy)\s+photo)\s*$", re.I)
 # Screen-reader labels and gallery counters inside captions ("Image caption", "1 of 4").
@@ -93,6 +100,8 @@ def split_credit(text: str) -> tuple[str | None, str | None]:
         if cut:
             return rest[cut.end() :].strip() or None, rest[: cut.start()].strip() or None
         return None, rest.strip() or None
+    if _AGENCY_LINE.match(text):
+        return None, text
     for tail in (_CREDIT_BRACKET, _CREDIT_LABEL_TAIL, _CREDIT_PHOTO_TAIL):
         m = tail.search(text)
         if m and m.start() > 0:
