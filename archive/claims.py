@@ -104,8 +104,9 @@ def split_claims(blocks, names_from: list[str] | None = None) -> list[Claim]:
             continue
         note_block = bool(NOTE.match(block.text))
         author = _tweet_author(blocks[i + 1] if i + 1 < len(blocks) else None)
-        # a blockquote someone's words: introduced ("In a statement, X said:"), a tweet with its
-        # byline, or after a quote (not a blog's pull-quote of its own text)
+        # a blockquote is someone's words when it names them, follows a block whose speaker is
+        # known, is introduced ("In a statement, X said:") or is a tweet with its byline; not a
+        # blog's pull-quote of its own text
         introduced = bool(author) or (i > 0 and blocks[i - 1].text.rstrip().endswith(":"))
         continues = block.kind == "paragraph" and bool(_OPENS_WITH_QUOTE.match(block.text))
         inside = carry_open and continues
@@ -146,7 +147,6 @@ def split_claims(blocks, names_from: list[str] | None = None) -> list[Claim]:
                     and (claim.speaker or open_quote_speaker or introduced)
                 ):
                     # a blockquote with no quotation marks still reports someone's words
-                    # when someone is named before it or it is introduced
                     claim.kind = "quote"
                     claim.quote = text
                     claim.speaker = claim.speaker or open_quote_speaker

@@ -150,6 +150,9 @@ def surname(name: str) -> str:
     return (words or name.split())[-1]
 
 
+_ROLE_COMPOUND = re.compile(r"[A-Z][a-z]+(?:-[a-z]+)+")  # "Singer-guitarists", "Co-founder"
+
+
 def _strip_lead(words: list[str], keep: frozenset = frozenset()) -> list[str]:
     """A name's words without the sentence-opening words before it ("As Emily Feng"), or a
     role written as one hyphenated word ("Singer-guitarists Tom Johnston", "Co-founder Ann
@@ -165,9 +168,6 @@ def _strip_lead(words: list[str], keep: frozenset = frozenset()) -> list[str]:
     ):
         words = words[1:]
     return words
-
-
-_ROLE_COMPOUND = re.compile(r"[A-Z][a-z]+(?:-[a-z]+)+")
 
 
 def _title_case(text: str) -> bool:
