@@ -8,25 +8,30 @@ from archive.extract import extract_article
 from .test_robustness import FILLER
 
 
-def test_a_credit_beside_the_caption_or_marked_as_the_copyright_holder_is_the_credit():
-    """Two real pages' credits were lost (held-out pages): Vox Media's `<cite>` beside the
-    figure's caption, and the NYT's caption span marked `itemprop="copyrightHolder"`, its
-    label "Credit..." (not "Credit:")."""
+def _read(markup: str, url: str = "https://news.example/story") -> list[tuple]:
+    """(file name, caption, credit) of each image ``archive.figures`` finds in ``markup``."""
     from lxml import html
 
     from archive.figures import article_images
 
-    page = html.fromstring(
+    refs = article_images([html.fromstring(markup)], url)
+    return [(r.url.rsplit("/", 1)[1], r.caption, r.credit) for r in refs]
+
+
+def test_a_credit_beside_the_caption_or_marked_as_the_copyright_holder_is_the_credit():
+    """Two real pages' credits were lost (held-out pages): Vox Media's `<cite>` beside the
+    figure's caption, and the NYT's caption span marked `itemprop="copyrightHolder"`, its
+    label "Credit..." (not "Credit:")."""
+    page = (
         '<article><figure><img src="/a.jpg"><span><figcaption>Smog over Delhi.</figcaption>'
         "<cite>Sanjeev Verma/Hindustan Times/Getty Images</cite></span></figure>"
         '<figure><img src="/b.jpg"><figcaption><span>Trump asked for a big win.</span>'
         '<span itemprop="copyrightHolder"><span>Credit...</span><span>Doug Mills/The New York '
         "Times</span></span></figcaption></figure></article>"
     )
-    refs = article_images([page], "https://news.example/story")
-    assert [(r.caption, r.credit) for r in refs] == [
-        ("Smog over Delhi.", "Sanjeev Verma/Hindustan Times/Getty Images"),
-        ("Trump asked for a big win.", "Doug Mills/The New York Times"),
+    assert _read(page) == [
+        ("a.jpg", "Smog over Delhi.", "Sanjeev Verma/Hindustan Times/Getty Images"),
+        ("b.jpg", "Trump asked for a big win.", "Doug Mills/The New York Times"),
     ]
 
 
@@ -64,19 +69,14 @@ def test_a_page_that_marks_no_container_has_its_images_read_with_their_captions(
 def test_a_heading_or_a_link_that_says_the_alt_text_is_no_caption():
     """The alt-text caption rule took a headline beside the image, and a link's label (a
     review): only a plain line is a caption."""
-    from lxml import html
-
-    from archive.figures import article_images
-
-    page = html.fromstring(
+    page = (
         "<div><header><h1>Council approves new budget plan</h1><div><img src='/a.jpg' "
         "alt='Council approves new budget plan'></div></header><p><img src='/b.jpg' alt='Read "
         "more stories'><a href='/more'>Read more stories</a></p></div>"
     )
-    refs = article_images([page], "https://news.example/budget")
-    assert [(r.url.rsplit("/", 1)[1], r.caption) for r in refs] == [
-        ("a.jpg", None),
-        ("b.jpg", None),
+    assert _read(page, "https://news.example/budget") == [
+        ("a.jpg", None, None),
+        ("b.jpg", None, None),
     ]
 
 
@@ -85,12 +85,8 @@ def test_an_italic_line_right_under_an_image_s_paragraph_is_its_caption():
     under the paragraph that holds only the image (four lost). Not a line with other words
     beside the italics, not one after a paragraph with text of its own, not a long one, not a
     note; the image's copy for readers without scripts is the same image (a review)."""
-    from lxml import html
-
-    from archive.figures import article_images
-
     long = " ".join(["word"] * 41)
-    page = html.fromstring(
+    page = (
         "<div><p><a href='/a.jpg'><img src='/a.jpg'></a></p><p><em>Light a Wish by OGE "
         "Group</em></p><p><img src='/b.jpg'></p><p>Seen here: <em>a bridge</em></p>"
         "<p>Text <img src='/c.jpg'></p><p><em>Not its caption</em></p>"
@@ -100,8 +96,7 @@ def test_an_italic_line_right_under_an_image_s_paragraph_is_its_caption():
         "<p><img src='/g.jpg'><noscript><img src='/g.jpg'></noscript></p><p><em>Portam "
         "Civitatis</em></p></div>"
     )
-    refs = article_images([page], "https://news.example/festival")
-    assert [(r.url.rsplit("/", 1)[1], r.caption, r.credit) for r in refs] == [
+    assert _read(page, "https://news.example/festival") == [
         ("a.jpg", "Light a Wish by OGE Group", None),
         ("b.jpg", None, None),
         ("c.jpg", None, None),
@@ -118,11 +113,7 @@ def test_a_credit_element_anywhere_in_the_caption_wins_over_one_in_its_words():
     toggle and its own "(Photo: Getty Images)"; Rolling Stone's figure with a caption element
     but no ``<figcaption>``; The Real Deal's "(Credit: iStock)"; a Hearst gallery's "(AP
     Photo/X)" in the caption and its own credit line beside it."""
-    from lxml import html
-
-    from archive.figures import article_images
-
-    page = html.fromstring(
+    page = (
         "<article>"
         '<figure><img src="/a.jpg"><figcaption><section><div class="wrap _pattribution-w-auto">'
         '<div class="caption"><p>Cells with taste receptors.</p></div><div class="attribution">'
@@ -141,8 +132,7 @@ def test_a_credit_element_anywhere_in_the_caption_wins_over_one_in_its_words():
         '</div></div><span class="credit">Photo: David Zalubowski, STF / Associated Press</span>'
         "</li></ul></article>"
     )
-    refs = article_images([page], "https://news.example/story")
-    assert [(r.url.rsplit("/", 1)[1], r.caption, r.credit) for r in refs] == [
+    assert _read(page) == [
         ("a.jpg", "Cells with taste receptors.", "RenderBurger for Quanta Magazine"),
         ("b.jpg", "Not all duvets have feathers, try one with synthetic stuffing.", "Getty"),
         ("c.jpg", "The band will tour in 2020.", "Jason Kempin/Getty Images"),
