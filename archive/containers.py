@@ -121,25 +121,36 @@ def _densest(tree, blocks: list[Block]) -> list:
 
 #: How much of a paragraph's start finds its element: enough to be one paragraph's.
 _KEY_CHARS = 24
+#: The fewest paragraphs an element holds to be a part of the body (one a paragraph is each
+#: paragraph's own wrapper, as Arc Publishing's pages have them: not parts).
+MIN_CHUNK_PARAGRAPHS = 2
+# Where a body part is not the story's: its comments, a related story, a promotion.
+_NOT_STORY = re.compile(r"comment|related|recirc|newsletter|promo|sidebar|share", re.I)
 
 
 def later_chunks(tree, blocks: list[Block]) -> list[str]:
-    """The paragraphs of the article's later chunks that the extractor left out: Condé Nast's
+    """The paragraphs of the article's later parts that the extractor left out: Condé Nast's
     pages (wired.com) split the body over several ``div.article__body`` with rows of ads
-    between them, and trafilatura keeps the first (recall 0.35 and 0.45 on two pages). The
-    element holding the last paragraph extracted is found by the paragraph's opening words,
-    and the elements after it of the same tag and class, inside the same ``<article>``, give
-    their ``<p>`` elements' text. Nothing on a page whose body is one element."""
+    between them, and trafilatura keeps the first (recall 0.35 and 0.45 on two pages).
+
+    The element holding the last paragraph extracted is the one whose ``<p>`` child reads the
+    same (found by its opening words, then compared whole); the later elements of its tag and
+    class inside the same ``<article>`` that hold ``MIN_CHUNK_PARAGRAPHS`` paragraphs of their
+    own, and sit in nothing named a comment, a related story or a promotion, give their
+    paragraphs (their own ``<p>`` children: not a pull-quote's or a caption's inside them)."""
     last = next((b.text for b in reversed(blocks) if b.kind == "paragraph"), None)
     if not last or len(last) < _KEY_CHARS:
         return []
     key = last[:_KEY_CHARS]
-    chunk = None
-    for p in tree.iter("p"):
-        # the first text node only: a paragraph opening with markup is not looked into
-        if p.text and p.text.lstrip().startswith(key):
-            chunk = p.getparent()
-            break
+    # (the first text node only: a paragraph opening with markup is not looked into)
+    chunk = next(
+        (
+            p.getparent()
+            for p in tree.iter("p")
+            if p.text and p.text.lstrip().startswith(key) and _paragraph(p) == last
+        ),
+        None,
+    )
     cls = chunk.get("class") if chunk is not None else None
     scope = next(chunk.iterancestors("article"), None) if cls else None
     if scope is None:
@@ -150,9 +161,41 @@ def later_chunks(tree, blocks: list[Block]) -> list[str]:
     for el in scope.iter(chunk.tag):
         if el is chunk:
             after = True
-        elif after and el.get("class") == cls:
-            for p in el.iter("p"):
-                text = " ".join("".join(p.itertext()).split())
-                if text and text not in have:
-                    found.append(text)
+            continue
+        if not after or el.get("class") != cls:
+            continue
+        paragraphs = [t for t in map(_paragraph, el.findall("p")) if t]
+        if len(paragraphs) < MIN_CHUNK_PARAGRAPHS or _in_other_matter(el, scope):
+            continue
+        for text in paragraphs:
+            if text not in have:
+                have.add(text)
+                found.append(text)
     return found
+
+
+def _in_other_matter(el, scope) -> bool:
+    """Whether ``el`` sits, below ``scope``, in an element whose id or class names a comment,
+    a related story or a promotion, or in an ``<aside>``."""
+    for a in el.iterancestors():
+        if a is scope:
+            return False
+        if a.tag == "aside" or _NOT_STORY.search(f"{a.get('id') or ''} {a.get('class') or ''}"):
+            return True
+    return False
+
+
+def _paragraph(p) -> str:
+    """A ``<p>``'s text as the extractor gives it: a line break is a space."""
+    return " ".join(_with_breaks(p).split())
+
+
+def _with_breaks(el) -> str:
+    parts = [el.text or ""]
+    for child in el:
+        if child.tag == "br":
+            parts.append(" ")
+        elif isinstance(child.tag, str):
+            parts.append(_with_breaks(child))
+        parts.append(child.tail or "")
+    return "".join(parts)

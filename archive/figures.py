@@ -34,10 +34,10 @@ _CREDIT_BRACKET = re.compile(
 )
 # A line that is only a credit, a few words ending in an agency: "ITV, ASSOCIATED PRESS" (AP's
 # hosted pages print it where the caption goes).
+# Names only, no sentence ("Fire in Sydney. AFP" is a caption and its credit).
 _AGENCY_LINE = re.compile(
-    r"^(?:[\w.&'’\-]+[ ,/]+){0,4}(?:Associated Press|AP Photo|Reuters|AFP|Getty Images|"
-    r"Shutterstock)$",
-    re.I,
+    r"^(?!.*\.\s)(?:[A-Z][\w.&'’\-]*[ ,/]+){0,4}(?i:Associated Press|AP Photo|Reuters|AFP|"
+    r"Getty Images|Shutterstock)$"
 )
 _CREDIT_LABEL_TAIL = re.compile(r"\s+(?:photo\s+)?credit\s*:\s*([^:]{2,80})$", re.I)
 _CREDIT_PHOTO_TAIL = re.compile(r"\s+((?:submitted|contributed|file|courtesy)\s+photo)\s*$", re.I)
@@ -142,6 +142,8 @@ def caption_and_credit(figcaption) -> tuple[str | None, str | None]:
     return caption, next((c for c in credits if c), None) or written
 
 
+#: What an expand toggle is written in (not "<em>more</em>" in a sentence).
+_CONTROLS = frozenset({"a", "button", "span"})
 #: Elements whose text is set apart from the text around them.
 _BLOCKS = frozenset({"div", "p", "section", "li", "br", "header", "footer", "figcaption"})
 # A caption's expand or collapse control: "... [+]" (Forbes), "more", "Show less".
@@ -162,15 +164,17 @@ def _caption_parts(el, whole: str, parts: list[str], credits: list, top: bool) -
             t = _text(child)
             # schema.org's copyrightHolder names the credit where the class does not (NYT)
             named = f"{cls} {child.get('itemprop') or ''} {child.tag}"
-            if _HIDDEN.search(cls) or _TOGGLE.match(t):
+            if _HIDDEN.search(cls) or (child.tag in _CONTROLS and _TOGGLE.match(t)):
                 pass
             elif (
                 t
                 and (t != whole or not len(child))
                 and (
-                    _CLASS_CREDIT.search(named)
+                    # under the caption's own lines, only a class that says so ("author" or
+                    # "source" deeper down is a word of the caption: a review)
+                    (_CLASS_CREDIT if top else _CLASS_CREDIT_LINE).search(named)
                     or _CREDIT_START.match(t)
-                    or (top and child.tag == "small")
+                    or (top and _credit_line_below(child))
                 )
             ):
                 credits.append(clean_credit(t))
@@ -180,6 +184,19 @@ def _caption_parts(el, whole: str, parts: list[str], credits: list, top: bool) -
                 parts.append(" " if spaced else "")
                 _caption_parts(child, whole, parts, credits, top=False)
         parts.append(child.tail or "")
+
+
+def _credit_line_below(el) -> bool:
+    """A ``<small>`` line of its own at the caption's end, after its other lines (Forbes), not
+    small print inside the caption's sentence ("at 5 <small>a.m.</small>")."""
+    before = el.getprevious()
+    return (
+        el.tag == "small"
+        and el.getnext() is None
+        and not (el.tail or "").strip()
+        and before is not None
+        and not (before.tail or "").strip()
+    )
 
 
 def _nearby_caption(img) -> tuple[str | None, str | None]:
@@ -281,13 +298,29 @@ def _img_url(img, page_url: str) -> str | None:
     return None
 
 
+#: A lazy image's JSON ``data-src`` longer than this is not read (MSN's are ~600 characters).
+_JSON_SRC_CHARS = 10_000
+
+
 def _json_src(value: str) -> str:
     """The default rendition's address in a lazy image's JSON ``data-src``; "" if none."""
+    if len(value) > _JSON_SRC_CHARS:
+        return ""  # (nested thousands deep, JSON's parser recurses out of stack: a review)
     try:
         src = json.loads(value)["default"]["src"]
-    except (ValueError, KeyError, TypeError):
+    except (ValueError, KeyError, TypeError, RecursionError):
         return ""
     return src if isinstance(src, str) else ""
+
+
+#: What holds no caption whatever its class says ("caption-toggle" buttons, "captioned" images).
+_NOT_A_CAPTION_BOX = frozenset({"img", "a", "button", "input", "picture", "source"})
+
+
+def _one_image(figure) -> bool:
+    """Whether a figure shows one image (its copy for readers without scripts aside): a
+    slideshow's captions are each its own slide's."""
+    return len(figure.xpath(".//img[not(ancestor::noscript)]")) == 1
 
 
 def _class(el) -> str:
@@ -327,8 +360,10 @@ def _looks_decorative(img, url: str) -> bool:
     return bool(_NOT_ARTICLE_IMAGE.search(url)) or img.get("aria-hidden") == "true"
 
 
-# A video player's poster image is no article image (Quanta's "image--video", "video__cover").
-_VIDEO = re.compile(r"(?:^|[\s_-])video(?:$|[\s_-])", re.I)
+# A video player's poster image is no article image (Quanta's "image--video", "video__cover"):
+# a class word naming a video, not a post's category or tag ("category-video-news").
+_VIDEO = re.compile(r"(?:^|[_-])video(?:$|[_-])", re.I)
+_NOT_A_PLAYER = ("category-", "tag-", "no-")
 #: Where a video player's elements end: a WordPress post's <article> has "category-video-game".
 _STORY = frozenset({"article", "main", "body"})
 
@@ -339,7 +374,10 @@ def _in_video_player(img) -> bool:
     for el in (img, *itertools.islice(img.iterancestors(), 4)):
         if el.tag in _STORY:
             return False
-        if _VIDEO.search(el.get("class") or ""):
+        if any(
+            _VIDEO.search(word) and not word.startswith(_NOT_A_PLAYER)
+            for word in (el.get("class") or "").split()
+        ):
             return True
     return False
 
@@ -408,10 +446,15 @@ def article_images(containers, page_url: str) -> list[ImageRef]:
             figure = next((a for a in img.iterancestors() if a.tag == "figure"), None)
             if figure is not None:
                 cap = figure.find(".//figcaption")
-                if cap is None:
+                if cap is None and _one_image(figure):
                     # a caption element of another name (Rolling Stone's div.c-picture__caption)
                     cap = next(
-                        (e for e in figure.iterdescendants() if _is_caption_line(_class(e))), None
+                        (
+                            e
+                            for e in figure.iterdescendants()
+                            if e.tag not in _NOT_A_CAPTION_BOX and _is_caption_line(_class(e))
+                        ),
+                        None,
                     )
                 if cap is not None:
                     ref.caption, ref.credit = caption_and_credit(cap)
@@ -426,7 +469,7 @@ def article_images(containers, page_url: str) -> list[ImageRef]:
                             if not any(a.tag == "figcaption" for a in el.iterancestors()):
                                 ref.credit = clean_credit(_text(el))
                                 break
-                if cap is None:
+                if ref.caption is None and ref.credit is None:
                     sib = figure.getnext()
                     if sib is not None and sib.tag == "figcaption":
                         ref.caption, ref.credit = caption_and_credit(sib)

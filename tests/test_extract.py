@@ -380,8 +380,11 @@ def test_a_name_s_hover_card_is_not_read_into_the_sentence():
 def test_an_article_split_over_several_body_chunks_is_read_whole():
     """wired.com (two pages, recall 0.35 and 0.45; the sixth held-out set's 10 missed quotes)
     splits its body over several ``div.article__body`` with ads between them, and trafilatura
-    kept the first. Not a chunk of another class, nor one outside the story's ``<article>``,
-    nor a paragraph already read."""
+    kept the first. Only parts of the story (a review): not an element of another class, one
+    outside the story's ``<article>``, its comments, a one-paragraph wrapper (Arc Publishing
+    wraps every paragraph), a pull-quote inside a part, nor a paragraph already read; a line
+    break is a space, and the text's element is the one whose paragraph reads the same whole,
+    not the first that opens with the same words."""
     from lxml import html
 
     from archive.containers import later_chunks
@@ -392,12 +395,16 @@ def test_an_article_split_over_several_body_chunks_is_read_whole():
     body = 'class="grid--item body article__body"'
     tree = html.fromstring(
         "<html><body><article><h1>Likes</h1><div>"
+        f"<div class='teaser'><p>{first[2][:30]} and then something else.</p></div>"
         f"<div {body}>{''.join(f'<p>{t}</p>' for t in first)}</div>"
         "<div class='ad'><p>Advertisement</p></div>"
-        f"<div {body}><p>{later[0]}</p><p>{first[0]}</p><p>{later[1]}</p></div>"
+        f"<div {body}><p>{later[0]}</p><p>{first[0]}</p><aside><p>A pull-quote.</p></aside>"
+        f"<p>{later[1].replace(' says ', ' says<br>')}</p></div>"
         "<div class='grid--item body truncation'><p>A message for subscribers here.</p></div>"
-        f"</div></article><div {body}><p>Another story's paragraph out of the article.</p></div>"
-        "</body></html>"
+        f"<div {body}><p>One wrapped paragraph of its own.</p></div>"
+        f"<section id='comments'><div {body}><p>A reader's comment here.</p><p>Another.</p>"
+        f"</div></section></div></article><div {body}><p>Another story's paragraph.</p>"
+        "<p>And its second.</p></div></body></html>"
     )
     blocks = [Block("heading", "Likes")] + [Block("paragraph", t) for t in first]
     assert later_chunks(tree, blocks) == later

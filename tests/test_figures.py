@@ -179,3 +179,48 @@ def test_a_line_that_is_only_an_agency_s_credit_is_no_caption():
         "Crowds at the Reuters building",
         None,
     )
+
+
+def test_the_round_s_caption_rules_keep_the_caption_s_own_words():
+    """A review of the fifth set's rules: a toggle is a control, not "<em>more</em>" in the
+    sentence; under the caption's lines only a class saying credit is one ("author" is a word of
+    the caption there); a ``<small>`` inside the sentence is small print; a slideshow figure's
+    caption element is no single image's; a caption-toggle button or a "captioned" image is no
+    caption, and the caption after the figure is still read; a post's "category-video-news"
+    is no video player; "Bondi Beach. AFP" is a caption and its credit."""
+    page = (
+        "<article><figure><img src='/a.jpg'><figcaption><p>Voters wanted <em>more</em> time; "
+        "the <span class='author-name'>author</span> of the plan agreed.</p></figcaption>"
+        "</figure><figure><img src='/b.jpg'><figcaption>Rain fell at 5 <small>a.m.</small>"
+        "</figcaption></figure><figure><img src='/c1.jpg'><img src='/c2.jpg'><div "
+        "class='caption'>The first slide only.</div></figure><figure><div "
+        "class='captioned-image'><img src='/d.jpg'></div></figure><figcaption>The harbour at "
+        "dawn.</figcaption><figure><button class='caption-toggle'>Show caption</button><img "
+        "src='/f.jpg' class='captioned'></figure><div class='post "
+        "category-video-news'><figure><img src='/e.jpg'><figcaption>Bondi Beach. AFP"
+        "</figcaption></figure></div></article>"
+    )
+    assert _read(page) == [
+        ("a.jpg", "Voters wanted more time; the author of the plan agreed.", None),
+        ("b.jpg", "Rain fell at 5 a.m.", None),
+        ("c1.jpg", None, None),
+        ("c2.jpg", None, None),
+        ("d.jpg", "The harbour at dawn.", None),
+        ("f.jpg", None, None),
+        ("e.jpg", "Bondi Beach.", "AFP"),
+    ]
+
+
+def test_a_json_data_src_nested_past_the_parser_s_depth_is_no_address():
+    """Hostile markup (a review): JSON nested thousands deep made the parser recurse out of
+    stack, and the page lost its article; a longer one than renditions need is not parsed."""
+    from lxml import html
+
+    from archive.figures import _img_url
+
+    img = html.fromstring("<img src='/plain.jpg'>")
+    img.set("data-src", '{"a":' + "[" * 5_000)
+    assert _img_url(img, "https://news.example/") == "https://news.example/plain.jpg"
+    # nor one too long to be an image's renditions
+    img.set("data-src", '{"default": {"src": "/big.jpg"}, "x": "' + "x" * 20_000 + '"}')
+    assert _img_url(img, "https://news.example/") == "https://news.example/plain.jpg"
