@@ -97,17 +97,23 @@ def split_claims(blocks, names_from: list[str] | None = None) -> list[Claim]:
     # with a quotation mark (the news convention for multi-paragraph quotes).
     carry_open = False
     carry_speaker: str | None = None
+    introduces = False  # the block before reported speech, or was a quoted blockquote
     for i, block in enumerate(blocks):
         if block.kind == "heading" or _tweet_author(block):
-            carry_open = False
+            carry_open = introduces = False
             open_quote_speaker = carry_speaker = None
             continue
         note_block = bool(NOTE.match(block.text))
         author = _tweet_author(blocks[i + 1] if i + 1 < len(blocks) else None)
-        # a blockquote is someone's words when it names them, follows a block whose speaker is
-        # known, is introduced ("In a statement, X said:") or is a tweet with its byline; not a
-        # blog's pull-quote of its own text
-        introduced = bool(author) or (i > 0 and blocks[i - 1].text.rstrip().endswith(":"))
+        # a blockquote is someone's words when it names them, or the block before names or
+        # introduces them ("In a statement, X said:", "The company said in a statement.", "The
+        # statement reads, in part,"), or goes on a quoted blockquote, or is a tweet with its
+        # byline; not a blog's pull-quote of its own text
+        introduced = (
+            bool(author)
+            or introduces
+            or (i > 0 and blocks[i - 1].text.rstrip().endswith((":", ",")))
+        )
         continues = block.kind == "paragraph" and bool(_OPENS_WITH_QUOTE.match(block.text))
         inside = carry_open and continues
         # a paragraph that is all quotation, right after an attributed quote: the same speaker
@@ -176,6 +182,9 @@ def split_claims(blocks, names_from: list[str] | None = None) -> list[Claim]:
         # a block that gave no claim ("[Engadget]", a source line) ends the chain
         produced = len(claims) > first
         open_quote_speaker = claims[-1].speaker if produced else None
+        introduces = produced and (
+            claims[-1].cue is not None or (block.kind == "quote" and claims[-1].kind == "quote")
+        )
         carry_open = inside
         carry_speaker = block_speaker if produced and claims[-1].kind == "quote" else None
     return claims

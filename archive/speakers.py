@@ -65,13 +65,18 @@ _ACCORDING = re.compile(rf"\baccording to\s+({SUBJECT})")
 #: A name right after "in" or "at" names where the speaker is ("officials in Washington said"),
 #: not who spoke.
 _PLACE_BEFORE = re.compile(r"\b(?:in|at)\s+$")
+_LY_NOT_ADVERBS = (
+    r"(?:family|ally|rally|assembly|daily|weekly|monthly|quarterly|yearly|supply|only|early|"
+    r"likely|elderly|friendly|lonely|nightly|hourly)"
+)
 _SUBJ_CUE = re.compile(
     rf"({SUBJECT})(?:(?:,[^,]{{1,100}}){{1,2}},)?"
     # "Paganini and his team wrote": the one named speaks for them
     r"(?:\s+and\s+(?:his|her|their)\s+(?:team|colleagues|co-?authors|co-?workers))?"
     rf"\s+(?:has\s+|had\s+|have\s+|also\s+|later\s+|then\s+|"
-    # an adverb: "reportedly", "allegedly" (not a noun: "the Smith family said")
-    rf"has also\s+|had also\s+|once\s+|(?!(?:family|ally|rally|assembly)\s)[a-z]+ly\s+)*"
+    # an adverb: "reportedly", "allegedly" (not a noun or an adjective: "the Smith family said",
+    # "the Tehran daily reported")
+    rf"has also\s+|had also\s+|once\s+|(?!{_LY_NOT_ADVERBS}\s)[a-z]+ly\s+)*"
     rf"({CUES})\b"
 )
 # A full name, then a description that runs on to the cue with no comma to close it:
@@ -106,16 +111,19 @@ _OBJECT_CUES = frozenset(
     "added adds reported reports maintains maintained states notes claims estimates "
     "promises".split()
 )
-# Cue words only beside quoted words: "had written a will" reports no words, "has written,
-# “...”" does.
+# Cue words only in a sentence that quotes, and with no object: "had written a will" and
+# "has written a memoir called “...”" report no words, "“...,” X has written" does.
 _QUOTED_ONLY = frozenset({"written"})
+_WRITTEN_OBJECT = re.compile(r"\s+(?:a|an|the|his|her|its|their|about|several|many|\d)\b")
 _OBJECT_AFTER = re.compile(
     r"\s+(?:a|an|his|her|its|their|one|two|three|four|five|six|seven|where|of|are|"
     r"earnings|details|significantly|to\s+(?:his|her|its|their)|\$?\d)\b"
 )
-# (and "comments" only here, after the quotation: "Trump's comments" are no cue)
+# ("comments" only here, and only after a quotation that ends in a comma: “...,” comments
+# Robin Biesbroek; the “deeply offensive” comments Trump made are a noun)
+_AFTER_COMMA_ONLY = frozenset({"comments"})
 _CUE_SUBJ_CUES = "|".join(
-    [c for c in CUES.split("|") if c not in ("told", "tells", "tell")] + ["comments"]
+    [c for c in CUES.split("|") if c not in ("told", "tells", "tell")] + [*_AFTER_COMMA_ONLY]
 )
 # (not a day or a date: "..., said Tuesday at the conference")
 _NOT_A_DATE = (
@@ -471,13 +479,22 @@ class SpeakerResolver:
             mention, cue = m.group(1), "according to"
         else:
             m = (_CUE_SUBJ.search(sentence) or _CUE_DESCRIBED.search(sentence)) if spans else None
+            if (
+                m
+                and m.group(1) in _AFTER_COMMA_ONLY
+                and "," not in sentence[max(m.start() - 1, 0) : m.end(1)]
+            ):
+                m = None  # the “un-American” comments Trump made: a noun, not the cue
             if m:
                 cue, mention = m.group(1), m.group(2)
             else:
                 m = _SUBJ_CUE.search(outside) if _CUE_WORD.search(outside) else None
                 if m and (
                     (m.group(2) in _OBJECT_CUES and _OBJECT_AFTER.match(outside, m.end(2)))
-                    or (m.group(2) in _QUOTED_ONLY and not spans)
+                    or (
+                        m.group(2) in _QUOTED_ONLY
+                        and (not spans or _WRITTEN_OBJECT.match(outside, m.end(2)))
+                    )
                 ):
                     m = None  # "added three assists", "reported a loss": no speech here
                     mention = cue = None

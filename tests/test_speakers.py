@@ -550,3 +550,25 @@ def test_the_sixth_held_out_set_s_quotes_and_speakers():
         ("quote", "Hawk Sawyer", "I am committed to this agency."),
         ("statement", None, None),
     ]
+
+
+def test_the_round_s_quotation_rules_reach_no_further_than_they_should():
+    """A review of the sixth set's rules: a statement quoted over several blockquotes is quoted
+    whole, and one introduced with a comma too; "daily" is no adverb before a cue; "comments"
+    after a quotation is a cue only when the quotation ends in a comma; "has written" with an
+    object reports no words."""
+    claims = split_claims(
+        [
+            Block("paragraph", "The statement from the agency reads, in part,"),
+            Block("quote", "We are reviewing the matter with our partners now."),
+            Block("quote", "We will share more when we can do so in full."),
+        ]
+    )
+    assert [c.kind for c in claims] == ["statement", "quote", "quote"]
+    claims = _claims(
+        "The Tehran daily reported that the talks had failed and “nothing was agreed at all.”",
+        "Democrats condemned the “deeply offensive and un-American” comments Trump made.",
+        "Jane Doe has written a memoir called “Nothing Left to Lose, a story of survival,” out "
+        "in May.",
+    )
+    assert [c.speaker for c in claims] == [None, None, None]
