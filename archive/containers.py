@@ -121,8 +121,8 @@ def _densest(tree, blocks: list[Block]) -> list:
 
 #: How much of a paragraph's start finds its element: enough to be one paragraph's.
 _KEY_CHARS = 24
-#: The fewest paragraphs an element holds to be a part of the body (one a paragraph is each
-#: paragraph's own wrapper, as Arc Publishing's pages have them: not parts).
+#: The fewest paragraphs an element holds to be a part of the body (an element holding one is
+#: that paragraph's own wrapper, as on Arc Publishing's pages: not a part).
 MIN_CHUNK_PARAGRAPHS = 2
 # Where a body part is not the story's: its comments, a related story, a promotion.
 _NOT_STORY = re.compile(r"comment|related|recirc|newsletter|promo|sidebar|share", re.I)

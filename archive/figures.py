@@ -32,9 +32,8 @@ _CREDIT_BRACKET = re.compile(
     rf"[^()\[\]]{{0,80}})|[\w.\-]+\.(?:com|org|net|gov|edu|co\.uk))\s*[)\]]\s*$",
     re.I,
 )
-# A line that is only a credit, a few words ending in an agency: "ITV, ASSOCIATED PRESS" (AP's
-# hosted pages print it where the caption goes).
-# Names only, no sentence ("Fire in Sydney. AFP" is a caption and its credit).
+# A line that is only a credit, a few names ending in an agency: "ITV, ASSOCIATED PRESS" (AP's
+# hosted pages print it where the caption goes); not a sentence ("Fire in Sydney. AFP").
 _AGENCY_LINE = re.compile(
     r"^(?!.*\.\s)(?:[A-Z][\w.&'’\-]*[ ,/]+){0,4}(?i:Associated Press|AP Photo|Reuters|AFP|"
     r"Getty Images|Shutterstock)$"
