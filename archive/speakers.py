@@ -14,6 +14,7 @@ from collections import Counter
 from dataclasses import dataclass
 
 from . import first_names
+from .quotation_marks import is_direct_quote, quoted_spans, strip_quotes
 from .speech_words import (
     COUNTRY_INITIALS,
     CUES,
@@ -53,13 +54,6 @@ _SPEAKS_FOR = re.compile(
     r"spokeswoman|spokespeople|representative)$"
 )
 SUBJECT = rf"(?:{NAME}|{_PRONOUN}|{_DESC})"
-
-# (closed by two single marks too, as AP copy has it: “It was an attempt to mislead voters,’’;
-# opened straight and closed curly: saying, "I am committed ... in us.”)
-_QUOTE_SPAN = re.compile(
-    r"“([^”“\"]+?)(?:[”“\"]|’’)|„([^“”]+)[“”]|«\s?([^»]+?)\s?»|\"([^\"]+)\"|\"([^\"“”]+)”"
-    r"|[“\"]([^”“\"]{12,})$"
-)
 
 _ACCORDING = re.compile(rf"\baccording to\s+({SUBJECT})")
 #: A name right after "in" or "at" names where the speaker is ("officials in Washington said"),
@@ -244,15 +238,6 @@ class Attribution:
     cue: str | None = None
     quote: str | None = None
     is_direct: bool = False
-
-
-def quoted_spans(text: str) -> list[str]:
-    """Every double-quoted span in ``text``, in any of the usual quote styles."""
-    return [next(g for g in m.groups() if g is not None) for m in _QUOTE_SPAN.finditer(text)]
-
-
-def strip_quotes(text: str) -> str:
-    return _QUOTE_SPAN.sub(" ; ", text)
 
 
 def _clean_mention(mention: str, keep: frozenset = frozenset()) -> str:
@@ -607,11 +592,3 @@ def _full_name(text: str) -> str | None:
     organisation's), else None."""
     name = _sentence_subject(text)
     return name if name and " " in name else None
-
-
-def is_direct_quote(span: str, has_cue: bool) -> bool:
-    """Quoted words, not scare quotes: long enough, or short but reported with a speech cue."""
-    words = len(span.split())
-    if words >= 5:
-        return True
-    return has_cue and words >= 2
