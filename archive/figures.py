@@ -304,9 +304,10 @@ _JSON_SRC_CHARS = 10_000
 def _json_src(value: str) -> str:
     """The default rendition's address in a lazy image's JSON ``data-src``; "" if none."""
     if len(value) > _JSON_SRC_CHARS:
-        return ""  # (nested thousands deep, JSON's parser recurses out of stack: a review)
+        return ""  # no renditions list is this long: not worth parsing
     try:
         src = json.loads(value)["default"]["src"]
+    # (JSON nested a few thousand deep makes the parser recurse out of stack: a review)
     except (ValueError, KeyError, TypeError, RecursionError):
         return ""
     return src if isinstance(src, str) else ""
