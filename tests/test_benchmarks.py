@@ -66,3 +66,18 @@ def test_the_held_out_pages_are_scored(tmp_path, labels, speakers, captions, cre
     s = run("quotes.py", "--gold", gold, tmp_path=tmp_path)["summary"]
     assert s["quote_recall"] >= 0.9 and s["speaker_accuracy"] >= speakers
     assert s["caption_accuracy"] >= captions and s["credit_accuracy"] >= credits
+
+
+def test_page_cost_times_each_step_within_the_worker_s_time(tmp_path):
+    """benchmarks/page_cost.py (issue 7): the steps it times lie inside the worker's time."""
+    r = run("page_cost.py", "--limit", "5", "--passes", "1", tmp_path=tmp_path)
+    steps = {name: row["ms"] for name, row in r["steps_ms"].items()}
+    assert r["pages"] == 5 and r["articles"] == 5
+    assert r["steps_ms"]["claims and speakers"]["calls"] == 5
+    whole = steps["extract_article (all of it)"] + steps["_prepare_article (all of it)"]
+    assert steps["trafilatura main text"] + steps["claims and speakers"] < whole
+    assert whole <= r["worker_ms"] + 0.01  # (each is rounded)
+    assert (
+        0 < r["ours_ms"] < r["worker_ms"] and r["third_party_ms"] > steps["trafilatura main text"]
+    )
+    assert abs(r["ratio"] - r["floor_ms"] / r["worker_ms"]) < 0.01
