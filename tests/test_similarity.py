@@ -29,6 +29,21 @@ def test_band_keys_are_pinned_and_batch_equals_single():
     assert shingles(text) == shingles(text.upper())
 
 
+def test_a_page_s_minhash_in_blocks_equals_each_text_s_own():
+    """An article's claims are MinHashed a block of shingles at a time: texts that fill several
+    blocks, and one longer than a block, get what each gets alone."""
+    from archive import similarity
+
+    texts = [f"Claim {i}: the council met {i} times over the harbour budget." for i in range(80)]
+    texts.insert(40, " ".join(f"word{i}" for i in range(600)))  # ~4,000 shingles on its own
+    assert sum(len(t) for t in texts) > 5 * similarity._BLOCK_SHINGLES
+    together = minhash_bands(texts)
+    alone = [minhash_bands([t]) for t in texts]
+    assert together.keys == [a.keys[0] for a in alone]
+    assert together.signatures == [a.signatures[0] for a in alone]
+    assert together.sizes == [a.sizes[0] for a in alone]
+
+
 def test_shingle_hashes_are_distinct_five_grams():
     # "abcdefg" has five-grams abcde, bcdef, cdefg; repeated ones count once
     assert len(shingle_hashes("abcdefg")) == 3
