@@ -22,6 +22,10 @@
    process, the fastest of each kept: verify's own work per record and the ratio a worker
    reaches, free of the drift between the runs above (this machine's speed moves ±15% within
    minutes). Run it on a quiet machine: another busy process makes any round slow.
+5. Cores side by side (``raw_at_once``): raw Ed25519 over the first 20,000 rows in one process
+   alone, then in one process per worker at once, alternated three times: whether the cores
+   slow each other down (they share caches, and on a virtual machine perhaps a physical core),
+   which would cap the per-core ratio below what a worker reaches alone.
 
 Target: verify >= 0.8 x the raw rate per core. Three ratios are reported: verify's rate over the
 raw one-core rate; the same per core used (verify's rate divided by its worker count); and CPU
@@ -141,6 +145,40 @@ def side_by_side(db: Path, rows: int = 20000, rounds: int = 3) -> dict:
     }
 
 
+_AT_ONCE: list[tuple] = []  # (key, signature bytes, statement bytes), inherited by the forks
+
+
+def _raw_us() -> float:
+    start = time.perf_counter()
+    for key, signature, data in _AT_ONCE:
+        key.verify(signature, data)
+    return (time.perf_counter() - start) / len(_AT_ONCE) * 1e6
+
+
+def raw_at_once(rows, keys, processes: int, rounds: int = 3) -> dict:
+    """Raw Ed25519 in one process alone and in ``processes`` at once, alternated."""
+    import multiprocessing
+
+    _AT_ONCE[:] = [(keys[k], base64.b64decode(sig), st.encode("utf-8")) for st, sig, k in rows]
+    alone, at_once = [], []
+    with multiprocessing.get_context("fork").Pool(processes) as pool:
+        for _ in range(rounds):
+            alone.append(pool.apply(_raw_us))
+            # one call per process: each blocks its process, so they run at the same time
+            at_once.append(max(pool.map(_raw_us_of, range(processes), chunksize=1)))
+    _AT_ONCE.clear()
+    return {
+        "processes": processes,
+        "alone_us": [round(x, 1) for x in alone],
+        "at_once_us_slowest": [round(x, 1) for x in at_once],
+        "slowdown": round(min(at_once) / min(alone), 3),
+    }
+
+
+def _raw_us_of(_: int) -> float:
+    return _raw_us()
+
+
 def profile(db: Path, top: int = 12) -> dict:
     from archive.verify import verify
 
@@ -246,6 +284,14 @@ def main() -> None:
             f"{side['ratio']} x (verify's own work {side['ours_us_per_record']} us a record)",
             file=sys.stderr,
         )
+    at_once = raw_at_once(rows[:20000], keys, workers) if workers > 1 else None
+    if at_once:
+        print(
+            f"raw Ed25519 in {workers} processes at once: {at_once['slowdown']} x the time of "
+            f"one alone ({at_once['alone_us']} us alone, {at_once['at_once_us_slowest']} at "
+            "once)",
+            file=sys.stderr,
+        )
     ratio = round(res["records_per_s"] / raw["records_per_s"], 3)
     bracket = (raw["records_per_s"] + before["records_per_s"]) / 2
     per_core = round(ratio / workers, 3)
@@ -270,6 +316,7 @@ def main() -> None:
             runs["verify_with_sqlite_check"]["records_per_s"] / raw["records_per_s"] / workers, 3
         ),
         "side_by_side": side,
+        "raw_at_once": at_once,
         "profile": {k: v for k, v in prof.items() if k != "pstats"},
     }
     print(
