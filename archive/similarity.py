@@ -212,8 +212,8 @@ def minhash_bands(texts: list[str]) -> MinHashed:
     return out
 
 
-#: Shingles MinHashed in one NumPy pass at most: the pass holds 63 64-bit values per shingle
-#: (and a temporary as large), ~16 MB here; unbounded, a migration's batch took gigabytes.
+#: Shingles hashed, sorted and deduplicated in one batch at most (their permutations are then
+#: taken ``_BLOCK_SHINGLES`` at a time): unbounded, a migration's batch took gigabytes.
 #: (Counted as characters, which are more: a batch also has fewer texts than 2**16.)
 _GROUP_SHINGLES = 16_384
 
