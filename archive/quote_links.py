@@ -127,8 +127,11 @@ class _SpeakerQuotes:
 
     index_from = 16
     #: the estimate of ``size``, in bytes (CPython 3.11, measured: benchmarks/quote_links.py
-    #: --memory): a speaker's own containers; a quote beside its text; each word indexed
-    SPEAKER, QUOTE, WORD = 450, 80, 18
+    #: --memory): a speaker's own containers; a quote beside its text; a word's first posting
+    #: beside its text (the word's str, its array, its dict slot); each further posting. (One
+    #: average per indexed word, 18 bytes, held for a speaker of a small vocabulary; on the
+    #: growth corpus's speakers the quotes took 3 x the estimate.)
+    SPEAKER, QUOTE, NEW_WORD, POSTING = 450, 80, 190, 6
 
     __slots__ = ("read_up_to", "rowids", "quotes", "words", "keys", "size")
 
@@ -156,11 +159,17 @@ class _SpeakerQuotes:
 
     def _index(self, i: int) -> int:
         words = self.quotes[i].split(" ")
-        distinct = set(words)
-        for word in distinct:
-            _posting(self.words, word).append(i)
-        _posting(self.keys, max(words[1:-1] or words, key=len)).append(i)
-        return self.WORD * len(distinct)
+        added = sum(self._post(self.words, word, i) for word in set(words))
+        return added + self._post(self.keys, max(words[1:-1] or words, key=len), i)
+
+    def _post(self, index: dict[str, array], word: str, i: int) -> int:
+        """Add quote ``i`` to ``word``'s posting; what that adds to ``size``."""
+        found = index.get(word)
+        if found is None:
+            index[word] = array("i", (i,))
+            return self.NEW_WORD + len(word)
+        found.append(i)
+        return self.POSTING
 
     def candidates(self, quote: str) -> list[int] | range:
         """The quotes (their indexes, in the order they were added) that may contain
@@ -174,13 +183,6 @@ class _SpeakerQuotes:
         for word in set(words):
             found.update(self.keys.get(word, ()))
         return sorted(found)
-
-
-def _posting(index: dict[str, array], word: str) -> array:
-    found = index.get(word)
-    if found is None:
-        found = index[word] = array("i")
-    return found
 
 
 def _quote_words(quote: str) -> str | None:

@@ -353,6 +353,31 @@ def test_a_speaker_s_quote_index_finds_every_quote_a_full_comparison_finds(quote
         assert some == every, probe
 
 
+def test_a_speaker_s_quotes_take_no_more_than_their_estimate():
+    """A run's quotes are bounded by their estimated size (quote_links.QuoteIndex.max_bytes):
+    the estimate must cover what they take, for a speaker of few words or of many. (One
+    average per word indexed held for the first and took a third of the second's memory.)"""
+    import random
+    import tracemalloc
+
+    from archive.quote_links import _SpeakerQuotes
+
+    rng = random.Random(7)
+    for vocabulary in (300, 40_000):
+        words = ["".join(rng.choices("abcdefghij", k=rng.randint(3, 9))) for _ in range(vocabulary)]
+        quotes = [" ".join(rng.choices(words, k=rng.randint(8, 25))) for _ in range(3000)]
+        tracemalloc.start()
+        try:
+            held = _SpeakerQuotes(0)
+            for i, quote in enumerate(quotes):
+                held.add(i, quote)
+            taken = tracemalloc.get_traced_memory()[0]
+        finally:
+            tracemalloc.stop()
+        taken += sum(49 + len(q) for q in quotes)  # each quote's text, read for the run
+        assert taken <= held.size <= 1.5 * taken, (vocabulary, held.size, taken)
+
+
 def test_a_run_s_quotes_take_in_what_another_ingest_committed_between_its_captures(tmp_path):
     """A run holds its speakers' quotes across its captures (quote_links.QuoteIndex): what another
     ingest committed in between is read in at the next capture's start, so the links are those
