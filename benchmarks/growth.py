@@ -9,7 +9,8 @@ after another into one archive, in this process, with the library the CLI uses
 Each new file's claims are linked to everything already in the archive, so the per-file time
 shows how linking (band lookups, candidate scoring) and the inserts grow with the archive.
 Reports, per file: pages/s, claims in the archive before it, links made, the writer's RSS
-after it and its peak so far (this process; the workers are apart); and plots pages/s
+after it and its peak so far (this process; the workers are apart), and what the run keeps in
+the writer across files (the speakers' quotes, as estimated, and the pHashes); and plots pages/s
 against claims in the archive (``--plot``). The archive is kept in benchmarks/out/growth-home
 for benchmarks/verify_speed.py (``--db``).
 """
@@ -91,6 +92,9 @@ def main() -> None:
             "pages_per_s": round(result.articles / wall, 2),
             "claim_links_added": count(db, "claim_links") - links_before,
             **writer_memory_mb(),
+            # what the run keeps in the writer across files (bounded): their share of its memory
+            "quotes_held_mb": round(ingester.quotes.held / 2**20, 1),
+            "phashes_held": ingester.phashes.size,
         }
         points.append(point)
         print(point, file=sys.stderr, flush=True)
