@@ -355,8 +355,9 @@ def test_a_speaker_s_quote_index_finds_every_quote_a_full_comparison_finds(quote
 
 def test_a_speaker_s_quotes_take_no_more_than_their_estimate():
     """A run's quotes are bounded by their estimated size (quote_links.QuoteIndex.max_bytes):
-    the estimate must cover what they take, for a speaker of few words or of many. (One
-    average per word indexed held for the first and took a third of the second's memory.)"""
+    the estimate must cover what they take, for a speaker of few words or of many. (The one
+    before, an average per word indexed, fell short for many: on the growth corpus's speakers
+    it was a third of what they took.)"""
     import random
     import tracemalloc
 
