@@ -11,7 +11,7 @@ CUES = (
     "announces|declared|declares|promised|promises|warned|warns|asked|asks|replied|replies|"
     "tweeted|posted|saying|stressed|stresses|admitted|admits|denied|denies|confirmed|confirms|"
     "acknowledged|acknowledges|vowed|vows|urged|urges|suggested|suggests|recalled|recalls|"
-    "believes|believed|estimated|estimates|reported|reports|commented|remarked|added|continued|"
+    "believes|believed|estimated|estimates|reported|reports|commented|remarked|continued|"
     "concluded|maintained|maintains|predicted|predicts|pledged|pledges|described|describes|"
     "accused|accuses|assured|assures|telling|ruled|rules|rejected|rejects|dismissed|dismisses|"
     "denounced|denounces"
