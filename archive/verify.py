@@ -169,8 +169,12 @@ class Verifier:
         units = []
         total = 0
         for table in SIGNED_TABLES:
+            # three subqueries, not one: with min and max beside it, count(*) loses its fast
+            # path and SQLite reads the whole of a covering index in this one process (0.1-0.3 s
+            # on 691,000 claims warm, seconds cold) before any worker starts
             lo, hi, n = self.db.execute(
-                f"SELECT min(rowid), max(rowid), count(*) FROM {table}"
+                f"SELECT (SELECT min(rowid) FROM {table}), (SELECT max(rowid) FROM {table}), "
+                f"(SELECT count(*) FROM {table})"
             ).fetchone()
             total += n
             if not n:
