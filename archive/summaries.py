@@ -40,8 +40,14 @@ def _later(a: str | None, b: str | None) -> str | None:
 
 
 class Summaries:
-    """One capture's counts, gathered as its articles are written and added at ``finish``, in
-    the capture's transaction."""
+    """One capture's counts, gathered as its articles are written and added to the tables, in
+    the capture's transaction, at ``finish`` and whenever ``flush_at`` texts or speakers are
+    held. The additions are sums, minimums and unions, so adding a capture in parts gives the
+    same rows as adding it at once; held whole, one entry per distinct claim text, a capture of
+    200,000 claims took ~105 MB of the writer's memory (``benchmarks/memory.py``)."""
+
+    #: texts (or speakers and sites) held before they are added: ~550 bytes each
+    flush_at = 20_000
 
     def __init__(self, conn: sqlite3.Connection):
         self.conn = conn
@@ -64,8 +70,16 @@ class Summaries:
             t.first = _earlier(t.first, at)
             if site is not None:
                 t.sites.add(site)
+        if len(self.texts) >= self.flush_at or len(self.speakers) >= self.flush_at:
+            self.finish()
 
     def finish(self) -> None:
+        """Add the counts held to ``speaker_sites`` and ``claim_texts``, and let them go."""
+        self._add_speakers()
+        self._add_texts()
+        self.speakers, self.texts = {}, {}
+
+    def _add_speakers(self) -> None:
         conn = self.conn
         for (speaker, site), s in self.speakers.items():
             row = {"speaker": speaker, "site": site, "claims": s.claims, "quotes": s.quotes,
@@ -86,6 +100,9 @@ class Summaries:
                     "VALUES (:speaker, :site, :claims, :quotes, :first, :last)",
                     row,
                 )
+
+    def _add_texts(self) -> None:
+        conn = self.conn
         for sha, t in self.texts.items():
             known = conn.execute(
                 "SELECT site_names FROM claim_texts WHERE text_sha256 = ?", (sha,)

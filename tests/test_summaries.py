@@ -14,6 +14,7 @@ import pytest
 import archive.db
 from archive import schema
 from archive.ingest import Ingester
+from archive.summaries import Summaries
 
 from .conftest import SAMPLE
 from .test_robustness import FILLER, article_html, http_response, warc_file
@@ -129,6 +130,36 @@ def test_counts_kept_by_ingest_are_what_the_views_counted(tmp_path, fixed_signer
             row[-1] for row in conn.execute(f"EXPLAIN QUERY PLAN SELECT count(*) FROM {view}")
         )
         assert index in plan and "SEARCH" not in plan, (view, plan)
+
+
+def test_counts_added_in_parts_are_the_counts_added_at_once(tmp_path, fixed_signer, monkeypatch):
+    """A capture's counts are added whenever ``flush_at`` texts are held, so that a capture of
+    any size holds at most that many: the rows are the same as adding each capture at once."""
+    captures = [*_captures(tmp_path), SAMPLE]  # made once: their hashes name the articles
+    whole = tmp_path / "whole.db"
+    ingester = Ingester(whole, fixed_signer)
+    for capture in captures:
+        assert ingester.ingest_file(capture).status == "ingested"
+    held = []
+    finish = Summaries.finish
+
+    def noted(self):
+        held.append(max(len(self.texts), len(self.speakers)))
+        finish(self)
+
+    monkeypatch.setattr(Summaries, "flush_at", 2)
+    monkeypatch.setattr(Summaries, "finish", noted)
+    parts = tmp_path / "parts.db"
+    ingester = Ingester(parts, fixed_signer)
+    for capture in captures:
+        assert ingester.ingest_file(capture).status == "ingested"
+    # added after every article or two (the sample's pages hold dozens of texts each), each
+    # time with at most one article's texts beyond the bound
+    assert len(held) > 8 and max(held) < 2 + 60, held
+    state = _state(parts)
+    assert state == _state(whole)
+    assert state["speakers"] == state["old_speakers"] and state["speakers"]
+    assert state["appearances"] == state["old_appearances"] and state["appearances"]
 
 
 def test_migration_0009_counts_an_older_archive(tmp_path, fixed_signer):
