@@ -7,6 +7,7 @@ on each, as a subprocess, and reports the peak memory of its process tree (perfu
 
     .venv/bin/python benchmarks/memory.py --sizes 100,1000
     .venv/bin/python benchmarks/memory.py --sizes 100,1000 --image-kb 100   # 20 times the pages
+    .venv/bin/python benchmarks/memory.py --sizes 100,1000 --image-kb 100 --quotes   # and quotes
 
 Targets (issues 6 and 7): peak RSS < 300 MB whatever the size; the largest within 1.2x of the
 smallest.
@@ -26,9 +27,14 @@ from perfutil import ARCHIVE_CLI, archive_env, load_build_samples, run_measured,
 TEXT = make_corpus.default_text()
 
 
-def build(path: Path, megabytes: int, seed: int = 7, image_kb: int = 2048) -> int:
+def build(
+    path: Path, megabytes: int, seed: int = 7, image_kb: int = 2048, quotes: bool = False
+) -> int:
     """A WARC of about ``megabytes`` MB: pages of ~40 sentences with two images of ``image_kb``
     KB each (2 MB: few pages, most bytes images; 100 KB: about 4,500 pages per GB, as news).
+    With ``quotes``, two of each page's eight paragraphs are quotations, each said by one of
+    make_corpus's 300 speakers (a few of them quoted often): the writer keeps the speakers'
+    quotes for quote links (``archive/quote_links.py``), up to its bound.
 
     The sentences come from make_corpus's Markov chain (over the real articles when ../shared is
     there), so that linking sees news-like overlap: sentences drawn from a couple of dozen words
@@ -36,6 +42,8 @@ def build(path: Path, megabytes: int, seed: int = 7, image_kb: int = 2048) -> in
     """
     bs = load_build_samples()
     gen = make_corpus.TextGen(random.Random(seed + 1), make_corpus.source_text(TEXT))
+    rng = random.Random(seed + 2)
+    speakers = make_corpus.Speakers(rng)
     pages = 0
     with open(path, "wb") as f:
         cw = bs.CaptureWriter(f, "2025-01-01T00:00:00Z", "memory benchmark", gzip=False)
@@ -43,8 +51,12 @@ def build(path: Path, megabytes: int, seed: int = 7, image_kb: int = 2048) -> in
             pages += 1
             url = f"https://bench.example/news/{pages}.html"
             page = bs.Page(f"Story {pages}", "News", "Bench Daily", url, "2025-01-01T00:00:00Z")
-            for _ in range(8):
-                text = " ".join(gen.sentence() for _ in range(5))
+            for n in range(8):
+                if quotes and n % 4 == 1:
+                    said = " ".join(gen.sentence() for _ in range(2)).rstrip(".")
+                    text = f"“{said},” {speakers.pick()} {rng.choice(make_corpus.CUES)}."
+                else:
+                    text = " ".join(gen.sentence() for _ in range(5))
                 page.blocks.append(("paragraph", text))
             images = {}
             for i in range(2):
@@ -69,13 +81,16 @@ def main(argv=None) -> int:
         default=2048,
         help="size of each page's two images [2048]; 100 gives news-like page counts",
     )
+    parser.add_argument(
+        "--quotes", action="store_true", help="two paragraphs a page are speakers' quotations"
+    )
     args = parser.parse_args(argv)
     results = []
     with tempfile.TemporaryDirectory(prefix="archive-memory-") as tmp:
         tmp = Path(tmp)
         for mb in map(int, args.sizes.split(",")):
             capture = tmp / f"capture-{mb}.warc"
-            pages = build(capture, mb, image_kb=args.image_kb)
+            pages = build(capture, mb, image_kb=args.image_kb, quotes=args.quotes)
             home = tmp / f"home-{mb}"
             run = run_measured(
                 [ARCHIVE_CLI, "ingest", "--workers", str(args.workers), "-q", str(capture)],
@@ -88,6 +103,7 @@ def main(argv=None) -> int:
                 "wall_s": run["wall_s"],
                 "workers": args.workers,
                 "image_kb": args.image_kb,
+                "quotes": args.quotes,
                 "text": TEXT,
                 "peak_tree_pss_mb": run.get("peak_tree_pss_mb"),
                 "max_process_hwm_mb": run.get("max_process_hwm_mb"),
