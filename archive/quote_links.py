@@ -128,10 +128,11 @@ class _SpeakerQuotes:
     index_from = 16
     #: the estimate of ``size``, in bytes (CPython 3.11, measured: benchmarks/quote_links.py
     #: --memory): a speaker's own containers; a quote beside its text; a word's first posting
-    #: beside its text (the word's str, its array, its dict slot); each further posting. (One
-    #: average per indexed word, 18 bytes, held for a speaker of a small vocabulary; on the
-    #: growth corpus's speakers the quotes took 3 x the estimate.)
-    SPEAKER, QUOTE, NEW_WORD, POSTING = 450, 80, 190, 6
+    #: beside its text (the word's str, its dict slot, the index as an int); its second (the
+    #: array that replaces the int); each further posting. (One average per indexed word, 18
+    #: bytes, held for a speaker of a small vocabulary; on the growth corpus's speakers the
+    #: quotes took 3 x the estimate.)
+    SPEAKER, QUOTE, NEW_WORD, SECOND, POSTING = 450, 80, 95, 100, 6
 
     __slots__ = ("read_up_to", "rowids", "quotes", "words", "keys", "size")
 
@@ -162,12 +163,17 @@ class _SpeakerQuotes:
         added = sum(self._post(self.words, word, i) for word in set(words))
         return added + self._post(self.keys, max(words[1:-1] or words, key=len), i)
 
-    def _post(self, index: dict[str, array], word: str, i: int) -> int:
-        """Add quote ``i`` to ``word``'s posting; what that adds to ``size``."""
+    def _post(self, index: dict[str, int | array], word: str, i: int) -> int:
+        """Add quote ``i`` to ``word``'s posting; what that adds to ``size``. A word of one
+        quote holds its index alone (most of a large vocabulary: an array for each took ~80
+        of the ~190 bytes a word cost), an array from its second."""
         found = index.get(word)
         if found is None:
-            index[word] = array("i", (i,))
+            index[word] = i
             return self.NEW_WORD + len(word)
+        if type(found) is int:
+            index[word] = array("i", (found, i))
+            return self.SECOND
         found.append(i)
         return self.POSTING
 
@@ -178,11 +184,23 @@ class _SpeakerQuotes:
         inner = words[1:-1]
         if self.words is None or not inner:  # few quotes; or under three words (never asked)
             return range(len(self.quotes))
-        rarest = min(inner, key=lambda word: len(self.words.get(word, ())))
-        found = set(self.words.get(rarest, ()))
+        rarest = min(inner, key=lambda word: _count(self.words.get(word)))
+        found = set(_postings(self.words.get(rarest)))
         for word in set(words):
-            found.update(self.keys.get(word, ()))
+            found.update(_postings(self.keys.get(word)))
         return sorted(found)
+
+
+def _postings(found: int | array | None) -> tuple[int, ...] | array:
+    if found is None:
+        return ()
+    return (found,) if type(found) is int else found
+
+
+def _count(found: int | array | None) -> int:
+    if found is None:
+        return 0
+    return 1 if type(found) is int else len(found)
 
 
 def _quote_words(quote: str) -> str | None:
