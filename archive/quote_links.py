@@ -165,7 +165,7 @@ class _SpeakerQuotes:
 
     def _post(self, index: dict[str, int | array], word: str, i: int) -> int:
         """Add quote ``i`` to ``word``'s posting; what that adds to ``size``. A word of one
-        quote holds its index alone (most of a large vocabulary: an array for each took ~80
+        quote holds its index alone (most of a large vocabulary: an array for each took ~90
         of the ~190 bytes a word cost), an array from its second."""
         found = index.get(word)
         if found is None:
