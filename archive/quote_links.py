@@ -184,23 +184,16 @@ class _SpeakerQuotes:
         inner = words[1:-1]
         if self.words is None or not inner:  # few quotes; or under three words (never asked)
             return range(len(self.quotes))
-        rarest = min(inner, key=lambda word: _count(self.words.get(word)))
-        found = set(_postings(self.words.get(rarest)))
+        rarest = min(inner, key=lambda word: len(_postings(self.words.get(word, ()))))
+        found = set(_postings(self.words.get(rarest, ())))
         for word in set(words):
-            found.update(_postings(self.keys.get(word)))
+            found.update(_postings(self.keys.get(word, ())))
         return sorted(found)
 
 
-def _postings(found: int | array | None) -> tuple[int, ...] | array:
-    if found is None:
-        return ()
+def _postings(found: int | array | tuple) -> tuple[int, ...] | array:
+    """A word's quotes, held as one index or an array of them (``_SpeakerQuotes._post``)."""
     return (found,) if type(found) is int else found
-
-
-def _count(found: int | array | None) -> int:
-    if found is None:
-        return 0
-    return 1 if type(found) is int else len(found)
 
 
 def _quote_words(quote: str) -> str | None:

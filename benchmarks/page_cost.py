@@ -34,6 +34,7 @@ import argparse
 import sys
 import time
 from collections import Counter
+from collections.abc import Callable
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -73,7 +74,8 @@ TIMES: Counter = Counter()
 CALLS: Counter = Counter()
 
 
-def _timed(module, name: str, step: str) -> None:
+def _timed(module, name: str, step: str | Callable[..., str]) -> None:
+    """Time ``module.name`` as ``step`` (or the step ``step(*args, **kwargs)`` names)."""
     inner = getattr(module, name)
 
     def timed(*args, **kwargs):
@@ -81,32 +83,22 @@ def _timed(module, name: str, step: str) -> None:
         try:
             return inner(*args, **kwargs)
         finally:
-            TIMES[step] += time.perf_counter() - start
-            CALLS[step] += 1
+            label = step if isinstance(step, str) else step(*args, **kwargs)
+            TIMES[label] += time.perf_counter() - start
+            CALLS[label] += 1
 
     setattr(module, name, timed)
 
 
-def _trafilatura_timed() -> None:
-    inner = extract._trafilatura
-
-    def timed(tree, url, favor_precision):
-        step = "trafilatura main text" if favor_precision else "trafilatura fallback (balanced)"
-        start = time.perf_counter()
-        try:
-            return inner(tree, url, favor_precision)
-        finally:
-            TIMES[step] += time.perf_counter() - start
-            CALLS[step] += 1
-
-    extract._trafilatura = timed
+def _trafilatura_step(tree, url, favor_precision) -> str:
+    return "trafilatura main text" if favor_precision else "trafilatura fallback (balanced)"
 
 
 def instrument() -> list[str]:
     """Wrap every step; the names of those counted as third-party time."""
     third_party = ["parse (lxml)", "trafilatura main text", "trafilatura fallback (balanced)"]
     _timed(extract, "load_html", "parse (lxml)")
-    _trafilatura_timed()
+    _timed(extract, "_trafilatura", _trafilatura_step)
     for name in METADATA:
         step = f"trafilatura metadata: {name}"
         _timed(extract, name, step)
