@@ -4,8 +4,13 @@ other articles, however each frames them (one quotation contained in another). R
 
 from __future__ import annotations
 
+import sys
 from array import array
+from bisect import bisect_left
 from collections import OrderedDict
+from collections.abc import Iterable, Sequence
+
+import numpy as np
 
 from .hashing import normalize_text
 
@@ -127,12 +132,8 @@ class _SpeakerQuotes:
 
     index_from = 16
     #: the estimate of ``size``, in bytes (CPython 3.11, measured: benchmarks/quote_links.py
-    #: --memory): a speaker's own containers; a quote beside its text; a word's first posting
-    #: beside its text (the word's str, its dict slot, the index as an int); its second (the
-    #: array that replaces the int); each further posting. (One average per indexed word, 18
-    #: bytes, held for a speaker of a small vocabulary; on the growth corpus's speakers the
-    #: quotes took 3 x the estimate.)
-    SPEAKER, QUOTE, NEW_WORD, SECOND, POSTING = 450, 80, 95, 100, 6
+    #: --memory): a speaker's own containers; a quote beside its text
+    SPEAKER, QUOTE = 450, 80
 
     __slots__ = ("read_up_to", "rowids", "quotes", "words", "keys", "size")
 
@@ -141,41 +142,29 @@ class _SpeakerQuotes:
         self.read_up_to = read_up_to
         self.rowids = array("q")
         self.quotes: list[str] = []
-        self.words: dict[str, array] | None = None  # word -> the quotes that have it
-        self.keys: dict[str, array] | None = None  # word -> the quotes whose key it is
+        self.words: _WordIndex | None = None  # word -> the quotes that have it
+        self.keys: _WordIndex | None = None  # word -> the quotes whose key it is
         self.size = self.SPEAKER
 
     def add(self, rowid: int, quote: str) -> int:
-        """Hold a quote; what it adds to ``size``."""
+        """Hold a quote; what it adds to ``size`` (less than nothing when the index shrinks)."""
         self.rowids.append(rowid)
         self.quotes.append(quote)
         added = self.QUOTE + len(quote)
         if self.words is not None:
             added += self._index(len(self.quotes) - 1)
         elif len(self.quotes) == self.index_from:
-            self.words, self.keys = {}, {}
+            self.words, self.keys = _WordIndex(), _WordIndex()
+            added += self.words.size + self.keys.size
             added += sum(self._index(i) for i in range(len(self.quotes)))
         self.size += added
         return added
 
     def _index(self, i: int) -> int:
         words = self.quotes[i].split(" ")
-        added = sum(self._post(self.words, word, i) for word in set(words))
-        return added + self._post(self.keys, max(words[1:-1] or words, key=len), i)
-
-    def _post(self, index: dict[str, int | array], word: str, i: int) -> int:
-        """Add quote ``i`` to ``word``'s posting; what that adds to ``size``. A word of one
-        quote holds its index alone (most of a large vocabulary: an array for each took ~90
-        of the ~190 bytes a word cost), an array from its second."""
-        found = index.get(word)
-        if found is None:
-            index[word] = i
-            return self.NEW_WORD + len(word)
-        if type(found) is int:
-            index[word] = array("i", (found, i))
-            return self.SECOND
-        found.append(i)
-        return self.POSTING
+        return self.words.add(set(words), i) + self.keys.add(
+            (max(words[1:-1] or words, key=len),), i
+        )
 
     def candidates(self, quote: str) -> list[int] | range:
         """The quotes (their indexes, in the order they were added) that may contain
@@ -184,16 +173,135 @@ class _SpeakerQuotes:
         inner = words[1:-1]
         if self.words is None or not inner:  # few quotes; or under three words (never asked)
             return range(len(self.quotes))
-        rarest = min(inner, key=lambda word: len(_postings(self.words.get(word, ()))))
-        found = set(_postings(self.words.get(rarest, ())))
+        found = set(self.words.get(min(inner, key=self.words.count)))  # the rarest's quotes
         for word in set(words):
-            found.update(_postings(self.keys.get(word, ())))
+            found.update(self.keys.get(word))
         return sorted(found)
 
 
-def _postings(found: int | array | tuple) -> tuple[int, ...] | array:
-    """A word's quotes, held as one index or an array of them (``_SpeakerQuotes._post``)."""
-    return (found,) if type(found) is int else found
+class _WordIndex:
+    """Word -> the quotes (their indexes) that have it, for a speaker's many quotes.
+
+    In a dict, a word cost ~100 bytes beside its postings (its str, its slot, an int or an
+    array), and a speaker's vocabulary was most of what the run's quotes took (~11 of 16 MB
+    for 9,800 quotes of news-like text: most words are in one quote only). Here most words are
+    in three sorted arrays: the word's ``hash``, where its postings start, the postings: 16
+    bytes a word and 4 a posting. The postings added since the arrays were made are in a dict,
+    merged into them when they reach half as many: each is copied about twice (merging at a
+    quarter took 10% less memory and 13% more time: ``benchmarks/quote_links.py``).
+
+    Two words of one hash share their postings once merged: more candidates, each compared
+    whole by the caller. (Python's str hash is salted per process; the index lives in one.)
+    """
+
+    #: the estimate of ``size``, in bytes (CPython 3.11, measured with tracemalloc): the empty
+    #: index; in the dict, a word's first posting beside its text (the word's str, its slot,
+    #: the index as an int); its second (the array that replaces the int); each further one
+    EMPTY, NEW_WORD, SECOND, POSTING = 500, 105, 100, 6
+    merge_from = 256  # postings in the dict before the first arrays are made
+
+    __slots__ = ("hashes", "starts", "postings", "recent", "pending", "merge_at", "size")
+
+    def __init__(self):
+        self.hashes = array("q")  # sorted
+        self.starts = array("q", (0,))  # the postings of hashes[k]: starts[k] to starts[k + 1]
+        self.postings = array("i")
+        self.recent: dict[str, int | array] = {}  # a word of one quote holds its index alone
+        self.pending = 0  # postings in the dict
+        self.merge_at = self.merge_from
+        self.size = self.EMPTY  # the arrays' bytes and the dict's estimate
+
+    def get(self, word: str) -> Sequence[int]:
+        """The quotes that have ``word``, in the order they were added."""
+        k = self._find(word)
+        held = self.postings[self.starts[k] : self.starts[k + 1]] if k >= 0 else ()
+        new = self.recent.get(word)
+        if new is None:
+            return held
+        if type(new) is int:
+            new = array("i", (new,))
+        return held + new if held else new
+
+    def count(self, word: str) -> int:
+        """How many quotes have ``word``."""
+        k = self._find(word)
+        new = self.recent.get(word, ())
+        held = self.starts[k + 1] - self.starts[k] if k >= 0 else 0
+        return held + (1 if type(new) is int else len(new))
+
+    def _find(self, word: str) -> int:
+        """Where ``word``'s hash is in ``hashes``; -1 if it is not."""
+        h, hashes = _hash(word), self.hashes
+        k = bisect_left(hashes, h)
+        return k if k < len(hashes) and hashes[k] == h else -1
+
+    def add(self, words: Iterable[str], i: int) -> int:
+        """Add quote ``i`` (added after every quote held) to the postings of each of
+        ``words``; what that adds to the size (less than nothing if the arrays were remade)."""
+        recent = self.recent
+        added = n = 0
+        for word in words:
+            n += 1
+            found = recent.get(word)
+            if found is None:
+                recent[word] = i
+                added += self.NEW_WORD + len(word)
+            elif type(found) is int:
+                recent[word] = array("i", (found, i))
+                added += self.SECOND
+            else:
+                found.append(i)
+                added += self.POSTING
+        self.size += added
+        self.pending += n
+        if self.pending >= self.merge_at:
+            before = self.size
+            self._merge()
+            added += self.size - before
+        return added
+
+    def _merge(self) -> None:
+        """Fold the dict into the arrays. Each new posting goes after the held postings of its
+        hash, or where its hash belongs; the held arrays are copied once, not sorted again
+        (spelt out per posting, the hashes took 8 bytes a posting at each merge)."""
+        found = list(self.recent.values())
+        new = np.fromiter(map(_hash, self.recent), np.int64, len(found))
+        counts = np.array([1 if type(f) is int else len(f) for f in found], np.int64)
+        order = np.argsort(new, kind="stable")  # by hash; words of one hash in their order
+        new, counts = new[order], counts[order]
+        postings = array("i")
+        for f in map(found.__getitem__, order.tolist()):
+            if type(f) is int:
+                postings.append(f)
+            else:
+                postings.extend(f)
+        hashes = np.frombuffer(self.hashes, np.int64)
+        starts = np.frombuffer(self.starts, np.int64)
+        after = np.searchsorted(hashes, new, side="right")  # the first held hash above each
+        postings = np.insert(
+            np.frombuffer(self.postings, np.int32), np.repeat(starts[after], counts), postings
+        )
+        # one entry a hash: the new words' counts summed by hash, added to a held hash's or
+        # inserted with their hash where it belongs
+        first = np.flatnonzero(np.concatenate(((True,), new[1:] != new[:-1])))
+        new, after, counts = new[first], after[first], np.add.reduceat(counts, first)
+        held = np.zeros(len(new), bool)
+        if len(hashes):
+            held = (after > 0) & (hashes[np.maximum(after - 1, 0)] == new)
+        sizes = np.diff(starts)
+        sizes[after[held] - 1] += counts[held]
+        fresh = ~held
+        self.hashes = array("q", np.insert(hashes, after[fresh], new[fresh]).tobytes())
+        sizes = np.insert(sizes, after[fresh], counts[fresh])
+        self.starts = array("q", np.concatenate(((0,), np.cumsum(sizes))).tobytes())
+        self.postings = array("i", postings.tobytes())
+        self.recent, self.pending = {}, 0
+        self.merge_at = max(self.merge_from, len(self.postings) >> 1)
+        self.size = sum(map(sys.getsizeof, (self.hashes, self.starts, self.postings, self.recent)))
+
+
+#: The hash of a word in ``_WordIndex`` (a name of its own so that a test can make words collide)
+_hash = hash
 
 
 def _quote_words(quote: str) -> str | None:

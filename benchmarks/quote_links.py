@@ -3,6 +3,7 @@
 
     .venv/bin/python benchmarks/quote_links.py                     # the query benchmark's database
     .venv/bin/python benchmarks/quote_links.py --db path/to/archive.db --articles 200 --runs 3
+    .venv/bin/python benchmarks/quote_links.py --max-mb 32   # the run's quotes bounded lower
 
 A capture's quotes are linked to every quote of the same speaker the archive holds whose
 words contain them or are contained in them (``quote_links.link_quotes``). A prolific speaker's
@@ -43,7 +44,7 @@ def articles_with_quotes(conn, n: int, seed: int) -> list[str]:
     return random.Random(seed).sample(sorted(ids), min(n, len(ids)))
 
 
-def run(db: Path, articles: list[str], captures: int) -> dict:
+def run(db: Path, articles: list[str], captures: int, max_mb: float | None = None) -> dict:
     try:
         from archive import quote_links as links
     except ImportError:  # the code before the nineteenth round: in archive/links.py
@@ -61,6 +62,8 @@ def run(db: Path, articles: list[str], captures: int) -> dict:
     size = -(-len(articles) // captures)
     try:
         quotes = per_run(conn) if per_run else None
+        if max_mb is not None:
+            quotes.max_bytes = int(max_mb * 2**20)
         start = time.perf_counter()
         for first in range(0, len(articles), size):
             if per_run:
@@ -140,6 +143,9 @@ def main() -> None:
     p.add_argument("--runs", type=int, default=3)
     p.add_argument("--json", help="write the results here")
     p.add_argument(
+        "--max-mb", type=float, help="bound the run's quote index at this (its estimate)"
+    )
+    p.add_argument(
         "--memory", type=int, metavar="QUOTES", help="also measure holding this many quotes"
     )
     args = p.parse_args()
@@ -155,7 +161,7 @@ def main() -> None:
         articles,
     ).fetchone()
     conn.close()
-    runs = [run(args.db, articles, args.captures) for _ in range(args.runs)]
+    runs = [run(args.db, articles, args.captures, args.max_mb) for _ in range(args.runs)]
     print(f"{len(articles)} articles quoting {speakers} speakers, who have {held:,} quotes")
     for r in runs:
         print(f"  {r['wall_s']} s, {r['links']} links ({r['links_digest']})")
@@ -164,6 +170,7 @@ def main() -> None:
         "db": str(args.db),
         "articles": len(articles),
         "captures": args.captures,
+        "max_mb": args.max_mb,
         "speakers": speakers,
         "their_quotes_in_the_archive": held,
         "runs": runs,

@@ -328,17 +328,20 @@ def test_a_speaker_s_quote_index_finds_every_quote_a_full_comparison_finds(quote
     it or be inside it (quote_links._SpeakerQuotes), not against all of them: the same links, in the
     same order, as testing every one. Probes include pieces of the quotes cut anywhere,
     mid-word too (a quotation trimmed by another outlet). The index is made from the first
-    quote here, or the fifth, not the sixteenth."""
-    from archive.quote_links import _quote_words, _SpeakerQuotes
+    quote here, or the fifth, not the sixteenth; its words go into its arrays from the first,
+    the third or the 512th (quote_links._WordIndex.merge_from)."""
+    from archive.quote_links import _quote_words, _SpeakerQuotes, _WordIndex
 
     held = _SpeakerQuotes(0)
     held_from = 1 if data.draw(st.booleans()) else 5
-    real, _SpeakerQuotes.index_from = _SpeakerQuotes.index_from, held_from
+    real = _SpeakerQuotes.index_from, _WordIndex.merge_from
+    _SpeakerQuotes.index_from = held_from
+    _WordIndex.merge_from = data.draw(st.sampled_from([1, 3, 512]))
     try:
         for n, quote in enumerate(q for q in map(_quote_words, quotes) if q):
             held.add(n, quote)
     finally:
-        _SpeakerQuotes.index_from = real
+        _SpeakerQuotes.index_from, _WordIndex.merge_from = real
     assert (held.words is not None) == (len(held.quotes) >= held_from)
     for quote in list(held.quotes):
         start = data.draw(st.integers(0, len(quote)))
@@ -351,6 +354,41 @@ def test_a_speaker_s_quote_index_finds_every_quote_a_full_comparison_finds(quote
             i for i in held.candidates(probe) if probe in held.quotes[i] or held.quotes[i] in probe
         ]
         assert some == every, probe
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    quotes=st.lists(st.sets(st.sampled_from(["a", "bb", "cc", "ddd", "e", "ffff"])), max_size=40),
+    merge_from=st.sampled_from([1, 2, 5, 512]),
+    collide=st.booleans(),
+)
+def test_a_word_index_gives_each_word_its_quotes(quotes, merge_from, collide):
+    """A speaker's word index (quote_links._WordIndex) answers from its sorted arrays and its
+    dict of words added since, merged at any point: each word's quotes, in the order they
+    came. Words whose hashes collide (here made to: a word's length) share their quotes once
+    merged: more candidates, never fewer."""
+    from archive import quote_links
+
+    real = quote_links._WordIndex.merge_from, quote_links._hash
+    quote_links._WordIndex.merge_from = merge_from
+    if collide:
+        quote_links._hash = len
+    try:
+        index = quote_links._WordIndex()
+        for i, words in enumerate(quotes):
+            index.add(words, i)
+        for word in ["a", "bb", "cc", "ddd", "e", "ffff", "gg"]:
+            alike = [w for w in ["a", "bb", "cc", "ddd", "e", "ffff"] if len(w) == len(word)]
+            mine = [i for i, words in enumerate(quotes) if word in words]
+            theirs = [i for i, words in enumerate(quotes) if set(alike) & words]
+            found = list(index.get(word))
+            assert index.count(word) == len(found)
+            if collide:  # in the arrays (in the dict, words are apart)
+                assert set(mine) <= set(found) <= set(theirs)
+            else:
+                assert found == mine
+    finally:
+        quote_links._WordIndex.merge_from, quote_links._hash = real
 
 
 def test_a_speaker_s_quotes_take_no_more_than_their_estimate():
