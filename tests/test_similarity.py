@@ -356,9 +356,12 @@ def test_a_speaker_s_quote_index_finds_every_quote_a_full_comparison_finds(quote
         assert some == every, probe
 
 
+_INDEX_WORDS = ["a", "bb", "cc", "ddd", "e", "ffff"]
+
+
 @settings(max_examples=200, deadline=None)
 @given(
-    quotes=st.lists(st.sets(st.sampled_from(["a", "bb", "cc", "ddd", "e", "ffff"])), max_size=40),
+    quotes=st.lists(st.sets(st.sampled_from(_INDEX_WORDS)), max_size=40),
     merge_from=st.sampled_from([1, 2, 5, 512]),
     collide=st.booleans(),
 )
@@ -377,8 +380,8 @@ def test_a_word_index_gives_each_word_its_quotes(quotes, merge_from, collide):
         index = quote_links._WordIndex()
         for i, words in enumerate(quotes):
             index.add(words, i)
-        for word in ["a", "bb", "cc", "ddd", "e", "ffff", "gg"]:
-            alike = [w for w in ["a", "bb", "cc", "ddd", "e", "ffff"] if len(w) == len(word)]
+        for word in [*_INDEX_WORDS, "gg"]:  # and a word no quote has
+            alike = [w for w in _INDEX_WORDS if len(w) == len(word)]
             mine = [i for i, words in enumerate(quotes) if word in words]
             theirs = [i for i, words in enumerate(quotes) if set(alike) & words]
             found = list(index.get(word))
