@@ -155,6 +155,29 @@ def test_the_quote_link_benchmark_finds_the_links_ingest_wrote(archive, tmp_path
     assert found["links"] == written > 0, found
 
 
+def test_the_writer_memory_benchmark_samples_a_real_ingest(tmp_path):
+    """benchmarks/writer_memory.py ingests a capture in its own process and samples the
+    writer's memory as it goes: each sample has its RSS, malloc's and SQLite's memory, and the
+    capture goes in whole."""
+    from .conftest import SAMPLE
+
+    out = tmp_path / "writer-memory.json"
+    result = subprocess.run(
+        [sys.executable, ROOT / "benchmarks" / "writer_memory.py", SAMPLE, "--every", "1",
+         "--home", tmp_path / "home", "--json", out],
+        capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stdout + result.stderr
+    found = json.loads(out.read_text())
+    assert found["rc"] == 0 and len(found["samples"]) >= 2, found
+    assert [s["records"] for s in found["samples"]] == list(range(1, len(found["samples"]) + 1))
+    for sample in found["samples"]:
+        assert sample["rss_mb"] > 10 and sample["sqlite_mb"] > 0 and sample["malloc_in_use_mb"] > 0
+    conn = sqlite3.connect(tmp_path / "home" / "records" / "archive.db")
+    assert conn.execute("SELECT count(*) FROM articles").fetchone()[0] >= 1
+    conn.close()
+
+
 def _photo_captures(tmp_path) -> list[Path]:
     """Three captures of a page with one photo: the first with the photo's file, the second
     without it, the third with another file at the same URL, under the same caption."""

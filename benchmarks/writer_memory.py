@@ -1,0 +1,112 @@
+#!/usr/bin/env python3
+"""Where the writer's memory goes during one ingest, sampled every few thousand records.
+
+    .venv/bin/python benchmarks/writer_memory.py path/to/capture.warc --every 4000
+    .venv/bin/python benchmarks/writer_memory.py capture.warc --json benchmarks/out/wm.json
+
+Runs ``archive ingest --workers 1 -q`` in this process (the CLI itself, into a fresh archive
+under ``--home``) and, every ``--every`` records the writer takes, notes: its RSS; glibc's
+malloc heap in use and free, and its mapped blocks (``mallinfo2``); SQLite's own memory
+(``sqlite3_memory_used``); and the size of what the writer holds on purpose (the capture's
+counts, the shingle cache, the band rows waiting, the run's quotes as estimated). What grows
+in none of these is Python's small-object heap (tracemalloc sees it) or fragmentation.
+Linux with glibc and a shared libsqlite3 only (what this machine has).
+
+A capture to try: ``benchmarks/memory.py`` builds them (``--image-kb 100``, news-like pages).
+"""
+
+from __future__ import annotations
+
+import argparse
+import ctypes
+import os
+import shutil
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from perfutil import OUT, REPO, write_json  # noqa: E402
+
+sys.path.insert(0, str(REPO))
+from archive import ingest, similarity  # noqa: E402
+from archive.cli import cli  # noqa: E402
+
+
+class _Mallinfo2(ctypes.Structure):
+    _fields_ = [
+        (name, ctypes.c_size_t)
+        for name in (
+            "arena", "ordblks", "smblks", "hblks", "hblkhd",
+            "usmblks", "fsmblks", "uordblks", "fordblks", "keepcost",
+        )
+    ]  # fmt: skip
+
+
+def _probes():
+    libc = ctypes.CDLL("libc.so.6")
+    libc.mallinfo2.restype = _Mallinfo2
+    sqlite = ctypes.CDLL("libsqlite3.so.0")  # the one Python's sqlite3 module is linked to
+    sqlite.sqlite3_memory_used.restype = ctypes.c_int64
+    return libc.mallinfo2, sqlite.sqlite3_memory_used
+
+
+def _rss_mb() -> float:
+    with open("/proc/self/status") as status:
+        kb = next(int(line.split()[1]) for line in status if line.startswith("VmRSS:"))
+    return round(kb / 1024, 1)
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("capture", type=Path)
+    ap.add_argument("--every", type=int, default=4000, help="records between samples [4000]")
+    ap.add_argument("--home", type=Path, default=OUT / "writer-memory-home")
+    ap.add_argument("--json", help="write the samples here")
+    args = ap.parse_args()
+    mallinfo, sqlite_used = _probes()
+    samples: list[dict] = []
+    take = ingest.Ingester._take
+
+    def sampled(self, *a, **k):
+        if (len(samples) + 1) * args.every == sampled.n:
+            info, summaries = mallinfo(), self.summaries
+            samples.append(
+                {
+                    "records": sampled.n,
+                    "rss_mb": _rss_mb(),
+                    "malloc_in_use_mb": round(info.uordblks / 2**20, 1),
+                    "malloc_free_mb": round(info.fordblks / 2**20, 1),
+                    "malloc_mapped_mb": round(info.hblkhd / 2**20, 1),
+                    "sqlite_mb": round(sqlite_used() / 2**20, 1),
+                    "counts_held": len(summaries.texts) if summaries else 0,
+                    "shingle_sets_cached": len(similarity._CACHE),
+                    "band_rows_waiting": len(self.linker.rows),
+                    "quotes_held_mb": round(self.quotes.held / 2**20, 1),
+                }
+            )
+            print(samples[-1], file=sys.stderr, flush=True)
+        sampled.n += 1
+        return take(self, *a, **k)
+
+    sampled.n = 1
+    ingest.Ingester._take = sampled
+    shutil.rmtree(args.home, ignore_errors=True)
+    os.environ.update(
+        ARCHIVE_HOME=str(args.home / "records"), XDG_CONFIG_HOME=str(args.home / "config")
+    )
+    for name in ("ARCHIVE_DB", "ARCHIVE_KEY", "ARCHIVE_KEY_PASSPHRASE"):
+        os.environ.pop(name, None)
+    try:
+        cli.main(["ingest", "--workers", "1", "-q", str(args.capture)], standalone_mode=False)
+        code = 0
+    except SystemExit as e:  # the command's own exit, with its status
+        code = e.code or 0
+    finally:
+        ingest.Ingester._take = take
+    if args.json:
+        write_json(args.json, {"capture": str(args.capture), "rc": code, "samples": samples})
+    return code
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
