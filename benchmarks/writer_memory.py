@@ -19,13 +19,14 @@ from __future__ import annotations
 
 import argparse
 import ctypes
+import itertools
 import os
 import shutil
 import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from perfutil import OUT, REPO, write_json  # noqa: E402
+from perfutil import OUT, REPO, archive_env, write_json  # noqa: E402
 
 sys.path.insert(0, str(REPO))
 from archive import ingest, similarity  # noqa: E402
@@ -66,13 +67,15 @@ def main() -> int:
     mallinfo, sqlite_used = _probes()
     samples: list[dict] = []
     take = ingest.Ingester._take
+    taken = itertools.count(1)
 
     def sampled(self, *a, **k):
-        if (len(samples) + 1) * args.every == sampled.n:
+        n = next(taken)
+        if n % args.every == 0:
             info, summaries = mallinfo(), self.summaries
             samples.append(
                 {
-                    "records": sampled.n,
+                    "records": n,
                     "rss_mb": _rss_mb(),
                     "malloc_in_use_mb": round(info.uordblks / 2**20, 1),
                     "malloc_free_mb": round(info.fordblks / 2**20, 1),
@@ -85,17 +88,13 @@ def main() -> int:
                 }
             )
             print(samples[-1], file=sys.stderr, flush=True)
-        sampled.n += 1
         return take(self, *a, **k)
 
-    sampled.n = 1
     ingest.Ingester._take = sampled
     shutil.rmtree(args.home, ignore_errors=True)
-    os.environ.update(
-        ARCHIVE_HOME=str(args.home / "records"), XDG_CONFIG_HOME=str(args.home / "config")
-    )
-    for name in ("ARCHIVE_DB", "ARCHIVE_KEY", "ARCHIVE_KEY_PASSPHRASE"):
-        os.environ.pop(name, None)
+    env = archive_env(args.home)  # this process is the archive command: its environment
+    os.environ.clear()
+    os.environ.update(env)
     try:
         cli.main(["ingest", "--workers", "1", "-q", str(args.capture)], standalone_mode=False)
         code = 0
