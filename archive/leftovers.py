@@ -1,13 +1,14 @@
 """Files a killed process left beside an archive, removed once that process is gone.
 
 Everything the archive writes is first made under a temporary name carrying the writer's
-process id, then moved into place: a stored capture copy (``captures/.<name>.<pid>.tmp``) and a
-new database (``.archive.db.<pid>.new``, with its ``-journal``). A SIGKILL or a power cut leaves
-the temporary file. Only files whose process no longer runs are removed, so an ingest still
-copying is never disturbed (process ids are those of this machine: an archive directory shared
-between machines is not supported, as SQLite's locking is not across network filesystems). A
-stored copy that no capture refers to (an ingest killed between its copy and its commit) is
-removed under the write lock (``sweep_copies``).
+process id, then moved into place: a stored capture copy (``captures/.<name>.<pid>.tmp``), a
+new database (``.archive.db.<pid>.new``, with its ``-journal``) and the published checkpoint
+(``.checkpoint.<pid>.tmp``). A SIGKILL or a power cut leaves the temporary file. Only files
+whose process no longer runs are removed, so an ingest still copying is never disturbed
+(process ids are those of this machine: an archive directory shared between machines is not
+supported, as SQLite's locking is not across network filesystems). A stored copy that no
+capture refers to (an ingest killed between its copy and its commit) is removed under the
+write lock (``sweep_copies``).
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ import sqlite3
 from pathlib import Path
 
 _DATABASE = r"\.{name}\.(\d+)\.new(?:-journal)?"  # db._create's
+_CHECKPOINT = re.compile(r"\.checkpoint\.(\d+)\.tmp")  # ledger.SignedWriter.commit's
 _COPY = re.compile(r"\.[0-9a-f]{64}[.a-z]*\.(\d+)\.tmp")  # stored.store_copy's
 _STORED = re.compile(r"[0-9a-f]{64}\.(?:warc|arc|wacz)(?:\.gz)?")  # a stored copy's name
 
@@ -89,13 +91,16 @@ def sweep(db_path: str | Path) -> list[Path]:
     db_path = Path(db_path)
     removed = []
     database = re.compile(_DATABASE.format(name=re.escape(db_path.name)))
-    for folder, pattern in ((db_path.parent, database), (db_path.parent / "captures", _COPY)):
+    for folder, patterns in (
+        (db_path.parent, (database, _CHECKPOINT)),
+        (db_path.parent / "captures", (_COPY,)),
+    ):
         try:
             names = os.listdir(folder)
         except OSError:
             continue
         for name in names:
-            found = pattern.fullmatch(name)
+            found = next(filter(None, (p.fullmatch(name) for p in patterns)), None)
             if not found or _running(int(found.group(1))):
                 continue
             path = folder / name
