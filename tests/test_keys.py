@@ -77,6 +77,29 @@ def test_passphrase_and_wrong_passphrase(tmp_path):
     assert "the key is passphrase-protected; set ARCHIVE_KEY_PASSPHRASE" in missing.output
 
 
+def test_a_wrong_passphrase_that_decrypts_to_garbage_is_still_a_wrong_passphrase(tmp_path):
+    """About one wrong passphrase in 256 passes the cipher's padding check and decrypts to
+    bytes that are no key: cryptography then says "Could not deserialize", as for a damaged
+    file, and ingest said the key file was damaged."""
+    from cryptography.hazmat.primitives import serialization
+
+    key = tmp_path / "k.pem"
+    env = {"ARCHIVE_KEY_PASSPHRASE": "correct horse"}
+    assert run("keys", "generate", "--key", key, "--passphrase", env=env).exit_code == 0
+    data = key.read_bytes()
+    for n in range(20_000):  # ~0.3 ms each; one in ~256 decrypts to garbage
+        try:
+            serialization.load_pem_private_key(data, password=f"wrong {n}".encode())
+        except ValueError as e:
+            if "password" not in str(e).lower():
+                break
+    else:
+        pytest.fail("no wrong passphrase that decrypts found")
+    bad = run("ingest", "--key", key, SAMPLE, env={"ARCHIVE_KEY_PASSPHRASE": f"wrong {n}"})
+    assert bad.exit_code == 1
+    assert bad.output == f"Error: {key}: wrong passphrase\n"
+
+
 @pytest.mark.parametrize("mode", [0o640, 0o604, 0o610, 0o601])
 def test_group_or_world_readable_key_is_refused(tmp_path, mode):
     key = tmp_path / "k.pem"
