@@ -21,8 +21,10 @@ import argparse
 import ctypes
 import itertools
 import os
+import re
 import shutil
 import sys
+import tempfile
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -51,10 +53,39 @@ def _probes():
     return libc.mallinfo2, sqlite.sqlite3_memory_used
 
 
-def _rss_mb() -> float:
+def _status_mb() -> dict[str, float]:
+    """RSS, and its anonymous and file-backed parts (a mapped file's pages count in RSS)."""
+    fields = {"VmRSS:": "rss_mb", "RssAnon:": "rss_anon_mb", "RssFile:": "rss_file_mb"}
     with open("/proc/self/status") as status:
-        kb = next(int(line.split()[1]) for line in status if line.startswith("VmRSS:"))
-    return round(kb / 1024, 1)
+        rows = (line.split() for line in status)
+        return {fields[r[0]]: round(int(r[1]) / 1024, 1) for r in rows if r[0] in fields}
+
+
+def _obmalloc_mb() -> dict[str, float]:
+    """Python's small-object allocator: its 1 MiB arenas, and the bytes in use in them.
+
+    ``sys._debugmallocstats`` writes to the C stderr only, so fd 2 goes to a file for it.
+    """
+    with tempfile.TemporaryFile("w+") as out:
+        saved = os.dup(2)
+        sys.stderr.flush()
+        os.dup2(out.fileno(), 2)
+        try:
+            sys._debugmallocstats()
+        finally:
+            os.dup2(saved, 2)
+            os.close(saved)
+        out.seek(0)
+        text = out.read()
+
+    def figure(name: str) -> int:
+        return int(re.search(rf"# {name} += +([\d,]+)", text)[1].replace(",", ""))
+
+    return {
+        "py_arenas": figure("arenas allocated current"),
+        "py_in_use_mb": round(figure("bytes in allocated blocks") / 2**20, 1),
+        "py_free_mb": round(figure("bytes in available blocks") / 2**20, 1),
+    }
 
 
 def main() -> int:
@@ -76,7 +107,8 @@ def main() -> int:
             samples.append(
                 {
                     "records": n,
-                    "rss_mb": _rss_mb(),
+                    **_status_mb(),
+                    **_obmalloc_mb(),
                     "malloc_in_use_mb": round(info.uordblks / 2**20, 1),
                     "malloc_free_mb": round(info.fordblks / 2**20, 1),
                     "malloc_mapped_mb": round(info.hblkhd / 2**20, 1),
