@@ -19,7 +19,14 @@ from .cli import (
 from .config import archive_db_path, default_key_path
 from .db import connect
 from .errors import ArchiveError, KeyFileError
-from .keys import generate_key, key_is_encrypted, load_key, replace_key_file
+from .keys import (
+    change_passphrase,
+    generate_key,
+    key_is_encrypted,
+    load_key,
+    replace_key_file,
+    weak_protection,
+)
 
 
 @cli.group()
@@ -64,18 +71,22 @@ def keys_generate(key_path, passphrase, force):
         click.echo(f"The old key is kept at {kept}", err=True)
 
 
-def _prompt_new(label: str, variable: str) -> str:
+def _prompt_new(label: str, variable: str, what: str = "--passphrase") -> str:
     if not sys.stdin.isatty():
-        raise click.ClickException(f"--passphrase: no terminal to type it in; set {variable}")
+        raise click.ClickException(f"{what}: no terminal to type it in; set {variable}")
     return click.prompt(label, hide_input=True, confirmation_prompt=True, err=True)
 
 
 def _load(key_path) -> object:
     key_path = key_path or default_key_path()
     try:
-        return load_key(key_path, _passphrase(key_path, prompt=True))
+        signer = load_key(key_path, _passphrase(key_path, prompt=True))
     except KeyFileError as e:
         raise click.ClickException(str(e)) from None
+    warning = weak_protection(key_path)
+    if warning:
+        click.echo(f"Warning: {warning}", err=True)
+    return signer
 
 
 @keys.command("show")
@@ -101,6 +112,39 @@ def keys_export(key_path, output):
     signer = _load(key_path)
     with output_stream(output) as out:
         out.write(signer.public_key_pem)
+
+
+@keys.command("passphrase")
+@key_option
+@click.option("--remove", is_flag=True, help="Store the key without a passphrase (not encrypted).")
+def keys_passphrase(key_path, remove):
+    """Set, change or remove the key file's passphrase; the key stays the same.
+
+    The current passphrase comes from ARCHIVE_KEY_PASSPHRASE or is asked for, the new one from
+    ARCHIVE_NEW_KEY_PASSPHRASE or is asked for twice. The file is written again whole (PBKDF2 at
+    600,000 iterations), which also strengthens a key file written by a version before that
+    (2,048 iterations; `archive keys show` warns about those).
+
+    Example: archive keys passphrase
+    """
+    key_path = key_path or default_key_path()
+    old_secret = _passphrase(key_path, prompt=True)
+    secret = None
+    if not remove:
+        secret = os.environ.get("ARCHIVE_NEW_KEY_PASSPHRASE") or _prompt_new(
+            "New passphrase", "ARCHIVE_NEW_KEY_PASSPHRASE", "the new passphrase"
+        )
+    was_encrypted = key_is_encrypted(key_path)
+    if remove and not was_encrypted:  # already as asked: nothing to write (said, not failed)
+        load = _load(key_path)
+        click.echo(f"{load.key_id} {key_path}: no passphrase to remove; unchanged")
+        return
+    try:
+        signer = change_passphrase(key_path, old_secret, secret)
+    except ArchiveError as e:
+        raise click.ClickException(str(e)) from None
+    done = "removed" if remove else "changed" if was_encrypted else "set"
+    click.echo(f"{signer.key_id} {key_path}: passphrase {done}")
 
 
 @keys.command("rotate")

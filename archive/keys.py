@@ -1,6 +1,7 @@
 """Ed25519 signing keys: create, load safely, identify, and sign.
 
-Private keys are PKCS#8 PEM files, mode 0600, optionally encrypted with a passphrase. They are
+Private keys are PKCS#8 PEM files, mode 0600, optionally encrypted with a passphrase (``pkcs8``:
+PBKDF2-HMAC-SHA256 at 600,000 iterations, AES-256-CBC). They are
 never written into the database or ``records/``; only public keys are (the ``keys`` table).
 
 A key id is ``ed25519:`` followed by the first 16 hex digits of SHA-256 over the raw 32-byte
@@ -22,6 +23,7 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
+from . import pkcs8
 from .durable import sync_directory
 from .errors import KeyFileError
 
@@ -123,9 +125,7 @@ def generate_key(path: str | Path, passphrase: str | None = None, force: bool = 
     if force:
         check_replaceable(path)
     private_key = Ed25519PrivateKey.generate()
-    pem = private_key.private_bytes(
-        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, _encryption(passphrase)
-    )
+    pem = private_pem(private_key, passphrase)
     try:
         path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
         tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
@@ -177,16 +177,63 @@ def replace_key_file(path: str | Path, passphrase: str | None = None) -> tuple[S
         raise
 
 
-def _encryption(passphrase: str | None) -> serialization.KeySerializationEncryption:
+def change_passphrase(
+    path: str | Path, passphrase: str | None, new_passphrase: str | None
+) -> Signer:
+    """Write the key at ``path`` again, the same key, under ``new_passphrase`` (None: not
+    encrypted): a new file, 0600 and synced, read back as the same key, then renamed over the
+    old one, so that no moment leaves the key unreadable. A link is followed: the file it names
+    is replaced. Also how a key file written before ``pkcs8`` gets its stronger protection."""
+    path = Path(path)
+    if path.is_symlink():
+        path = path.resolve()
+    signer = load_key(path, passphrase)
+    pem = private_pem(signer.private_key, new_passphrase)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        tmp.unlink(missing_ok=True)  # a stale one (same pid): removed, never written through
+        try:
+            write_private(tmp, pem)
+            if load_key(tmp, new_passphrase).key_id != signer.key_id:  # the file is the key
+                raise KeyFileError(f"{path}: the key written again did not read back; unchanged")
+            os.replace(tmp, path)
+        finally:
+            tmp.unlink(missing_ok=True)
+        sync_directory(path.parent)
+    except OSError as e:
+        raise KeyFileError(f"{path}: cannot write the key file ({e.strerror or e})") from None
+    return signer
+
+
+def weak_protection(path: str | Path) -> str | None:
+    """A warning when a key file's passphrase costs little to guess: PBKDF2 with fewer than
+    ``pkcs8.WEAK_BELOW`` iterations (files written before ``pkcs8``: 2,048)."""
+    count = pkcs8.iterations(file_head(Path(path), 1 << 16) or b"")
+    if count is None or count >= pkcs8.WEAK_BELOW:
+        return None
+    return (
+        f"{path}: its passphrase is protected by {count:,} PBKDF2 iterations only, cheap to "
+        f"guess if the file is stolen; `archive keys passphrase` writes it with "
+        f"{pkcs8.ITERATIONS:,}"
+    )
+
+
+def private_pem(private_key: Ed25519PrivateKey, passphrase: str | None) -> bytes:
+    """The key file's bytes: PKCS #8 PEM, encrypted under ``passphrase`` if there is one
+    (``pkcs8.encrypt``: PBES2, PBKDF2-HMAC-SHA256 at 600,000 iterations, AES-256-CBC)."""
     if not passphrase:
-        return serialization.NoEncryption()
+        return private_key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
     try:
         secret = passphrase.encode("utf-8")
     except UnicodeEncodeError:  # bytes the environment held that are not UTF-8
         raise KeyFileError("the passphrase is not UTF-8 text") from None
     if len(secret) > 1023:  # OpenSSL's limit for PEM encryption
         raise KeyFileError("the passphrase is longer than 1,023 bytes, the most PEM can use")
-    return serialization.BestAvailableEncryption(secret)
+    return pkcs8.encrypt(private_key, secret)
 
 
 def write_private(path: Path, data: bytes) -> None:

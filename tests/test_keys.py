@@ -82,12 +82,16 @@ def test_a_wrong_passphrase_that_decrypts_to_garbage_is_still_a_wrong_passphrase
     bytes that are no key: cryptography then says "Could not deserialize", as for a damaged
     file, and ingest said the key file was damaged."""
     from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+    from archive import keys, pkcs8
 
     key = tmp_path / "k.pem"
-    env = {"ARCHIVE_KEY_PASSPHRASE": "correct horse"}
-    assert run("keys", "generate", "--key", key, "--passphrase", env=env).exit_code == 0
+    # few iterations, to find such a passphrase in a moment (a key file's 600,000 would take
+    # ~20 s for the ~256 tries)
+    keys.write_private(key, pkcs8.encrypt(Ed25519PrivateKey.generate(), b"correct horse", 1000))
     data = key.read_bytes()
-    for n in range(20_000):  # ~0.3 ms each; one in ~256 decrypts to garbage
+    for n in range(20_000):  # ~0.2 ms each; one in ~256 decrypts to garbage
         try:
             serialization.load_pem_private_key(data, password=f"wrong {n}".encode())
         except ValueError as e:
