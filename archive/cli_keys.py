@@ -129,16 +129,19 @@ def keys_passphrase(key_path, remove):
     """
     key_path = key_path or default_key_path()
     old_secret = _passphrase(key_path, prompt=True)
+    try:  # a wrong passphrase is said before the new one is asked for
+        signer = load_key(key_path, old_secret)
+    except KeyFileError as e:
+        raise click.ClickException(str(e)) from None
+    was_encrypted = key_is_encrypted(key_path)
+    if remove and not was_encrypted:  # already as asked: nothing to write (said, not failed)
+        click.echo(f"{signer.key_id} {key_path}: no passphrase to remove; unchanged")
+        return
     secret = None
     if not remove:
         secret = os.environ.get("ARCHIVE_NEW_KEY_PASSPHRASE") or _prompt_new(
             "New passphrase", "ARCHIVE_NEW_KEY_PASSPHRASE", "the new passphrase"
         )
-    was_encrypted = key_is_encrypted(key_path)
-    if remove and not was_encrypted:  # already as asked: nothing to write (said, not failed)
-        load = _load(key_path)
-        click.echo(f"{load.key_id} {key_path}: no passphrase to remove; unchanged")
-        return
     try:
         signer = change_passphrase(key_path, old_secret, secret)
     except ArchiveError as e:

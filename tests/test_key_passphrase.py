@@ -107,7 +107,8 @@ def test_set_change_and_remove_a_passphrase(tmp_path):
     assert list(tmp_path.iterdir()) == [key]  # no temporary file left
 
     before = key.read_bytes()
-    wrong = run("keys", "passphrase", "--key", key, env={"ARCHIVE_KEY_PASSPHRASE": "nope", **new})
+    # said before a new passphrase is asked for (here: before "no terminal to type it in")
+    wrong = run("keys", "passphrase", "--key", key, env={"ARCHIVE_KEY_PASSPHRASE": "nope"})
     assert wrong.exit_code == 1 and wrong.output == f"Error: {key}: wrong passphrase\n"
     assert key.read_bytes() == before
     no_terminal = run("keys", "passphrase", "--key", key, env={"ARCHIVE_KEY_PASSPHRASE": "first"})
