@@ -54,8 +54,14 @@ def _probes():
 
 
 def _status_mb() -> dict[str, float]:
-    """RSS, and its anonymous and file-backed parts (a mapped file's pages count in RSS)."""
-    fields = {"VmRSS:": "rss_mb", "RssAnon:": "rss_anon_mb", "RssFile:": "rss_file_mb"}
+    """Peak RSS so far, RSS, and its anonymous and file-backed parts (a mapped file's pages
+    count in RSS)."""
+    fields = {
+        "VmHWM:": "peak_rss_mb",
+        "VmRSS:": "rss_mb",
+        "RssAnon:": "rss_anon_mb",
+        "RssFile:": "rss_file_mb",
+    }
     with open("/proc/self/status") as status:
         rows = (line.split() for line in status)
         return {fields[r[0]]: round(int(r[1]) / 1024, 1) for r in rows if r[0] in fields}
@@ -134,8 +140,12 @@ def main() -> int:
         code = e.code or 0
     finally:
         ingest.Ingester._take = take
+    end = _status_mb()  # the peak over the whole run, its end included
+    print({"end": end}, file=sys.stderr)
     if args.json:
-        write_json(args.json, {"capture": str(args.capture), "rc": code, "samples": samples})
+        write_json(
+            args.json, {"capture": str(args.capture), "rc": code, "samples": samples, "end": end}
+        )
     return code
 
 

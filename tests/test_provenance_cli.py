@@ -175,6 +175,7 @@ def test_the_writer_memory_benchmark_samples_a_real_ingest(tmp_path):
         assert sample["rss_mb"] > 10 and sample["sqlite_mb"] > 0 and sample["malloc_in_use_mb"] > 0
         assert sample["rss_anon_mb"] + sample["rss_file_mb"] == pytest.approx(sample["rss_mb"], 0.2)
         assert sample["py_arenas"] > 0 and 0 < sample["py_in_use_mb"] <= sample["py_arenas"]
+    assert found["end"]["peak_rss_mb"] >= max(s["peak_rss_mb"] for s in found["samples"])
     conn = sqlite3.connect(tmp_path / "home" / "records" / "archive.db")
     assert conn.execute("SELECT count(*) FROM articles").fetchone()[0] >= 1
     conn.close()
