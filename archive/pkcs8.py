@@ -86,9 +86,11 @@ def iterations(pem: bytes) -> int | None:
 
 def _tlv(tag: int, value: bytes = b"") -> bytes:
     n = len(value)
-    length = bytes([n]) if n < 0x80 else bytes([0x80 | (n.bit_length() + 7) // 8])
-    if n >= 0x80:
-        length += n.to_bytes((n.bit_length() + 7) // 8, "big")
+    if n < 0x80:
+        length = bytes([n])
+    else:  # the long form: how many bytes the length takes, then the length
+        size = n.to_bytes((n.bit_length() + 7) // 8, "big")
+        length = bytes([0x80 | len(size)]) + size
     return bytes([tag]) + length + value
 
 

@@ -191,3 +191,15 @@ def test_the_archive_signs_on_with_the_key_under_its_new_passphrase(tmp_path):
     assert "1 ingested" in again.output
     verified = run("verify", "--db", db)
     assert verified.exit_code == 0, verified.output
+
+
+def test_der_lengths_and_object_identifiers():
+    """The DER pieces against their spelling in the standards (X.690 lengths; RFC 8018's
+    PBES2 identifier): the key files only use one-byte long lengths."""
+    assert pkcs8._tlv(0x04, b"x" * 127)[:2] == b"\x04\x7f"
+    assert pkcs8._tlv(0x04, b"x" * 128)[:3] == b"\x04\x81\x80"
+    assert pkcs8._tlv(0x04, b"x" * 300)[:4] == b"\x04\x82\x01\x2c"
+    assert pkcs8._oid("1.2.840.113549.1.5.13") == bytes.fromhex("06092a864886f70d01050d")
+    assert pkcs8._oid("2.16.840.1.101.3.4.1.42") == bytes.fromhex("060960864801650304012a")
+    long = pkcs8._seq(pkcs8._tlv(0x04, b"x" * 300), pkcs8._integer(7))
+    assert [pkcs8._value(c) for c in pkcs8._children(long)] == [b"x" * 300, b"\x07"]
