@@ -375,3 +375,29 @@ def test_verify_derived_names_duplicates_and_damage_without_stopping(tmp_path, f
     code, out = verify()
     assert code == 1 and "FAILED claim_texts -: could not be recounted and compared" in out, out
     assert re.search(r"^claims\s+\d+ verified\s+0 failed", out, re.M), out  # the rest reported
+
+
+def test_a_text_on_several_sites_counts_each_once(tmp_path):
+    """Texts on one site share one frozenset of it (memory); a second site gives the text a
+    set of its own, and the other texts of the first site keep theirs."""
+    conn = archive.db.connect(tmp_path / "archive.db").conn
+    summaries = Summaries(conn)
+
+    def article(site, *texts):
+        claims = [{"text_sha256": t, "id": f"claim:{t}", "speaker": None} for t in texts]
+        summaries.article({"site_name": site, "captured_at": "2025-03-07T09:00:00Z"}, claims)
+
+    article("A", "only-a", "wire")
+    article("A", "wire")
+    article(None, "wire")
+    article("B", "wire", "only-b")
+    article("C", "wire")
+    summaries.finish()
+    rows = conn.execute(
+        "SELECT text_sha256, appearances, outlets, site_names FROM claim_texts ORDER BY 1"
+    ).fetchall()
+    assert rows == [
+        ("only-a", 1, 1, '["A"]'),
+        ("only-b", 1, 1, '["B"]'),
+        ("wire", 5, 3, '["A","B","C"]'),
+    ]
