@@ -406,3 +406,49 @@ def test_a_stop_anywhere_in_reading_leaves_standard_error_as_it_was():
         if calls < n:  # read to the end: every call has had its stop
             break
     assert raised > 20, raised
+
+
+@pytest.mark.parametrize("merge_at", [1, 2, 7, 4096])
+def test_seen_records_are_a_map_whenever_they_merge(merge_at, monkeypatch):
+    """``seen.Seen`` (a capture's record ids and payload digests, in sorted arrays) answers as
+    a dict would, whatever entries wait in its dict and whatever went into the arrays."""
+    import random
+
+    from archive import seen
+
+    monkeypatch.setattr(seen.Seen, "MERGE_AT", merge_at)
+    rng = random.Random(merge_at)
+    texts = [f"<urn:uuid:{rng.getrandbits(64):x}>" for _ in range(300)] + ["", "é\udc80"]
+    held, expected = seen.Seen(), {}
+    for n in range(2000):
+        text = rng.choice(texts)
+        if rng.random() < 0.5:
+            assert held.setdefault(text, n) == expected.setdefault(text, n)
+        else:
+            assert held.get(text) == expected.get(text)
+        if n % 97 == 0:
+            assert held.add(text) == (text not in expected)
+            expected.setdefault(text, 0)
+    assert len(held) == len(expected)
+    assert [held.get(t) for t in texts] == [expected.get(t) for t in texts]
+
+
+def test_seen_keys_with_zero_bytes_stay_apart(monkeypatch):
+    """NumPy's bytes type drops trailing NULs from what it returns, so a key ends in 1; NULs
+    inside a key are kept."""
+    from archive import seen
+
+    assert [len(k) == 16 and k[-1] == 1 for k in map(seen._key, ["", "a", "\0"])] == [True] * 3
+    monkeypatch.setattr(seen.Seen, "MERGE_AT", 1)
+    monkeypatch.setattr(seen, "_key", lambda text: text.encode("latin-1"))
+    held = seen.Seen()
+    keys = [
+        "\0" * 15 + "\1",
+        "\0" * 14 + "\1\1",
+        "\1" + "\0" * 14 + "\1",
+        "\0\1" + "\0" * 13 + "\1",
+    ]
+    for i, key in enumerate(keys):
+        assert held.setdefault(key, i) == i
+    assert [held.get(key) for key in keys] == [0, 1, 2, 3]
+    assert held.get("\0" * 15 + "\2") is None
