@@ -12,6 +12,15 @@ counts, the shingle cache, the band rows waiting, the run's quotes as estimated)
 in none of these is Python's small-object heap (tracemalloc sees it) or fragmentation.
 Linux with glibc and a shared libsqlite3 only (what this machine has).
 
+``--growth K``: what grows, by the line that allocated it. Under tracemalloc (two frames a
+trace, so ~5 times slower), a snapshot at each of the first K samples, then the ingest is
+stopped (and rolled back); printed are the allocation sites that grew between every two
+snapshots, the largest growth first. Comparing two snapshots does not find a slow growth: the
+bounded structures cycle through ~15 MB between samples. This is how the reader's record ids
+were found (docs/performance-history.md, twenty-seventh round):
+
+    .venv/bin/python benchmarks/writer_memory.py capture-1000.warc --every 5000 --growth 4
+
 A capture to try: ``benchmarks/memory.py`` builds them (``--image-kb 100``, news-like pages).
 """
 
@@ -25,6 +34,7 @@ import re
 import shutil
 import sys
 import tempfile
+import tracemalloc
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -68,7 +78,8 @@ def _status_mb() -> dict[str, float]:
 
 
 def _obmalloc_mb() -> dict[str, float]:
-    """Python's small-object allocator: its 1 MiB arenas, and the bytes in use in them.
+    """Python's small-object allocator: its 1 MiB arenas, and the bytes in use in them (none
+    while tracemalloc hooks the allocator, or with ``PYTHONMALLOC=malloc``).
 
     ``sys._debugmallocstats`` writes to the C stderr only, so fd 2 goes to a file for it.
     """
@@ -83,6 +94,8 @@ def _obmalloc_mb() -> dict[str, float]:
             os.close(saved)
         out.seek(0)
         text = out.read()
+    if "# arenas allocated current" not in text:
+        return {}
 
     def figure(name: str) -> int:
         return int(re.search(rf"# {name} += +([\d,]+)", text)[1].replace(",", ""))
@@ -100,7 +113,9 @@ def main() -> int:
     ap.add_argument("--every", type=int, default=4000, help="records between samples [4000]")
     ap.add_argument("--home", type=Path, default=OUT / "writer-memory-home")
     ap.add_argument("--json", help="write the samples here")
+    ap.add_argument("--growth", type=int, metavar="K", help="snapshots to compare (see above)")
     args = ap.parse_args()
+    snapshots: list[tracemalloc.Snapshot] = []
     mallinfo, sqlite_used = _probes()
     samples: list[dict] = []
     take = ingest.Ingester._take
@@ -126,6 +141,10 @@ def main() -> int:
                 }
             )
             print(samples[-1], file=sys.stderr, flush=True)
+            if args.growth:
+                snapshots.append(tracemalloc.take_snapshot())
+                if len(snapshots) == args.growth:
+                    raise KeyboardInterrupt  # enough: the ingest rolls back and stops
         return take(self, *a, **k)
 
     ingest.Ingester._take = sampled
@@ -133,6 +152,8 @@ def main() -> int:
     env = archive_env(args.home)  # this process is the archive command: its environment
     os.environ.clear()
     os.environ.update(env)
+    if args.growth:
+        tracemalloc.start(2)
     try:
         cli.main(["ingest", "--workers", "1", "-q", str(args.capture)], standalone_mode=False)
         code = 0
@@ -140,13 +161,38 @@ def main() -> int:
         code = e.code or 0
     finally:
         ingest.Ingester._take = take
+        tracemalloc.stop()
     end = _status_mb()  # the peak over the whole run, its end included
     print({"end": end}, file=sys.stderr)
+    growing = _growing(snapshots) if args.growth else []
+    for site in growing[:10]:
+        print(f"+{site['grew_mb']} MB {site['mb']}", *site["where"], sep="\n    ")
+    if args.growth and code == 130 and len(snapshots) == args.growth:
+        code = 0  # stopped on purpose
     if args.json:
         write_json(
-            args.json, {"capture": str(args.capture), "rc": code, "samples": samples, "end": end}
-        )
+            args.json,
+            {"capture": str(args.capture), "rc": code, "samples": samples, "end": end,
+             "growing": growing},
+        )  # fmt: skip
     return code
+
+
+def _growing(snapshots: list) -> list[dict]:
+    """Allocation sites (two frames) whose memory never fell from one snapshot to the next,
+    and grew by 50 KB or more in all (a set grows in steps: not at every snapshot)."""
+    ours = [tracemalloc.Filter(False, tracemalloc.__file__)]
+    sizes = [
+        {s.traceback: s.size for s in snap.filter_traces(ours).statistics("traceback")}
+        for snap in snapshots
+    ]
+    found = []
+    for where in set().union(*sizes):
+        held = [by_site.get(where, 0) for by_site in sizes]
+        if held[-1] - held[0] >= 50_000 and all(b >= a for a, b in itertools.pairwise(held)):
+            mb = [round(n / 2**20, 2) for n in held]
+            found.append({"grew_mb": round(mb[-1] - mb[0], 2), "mb": mb, "where": where.format()})
+    return sorted(found, key=lambda site: -site["grew_mb"])
 
 
 if __name__ == "__main__":

@@ -3,6 +3,7 @@ quote-link benchmark on the same test archive (tests/test_provenance.py's)."""
 
 from __future__ import annotations
 
+import itertools
 import json
 import sqlite3
 import subprocess
@@ -179,6 +180,50 @@ def test_the_writer_memory_benchmark_samples_a_real_ingest(tmp_path):
     conn = sqlite3.connect(tmp_path / "home" / "records" / "archive.db")
     assert conn.execute("SELECT count(*) FROM articles").fetchone()[0] >= 1
     conn.close()
+
+
+def test_writer_memory_growth_stops_the_ingest_and_names_what_grew(tmp_path):
+    """``--growth K``: K tracemalloc snapshots, then the ingest is stopped (nothing of it kept);
+    the sites listed are those whose memory never fell and grew in all (real allocations of a
+    function made to grow, in this process)."""
+    import importlib.util
+    import tracemalloc
+
+    from .conftest import SAMPLE
+
+    out = tmp_path / "growth.json"
+    result = subprocess.run(
+        [sys.executable, ROOT / "benchmarks" / "writer_memory.py", SAMPLE, "--every", "1",
+         "--growth", "2", "--home", tmp_path / "home", "--json", out],
+        capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stdout + result.stderr
+    found = json.loads(out.read_text())
+    assert found["rc"] == 0 and len(found["samples"]) == 2
+    conn = sqlite3.connect(tmp_path / "home" / "records" / "archive.db")
+    assert conn.execute("SELECT count(*) FROM articles").fetchone()[0] == 0
+    conn.close()
+
+    spec = importlib.util.spec_from_file_location("wm", ROOT / "benchmarks" / "writer_memory.py")
+    wm = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(wm)
+    kept, cycling, snapshots = [], [], []
+
+    def grow(n):
+        kept.extend(bytes(100) + i.to_bytes(4) for i in range(n))
+
+    tracemalloc.start(2)
+    try:
+        for step in range(4):
+            grow(1000)
+            cycling[:] = [str(i) * 20 for i in range(3000 if step % 2 else 10)]  # up and down
+            snapshots.append(tracemalloc.take_snapshot())
+    finally:
+        tracemalloc.stop()
+    growing = wm._growing(snapshots)
+    assert growing and all(a <= b for a, b in itertools.pairwise(growing[0]["mb"]))
+    assert any("kept.extend" in line for line in growing[0]["where"]), growing[0]
+    assert not any("cycling[:]" in line for site in growing for line in site["where"])
 
 
 def _photo_captures(tmp_path) -> list[Path]:
