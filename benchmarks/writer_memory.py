@@ -14,10 +14,11 @@ Linux with glibc and a shared libsqlite3 only (what this machine has).
 
 ``--growth K``: what grows, by the line that allocated it. Under tracemalloc (two frames a
 trace, so ~5 times slower), a snapshot at each of the first K samples, then the ingest is
-stopped (and rolled back); printed are the allocation sites that grew between every two
-snapshots, the largest growth first. Comparing two snapshots does not find a slow growth: the
-bounded structures cycle through ~15 MB between samples. This is how the reader's record ids
-were found (docs/performance-history.md, twenty-seventh round):
+stopped (and rolled back); printed are the allocation sites whose memory never fell from one
+snapshot to the next and grew by 50 KB or more in all, the largest growth first. Comparing two
+snapshots does not find a slow growth: the bounded structures cycle through ~15 MB between
+samples. This is how the reader's record ids were found (docs/performance-history.md, twenty-
+seventh round):
 
     .venv/bin/python benchmarks/writer_memory.py capture-1000.warc --every 5000 --growth 4
 
