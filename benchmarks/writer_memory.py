@@ -5,20 +5,21 @@
     .venv/bin/python benchmarks/writer_memory.py capture.warc --json benchmarks/out/wm.json
 
 Runs ``archive ingest --workers 1 -q`` in this process (the CLI itself, into a fresh archive
-under ``--home``) and, every ``--every`` records the writer takes, notes: its RSS; glibc's
-malloc heap in use and free, and its mapped blocks (``mallinfo2``); SQLite's own memory
-(``sqlite3_memory_used``); and the size of what the writer holds on purpose (the capture's
-counts, the shingle cache, the band rows waiting, the run's quotes as estimated). What grows
-in none of these is Python's small-object heap (tracemalloc sees it) or fragmentation.
-Linux with glibc and a shared libsqlite3 only (what this machine has).
+under ``--home``) and, every ``--every`` records the writer takes, notes: its RSS (peak,
+anonymous and file-backed); Python's small-object arenas and the bytes in use in them
+(``sys._debugmallocstats``); glibc's malloc heap in use and free, and its mapped blocks
+(``mallinfo2``); SQLite's own memory (``sqlite3_memory_used``); and the size of what the
+writer holds on purpose (the capture's counts, the shingle cache, the band rows waiting, the
+run's quotes as estimated). Linux with glibc and a shared libsqlite3 only (what this machine
+has).
 
 ``--growth K``: what grows, by the line that allocated it. Under tracemalloc (two frames a
 trace, so ~5 times slower), a snapshot at each of the first K samples, then the ingest is
 stopped (and rolled back); printed are the allocation sites whose memory never fell from one
 snapshot to the next and grew by 50 KB or more in all, the largest growth first. Comparing two
 snapshots does not find a slow growth: the bounded structures cycle through ~15 MB between
-samples. This is how the reader's record ids were found (docs/performance-history.md, twenty-
-seventh round):
+samples. This is how the reader's record ids were found (docs/performance-history.md,
+twenty-seventh round):
 
     .venv/bin/python benchmarks/writer_memory.py capture-1000.warc --every 5000 --growth 4
 
