@@ -128,22 +128,12 @@ def generate_key(path: str | Path, passphrase: str | None = None, force: bool = 
     pem = private_pem(private_key, passphrase)
     try:
         path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-        tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-        tmp.unlink(missing_ok=True)  # a stale one (same pid): removed, never written through
         try:
-            # in the try: a full disk left the empty (or part-written) file behind
-            write_private(tmp, pem)
-            if force:
-                os.replace(tmp, path)
-            else:
-                # link() fails if the key appeared meanwhile (two first ingests at once): never
-                # overwrite a key something may already have signed with.
-                os.link(tmp, path)
+            # not replacing: a key that appeared meanwhile (two first ingests at once) is never
+            # overwritten, something may already have signed with it
+            _place(path, pem, replace=force)
         except FileExistsError:
             raise KeyFileError(f"{path}: {_EXISTS}") from None
-        finally:
-            tmp.unlink(missing_ok=True)
-        sync_directory(path.parent)
     except OSError as e:
         why = e.strerror or str(e)
         if isinstance(e, FileExistsError | NotADirectoryError) and not path.parent.is_dir():
@@ -189,17 +179,13 @@ def change_passphrase(
         path = path.resolve()
     signer = load_key(path, passphrase)
     pem = private_pem(signer.private_key, new_passphrase)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+
+    def same_key(written: Path) -> None:
+        if load_key(written, new_passphrase).key_id != signer.key_id:
+            raise KeyFileError(f"{path}: the key written again did not read back; unchanged")
+
     try:
-        tmp.unlink(missing_ok=True)  # a stale one (same pid): removed, never written through
-        try:
-            write_private(tmp, pem)
-            if load_key(tmp, new_passphrase).key_id != signer.key_id:  # the file is the key
-                raise KeyFileError(f"{path}: the key written again did not read back; unchanged")
-            os.replace(tmp, path)
-        finally:
-            tmp.unlink(missing_ok=True)
-        sync_directory(path.parent)
+        _place(path, pem, replace=True, check=same_key)
     except OSError as e:
         raise KeyFileError(f"{path}: cannot write the key file ({e.strerror or e})") from None
     return signer
@@ -234,6 +220,23 @@ def private_pem(private_key: Ed25519PrivateKey, passphrase: str | None) -> bytes
     if len(secret) > 1023:  # OpenSSL's limit for PEM encryption
         raise KeyFileError("the passphrase is longer than 1,023 bytes, the most PEM can use")
     return pkcs8.encrypt(private_key, secret)
+
+
+def _place(path: Path, pem: bytes, replace: bool, check=None) -> None:
+    """Put a key file at ``path`` whole: written (0600, synced) under a temporary name,
+    ``check(temporary path)`` if given, then renamed over what is at ``path`` (``replace``) or
+    linked where nothing is (``FileExistsError`` if something is), and the directory synced."""
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    tmp.unlink(missing_ok=True)  # a stale one (same pid): removed, never written through
+    try:
+        # in the try: a full disk left the empty (or part-written) file behind
+        write_private(tmp, pem)
+        if check is not None:
+            check(tmp)
+        (os.replace if replace else os.link)(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+    sync_directory(path.parent)
 
 
 def write_private(path: Path, data: bytes) -> None:

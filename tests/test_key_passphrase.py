@@ -203,3 +203,17 @@ def test_der_lengths_and_object_identifiers():
     assert pkcs8._oid("2.16.840.1.101.3.4.1.42") == bytes.fromhex("060960864801650304012a")
     long = pkcs8._seq(pkcs8._tlv(0x04, b"x" * 300), pkcs8._integer(7))
     assert [pkcs8._value(c) for c in pkcs8._children(long)] == [b"x" * 300, b"\x07"]
+
+
+def test_a_key_file_that_would_not_read_back_as_the_key_is_not_put_in_place(tmp_path, monkeypatch):
+    """The new file is read back before it takes the key's name: if it held anything but the
+    same key (here another key, as a faulty encoder might write), the key file stays as it was
+    and no temporary file is left."""
+    key = tmp_path / "k.pem"
+    keys.generate_key(key, "first")
+    before = key.read_bytes()
+    other = Ed25519PrivateKey.generate()
+    monkeypatch.setattr(keys, "private_pem", lambda _, secret: pkcs8.encrypt(other, b"x", 1000))
+    with pytest.raises(keys.KeyFileError, match="did not read back; unchanged"):
+        keys.change_passphrase(key, "first", "x")
+    assert key.read_bytes() == before and list(tmp_path.iterdir()) == [key]
