@@ -119,7 +119,7 @@ def _children(element: bytes) -> list[bytes]:
         raise ValueError("not a SEQUENCE")
     value, out = _value(element), []
     while value:
-        end = _end(value)
+        end = _header(value)[1]
         out.append(value[:end])
         value = value[end:]
     return out
@@ -128,10 +128,6 @@ def _children(element: bytes) -> list[bytes]:
 def _value(element: bytes) -> bytes:
     start, end = _header(element)
     return element[start:end]
-
-
-def _end(element: bytes) -> int:
-    return _header(element)[1]
 
 
 def _header(element: bytes) -> tuple[int, int]:
