@@ -74,7 +74,10 @@ class Summaries:
             t.first = _earlier(t.first, at)
             if site is not None and site not in t.sites:
                 if not t.sites:
-                    t.sites = self._one_site.setdefault(site, frozenset((site,)))
+                    one = self._one_site.get(site)
+                    if one is None:
+                        one = self._one_site[site] = frozenset((site,))
+                    t.sites = one
                 elif isinstance(t.sites, frozenset):
                     t.sites = {*t.sites, site}
                 else:
