@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import sqlite3
 import sys
@@ -103,7 +104,8 @@ def verify(
 
     Prints verified / failed / unsigned per table and names every failure. Exit code 0 only
     when everything verifies. Notes (not failures) name stored files that no capture refers to,
-    as an interrupted ingest leaves them.
+    as an interrupted ingest leaves them. On a terminal, a bar shows how far each long stage
+    is: the signed rows, then the stored files.
 
     Example: archive verify --public-key archive-key.pub --checkpoint kept-checkpoint.txt
     """
@@ -113,6 +115,7 @@ def verify(
     db_path = db_path or default_db_path()
     if captures and no_files:
         raise click.ClickException("--captures reads the stored capture files: not with --no-files")
+    bars = _StageBars(hidden=not sys.stderr.isatty())
     try:
         db = connect(db_path, upgrade=False)
         pem = _trusted_pem(public_key, trust, db)
@@ -126,11 +129,14 @@ def verify(
             check_sqlite=not no_sqlite_check,
             check_derived=derived,
             check_captures=captures,
+            progress=bars,
         )
     except ArchiveError as e:
         raise click.ClickException(str(e)) from None
     except sqlite3.DatabaseError as e:
         raise click.ClickException(f"{db_path}: the database is damaged ({e})") from None
+    finally:
+        bars.close()  # before any message: it would be written on the bar's line
     if as_json:
         click.echo(json.dumps(report.as_dict(), indent=2))
     else:
@@ -151,6 +157,42 @@ def verify(
             click.echo(f"Note: {note}")
         click.echo("OK: everything verifies" if report.ok else f"{len(report.failures)} problems")
     sys.exit(EXIT_OK if report.ok else EXIT_FAILED)
+
+
+class _StageBars:
+    """On a terminal, a bar for each long stage of verify as it comes: the signed rows, then
+    the stored files hashed, then (``--captures``) read again."""
+
+    LABELS = {
+        "records": "Checking records",
+        "capture files": "Hashing files",
+        "capture records": "Reading captures",
+    }
+
+    def __init__(self, hidden: bool):
+        self.hidden, self.stage, self.done = hidden, None, 0
+        self._bars = contextlib.ExitStack()
+
+    def __call__(self, stage: str, done: int, total: int) -> None:
+        if self.hidden:
+            return
+        if stage != self.stage:
+            self.close()
+            self.stage, self.done = stage, 0
+            self.bar = self._bars.enter_context(
+                click.progressbar(
+                    length=max(1, total),
+                    label=self.LABELS[stage].ljust(16),  # the bars one under another
+                    file=sys.stderr,
+                    width=16,
+                )
+            )
+        if done > self.done:
+            self.bar.update(done - self.done)
+            self.done = done
+
+    def close(self) -> None:
+        self._bars.close()
 
 
 @cli.command()

@@ -8,13 +8,12 @@ reported as passed unless it was checked.
 from __future__ import annotations
 
 import contextlib
+from collections.abc import Iterable
 from dataclasses import dataclass, field
-from pathlib import Path
 
 from cryptography.hazmat.primitives import serialization
 
 from . import checkpoint as cp
-from .capture_check import check_capture
 from .checks import Chunk, LedgerScan, check_rows, in_worker, scan_ledger, text_or_bytes
 from .db_checks import (
     check_derived_counts,
@@ -24,10 +23,10 @@ from .db_checks import (
     database_file,
     schema_problems,
 )
-from .hashing import file_sha256
 from .parallel import process_pool, stop_pool
 from .schema import SIGNED_TABLES
 from .trust import archive_trust
+from .verify_files import Progress, check_capture_files, check_capture_records
 
 
 @dataclass
@@ -89,8 +88,11 @@ class Verifier:
         check_sqlite: bool = True,
         check_derived: bool = False,
         check_captures: bool = False,
+        progress: Progress | None = None,
     ):
         self.workers = workers
+        #: told how far each stage is: ``progress(stage, done, total)``
+        self.progress = progress or (lambda stage, done, total: None)
         self.check_derived = check_derived
         self.check_captures = check_captures
         self.db = db
@@ -141,9 +143,9 @@ class Verifier:
         self._checkpoints(checkpoints, ledger, keys, checkpoint_note)
         self._images(*images)
         if self.check_files:
-            self._files()
+            check_capture_files(self.db, self.report, self.progress)
         if self.check_captures:
-            self._captures()
+            check_capture_records(self.db, self.report, self.workers, self.progress)
         return self.report
 
     # -- keys ------------------------------------------------------------------------------
@@ -195,7 +197,9 @@ class Verifier:
         if self.workers <= 1 or total < self.parallel_from or path is None:
             conn = self.db.conn
             return (
-                [check_rows(conn, *unit, raw_keys, self.retired) for unit in units],
+                self._rows_done(
+                    (check_rows(conn, *u, raw_keys, self.retired) for u in units), total
+                ),
                 scan_ledger(conn, sizes),
                 check_images(conn),
                 check_structure(conn) if self.check_sqlite else None,
@@ -214,7 +218,7 @@ class Verifier:
                 pool.submit(in_worker, path, check_rows, *u, raw_keys, self.retired) for u in units
             ]
             return (
-                [f.result() for f in rows],
+                self._rows_done((f.result() for f in rows), total),
                 ledger.result(),
                 images.result(),
                 structure.result() if structure else None,
@@ -225,6 +229,15 @@ class Verifier:
             # on success every task is done; after an interrupt or an error, the queued ones
             # would still run to the end (a minute on a large archive) before the exit
             stop_pool(pool, cancel=True)
+
+    def _rows_done(self, chunks: Iterable[Chunk], total: int) -> list[Chunk]:
+        """The chunks, each as it is done, ``progress`` told how many rows are checked."""
+        done, found = 0, []
+        for chunk in chunks:
+            found.append(chunk)
+            done += chunk.verified + len(chunk.failed) + len(chunk.unsigned)
+            self.progress("records", min(done, total), total)
+        return found
 
     def _structure(self, problems: list[str] | None) -> None:
         if problems is None:
@@ -473,83 +486,6 @@ class Verifier:
             self.report.count("images", "failed")
             self.report.fail("images", sha, problem)
 
-    def _captures(self) -> None:
-        """Each stored capture read again, and its capture_records rows and counts compared
-        (archive/capture_check.py); a file that is missing or outside captures/ is ``_files``'
-        to report."""
-        db_file = database_file(self.db.conn)
-        home = Path(db_file).parent if db_file else Path(".")
-        todo = []
-        for sha, stored in self.db.execute(
-            "SELECT sha256, stored_path FROM captures ORDER BY rowid"
-        ):
-            path = home / stored if isinstance(stored, str) else None
-            if path is not None and _in_captures(home, path, sha) and path.is_file():
-                todo.append((sha, str(path)))
-        if self.workers > 1 and len(todo) > 1 and db_file:
-            pool = process_pool(min(self.workers, len(todo)))
-            try:
-                tasks = [pool.submit(in_worker, db_file, check_capture, p, sha) for sha, p in todo]
-                found = [task.result() for task in tasks]
-            finally:
-                stop_pool(pool, cancel=True)
-        else:
-            found = [check_capture(self.db.conn, p, sha) for sha, p in todo]
-        self.report.counts.setdefault(
-            "capture records", {"verified": 0, "failed": 0, "unsigned": 0}
-        )
-        for (sha, _), problems in zip(todo, found, strict=True):
-            self.report.count("capture records", "failed" if problems else "verified")
-            for problem in problems:
-                self.report.fail("capture records", sha, problem)
-        for sha, rows in self.db.execute(
-            "SELECT capture_sha256, count(*) FROM capture_records WHERE capture_sha256 "
-            "NOT IN (SELECT sha256 FROM captures) GROUP BY capture_sha256"
-        ):  # no file to compare them with: rows no ingest left
-            self.report.count("capture records", "failed")
-            self.report.fail("capture records", str(sha), f"{rows} rows of a capture not held")
-
-    def _files(self) -> None:
-        db_file = database_file(self.db.conn)
-        home = Path(db_file).parent if db_file else Path(".")
-        used = set()
-        for sha, stored in self.db.execute("SELECT sha256, stored_path FROM captures"):
-            if not isinstance(stored, str):
-                self.report.count("capture files", "failed")
-                self.report.fail("capture files", sha, "stored_path is not UTF-8 text")
-                continue
-            path = home / stored
-            used.add(path.name)
-            if not _in_captures(home, path, sha):
-                # where ingest keeps it and serve --captures finds it: nowhere else
-                self.report.count("capture files", "failed")
-                self.report.fail(
-                    "capture files",
-                    sha,
-                    f"stored_path {stored!r} is not a file named by its hash in captures/",
-                )
-            elif not path.exists():
-                self.report.count("capture files", "failed")
-                self.report.fail(
-                    "capture files",
-                    sha,
-                    f"stored capture missing: {path} (checking the database alone? add --no-files)",
-                )
-            elif file_sha256(path) != sha:
-                self.report.count("capture files", "failed")
-                self.report.fail("capture files", sha, f"stored capture altered: {path}")
-            else:
-                self.report.count("capture files", "verified")
-        # A copy is made before its ingest's transaction and removed if that fails; a killed
-        # ingest leaves it behind (the next ingest removes it).
-        stored = home / "captures"
-        for path in sorted(stored.iterdir()) if stored.is_dir() else []:
-            if path.is_file() and path.name not in used:
-                self.report.notes.append(
-                    f"{path}: a stored file no capture refers to (left by an interrupted "
-                    "ingest, or one still running): not verified, not needed by the archive"
-                )
-
 
 def verify(
     db,
@@ -560,25 +496,23 @@ def verify(
     check_sqlite: bool = True,
     check_derived: bool = False,
     check_captures: bool = False,
+    progress: Progress | None = None,
 ) -> Report:
     """Check everything in the archive database ``db`` (a sqlite_utils Database); with
     ``check_derived``, also the counts the views read, recounted from the claims; with
-    ``check_captures``, also what ingest recorded of each capture's records, against the file."""
+    ``check_captures``, also what ingest recorded of each capture's records, against the file;
+    ``progress(stage, done, total)`` is told how far each long stage is ("records": signed rows
+    checked; "capture files" and "capture records": bytes of the stored files)."""
     return Verifier(
-        db, public_key_pem, check_files, workers, check_sqlite, check_derived, check_captures
+        db,
+        public_key_pem,
+        check_files,
+        workers,
+        check_sqlite,
+        check_derived,
+        check_captures,
+        progress,
     ).run(checkpoint_note)
-
-
-def _in_captures(home: Path, path: Path, sha: str) -> bool:
-    """``path`` is in ``home``'s captures/ (which may be a link to a larger disk), itself no
-    link out of it, and named by the capture's hash."""
-    try:
-        stored = (home / "captures").resolve()
-        return (
-            isinstance(sha, str) and path.resolve().parent == stored and path.name.startswith(sha)
-        )
-    except (OSError, ValueError):  # a NUL byte in it, a loop of links: not where ingest keeps it
-        return False
 
 
 def _raw(key) -> bytes:

@@ -261,9 +261,9 @@ def test_a_directory_that_cannot_be_read_is_said_to_be_that_alone(
     assert result.output == f"Error: {secret}: cannot be read (Permission denied)\n"
 
 
-def on_terminal(*args, columns: int = 80, stdout=None) -> str:
-    """What `archive ingest ARGS` writes to a terminal of ``columns`` (a pseudo-terminal: the bar
-    is shown); ``stdout``: where its standard output goes instead, if not there."""
+def on_terminal(*args, columns: int = 80, stdout=None, command: str = "ingest") -> str:
+    """What `archive COMMAND ARGS` writes to a terminal of ``columns`` (a pseudo-terminal: bars
+    are shown); ``stdout``: where its standard output goes instead, if not there."""
     import fcntl
     import os
     import pty
@@ -278,7 +278,7 @@ def on_terminal(*args, columns: int = 80, stdout=None) -> str:
     fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 24, columns, 0, 0))
     env = {k: v for k, v in os.environ.items() if k not in ("COLUMNS", "LINES")}
     proc = subprocess.Popen(
-        [sys.executable, "-m", "archive", "ingest", *map(str, args)],
+        [sys.executable, "-m", "archive", command, *map(str, args)],
         stdin=slave, stdout=slave if stdout is None else stdout, stderr=slave,
         env={**env, "PYTHONPATH": str(Path(__file__).resolve().parent.parent)},
     )  # fmt: skip
