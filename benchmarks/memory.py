@@ -8,6 +8,12 @@ on each, as a subprocess, and reports the peak memory of its process tree (perfu
     .venv/bin/python benchmarks/memory.py --sizes 100,1000
     .venv/bin/python benchmarks/memory.py --sizes 100,1000 --image-kb 100   # 20 times the pages
     .venv/bin/python benchmarks/memory.py --sizes 100,1000 --image-kb 100 --quotes   # and quotes
+    .venv/bin/python benchmarks/memory.py --sizes 100,1000 --photos   # make_corpus's pages
+
+``--photos``: the capture is one file of ``make_corpus.py`` (10 pages a MB, two or three
+decodable photos a page, drawn from a pool of 96 base photos with noise): the images get pHashes
+and near links, which the random image bytes of ``build`` never do (a capture's near links were
+held to its end until the twenty-eighth round: ~60 MB for 5,000 images of 50 near copies each).
 
 Targets (issues 6 and 7): peak RSS < 300 MB whatever the size; the largest within 1.2x of the
 smallest.
@@ -84,13 +90,24 @@ def main(argv=None) -> int:
     parser.add_argument(
         "--quotes", action="store_true", help="two paragraphs a page are speakers' quotations"
     )
+    parser.add_argument(
+        "--photos",
+        action="store_true",
+        help="make_corpus.py's pages and photos (pHashes, near links) in one .warc.gz",
+    )
     args = parser.parse_args(argv)
     results = []
     with tempfile.TemporaryDirectory(prefix="archive-memory-") as tmp:
         tmp = Path(tmp)
         for mb in map(int, args.sizes.split(",")):
-            capture = tmp / f"capture-{mb}.warc"
-            pages = build(capture, mb, image_kb=args.image_kb, quotes=args.quotes)
+            if args.photos:
+                made = make_corpus.generate(
+                    tmp / f"corpus-{mb}", 10 * mb, mb, 1, 7, quiet=True, text=TEXT
+                )
+                capture, pages = tmp / f"corpus-{mb}" / made["files"][0], made["pages"]
+            else:
+                capture = tmp / f"capture-{mb}.warc"
+                pages = build(capture, mb, image_kb=args.image_kb, quotes=args.quotes)
             home = tmp / f"home-{mb}"
             run = run_measured(
                 [ARCHIVE_CLI, "ingest", "--workers", str(args.workers), "-q", str(capture)],
@@ -104,6 +121,7 @@ def main(argv=None) -> int:
                 "workers": args.workers,
                 "image_kb": args.image_kb,
                 "quotes": args.quotes,
+                "photos": args.photos,
                 "text": TEXT,
                 "peak_tree_pss_mb": run.get("peak_tree_pss_mb"),
                 "max_process_hwm_mb": run.get("max_process_hwm_mb"),

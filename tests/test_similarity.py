@@ -111,10 +111,13 @@ def test_common_shingles_are_left_out_of_the_minhash_only():
     assert hashed.sizes[0] == len(kept[0]) and len(hashed.hashes[0]) == len(full[0])
 
 
-def test_image_links_are_the_nearest_and_do_not_depend_on_how_the_archive_is_read(tmp_path):
+def test_image_links_are_the_nearest_and_do_not_depend_on_how_the_archive_is_read(
+    tmp_path, monkeypatch
+):
     """Each new image links to its MAX_IMAGE_LINKS nearest pHashes (then earliest stored),
     checked against a plain reference; reading the archive's pHashes in small chunks (memory
-    flat in the archive) changes nothing."""
+    flat in the archive) changes nothing, nor taking the new images a few at a time and writing
+    their links as they come (held for a whole capture of near copies, they took ~60 MB)."""
     import random
 
     from archive import image_links
@@ -147,11 +150,29 @@ def test_image_links_are_the_nearest_and_do_not_depend_on_how_the_archive_is_rea
         for d, j in near[:MAX_IMAGE_LINKS]:
             expected |= {(rows[i][0], rows[j][0], d), (rows[j][0], rows[i][0], d)}
     assert capped  # the cap and its order (nearest, then earliest) are exercised
-    for chunk in (1 << 14, 7):
+    written = []
+    insert = image_links._insert
+    monkeypatch.setattr(
+        image_links,
+        "_insert",
+        lambda conn, links: written.append(len(links)) or insert(conn, links),
+    )
+    for chunk, at_once, group, index in (
+        (1 << 14, image_links.LINKS_AT_ONCE, 4096, None),
+        (7, 7, 3, None),
+        (7, 300, 20, None),
+        (7, 300, 20, image_links.PhashIndex()),  # the run's pHashes in memory
+    ):
+        monkeypatch.setattr(image_links, "LINKS_AT_ONCE", at_once)
+        monkeypatch.setattr(image_links, "GROUP", group)
         conn.execute("DELETE FROM image_links")
-        image_links.link_images(conn, new, chunk=chunk)
+        written.clear()
+        image_links.link_images(conn, new, chunk=chunk, index=index)
         found = set(conn.execute("SELECT image_sha256, other_sha256, distance FROM image_links"))
         assert found == expected, chunk
+        # never more than one image's links beyond the bound
+        assert max(written) < at_once + 2 * MAX_IMAGE_LINKS, (at_once, written)
+        assert sum(written) >= len(expected) and (len(written) > 1) == (at_once < sum(written))
 
 
 def test_in_lists_come_in_few_shapes():
