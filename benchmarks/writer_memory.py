@@ -23,6 +23,14 @@ twenty-seventh round):
 
     .venv/bin/python benchmarks/writer_memory.py capture-1000.warc --every 5000 --growth 4
 
+``--peaks N``: where the peak is reached. A thread reads the RSS every few milliseconds and,
+at each new high (1 MB above the last), notes the main thread's stack; the last N are printed
+and kept. A transient at one step shows here and not in the samples (which come between
+records): this is how a capture's image links, all held to its end, were found (~60 MB;
+docs/performance-history.md, twenty-eighth round):
+
+    .venv/bin/python benchmarks/writer_memory.py capture.warc.gz --peaks 5
+
 A capture to try: ``benchmarks/memory.py`` builds them (``--image-kb 100``, news-like pages).
 """
 
@@ -36,6 +44,9 @@ import re
 import shutil
 import sys
 import tempfile
+import threading
+import time
+import traceback
 import tracemalloc
 from pathlib import Path
 
@@ -79,6 +90,48 @@ def _status_mb() -> dict[str, float]:
         return {fields[r[0]]: round(int(r[1]) / 1024, 1) for r in rows if r[0] in fields}
 
 
+class PeakWatch:
+    """Notes the main thread's stack at each new high of this process's RSS (``step_mb`` above
+    the last), read every ``every`` seconds by a thread of its own, until stopped."""
+
+    def __init__(self, step_mb: float = 1.0, every: float = 0.003, frames: int = 12):
+        self.step_mb, self.every, self.frames = step_mb, every, frames
+        self.highs: list[dict] = []  # {"s", "rss_mb", "stack"}: the stack innermost last
+        self._main = threading.main_thread().ident
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._watch, daemon=True)
+
+    def start(self) -> PeakWatch:
+        self._start = time.perf_counter()
+        self._thread.start()
+        return self
+
+    def stop(self) -> list[dict]:
+        self._stop.set()
+        self._thread.join()
+        return self.highs
+
+    def _watch(self) -> None:
+        page_mb = os.sysconf("SC_PAGE_SIZE") / 2**20
+        top = 0.0
+        with open("/proc/self/statm") as statm:
+            while not self._stop.wait(self.every):
+                statm.seek(0)
+                rss = int(statm.read().split()[1]) * page_mb
+                if rss < top + self.step_mb:
+                    continue
+                top = rss
+                frame = sys._current_frames().get(self._main)
+                stack = traceback.extract_stack(frame)[-self.frames :] if frame else []
+                self.highs.append(
+                    {
+                        "s": round(time.perf_counter() - self._start, 3),
+                        "rss_mb": round(rss, 1),
+                        "stack": [f"{f.filename}:{f.lineno} {f.name}" for f in stack],
+                    }
+                )
+
+
 def _obmalloc_mb() -> dict[str, float]:
     """Python's small-object allocator: its 1 MiB arenas, and the bytes in use in them (none
     while tracemalloc hooks the allocator, or with ``PYTHONMALLOC=malloc``).
@@ -116,6 +169,7 @@ def main() -> int:
     ap.add_argument("--home", type=Path, default=OUT / "writer-memory-home")
     ap.add_argument("--json", help="write the samples here")
     ap.add_argument("--growth", type=int, metavar="K", help="snapshots to compare (see above)")
+    ap.add_argument("--peaks", type=int, metavar="N", help="stacks at the last N new highs")
     args = ap.parse_args()
     snapshots: list[tracemalloc.Snapshot] = []
     mallinfo, sqlite_used = _probes()
@@ -156,6 +210,7 @@ def main() -> int:
     os.environ.update(env)
     if args.growth:
         tracemalloc.start(2)
+    watch = PeakWatch().start() if args.peaks else None
     try:
         cli.main(["ingest", "--workers", "1", "-q", str(args.capture)], standalone_mode=False)
         code = 0
@@ -164,18 +219,21 @@ def main() -> int:
     finally:
         ingest.Ingester._take = take
         tracemalloc.stop()
+        peaks = watch.stop()[-args.peaks :] if watch else []
     end = _status_mb()  # the peak over the whole run, its end included
     print({"end": end}, file=sys.stderr)
     growing = _growing(snapshots) if args.growth else []
     for site in growing[:10]:
         print(f"+{site['grew_mb']} MB {site['mb']}", *site["where"], sep="\n    ")
+    for high in peaks:
+        print(f"{high['s']} s: {high['rss_mb']} MB", *high["stack"][-6:], sep="\n    ")
     if args.growth and code == 130 and len(snapshots) == args.growth:
         code = 0  # stopped on purpose
     if args.json:
         write_json(
             args.json,
             {"capture": str(args.capture), "rc": code, "samples": samples, "end": end,
-             "growing": growing},
+             "growing": growing, "peaks": peaks},
         )  # fmt: skip
     return code
 

@@ -165,7 +165,7 @@ def test_the_writer_memory_benchmark_samples_a_real_ingest(tmp_path):
     out = tmp_path / "writer-memory.json"
     result = subprocess.run(
         [sys.executable, ROOT / "benchmarks" / "writer_memory.py", SAMPLE, "--every", "1",
-         "--home", tmp_path / "home", "--json", out],
+         "--home", tmp_path / "home", "--json", out, "--peaks", "2"],
         capture_output=True, text=True, timeout=300,
     )  # fmt: skip
     assert result.returncode == 0, result.stdout + result.stderr
@@ -177,6 +177,9 @@ def test_the_writer_memory_benchmark_samples_a_real_ingest(tmp_path):
         assert sample["rss_anon_mb"] + sample["rss_file_mb"] == pytest.approx(sample["rss_mb"], 0.2)
         assert sample["py_arenas"] > 0 and 0 < sample["py_in_use_mb"] <= sample["py_arenas"]
     assert found["end"]["peak_rss_mb"] >= max(s["peak_rss_mb"] for s in found["samples"])
+    # the last two new highs of the RSS, each with the stack that reached it
+    assert len(found["peaks"]) == 2 and all(high["stack"] for high in found["peaks"]), found
+    assert found["peaks"][0]["rss_mb"] < found["peaks"][1]["rss_mb"]
     conn = sqlite3.connect(tmp_path / "home" / "records" / "archive.db")
     assert conn.execute("SELECT count(*) FROM articles").fetchone()[0] >= 1
     conn.close()
@@ -224,6 +227,29 @@ def test_writer_memory_growth_stops_the_ingest_and_names_what_grew(tmp_path):
     assert growing and all(a <= b for a, b in itertools.pairwise(growing[0]["mb"]))
     assert any("kept.extend" in line for line in growing[0]["where"]), growing[0]
     assert not any("cycling[:]" in line for site in growing for line in site["where"])
+
+
+def test_writer_memory_peaks_name_the_step_that_took_the_memory():
+    """``PeakWatch`` notes the main thread's stack at each new high of the RSS: a function
+    that takes 64 MB is named (how a capture's image links held to its end were found)."""
+    import importlib.util
+    import time
+
+    spec = importlib.util.spec_from_file_location("wm", ROOT / "benchmarks" / "writer_memory.py")
+    wm = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(wm)
+
+    def take_a_lot():
+        block = b"x" * (64 << 20)  # written: its pages are in the RSS
+        time.sleep(0.2)  # the watcher reads every 3 ms
+        return len(block)
+
+    watch = wm.PeakWatch().start()
+    time.sleep(0.05)
+    take_a_lot()
+    highs = watch.stop()
+    assert highs and highs[-1]["stack"][-1].endswith(" take_a_lot"), highs[-3:]
+    assert highs[-1]["rss_mb"] - highs[0]["rss_mb"] > 50, highs
 
 
 def _photo_captures(tmp_path) -> list[Path]:
