@@ -96,9 +96,19 @@ def link_images(
     and their links written as they are found, so that memory stays flat in the capture's
     size too (held to its end, 5,000 images' links took ~60 MB).
     """
-    held = index is not None and index.refresh(conn, chunk)
+    held = None  # whether the index holds the archive's pHashes: asked once, if any is new
     for start in range(0, len(shas), GROUP):
-        _link_group(conn, shas[start : start + GROUP], chunk, index if held else None)
+        new = []
+        for sha in shas[start : start + GROUP]:
+            found = conn.execute(
+                "SELECT rowid, phash FROM images WHERE sha256 = ?", (sha,)
+            ).fetchone()
+            if found and found[1]:
+                new.append((sha, found[0], int(found[1], 16)))
+        if new:
+            if held is None:
+                held = index is not None and index.refresh(conn, chunk)
+            _link_group(conn, new, chunk, index if held else None)
 
 
 #: new images compared at once: without the run's index, each group is a pass over every
@@ -108,14 +118,11 @@ GROUP = 4096
 LINKS_AT_ONCE = 10_000
 
 
-def _link_group(conn, shas: list[str], chunk: int, index: PhashIndex | None) -> None:
-    new = []
-    for sha in shas:
-        found = conn.execute("SELECT rowid, phash FROM images WHERE sha256 = ?", (sha,)).fetchone()
-        if found and found[1]:
-            new.append((sha, found[0], int(found[1], 16)))
-    if not new:
-        return
+def _link_group(
+    conn, new: list[tuple[str, int, int]], chunk: int, index: PhashIndex | None
+) -> None:
+    """Link ``new`` images ((sha256, rowid, pHash) each) to their nearest, against the pHashes
+    ``index`` holds, else those of the database."""
     if index is not None:
         batches = [index.arrays()]
     else:

@@ -150,6 +150,10 @@ def test_image_links_are_the_nearest_and_do_not_depend_on_how_the_archive_is_rea
         for d, j in near[:MAX_IMAGE_LINKS]:
             expected |= {(rows[i][0], rows[j][0], d), (rows[j][0], rows[i][0], d)}
     assert capped  # the cap and its order (nearest, then earliest) are exercised
+    # images without a pHash link to nothing, and the run's index is not read for them
+    untouched = image_links.PhashIndex()
+    image_links.link_images(conn, [rows[0][0], rows[13][0]], index=untouched)
+    assert untouched.upto == 0 and not conn.execute("SELECT 1 FROM image_links").fetchone()
     written = []
     insert = image_links._insert
     monkeypatch.setattr(
