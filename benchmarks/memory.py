@@ -10,7 +10,7 @@ on each, as a subprocess, and reports the peak memory of its process tree (perfu
     .venv/bin/python benchmarks/memory.py --sizes 100,1000 --image-kb 100 --quotes   # and quotes
     .venv/bin/python benchmarks/memory.py --sizes 100,1000 --photos   # make_corpus's pages
 
-``--photos``: the capture is one file of ``make_corpus.py`` (10 pages a MB, two or three
+``--photos``: the capture is one file of ``make_corpus.py`` (10 pages a MB, one to three
 decodable photos a page, drawn from a pool of 96 base photos with noise): the images get pHashes
 and near links, which the random image bytes of ``build`` never do (a capture's near links were
 held to its end until the twenty-eighth round: ~60 MB for 5,000 images of 50 near copies each).
