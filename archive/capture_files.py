@@ -35,6 +35,15 @@ def capture_format(path: str | Path) -> str | None:
     return None
 
 
+def file_size(path: Path) -> int:
+    """A file's size in bytes, for progress: 0 if it cannot be read (gone, a link to nothing, a
+    name no file can have), which the caller's own checks then report."""
+    try:
+        return path.stat().st_size
+    except (OSError, ValueError):
+        return 0
+
+
 def sniff_format(path: str | Path) -> str:
     """``wacz``, ``warc`` or ``arc`` by what the file begins with, whatever its name says: a ZIP,
     a WARC record's version line, an ARC file's ``filedesc://`` version block (gzipped or not).

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import click
 
+from .capture_files import file_size
 from .cli import (
     EXIT_FAILED,
     EXIT_OK,
@@ -297,7 +298,7 @@ def _ingest_files(ingester, files: list[Path], results: list, quiet: bool):
     from .ingest import FileResult
 
     broken, stop, interrupted = False, None, None
-    sizes = [_size(path) for path in files]
+    sizes = [file_size(path) for path in files]
     with click.progressbar(
         length=max(1, sum(sizes)),  # bytes: a single large file shows its progress too
         label="Ingesting",
@@ -379,13 +380,6 @@ def _fit(name: str) -> str:
         columns = shutil.get_terminal_size().columns
     room = max(12, columns - 49)
     return name if len(name) <= room else "…" + name[-(room - 1) :]
-
-
-def _size(path: Path) -> int:
-    try:
-        return path.stat().st_size
-    except OSError:  # gone, or a link to nothing: the ingest says so
-        return 0
 
 
 def _n(count: int, word: str) -> str:

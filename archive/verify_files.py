@@ -11,6 +11,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from .capture_check import check_capture
+from .capture_files import file_size
 from .checks import in_worker
 from .db_checks import database_file
 from .hashing import file_sha256
@@ -25,7 +26,7 @@ def check_capture_files(db, report, progress: Progress) -> None:
     stored files no capture refers to."""
     home = _home(db)
     rows = db.execute("SELECT sha256, stored_path FROM captures ORDER BY rowid").fetchall()
-    total = sum(_size(home / stored) for _, stored in rows if isinstance(stored, str))
+    total = sum(file_size(home / stored) for _, stored in rows if isinstance(stored, str))
     done, used = 0, set()
     for sha, stored in rows:
         if not isinstance(stored, str):
@@ -54,7 +55,7 @@ def check_capture_files(db, report, progress: Progress) -> None:
             report.fail("capture files", sha, f"stored capture altered: {path}")
         else:
             report.count("capture files", "verified")
-        done += _size(path)
+        done += file_size(path)
         progress("capture files", min(done, total), total)
     # A copy is made before its ingest's transaction and removed if that fails; a killed
     # ingest leaves it behind (the next ingest removes it).
@@ -78,7 +79,7 @@ def check_capture_records(db, report, workers: int, progress: Progress) -> None:
         path = home / stored if isinstance(stored, str) else None
         if path is not None and in_captures(home, path, sha) and path.is_file():
             todo.append((sha, str(path)))
-    sizes = [_size(Path(path)) for _, path in todo]
+    sizes = [file_size(Path(path)) for _, path in todo]
     total, done, found = sum(sizes), 0, []
     pool = None
     if workers > 1 and len(todo) > 1 and db_file:
@@ -123,10 +124,3 @@ def in_captures(home: Path, path: Path, sha: str) -> bool:
 def _home(db) -> Path:
     db_file = database_file(db.conn)
     return Path(db_file).parent if db_file else Path(".")
-
-
-def _size(path: Path) -> int:
-    try:
-        return path.stat().st_size
-    except (OSError, ValueError):  # missing, or a name no file can have: reported by the check
-        return 0
