@@ -4,9 +4,7 @@ other articles, however each frames them (one quotation contained in another). R
 
 from __future__ import annotations
 
-import sys
 from array import array
-from bisect import bisect_left
 from collections import OrderedDict
 from collections.abc import Iterable, Sequence
 
@@ -87,11 +85,14 @@ class QuoteIndex:
             (last,) = self.conn.execute("SELECT max(rowid) FROM claims").fetchone()
             found = self.by_speaker[speaker] = _SpeakerQuotes(last or 0)
             self.held += found.size
-            for rowid, quote in self.conn.execute(
+            rows = self.conn.execute(
                 "SELECT rowid, quote FROM claims WHERE speaker = ? AND quote IS NOT NULL",
                 (speaker,),
-            ):
-                self._hold(speaker, found, rowid, quote)
+            )
+            # a thousand at a time: each thousand's words sorted at once, as one run of the
+            # speaker's index, and never a prolific speaker's quotes all in a list
+            while chunk := rows.fetchmany(1000):
+                self._hold(speaker, found, chunk)
         else:
             self.by_speaker.move_to_end(speaker)
         return found
@@ -101,12 +102,13 @@ class QuoteIndex:
         found = self.by_speaker.get(speaker)
         # not held: read from the database (with this claim) when next needed
         if found is not None and rowid > found.read_up_to:
-            self._hold(speaker, found, rowid, quote)
+            self._hold(speaker, found, ((rowid, quote),))
 
-    def _hold(self, speaker: str, found: _SpeakerQuotes, rowid: int, quote: str) -> None:
-        normalized = _quote_words(quote)
+    def _hold(self, speaker: str, found: _SpeakerQuotes, rows: Iterable[tuple[int, str]]) -> None:
+        """Hold the quotes ``rows`` (rowid, quote) of ``speaker``; drop others if too many."""
+        normalized = [(rowid, q) for rowid, quote in rows if (q := _quote_words(quote))]
         if normalized:
-            self.held += found.add(rowid, normalized)
+            self.held += found.add(normalized)
             if self.held > self.max_bytes:
                 self._bound(speaker)
 
@@ -128,180 +130,204 @@ class _SpeakerQuotes:
     hold a new quote are those that have its rarest inner word (``words``), and those that may
     be inside it are those whose longest inner word (their ``keys``) is one of its words. Most
     speakers are quoted a few times: their quotes are compared one by one, and the index is
-    made only from ``index_from`` quotes (it costs more memory than their text)."""
+    made only from ``index_from`` quotes.
+
+    The quotes' text is one UTF-8 buffer (``text``: quote i is ``bounds[i]`` to
+    ``bounds[i + 1]``), compared as bytes: one UTF-8 text is inside another exactly when its
+    characters are. A str a quote took ~57 bytes more (its object and its slot in a list), a
+    fifth of what the run's quotes took once their words were held compactly."""
 
     index_from = 16
-    #: the estimate of ``size``, in bytes (CPython 3.11, measured: benchmarks/quote_links.py
-    #: --memory): a speaker's own containers; a quote beside its text
-    SPEAKER, QUOTE = 450, 80
+    #: the estimate of ``size``, in bytes (CPython 3.11, measured with tracemalloc and RSS): a
+    #: speaker's own containers; a quote beside its text (its rowid and its bound)
+    SPEAKER, QUOTE = 480, 16
 
-    __slots__ = ("read_up_to", "rowids", "quotes", "words", "keys", "size")
+    __slots__ = ("read_up_to", "rowids", "text", "bounds", "words", "keys", "size")
 
     def __init__(self, read_up_to: int):
         #: the last claim rowid when they were read: claims after it are added as they come
         self.read_up_to = read_up_to
         self.rowids = array("q")
-        self.quotes: list[str] = []
+        self.text = bytearray()
+        self.bounds = array("i", (0,))
         self.words: _WordIndex | None = None  # word -> the quotes that have it
         self.keys: _WordIndex | None = None  # word -> the quotes whose key it is
         self.size = self.SPEAKER
 
-    def add(self, rowid: int, quote: str) -> int:
-        """Hold a quote; what it adds to ``size`` (less than nothing when the index shrinks)."""
-        self.rowids.append(rowid)
-        self.quotes.append(quote)
-        added = self.QUOTE + len(quote)
-        if self.words is not None:
-            added += self._index(len(self.quotes) - 1)
-        elif len(self.quotes) == self.index_from:
+    def __len__(self) -> int:
+        return len(self.rowids)
+
+    def quote(self, i: int) -> str:
+        """Quote ``i`` (in the order they were added), normalised."""
+        return self.text[self.bounds[i] : self.bounds[i + 1]].decode()
+
+    def add(self, quotes: Sequence[tuple[int, str]]) -> int:
+        """Hold quotes (rowid, quote normalised) added after those held; what they add to
+        ``size``. Their words go into the index together: many at once are one sort, not a
+        merge every few dozen quotes."""
+        text = self.text
+        first, before = len(self), len(text)
+        for rowid, quote in quotes:
+            self.rowids.append(rowid)
+            text += quote.encode()
+            self.bounds.append(len(text))
+        # a bytearray grows by an eighth: its bytes as allocated, not as used
+        added = self.QUOTE * len(quotes) + (len(text) - before) * 9 // 8
+        if self.words is None and len(self) >= self.index_from:
             self.words, self.keys = _WordIndex(), _WordIndex()
             added += self.words.size + self.keys.size
-            added += sum(self._index(i) for i in range(len(self.quotes)))
+            first = 0
+        if self.words is not None:
+            new = range(first, len(self))
+            split = [self.quote(i).split(" ") for i in new]
+            added += self.words.add(zip(map(set, split), new, strict=True))
+            keys = [(max(words[1:-1] or words, key=len),) for words in split]
+            added += self.keys.add(zip(keys, new, strict=True))
         self.size += added
         return added
 
-    def _index(self, i: int) -> int:
-        words = self.quotes[i].split(" ")
-        return self.words.add(set(words), i) + self.keys.add(
-            (max(words[1:-1] or words, key=len),), i
-        )
-
-    def candidates(self, quote: str) -> list[int] | range:
-        """The quotes (their indexes, in the order they were added) that may contain
-        ``quote`` (normalised) or be inside it."""
+    def _candidates(self, quote: str) -> tuple[Iterable[int], Iterable[int]]:
+        """The quotes that may contain ``quote`` (normalised), and those that may be inside it."""
         words = quote.split(" ")
         inner = words[1:-1]
         if self.words is None or not inner:  # few quotes; or under three words (never asked)
-            return range(len(self.quotes))
-        found = set(self.words.get(min(inner, key=self.words.count)))  # the rarest's quotes
-        for word in set(words):
-            found.update(self.keys.get(word))
-        return sorted(found)
+            return range(len(self)), range(len(self))
+        inner = list(dict.fromkeys(inner))
+        rarest = inner[int(np.argmin(self.words.counts(inner)))]
+        return self.words.having((rarest,)), self.keys.having(list(set(words)))
+
+    def related(self, quote: str) -> list[tuple[int, int]]:
+        """The quotes that contain ``quote`` (normalised) or are inside it, in the order they
+        were added: (index, length in characters) each."""
+        mine = quote.encode()
+        text, bounds = self.text, self.bounds
+        containing, inside = self._candidates(quote)
+        found = {i for i in containing if text.find(mine, bounds[i], bounds[i + 1]) >= 0}
+        for i in inside:
+            start, end = bounds[i], bounds[i + 1]
+            if end - start < len(mine) and text[start:end] in mine:
+                found.add(i)
+        return [(i, len(self.quote(i))) for i in sorted(found)]
 
 
 class _WordIndex:
     """Word -> the quotes (their indexes) that have it, for a speaker's many quotes.
 
-    In a dict, a word cost ~100 bytes beside its postings (its str, its slot, an int or an
-    array), and a speaker's vocabulary was most of what the run's quotes took (~11 of 16 MB
-    for 9,800 quotes of news-like text: most words are in one quote only). Here most words are
-    in three sorted arrays: the word's ``hash``, where its postings start, the postings: 16
-    bytes a word and 4 a posting. The postings added since the arrays were made are in a dict,
-    merged into them when they reach half as many: each is copied about twice (merging at a
-    quarter took 10% less memory and 13% more time: ``benchmarks/quote_links.py``).
+    Held as (hash, quote) pairs, 8 bytes a posting, in sorted runs: the pairs of the last
+    quotes wait unsorted until there are ``merge_from``, then become a run, merged with the run
+    before it while that one is at most twice its size (a binary counter: a run of N postings
+    among at most log2(N / merge_from) + 1, each posting copied about as many times). A lookup
+    searches each run and the pairs waiting, all of a quote's words at once.
 
-    Two words of one hash share their postings once merged: more candidates, each compared
-    whole by the caller. (Python's str hash is salted per process; the index lives in one.)
+    Before the twenty-ninth round the words added since the last merge waited in a dict of
+    words, ~75 bytes a posting, until they were half as many as those merged: two thirds of
+    what the run's quotes took (13 of 20 MB for the growth archive's first 60,000 quotes).
+
+    Two words of one hash share their postings: more candidates, each compared whole by the
+    caller. (Python's str hash is salted per process; the index lives in one.)
     """
 
-    #: the estimate of ``size``, in bytes (CPython 3.11, measured with tracemalloc): the empty
-    #: index; in the dict, a word's first posting beside its text (the word's str, its slot,
-    #: the index as an int); its second (the array that replaces the int); each further one
-    EMPTY, NEW_WORD, SECOND, POSTING = 500, 105, 100, 6
-    merge_from = 256  # postings in the dict before the first arrays are made
+    #: the estimate of ``size``, in bytes (CPython 3.11, numpy 2, measured with tracemalloc):
+    #: the empty index (its object, its list, the three arrays waiting); a run beside its pairs
+    #: (two arrays' objects, a tuple); a pair waiting (a whole hash); a quote waiting (its
+    #: index and where its pairs end, with room to grow)
+    EMPTY, RUN, WAITING_PAIR, WAITING_QUOTE = 400, 320, 8, 12
+    merge_from = 512  # pairs waiting before they become a run
 
-    __slots__ = ("hashes", "starts", "postings", "recent", "pending", "merge_at", "size")
+    __slots__ = ("runs", "hashes", "quotes", "ends", "run_bytes", "size")
 
     def __init__(self):
-        self.hashes = array("q")  # sorted
-        self.starts = array("q", (0,))  # the postings of hashes[k]: starts[k] to starts[k + 1]
-        self.postings = array("i")
-        self.recent: dict[str, int | array] = {}  # a word of one quote holds its index alone
-        self.pending = 0  # postings in the dict
-        self.merge_at = self.merge_from
-        self.size = self.EMPTY  # the arrays' bytes and the dict's estimate
+        #: (hashes sorted, their quotes) a run, oldest first: a word's postings in each are in
+        #: the order they came, so the runs in turn give them in that order
+        self.runs: list[tuple[np.ndarray, np.ndarray]] = []
+        # the pairs waiting: the words' hashes (whole), the quotes, where each quote's end
+        self.hashes, self.quotes, self.ends = array("q"), array("i"), array("i")
+        self.run_bytes = 0
+        self.size = self.EMPTY
 
-    def get(self, word: str) -> Sequence[int]:
-        """The quotes that have ``word``, in the order they were added."""
-        k = self._find(word)
-        held = self.postings[self.starts[k] : self.starts[k + 1]] if k >= 0 else ()
-        new = self.recent.get(word)
-        if new is None:
-            return held
-        if type(new) is int:
-            new = array("i", (new,))
-        return held + new if held else new
-
-    def count(self, word: str) -> int:
-        """How many quotes have ``word``."""
-        k = self._find(word)
-        new = self.recent.get(word, ())
-        held = self.starts[k + 1] - self.starts[k] if k >= 0 else 0
-        return held + (1 if type(new) is int else len(new))
-
-    def _find(self, word: str) -> int:
-        """Where ``word``'s hash is in ``hashes``; -1 if it is not."""
-        h, hashes = _hash(word), self.hashes
-        k = bisect_left(hashes, h)
-        return k if k < len(hashes) and hashes[k] == h else -1
-
-    def add(self, words: Iterable[str], i: int) -> int:
-        """Add quote ``i`` (added after every quote held) to the postings of each of
-        ``words``; what that adds to the size (less than nothing if the arrays were remade)."""
-        recent = self.recent
-        added = n = 0
-        for word in words:
-            n += 1
-            found = recent.get(word)
-            if found is None:
-                recent[word] = i
-                added += self.NEW_WORD + len(word)
-            elif type(found) is int:
-                recent[word] = array("i", (found, i))
-                added += self.SECOND
-            else:
-                found.append(i)
-                added += self.POSTING
-        self.size += added
-        self.pending += n
-        if self.pending >= self.merge_at:
-            before = self.size
-            self._merge()
-            added += self.size - before
+    def add(self, quotes: Iterable[tuple[Iterable[str], int]]) -> int:
+        """Add quotes (words, index), each added after every quote held, to the postings of
+        each of their words; what that adds to the size."""
+        hashes, ends = self.hashes, self.ends
+        for words, i in quotes:
+            hashes.extend(map(_hash, words))
+            self.quotes.append(i)
+            ends.append(len(hashes))
+        if len(hashes) >= self.merge_from:
+            self._flush()
+        size = self.EMPTY + self.run_bytes
+        size += self.WAITING_PAIR * len(self.hashes) + self.WAITING_QUOTE * len(self.quotes)
+        added, self.size = size - self.size, size
         return added
 
-    def _merge(self) -> None:
-        """Fold the dict into the arrays. Each new posting goes after the held postings of its
-        hash, or where its hash belongs; the held arrays are copied once, not sorted again
-        (spelt out per posting, the hashes took 8 bytes a posting at each merge)."""
-        found = list(self.recent.values())
-        new = np.fromiter(map(_hash, self.recent), np.int64, len(found))
-        counts = np.array([1 if type(f) is int else len(f) for f in found], np.int64)
-        order = np.argsort(new, kind="stable")  # by hash; words of one hash in their order
-        new, counts = new[order], counts[order]
-        postings = array("i")
-        for f in map(found.__getitem__, order.tolist()):
-            if type(f) is int:
-                postings.append(f)
-            else:
-                postings.extend(f)
-        hashes = np.frombuffer(self.hashes, np.int64)
-        starts = np.frombuffer(self.starts, np.int64)
-        after = np.searchsorted(hashes, new, side="right")  # the first held hash above each
-        postings = np.insert(
-            np.frombuffer(self.postings, np.int32), np.repeat(starts[after], counts), postings
-        )
-        # one entry a hash: the new words' counts summed by hash, added to a held hash's or
-        # inserted with their hash where it belongs
-        first = np.flatnonzero(np.concatenate(((True,), new[1:] != new[:-1])))
-        new, after, counts = new[first], after[first], np.add.reduceat(counts, first)
-        held = np.zeros(len(new), bool)
-        if len(hashes):
-            held = (after > 0) & (hashes[np.maximum(after - 1, 0)] == new)
-        sizes = np.diff(starts)
-        sizes[after[held] - 1] += counts[held]
-        fresh = ~held
-        self.hashes = array("q", np.insert(hashes, after[fresh], new[fresh]).tobytes())
-        sizes = np.insert(sizes, after[fresh], counts[fresh])
-        self.starts = array("q", np.concatenate(((0,), np.cumsum(sizes))).tobytes())
-        self.postings = array("i", postings.tobytes())
-        self.recent, self.pending = {}, 0
-        self.merge_at = max(self.merge_from, len(self.postings) >> 1)
-        self.size = sum(map(sys.getsizeof, (self.hashes, self.starts, self.postings, self.recent)))
+    def _flush(self) -> None:
+        """The pairs waiting become a run; merge the runs that are then alike in size."""
+        hashes = _hashes(self.hashes)
+        quotes = np.repeat(self.quotes, np.diff(self.ends, prepend=0)).astype(np.int32)
+        order = np.argsort(hashes, kind="stable")  # a word's quotes stay in their order
+        runs = self.runs
+        runs.append((hashes[order], quotes[order]))
+        self.hashes, self.quotes, self.ends = array("q"), array("i"), array("i")
+        while len(runs) > 1 and len(runs[-2][0]) <= 2 * len(runs[-1][0]):
+            newer = runs.pop()
+            runs.append(_merged(runs.pop(), newer))
+        self.run_bytes = sum(h.nbytes + q.nbytes + self.RUN for h, q in runs)
+
+    def _search(self, words: Sequence[str]) -> tuple[np.ndarray, list]:
+        """The hashes of ``words``, and where each is in each run: (hashes, quotes, first,
+        past) a run."""
+        hashes = _hashes(np.fromiter(map(_hash, words), np.int64, len(words)))
+        found = []
+        for run_hashes, quotes in self.runs:
+            first = np.searchsorted(run_hashes, hashes, "left")
+            found.append((quotes, first, np.searchsorted(run_hashes, hashes, "right")))
+        return hashes, found
+
+    def counts(self, words: Sequence[str]) -> np.ndarray:
+        """How many quotes have each of ``words``."""
+        hashes, found = self._search(words)
+        waiting = _hashes(self.hashes)
+        n = (waiting[:, None] == hashes).sum(axis=0)
+        for _, first, past in found:
+            n += past - first
+        return n
+
+    def having(self, words: Sequence[str]) -> list[int]:
+        """The quotes that have any of ``words`` (a quote once for each of its words that is
+        one of them): a word's in the order they were added."""
+        hashes, found = self._search(words)
+        out: list[int] = []
+        for quotes, first, past in found:
+            for a, b in zip(first.tolist(), past.tolist(), strict=True):
+                if a < b:
+                    out += quotes[a:b].tolist()
+        if self.hashes:
+            quotes = np.repeat(self.quotes, np.diff(self.ends, prepend=0))
+            out += quotes[np.isin(_hashes(self.hashes), hashes)].tolist()
+        return out
 
 
-#: The hash of a word in ``_WordIndex`` (a name of its own so that a test can make words collide)
+def _merged(older: tuple[np.ndarray, np.ndarray], newer: tuple[np.ndarray, np.ndarray]):
+    """Two sorted runs as one: of a hash, the older run's postings first."""
+    (a, a_quotes), (b, b_quotes) = older, newer
+    to_a = np.searchsorted(b, a, "left") + np.arange(len(a))
+    to_b = np.searchsorted(a, b, "right") + np.arange(len(b))
+    hashes = np.empty(len(a) + len(b), np.int32)
+    quotes = np.empty(len(a) + len(b), np.int32)
+    hashes[to_a], hashes[to_b] = a, b
+    quotes[to_a], quotes[to_b] = a_quotes, b_quotes
+    return hashes, quotes
+
+
+#: The hash of a word in ``_WordIndex`` (a name of its own so that a test can make words collide),
+#: kept to 31 bits: a posting's hash in 4 bytes (a speaker's words rarely collide there: each
+#: collision is a candidate more)
 _hash = hash
+
+
+def _hashes(hashes) -> np.ndarray:
+    """Words' hashes (``_hash``) as a run holds them: their low 31 bits, in 4 bytes."""
+    return (np.asarray(hashes, np.int64) & 0x7FFFFFFF).astype(np.int32)
 
 
 def _quote_words(quote: str) -> str | None:
@@ -322,15 +348,12 @@ def link_quotes(conn, article_id: str, quotes: QuoteIndex) -> None:
         if mine is None:
             continue
         held = quotes.of(speaker)
-        for i in held.candidates(mine):
-            theirs = held.quotes[i]
-            if not (mine in theirs or theirs in mine):
-                continue
+        for i, theirs in held.related(mine):
             other_id, other_article, other_sha = conn.execute(
                 "SELECT id, article_id, text_sha256 FROM claims WHERE rowid = ?",
                 (held.rowids[i],),
             ).fetchone()
             if other_article != article_id and other_sha != sha:
-                score = min(len(mine), len(theirs)) / max(len(mine), len(theirs))
+                score = min(len(mine), theirs) / max(len(mine), theirs)
                 add_link(conn, claim_id, other_id, "quote", score)
         quotes.add(speaker, rowid, quote)

@@ -108,7 +108,7 @@ for n, (speaker, quote) in enumerate(rows):
     if found is None:
         found = index.by_speaker[speaker] = _SpeakerQuotes(0)
         index.held += found.size
-    index._hold(speaker, found, n, quote)
+    index._hold(speaker, found, ((n, quote),))
 grown = (rss() - before) * 1024
 print(json.dumps({"shape": shape, "quotes": len(rows), "speakers": len(index.by_speaker),
                   "estimate_mb": round(index.held / 2**20, 1),

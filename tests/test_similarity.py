@@ -333,7 +333,7 @@ def test_a_failed_capture_empties_the_run_s_phash_index(tmp_path, fixed_signer, 
     assert ingester.ingest_file(SAMPLE).status == "ingested"
     assert ingester.phashes.size == 2 and ingester.phashes.upto == 2
     held = ingester.quotes.by_speaker["Elena Varga"]
-    assert len(held.quotes) == 2 and ingester.quotes.held == held.size  # her two quotes
+    assert len(held) == 2 and ingester.quotes.held == held.size  # her two quotes
     assert ingester.quotes.seen is not None
     # an archive whose last claim is not the one the run saw (replaced, vacuumed): start again
     ingester.quotes.seen = (ingester.quotes.seen[0], "another claim")
@@ -341,9 +341,9 @@ def test_a_failed_capture_empties_the_run_s_phash_index(tmp_path, fixed_signer, 
     assert (ingester.quotes.held, ingester.quotes.seen) == (0, None)
 
 
-_WORDS = st.lists(st.sampled_from(["a", "ab", "ba", "b", "c", "cab", "x,", "y.", '"z'])).map(
-    " ".join
-)
+_WORDS = st.lists(
+    st.sampled_from(["a", "ab", "ba", "b", "c", "cab", "x,", "y.", '"z', "é", "’s"])
+).map(" ".join)
 
 
 @settings(max_examples=300, deadline=None)
@@ -353,7 +353,7 @@ def test_a_speaker_s_quote_index_finds_every_quote_a_full_comparison_finds(quote
     it or be inside it (quote_links._SpeakerQuotes), not against all of them: the same links, in the
     same order, as testing every one. Probes include pieces of the quotes cut anywhere,
     mid-word too (a quotation trimmed by another outlet). The index is made from the first
-    quote here, or the fifth, not the sixteenth; its words go into its arrays from the first,
+    quote here, or the fifth, not the sixteenth; its words become a sorted run from the first,
     the third or the 512th (quote_links._WordIndex.merge_from)."""
     from archive.quote_links import _quote_words, _SpeakerQuotes, _WordIndex
 
@@ -362,23 +362,25 @@ def test_a_speaker_s_quote_index_finds_every_quote_a_full_comparison_finds(quote
     real = _SpeakerQuotes.index_from, _WordIndex.merge_from
     _SpeakerQuotes.index_from = held_from
     _WordIndex.merge_from = data.draw(st.sampled_from([1, 3, 512]))
+    # one at a time (a new claim's) or several together (a speaker read from the database)
+    together = data.draw(st.integers(1, 4))
+    normalized = list(enumerate(q for q in map(_quote_words, quotes) if q))
     try:
-        for n, quote in enumerate(q for q in map(_quote_words, quotes) if q):
-            held.add(n, quote)
+        for first in range(0, len(normalized), together):
+            held.add(normalized[first : first + together])
     finally:
         _SpeakerQuotes.index_from, _WordIndex.merge_from = real
-    assert (held.words is not None) == (len(held.quotes) >= held_from)
-    for quote in list(held.quotes):
+    assert (held.words is not None) == (len(held) >= held_from)
+    kept = [held.quote(i) for i in range(len(held))]
+    assert kept == [q for q in map(_quote_words, quotes) if q]
+    for quote in kept:
         start = data.draw(st.integers(0, len(quote)))
         probes.append(quote[start : data.draw(st.integers(start, len(quote)))])
         # inside a probe, whole or from mid-word, with words no quote has
         probes += [f"x {quote} y", f"x{quote}y", f"x{quote} new words"]
     for probe in filter(None, map(_quote_words, probes)):
-        every = [i for i, q in enumerate(held.quotes) if probe in q or q in probe]
-        some = [
-            i for i in held.candidates(probe) if probe in held.quotes[i] or held.quotes[i] in probe
-        ]
-        assert some == every, probe
+        every = [(i, len(q)) for i, q in enumerate(kept) if probe in q or q in probe]
+        assert list(held.related(probe)) == every, probe
 
 
 _INDEX_WORDS = ["a", "bb", "cc", "ddd", "e", "ffff"]
@@ -389,12 +391,13 @@ _INDEX_WORDS = ["a", "bb", "cc", "ddd", "e", "ffff"]
     quotes=st.lists(st.sets(st.sampled_from(_INDEX_WORDS)), max_size=40),
     merge_from=st.sampled_from([1, 2, 5, 512]),
     collide=st.booleans(),
+    together=st.integers(1, 7),
 )
-def test_a_word_index_gives_each_word_its_quotes(quotes, merge_from, collide):
-    """A speaker's word index (quote_links._WordIndex) answers from its sorted arrays and its
-    dict of words added since, merged at any point: each word's quotes, in the order they
-    came. Words whose hashes collide (here made to: a word's length) share their quotes once
-    merged: more candidates, never fewer."""
+def test_a_word_index_gives_each_word_its_quotes(quotes, merge_from, collide, together):
+    """A speaker's word index (quote_links._WordIndex) answers from its sorted runs and the
+    pairs waiting to become one, merged at any point: each word's quotes, in the order they
+    came. Words whose hashes collide (here made to: a word's length) share their quotes: more
+    candidates, never fewer."""
     from archive import quote_links
 
     real = quote_links._WordIndex.merge_from, quote_links._hash
@@ -403,18 +406,32 @@ def test_a_word_index_gives_each_word_its_quotes(quotes, merge_from, collide):
         quote_links._hash = len
     try:
         index = quote_links._WordIndex()
-        for i, words in enumerate(quotes):
-            index.add(words, i)
-        for word in [*_INDEX_WORDS, "gg"]:  # and a word no quote has
+        for first in range(0, len(quotes), together):  # a quote at a time, or several
+            index.add((words, i) for i, words in enumerate(quotes) if first <= i < first + together)
+            # a binary counter: each run more than twice the next
+            sizes = [len(h) for h, _ in index.runs]
+            assert all(a > 2 * b for a, b in zip(sizes, sizes[1:], strict=False)), sizes
+        probes = [*_INDEX_WORDS, "gg"]  # and a word no quote has
+        counts = index.counts(probes)
+        for word, count in zip(probes, counts, strict=True):
             alike = [w for w in _INDEX_WORDS if len(w) == len(word)]
             mine = [i for i, words in enumerate(quotes) if word in words]
             theirs = [i for i, words in enumerate(quotes) if set(alike) & words]
-            found = list(index.get(word))
-            assert index.count(word) == len(found)
-            if collide:  # in the arrays (in the dict, words are apart)
+            found = index.having([word])
+            assert count == len(found)
+            if collide:  # a quote once for each of its words of that hash
+                assert found == sorted(
+                    i for i, words in enumerate(quotes) for w in alike if w in words
+                )
                 assert set(mine) <= set(found) <= set(theirs)
             else:
                 assert found == mine
+        # several words at once: each word's quotes, a quote once for each of its words asked
+        asked = ["bb", "e"]
+        if not collide:
+            assert sorted(index.having(asked)) == sorted(
+                i for i, words in enumerate(quotes) for w in asked if w in words
+            )
     finally:
         quote_links._WordIndex.merge_from, quote_links._hash = real
 
@@ -424,6 +441,7 @@ def test_a_speaker_s_quotes_take_no_more_than_their_estimate():
     the estimate must cover what they take, for a speaker of few words or of many. (The one
     before, an average per word indexed, fell short for many: on the growth corpus's speakers
     it was a third of what they took.)"""
+    import gc
     import random
     import tracemalloc
 
@@ -433,15 +451,17 @@ def test_a_speaker_s_quotes_take_no_more_than_their_estimate():
     for vocabulary in (300, 40_000, 200_000):  # the last: most words in one quote only
         words = ["".join(rng.choices("abcdefghij", k=rng.randint(3, 9))) for _ in range(vocabulary)]
         quotes = [" ".join(rng.choices(words, k=rng.randint(8, 25))) for _ in range(3000)]
+        rows = list(enumerate(quotes))
         tracemalloc.start()
         try:
             held = _SpeakerQuotes(0)
-            for i, quote in enumerate(quotes):
-                held.add(i, quote)
+            for row in rows[:1000]:  # new claims', one at a time
+                held.add((row,))
+            held.add(rows[1000:])  # a speaker's read from the database, together
+            gc.collect()  # and with it the interpreter's free lists (2,000 small tuples kept)
             taken = tracemalloc.get_traced_memory()[0]
         finally:
             tracemalloc.stop()
-        taken += sum(49 + len(q) for q in quotes)  # each quote's text, read for the run
         assert taken <= held.size <= 1.5 * taken, (vocabulary, held.size, taken)
 
 
