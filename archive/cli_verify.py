@@ -160,11 +160,13 @@ def verify(
 
 
 class _StageBars:
-    """On a terminal, a bar for each long stage of verify as it comes: the signed rows, then
-    the stored files hashed, then (``--captures``) read again."""
+    """On a terminal, a bar for each long stage of verify as it comes: the signed rows, the
+    checks of the database as a whole (SQLite's may run on after the rows), the stored files
+    hashed, then (``--captures``) read again."""
 
     LABELS = {
         "records": "Checking records",
+        "database": "Database checks",
         "capture files": "Hashing files",
         "capture records": "Reading captures",
     }

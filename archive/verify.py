@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Iterable
+from concurrent.futures import as_completed
 from dataclasses import dataclass, field
 
 from cryptography.hazmat.primitives import serialization
@@ -134,14 +135,14 @@ class Verifier:
                 sizes.add(cp.parse(checkpoint_note)[0].size)
             except ValueError:
                 pass  # reported by _outside_checkpoint
-        chunks, ledger, images, structure, indexes, derived = self._check(keys, sizes)
-        self._structure(structure)
+        chunks, found = self._check(keys, sizes)
+        self._structure(found.get("structure"))
         self._schema()
-        self._search_indexes(indexes)
-        self._derived(derived or [])
-        self._ledger(chunks, ledger)
-        self._checkpoints(checkpoints, ledger, keys, checkpoint_note)
-        self._images(*images)
+        self._search_indexes(found.get("indexes"))
+        self._derived(found.get("derived") or [])
+        self._ledger(chunks, found["ledger"])
+        self._checkpoints(checkpoints, found["ledger"], keys, checkpoint_note)
+        self._images(*found["images"])
         if self.check_files:
             check_capture_files(self.db, self.report, self.progress)
         if self.check_captures:
@@ -160,12 +161,13 @@ class Verifier:
         return trust.keys, trust.retired
 
     # -- the work: signed rows, the ledger's leaves, images ----------------------------------
-    def _check(self, keys, sizes: set[int]) -> tuple:
+    def _check(self, keys, sizes: set[int]) -> tuple[list[Chunk], dict]:
         """Check every signed row, in chunks of rowids: each row whole (statement, content
         hashes, signature, its ledger entry); hash the ledger's Merkle tree; hash the images;
         SQLite's checks of the file and of the search indexes. For a large archive all of it
         runs in worker processes that read the database themselves, so every part of the work
-        is spread over the cores.
+        is spread over the cores. The rows' chunks, and what each whole-file check found (by
+        its name in ``_whole_file_checks``).
         """
         raw_keys = {key_id: _raw(key) for key_id, key in keys.items()}
         units = []
@@ -194,41 +196,52 @@ class Verifier:
                 end = starts[i + 1] - 1 if i + 1 < len(starts) else hi
                 units.append((table, start, end))
         path = database_file(self.db.conn)
+        whole = self._whole_file_checks(sizes)
         if self.workers <= 1 or total < self.parallel_from or path is None:
             conn = self.db.conn
-            return (
-                self._rows_done(
-                    (check_rows(conn, *u, raw_keys, self.retired) for u in units), total
-                ),
-                scan_ledger(conn, sizes),
-                check_images(conn),
-                check_structure(conn) if self.check_sqlite else None,
-                check_search_indexes(conn) if self.check_sqlite else None,
-                check_derived_counts(conn) if self.check_derived else None,
+            rows = self._rows_done(
+                (check_rows(conn, *u, raw_keys, self.retired) for u in units), total
             )
+            found = {}
+            for name, (fn, args) in whole.items():
+                self.progress("database", len(found), len(whole))
+                found[name] = fn(conn, *args)
+            self.progress("database", len(found), len(whole))
+            return rows, found
         pool = process_pool(self.workers)
         try:
             # the file, the ledger and the images first: they are one task each, the rows many
-            structure = self.check_sqlite and pool.submit(in_worker, path, check_structure)
-            indexes = self.check_sqlite and pool.submit(in_worker, path, check_search_indexes)
-            derived = self.check_derived and pool.submit(in_worker, path, check_derived_counts)
-            ledger = pool.submit(in_worker, path, scan_ledger, sizes)
-            images = pool.submit(in_worker, path, check_images)
+            futures = {
+                name: pool.submit(in_worker, path, fn, *args) for name, (fn, args) in whole.items()
+            }
             rows = [
                 pool.submit(in_worker, path, check_rows, *u, raw_keys, self.retired) for u in units
             ]
-            return (
-                self._rows_done((f.result() for f in rows), total),
-                ledger.result(),
-                images.result(),
-                structure.result() if structure else None,
-                indexes.result() if indexes else None,
-                derived.result() if derived else None,
-            )
+            rows = self._rows_done((f.result() for f in rows), total)
+            # told as they end: SQLite's check of a large file may run on after the rows
+            done = sum(f.done() for f in futures.values())
+            self.progress("database", done, len(futures))
+            for _ in as_completed([f for f in futures.values() if not f.done()]):
+                done += 1
+                self.progress("database", done, len(futures))
+            return rows, {name: f.result() for name, f in futures.items()}
         finally:
             # on success every task is done; after an interrupt or an error, the queued ones
             # would still run to the end (a minute on a large archive) before the exit
             stop_pool(pool, cancel=True)
+
+    def _whole_file_checks(self, sizes: set[int]) -> dict[str, tuple]:
+        """The checks of the database as a whole, one task each: name -> (function, its
+        arguments after the connection). SQLite's own checks first: the longest."""
+        checks = {}
+        if self.check_sqlite:
+            checks["structure"] = (check_structure, ())
+            checks["indexes"] = (check_search_indexes, ())
+        if self.check_derived:
+            checks["derived"] = (check_derived_counts, ())
+        checks["ledger"] = (scan_ledger, (sizes,))
+        checks["images"] = (check_images, ())
+        return checks
 
     def _rows_done(self, chunks: Iterable[Chunk], total: int) -> list[Chunk]:
         """The chunks, each as it is done, ``progress`` told how many rows are checked."""
@@ -502,7 +515,9 @@ def verify(
     ``check_derived``, also the counts the views read, recounted from the claims; with
     ``check_captures``, also what ingest recorded of each capture's records, against the file;
     ``progress(stage, done, total)`` is told how far each long stage is ("records": signed rows
-    checked; "capture files" and "capture records": bytes of the stored files)."""
+    checked; "database": the checks of the database as a whole, SQLite's own, the ledger's
+    Merkle tree and the images; "capture files" and "capture records": bytes of the stored
+    files)."""
     return Verifier(
         db,
         public_key_pem,
