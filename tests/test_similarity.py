@@ -341,9 +341,10 @@ def test_a_failed_capture_empties_the_run_s_phash_index(tmp_path, fixed_signer, 
     assert (ingester.quotes.held, ingester.quotes.seen) == (0, None)
 
 
-# two words not in ASCII: a speaker's quotes are held as UTF-8 and compared as bytes
+# words not in ASCII (two and three bytes in UTF-8; ’ folded to '): a speaker's quotes are
+# held as UTF-8 and compared as bytes
 _WORDS = st.lists(
-    st.sampled_from(["a", "ab", "ba", "b", "c", "cab", "x,", "y.", '"z', "é", "’s"])
+    st.sampled_from(["a", "ab", "ba", "b", "c", "cab", "x,", "y.", '"z', "é", "’s", "日本"])
 ).map(" ".join)
 
 
