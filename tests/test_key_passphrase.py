@@ -36,7 +36,10 @@ def test_an_encrypted_file_opens_with_its_passphrase_only(count):
     assert pkcs8.iterations(pem) == count
     loaded = serialization.load_pem_private_key(pem, password=b"correct horse")
     assert _plain(loaded) == _plain(private_key)
-    with pytest.raises(ValueError, match="(?i)password"):
+    # refused; usually as a wrong password, but about once in 256 keys "wrong" passes the
+    # cipher's padding check and what it decrypts to is refused as key data instead (this
+    # failed so in CI; keys.load_key tells the two apart for its message: test_keys.py)
+    with pytest.raises(ValueError):
         serialization.load_pem_private_key(pem, password=b"wrong")
 
 
