@@ -105,7 +105,7 @@ def verify(
     Prints verified / failed / unsigned per table and names every failure. Exit code 0 only
     when everything verifies. Notes (not failures) name stored files that no capture refers to,
     as an interrupted ingest leaves them. On a terminal, a bar shows how far each long stage
-    is: the signed rows, then the stored files.
+    is: the signed rows, the checks of the database as a whole, then the stored files.
 
     Example: archive verify --public-key archive-key.pub --checkpoint kept-checkpoint.txt
     """
