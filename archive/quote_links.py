@@ -173,13 +173,15 @@ class _SpeakerQuotes:
             self.bounds.append(len(text))
         # a bytearray grows by an eighth: its bytes as allocated, not as used
         added = self.QUOTE * len(quotes) + (len(text) - before) * 9 // 8
+        texts = [quote for _, quote in quotes]
         if self.words is None and len(self) >= self.index_from:
             self.words, self.keys = _WordIndex(), _WordIndex()
             added += self.words.size + self.keys.size
+            texts[:0] = map(self.quote, range(first))  # the quotes held before, indexed now
             first = 0
         if self.words is not None:
             new = range(first, len(self))
-            split = [self.quote(i).split(" ") for i in new]
+            split = [text.split(" ") for text in texts]
             added += self.words.add(zip(map(set, split), new, strict=True))
             keys = [(max(words[1:-1] or words, key=len),) for words in split]
             added += self.keys.add(zip(keys, new, strict=True))
